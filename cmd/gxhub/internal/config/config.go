@@ -1,0 +1,180 @@
+// Package config is gxhub's typed configuration: defaults, a YAML or JSON file, GXHUB_*
+// environment variables and command-line flags, applied in that order (later wins), then
+// validated as a whole. Only cmd/ uses it; library packages receive plain values.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `gxhub serve` needs.
+type Config struct {
+	// Listen is the host:port serving gRPC and REST (TLS unless Insecure).
+	Listen string `yaml:"listen" env:"LISTEN"`
+	// DataDir holds the SQLite database, the hub's CA and TLS material, and demo identities.
+	DataDir string `yaml:"data_dir" env:"DATA_DIR"`
+	// Insecure serves plain HTTP (h2c for gRPC). For local use only.
+	Insecure bool `yaml:"insecure" env:"INSECURE"`
+	// Demo seeds the demo departments and writes their identities under DataDir/demo.
+	Demo bool `yaml:"demo" env:"DEMO"`
+	// Store selects the persistence back-end.
+	Store StoreConfig `yaml:"store"`
+	// CalendarFile overrides the embedded working-day calendar (same JSON shape).
+	CalendarFile string `yaml:"calendar_file" env:"CALENDAR_FILE"`
+	// MaxClockSkew is how far a request's signing time may be from the hub's clock.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew" env:"MAX_CLOCK_SKEW"`
+	// CAPasswordFile holds the password protecting the hub CA's private keys at rest.
+	CAPasswordFile string `yaml:"ca_password_file" env:"CA_PASSWORD_FILE"`
+	// TLSHosts are extra DNS names or IPs for the hub's TLS certificate.
+	TLSHosts []string `yaml:"tls_hosts" env:"TLS_HOSTS"`
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string `yaml:"log_level" env:"LOG_LEVEL"`
+	LogFormat string `yaml:"log_format" env:"LOG_FORMAT"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+}
+
+// StoreConfig selects SQLite (embedded, default) or PostgreSQL.
+type StoreConfig struct {
+	Driver      string `yaml:"driver" env:"STORE_DRIVER"`
+	PostgresDSN string `yaml:"postgres_dsn" env:"POSTGRES_DSN"`
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8443",
+		DataDir:         "gxhub-data",
+		Store:           StoreConfig{Driver: "sqlite"},
+		MaxClockSkew:    5 * time.Minute,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// LoadFile overlays a YAML (or JSON) file onto c. Unknown keys are errors.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config file: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: empty file
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadEnv overlays GXHUB_* variables (lookup is os.LookupEnv in production).
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	return loadEnv(reflect.ValueOf(c).Elem(), lookup)
+}
+
+func loadEnv(v reflect.Value, lookup func(string) (string, bool)) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			if err := loadEnv(fv, lookup); err != nil {
+				return err
+			}
+			continue
+		}
+		name := f.Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		raw, ok := lookup("GXHUB_" + name)
+		if !ok {
+			continue
+		}
+		if err := setValue(fv, raw); err != nil {
+			return fmt.Errorf("environment variable GXHUB_%s=%q: %w", name, raw, err)
+		}
+	}
+	return nil
+}
+
+func setValue(fv reflect.Value, raw string) error {
+	switch fv.Interface().(type) {
+	case string:
+		fv.SetString(raw)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		fv.SetBool(b)
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return errors.New("want a duration such as 5m or 30s")
+		}
+		fv.SetInt(int64(d))
+	case []string:
+		var out []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		fv.Set(reflect.ValueOf(out))
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}
+
+// Validate checks the whole configuration and reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q must be host:port, e.g. 127.0.0.1:8443", c.Listen))
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		errs = append(errs, fmt.Errorf("listen %q has an invalid port", c.Listen))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		errs = append(errs, errors.New("data_dir must be set (--data-dir)"))
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Store.PostgresDSN == "" {
+			errs = append(errs, errors.New("store.driver postgres needs store.postgres_dsn (GXHUB_POSTGRES_DSN or --postgres-dsn)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store.driver %q: use sqlite or postgres", c.Store.Driver))
+	}
+	if c.MaxClockSkew < time.Second || c.MaxClockSkew > time.Hour {
+		errs = append(errs, fmt.Errorf("max_clock_skew %s must be between 1s and 1h", c.MaxClockSkew))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: use debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: use text or json", c.LogFormat))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown_timeout must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
