@@ -118,7 +118,7 @@ func (d date) civil() time.Time { return time.Unix(int64(d)*secondsPerDay, 0).UT
 
 func (d date) year() int { return d.civil().Year() }
 
-func (d date) weekday() time.Weekday { return time.Weekday((int64(d)%7+7+4)%7) } // 1970-01-01 was a Thursday
+func (d date) weekday() time.Weekday { return time.Weekday((int64(d)%7 + 7 + 4) % 7) } // 1970-01-01 was a Thursday
 
 func (d date) String() string { return d.civil().Format(time.DateOnly) }
 
