@@ -2,7 +2,7 @@ package gxanchor
 
 import (
 	"bytes"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +24,14 @@ type Tx struct {
 	Time time.Time
 }
 
-func logKey(logID string) string    { return "log/" + logID }
-func latestKey(logID string) string { return "latest/" + logID }
+// State keys. A log id holds no white space, so a space separates the parts unambiguously.
+func logKey(logID string) string    { return "log " + logID }
+func latestKey(logID string) string { return "latest " + logID }
 func headKey(logID string, size uint64) string {
-	return fmt.Sprintf("head/%s/%020d", logID, size)
+	return fmt.Sprintf("size %s %020d", logID, size)
+}
+func heightKey(logID string, height uint64) string {
+	return fmt.Sprintf("height %s %020d", logID, height)
 }
 
 func getJSON(st State, key string, v any) (bool, error) {
@@ -61,7 +65,12 @@ func InitLog(st State, tx Tx, logID, publicKeyPEM string) (*LogInfo, error) {
 	if err := ValidateLogID(logID); err != nil {
 		return nil, err
 	}
-	if _, err := ParsePublicKeyPEM(publicKeyPEM); err != nil {
+	pub, err := ParsePublicKeyPEM(publicKeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	keyID, err := KeyID(pub)
+	if err != nil {
 		return nil, err
 	}
 	var existing LogInfo
@@ -75,7 +84,7 @@ func InitLog(st State, tx Tx, logID, publicKeyPEM string) (*LogInfo, error) {
 		}
 		return nil, fmt.Errorf("%w: log %q is already registered (tx %s) with a different public key; a log's key cannot be replaced, register a new log id", ErrLogExists, logID, existing.TxID)
 	}
-	info := LogInfo{LogID: logID, PublicKeyPEM: publicKeyPEM, TxID: tx.ID, RegisteredAt: tx.Time.UTC().Format(time.RFC3339Nano)}
+	info := LogInfo{LogID: logID, PublicKeyPEM: publicKeyPEM, KeyID: keyID, TxID: tx.ID, RegisteredAt: tx.Time.UTC().Format(time.RFC3339Nano)}
 	if err := putJSON(st, logKey(logID), info); err != nil {
 		return nil, err
 	}
@@ -107,10 +116,10 @@ func GetLog(st State, logID string) (*LogInfo, error) {
 // AnchorHead records h after checking, in order: the arguments are well formed, the log is
 // registered, the SM2 signature verifies under the log's key, the size is not already
 // anchored with another root (ErrFork), the size is not below the latest head (ErrStale),
-// and consistencyProof (hex SM3 hashes, RFC 6962 §2.1.2) proves the latest head's tree
+// and consistencyProof (base64 SM3 hashes, RFC 6962 §2.1.2) proves the latest head's tree
 // is a prefix of h's tree (ErrInconsistent). The first head of a log needs no proof.
 //
-// Submitting a head that is already anchored (same size and root) returns the anchored
+// Submitting the latest anchored head again (same size and root) returns the anchored
 // record and changes nothing, so a client may retry a submit safely. created reports
 // whether h was newly recorded.
 func AnchorHead(st State, tx Tx, h Head, consistencyProof []string) (anchored *AnchoredHead, created bool, err error) {
@@ -125,8 +134,8 @@ func AnchorHead(st State, tx Tx, h Head, consistencyProof []string) (anchored *A
 	if h.Size == 0 && !bytes.Equal(root, Hasher.EmptyRoot()) {
 		return nil, false, fmt.Errorf("%w: a head of size 0 must have the empty-tree root SM3(\"\") = %x", ErrInvalid, Hasher.EmptyRoot())
 	}
-	if h.Timestamp <= 0 {
-		return nil, false, fmt.Errorf("%w: timestamp must be positive Unix milliseconds, got %d", ErrInvalid, h.Timestamp)
+	if h.Time <= 0 {
+		return nil, false, fmt.Errorf("%w: time must be positive Unix nanoseconds, got %d", ErrInvalid, h.Time)
 	}
 	nodes := make([][]byte, len(consistencyProof))
 	for i, s := range consistencyProof {
@@ -138,32 +147,34 @@ func AnchorHead(st State, tx Tx, h Head, consistencyProof []string) (anchored *A
 	if err != nil {
 		return nil, false, fmt.Errorf("registered key of log %q: %w", h.LogID, err)
 	}
-	if err := verifySignature(pub, h, root); err != nil {
-		return nil, false, err
-	}
-	h.RootHash = hex.EncodeToString(root) // canonical lowercase
-
-	var same AnchoredHead
-	found, err := getJSON(st, headKey(h.LogID, h.Size), &same)
+	sig, err := verifySignature(pub, h, root)
 	if err != nil {
 		return nil, false, err
 	}
-	if found {
-		if same.RootHash == h.RootHash {
-			return &same, false, nil
-		}
-		return nil, false, fmt.Errorf("%w: log %q already has an anchored head of size %d with root %s (tx %s); this head has root %s: the log was forked or rewritten",
-			ErrFork, h.LogID, h.Size, same.RootHash, same.TxID, h.RootHash)
-	}
+	h.RootHash = base64.StdEncoding.EncodeToString(root) // canonical
+	h.Signature = base64.StdEncoding.EncodeToString(sig)
 
 	var latest AnchoredHead
 	hasLatest, err := getJSON(st, latestKey(h.LogID), &latest)
 	if err != nil {
 		return nil, false, err
 	}
+	if hasLatest && h.Size == latest.Size && h.RootHash == latest.RootHash {
+		return &latest, false, nil
+	}
+	var same AnchoredHead
+	found, err := getJSON(st, headKey(h.LogID, h.Size), &same)
+	if err != nil {
+		return nil, false, err
+	}
+	if found && same.RootHash != h.RootHash {
+		return nil, false, fmt.Errorf("%w: log %q already has an anchored head of size %d with root %s (tx %s); this head has root %s: the log was forked or rewritten",
+			ErrFork, h.LogID, h.Size, same.RootHash, same.TxID, h.RootHash)
+	}
+	height := uint64(1)
 	if hasLatest {
 		if h.Size < latest.Size {
-			return nil, false, fmt.Errorf("%w: log %q is anchored at size %d; a head of size %d is older and was never anchored; anchor a head of size >= %d",
+			return nil, false, fmt.Errorf("%w: log %q is anchored at size %d; a head of size %d is older; anchor a head of size >= %d",
 				ErrStale, h.LogID, latest.Size, h.Size, latest.Size)
 		}
 		latestRoot, err := decodeHash("anchored root hash", latest.RootHash)
@@ -174,19 +185,24 @@ func AnchorHead(st State, tx Tx, h Head, consistencyProof []string) (anchored *A
 			return nil, false, fmt.Errorf("%w: the head of log %q at size %d (root %s) is not proven consistent with the anchored head at size %d (root %s): %v; send the RFC 6962 consistency proof from size %d to %d",
 				ErrInconsistent, h.LogID, h.Size, h.RootHash, latest.Size, latest.RootHash, err, latest.Size, h.Size)
 		}
+		height = latest.Height + 1
 	} else if len(nodes) != 0 {
 		return nil, false, fmt.Errorf("%w: log %q has no anchored head yet, so its first head needs no consistency proof; got %d elements", ErrInvalid, h.LogID, len(nodes))
 	}
 
+	canon := make([]string, len(nodes))
+	for i, n := range nodes {
+		canon[i] = base64.StdEncoding.EncodeToString(n)
+	}
 	a := AnchoredHead{
-		LogID: h.LogID, Size: h.Size, RootHash: h.RootHash, Timestamp: h.Timestamp, Signature: h.Signature,
+		LogID: h.LogID, Size: h.Size, RootHash: h.RootHash, Time: h.Time, Signature: h.Signature,
+		KeyID: info.KeyID, Height: height, Consistency: canon,
 		TxID: tx.ID, AnchoredAt: tx.Time.UTC().Format(time.RFC3339Nano),
 	}
-	if err := putJSON(st, headKey(h.LogID, h.Size), a); err != nil {
-		return nil, false, err
-	}
-	if err := putJSON(st, latestKey(h.LogID), a); err != nil {
-		return nil, false, err
+	for _, k := range []string{headKey(h.LogID, h.Size), heightKey(h.LogID, height), latestKey(h.LogID)} {
+		if err := putJSON(st, k, a); err != nil {
+			return nil, false, err
+		}
 	}
 	return &a, true, nil
 }
@@ -219,6 +235,23 @@ func HeadAt(st State, logID string, size uint64) (*AnchoredHead, error) {
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: log %q has no anchored head of size %d", ErrNotFound, logID, size)
+	}
+	return &a, nil
+}
+
+// AnchorAt returns the anchored head of logID at the given height (1 for the first), or
+// ErrNotFound.
+func AnchorAt(st State, logID string, height uint64) (*AnchoredHead, error) {
+	if _, err := GetLog(st, logID); err != nil {
+		return nil, err
+	}
+	var a AnchoredHead
+	found, err := getJSON(st, heightKey(logID, height), &a)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: log %q has no anchor at height %d", ErrNotFound, logID, height)
 	}
 	return &a, nil
 }

@@ -4,11 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"testing"
 	"time"
 
@@ -48,22 +50,24 @@ func newSigner(t *testing.T) signer {
 	return signer{key: k, pubPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
 }
 
-const testTime = int64(1763700000000)
+const testTime = int64(1763755200000000000)
 
 // head signs the head of the tree over d with s.
 func (s signer) head(t *testing.T, logID string, d [][]byte) Head {
 	t.Helper()
 	root := refMTH(d)
-	ts := testTime + int64(len(d))
+	ts := testTime + int64(len(d))*1000
 	sig, err := sm2.SignASN1(rand.Reader, s.key, SignedMessage(logID, uint64(len(d)), root, ts), sm2.DefaultSM2SignerOpts)
 	require.NoError(t, err)
-	return Head{LogID: logID, Size: uint64(len(d)), RootHash: hex.EncodeToString(root), Timestamp: ts, Signature: base64.StdEncoding.EncodeToString(sig)}
+	return Head{LogID: logID, Size: uint64(len(d)), RootHash: b64(root), Time: ts, Signature: b64(sig)}
 }
 
-func hexProof(p [][]byte) []string {
+var b64 = base64.StdEncoding.EncodeToString
+
+func b64Proof(p [][]byte) []string {
 	out := make([]string, len(p))
 	for i, n := range p {
-		out[i] = hex.EncodeToString(n)
+		out[i] = b64(n)
 	}
 	return out
 }
@@ -73,10 +77,11 @@ func txN(i int) Tx {
 }
 
 func TestSignedMessage(t *testing.T) {
+	// The same bytes as the hub's ledger.TreeHead.SignedBytes for this head.
 	root, _ := hex.DecodeString("1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b")
 	require.Equal(t,
-		"gxhub-tree-head/v1\ngxhub:audit\n0\n1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b\n1763700000000\n",
-		string(SignedMessage("gxhub:audit", 0, root, 1763700000000)))
+		"gxhub/ledger/tree-head/v1\nlog gxhub.example.gov.cn/audit\nsize 0\nroot GrIdg1XPoX+OYRlIMegajyK+yMco/vt0ftA161CCqis=\ntime 1763755200000000000\n",
+		string(SignedMessage("gxhub.example.gov.cn/audit", 0, root, 1763755200000000000)))
 }
 
 func TestInitLog(t *testing.T) {
@@ -91,6 +96,7 @@ func TestInitLog(t *testing.T) {
 	info, err := InitLog(st, txN(1), "dept1.audit", a.pubPEM)
 	require.NoError(t, err)
 	require.Equal(t, "tx001", info.TxID)
+	require.Len(t, info.KeyID, 32)
 
 	tests := []struct {
 		name, logID, pem string
@@ -100,7 +106,8 @@ func TestInitLog(t *testing.T) {
 		{"different key for a registered log", "dept1.audit", b.pubPEM, ErrLogExists},
 		{"second log", "dept2.audit", b.pubPEM, nil},
 		{"empty log id", "", a.pubPEM, ErrInvalid},
-		{"log id with slash", "a/b", a.pubPEM, ErrInvalid},
+		{"log id with slash and Chinese", "gxhub.example.gov.cn/审计", a.pubPEM, nil},
+		{"log id with space", "a b", a.pubPEM, ErrInvalid},
 		{"log id with newline", "a\nb", a.pubPEM, ErrInvalid},
 		{"not PEM", "x", "hello", ErrInvalid},
 		{"NIST P-256 key", "x", p256PEM, ErrInvalid},
@@ -139,7 +146,7 @@ func TestAnchorHeadSequence(t *testing.T) {
 	for i, size := range []int{0, 1, 2, 3, 7, 8, 9, 16, 17, 31, 40} {
 		var p []string
 		if i > 0 {
-			p = hexProof(refConsistency(prev, d[:size]))
+			p = b64Proof(refConsistency(prev, d[:size]))
 		}
 		h := s.head(t, logID, d[:size])
 		a, created, err := AnchorHead(st, txN(i+1), h, p)
@@ -147,6 +154,11 @@ func TestAnchorHeadSequence(t *testing.T) {
 		require.True(t, created)
 		require.Equal(t, h, a.Head())
 		require.Equal(t, txN(i+1).ID, a.TxID)
+		require.Equal(t, uint64(i+1), a.Height)
+		require.Equal(t, nilIfEmpty(p), nilIfEmpty(a.Consistency))
+		byHeight, err := AnchorAt(st, logID, a.Height)
+		require.NoError(t, err)
+		require.Equal(t, a, byHeight)
 
 		latest, err := LatestHead(st, logID)
 		require.NoError(t, err)
@@ -156,7 +168,7 @@ func TestAnchorHeadSequence(t *testing.T) {
 	for _, size := range []uint64{0, 8, 40} {
 		a, err := HeadAt(st, logID, size)
 		require.NoError(t, err)
-		require.Equal(t, hex.EncodeToString(refMTH(d[:size])), a.RootHash)
+		require.Equal(t, b64(refMTH(d[:size])), a.RootHash)
 	}
 	_, err = HeadAt(st, logID, 5)
 	require.ErrorIs(t, err, ErrNotFound)
@@ -175,12 +187,12 @@ func TestAnchorHeadRefusals(t *testing.T) {
 		require.NoError(t, err)
 		_, _, err = AnchorHead(st, txN(1), s.head(t, logID, d[:4]), nil)
 		require.NoError(t, err)
-		_, _, err = AnchorHead(st, txN(2), s.head(t, logID, d[:10]), hexProof(refConsistency(4, d[:10])))
+		_, _, err = AnchorHead(st, txN(2), s.head(t, logID, d[:10]), b64Proof(refConsistency(4, d[:10])))
 		require.NoError(t, err)
 		return st
 	}
 	good := func(t *testing.T) Head { return s.head(t, logID, d[:15]) }
-	goodProof := hexProof(refConsistency(10, d[:15]))
+	goodProof := b64Proof(refConsistency(10, d[:15]))
 
 	tests := []struct {
 		name  string
@@ -190,27 +202,28 @@ func TestAnchorHeadRefusals(t *testing.T) {
 	}{
 		{"valid extension", good, goodProof, nil},
 		{"resubmitting the latest head is a no-op", func(t *testing.T) Head { return s.head(t, logID, d[:10]) }, nil, nil},
-		{"resubmitting an older anchored head is a no-op", func(t *testing.T) Head { return s.head(t, logID, d[:4]) }, nil, nil},
+		{"resubmitting an older anchored head is stale", func(t *testing.T) Head { return s.head(t, logID, d[:4]) }, nil, ErrStale},
 		{"fork at the latest size", func(t *testing.T) Head { return s.head(t, logID, forked[:10]) }, nil, ErrFork},
 		{"smaller size from a forked tree", func(t *testing.T) Head { return s.head(t, logID, forked[:3]) }, nil, ErrStale},
 		{"fork at an older anchored size", func(t *testing.T) Head { h := s.head(t, logID, d[:4]); return resign(t, s, h, refMTH(forked[6:10])) }, nil, ErrFork},
 		{"smaller size never anchored", func(t *testing.T) Head { return s.head(t, logID, d[:7]) }, nil, ErrStale},
-		{"forked tree with its own valid proof", func(t *testing.T) Head { return s.head(t, logID, forked[:15]) }, hexProof(refConsistency(10, forked[:15])), ErrInconsistent},
+		{"forked tree with its own valid proof", func(t *testing.T) Head { return s.head(t, logID, forked[:15]) }, b64Proof(refConsistency(10, forked[:15])), ErrInconsistent},
 		{"forked tree with the real proof", func(t *testing.T) Head { return s.head(t, logID, forked[:15]) }, goodProof, ErrInconsistent},
-		{"valid head, proof for other sizes", good, hexProof(refConsistency(4, d[:15])), ErrInconsistent},
+		{"valid head, proof for other sizes", good, b64Proof(refConsistency(4, d[:15])), ErrInconsistent},
 		{"valid head, no proof", good, nil, ErrInconsistent},
 		{"valid head, proof element altered", good, func() []string {
 			p := append([]string{}, goodProof...)
-			p[0] = hex.EncodeToString(refLeaf([]byte("x")))
+			p[0] = b64(refLeaf([]byte("x")))
 			return p
 		}(), ErrInconsistent},
 		{"signed by another key", func(t *testing.T) Head { return other.head(t, logID, d[:15]) }, goodProof, ErrBadSignature},
-		{"timestamp altered after signing", func(t *testing.T) Head { h := good(t); h.Timestamp++; return h }, goodProof, ErrBadSignature},
+		{"timestamp altered after signing", func(t *testing.T) Head { h := good(t); h.Time++; return h }, goodProof, ErrBadSignature},
 		{"signature not base64", func(t *testing.T) Head { h := good(t); h.Signature = "!!"; return h }, goodProof, ErrInvalid},
-		{"root not hex", func(t *testing.T) Head { h := good(t); h.RootHash = "zz"; return h }, goodProof, ErrInvalid},
-		{"root too short", func(t *testing.T) Head { h := good(t); h.RootHash = h.RootHash[:62]; return h }, goodProof, ErrInvalid},
-		{"proof element not hex", good, []string{"xyz"}, ErrInvalid},
-		{"zero timestamp", func(t *testing.T) Head { h := good(t); h.Timestamp = 0; return h }, goodProof, ErrInvalid},
+		{"root not base64", func(t *testing.T) Head { h := good(t); h.RootHash = "zz!"; return h }, goodProof, ErrInvalid},
+		{"root too short", func(t *testing.T) Head { h := good(t); h.RootHash = b64(make([]byte, 31)); return h }, goodProof, ErrInvalid},
+		{"proof element not base64", good, []string{"xyz!"}, ErrInvalid},
+		{"raw r‖s signature is accepted", func(t *testing.T) Head { h := good(t); h.Signature = b64(derToRaw(t, h.Signature)); return h }, goodProof, nil},
+		{"zero timestamp", func(t *testing.T) Head { h := good(t); h.Time = 0; return h }, goodProof, ErrInvalid},
 		{"unknown log", func(t *testing.T) Head { return s.head(t, "other", d[:15]) }, goodProof, ErrUnknownLog},
 	}
 	for _, tc := range tests {
@@ -233,6 +246,9 @@ func TestAnchorHeadRefusals(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, h.RootHash, a.RootHash)
+			der, err := base64.StdEncoding.DecodeString(a.Signature)
+			require.NoError(t, err)
+			require.Equal(t, byte(0x30), der[0], "signatures are stored as DER")
 			if !created {
 				require.Len(t, st, before)
 			}
@@ -244,11 +260,31 @@ func TestAnchorHeadRefusals(t *testing.T) {
 // tree is different.
 func resign(t *testing.T, s signer, h Head, root []byte) Head {
 	t.Helper()
-	sig, err := sm2.SignASN1(rand.Reader, s.key, SignedMessage(h.LogID, h.Size, root, h.Timestamp), sm2.DefaultSM2SignerOpts)
+	sig, err := sm2.SignASN1(rand.Reader, s.key, SignedMessage(h.LogID, h.Size, root, h.Time), sm2.DefaultSM2SignerOpts)
 	require.NoError(t, err)
-	h.RootHash = hex.EncodeToString(root)
-	h.Signature = base64.StdEncoding.EncodeToString(sig)
+	h.RootHash = b64(root)
+	h.Signature = b64(sig)
 	return h
+}
+
+func derToRaw(t *testing.T, sigB64 string) []byte {
+	t.Helper()
+	der, err := base64.StdEncoding.DecodeString(sigB64)
+	require.NoError(t, err)
+	var rs struct{ R, S *big.Int }
+	_, err = asn1.Unmarshal(der, &rs)
+	require.NoError(t, err)
+	raw := make([]byte, 64)
+	rs.R.FillBytes(raw[:32])
+	rs.S.FillBytes(raw[32:])
+	return raw
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 func TestAnchorHeadFirstHead(t *testing.T) {
@@ -261,7 +297,7 @@ func TestAnchorHeadFirstHead(t *testing.T) {
 		want  error
 	}{
 		{"first head needs no proof", s.head(t, "l", d), nil, nil},
-		{"first head with a proof", s.head(t, "l", d), hexProof(refConsistency(2, d)), ErrInvalid},
+		{"first head with a proof", s.head(t, "l", d), b64Proof(refConsistency(2, d)), ErrInvalid},
 		{"size 0 with a non-empty root", resign(t, s, s.head(t, "l", nil), refMTH(d)), nil, ErrInvalid},
 		{"size 0 with the empty root", s.head(t, "l", nil), nil, nil},
 	}

@@ -55,14 +55,14 @@ func (c *Contract) GetLog(ctx contractapi.TransactionContextInterface, logID str
 }
 
 // AnchorHead records a signed tree head; see the package function AnchorHead for the
-// checks. rootHash and proof elements are hex, signature is base64 DER, timestamp is
-// Unix milliseconds.
-func (c *Contract) AnchorHead(ctx contractapi.TransactionContextInterface, logID string, size uint64, rootHash string, timestamp int64, signature string, proof []string) (*AnchoredHead, error) {
+// checks. rootHash, signature (DER) and proof elements are standard base64; timeUnixNano
+// is the head's time in Unix nanoseconds; proof is a JSON array of strings.
+func (c *Contract) AnchorHead(ctx contractapi.TransactionContextInterface, logID string, size uint64, rootHash string, timeUnixNano int64, signature string, proof []string) (*AnchoredHead, error) {
 	tx, err := txOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	h := Head{LogID: logID, Size: size, RootHash: rootHash, Timestamp: timestamp, Signature: signature}
+	h := Head{LogID: logID, Size: size, RootHash: rootHash, Time: timeUnixNano, Signature: signature}
 	a, created, err := AnchorHead(ctx.GetStub(), tx, h, proof)
 	if err != nil {
 		return nil, err
@@ -87,4 +87,9 @@ func (c *Contract) LatestHead(ctx contractapi.TransactionContextInterface, logID
 // HeadAt returns the anchored head of logID of the given size.
 func (c *Contract) HeadAt(ctx contractapi.TransactionContextInterface, logID string, size uint64) (*AnchoredHead, error) {
 	return HeadAt(ctx.GetStub(), logID, size)
+}
+
+// AnchorAt returns the anchored head of logID at the given height (1 for the first).
+func (c *Contract) AnchorAt(ctx contractapi.TransactionContextInterface, logID string, height uint64) (*AnchoredHead, error) {
+	return AnchorAt(ctx.GetStub(), logID, height)
 }

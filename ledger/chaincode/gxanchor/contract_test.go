@@ -60,7 +60,7 @@ func TestChaincodeInvoke(t *testing.T) {
 		return string(b)
 	}
 	anchorArgs := func(h Head, p []string) []string {
-		return []string{"AnchorHead", h.LogID, strconv.FormatUint(h.Size, 10), h.RootHash, strconv.FormatInt(h.Timestamp, 10), h.Signature, proofJSON(p)}
+		return []string{"AnchorHead", h.LogID, strconv.FormatUint(h.Size, 10), h.RootHash, strconv.FormatInt(h.Time, 10), h.Signature, proofJSON(p)}
 	}
 
 	status, msg, _ := invoke(t, "InitLog", "L", s.pubPEM)
@@ -76,7 +76,7 @@ func TestChaincodeInvoke(t *testing.T) {
 	require.JSONEq(t, msg, string(stub.events[EventHeadAnchored]))
 
 	h9 := s.head(t, "L", d[:9])
-	status, msg, _ = invoke(t, anchorArgs(h9, hexProof(refConsistency(3, d[:9])))...)
+	status, msg, _ = invoke(t, anchorArgs(h9, b64Proof(refConsistency(3, d[:9])))...)
 	require.Equal(t, int32(shim.OK), status, msg)
 
 	status, msg, stub = invoke(t, anchorArgs(h9, []string{})...)
@@ -97,6 +97,12 @@ func TestChaincodeInvoke(t *testing.T) {
 	require.Equal(t, int32(shim.OK), status, msg)
 	require.NoError(t, json.Unmarshal([]byte(msg), &a))
 	require.Equal(t, h3, a.Head())
+
+	status, msg, _ = invoke(t, "AnchorAt", "L", "2")
+	require.Equal(t, int32(shim.OK), status, msg)
+	require.NoError(t, json.Unmarshal([]byte(msg), &a))
+	require.Equal(t, h9, a.Head())
+	require.Equal(t, uint64(2), a.Height)
 
 	status, msg, _ = invoke(t, "HeadAt", "L", "4")
 	require.Equal(t, int32(shim.ERROR), status)
