@@ -69,13 +69,15 @@ func TestRecordRoundTrip(t *testing.T) {
 		"ok/minimal": func(r *ledger.Record) {
 			*r = ledger.Record{Kind: ledger.KindPolicyChange, Time: time.Unix(0, 1), Department: "d", Outcome: ledger.OutcomeOK}
 		},
-		"ok/denied with reason":  func(r *ledger.Record) { r.Outcome, r.Reason = ledger.OutcomeDenied, "不予共享: 《条例》第十条" },
-		"ok/no subject":          func(r *ledger.Record) { r.Subject = ledger.SubjectKey{} },
-		"ok/empty data item":     func(r *ledger.Record) { r.DataItems = []string{"", "x"} },
-		"ok/long field":          func(r *ledger.Record) { r.Reason = strings.Repeat("原因", 5000) },
-		"ok/before 1970":         func(r *ledger.Record) { r.Time = time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC) },
-		"ok/no response digest":  func(r *ledger.Record) { r.ResponseDigest = nil },
-		"ok/many data items":     func(r *ledger.Record) { r.DataItems = strings.Split(strings.Repeat("a,", 300), ",") },
+		"ok/denied with reason": func(r *ledger.Record) {
+			r.Outcome, r.Reason = ledger.OutcomeDenied, "不予共享: 《条例》第十条"
+		},
+		"ok/no subject":         func(r *ledger.Record) { r.Subject = ledger.SubjectKey{} },
+		"ok/empty data item":    func(r *ledger.Record) { r.DataItems = []string{"", "x"} },
+		"ok/long field":         func(r *ledger.Record) { r.Reason = strings.Repeat("原因", 5000) },
+		"ok/before 1970":        func(r *ledger.Record) { r.Time = time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC) },
+		"ok/no response digest": func(r *ledger.Record) { r.ResponseDigest = nil },
+		"ok/many data items":    func(r *ledger.Record) { r.DataItems = strings.Split(strings.Repeat("a,", 300), ",") },
 	}
 	for name, mod := range tests {
 		t.Run(name, func(t *testing.T) {
