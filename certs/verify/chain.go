@@ -1,0 +1,147 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/gxhub/gxhub/certs/ses"
+	"github.com/gxhub/gxhub/certs/sm"
+)
+
+// chain checks cert (who = "signer" or "maker") against opts.Roots at time at. An issuer
+// that is not in the trust store is unknown (unless RequireChain); a chain that is found but
+// broken (expired at that time, wrong key usage, bad signature) fails.
+func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time) {
+	name := who + ".chain"
+	if len(v.opts.Roots) == 0 {
+		v.r.add(scope, name, Unknown, "no trust roots configured: issuer %q not checked", cert.Issuer)
+		return
+	}
+	notTrusted := func(format string, args ...any) {
+		st := Unknown
+		if v.opts.RequireChain {
+			st = Fail
+		}
+		v.r.add(scope, name, st, format, args...)
+	}
+	if cert.X509 != nil {
+		roots, inter := smx509.NewCertPool(), smx509.NewCertPool()
+		for _, c := range v.opts.Roots {
+			roots.AddCert(c)
+		}
+		for _, c := range v.opts.Intermediates {
+			inter.AddCert(c)
+		}
+		chains, err := cert.X509.Verify(smx509.VerifyOptions{
+			Roots: roots, Intermediates: inter, CurrentTime: at,
+			KeyUsages: []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny},
+		})
+		var ua smx509.UnknownAuthorityError
+		switch {
+		case err == nil:
+			root := chains[0][len(chains[0])-1]
+			v.r.add(scope, name, Pass, "chains to trusted root %q at %s", root.Subject.String(), fmtTime(at))
+		case errors.As(err, &ua):
+			notTrusted("issuer not in trust store: %q", cert.Issuer)
+		default:
+			v.r.add(scope, name, Fail, "chain to the trust roots is broken at %s: %v", fmtTime(at), err)
+		}
+		return
+	}
+	// Lenient certificate: smx509 cannot build its chain; check its issuer's signature directly.
+	for _, iss := range append(append([]*smx509.Certificate{}, v.opts.Roots...), v.opts.Intermediates...) {
+		if !bytes.Equal(iss.RawSubject, cert.RawIssuer) {
+			continue
+		}
+		ipub, err := issuerKey(iss)
+		if err != nil {
+			continue
+		}
+		if err := sm.Verify(ipub, cert.RawTBS, cert.SignatureValue); err != nil {
+			v.r.add(scope, name, Fail, "certificate (parsed leniently) is not signed by %q: %v", iss.Subject.String(), err)
+			return
+		}
+		if !iss.IsCA || (iss.KeyUsage != 0 && iss.KeyUsage&smx509.KeyUsageCertSign == 0) {
+			v.r.add(scope, name, Fail, "issuer %q is not a CA allowed to sign certificates", iss.Subject.String())
+			return
+		}
+		if at.Before(iss.NotBefore) || at.After(iss.NotAfter) {
+			v.r.add(scope, name, Fail, "issuer %q not valid at %s", iss.Subject.String(), fmtTime(at))
+			return
+		}
+		if isRoot(iss, v.opts.Roots) {
+			v.r.add(scope, name, Pass, "signed by trusted root %q (certificate parsed leniently; direct issuer check)", iss.Subject.String())
+			return
+		}
+		roots := smx509.NewCertPool()
+		for _, c := range v.opts.Roots {
+			roots.AddCert(c)
+		}
+		if _, err := iss.Verify(smx509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny}}); err != nil {
+			v.r.add(scope, name, Fail, "intermediate %q does not chain to the trust roots at %s: %v", iss.Subject.String(), fmtTime(at), err)
+			return
+		}
+		v.r.add(scope, name, Pass, "signed by %q which chains to the trust roots (certificate parsed leniently)", iss.Subject.String())
+		return
+	}
+	notTrusted("issuer not in trust store: %q (certificate parsed leniently)", cert.Issuer)
+}
+
+func isRoot(c *smx509.Certificate, roots []*smx509.Certificate) bool {
+	for _, r := range roots {
+		if bytes.Equal(r.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+func issuerKey(c *smx509.Certificate) (*ecdsa.PublicKey, error) {
+	k, ok := c.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("issuer key is %T, not SM2", c.PublicKey)
+	}
+	return k, nil
+}
+
+func (v *verifier) revocation(scope, who string, cert *ses.Certificate, at time.Time) {
+	name := who + ".revocation"
+	if v.opts.Revocation == nil {
+		v.r.add(scope, name, Unknown, "no revocation source configured")
+		return
+	}
+	st, err := v.opts.Revocation.CertificateStatus(v.ctx, cert, at)
+	v.revocationOutcome(scope, name, st, err, at)
+}
+
+func (v *verifier) sealStatus(scope string, seal *ses.Seal, at time.Time) {
+	const name = "seal.revocation"
+	sc, ok := v.opts.Revocation.(SealStatusChecker)
+	if !ok {
+		v.r.add(scope, name, Unknown, "no seal status source configured")
+		return
+	}
+	st, err := sc.SealStatus(v.ctx, seal, at)
+	v.revocationOutcome(scope, name, st, err, at)
+}
+
+func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, err error, at time.Time) {
+	src := ""
+	if st.Source != "" {
+		src = " (" + st.Source + ")"
+	}
+	switch {
+	case err != nil:
+		v.r.add(scope, name, Unknown, "revocation status not available: %v", err)
+	case !st.Revoked:
+		v.r.add(scope, name, Pass, "not revoked%s", src)
+	case st.RevokedAt.IsZero() || !st.RevokedAt.After(at):
+		v.r.add(scope, name, Fail, "revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
+	default:
+		v.r.add(scope, name, Unknown, "revoked at %s, after the time checked %s; that time is signer-asserted (no verified timestamp)%s", fmtTime(st.RevokedAt), fmtTime(at), src)
+	}
+}
