@@ -1,0 +1,54 @@
+// Package postgres opens the hub's PostgreSQL store through pgx/v5 (database/sql driver),
+// for deployments with several hub replicas sharing one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/gxhub/gxhub/exchange/store/sqlstore"
+)
+
+// migrationLockKey is the advisory lock that serialises schema migration across replicas.
+const migrationLockKey = 0x67786875620001 // "gxhub" + 1
+
+// Dialect is PostgreSQL's sqlstore dialect.
+var Dialect = sqlstore.Dialect{
+	Name:   "postgres",
+	Blob:   "BYTEA",
+	Int64:  "BIGINT",
+	AutoID: "BIGSERIAL PRIMARY KEY",
+	LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLockKey))
+		return err
+	},
+	IsUniqueViolation: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505"
+	},
+}
+
+// Open connects to the database at dsn (a postgres:// URL or key=value DSN) and migrates it.
+func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL DSN: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL (check --postgres / GXHUB_POSTGRES_DSN and that the server runs): %w", err)
+	}
+	s, err := sqlstore.Open(ctx, db, Dialect)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("PostgreSQL store: %w", err)
+	}
+	return s, nil
+}

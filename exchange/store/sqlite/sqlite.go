@@ -1,0 +1,74 @@
+// Package sqlite opens the hub's embedded SQLite store (modernc.org/sqlite, pure Go).
+//
+// The database runs in WAL mode with synchronous=FULL, so a write acknowledged to a caller
+// survives a crash of the process or the machine. Transactions start IMMEDIATE so that
+// concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY on lock
+// upgrade.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gxhub/gxhub/exchange/store/sqlstore"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "gxhub.db"
+
+// Dialect is SQLite's sqlstore dialect.
+var Dialect = sqlstore.Dialect{
+	Name:   "sqlite",
+	Blob:   "BLOB",
+	Int64:  "INTEGER",
+	AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT",
+	IsUniqueViolation: func(err error) bool {
+		var se *sqlite.Error
+		if errors.As(err, &se) {
+			c := se.Code()
+			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		}
+		return false
+	},
+}
+
+// Open opens (creating if needed) the store in dir/FileName and migrates it.
+func Open(ctx context.Context, dir string) (*sqlstore.Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	return OpenFile(ctx, filepath.Join(dir, FileName))
+}
+
+// OpenFile opens the store in the given database file and migrates it.
+func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
+	}
+	// SQLite has one writer at a time; a few connections let readers proceed under WAL.
+	db.SetMaxOpenConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open SQLite database %s (is the directory writable?): %w", path, err)
+	}
+	s, err := sqlstore.Open(ctx, db, Dialect)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("SQLite store %s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,201 @@
+// Package sqlstore implements store.Store over database/sql for both SQLite and
+// PostgreSQL. The SQL is written once with $N placeholders (both drivers accept them);
+// the few dialect differences (column types, locking) sit in Dialect. The driver packages
+// (store/sqlite, store/postgres) open the *sql.DB and pick the dialect; this package has no
+// dependency beyond the standard library.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gxhub/gxhub/exchange/store"
+)
+
+// Dialect holds what differs between the SQL engines.
+type Dialect struct {
+	Name string
+	// Blob, Int64 and AutoID are column types substituted for {{blob}}, {{int64}}, {{autoid}}.
+	Blob, Int64, AutoID string
+	// LockMigrations serialises schema migration across processes inside tx.
+	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// IsUniqueViolation reports whether err is a unique/primary-key violation.
+	IsUniqueViolation func(err error) bool
+}
+
+// Store is a store.Store over a *sql.DB.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open migrates db to the newest schema and returns the store. It owns db from then on.
+func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	s := &Store{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB returns the underlying database (for adapters that add their own tables through the
+// migration list, and for tests).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.d }
+
+// Departments implements store.Store.
+func (s *Store) Departments() store.Departments { return departments{s} }
+
+// Nonces implements store.Store.
+func (s *Store) Nonces() store.Nonces { return nonces{s} }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s store unreachable: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migration is one schema step. Steps are applied in version order, each in its own
+// transaction together with its row in schema_migrations, so a crash leaves either the
+// whole step or none of it.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema history. Never edit an applied step: add a new one.
+var migrations = []migration{
+	{1, "departments and nonces", `
+CREATE TABLE departments (
+	code          TEXT PRIMARY KEY,
+	name          TEXT NOT NULL,
+	level         INTEGER NOT NULL,
+	region        TEXT NOT NULL,
+	roles         TEXT NOT NULL,
+	certificate   {{blob}} NOT NULL,
+	cert_serial   TEXT NOT NULL,
+	registered_at {{int64}} NOT NULL
+);
+CREATE INDEX departments_region ON departments (region, level);
+CREATE TABLE request_nonces (
+	department TEXT NOT NULL,
+	nonce      TEXT NOT NULL,
+	expires_at {{int64}} NOT NULL,
+	PRIMARY KEY (department, nonce)
+);
+CREATE INDEX request_nonces_expiry ON request_nonces (expires_at);
+`},
+}
+
+func (s *Store) expand(q string) string {
+	return strings.NewReplacer("{{blob}}", s.d.Blob, "{{int64}}", s.d.Int64, "{{autoid}}", s.d.AutoID).Replace(q)
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	// Even the bookkeeping table is created under the migration lock: concurrent
+	// CREATE TABLE IF NOT EXISTS races on PostgreSQL when replicas start together.
+	err := s.locked(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.expand(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at {{int64}} NOT NULL)`))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range migrations {
+		if err := s.locked(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m) }); err != nil {
+			return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// locked runs fn in a transaction holding the dialect's migration lock and commits it.
+func (s *Store) locked(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	if s.d.LockMigrations != nil {
+		if err := s.d.LockMigrations(ctx, tx); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// apply runs one migration step and records it, unless it is recorded already.
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, stmt := range splitStatements(s.expand(m.sql)) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w in %q", err, firstLine(stmt))
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		m.version, m.name, time.Now().UnixMicro())
+	return err
+}
+
+func splitStatements(q string) []string {
+	var out []string
+	for _, p := range strings.Split(q, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// SchemaVersion implements store.Store.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// LatestSchemaVersion is the version Open migrates to.
+func LatestSchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// unavailable wraps a database error as a retryable store failure without leaking SQL.
+func unavailable(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
