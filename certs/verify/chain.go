@@ -45,7 +45,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		case err == nil:
 			root := chains[0][len(chains[0])-1]
 			v.r.add(scope, name, Pass, "chains to trusted root %q at %s", root.Subject.String(), fmtTime(at))
-		case errors.As(err, &ua):
+		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, v.opts.Intermediates):
 			notTrusted("issuer not in trust store: %q", cert.Issuer)
 		default:
 			v.r.add(scope, name, Fail, "chain to the trust roots is broken at %s: %v", fmtTime(at), err)
@@ -89,6 +89,19 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		return
 	}
 	notTrusted("issuer not in trust store: %q (certificate parsed leniently)", cert.Issuer)
+}
+
+// issuerKnown reports whether a trusted or intermediate certificate has the issuer's name:
+// then a failed chain is broken (e.g. the CA may not sign certificates), not just unknown.
+func issuerKnown(rawIssuer []byte, pools ...[]*smx509.Certificate) bool {
+	for _, p := range pools {
+		for _, c := range p {
+			if bytes.Equal(c.RawSubject, rawIssuer) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isRoot(c *smx509.Certificate, roots []*smx509.Certificate) bool {
