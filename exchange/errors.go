@@ -11,14 +11,14 @@ type Kind int
 
 // Error kinds.
 const (
-	KindInternal         Kind = iota // a fault of the hub; details are logged, not returned
-	KindInvalid                      // the request is malformed or violates a rule (400)
-	KindUnauthenticated              // no valid department signature (401)
-	KindPermissionDenied             // authenticated but not allowed (403)
-	KindNotFound                     // the named thing does not exist (404)
-	KindAlreadyExists                // a create collided with an existing thing (409)
-	KindFailedPrecondition           // the system is not in a state that allows it (409/412)
-	KindUnavailable                  // try again later (503)
+	KindInternal           Kind = iota // a fault of the hub; details are logged, not returned
+	KindInvalid                        // the request is malformed or violates a rule (400)
+	KindUnauthenticated                // no valid department signature (401)
+	KindPermissionDenied               // authenticated but not allowed (403)
+	KindNotFound                       // the named thing does not exist (404)
+	KindAlreadyExists                  // a create collided with an existing thing (409)
+	KindFailedPrecondition             // the system is not in a state that allows it (409/412)
+	KindUnavailable                    // try again later (503)
 )
 
 var kindNames = map[Kind]string{
