@@ -1,0 +1,159 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/sdk/reqsig"
+)
+
+// Caller is the verified department behind a request.
+type Caller struct {
+	Department *exchange.Department
+	Claims     *reqsig.Claims
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the verified caller, if the request was signed.
+func CallerFrom(ctx context.Context) (*Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(*Caller)
+	return c, ok
+}
+
+// RequireCaller returns the verified caller or an Unauthenticated error saying how to sign.
+func RequireCaller(ctx context.Context) (*Caller, error) {
+	if c, ok := CallerFrom(ctx); ok {
+		return c, nil
+	}
+	_, err := reqsig.Parse("")
+	return nil, err
+}
+
+// RequireRole returns the caller if its department holds role.
+func RequireRole(ctx context.Context, role exchange.Role) (*Caller, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Department.HasRole(role) {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, "ROLE_REQUIRED",
+			"department %s (%s) does not hold the %s role needed for this operation", c.Department.Code, c.Department.Name, role)
+	}
+	return c, nil
+}
+
+// Authenticator verifies signed requests (REQUIREMENTS E5): signature with the department's
+// registered certificate, method/path/body binding, time window, single use of the nonce.
+type Authenticator struct {
+	Store   store.Store
+	MaxSkew time.Duration
+	Now     func() time.Time
+	// CacheTTL bounds how long a department's parsed certificate is reused before it is
+	// re-read from the store (so replicas see certificate changes within it).
+	CacheTTL time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedDept
+}
+
+type cachedDept struct {
+	dept    *exchange.Department
+	cert    *smx509.Certificate
+	fetched time.Time
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// Authenticate verifies the Authorization value for a request with the given method, path
+// and SM3 body digest (base64url), and returns the caller.
+func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, bodyDigest string) (*Caller, error) {
+	req, err := reqsig.Parse(header)
+	if err != nil {
+		return nil, err
+	}
+	dept, cert, err := a.department(ctx, req.Department)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	claims, err := req.Verify(cert.PublicKey, reqsig.Expect{Method: method, Path: path, BodyDigest: bodyDigest, Now: now, MaxSkew: a.MaxSkew})
+	if err != nil {
+		return nil, err
+	}
+	signed := time.Unix(claims.Time, 0)
+	if signed.Before(cert.NotBefore) || signed.After(cert.NotAfter) {
+		return nil, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonCertificate,
+			"department %s's certificate (serial %s) is valid %s to %s, not at the signing time %s: renew the certificate",
+			dept.Code, dept.CertSerial, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), signed.UTC().Format(time.RFC3339))
+	}
+	skew := a.MaxSkew
+	if skew <= 0 {
+		skew = reqsig.MaxSkew
+	}
+	// The nonce is recorded only after the signature verified, so nobody can burn another
+	// department's nonces. It is kept as long as the timestamp could still be accepted.
+	if err := a.Store.Nonces().Use(ctx, dept.Code, claims.Nonce, signed.Add(skew+time.Minute)); err != nil {
+		return nil, err
+	}
+	return &Caller{Department: dept, Claims: claims}, nil
+}
+
+func (a *Authenticator) department(ctx context.Context, code string) (*exchange.Department, *smx509.Certificate, error) {
+	ttl := a.CacheTTL
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	a.mu.Lock()
+	c, ok := a.cache[code]
+	a.mu.Unlock()
+	if ok && time.Since(c.fetched) < ttl {
+		return c.dept, c.cert, nil
+	}
+	d, err := a.Store.Departments().Get(ctx, code)
+	if err != nil {
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			return nil, nil, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonUnknownDepartment,
+				"the signature names department %q (kid), which is not registered at this hub: use the identity the hub issued to you", code)
+		}
+		return nil, nil, err
+	}
+	cert, err := smx509.ParseCertificate(d.Certificate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stored certificate of department %s does not parse: %w", code, err)
+	}
+	if _, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok {
+		return nil, nil, fmt.Errorf("stored certificate of department %s has no EC key", code)
+	}
+	a.mu.Lock()
+	if a.cache == nil {
+		a.cache = map[string]cachedDept{}
+	}
+	a.cache[code] = cachedDept{dept: d, cert: cert, fetched: time.Now()}
+	a.mu.Unlock()
+	return d, cert, nil
+}
+
+// Forget drops a department from the cache (after its certificate changed).
+func (a *Authenticator) Forget(code string) {
+	a.mu.Lock()
+	delete(a.cache, code)
+	a.mu.Unlock()
+}

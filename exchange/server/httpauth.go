@@ -1,0 +1,101 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/sdk/reqsig"
+)
+
+// MaxBodyBytes bounds a REST request body.
+const MaxBodyBytes = 8 << 20
+
+// IsPublicREST reports whether a REST call may be made without a signature. It mirrors
+// PublicMethods (a test checks both against the OpenAPI document).
+func IsPublicREST(method, path string) bool {
+	if method != http.MethodGet {
+		return false
+	}
+	return strings.HasPrefix(path, "/v1/calendar/") || strings.HasPrefix(path, "/v1/calendar:") || path == "/v1/trust"
+}
+
+// HTTPAuth authenticates REST calls under /v1/: it reads the body (bounded), verifies the
+// signature over method, path with query and the body's SM3 digest, and passes the caller
+// in the context. Unsigned calls reach only public paths.
+func HTTPAuth(a *Authenticator, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get(reqsig.HeaderName)
+		if header == "" && IsPublicREST(r.Method, r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				WriteHTTPError(w, r, log, exchange.Errorf(exchange.KindInvalid, "BODY_TOO_LARGE", "request body exceeds %d bytes: split the batch", MaxBodyBytes))
+				return
+			}
+			WriteHTTPError(w, r, log, exchange.Errorf(exchange.KindInvalid, "BODY_UNREADABLE", "request body could not be read: %v", err))
+			return
+		}
+		c, err := a.Authenticate(r.Context(), header, r.Method, r.URL.RequestURI(), reqsig.BodyDigest(body))
+		if err != nil {
+			WriteHTTPError(w, r, log, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), c)))
+	})
+}
+
+// HTTPError is the JSON body of every REST error.
+type HTTPError struct {
+	Code    int    `json:"code"`   // gRPC code number
+	Status  string `json:"status"` // gRPC code name, e.g. UNAUTHENTICATED
+	Reason  string `json:"reason"` // stable machine-readable reason
+	Message string `json:"message"`
+}
+
+// WriteHTTPError renders err (domain or gRPC status) as JSON with the matching HTTP status.
+func WriteHTTPError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	st, _ := status.FromError(ToStatus(r.Context(), log, err))
+	body := HTTPError{Code: int(st.Code()), Status: codeName(st.Code()), Reason: Reason(st.Err()), Message: st.Message()}
+	w.Header().Set("Content-Type", "application/json")
+	if st.Code() == codes.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", reqsig.Scheme)
+	}
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func codeName(c codes.Code) string {
+	s := c.String() // CamelCase, e.g. InvalidArgument
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// GatewayErrorHandler renders gateway errors (from handlers, routing, decoding) with
+// WriteHTTPError.
+func GatewayErrorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		WriteHTTPError(w, r.WithContext(ctx), log, err)
+	}
+}
