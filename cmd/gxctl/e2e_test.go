@@ -1,0 +1,232 @@
+package main_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gxhub/gxhub/exchange"
+)
+
+// buildBinaries builds gxhub and gxctl once per test binary run.
+func buildBinaries(t *testing.T) (gxhub, gxctl string) {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/gxhub/gxhub/cmd/gxhub", "github.com/gxhub/gxhub/cmd/gxctl").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return filepath.Join(dir, "gxhub"), filepath.Join(dir, "gxctl")
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type hubProc struct {
+	cmd  *exec.Cmd
+	url  string
+	out  []string
+	done chan struct{}
+}
+
+// startGxhub runs `gxhub serve --demo` and waits for the URL line.
+func startGxhub(t *testing.T, bin, dataDir, addr string) *hubProc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", dataDir, "--listen", addr)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	if !testing.Verbose() {
+		cmd.Stderr = io.Discard
+	}
+	require.NoError(t, cmd.Start())
+	p := &hubProc{cmd: cmd, done: make(chan struct{})}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(60 * time.Second)
+	for p.url == "" {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "gxhub exited before serving; output: %v", p.out)
+			p.out = append(p.out, l)
+			if u, ok := strings.CutPrefix(l, "gxhub serving on "); ok {
+				p.url = u
+			}
+		case <-deadline:
+			t.Fatalf("gxhub did not report its URL: %v", p.out)
+		}
+	}
+	go func() {
+		for range lines {
+		}
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *hubProc) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Error("gxhub did not stop on SIGTERM within 20s")
+	}
+}
+
+func (p *hubProc) identities() []string {
+	var dirs []string
+	for _, l := range p.out {
+		if strings.HasPrefix(l, "  ") && strings.Contains(l, string(filepath.Separator)+"demo"+string(filepath.Separator)) {
+			dirs = append(dirs, strings.TrimSpace(l))
+		}
+	}
+	return dirs
+}
+
+func gxctl(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return string(out), code
+}
+
+func TestEndToEnd(t *testing.T) {
+	gxhubBin, gxctlBin := buildBinaries(t)
+	data := t.TempDir()
+	addr := freePort(t)
+	hub := startGxhub(t, gxhubBin, data, addr)
+	require.True(t, strings.HasPrefix(hub.url, "https://"))
+	ids := hub.identities()
+	require.GreaterOrEqual(t, len(ids), 5, "demo identities: %v", hub.out)
+	coordinator, market := ids[0], ids[1]
+
+	out, code := gxctl(t, gxctlBin, "--identity", market, "health")
+	require.Equal(t, 0, code, out)
+	out, code = gxctl(t, gxctlBin, "--identity", market, "whoami")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "重庆市市场监督管理局")
+	out, code = gxctl(t, gxctlBin, "--identity", market, "department", "list", "--page-size", "3")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "重庆市公安局", "all pages are fetched")
+
+	// curl-style REST: the header printed by sign-request works once, over TLS.
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(filepath.Join(data, "tls", "ca.pem"))
+	require.NoError(t, err)
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	header, code := gxctl(t, gxctlBin, "--identity", market, "sign-request", "/v1/whoami")
+	require.Equal(t, 0, code, header)
+	name, value, ok := strings.Cut(strings.TrimSpace(header), ": ")
+	require.True(t, ok)
+	do := func(h string) (int, string) {
+		req, _ := http.NewRequest("GET", hub.url+"/v1/whoami", nil)
+		if h != "" {
+			req.Header.Set(name, h)
+		}
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	st, body := do(value)
+	require.Equal(t, 200, st, body)
+	st, body = do(value)
+	require.Equal(t, 401, st, body)
+	require.Contains(t, body, "REQUEST_REPLAYED")
+	st, body = do("")
+	require.Equal(t, 401, st, body)
+	require.Contains(t, body, "REQUEST_UNSIGNED")
+
+	// A coordinator registers a new department; the new identity works at once.
+	newDir := filepath.Join(t.TempDir(), "new")
+	out, code = gxctl(t, gxctlBin, "--identity", coordinator, "department", "register", "--code", "11500112MB0000001X",
+		"--name", "x", "--level", "county", "--region", "500112", "--role", "consumer", "--out", newDir)
+	require.Equal(t, 1, code, "an invalid code is refused: %s", out)
+	require.Contains(t, out, "DEPARTMENT_CODE_INVALID")
+	out, code = gxctl(t, gxctlBin, "--identity", market, "department", "register", "--code", "11500112000000090B",
+		"--name", "x", "--level", "county", "--region", "500112", "--role", "consumer", "--out", newDir)
+	require.Equal(t, 1, code, "only a coordinator registers: %s", out)
+	require.Contains(t, out, "ROLE_REQUIRED")
+
+	code18 := validCode(t)
+	out, code = gxctl(t, gxctlBin, "--identity", coordinator, "department", "register", "--code", code18,
+		"--name", "重庆市渝北区医疗保障局", "--level", "county", "--region", "500112", "--role", "consumer", "--role", "provider", "--out", newDir)
+	require.Equal(t, 0, code, out)
+	out, code = gxctl(t, gxctlBin, "--identity", newDir, "whoami")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "重庆市渝北区医疗保障局")
+
+	// Restart on the same data directory: same CA, same departments, identities still valid.
+	hub.stop(t)
+	hub = startGxhub(t, gxhubBin, data, addr)
+	out, code = gxctl(t, gxctlBin, "--identity", newDir, "whoami")
+	require.Equal(t, 0, code, "registered department survives a restart: %s", out)
+	out, code = gxctl(t, gxctlBin, "--identity", market, "whoami")
+	require.Equal(t, 0, code, "demo identities survive a restart: %s", out)
+
+	// Usage errors exit 2.
+	_, code = gxctl(t, gxctlBin, "whoami")
+	require.Equal(t, 2, code)
+	_, code = gxctl(t, gxctlBin, "--identity", filepath.Join(data, "nope"), "whoami")
+	require.Equal(t, 2, code)
+}
+
+// validCode builds a 统一社会信用代码 for a county-level organ in 500112 with valid GB 11714
+// and GB 32100 check characters.
+func validCode(t *testing.T) string {
+	t.Helper()
+	org := "22334455"
+	w := []int{3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, r := range org {
+		sum += int(r-'0') * w[i]
+	}
+	switch c := 11 - sum%11; c {
+	case 10:
+		org += "X"
+	case 11:
+		org += "0"
+	default:
+		org += string(rune('0' + c))
+	}
+	body := "11500112" + org
+	c, err := exchange.USCCCheckChar(body)
+	require.NoError(t, err)
+	return body + string(c)
+}

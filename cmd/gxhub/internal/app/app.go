@@ -1,0 +1,148 @@
+// Package app is gxhub's command line: it loads the configuration (file, GXHUB_*
+// environment, flags) and runs the hub.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
+)
+
+// Main runs gxhub with args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "gxhub",
+		Short:         "gxhub — cross-department data sharing, e-certificate verification and audit hub",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCmd(stdout, stderr))
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "gxhub:", err)
+		return 1
+	}
+	return 0
+}
+
+func serveCmd(stdout, stderr io.Writer) *cobra.Command {
+	var configFile string
+	flagCfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub (gRPC and REST on one port)",
+		Long: `Run the hub. Configuration comes from defaults, then --config FILE (YAML or JSON),
+then GXHUB_* environment variables, then flags. With --demo the hub seeds a demo set of
+departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --identity.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			if configFile != "" {
+				if err := cfg.LoadFile(configFile); err != nil {
+					return err
+				}
+			}
+			if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+				return err
+			}
+			applyFlags(cmd.Flags(), &cfg, flagCfg)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Serve(ctx, cfg, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "configuration file (YAML or JSON)")
+	f.StringVar(&flagCfg.DataDir, "data-dir", flagCfg.DataDir, "directory for the database, CA, TLS and demo identities")
+	f.StringVar(&flagCfg.Listen, "listen", flagCfg.Listen, "address to serve gRPC and REST on")
+	f.BoolVar(&flagCfg.Demo, "demo", false, "seed demo departments and write their identities")
+	f.BoolVar(&flagCfg.Insecure, "insecure", false, "serve plain HTTP instead of TLS (local use only)")
+	f.StringVar(&flagCfg.Store.Driver, "store", flagCfg.Store.Driver, "store driver: sqlite or postgres")
+	f.StringVar(&flagCfg.Store.PostgresDSN, "postgres-dsn", "", "PostgreSQL DSN when --store postgres")
+	f.StringVar(&flagCfg.CalendarFile, "calendar", "", "working-day calendar JSON overriding the embedded one")
+	f.StringVar(&flagCfg.CAPasswordFile, "ca-password-file", "", "file holding the password that encrypts the hub CA keys")
+	f.StringSliceVar(&flagCfg.TLSHosts, "tls-host", nil, "extra DNS name or IP for the TLS certificate (repeatable)")
+	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "text or json")
+	return cmd
+}
+
+// applyFlags copies the flags the user set onto cfg.
+func applyFlags(fs *pflag.FlagSet, cfg *config.Config, f config.Config) {
+	set := map[string]func(){
+		"data-dir":         func() { cfg.DataDir = f.DataDir },
+		"listen":           func() { cfg.Listen = f.Listen },
+		"demo":             func() { cfg.Demo = f.Demo },
+		"insecure":         func() { cfg.Insecure = f.Insecure },
+		"store":            func() { cfg.Store.Driver = f.Store.Driver },
+		"postgres-dsn":     func() { cfg.Store.PostgresDSN = f.Store.PostgresDSN },
+		"calendar":         func() { cfg.CalendarFile = f.CalendarFile },
+		"ca-password-file": func() { cfg.CAPasswordFile = f.CAPasswordFile },
+		"tls-host":         func() { cfg.TLSHosts = f.TLSHosts },
+		"log-level":        func() { cfg.LogLevel = f.LogLevel },
+		"log-format":       func() { cfg.LogFormat = f.LogFormat },
+	}
+	fs.Visit(func(fl *pflag.Flag) {
+		if apply, ok := set[fl.Name]; ok {
+			apply()
+		}
+	})
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Serve runs the hub with cfg until ctx ends. It prints the URL it serves on stdout.
+func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	h, err := hub.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (is another hub running? choose --listen): %w", cfg.Listen, err)
+	}
+	url := h.URL(ln.Addr())
+	if cfg.Demo {
+		dirs, err := h.SeedDemo(ctx, url)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+		fmt.Fprintf(stdout, "demo identities (use with gxctl --identity DIR):\n")
+		for _, d := range dirs {
+			fmt.Fprintf(stdout, "  %s\n", d)
+		}
+	}
+	fmt.Fprintf(stdout, "gxhub serving on %s\n", url)
+	if h.TLS != nil {
+		fmt.Fprintf(stdout, "TLS CA for clients: %s\n", hub.TLSFiles{Dir: cfg.DataDir + "/tls"}.CACert())
+	}
+	log.Info("serving", slog.String("url", url), slog.String("store", cfg.Store.Driver), slog.Bool("tls", h.TLS != nil))
+	return h.Serve(ctx, ln)
+}

@@ -1,0 +1,295 @@
+// Package hub assembles a running gxhub from its configuration: the store, the SM2 CA
+// that certifies departments, the transport TLS, the gRPC services, the REST gateway (in
+// process, no loopback hop), and the operational endpoints (/healthz, /readyz, /metrics,
+// /openapi.json). cmd/gxhub calls New and Serve.
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/exchange/calendar"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/exchange/store/postgres"
+	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+	"github.com/gxhub/gxhub/sdk/api/openapi"
+)
+
+// Hub is an assembled, not yet serving, gxhub.
+type Hub struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    store.Store
+	CA       *CA
+	Calendar *calendar.Calendar
+	Auth     *server.Authenticator
+	TLS      *tls.Config // nil when insecure
+
+	grpc    *grpc.Server
+	handler http.Handler
+	metrics *prometheus.Registry
+	now     func() time.Time
+}
+
+// Option adjusts a Hub under construction.
+type Option func(*Hub)
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option { return func(h *Hub) { h.now = now } }
+
+// New opens the store, loads or creates the CAs and TLS material, and builds the handlers.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Hub{Config: cfg, Log: log, now: time.Now}
+	for _, o := range opts {
+		o(h)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	var err error
+	if h.Calendar, err = loadCalendar(cfg.CalendarFile); err != nil {
+		return nil, err
+	}
+	if !h.Calendar.Covers(h.now().In(calendar.Location()).Year()) {
+		log.Warn("the working-day calendar has no announcement for the current year: deadlines and freshness in this year will be refused until an updated calendar is loaded (--calendar)",
+			slog.Int("year", h.now().Year()), slog.Any("years", h.Calendar.Years()))
+	}
+	if h.Store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	password, err := readPassword(cfg.CAPasswordFile)
+	if err != nil {
+		h.Store.Close()
+		return nil, err
+	}
+	if len(password) == 0 {
+		log.Warn("the hub CA's private keys are stored unencrypted: set ca_password_file (GXHUB_CA_PASSWORD_FILE) in production")
+	}
+	if h.CA, err = EnsureCA(filepath.Join(cfg.DataDir, "ca"), password, h.now()); err != nil {
+		h.Store.Close()
+		return nil, err
+	}
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+	if !cfg.Insecure {
+		host, _, _ := net.SplitHostPort(cfg.Listen)
+		hosts := cfg.TLSHosts
+		if host != "" && host != "0.0.0.0" && host != "::" {
+			hosts = append([]string{host}, hosts...)
+		}
+		if h.TLS, err = EnsureTLS(tlsDir, hosts, h.now()); err != nil {
+			h.Store.Close()
+			return nil, err
+		}
+	}
+	h.Auth = &server.Authenticator{Store: h.Store, MaxSkew: cfg.MaxClockSkew, Now: h.now}
+	if err := h.build(tlsDir); err != nil {
+		h.Store.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func loadCalendar(path string) (*calendar.Calendar, error) {
+	if path == "" {
+		return calendar.Default(), nil
+	}
+	c, err := calendar.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("working-day calendar %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		return postgres.Open(ctx, cfg.Store.PostgresDSN)
+	default:
+		return sqlite.Open(ctx, cfg.DataDir)
+	}
+}
+
+func readPassword(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA password file: %w", err)
+	}
+	p := []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(p) < 8 {
+		return nil, fmt.Errorf("CA password in %s must be at least 8 characters", path)
+	}
+	return p, nil
+}
+
+func (h *Hub) build(tlsDir string) error {
+	log := h.Log
+	h.metrics = prometheus.NewRegistry()
+	h.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(h.metrics)
+
+	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Log: log, Now: h.now}
+	cal := &server.Calendar{Cal: h.Calendar}
+	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
+	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
+		trust.TLSCAPEM = string(b)
+	}
+
+	opts := append(server.GRPCAuth(h.Auth, log), grpc.ChainUnaryInterceptor(m.unary), grpc.MaxRecvMsgSize(server.MaxBodyBytes))
+	h.grpc = grpc.NewServer(opts...)
+	adminv1.RegisterAdminServiceServer(h.grpc, admin)
+	exchangev1.RegisterCalendarServiceServer(h.grpc, cal)
+	certsv1.RegisterTrustServiceServer(h.grpc, trust)
+
+	gw := runtime.NewServeMux(
+		runtime.WithErrorHandler(server.GatewayErrorHandler(log)),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(string) (string, bool) { return "", false }),
+	)
+	ctx := context.Background()
+	// The gateway calls the service implementations directly: no loopback hop. Errors are
+	// mapped by the gateway's error handler.
+	if err := adminv1.RegisterAdminServiceHandlerServer(ctx, gw, admin); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterCalendarServiceHandlerServer(ctx, gw, cal); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterTrustServiceHandlerServer(ctx, gw, trust); err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := h.Store.Ping(ctx); err != nil {
+			log.Warn("not ready", slog.String("error", err.Error()))
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Spec)
+	})
+	mux.Handle("/v1/", m.http(server.HTTPAuth(h.Auth, log, gw)))
+
+	grpcServer := h.grpc
+	h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			grpcServer.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return nil
+}
+
+// Handler is the hub's whole HTTP handler (gRPC, REST and operational endpoints).
+func (h *Hub) Handler() http.Handler { return h.handler }
+
+// Serve serves on ln until ctx is done, then shuts down gracefully.
+func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	if h.TLS == nil {
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	srv := &http.Server{
+		Handler:           h.handler,
+		TLSConfig:         h.TLS,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn),
+	}
+	go h.purgeNonces(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		if h.TLS != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), h.Config.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err2 := <-errc; !errors.Is(err2, http.ErrServerClosed) && err == nil {
+		err = err2
+	}
+	return err
+}
+
+func (h *Hub) purgeNonces(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := h.Store.Nonces().Purge(ctx, h.now()); err != nil && ctx.Err() == nil {
+				h.Log.Warn("purge expired nonces", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// Close releases the store.
+func (h *Hub) Close() error { return h.Store.Close() }
+
+// URL is the base URL clients use for a listener address.
+func (h *Hub) URL(addr net.Addr) string {
+	scheme := "https"
+	if h.TLS == nil {
+		scheme = "http"
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
