@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently. Safe to run on a fresh machine and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# PostgreSQL for the store conformance suite (the machine provides the server).
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "setup: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+
+# npm peers for SM2 interop tests.
+for s in certs/sm/interop/setup.sh; do
+  if [ -x "$s" ]; then "$s"; fi
+done
+echo "setup: done"

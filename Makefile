@@ -1,0 +1,47 @@
+# gxhub — every target CI uses is here; `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+GOFLAGS ?=
+export GONOSUMDB := github.com/hyperledger
+TEST_TIMEOUT ?= 30m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build gxhub and gxctl into bin/
+	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: run
+run: ## run the hub on embedded defaults with demo data
+	$(GO) run ./cmd/gxhub serve --demo
+
+.PHONY: generate
+generate: ## regenerate protobuf, gRPC, gateway and OpenAPI code (offline, pinned tools)
+	sdk/api/gen.sh
+
+.PHONY: check-generate
+check-generate: ## fail if regenerating would change committed generated code
+	sdk/api/check.sh
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet ./...
+
+.PHONY: test-setup
+test-setup: ## install what the tests need (idempotent): OpenSSL, npm peers
+	.ci/setup.sh
+
+.PHONY: test
+test: check-generate vet ## run every test (race detector on)
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	@if [ -f ledger/chaincode/go.mod ]; then cd ledger/chaincode && $(GO) test -race ./...; fi
+
+.PHONY: bench
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+-include testnet/testnet.mk
