@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/emmansun/gmsm/sm2"
 	"github.com/gxhub/gxhub/certs/sm"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -323,4 +324,24 @@ func ValueEncoding(v []byte) string {
 		return "raw r‖s"
 	}
 	return "unknown"
+}
+
+// DiagnoseOuter explains a failed outer signature when it matches a known non-conformant
+// vendor form; it returns "" otherwise. It never makes such a signature acceptable: the
+// forms it recognises do not cover TBS_Sign (time, seal, propertyInfo stay unsigned).
+func (s *Signature) DiagnoseOuter() string {
+	sc, err := ParseCertificate(s.Cert)
+	if err != nil || len(s.DataHash) != 32 {
+		return ""
+	}
+	der := s.Value
+	if ValueEncoding(der) == "raw r‖s" {
+		if der, err = sm.RawToDER(der); err != nil {
+			return ""
+		}
+	}
+	if sm2.VerifyASN1(sc.PublicKey, s.DataHash, der) {
+		return "the value is an SM2 signature over dataHash taken as the digest (no Z, no TBS_Sign): timeInfo, the seal and propertyInfo are not signed (non-conformant vendor form, seen from dms360.cn)"
+	}
+	return ""
 }

@@ -287,3 +287,26 @@ func TestParseTimeText(t *testing.T) {
 	_, err := ses.ParseTimeText("yesterday")
 	require.Error(t, err)
 }
+
+func TestDiagnoseOuter(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"ses/n_dms360_v1_SignedValue.dat", "no Z, no TBS_Sign"},
+		{"ses/keyword_tongz_rawRS_SignedValue.dat", ""},
+		{"ses/ofdrw_SignedValueV4.dat", ""},
+	}
+	for _, tc := range tests {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			s, err := ses.ParseSignature(read(t, tc.file))
+			require.NoError(t, err)
+			got := s.DiagnoseOuter()
+			if tc.want == "" {
+				require.Empty(t, got)
+			} else {
+				require.Contains(t, got, tc.want)
+			}
+		})
+	}
+}
