@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,17 +85,17 @@ func whoamiCmd() *cobra.Command {
 }
 
 func printDepartments(w io.Writer, ds ...*adminv1.Department) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tNAME\tLEVEL\tREGION\tROLES\tCERT SERIAL")
+	var tw table
+	tw.row("CODE", "NAME", "LEVEL", "REGION", "ROLES", "CERT SERIAL")
 	for _, d := range ds {
 		var roles []string
 		for _, r := range d.GetRoles() {
 			roles = append(roles, strings.ToLower(strings.TrimPrefix(r.String(), "ROLE_")))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.GetCode(), d.GetName(),
-			strings.ToLower(strings.TrimPrefix(d.GetLevel().String(), "LEVEL_")), d.GetRegion(), strings.Join(roles, ","), d.GetCertificateSerial())
+		tw.row(d.GetCode(), d.GetName(), strings.ToLower(strings.TrimPrefix(d.GetLevel().String(), "LEVEL_")),
+			d.GetRegion(), strings.Join(roles, ","), d.GetCertificateSerial())
 	}
-	return tw.Flush()
+	return tw.write(w)
 }
 
 func departmentCmd() *cobra.Command {
