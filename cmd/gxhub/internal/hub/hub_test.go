@@ -24,6 +24,7 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
+	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
@@ -341,4 +342,36 @@ func TestPublicOperationsMatchOpenAPI(t *testing.T) {
 		}
 	}
 	require.Equal(t, len(server.PublicMethods), publicREST, "every public RPC is public over REST and vice versa")
+}
+
+// TestStoresAndTransports runs a signed round trip on each store and transport: SQLite and
+// PostgreSQL, TLS and --insecure (h2c for gRPC).
+func TestStoresAndTransports(t *testing.T) {
+	cases := map[string]func(*config.Config){
+		"ok/postgres over TLS": func(c *config.Config) {
+			c.Store.Driver = "postgres"
+			c.Store.PostgresDSN = pgtest.FreshSchemaDSN(t)
+		},
+		"ok/sqlite insecure": func(c *config.Config) { c.Insecure = true },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			th := startHub(t, mutate)
+			me := th.identity(t, 3)
+			ctx := context.Background()
+			c, err := sdk.Dial(ctx, me)
+			require.NoError(t, err)
+			defer c.Close()
+			who, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
+			require.NoError(t, err)
+			require.Equal(t, me.Code, who.GetDepartment().GetCode())
+			code, body := th.rest(t, "GET", "/v1/whoami", sign(t, me, "GET", "/v1/whoami", nil, time.Now()), nil)
+			require.Equal(t, http.StatusOK, code, "%v", body)
+			h := sign(t, me, "GET", "/v1/departments", nil, time.Now())
+			code, _ = th.rest(t, "GET", "/v1/departments", h, nil)
+			require.Equal(t, http.StatusOK, code)
+			code, body = th.rest(t, "GET", "/v1/departments", h, nil)
+			require.Equal(t, reqsig.ReasonReplayed, body["reason"], "replay refused on every store (%d)", code)
+		})
+	}
 }
