@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -77,9 +78,25 @@ type migration struct {
 	sql     string
 }
 
-// migrations is the schema history. Never edit an applied step: add a new one.
-var migrations = []migration{
-	{1, "departments and nonces", `
+// Version ranges reserved per area, so that areas add migrations in their own files
+// without colliding: core 1–9, ledger 10–19, catalogue 20–29, requirements 30–39,
+// policy 40–49, records and pulls 50–59, matters 60–69, certificates 70–79.
+var migrations []migration
+
+// register adds a migration step; each file calls it from init. Never edit an applied step:
+// add a new one.
+func register(m migration) {
+	for _, o := range migrations {
+		if o.version == m.version {
+			panic(fmt.Sprintf("sqlstore: migration %d registered twice (%q and %q)", m.version, o.name, m.name))
+		}
+	}
+	migrations = append(migrations, m)
+	sort.Slice(migrations, func(i, j int) bool { return migrations[i].version < migrations[j].version })
+}
+
+func init() {
+	register(migration{1, "departments and nonces", `
 CREATE TABLE departments (
 	code          TEXT PRIMARY KEY,
 	name          TEXT NOT NULL,
@@ -98,7 +115,7 @@ CREATE TABLE request_nonces (
 	PRIMARY KEY (department, nonce)
 );
 CREATE INDEX request_nonces_expiry ON request_nonces (expires_at);
-`},
+`})
 }
 
 func (s *Store) expand(q string) string {
