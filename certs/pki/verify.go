@@ -74,24 +74,35 @@ func VerifySealMakerCert(cert *smx509.Certificate, roots, intermediates []*smx50
 }
 
 func verifyEndEntity(cert *smx509.Certificate, roots, intermediates []*smx509.Certificate, at time.Time) (string, error) {
+	if err := VerifySigningCert(cert, roots, intermediates, at); err != nil {
+		return "", err
+	}
+	return DepartmentCode(cert)
+}
+
+// VerifySigningCert checks any end-entity signing certificate, ours or a vendor's, at `at`
+// (the signing time): not a CA, digitalSignature or contentCommitment key usage, within its
+// validity, and chained to one of roots through intermediates with every certificate on
+// the chain valid at `at`. Unlike VerifyDepartmentCert it needs no department code.
+func VerifySigningCert(cert *smx509.Certificate, roots, intermediates []*smx509.Certificate, at time.Time) error {
 	if cert == nil {
-		return "", errors.New("verify certificate: no certificate")
+		return errors.New("verify certificate: no certificate")
 	}
 	name := cert.Subject.CommonName
 	if at.IsZero() {
-		return "", errors.New("verify certificate: no verification time given (use the signing time)")
+		return errors.New("verify certificate: no verification time given (use the signing time)")
 	}
 	if cert.IsCA {
-		return "", fmt.Errorf("certificate %q is a CA certificate and cannot be used as a signing certificate", name)
+		return fmt.Errorf("certificate %q is a CA certificate and cannot be used as a signing certificate", name)
 	}
 	if cert.KeyUsage&smx509.KeyUsageDigitalSignature == 0 && cert.KeyUsage&smx509.KeyUsageContentCommitment == 0 {
-		return "", fmt.Errorf("certificate %q does not allow digital signatures (key usage lacks digitalSignature and contentCommitment)", name)
+		return fmt.Errorf("certificate %q does not allow digital signatures (key usage lacks digitalSignature and contentCommitment)", name)
 	}
 	if err := checkValidity(cert, at); err != nil {
-		return "", err
+		return err
 	}
 	if len(roots) == 0 {
-		return "", errors.New("verify certificate: no trusted root certificates configured")
+		return errors.New("verify certificate: no trusted root certificates configured")
 	}
 	rootPool := smx509.NewCertPool()
 	for _, r := range roots {
@@ -108,12 +119,12 @@ func verifyEndEntity(cert *smx509.Certificate, roots, intermediates []*smx509.Ce
 		KeyUsages:     []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return "", explainVerifyError(cert, err, at, intermediates)
+		return explainVerifyError(cert, err, at, append(slices.Clip(intermediates), roots...))
 	}
 	if len(chains) == 0 {
-		return "", fmt.Errorf("certificate %q: no chain to a trusted root", name)
+		return fmt.Errorf("certificate %q: no chain to a trusted root", name)
 	}
-	return DepartmentCode(cert)
+	return nil
 }
 
 // checkValidity reports a clear error when at is outside cert's validity.
@@ -127,7 +138,7 @@ func checkValidity(cert *smx509.Certificate, at time.Time) error {
 	return nil
 }
 
-func explainVerifyError(cert *smx509.Certificate, err error, at time.Time, intermediates []*smx509.Certificate) error {
+func explainVerifyError(cert *smx509.Certificate, err error, at time.Time, candidates []*smx509.Certificate) error {
 	name := cert.Subject.CommonName
 	var inv smx509.CertificateInvalidError
 	if errors.As(err, &inv) {
@@ -147,9 +158,15 @@ func explainVerifyError(cert *smx509.Certificate, err error, at time.Time, inter
 	}
 	var ua smx509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		for _, c := range intermediates {
-			if bytes.Equal(c.RawSubject, cert.RawIssuer) && !c.IsCA && c.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil {
+		for _, c := range candidates {
+			if !bytes.Equal(c.RawSubject, cert.RawIssuer) || c.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {
+				continue
+			}
+			if !c.IsCA {
 				return fmt.Errorf("certificate %q was signed by %q, which is not a CA: %w", name, c.Subject.CommonName, err)
+			}
+			if c.KeyUsage != 0 && c.KeyUsage&smx509.KeyUsageCertSign == 0 {
+				return fmt.Errorf("certificate %q was signed by %q, whose key usage lacks keyCertSign: %w", name, c.Subject.CommonName, err)
 			}
 		}
 		return fmt.Errorf("certificate %q (issuer %q) does not chain to a trusted root: wrong issuer, missing intermediate, or a bad signature: %w", name, cert.Issuer.CommonName, err)
