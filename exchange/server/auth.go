@@ -18,6 +18,10 @@ import (
 type Caller struct {
 	Department *exchange.Department
 	Claims     *reqsig.Claims
+	// Evidence is the verified Authorization value (GXHUB-SM2 JWS) and BodyDigest the SM3
+	// of the body it covers: stored with decisions so that they cannot be denied.
+	Evidence   string
+	BodyDigest string
 }
 
 type callerKey struct{}
@@ -113,7 +117,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, 
 	if err := a.Store.Nonces().Use(ctx, dept.Code, claims.Nonce, signed.Add(skew+time.Minute)); err != nil {
 		return nil, err
 	}
-	return &Caller{Department: dept, Claims: claims}, nil
+	return &Caller{Department: dept, Claims: claims, Evidence: header, BodyDigest: claims.BodyDigest}, nil
 }
 
 func (a *Authenticator) department(ctx context.Context, code string) (*exchange.Department, *smx509.Certificate, error) {

@@ -1,0 +1,187 @@
+package exchange
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ShareType is a resource's sharing class (共享类型).
+type ShareType string
+
+// Share types. Sharing is the rule and refusal the exception: only a resource registered
+// as not shared needs, and must cite, a legal basis.
+const (
+	ShareUnconditional ShareType = "unconditional" // 无条件共享: granted at once, the provider cannot refuse
+	ShareConditional   ShareType = "conditional"   // 有条件共享: reviewed and answered within working-day deadlines
+	ShareNotShared     ShareType = "not_shared"    // 不予共享: only with a cited legal basis
+)
+
+// Sensitivity classifies a data item.
+type Sensitivity string
+
+// Sensitivities.
+const (
+	SensitivityPublic            Sensitivity = "public"
+	SensitivityInternal          Sensitivity = "internal"
+	SensitivityPersonal          Sensitivity = "personal"
+	SensitivitySensitivePersonal Sensitivity = "sensitive_personal"
+)
+
+// ProvisionMethod is how a provider supplies a resource (提供方式).
+type ProvisionMethod string
+
+// Provision methods.
+const (
+	ProvisionPullAPI      ProvisionMethod = "pull_api"
+	ProvisionSubscription ProvisionMethod = "subscription"
+	ProvisionBatchFile    ProvisionMethod = "batch_file"
+)
+
+// UpdateCycle is the provider's declared update cycle (更新周期).
+type UpdateCycle string
+
+// Update cycles, with the staleness they allow in working days (real-time resources
+// keep a heartbeat and may be at most the default limit stale).
+const (
+	CycleRealtime UpdateCycle = "realtime"
+	CycleDaily    UpdateCycle = "daily"
+	CycleWeekly   UpdateCycle = "weekly"
+	CycleMonthly  UpdateCycle = "monthly"
+)
+
+// SubjectKind names the key records of a resource are keyed by.
+type SubjectKind string
+
+// Subject kinds.
+const (
+	SubjectIDNumber    SubjectKind = "id_number"          // 公民身份号码 (GB 11643)
+	SubjectUSCC        SubjectKind = "uscc"               // 统一社会信用代码 (GB 32100)
+	SubjectCertificate SubjectKind = "certificate_number" // a certificate or licence number
+)
+
+// DataItem is one field of a resource (数据项).
+type DataItem struct {
+	Name        string // stable identifier, e.g. "legal_representative"
+	Title       string // 中文名称, e.g. "法定代表人"
+	Type        string // string, date, number, boolean
+	Description string
+	Sensitivity Sensitivity
+}
+
+// Resource is a catalogue entry (政务数据资源目录): what a provider holds and on which
+// terms it shares it. Every change is a new Version; earlier versions stay readable.
+type Resource struct {
+	Code            string // unique, e.g. "500000-SCJG-0001"
+	Name            string
+	Provider        string // provider department code
+	Description     string
+	Items           []DataItem
+	SubjectKind     SubjectKind
+	ShareType       ShareType
+	Condition       string // for conditional sharing: the condition a requirement must meet
+	LegalBasis      string // for not_shared: the law, regulation or rule that forbids sharing
+	UpdateCycle     UpdateCycle
+	ProvisionMethod ProvisionMethod
+	ScopeRegion     string // 6-digit region the data covers
+	ScopeLevel      Level
+	// FreshnessLimit is how many working days the data may be stale (default 1; never
+	// looser than the update cycle allows).
+	FreshnessLimit int
+	Version        int
+	UpdatedAt      time.Time
+	UpdatedBy      string // department code of the change
+}
+
+var resourceCodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$`)
+var itemNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// MaxFreshness returns the loosest freshness limit (working days) the update cycle allows.
+func (c UpdateCycle) MaxFreshness() int {
+	switch c {
+	case CycleWeekly:
+		return 5
+	case CycleMonthly:
+		return 22
+	default: // realtime, daily
+		return 1
+	}
+}
+
+// Item returns the data item with the name.
+func (r *Resource) Item(name string) (DataItem, bool) {
+	i := slices.IndexFunc(r.Items, func(d DataItem) bool { return d.Name == name })
+	if i < 0 {
+		return DataItem{}, false
+	}
+	return r.Items[i], true
+}
+
+// Validate checks a resource registration. It fills defaults (FreshnessLimit 1).
+func (r *Resource) Validate() error {
+	bad := func(reason, format string, args ...any) error { return Errorf(KindInvalid, reason, format, args...) }
+	if !resourceCodeRE.MatchString(r.Code) {
+		return bad("RESOURCE_CODE_INVALID", "resource code %q must be 3–64 letters, digits, '.', '_' or '-'", r.Code)
+	}
+	if strings.TrimSpace(r.Name) == "" {
+		return bad("RESOURCE_NAME_MISSING", "resource %s needs a name", r.Code)
+	}
+	if len(r.Items) == 0 {
+		return bad("DATA_ITEMS_MISSING", "resource %s must list its data items", r.Code)
+	}
+	seen := map[string]bool{}
+	for _, it := range r.Items {
+		if !itemNameRE.MatchString(it.Name) {
+			return bad("DATA_ITEM_INVALID", "data item name %q must be lower_snake_case (a-z, 0-9, _), at most 64 characters", it.Name)
+		}
+		if seen[it.Name] {
+			return bad("DATA_ITEM_DUPLICATE", "data item %q is listed twice", it.Name)
+		}
+		seen[it.Name] = true
+		switch it.Sensitivity {
+		case SensitivityPublic, SensitivityInternal, SensitivityPersonal, SensitivitySensitivePersonal:
+		default:
+			return bad("SENSITIVITY_INVALID", "data item %q: sensitivity must be public, internal, personal or sensitive_personal", it.Name)
+		}
+	}
+	switch r.SubjectKind {
+	case SubjectIDNumber, SubjectUSCC, SubjectCertificate:
+	default:
+		return bad("SUBJECT_KIND_INVALID", "subject kind must be id_number, uscc or certificate_number")
+	}
+	switch r.ShareType {
+	case ShareUnconditional:
+	case ShareConditional:
+		if strings.TrimSpace(r.Condition) == "" {
+			return bad("CONDITION_MISSING", "a conditionally shared resource must state its sharing condition")
+		}
+	case ShareNotShared:
+		if strings.TrimSpace(r.LegalBasis) == "" {
+			return bad("LEGAL_BASIS_MISSING", "a resource that is not shared (不予共享) must cite the law, regulation or rule that forbids sharing it")
+		}
+	default:
+		return bad("SHARE_TYPE_INVALID", "share type must be unconditional, conditional or not_shared")
+	}
+	switch r.UpdateCycle {
+	case CycleRealtime, CycleDaily, CycleWeekly, CycleMonthly:
+	default:
+		return bad("UPDATE_CYCLE_INVALID", "update cycle must be realtime, daily, weekly or monthly")
+	}
+	switch r.ProvisionMethod {
+	case ProvisionPullAPI, ProvisionSubscription, ProvisionBatchFile:
+	default:
+		return bad("PROVISION_METHOD_INVALID", "provision method must be pull_api, subscription or batch_file")
+	}
+	if !regionRE.MatchString(r.ScopeRegion) {
+		return bad("REGION_INVALID", "scope region %q must be a 6-digit 行政区划代码", r.ScopeRegion)
+	}
+	if r.FreshnessLimit == 0 {
+		r.FreshnessLimit = 1
+	}
+	if r.FreshnessLimit < 1 || r.FreshnessLimit > r.UpdateCycle.MaxFreshness() {
+		return bad("FRESHNESS_LIMIT_INVALID", "freshness limit %d working days is outside 1..%d allowed by the %s update cycle",
+			r.FreshnessLimit, r.UpdateCycle.MaxFreshness(), r.UpdateCycle)
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package exchange
+
+import "time"
+
+// Record is one published version of a subject's data in a resource. Every upsert or
+// delete creates a new version; earlier versions stay provable.
+type Record struct {
+	Resource    string
+	Subject     string // the subject key: ID number, 统一社会信用代码 or certificate number
+	Version     int64
+	Fields      map[string]string
+	Deleted     bool
+	PublishedAt time.Time
+	PublishedBy string // provider department code
+	Batch       string // batch id the version arrived in
+}
+
+// PullRequest asks for subjects' records under a granted requirement, for one matter and
+// case (办件编码); purpose binding is checked on every pull.
+type PullRequest struct {
+	Requirement string
+	MatterCode  string
+	CaseNumber  string
+	Subjects    []string
+	Items       []string // subset of the requirement's items; empty = all granted items
+	FreshOnly   bool     // fail instead of returning stale data
+}
+
+// Freshness is a resource's staleness state.
+type Freshness struct {
+	Resource       string
+	LastUpdate     time.Time // last successful publish or heartbeat
+	WorkingAge     time.Duration
+	Limit          int // working days
+	Stale          bool
+	CalendarStatus string // "" or why staleness cannot be computed (e.g. year not announced)
+}
