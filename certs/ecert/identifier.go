@@ -1,10 +1,13 @@
 // Package ecert models Chinese electronic licences (电子证照): the GB/T 36904 identifier
 // (电子证照标识) with its ISO 7064 MOD 37,36 check character, the catalogue of licence
 // types (证照类型, coded as the defining authority's 统一社会信用代码 plus three digits) and
-// the GB/T 36903 metadata (元数据) a licence carries.
+// the GB/T 36903 metadata (元数据) a licence carries; the sealed licence, a compact SM2
+// JWS signed by the issuing department for APIs and QR codes (Seal, VerifySealed); and the
+// presentation (亮证) token that lets one approver use a licence for one purpose for a
+// limited time (Present, VerifyPresentation).
 //
-// Signing and sealing a licence, its compact signed form and its status (update, suspend,
-// revoke, annul) are built on top of these types elsewhere.
+// A licence's registry status (updated, suspended, revoked, annulled) is not part of the
+// signed token and is kept by the hub's store.
 package ecert
 
 import (
