@@ -6,6 +6,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/ledgertest"
+
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
@@ -46,4 +49,13 @@ func TestConcurrentMigration(t *testing.T) {
 func TestOpenUnreachable(t *testing.T) {
 	_, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
 	require.ErrorContains(t, err, "connect to PostgreSQL")
+}
+
+func TestLedgerStorageConformance(t *testing.T) {
+	ledgertest.RunStorage(t, func(t *testing.T) ledger.Storage {
+		s, err := postgres.Open(context.Background(), pgtest.FreshSchemaDSN(t))
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s.LedgerStorage("test.gxhub/audit")
+	})
 }

@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/ledgertest"
+
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/exchange/store/sqlstore"
@@ -44,4 +47,13 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	_, err := sqlite.OpenFile(context.Background(), filepath.Join(t.TempDir(), "missing-dir", "x.db"))
 	require.ErrorContains(t, err, "SQLite")
+}
+
+func TestLedgerStorageConformance(t *testing.T) {
+	ledgertest.RunStorage(t, func(t *testing.T) ledger.Storage {
+		s, err := sqlite.Open(context.Background(), t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s.LedgerStorage("test.gxhub/audit")
+	})
 }
