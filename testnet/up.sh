@@ -23,16 +23,19 @@ CC_NAME=gxanchor
 CC_LABEL=gxanchor_1.0
 CC_POLICY="AND('Dept1MSP.peer','Dept2MSP.peer')"
 BATCH_TIMEOUT="${GXHUB_TESTNET_BATCH:-200ms}"
-t0=$(date +%s.%N)
+t0=${EPOCHREALTIME/./} # microseconds (bash 5)
 
-log() { printf '[testnet/up %5.1fs] %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$*" >&2; }
+log() {
+	local us=$((${EPOCHREALTIME/./} - t0))
+	printf '[testnet/up %3d.%01ds] %s\n' $((us / 1000000)) $((us % 1000000 / 100000)) "$*" >&2
+}
 die() {
 	log "error: $*"
 	log "logs are in $RUN/logs; stop what was started with testnet/down.sh"
 	exit 1
 }
 
-for tool in jq bc tar gzip ss go; do
+for tool in jq tar gzip ss setsid go; do
 	command -v "$tool" >/dev/null || die "'$tool' is not installed; install it (e.g. apt-get install $tool) and rerun"
 done
 
