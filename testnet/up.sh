@@ -40,7 +40,13 @@ for tool in jq tar gzip ss setsid go; do
 done
 
 # --- already running? -------------------------------------------------------------------
-alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive PIDFILE: the process runs (a zombie, killed but not yet reaped, does not count).
+alive() {
+	[[ -f "$1" ]] || return 1
+	local pid
+	pid="$(cat "$1")"
+	kill -0 "$pid" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
 if [[ -f "$RUN/network.json" ]]; then
 	all=1
 	for p in "$RUN"/pids/*.pid; do alive "$p" || all=0; done
