@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gxhub/gxhub/certs/ses"
+	"github.com/gxhub/gxhub/certs/ses/sestest"
 )
 
 func seedAll(f *testing.F, globs ...string) {
@@ -45,5 +47,20 @@ func FuzzParseSESSignature(f *testing.F) {
 		}
 		_, _ = s.VerifyOuter()
 		_, _ = s.Seal.VerifyMaker()
+	})
+}
+
+func FuzzVerifyTimeStamp(f *testing.F) {
+	fx := sestest.NewFixture(f, false)
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	tsa := fx.CA.NewTSA(f, t0, t0.AddDate(20, 0, 0))
+	tok, err := tsa.Stamp([]byte("sig"), t0.AddDate(1, 0, 0))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add([]byte{0x30, 0x03, 0x06, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = ses.VerifyTimeStamp(b, []byte("sig"))
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/ses/sestest"
 	"github.com/gxhub/gxhub/certs/sm"
@@ -309,4 +310,36 @@ func TestDiagnoseOuter(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTimeStamp(t *testing.T) {
+	f := sestest.NewFixture(t, false)
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	tsa := f.CA.NewTSA(t, t0, t0.AddDate(20, 0, 0))
+	at := time.Date(2025, 5, 5, 5, 5, 5, 0, time.UTC)
+	covered := []byte("signature value")
+	tok, err := tsa.Stamp(covered, at)
+	require.NoError(t, err)
+
+	ts, err := ses.VerifyTimeStamp(tok, covered)
+	require.NoError(t, err)
+	require.Equal(t, at, ts.Info.GenTime)
+	require.Equal(t, tsa.Cert.Raw, ts.TSA.Raw)
+
+	_, err = ses.VerifyTimeStamp(tok, []byte("another signature"))
+	require.ErrorContains(t, err, "messageImprint")
+	for _, i := range []int{len(tok) / 3, len(tok) / 2, len(tok) - 5} {
+		bad := bytes.Clone(tok)
+		bad[i] ^= 1
+		_, err = ses.VerifyTimeStamp(bad, covered)
+		require.Error(t, err, "flip at %d", i)
+	}
+	// A TSA certificate without timeStamping usage is refused.
+	plainCert := f.CA.IssueFor(t, &f.SignerKey.PublicKey, "not a TSA", t0, t0.AddDate(20, 0, 0))
+	pc, err := smx509.ParseCertificate(plainCert)
+	require.NoError(t, err)
+	tok2, err := (&sestest.TSA{Key: f.SignerKey, Cert: pc}).Stamp(covered, at)
+	require.NoError(t, err)
+	_, err = ses.VerifyTimeStamp(tok2, covered)
+	require.ErrorContains(t, err, "timeStamping")
 }

@@ -121,17 +121,17 @@ func issuerKey(c *smx509.Certificate) (*ecdsa.PublicKey, error) {
 	return k, nil
 }
 
-func (v *verifier) revocation(scope, who string, cert *ses.Certificate, at time.Time) {
+func (v *verifier) revocation(scope, who string, cert *ses.Certificate, at time.Time, trusted bool) {
 	name := who + ".revocation"
 	if v.opts.Revocation == nil {
 		v.r.add(scope, name, Unknown, "no revocation source configured")
 		return
 	}
 	st, err := v.opts.Revocation.CertificateStatus(v.ctx, cert, at)
-	v.revocationOutcome(scope, name, st, err, at)
+	v.revocationOutcome(scope, name, st, err, at, trusted)
 }
 
-func (v *verifier) sealStatus(scope string, seal *ses.Seal, at time.Time) {
+func (v *verifier) sealStatus(scope string, seal *ses.Seal, at time.Time, trusted bool) {
 	const name = "seal.revocation"
 	sc, ok := v.opts.Revocation.(SealStatusChecker)
 	if !ok {
@@ -139,10 +139,12 @@ func (v *verifier) sealStatus(scope string, seal *ses.Seal, at time.Time) {
 		return
 	}
 	st, err := sc.SealStatus(v.ctx, seal, at)
-	v.revocationOutcome(scope, name, st, err, at)
+	v.revocationOutcome(scope, name, st, err, at, trusted)
 }
 
-func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, err error, at time.Time) {
+// revocationOutcome judges a revocation answer; trusted says whether `at` comes from a
+// verified timestamp (a revocation after a trusted time does not affect the signature).
+func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, err error, at time.Time, trusted bool) {
 	src := ""
 	if st.Source != "" {
 		src = " (" + st.Source + ")"
@@ -154,6 +156,8 @@ func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, er
 		v.r.add(scope, name, Pass, "not revoked%s", src)
 	case st.RevokedAt.IsZero() || !st.RevokedAt.After(at):
 		v.r.add(scope, name, Fail, "revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
+	case trusted:
+		v.r.add(scope, name, Pass, "revoked at %s, after the timestamped signing time %s%s", fmtTime(st.RevokedAt), fmtTime(at), src)
 	default:
 		v.r.add(scope, name, Unknown, "revoked at %s, after the time checked %s; that time is signer-asserted (no verified timestamp)%s", fmtTime(st.RevokedAt), fmtTime(at), src)
 	}

@@ -330,3 +330,53 @@ func TestRevocation(t *testing.T) {
 		})
 	}
 }
+
+func TestTimeStampedSignatures(t *testing.T) {
+	ctx := context.Background()
+	f := sestest.NewFixture(t, false)
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	tsa := f.CA.NewTSA(t, t0, t0.AddDate(20, 0, 0))
+	data := []byte("doc")
+	claimed := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	sign := func(t *testing.T, genTime time.Time, over []byte) []byte {
+		der, err := ses.SignV4(ses.SignRequest{Seal: f.Seal, Key: f.SignerKey, Cert: f.SignerCert, Data: data, Time: claimed,
+			TimeStamper: func(sig []byte) ([]byte, error) {
+				if over != nil {
+					sig = over
+				}
+				return tsa.Stamp(sig, genTime)
+			}})
+		require.NoError(t, err)
+		return der
+	}
+	sc, err := ses.ParseCertificate(f.SignerCert)
+	require.NoError(t, err)
+	roots := []*smx509.Certificate{f.CA.Cert}
+
+	t.Run("valid timestamp gives the signing time", func(t *testing.T) {
+		gen := claimed.Add(90 * time.Second)
+		// The signer certificate is revoked after the timestamp: the signature stays valid.
+		rc := revocations{revoked: map[string]time.Time{sc.Subject: gen.Add(time.Hour)}}
+		r, err := verify.Verify(ctx, sign(t, gen, nil), verify.Options{Data: data, Roots: roots, Revocation: rc})
+		require.NoError(t, err)
+		require.Equal(t, verify.Valid, r.Verdict, "%v", r.Failed())
+		require.Contains(t, one(t, r, "timestamp", verify.Pass).Reason, "gxhub test TSA")
+		one(t, r, "tsa.chain", verify.Pass)
+		one(t, r, "signer.revocation", verify.Pass)
+		require.Equal(t, gen, r.Signed[0].SigningTime)
+		require.Contains(t, r.Signed[0].SigningTimeSource, "timestamp")
+	})
+	t.Run("timestamp after the seal expired", func(t *testing.T) {
+		// timeInfo claims 2025 (inside the seal's validity) but the TSA says 2032.
+		r, err := verify.Verify(ctx, sign(t, time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC), nil), verify.Options{Data: data, Roots: roots})
+		require.NoError(t, err)
+		require.Equal(t, []string{"seal.validity_at_signing"}, failedNames(r))
+	})
+	t.Run("timestamp of another signature", func(t *testing.T) {
+		r, err := verify.Verify(ctx, sign(t, claimed, []byte("other signature value")), verify.Options{Data: data, Roots: roots})
+		require.NoError(t, err)
+		require.Equal(t, []string{"timestamp"}, failedNames(r))
+		require.Contains(t, r.Find("timestamp")[0].Reason, "messageImprint")
+		require.Equal(t, claimed, r.Signed[0].SigningTime)
+	})
+}

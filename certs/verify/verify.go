@@ -305,6 +305,27 @@ func (v *verifier) signature(scope string, der, data []byte, haveData bool, sigP
 		info.SigningTimeSource = fmt.Sprintf("TBS_Sign.timeInfo (%s), signer-asserted", sig.TimeInfoKind)
 	}
 
+	// Timestamp first: a verified one gives the trusted signing time for every later check.
+	trustedTime := false
+	var tsaCert *ses.Certificate
+	if len(sig.TimeStamp) > 0 {
+		ts, err := ses.VerifyTimeStamp(sig.TimeStamp, sig.Value)
+		if err == nil {
+			tsaCert, err = ses.ParseCertificate(ts.TSA.Raw)
+		}
+		if err != nil {
+			v.r.add(scope, "timestamp", Fail, "%v", err)
+		} else {
+			v.r.add(scope, "timestamp", Pass, "RFC 3161 token from %q over the signature value, genTime %s (timeInfo said %s); genTime is the signing time for the validity checks", tsaCert.Subject, fmtTime(ts.Info.GenTime), fmtTime(sig.TimeInfo))
+			at = ts.Info.GenTime
+			trustedTime = true
+			info.SigningTime = at
+			info.SigningTimeSource = fmt.Sprintf("timestamp genTime from TSA %q", tsaCert.Subject)
+		}
+	} else {
+		v.r.add(scope, "timestamp", Unknown, "no timestamp: the signing time is the signer-asserted timeInfo")
+	}
+
 	// Data hash.
 	switch {
 	case !haveData:
@@ -376,18 +397,16 @@ func (v *verifier) signature(scope string, der, data []byte, haveData bool, sigP
 	// Chains and revocation.
 	if signer != nil {
 		v.chain(scope, "signer", signer, at)
-		v.revocation(scope, "signer", signer, at)
+		v.revocation(scope, "signer", signer, at, trustedTime)
 	}
 	if maker != nil {
 		v.chain(scope, "maker", maker, p.CreateDate)
-		v.revocation(scope, "maker", maker, p.CreateDate)
+		v.revocation(scope, "maker", maker, p.CreateDate, false)
 	}
-	v.sealStatus(scope, sig.Seal, at)
+	v.sealStatus(scope, sig.Seal, at, trustedTime)
 
-	if len(sig.TimeStamp) > 0 {
-		v.r.add(scope, "timestamp", Unknown, "a %d-byte timeStamp is present but not verified; the signing time is the signer-asserted timeInfo", len(sig.TimeStamp))
-	} else {
-		v.r.add(scope, "timestamp", Unknown, "no timestamp: the signing time is the signer-asserted timeInfo")
+	if tsaCert != nil {
+		v.chain(scope, "tsa", tsaCert, at)
 	}
 	v.r.Signed = append(v.r.Signed, info)
 	return nil
@@ -459,12 +478,12 @@ func (v *verifier) standaloneSeal(der []byte) {
 	}
 	if maker != nil {
 		v.chain(scope, "maker", maker, p.CreateDate)
-		v.revocation(scope, "maker", maker, p.CreateDate)
+		v.revocation(scope, "maker", maker, p.CreateDate, false)
 	}
 	at := v.opts.At
 	if at.IsZero() {
 		at = v.r.VerifiedAt
 	}
-	v.sealStatus(scope, seal, at)
+	v.sealStatus(scope, seal, at, false)
 	v.r.Signed = append(v.r.Signed, info)
 }
