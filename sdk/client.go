@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
@@ -35,6 +36,7 @@ type Client struct {
 	Admin    adminv1.AdminServiceClient
 	Calendar exchangev1.CalendarServiceClient
 	Trust    certsv1.TrustServiceClient
+	Audit    auditv1.AuditServiceClient
 
 	conn *grpc.ClientConn
 	id   *identity.Identity
@@ -118,6 +120,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Admin = adminv1.NewAdminServiceClient(conn)
 	c.Calendar = exchangev1.NewCalendarServiceClient(conn)
 	c.Trust = certsv1.NewTrustServiceClient(conn)
+	c.Audit = auditv1.NewAuditServiceClient(conn)
 	return c, nil
 }
 

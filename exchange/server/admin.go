@@ -12,6 +12,7 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 )
 
@@ -28,6 +29,7 @@ type Admin struct {
 	Store  store.Store
 	Issuer DepartmentIssuer
 	Auth   *Authenticator
+	Audit  ledger.Log // every registration is an audit record
 	Log    *slog.Logger
 	Now    func() time.Time
 }
@@ -137,6 +139,15 @@ func (a *Admin) RegisterDepartment(ctx context.Context, req *adminv1.RegisterDep
 	if err := a.Store.Departments().Create(ctx, d); err != nil {
 		return nil, err
 	}
+	if a.Audit != nil {
+		digest := sm.Sum(der)
+		if _, err := a.Audit.Append(ctx, ledger.Record{Kind: KindDepartmentRegister, Time: now, Department: caller.Department.Code,
+			Resource: d.Code, Outcome: ledger.OutcomeOK, Reason: "certificate " + serial, ResponseDigest: digest[:]}); err != nil {
+			// The department exists; the missing audit record is an operator alarm, not a
+			// reason to fail a request whose effect is already durable.
+			a.Log.ErrorContext(ctx, "audit append failed for a department registration", slog.String("code", d.Code), slog.String("error", err.Error()))
+		}
+	}
 	if a.Log != nil {
 		a.Log.InfoContext(ctx, "department registered", slog.String("code", d.Code), slog.String("by", caller.Department.Code), slog.String("serial", serial))
 	}
@@ -146,6 +157,9 @@ func (a *Admin) RegisterDepartment(ctx context.Context, req *adminv1.RegisterDep
 		CaChainPem:     chain,
 	}, nil
 }
+
+// KindDepartmentRegister is the audit kind of a department registration.
+const KindDepartmentRegister ledger.Kind = "department.register"
 
 // DepartmentToProto converts a department for the wire.
 func DepartmentToProto(d *exchange.Department) *adminv1.Department {

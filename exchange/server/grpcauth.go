@@ -22,6 +22,10 @@ var PublicMethods = map[string]bool{
 	"/gxhub.exchange.v1.CalendarService/AddWorkingDays":   true,
 	"/gxhub.exchange.v1.CalendarService/CountWorkingDays": true,
 	"/gxhub.certs.v1.TrustService/GetTrustBundle":         true,
+	"/gxhub.audit.v1.AuditService/GetLogInfo":             true,
+	"/gxhub.audit.v1.AuditService/GetTreeHead":            true,
+	"/gxhub.audit.v1.AuditService/GetConsistencyProof":    true,
+	"/gxhub.audit.v1.AuditService/GetAnchor":              true,
 }
 
 // digestCodec is the server's proto codec. It records the SM3 digest of every request

@@ -27,7 +27,11 @@ func IsPublicREST(method, path string) bool {
 	if method != http.MethodGet {
 		return false
 	}
-	return strings.HasPrefix(path, "/v1/calendar/") || strings.HasPrefix(path, "/v1/calendar:") || path == "/v1/trust"
+	switch path {
+	case "/v1/trust", "/v1/audit/log", "/v1/audit/head", "/v1/audit/consistency", "/v1/audit/anchors":
+		return true
+	}
+	return strings.HasPrefix(path, "/v1/calendar/") || strings.HasPrefix(path, "/v1/calendar:")
 }
 
 // HTTPAuth authenticates REST calls under /v1/: it reads the body (bounded), verifies the

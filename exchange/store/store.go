@@ -11,12 +11,27 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/ledger"
 )
 
 // Store is the hub's persistent state.
 type Store interface {
 	Departments() Departments
 	Nonces() Nonces
+	// Records are published records, batches, liveness (A4, A5).
+	Records() Records
+	// Objections are consumers' objections to records (A4).
+	Objections() Objections
+	// Policies are the pull policy's rules and versions (D1–D3).
+	Policies() Policies
+	// Catalog is the resource catalogue (A1).
+	Catalog() Catalog
+	// Requirements are filed requirements and their decisions (A2).
+	Requirements() Requirements
+	// Matters is the matter catalogue (A7).
+	Matters() Matters
+	// LedgerStorage is the storage of the audit log named logID (see package ledger).
+	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).
 	Ping(ctx context.Context) error
 	// SchemaVersion returns the highest applied migration.

@@ -18,6 +18,7 @@ import (
 
 	// One line per proto package: registers its descriptors for the checks below.
 	_ "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	_ "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	_ "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	_ "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
@@ -34,7 +35,7 @@ type swagger struct {
 		Name        string `json:"name"`
 		Description string `json:"description"`
 	} `json:"securityDefinitions"`
-	Security []map[string][]string          `json:"security"`
+	Security []map[string][]string           `json:"security"`
 	Paths    map[string]map[string]operation `json:"paths"`
 }
 

@@ -37,6 +37,13 @@ type Config struct {
 	CAPasswordFile string `yaml:"ca_password_file" env:"CA_PASSWORD_FILE"`
 	// TLSHosts are extra DNS names or IPs for the hub's TLS certificate.
 	TLSHosts []string `yaml:"tls_hosts" env:"TLS_HOSTS"`
+	// AuditLogID names the audit log in its signed tree heads.
+	AuditLogID string `yaml:"audit_log_id" env:"AUDIT_LOG_ID"`
+	// AuditHeadInterval is how often a new signed tree head is published (and anchored).
+	AuditHeadInterval time.Duration `yaml:"audit_head_interval" env:"AUDIT_HEAD_INTERVAL"`
+	// SubjectKeyFile holds the secret of the keyed hash of data subjects in audit records
+	// (default DATA_DIR/ca/subject-key). Replicas sharing a database must share it.
+	SubjectKeyFile string `yaml:"subject_key_file" env:"SUBJECT_KEY_FILE"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level" env:"LOG_LEVEL"`
 	LogFormat string `yaml:"log_format" env:"LOG_FORMAT"`
@@ -53,13 +60,15 @@ type StoreConfig struct {
 // Default returns the embedded defaults.
 func Default() Config {
 	return Config{
-		Listen:          "127.0.0.1:8443",
-		DataDir:         "gxhub-data",
-		Store:           StoreConfig{Driver: "sqlite"},
-		MaxClockSkew:    5 * time.Minute,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 15 * time.Second,
+		Listen:            "127.0.0.1:8443",
+		DataDir:           "gxhub-data",
+		Store:             StoreConfig{Driver: "sqlite"},
+		MaxClockSkew:      5 * time.Minute,
+		AuditLogID:        "gxhub/audit",
+		AuditHeadInterval: 5 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		ShutdownTimeout:   15 * time.Second,
 	}
 }
 
@@ -169,6 +178,12 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: use text or json", c.LogFormat))
+	}
+	if strings.TrimSpace(c.AuditLogID) == "" || strings.ContainsAny(c.AuditLogID, " \t\n") {
+		errs = append(errs, fmt.Errorf("audit_log_id %q must be non-empty without white space", c.AuditLogID))
+	}
+	if c.AuditHeadInterval < 100*time.Millisecond || c.AuditHeadInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("audit_head_interval %s must be between 100ms and 1h", c.AuditHeadInterval))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout must be positive"))

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/server"
@@ -31,6 +32,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/api/openapi"
@@ -45,6 +47,10 @@ type Hub struct {
 	Calendar *calendar.Calendar
 	Auth     *server.Authenticator
 	TLS      *tls.Config // nil when insecure
+	Audit    *Audit
+	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
+	// responses. Its public key is published by AuditService.GetLogInfo.
+	SigningKey *sm.PrivateKey
 
 	grpc    *grpc.Server
 	handler http.Handler
@@ -93,6 +99,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		h.Store.Close()
 		return nil, err
 	}
+	if err := h.openAudit(ctx, password); err != nil {
+		h.Store.Close()
+		return nil, err
+	}
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	if !cfg.Insecure {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
@@ -101,13 +111,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			hosts = append([]string{host}, hosts...)
 		}
 		if h.TLS, err = EnsureTLS(tlsDir, hosts, h.now()); err != nil {
-			h.Store.Close()
+			h.Close()
 			return nil, err
 		}
 	}
 	h.Auth = &server.Authenticator{Store: h.Store, MaxSkew: cfg.MaxClockSkew, Now: h.now}
 	if err := h.build(tlsDir); err != nil {
-		h.Store.Close()
+		h.Close()
 		return nil, err
 	}
 	return h, nil
@@ -154,7 +164,7 @@ func (h *Hub) build(tlsDir string) error {
 	h.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(h.metrics)
 
-	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Log: log, Now: h.now}
+	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Log, Log: log, Now: h.now}
 	cal := &server.Calendar{Cal: h.Calendar}
 	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
 	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
@@ -166,6 +176,13 @@ func (h *Hub) build(tlsDir string) error {
 	adminv1.RegisterAdminServiceServer(h.grpc, admin)
 	exchangev1.RegisterCalendarServiceServer(h.grpc, cal)
 	certsv1.RegisterTrustServiceServer(h.grpc, trust)
+	pubPEM, err := sm.MarshalPublicKeyPEM(&h.SigningKey.PublicKey)
+	if err != nil {
+		return err
+	}
+	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
+		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
+	auditv1.RegisterAuditServiceServer(h.grpc, audit)
 
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(server.GatewayErrorHandler(log)),
@@ -185,6 +202,9 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	if err := certsv1.RegisterTrustServiceHandlerServer(ctx, gw, trust); err != nil {
+		return err
+	}
+	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
 		return err
 	}
 
@@ -278,8 +298,10 @@ func (h *Hub) purgeNonces(ctx context.Context) {
 	}
 }
 
-// Close releases the store.
-func (h *Hub) Close() error { return h.Store.Close() }
+// Close flushes the audit log and releases the store.
+func (h *Hub) Close() error {
+	return errors.Join(h.closeAudit(), h.Store.Close())
+}
 
 // URL is the base URL clients use for a listener address.
 func (h *Hub) URL(addr net.Addr) string {

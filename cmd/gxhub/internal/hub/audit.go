@@ -1,0 +1,133 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/embedded"
+	ledgerlog "github.com/gxhub/gxhub/ledger/log"
+	"github.com/gxhub/gxhub/ledger/sm2sig"
+	"github.com/gxhub/gxhub/ledger/sm3hash"
+)
+
+// Audit is the hub's audit ledger: the SM3 Merkle log in the store, its SM2 signer, the
+// embedded anchor chain, and the keyed hash for data subjects.
+type Audit struct {
+	LogID      string
+	Log        *ledgerlog.Log
+	Storage    ledger.Storage
+	Anchorer   ledger.Anchorer
+	Signer     *sm2sig.Signer
+	SubjectKey ledger.SubjectKeyFunc
+}
+
+// loadOrCreateKey reads the SM2 key at path, creating it (0600) on first start.
+func loadOrCreateKey(path string, password []byte) (*sm.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := sm.ParsePrivateKeyPEM(b, password)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k, err := sm.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	p, err := sm.MarshalPrivateKeyPEM(k, password)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return k, writeFileAtomic(path, p, 0o600)
+}
+
+// loadOrCreateSecret reads a 32-byte secret, creating it on first start. Every replica
+// sharing a database must use the same file (subject keys must match across replicas).
+func loadOrCreateSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("%s holds %d bytes; a subject key needs at least 32", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return b, writeFileAtomic(path, b, 0o600)
+}
+
+func (h *Hub) openAudit(ctx context.Context, password []byte) error {
+	cfg := h.Config
+	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "ca", "hub-signing-key.pem"), password)
+	if err != nil {
+		return fmt.Errorf("hub signing key: %w", err)
+	}
+	h.SigningKey = key
+	signer, err := sm2sig.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	subjectKeyPath := cfg.SubjectKeyFile
+	if subjectKeyPath == "" {
+		subjectKeyPath = filepath.Join(cfg.DataDir, "ca", "subject-key")
+	}
+	secret, err := loadOrCreateSecret(subjectKeyPath)
+	if err != nil {
+		return fmt.Errorf("subject key: %w", err)
+	}
+	keyer, err := sm3hash.SubjectKeyer(secret)
+	if err != nil {
+		return err
+	}
+	verifier, err := sm2sig.NewVerifier(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	storage := h.Store.LedgerStorage(cfg.AuditLogID)
+	anchorer, err := embedded.New(storage, signer, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now))
+	if err != nil {
+		return fmt.Errorf("embedded anchorer: %w", err)
+	}
+	lcfg := ledgerlog.DefaultConfig(cfg.AuditLogID)
+	lcfg.HeadInterval = cfg.AuditHeadInterval
+	lcfg.Anchorer = anchorer
+	lcfg.Logger = h.Log
+	lcfg.Now = h.now
+	lg, err := ledgerlog.New(ctx, storage, signer, lcfg)
+	if err != nil {
+		return fmt.Errorf("open audit log %s: %w", cfg.AuditLogID, err)
+	}
+	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer}
+	return nil
+}
+
+func (h *Hub) closeAudit() error {
+	if h.Audit == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return h.Audit.Log.Close(ctx)
+}

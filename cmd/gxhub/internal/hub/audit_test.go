@@ -1,0 +1,118 @@
+package hub_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/sm2sig"
+	"github.com/gxhub/gxhub/ledger/verify"
+	"github.com/gxhub/gxhub/sdk"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+)
+
+// TestAuditTrail registers departments (each an audit record), then checks as an auditor
+// that every record is provably in the signed log and that the anchor chain verifies,
+// offline, with the key the log publishes.
+func TestAuditTrail(t *testing.T) {
+	th := startHub(t, func(c *config.Config) { c.AuditHeadInterval = 100 * time.Millisecond })
+	ctx := context.Background()
+	coordinator := th.identity(t, 0) // 大数据应用发展管理局: coordinator and auditor
+	c, err := sdk.Dial(ctx, coordinator)
+	require.NoError(t, err)
+	defer c.Close()
+
+	const n = 3
+	for i := range n {
+		key, err := sm.GenerateKey()
+		require.NoError(t, err)
+		pub, err := sm.MarshalPublicKeyPEM(&key.PublicKey)
+		require.NoError(t, err)
+		_, err = c.Admin.RegisterDepartment(ctx, &adminv1.RegisterDepartmentRequest{
+			Department:   &adminv1.Department{Code: hubCode(t, "500112", "3000000"+string(rune('1'+i))), Name: "测试局", Level: adminv1.Level_LEVEL_COUNTY, Region: "500112", Roles: []adminv1.Role{adminv1.Role_ROLE_CONSUMER}},
+			PublicKeyPem: string(pub),
+		})
+		require.NoError(t, err)
+	}
+
+	info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), info.GetSize())
+	pub, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+	require.NoError(t, err)
+	v, err := sm2sig.NewVerifier(pub)
+	require.NoError(t, err)
+	require.Equal(t, info.GetKeyId(), v.KeyID())
+
+	// Wait for a signed head covering all records (published every 100ms).
+	var head *auditv1.SignedTreeHead
+	require.Eventually(t, func() bool {
+		head, err = c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{})
+		return err == nil && head.GetTreeSize() == n
+	}, 10*time.Second, 50*time.Millisecond, "a signed head of size %d", n)
+	sth := server.HeadFromProto(head)
+	require.NoError(t, verify.Head(v, sth))
+
+	for i := range uint64(n) {
+		rec, err := c.Audit.GetRecord(ctx, &auditv1.GetRecordRequest{Index: i})
+		require.NoError(t, err)
+		require.Equal(t, string(server.KindDepartmentRegister), rec.GetKind())
+		require.Equal(t, coordinator.Code, rec.GetDepartment())
+		p, err := c.Audit.GetInclusionProof(ctx, &auditv1.GetInclusionProofRequest{Index: i})
+		require.NoError(t, err)
+		require.Equal(t, rec.GetLeaf(), p.GetLeaf())
+		var r ledger.Record
+		require.NoError(t, r.UnmarshalBinary(p.GetLeaf()))
+		require.NoError(t, verify.Record(v, server.HeadFromProto(p.GetHead()), i, r, p.GetHashes()))
+		// A changed record does not verify against the signed head.
+		r.Department = "91110000000000000X"
+		require.Error(t, verify.Record(v, server.HeadFromProto(p.GetHead()), i, r, p.GetHashes()))
+	}
+
+	// The anchor chain: the latest block anchors a head and verifies offline.
+	require.Eventually(t, func() bool {
+		a, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{})
+		return err == nil && a.GetHead().GetTreeSize() == n
+	}, 10*time.Second, 50*time.Millisecond)
+	a, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(a.GetRef(), "embedded"), a.GetRef())
+	keys := verify.Keys{Log: v, Anchor: v}
+	require.NoError(t, verify.Block(keys, server.AnchorFromProto(a)))
+	var chain []ledger.Anchor
+	for h := uint64(1); h <= a.GetHeight(); h++ {
+		b, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{Height: h})
+		require.NoError(t, err)
+		chain = append(chain, server.AnchorFromProto(b))
+	}
+	require.NoError(t, verify.AnchorChain(keys, chain))
+	chain[0].Head.Root[0] ^= 1
+	require.Error(t, verify.AnchorChain(keys, chain), "a changed block breaks the chain")
+
+	// Consistency from the first anchored head to the latest.
+	first, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{Height: 1})
+	require.NoError(t, err)
+	cp, err := c.Audit.GetConsistencyProof(ctx, &auditv1.GetConsistencyProofRequest{Size1: first.GetHead().GetTreeSize(), Size2: n})
+	require.NoError(t, err)
+	require.NoError(t, verify.Consistency(v, server.HeadFromProto(first.GetHead()), sth, cp.GetHashes()))
+
+	// Access: a department that neither audits nor acted cannot read records.
+	other, err := sdk.Dial(ctx, th.identity(t, 2))
+	require.NoError(t, err)
+	defer other.Close()
+	_, err = other.Audit.GetRecord(ctx, &auditv1.GetRecordRequest{Index: 0})
+	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
+	require.Equal(t, "AUDITOR_REQUIRED", sdk.Reason(err))
+	_, err = other.Audit.GetInclusionProof(ctx, &auditv1.GetInclusionProofRequest{Index: n + 5})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+}
