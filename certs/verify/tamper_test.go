@@ -223,3 +223,28 @@ func TestDerivedTamperCases(t *testing.T) {
 		})
 	}
 }
+
+func TestSignTypeSignatures(t *testing.T) {
+	src := read(t, "ofd/v4signed_gomain_chongqing_tax.ofd")
+	const head = `<?xml version="1.0" encoding="UTF-8"?><ofd:Signatures xmlns:ofd="http://www.ofdspec.org/2016"><ofd:MaxSignId>2</ofd:MaxSignId>`
+	tests := []struct {
+		name    string
+		entries string
+		verdict verify.Verdict
+		failed  []string
+	}{
+		{"only Sign", `<ofd:Signature ID="1" Type="Sign" BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"/>`, verify.Invalid, []string{"signatures"}},
+		{"Seal and Sign", `<ofd:Signature ID="1" BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"/><ofd:Signature ID="2" Type="Sign" BaseLoc="Sign_0/Signature.xml"/>`, verify.Valid, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := ofd.Rebuild(src, map[string][]byte{"Doc_0/Signs/Signatures.xml": []byte(head + tc.entries + `</ofd:Signatures>`)})
+			require.NoError(t, err)
+			r, err := verify.Verify(context.Background(), out, verify.Options{})
+			require.NoError(t, err)
+			require.Equal(t, tc.verdict, r.Verdict)
+			require.Equal(t, tc.failed, failedNames(r))
+			one(t, r, "signature.type", verify.Unknown)
+		})
+	}
+}

@@ -189,7 +189,7 @@ func (v *verifier) ofdPackage(input []byte) error {
 	}
 	v.r.add("", "container", Pass, "OFD package with %d files, %d document(s)", len(pkg.Names()), len(docs))
 	covered := map[string]bool{}
-	nsig := 0
+	nsig, nseal := 0, 0
 	for _, d := range docs {
 		if d.SignaturesPath != "" {
 			covered[d.SignaturesPath] = true
@@ -199,12 +199,19 @@ func (v *verifier) ofdPackage(input []byte) error {
 			if err := v.ctx.Err(); err != nil {
 				return err
 			}
-			v.ofdSignature(pkg, s, covered)
+			if v.ofdSignature(pkg, s, covered) {
+				nseal++
+			}
 		}
 	}
-	if nsig == 0 {
+	switch {
+	case nsig == 0:
 		v.r.add("", "signatures", Fail, "the document carries no signature (no Signatures.xml entries)")
 		return nil
+	case nseal == 0:
+		v.r.add("", "signatures", Fail, "none of the %d signature(s) is a seal signature this verifier can check", nsig)
+	default:
+		v.r.add("", "signatures", Pass, "%d seal signature(s) checked, %d signature(s) in total", nseal, nsig)
 	}
 	var uncovered []string
 	for _, n := range pkg.Names() {
@@ -220,7 +227,9 @@ func (v *verifier) ofdPackage(input []byte) error {
 	return nil
 }
 
-func (v *verifier) ofdSignature(pkg *ofd.Package, s *ofd.Signature, covered map[string]bool) {
+// ofdSignature checks one signature of an OFD package; it reports whether it was a seal
+// signature (checked) rather than an unsupported kind.
+func (v *verifier) ofdSignature(pkg *ofd.Package, s *ofd.Signature, covered map[string]bool) bool {
 	scope := s.Path
 	covered[s.Path] = true
 	covered[s.SignedValuePath] = true
@@ -228,8 +237,8 @@ func (v *verifier) ofdSignature(pkg *ofd.Package, s *ofd.Signature, covered map[
 		covered[s.SealPath] = true
 	}
 	if s.Type != "Seal" {
-		v.r.add(scope, "signature.type", Fail, "Type=%q signatures (GB/T 35275 SignedData without a seal) are not supported by this verifier", s.Type)
-		return
+		v.r.add(scope, "signature.type", Unknown, "Type=%q signatures (GB/T 35275 SignedData without a seal) are not checked by this verifier", s.Type)
+		return false
 	}
 	if s.Method != "" && s.Method != ses.OIDSM2WithSM3.String() {
 		v.r.add(scope, "signature.method", Fail, "SignatureMethod %q is not SM2-with-SM3 (%s)", s.Method, ses.OIDSM2WithSM3)
@@ -276,11 +285,35 @@ func (v *verifier) ofdSignature(pkg *ofd.Package, s *ofd.Signature, covered map[
 	sv, err := pkg.ReadFile(s.SignedValuePath)
 	if err != nil {
 		v.r.add(scope, "signature.parse", Fail, "SignedValue: %v", err)
+		return true
+	}
+	n := len(v.r.Signed)
+	_ = v.signature(scope, sv, s.XML, true, s.Path)
+	if len(v.r.Signed) > n {
+		v.r.Signed[n].Provider = s.Provider
+	}
+	if s.SealPath != "" {
+		v.sealFile(pkg, scope, s.SealPath, sv)
+	}
+	return true
+}
+
+// sealFile compares a Seal.esl named by Signature.xml with the seal inside the signature
+// (the embedded one is what the signature covers; a different file would mislead a reader).
+func (v *verifier) sealFile(pkg *ofd.Package, scope, path string, sv []byte) {
+	b, err := pkg.ReadFile(path)
+	if err != nil {
+		v.r.add(scope, "seal.file", Unknown, "Seal BaseLoc %s: %v", path, err)
 		return
 	}
-	_ = v.signature(scope, sv, s.XML, true, s.Path)
-	if n := len(v.r.Signed); n > 0 {
-		v.r.Signed[n-1].Provider = s.Provider
+	sig, err := ses.ParseSignature(sv)
+	if err != nil {
+		return // already reported by signature.parse
+	}
+	if bytes.Equal(b, sig.Seal.Raw) {
+		v.r.add(scope, "seal.file", Pass, "%s is the seal embedded in the signature", path)
+	} else {
+		v.r.add(scope, "seal.file", Unknown, "%s differs from the seal embedded in the signature (the embedded seal is the one verified)", path)
 	}
 }
 

@@ -65,7 +65,7 @@ func TestRealFiles(t *testing.T) {
 		{file: "ofd/SESV4SignDoc_expired_at_signing.ofd", kind: verify.KindOFD, verdict: verify.Invalid,
 			failed:   []string{"seal.validity_at_signing", "signer.validity_at_signing"},
 			signedAt: "2026-08-04T02:08:09Z",
-			passes:   map[string]string{"signature.outer": "DER", "seal.maker_signature": "(V4)", "signature.data_hash": "SM3"}},
+			passes:   map[string]string{"signature.outer": "DER", "seal.maker_signature": "(V4)", "signature.data_hash": "SM3", "seal.file": "is the seal embedded"}},
 
 		{file: "seal/ofdrw_UserV1.esl", kind: verify.KindSeal, verdict: verify.Valid, sealID: "40C8CDD24DEF43388B86E62CCE1D6832",
 			passes: map[string]string{"seal.maker_signature": "DER(SEQUENCE{sealInfo, cert, signatureAlgorithm}) (V1)"}},
