@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# testnet/ (native Fabric network) needs jq, ss (iproute2) and setsid (util-linux).
+command -v jq >/dev/null || need_apt+=(jq)
+command -v ss >/dev/null || need_apt+=(iproute2)
+command -v setsid >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
