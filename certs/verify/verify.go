@@ -77,8 +77,11 @@ var ErrInput = errors.New("unrecognised or unreadable input")
 
 // Detect guesses the kind of input: a zip (possibly with bytes before it) is OFD; DER that
 // parses as SES_Signature is a signature; DER that parses as SESeal is a seal.
+//
+// DER is tried before searching for a zip directory anywhere in the input, because seals
+// may embed a small OFD as their picture (GOMAIN tax seals do).
 func Detect(input []byte) (Kind, error) {
-	if bytes.HasPrefix(input, []byte("PK\x03\x04")) || (bytes.Contains(input, []byte("PK\x05\x06")) && bytes.Contains(input, []byte("PK\x01\x02"))) {
+	if bytes.HasPrefix(input, []byte("PK\x03\x04")) {
 		return KindOFD, nil
 	}
 	if len(input) > 0 && input[0] == 0x30 {
@@ -88,6 +91,11 @@ func Detect(input []byte) (Kind, error) {
 		if _, err := ses.ParseSeal(input); err == nil {
 			return KindSeal, nil
 		}
+	}
+	if bytes.Contains(input, []byte("PK\x05\x06")) && bytes.Contains(input, []byte("PK\x01\x02")) {
+		return KindOFD, nil // a zip with bytes before it (KingGrid)
+	}
+	if len(input) > 0 && input[0] == 0x30 {
 		// Tell signature and seal apart by shape so that a damaged file still gets a report.
 		if k := shapeKind(input); k != "" {
 			return k, nil

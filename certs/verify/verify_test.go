@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gxhub/gxhub/certs/ofd"
+	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/stretchr/testify/require"
 )
@@ -151,7 +153,23 @@ func TestDetect(t *testing.T) {
 			require.Equal(t, tc.want, k)
 		})
 	}
-	_, err := verify.Detect([]byte("%PDF-1.7"))
+	// A GOMAIN seal embeds an OFD (a zip) as its picture: still a seal.
+	pkg, err := ofd.Open(read(t, "ofd/v4signed_gomain_chongqing_tax.ofd"), ofd.Limits{})
+	require.NoError(t, err)
+	sv, err := pkg.ReadFile("Doc_0/Signs/Sign_0/SignedValue.dat")
+	require.NoError(t, err)
+	sig, err := ses.ParseSignature(sv)
+	require.NoError(t, err)
+	require.Equal(t, "ofd", sig.Seal.Info.Picture.Type)
+	k, err := verify.Detect(sig.Seal.Raw)
+	require.NoError(t, err)
+	require.Equal(t, verify.KindSeal, k)
+	// A KingGrid-style OFD with bytes before the zip.
+	k, err = verify.Detect(append([]byte("junk before the zip"), read(t, "ofd/999_kinggrid_chongqing_test.ofd")...))
+	require.NoError(t, err)
+	require.Equal(t, verify.KindOFD, k)
+
+	_, err = verify.Detect([]byte("%PDF-1.7"))
 	require.ErrorIs(t, err, verify.ErrInput)
 	_, err = verify.Verify(context.Background(), []byte("%PDF-1.7"), verify.Options{})
 	require.ErrorIs(t, err, verify.ErrInput)
