@@ -24,6 +24,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("DepartmentList", func(t *testing.T) { testDepartmentList(t, newStore(t)) })
 	t.Run("Nonces", func(t *testing.T) { testNonces(t, newStore(t)) })
 	t.Run("NonceRace", func(t *testing.T) { testNonceRace(t, newStore(t)) })
+	t.Run("Records", func(t *testing.T) { testRecords(t, newStore(t)) })
+	t.Run("Objections", func(t *testing.T) { testObjections(t, newStore(t)) })
+	t.Run("Policies", func(t *testing.T) { testPolicies(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
 		t.Cleanup(func() { s.Close() })

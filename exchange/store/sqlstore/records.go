@@ -1,0 +1,374 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
+)
+
+func init() {
+	register(migration{50, "records, publish batches, liveness and objections", `
+CREATE TABLE record_batches (
+	id          TEXT PRIMARY KEY,
+	resource    TEXT NOT NULL,
+	provider    TEXT NOT NULL,
+	changes     INTEGER NOT NULL,
+	at          {{int64}} NOT NULL,
+	evidence    TEXT NOT NULL,
+	body_digest TEXT NOT NULL
+);
+CREATE TABLE records (
+	resource     TEXT NOT NULL,
+	subject      TEXT NOT NULL,
+	version      {{int64}} NOT NULL,
+	fields       TEXT NOT NULL,
+	deleted      INTEGER NOT NULL,
+	published_at {{int64}} NOT NULL,
+	published_by TEXT NOT NULL,
+	batch        TEXT NOT NULL,
+	PRIMARY KEY (resource, subject, version)
+);
+CREATE TABLE resource_liveness (
+	resource TEXT PRIMARY KEY,
+	last_at  {{int64}} NOT NULL
+);
+CREATE TABLE objections (
+	id                TEXT PRIMARY KEY,
+	resource          TEXT NOT NULL,
+	subject           TEXT NOT NULL,
+	record_version    {{int64}} NOT NULL,
+	consumer          TEXT NOT NULL,
+	provider          TEXT NOT NULL,
+	items             TEXT NOT NULL,
+	body              TEXT NOT NULL,
+	state             TEXT NOT NULL,
+	raised_at         {{int64}} NOT NULL,
+	raised_evidence   TEXT NOT NULL,
+	resolved_at       {{int64}} NOT NULL,
+	resolved_by       TEXT NOT NULL,
+	resolution        TEXT NOT NULL,
+	resolved_evidence TEXT NOT NULL
+);
+CREATE INDEX objections_provider ON objections (provider, state, raised_at);
+CREATE INDEX objections_consumer ON objections (consumer, state, raised_at)
+`})
+}
+
+// Records implements store.Store.
+func (s *Store) Records() store.Records { return records{s} }
+
+// Objections implements store.Store.
+func (s *Store) Objections() store.Objections { return objections{s} }
+
+type records struct{ s *Store }
+
+func (r records) Publish(ctx context.Context, b *exchange.Batch) ([]*exchange.Record, error) {
+	tx, err := r.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, unavailable("begin publish", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	at := b.At.UnixMicro()
+	_, err = tx.ExecContext(ctx, `INSERT INTO record_batches (id, resource, provider, changes, at, evidence, body_digest) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		b.ID, b.Resource, b.Provider, len(b.Changes), at, b.Evidence, b.BodyDigest)
+	if err != nil {
+		if r.s.d.IsUniqueViolation(err) {
+			return nil, exchange.Errorf(exchange.KindAlreadyExists, "BATCH_EXISTS", "batch %s was already published: give each batch a new id", b.ID)
+		}
+		return nil, unavailable("record batch", err)
+	}
+	out := make([]*exchange.Record, 0, len(b.Changes))
+	for i, c := range b.Changes {
+		var (
+			last    int64
+			deleted bool
+		)
+		var del int64
+		err := tx.QueryRowContext(ctx, `SELECT version, deleted FROM records WHERE resource = $1 AND subject = $2 ORDER BY version DESC LIMIT 1`,
+			b.Resource, c.Subject).Scan(&last, &del)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			last, deleted = 0, true
+		case err != nil:
+			return nil, unavailable("read record version", err)
+		default:
+			deleted = del != 0
+		}
+		if c.Op == exchange.OpDelete && deleted {
+			return nil, exchange.Errorf(exchange.KindFailedPrecondition, "NOTHING_TO_DELETE",
+				"change %d deletes subject %s of resource %s, which has no live record: nothing in the batch was published", i+1, c.Subject, b.Resource)
+		}
+		rec := &exchange.Record{Resource: b.Resource, Subject: c.Subject, Version: last + 1, Fields: c.Fields,
+			Deleted: c.Op == exchange.OpDelete, PublishedAt: b.At.UTC().Truncate(time.Microsecond), PublishedBy: b.Provider, Batch: b.ID}
+		_, err = tx.ExecContext(ctx, `INSERT INTO records (resource, subject, version, fields, deleted, published_at, published_by, batch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			rec.Resource, rec.Subject, rec.Version, exchange.FieldsJSON(rec.Fields), boolInt(rec.Deleted), at, rec.PublishedBy, rec.Batch)
+		if err != nil {
+			if r.s.d.IsUniqueViolation(err) {
+				return nil, exchange.Errorf(exchange.KindUnavailable, "PUBLISH_CONFLICT",
+					"subject %s of resource %s was changed by a concurrent batch: nothing was published; send the batch again", c.Subject, b.Resource)
+			}
+			return nil, unavailable("insert record", err)
+		}
+		out = append(out, rec)
+	}
+	if err := touchLiveness(ctx, tx, b.Resource, at); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		if r.s.d.IsUniqueViolation(err) {
+			return nil, exchange.Errorf(exchange.KindUnavailable, "PUBLISH_CONFLICT", "a concurrent batch changed the same subjects: nothing was published; send the batch again")
+		}
+		return nil, unavailable("commit publish", err)
+	}
+	return out, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func touchLiveness(ctx context.Context, x interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, resource string, at int64) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO resource_liveness (resource, last_at) VALUES ($1, $2)
+ON CONFLICT (resource) DO UPDATE SET last_at = excluded.last_at WHERE resource_liveness.last_at < excluded.last_at`, resource, at)
+	if err != nil {
+		return unavailable("record resource liveness", err)
+	}
+	return nil
+}
+
+const recordColumns = `resource, subject, version, fields, deleted, published_at, published_by, batch`
+
+func scanRecord(row interface{ Scan(...any) error }) (*exchange.Record, error) {
+	var (
+		rec    exchange.Record
+		fields string
+		del    int64
+		at     int64
+	)
+	if err := row.Scan(&rec.Resource, &rec.Subject, &rec.Version, &fields, &del, &at, &rec.PublishedBy, &rec.Batch); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(fields), &rec.Fields); err != nil {
+		return nil, fmt.Errorf("stored record %s/%s v%d does not decode: %w", rec.Resource, rec.Subject, rec.Version, err)
+	}
+	if len(rec.Fields) == 0 {
+		rec.Fields = nil
+	}
+	rec.Deleted = del != 0
+	rec.PublishedAt = time.UnixMicro(at).UTC()
+	return &rec, nil
+}
+
+func notFoundRecord(resource, subject string) error {
+	return exchange.Errorf(exchange.KindNotFound, "RECORD_NOT_FOUND", "resource %s holds no record for subject %s", resource, subject)
+}
+
+func (r records) Latest(ctx context.Context, resource, subject string) (*exchange.Record, error) {
+	rec, err := scanRecord(r.s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version DESC LIMIT 1`, resource, subject))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFoundRecord(resource, subject)
+	}
+	if err != nil {
+		return nil, unavailable("read record", err)
+	}
+	return rec, nil
+}
+
+func (r records) Version(ctx context.Context, resource, subject string, version int64) (*exchange.Record, error) {
+	rec, err := scanRecord(r.s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 AND version = $3`, resource, subject, version))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, exchange.Errorf(exchange.KindNotFound, "RECORD_VERSION_NOT_FOUND", "resource %s holds no version %d for subject %s", resource, version, subject)
+	}
+	if err != nil {
+		return nil, unavailable("read record version", err)
+	}
+	return rec, nil
+}
+
+func (r records) History(ctx context.Context, resource, subject string) ([]*exchange.Record, error) {
+	rows, err := r.s.db.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version`, resource, subject)
+	if err != nil {
+		return nil, unavailable("record history", err)
+	}
+	defer rows.Close()
+	var out []*exchange.Record
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, unavailable("record history", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("record history", err)
+	}
+	if len(out) == 0 {
+		return nil, notFoundRecord(resource, subject)
+	}
+	return out, nil
+}
+
+func (r records) Batch(ctx context.Context, id string) (*exchange.Batch, error) {
+	var b exchange.Batch
+	var n int
+	var at int64
+	err := r.s.db.QueryRowContext(ctx, `SELECT id, resource, provider, changes, at, evidence, body_digest FROM record_batches WHERE id = $1`, id).
+		Scan(&b.ID, &b.Resource, &b.Provider, &n, &at, &b.Evidence, &b.BodyDigest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, exchange.Errorf(exchange.KindNotFound, "BATCH_NOT_FOUND", "no batch %s was published", id)
+	}
+	if err != nil {
+		return nil, unavailable("read batch", err)
+	}
+	b.At = time.UnixMicro(at).UTC()
+	return &b, nil
+}
+
+func (r records) Heartbeat(ctx context.Context, resource string, at time.Time) error {
+	return touchLiveness(ctx, r.s.db, resource, at.UnixMicro())
+}
+
+func (r records) LastUpdates(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := r.s.db.QueryContext(ctx, `SELECT resource, last_at FROM resource_liveness`)
+	if err != nil {
+		return nil, unavailable("read liveness", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var res string
+		var at int64
+		if err := rows.Scan(&res, &at); err != nil {
+			return nil, unavailable("read liveness", err)
+		}
+		out[res] = time.UnixMicro(at).UTC()
+	}
+	return out, rows.Err()
+}
+
+func (r records) LastUpdate(ctx context.Context, resource string) (time.Time, error) {
+	var at int64
+	err := r.s.db.QueryRowContext(ctx, `SELECT last_at FROM resource_liveness WHERE resource = $1`, resource).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, unavailable("read liveness", err)
+	}
+	return time.UnixMicro(at).UTC(), nil
+}
+
+type objections struct{ s *Store }
+
+const objectionColumns = `id, resource, subject, record_version, consumer, provider, items, body, state, raised_at, raised_evidence, resolved_at, resolved_by, resolution, resolved_evidence`
+
+func (o objections) Raise(ctx context.Context, ob *exchange.Objection) error {
+	_, err := o.s.db.ExecContext(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '')`,
+		ob.ID, ob.Resource, ob.Subject, ob.RecordVersion, ob.Consumer, ob.Provider, strings.Join(ob.Items, ","), ob.Text, string(exchange.ObjectionOpen),
+		ob.RaisedAt.UnixMicro(), ob.RaisedEvidence)
+	if err != nil {
+		if o.s.d.IsUniqueViolation(err) {
+			return exchange.Errorf(exchange.KindAlreadyExists, "OBJECTION_EXISTS", "objection %s exists already", ob.ID)
+		}
+		return unavailable("raise objection", err)
+	}
+	ob.State = exchange.ObjectionOpen
+	return nil
+}
+
+func scanObjection(row interface{ Scan(...any) error }) (*exchange.Objection, error) {
+	var (
+		ob               exchange.Objection
+		items, state     string
+		raised, resolved int64
+	)
+	if err := row.Scan(&ob.ID, &ob.Resource, &ob.Subject, &ob.RecordVersion, &ob.Consumer, &ob.Provider, &items, &ob.Text, &state,
+		&raised, &ob.RaisedEvidence, &resolved, &ob.ResolvedBy, &ob.Resolution, &ob.ResolvedEvidence); err != nil {
+		return nil, err
+	}
+	if items != "" {
+		ob.Items = strings.Split(items, ",")
+	}
+	ob.State = exchange.ObjectionState(state)
+	ob.RaisedAt = time.UnixMicro(raised).UTC()
+	if resolved != 0 {
+		ob.ResolvedAt = time.UnixMicro(resolved).UTC()
+	}
+	return &ob, nil
+}
+
+func (o objections) Get(ctx context.Context, id string) (*exchange.Objection, error) {
+	ob, err := scanObjection(o.s.db.QueryRowContext(ctx, `SELECT `+objectionColumns+` FROM objections WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, exchange.Errorf(exchange.KindNotFound, "OBJECTION_NOT_FOUND", "no objection %s", id)
+	}
+	if err != nil {
+		return nil, unavailable("read objection", err)
+	}
+	return ob, nil
+}
+
+func (o objections) List(ctx context.Context, f store.ObjectionFilter, limit int) ([]*exchange.Objection, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "PAGE_SIZE_INVALID", "page size must be between 1 and 1000, got %d", limit)
+	}
+	q := `SELECT ` + objectionColumns + ` FROM objections WHERE 1 = 1`
+	var args []any
+	add := func(col, v string) {
+		if v != "" {
+			args = append(args, v)
+			q += fmt.Sprintf(` AND %s = $%d`, col, len(args))
+		}
+	}
+	add("provider", f.Provider)
+	add("consumer", f.Consumer)
+	add("resource", f.Resource)
+	add("state", string(f.State))
+	args = append(args, limit)
+	q += fmt.Sprintf(` ORDER BY raised_at DESC, id LIMIT $%d`, len(args))
+	rows, err := o.s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable("list objections", err)
+	}
+	defer rows.Close()
+	var out []*exchange.Objection
+	for rows.Next() {
+		ob, err := scanObjection(rows)
+		if err != nil {
+			return nil, unavailable("list objections", err)
+		}
+		out = append(out, ob)
+	}
+	return out, rows.Err()
+}
+
+func (o objections) Resolve(ctx context.Context, id string, state exchange.ObjectionState, by, resolution, evidence string, at time.Time) (*exchange.Objection, error) {
+	if state != exchange.ObjectionCorrected && state != exchange.ObjectionRejected {
+		return nil, exchange.Errorf(exchange.KindInvalid, "OBJECTION_STATE_INVALID", "an objection is resolved as corrected or rejected, not %q", state)
+	}
+	res, err := o.s.db.ExecContext(ctx, `UPDATE objections SET state = $1, resolved_at = $2, resolved_by = $3, resolution = $4, resolved_evidence = $5 WHERE id = $6 AND state = $7`,
+		string(state), at.UnixMicro(), by, resolution, evidence, id, string(exchange.ObjectionOpen))
+	if err != nil {
+		return nil, unavailable("resolve objection", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		ob, err := o.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "OBJECTION_NOT_OPEN", "objection %s was already resolved (%s by %s)", id, ob.State, ob.ResolvedBy)
+	}
+	return o.Get(ctx, id)
+}
