@@ -60,6 +60,7 @@ func Open(data []byte, lim Limits) (*Package, error) {
 		return nil, fmt.Errorf("%w: %d zip entries, above the limit of %d", ErrUnsafe, len(zr.File), lim.MaxEntries)
 	}
 	p := &Package{files: make(map[string]*zip.File, len(zr.File)), limits: lim}
+	folded := make(map[string]string, len(zr.File))
 	for _, f := range zr.File {
 		name, err := cleanEntryName(f.Name)
 		if err != nil {
@@ -71,6 +72,10 @@ func Open(data []byte, lim Limits) (*Package, error) {
 		if _, dup := p.files[name]; dup {
 			return nil, fmt.Errorf("%w: duplicate zip entry %q (two different contents could be shown and verified)", ErrUnsafe, name)
 		}
+		if other, dup := folded[strings.ToLower(name)]; dup {
+			return nil, fmt.Errorf("%w: zip entries %q and %q differ only in case (a case-insensitive reader would show one of them)", ErrUnsafe, other, name)
+		}
+		folded[strings.ToLower(name)] = name
 		if f.UncompressedSize64 > uint64(lim.MaxFileSize) {
 			return nil, fmt.Errorf("%w: entry %q declares %d bytes, above the %d-byte limit", ErrUnsafe, name, f.UncompressedSize64, lim.MaxFileSize)
 		}

@@ -121,6 +121,7 @@ func TestHardening(t *testing.T) {
 		{"absolute", mkzip(t, ofdXML, entry{"/etc/x", []byte("x")}), ofd.Limits{}, "absolute", ""},
 		{"backslash", mkzip(t, ofdXML, entry{"Doc_0\\x", []byte("x")}), ofd.Limits{}, "backslash", ""},
 		{"duplicate", mkzip(t, ofdXML, entry{"Doc_0/a.xml", []byte("1")}, entry{"Doc_0/a.xml", []byte("2")}), ofd.Limits{}, "duplicate", ""},
+		{"duplicate by case", mkzip(t, ofdXML, entry{"Doc_0/a.xml", []byte("1")}, entry{"doc_0/A.xml", []byte("2")}), ofd.Limits{}, "differ only in case", ""},
 		{"no OFD.xml", mkzip(t, entry{"x.xml", []byte("x")}), ofd.Limits{}, "no OFD.xml", ""},
 		{"not a zip", []byte("hello"), ofd.Limits{}, "not a readable zip", ""},
 		{"too many entries", mkzip(t, ofdXML, entry{"a", nil}, entry{"b", nil}), ofd.Limits{MaxArchiveSize: 1 << 20, MaxEntries: 2, MaxFileSize: 1 << 20, MaxTotalSize: 1 << 20}, "zip entries", ""},
