@@ -92,6 +92,11 @@ type Resource struct {
 	Version        int
 	UpdatedAt      time.Time
 	UpdatedBy      string // department code of the change
+	// Published reports whether the provider has published data for the resource yet
+	// (set by the publishing side; not part of a version). An unpublished resource gives
+	// the provider a longer answer deadline for conditional requirements.
+	Published   bool
+	PublishedAt time.Time // first publish; zero when not published
 }
 
 var resourceCodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$`)

@@ -27,6 +27,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Records", func(t *testing.T) { testRecords(t, newStore(t)) })
 	t.Run("Objections", func(t *testing.T) { testObjections(t, newStore(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, newStore(t)) })
+	t.Run("Catalog", func(t *testing.T) { testCatalog(t, newStore(t)) })
+	t.Run("CatalogSearch", func(t *testing.T) { testCatalogSearch(t, newStore(t)) })
+	t.Run("Requirements", func(t *testing.T) { testRequirements(t, newStore(t)) })
+	t.Run("RequirementList", func(t *testing.T) { testRequirementList(t, newStore(t)) })
+	t.Run("Matters", func(t *testing.T) { testMatters(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
 		t.Cleanup(func() { s.Close() })

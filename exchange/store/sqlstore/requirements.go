@@ -1,0 +1,270 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
+)
+
+func init() {
+	register(migration{30, "requirements and decisions", `
+CREATE TABLE requirements (
+	id           TEXT PRIMARY KEY,
+	consumer     TEXT NOT NULL,
+	provider     TEXT NOT NULL,
+	resource     TEXT NOT NULL,
+	items        TEXT NOT NULL,
+	matter_codes TEXT NOT NULL,
+	legal_duty   TEXT NOT NULL,
+	scope_region TEXT NOT NULL,
+	state        TEXT NOT NULL,
+	deadline     {{int64}} NOT NULL,
+	decisions    INTEGER NOT NULL,
+	created_at   {{int64}} NOT NULL,
+	updated_at   {{int64}} NOT NULL
+);
+CREATE INDEX requirements_consumer ON requirements (consumer, id);
+CREATE INDEX requirements_provider ON requirements (provider, id);
+CREATE INDEX requirements_resource ON requirements (resource, id);
+CREATE INDEX requirements_due ON requirements (state, deadline);
+CREATE TABLE requirement_decisions (
+	requirement TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	action      TEXT NOT NULL,
+	by_dept     TEXT NOT NULL,
+	legal_basis TEXT NOT NULL,
+	comment     TEXT NOT NULL,
+	at          {{int64}} NOT NULL,
+	evidence    TEXT NOT NULL,
+	body_digest TEXT NOT NULL,
+	PRIMARY KEY (requirement, seq)
+);
+`})
+}
+
+type requirements struct{ s *Store }
+
+// Requirements implements store.Store.
+func (s *Store) Requirements() store.Requirements { return requirements{s} }
+
+const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at`
+
+// joinList stores a list of codes or names (none contains a newline: both are validated).
+func joinList(l []string) string { return strings.Join(l, "\n") }
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func micro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicro(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func requirementNotFound(id string) error {
+	return exchange.Errorf(exchange.KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement with id %q", id)
+}
+
+func insertDecision(ctx context.Context, tx *sql.Tx, id string, d exchange.Decision) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO requirement_decisions (requirement, seq, action, by_dept, legal_basis, comment, at, evidence, body_digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, d.Seq, string(d.Action), d.By, d.LegalBasis, d.Comment, micro(d.At), d.Evidence, d.BodyDigest)
+	return err
+}
+
+func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error {
+	for i, d := range r.Decisions {
+		if d.Seq != i+1 {
+			return exchange.Errorf(exchange.KindInvalid, "DECISION_SEQ_INVALID", "decision %d of requirement %s has seq %d: decisions are numbered from 1", i+1, r.ID, d.Seq)
+		}
+	}
+	exists := func() error {
+		return exchange.Errorf(exchange.KindAlreadyExists, "REQUIREMENT_EXISTS", "requirement %s already exists", r.ID)
+	}
+	tx, err := q.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("create requirement", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		r.ID, r.Consumer, r.Provider, r.Resource, joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion,
+		string(r.State), micro(r.Deadline), len(r.Decisions), micro(r.CreatedAt), micro(r.UpdatedAt)); err != nil {
+		if q.s.d.IsUniqueViolation(err) {
+			return exists()
+		}
+		return unavailable("create requirement", err)
+	}
+	for _, d := range r.Decisions {
+		if err := insertDecision(ctx, tx, r.ID, d); err != nil {
+			return unavailable("create requirement", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		if q.s.d.IsUniqueViolation(err) {
+			return exists()
+		}
+		return unavailable("create requirement", err)
+	}
+	return nil
+}
+
+func scanRequirement(row interface{ Scan(...any) error }) (*exchange.Requirement, int, error) {
+	var (
+		r                          exchange.Requirement
+		items, matters, state      string
+		deadline, created, updated int64
+		n                          int
+	)
+	if err := row.Scan(&r.ID, &r.Consumer, &r.Provider, &r.Resource, &items, &matters, &r.LegalDuty, &r.ScopeRegion,
+		&state, &deadline, &n, &created, &updated); err != nil {
+		return nil, 0, err
+	}
+	r.Items, r.MatterCodes, r.State = splitList(items), splitList(matters), exchange.RequirementState(state)
+	r.Deadline, r.CreatedAt, r.UpdatedAt = fromMicro(deadline), fromMicro(created), fromMicro(updated)
+	return &r, n, nil
+}
+
+func (q requirements) Get(ctx context.Context, id string) (*exchange.Requirement, error) {
+	r, _, err := scanRequirement(q.s.db.QueryRowContext(ctx, `SELECT `+reqColumns+` FROM requirements WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, requirementNotFound(id)
+	}
+	if err != nil {
+		return nil, unavailable("get requirement", err)
+	}
+	rows, err := q.s.db.QueryContext(ctx, `SELECT seq, action, by_dept, legal_basis, comment, at, evidence, body_digest
+FROM requirement_decisions WHERE requirement = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, unavailable("get requirement decisions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			d      exchange.Decision
+			action string
+			at     int64
+		)
+		if err := rows.Scan(&d.Seq, &action, &d.By, &d.LegalBasis, &d.Comment, &at, &d.Evidence, &d.BodyDigest); err != nil {
+			return nil, unavailable("get requirement decisions", err)
+		}
+		d.Action, d.At = exchange.DecisionAction(action), fromMicro(at)
+		r.Decisions = append(r.Decisions, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("get requirement decisions", err)
+	}
+	return r, nil
+}
+
+func (q requirements) Decide(ctx context.Context, r *exchange.Requirement, from exchange.RequirementState, d exchange.Decision) error {
+	changed := func() error {
+		return exchange.Errorf(exchange.KindFailedPrecondition, "REQUIREMENT_CHANGED",
+			"requirement %s changed since it was read (another decision was recorded first): read it again and decide on its current state", r.ID)
+	}
+	if d.Seq < 1 {
+		return exchange.Errorf(exchange.KindInvalid, "DECISION_SEQ_INVALID", "decision seq must be at least 1")
+	}
+	tx, err := q.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("decide requirement", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	res, err := tx.ExecContext(ctx, `UPDATE requirements SET items = $1, matter_codes = $2, legal_duty = $3, scope_region = $4,
+state = $5, deadline = $6, updated_at = $7, decisions = $8 WHERE id = $9 AND state = $10 AND decisions = $11`,
+		joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion, string(r.State), micro(r.Deadline), micro(r.UpdatedAt),
+		d.Seq, r.ID, string(from), d.Seq-1)
+	if err != nil {
+		return unavailable("decide requirement", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("decide requirement", err)
+	} else if n == 0 {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM requirements WHERE id = $1`, r.ID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return requirementNotFound(r.ID)
+		} else if err != nil {
+			return unavailable("decide requirement", err)
+		}
+		return changed()
+	}
+	if err := insertDecision(ctx, tx, r.ID, d); err != nil {
+		if q.s.d.IsUniqueViolation(err) {
+			return changed()
+		}
+		return unavailable("decide requirement", err)
+	}
+	if err := tx.Commit(); err != nil {
+		if q.s.d.IsUniqueViolation(err) {
+			return changed()
+		}
+		return unavailable("decide requirement", err)
+	}
+	return nil
+}
+
+func (q requirements) scanList(ctx context.Context, op, query string, args ...any) ([]*exchange.Requirement, error) {
+	rows, err := q.s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	var out []*exchange.Requirement
+	for rows.Next() {
+		r, _, err := scanRequirement(rows)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, err)
+	}
+	return out, nil
+}
+
+func (q requirements) List(ctx context.Context, f store.RequirementFilter, after string, limit int) ([]*exchange.Requirement, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	query := `SELECT ` + reqColumns + ` FROM requirements WHERE id > $1`
+	args := []any{after}
+	add := func(col, v string) {
+		if v != "" {
+			args = append(args, v)
+			query += ` AND ` + col + ` = $` + strconv.Itoa(len(args))
+		}
+	}
+	add("consumer", f.Consumer)
+	add("provider", f.Provider)
+	add("resource", f.Resource)
+	add("state", string(f.State))
+	args = append(args, limit)
+	query += ` ORDER BY id LIMIT $` + strconv.Itoa(len(args))
+	return q.scanList(ctx, "list requirements", query, args...)
+}
+
+func (q requirements) Overdue(ctx context.Context, now time.Time, limit int) ([]*exchange.Requirement, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	return q.scanList(ctx, "list overdue requirements", `SELECT `+reqColumns+` FROM requirements
+WHERE state IN ($1, $2) AND deadline > 0 AND deadline <= $3 ORDER BY deadline, id LIMIT $4`,
+		string(exchange.ReqUnderReview), string(exchange.ReqAwaitingProvider), now.UnixMicro(), limit)
+}
