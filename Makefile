@@ -40,6 +40,10 @@ test: check-generate vet ## run every test (race detector on)
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	@if [ -f ledger/chaincode/go.mod ]; then cd ledger/chaincode && $(GO) test -race ./...; fi
 
+.PHONY: crash
+crash: ## long crash-safety run: 20 SIGKILLs of a loaded hub, then check nothing acknowledged was lost
+	GXHUB_CRASH_RUNS=20 $(GO) test -count=1 -run TestCrashLosesNothingAcknowledged -v -timeout 30m ./cmd/gxctl/
+
 .PHONY: bench
 bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -211,7 +211,12 @@ func TestEndToEnd(t *testing.T) {
 // and GB 32100 check characters.
 func validCode(t *testing.T) string {
 	t.Helper()
-	org := "22334455"
+	return validCodeOrg(t, "22334455")
+}
+
+// validCodeOrg is validCode for an 8-digit organisation code body.
+func validCodeOrg(t testing.TB, org string) string {
+	t.Helper()
 	w := []int{3, 7, 9, 10, 5, 8, 4, 2}
 	sum := 0
 	for i, r := range org {
