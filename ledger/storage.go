@@ -27,6 +27,11 @@ type Node struct {
 // did not happen), [ErrNotFound] and [ErrConflict] as documented, and MUST
 // honour ctx cancellation. Returned slices belong to the caller; stored
 // values MUST NOT alias caller slices.
+//
+// Times (head and anchor times) MUST round-trip to the microsecond, the
+// precision of PostgreSQL timestamps: signatures cover them. The log and the
+// embedded anchorer produce microsecond-aligned times. Leaves are opaque
+// bytes and MUST round-trip exactly.
 type Storage interface {
 	LeafStorage
 	HeadStorage

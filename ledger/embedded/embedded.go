@@ -72,7 +72,7 @@ func (a *Anchorer) Anchor(ctx context.Context, head ledger.SignedTreeHead, consi
 	// PutAnchor's height check (ErrConflict).
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	block := ledger.Anchor{Height: 1, Head: head, KeyID: a.signer.KeyID(), Time: a.now()}
+	block := ledger.Anchor{Height: 1, Head: head, KeyID: a.signer.KeyID(), Time: a.now().UTC().Truncate(time.Microsecond)}
 	last, err := a.store.LatestAnchor(ctx)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):

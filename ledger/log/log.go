@@ -412,11 +412,13 @@ func (l *Log) Head(ctx context.Context) (ledger.SignedTreeHead, error) {
 	return l.storage.LatestHead(ctx)
 }
 
-// CurrentHead returns the unsigned head of everything committed so far.
+// CurrentHead returns the unsigned head of everything committed so far,
+// timed now (UTC, truncated to the microsecond so that SQL stores keep it
+// exactly).
 func (l *Log) CurrentHead() ledger.TreeHead {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return ledger.TreeHead{LogID: l.cfg.LogID, Size: l.size, Root: l.rootOf(l.rng), Time: l.cfg.Now()}
+	return ledger.TreeHead{LogID: l.cfg.LogID, Size: l.size, Root: l.rootOf(l.rng), Time: l.cfg.Now().UTC().Truncate(time.Microsecond)}
 }
 
 // SignHead signs and stores a head of everything committed so far, unless
