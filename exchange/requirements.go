@@ -1,0 +1,369 @@
+package exchange
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Deadlines are the working-day limits of the requirement workflow. They are configurable
+// per jurisdiction; DefaultDeadlines follows a provincial rule.
+type Deadlines struct {
+	// Review is how many working days the coordinator has to check a conditional
+	// requirement for completeness (default 2).
+	Review int
+	// Answer is how many working days the provider has to answer a complete requirement
+	// (default 5).
+	Answer int
+	// AnswerUnpublished replaces Answer when the resource has not been published yet and
+	// the provider must first publish it (default 10).
+	AnswerUnpublished int
+}
+
+// DefaultDeadlines returns 2, 5 and 10 working days.
+func DefaultDeadlines() Deadlines { return Deadlines{Review: 2, Answer: 5, AnswerUnpublished: 10} }
+
+// Validate checks every limit is 1..60 working days and that an unpublished resource
+// never gets less time than a published one.
+func (d Deadlines) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"review", d.Review}, {"answer", d.Answer}, {"answer_unpublished", d.AnswerUnpublished}} {
+		if f.v < 1 || f.v > 60 {
+			return Errorf(KindInvalid, "DEADLINE_INVALID", "the %s deadline must be 1 to 60 working days, got %d", f.name, f.v)
+		}
+	}
+	if d.AnswerUnpublished < d.Answer {
+		return Errorf(KindInvalid, "DEADLINE_INVALID", "the answer deadline for unpublished resources (%d) must not be shorter than for published ones (%d)", d.AnswerUnpublished, d.Answer)
+	}
+	return nil
+}
+
+// WorkingDays computes deadlines in working days; *calendar.Calendar implements it. It
+// fails (with a *calendar.YearNotAnnouncedError) when a year needed is not announced.
+type WorkingDays interface {
+	AddWorkingDays(from time.Time, n int) (time.Time, error)
+}
+
+// SystemActor is the By of decisions the exchange takes itself (auto grant, escalation).
+const SystemActor = "system"
+
+// Actor is the department taking a decision and the signed request that carried it.
+type Actor struct {
+	Department *Department
+	Evidence   string // the verified GXHUB-SM2 Authorization value
+	BodyDigest string // base64url SM3 of the request body it covers
+}
+
+// DecisionRequest is what a department asks to decide on a requirement.
+type DecisionRequest struct {
+	Action     DecisionAction
+	LegalBasis string // required for refuse and confirm_refusal
+	Comment    string // required for return_incomplete (what is missing)
+	// Amendment applies to ActSubmit on a returned requirement (resubmission): empty
+	// fields keep their value.
+	Items       []string
+	MatterCodes []string
+	LegalDuty   string
+	ScopeRegion string
+}
+
+// Workflow applies the requirement workflow (see RequirementState). It does no I/O: the
+// caller loads the requirement and its resource, applies a step, and stores the result
+// compare-and-set (store.Requirements.Decide), so concurrent decisions cannot both apply.
+type Workflow struct {
+	Calendar  WorkingDays
+	Deadlines Deadlines
+}
+
+func (w *Workflow) deadline(now time.Time, days int) (time.Time, error) {
+	t, err := w.Calendar.AddWorkingDays(now, days)
+	if err != nil {
+		return time.Time{}, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err,
+			"the deadline of %d working days from %s cannot be computed", days, now.Format(time.DateOnly))
+	}
+	return t.UTC(), nil
+}
+
+// answerDays is the provider's answer limit for res.
+func (w *Workflow) answerDays(res *Resource) int {
+	if !res.Published {
+		return w.Deadlines.AnswerUnpublished
+	}
+	return w.Deadlines.Answer
+}
+
+func (by Actor) decision(seq int, a DecisionAction, at time.Time) Decision {
+	return Decision{Seq: seq, Action: a, By: by.Department.Code, At: at, Evidence: by.Evidence, BodyDigest: by.BodyDigest}
+}
+
+func systemDecision(seq int, a DecisionAction, at time.Time, comment string) Decision {
+	return Decision{Seq: seq, Action: a, By: SystemActor, At: at, Comment: comment}
+}
+
+// checkContent checks the requested items, matters, duty and scope against the resource.
+func checkContent(r *Requirement, res *Resource) error {
+	bad := func(reason, format string, args ...any) error { return Errorf(KindInvalid, reason, format, args...) }
+	if len(r.Items) == 0 {
+		return bad("DATA_ITEMS_MISSING", "list the data items needed (a subset of resource %s's items)", res.Code)
+	}
+	seen := map[string]bool{}
+	for _, it := range r.Items {
+		if _, ok := res.Item(it); !ok {
+			names := make([]string, len(res.Items))
+			for i, d := range res.Items {
+				names[i] = d.Name
+			}
+			return bad("DATA_ITEM_UNKNOWN", "resource %s has no data item %q; its items are %s", res.Code, it, strings.Join(names, ", "))
+		}
+		if seen[it] {
+			return bad("DATA_ITEM_DUPLICATE", "data item %q is listed twice", it)
+		}
+		seen[it] = true
+	}
+	if len(r.MatterCodes) == 0 {
+		return bad("MATTER_CODES_MISSING", "bind the requirement to the government-service matters (事项编码) the data is needed for")
+	}
+	for _, m := range r.MatterCodes {
+		if !matterCodeRE.MatchString(m) {
+			return bad("MATTER_CODE_INVALID", "matter code %q must be 3–64 letters, digits, '.', '_' or '-'", m)
+		}
+	}
+	if strings.TrimSpace(r.LegalDuty) == "" {
+		return bad("LEGAL_DUTY_MISSING", "state the legal duty (law, regulation or rule) the data is needed for")
+	}
+	if r.ScopeRegion != "" && !regionRE.MatchString(r.ScopeRegion) {
+		return bad("REGION_INVALID", "scope region %q must be a 6-digit 行政区划代码", r.ScopeRegion)
+	}
+	return nil
+}
+
+// File checks a new requirement against its resource and gives it its first state,
+// deadline and decisions: unconditional → granted at once (submit + system auto_grant);
+// conditional → under_review with the review deadline; not_shared → escalated to the
+// coordinator (submit + system escalate). r.ID, Consumer, Provider, Resource, Items,
+// MatterCodes, LegalDuty and ScopeRegion must be set; by must be the consumer.
+func (w *Workflow) File(r *Requirement, res *Resource, by Actor, now time.Time) error {
+	now = now.UTC().Truncate(time.Microsecond)
+	if r.Consumer != by.Department.Code {
+		return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "department %s cannot file a requirement for consumer %s: file it as yourself", by.Department.Code, r.Consumer)
+	}
+	if r.Provider == "" {
+		r.Provider = res.Provider
+	}
+	if r.Provider != res.Provider {
+		return Errorf(KindInvalid, "RESOURCE_PROVIDER_MISMATCH", "resource %s is provided by %s, not %s", res.Code, res.Provider, r.Provider)
+	}
+	if r.Consumer == r.Provider {
+		return Errorf(KindInvalid, "REQUIREMENT_OWN_RESOURCE", "department %s provides resource %s itself: no requirement is needed", r.Consumer, res.Code)
+	}
+	if r.ScopeRegion == "" {
+		r.ScopeRegion = res.ScopeRegion
+	}
+	if err := checkContent(r, res); err != nil {
+		return err
+	}
+	r.CreatedAt, r.UpdatedAt = now, now
+	r.Decisions = []Decision{by.decision(1, ActSubmit, now)}
+	r.Deadline = time.Time{}
+	switch res.ShareType {
+	case ShareUnconditional:
+		r.State = ReqGranted
+		r.Decisions = append(r.Decisions, systemDecision(2, ActAutoGrant, now,
+			fmt.Sprintf("resource %s is shared unconditionally (无条件共享): granted at once", res.Code)))
+	case ShareConditional:
+		d, err := w.deadline(now, w.Deadlines.Review)
+		if err != nil {
+			return err
+		}
+		r.State, r.Deadline = ReqUnderReview, d
+	case ShareNotShared:
+		r.State = ReqEscalated
+		r.Decisions = append(r.Decisions, systemDecision(2, ActEscalate, now,
+			fmt.Sprintf("resource %s is registered as not shared (不予共享; legal basis: %s): the coordinator decides", res.Code, res.LegalBasis)))
+	default:
+		return Errorf(KindFailedPrecondition, "SHARE_TYPE_INVALID", "resource %s has share type %q", res.Code, res.ShareType)
+	}
+	return nil
+}
+
+func stateErr(r *Requirement, a DecisionAction, allowed ...RequirementState) error {
+	names := make([]string, len(allowed))
+	for i, s := range allowed {
+		names[i] = string(s)
+	}
+	return Errorf(KindFailedPrecondition, "REQUIREMENT_STATE_INVALID",
+		"requirement %s is %s; %s applies only to a requirement that is %s", r.ID, r.State, a, strings.Join(names, " or "))
+}
+
+// Decide applies a department's decision to r (in place; r must carry its decisions) and
+// returns the state r was in and the decision to append, for a compare-and-set store.
+// Who may decide: the coordinator reviews (accept_complete, return_incomplete), orders
+// sharing and confirms refusals; the provider grants or refuses (refusal only with a legal
+// basis, never for an unconditional resource); the consumer resubmits, withdraws and
+// revokes; the coordinator may also revoke. Any refusal writes nothing to r.
+func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionRequest, now time.Time) (RequirementState, Decision, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	from := r.State
+	next := *r
+	next.Deadline = time.Time{}
+	dept := by.Department
+	coordinator := func() error {
+		if !dept.HasRole(RoleCoordinator) {
+			return Errorf(KindPermissionDenied, "ROLE_REQUIRED", "only a coordinator (政务数据主管部门) may %s; department %s is not one", req.Action, dept.Code)
+		}
+		return nil
+	}
+	provider := func() error {
+		if dept.Code != r.Provider {
+			return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_PROVIDER", "only the provider %s of requirement %s may %s it; department %s is not its provider", r.Provider, r.ID, req.Action, dept.Code)
+		}
+		return nil
+	}
+	consumer := func() error {
+		if dept.Code != r.Consumer {
+			return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "only the consumer %s that filed requirement %s may %s it; department %s did not file it", r.Consumer, r.ID, req.Action, dept.Code)
+		}
+		return nil
+	}
+	legalBasis := func() error {
+		if strings.TrimSpace(req.LegalBasis) == "" {
+			return Errorf(KindInvalid, "LEGAL_BASIS_REQUIRED",
+				"a refusal must cite its legal basis (law, regulation, rule, a superior department's rule or a government approval); sharing is the rule (共享为原则、不共享为例外)")
+		}
+		return nil
+	}
+	in := func(states ...RequirementState) error {
+		if !slices.Contains(states, r.State) {
+			return stateErr(r, req.Action, states...)
+		}
+		return nil
+	}
+	var err error
+	switch req.Action {
+	case ActComplete:
+		if err = coordinator(); err == nil {
+			if err = in(ReqUnderReview); err == nil {
+				next.State = ReqAwaitingProvider
+				next.Deadline, err = w.deadline(now, w.answerDays(res))
+			}
+		}
+	case ActReturn:
+		if err = coordinator(); err == nil {
+			if err = in(ReqUnderReview); err == nil {
+				if strings.TrimSpace(req.Comment) == "" {
+					err = Errorf(KindInvalid, "RETURN_REASON_REQUIRED", "say what is missing from the requirement (comment) so that the consumer can amend it")
+				}
+				next.State = ReqReturned
+			}
+		}
+	case ActSubmit:
+		if err = consumer(); err == nil {
+			if err = in(ReqReturned); err == nil {
+				if len(req.Items) > 0 {
+					next.Items = req.Items
+				}
+				if len(req.MatterCodes) > 0 {
+					next.MatterCodes = req.MatterCodes
+				}
+				if req.LegalDuty != "" {
+					next.LegalDuty = req.LegalDuty
+				}
+				if req.ScopeRegion != "" {
+					next.ScopeRegion = req.ScopeRegion
+				}
+				if err = checkContent(&next, res); err == nil {
+					next.State = ReqUnderReview
+					next.Deadline, err = w.deadline(now, w.Deadlines.Review)
+				}
+			}
+		}
+	case ActGrant:
+		if err = provider(); err == nil {
+			if err = in(ReqAwaitingProvider, ReqEscalated); err == nil && res.ShareType == ShareNotShared {
+				err = Errorf(KindFailedPrecondition, "COORDINATOR_DECIDES", "resource %s is registered as not shared: only the coordinator can order sharing", res.Code)
+			}
+			next.State = ReqGranted
+		}
+	case ActRefuse:
+		if err = provider(); err == nil {
+			if res.ShareType == ShareUnconditional {
+				err = Errorf(KindFailedPrecondition, "UNCONDITIONAL_REFUSAL_FORBIDDEN",
+					"resource %s is shared unconditionally (无条件共享): its provider cannot refuse a requirement for it", res.Code)
+			} else if err = in(ReqAwaitingProvider); err == nil {
+				err = legalBasis()
+			}
+			next.State = ReqRefused
+		}
+	case ActOrderShare:
+		if err = coordinator(); err == nil {
+			err = in(ReqEscalated, ReqRefused)
+			next.State = ReqGranted
+		}
+	case ActConfirmRefuse:
+		if err = coordinator(); err == nil {
+			if res.ShareType == ShareUnconditional {
+				err = Errorf(KindFailedPrecondition, "UNCONDITIONAL_REFUSAL_FORBIDDEN",
+					"resource %s is shared unconditionally (无条件共享): a refusal cannot be confirmed", res.Code)
+			} else if err = in(ReqEscalated); err == nil {
+				err = legalBasis()
+			}
+			next.State = ReqRefused
+		}
+	case ActRevoke:
+		if dept.Code != r.Consumer && !dept.HasRole(RoleCoordinator) {
+			err = Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "only the consumer %s or a coordinator may revoke requirement %s; department %s is neither", r.Consumer, r.ID, dept.Code)
+		} else {
+			err = in(ReqGranted)
+			next.State = ReqRevoked
+		}
+	case ActWithdraw:
+		if err = consumer(); err == nil {
+			err = in(ReqUnderReview, ReqReturned, ReqAwaitingProvider, ReqEscalated)
+			next.State = ReqWithdrawn
+		}
+	case ActAutoGrant, ActEscalate:
+		err = Errorf(KindInvalid, "ACTION_SYSTEM_ONLY", "%s is taken by the exchange itself, not requested", req.Action)
+	default:
+		err = Errorf(KindInvalid, "ACTION_INVALID", "action %q is not one of accept_complete, return_incomplete, submit, grant, refuse, order_share, confirm_refusal, revoke, withdraw", req.Action)
+	}
+	if err != nil {
+		return "", Decision{}, err
+	}
+	d := by.decision(len(r.Decisions)+1, req.Action, now)
+	d.LegalBasis, d.Comment = strings.TrimSpace(req.LegalBasis), strings.TrimSpace(req.Comment)
+	next.UpdatedAt = now
+	next.Decisions = append(slices.Clone(r.Decisions), d)
+	*r = next
+	return from, d, nil
+}
+
+// Overdue reports whether r's pending step is past its deadline at now (an act is in time
+// only before the deadline).
+func (r *Requirement) Overdue(now time.Time) bool {
+	return (r.State == ReqUnderReview || r.State == ReqAwaitingProvider) && !r.Deadline.IsZero() && !now.Before(r.Deadline)
+}
+
+// Escalate moves an overdue requirement (r must carry its decisions) to escalated with a
+// system decision, in place, and returns the state it was in and the decision; ok is
+// false when r is not overdue at now.
+func (w *Workflow) Escalate(r *Requirement, now time.Time) (from RequirementState, d Decision, ok bool) {
+	if !r.Overdue(now) {
+		return "", Decision{}, false
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	from = r.State
+	who := "the coordinator did not finish the completeness review"
+	if from == ReqAwaitingProvider {
+		who = "provider " + r.Provider + " did not answer"
+	}
+	d = systemDecision(len(r.Decisions)+1, ActEscalate, now,
+		fmt.Sprintf("%s before the deadline %s: escalated to the coordinator, who may order sharing", who, r.Deadline.In(cst).Format("2006-01-02 15:04 MST")))
+	r.State, r.Deadline, r.UpdatedAt = ReqEscalated, time.Time{}, now
+	r.Decisions = append(slices.Clone(r.Decisions), d)
+	return from, d, true
+}
+
+var cst = time.FixedZone("CST", 8*3600)
