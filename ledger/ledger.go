@@ -74,7 +74,10 @@ type Anchorer interface {
 	//     root) to the latest anchored one (idempotent retries);
 	//   - return [ErrConflict] if another writer anchored first (the caller
 	//     re-reads Latest, recomputes the proof and retries);
-	//   - make the anchor durable before returning it.
+	//   - make the anchor durable before returning it;
+	//   - return an Anchor whose Height and Head are set (Head equal to the
+	//     anchored head); Hash/PrevHash/Signature/Consistency when the
+	//     back-end keeps them, Ref to a back-end reference (e.g. a TxID).
 	Anchor(ctx context.Context, head SignedTreeHead, consistency [][]byte) (Anchor, error)
 
 	// Latest returns the anchor with the greatest height, or [ErrNotFound]
