@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"bufio"
+	"encoding/base64"
+	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -48,6 +50,7 @@ type hubProc struct {
 func startGxhub(t *testing.T, bin, dataDir, addr string) *hubProc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", dataDir, "--listen", addr)
+	cmd.Env = append(os.Environ(), "GXHUB_AUDIT_HEAD_INTERVAL=200ms")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
@@ -191,6 +194,36 @@ func TestEndToEnd(t *testing.T) {
 	out, code = gxctl(t, gxctlBin, "--identity", newDir, "whoami")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "重庆市渝北区医疗保障局")
+
+	// The registration is an audit record: fetch its receipt, verify it offline with the
+	// pinned log key, and see a tampered receipt refused.
+	keyFile := filepath.Join(t.TempDir(), "log-key.pem")
+	out, code = gxctl(t, gxctlBin, "--identity", market, "audit", "key")
+	require.Equal(t, 0, code, out)
+	require.NoError(t, os.WriteFile(keyFile, []byte(out), 0o600))
+	receipt := filepath.Join(t.TempDir(), "receipt.json")
+	require.Eventually(t, func() bool {
+		out, code = gxctl(t, gxctlBin, "--identity", coordinator, "audit", "proof", "0", "-o", receipt)
+		return code == 0 && strings.Contains(out, "anchored in block")
+	}, 20*time.Second, 200*time.Millisecond, "record 0 gets anchored: %s", out)
+	out, code = gxctl(t, gxctlBin, "audit", "verify", receipt, "--log-key", keyFile)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "VALID")
+	raw, err := os.ReadFile(receipt)
+	require.NoError(t, err)
+	tampered := strings.Replace(string(raw), `"Outcome"`, `"Outcome"`, 1)
+	var rj map[string]any
+	require.NoError(t, json.Unmarshal(raw, &rj))
+	leaf := rj["Leaf"].(string)
+	b, err := base64.StdEncoding.DecodeString(leaf)
+	require.NoError(t, err)
+	b[len(b)-1] ^= 1
+	tampered = strings.Replace(tampered, leaf, base64.StdEncoding.EncodeToString(b), 1)
+	bad := filepath.Join(t.TempDir(), "tampered.json")
+	require.NoError(t, os.WriteFile(bad, []byte(tampered), 0o600))
+	out, code = gxctl(t, gxctlBin, "audit", "verify", bad, "--log-key", keyFile)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "INVALID")
 
 	// Restart on the same data directory: same CA, same departments, identities still valid.
 	hub.stop(t)

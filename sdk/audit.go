@@ -1,0 +1,75 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/sm2sig"
+	"github.com/gxhub/gxhub/ledger/verify"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+)
+
+// AuditReceipt is everything an auditor needs to check one audit record offline: the
+// record, its inclusion proof in a signed tree head, the anchor block that anchored that
+// head, and the log's public key. Save it as JSON; VerifyAuditReceipt checks it without
+// contacting the hub.
+type AuditReceipt struct {
+	verify.Receipt
+	LogID     string `json:"log_id"`
+	LogKeyPEM string `json:"log_key_pem"`
+	// Anchored tells whether Anchor covers the record; when false the record is in a signed
+	// head that has not been anchored yet (anchoring runs at the log's interval).
+	Anchored bool `json:"anchored"`
+}
+
+// AuditReceipt fetches the receipt of the record at index: the proof goes up to the latest
+// anchored head when it covers the record, else to the latest signed head.
+func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt, error) {
+	info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+	if err != nil {
+		return nil, err
+	}
+	r := &AuditReceipt{LogID: info.GetLogId(), LogKeyPEM: info.GetPublicKeyPem()}
+	var size uint64
+	anchor, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{})
+	if err == nil && anchor.GetHead().GetTreeSize() > index {
+		size = anchor.GetHead().GetTreeSize()
+		a := server.AnchorFromProto(anchor)
+		r.Anchor, r.Anchored = &a, true
+	}
+	p, err := c.Audit.GetInclusionProof(ctx, &auditv1.GetInclusionProofRequest{Index: index, TreeSize: size})
+	if err != nil {
+		return nil, err
+	}
+	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), server.HeadFromProto(p.GetHead())
+	return r, nil
+}
+
+// VerifyAuditReceipt checks a receipt offline with the log key it names (pin that key: a
+// receipt is only as trustworthy as the key you accept; compare it with LogInfo obtained
+// out of band). It returns the verified record.
+func VerifyAuditReceipt(r *AuditReceipt, trustedLogKeyPEM string) (ledger.Record, error) {
+	if r == nil {
+		return ledger.Record{}, errors.New("no receipt")
+	}
+	keyPEM := trustedLogKeyPEM
+	if keyPEM == "" {
+		keyPEM = r.LogKeyPEM
+	}
+	pub, err := sm.ParsePublicKeyPEM([]byte(keyPEM))
+	if err != nil {
+		return ledger.Record{}, fmt.Errorf("log key: %w", err)
+	}
+	v, err := sm2sig.NewVerifier(pub)
+	if err != nil {
+		return ledger.Record{}, err
+	}
+	if r.Head.LogID != r.LogID {
+		return ledger.Record{}, fmt.Errorf("receipt head belongs to log %q, not %q", r.Head.LogID, r.LogID)
+	}
+	return verify.VerifyReceipt(verify.Keys{Log: v, Anchor: v}, r.Receipt)
+}
