@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TreeHead is the state of a Merkle log at one size: its RFC 6962 root hash
 // with SM3 as the hash function.
 type TreeHead struct {
 	// LogID names the log (e.g. "gxhub.example.gov.cn/audit"). It must be
-	// non-empty, printable, without white space.
+	// 1 to 256 bytes of printable UTF-8 without white space.
 	LogID string
 	// Size is the number of leaves.
 	Size uint64
@@ -102,12 +104,18 @@ type Verifier interface {
 	Verify(msg, sig []byte) error
 }
 
+// MaxTokenLength bounds log ids and key ids, in bytes.
+const MaxTokenLength = 256
+
 func validToken(what, s string) error {
-	if s == "" {
-		return fmt.Errorf("%w: %s is empty", ErrInvalid, what)
+	if s == "" || len(s) > MaxTokenLength {
+		return fmt.Errorf("%w: %s must be 1 to %d bytes, got %d", ErrInvalid, what, MaxTokenLength, len(s))
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalid, what, s)
 	}
 	for _, r := range s {
-		if r <= ' ' || r == 0x7f {
+		if r <= ' ' || r == 0x7f || !unicode.IsPrint(r) {
 			return fmt.Errorf("%w: %s %q contains white space or a control character", ErrInvalid, what, s)
 		}
 	}

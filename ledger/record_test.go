@@ -221,6 +221,9 @@ func TestHeadAndAnchorGolden(t *testing.T) {
 
 	bad := map[string]func(){
 		"fail/log id with space": func() { h.LogID = "a b" },
+		"fail/log id too long":   func() { h.LogID = strings.Repeat("x", 257) },
+		"fail/log id bad utf8":   func() { h.LogID = "log\xff" },
+		"fail/log id non-print":  func() { h.LogID = "log\u200b" },
 		"fail/short root":        func() { h.Root = []byte{1} },
 		"fail/no time":           func() { h.Time = time.Time{} },
 	}
