@@ -30,6 +30,8 @@ type Store interface {
 	Requirements() Requirements
 	// Matters is the matter catalogue (A7).
 	Matters() Matters
+	// Certs is the e-certificate registry and the hub-made seals (B2, B3).
+	Certs() Certs
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).
