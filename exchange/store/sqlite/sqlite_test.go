@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/embedded"
 	"github.com/gxhub/gxhub/ledger/ledgertest"
 
 	"github.com/gxhub/gxhub/exchange/store"
@@ -56,4 +57,16 @@ func TestLedgerStorageConformance(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s.LedgerStorage("test.gxhub/audit")
 	})
+}
+
+func TestEmbeddedAnchorerOnSQL(t *testing.T) {
+	ledgertest.RunAnchorer(t, func(t *testing.T) ledger.Anchorer {
+		s, err := sqlite.Open(context.Background(), t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		a, err := embedded.New(s.LedgerStorage("test.gxhub/audit"), ledgertest.Signer(t, "anchor"),
+			embedded.WithHeadVerifier(ledgertest.Verifier(t, ledgertest.LogKeyName)))
+		require.NoError(t, err)
+		return a
+	}, ledgertest.WithAnchorKey(ledgertest.Verifier(t, "anchor")))
 }

@@ -1,0 +1,269 @@
+// Command gxload drives signed requests against a running gxhub from many departments at
+// once, over real gRPC or REST, and reports throughput and latency percentiles next to the
+// crypto-only ceiling for the same work measured in the same run (one SM2 verify of the
+// request signature and one SM2 sign of the response per operation, on all cores).
+//
+//	gxload --identities gxhub-data/demo --op whoami --duration 10s --concurrency 32
+//
+// Operations: whoami (a signed round trip), register (coordinator registrations: a store
+// write plus an audit record), and the ones later areas add (see ops.go).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/sdk"
+	"github.com/gxhub/gxhub/sdk/identity"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gxload:", err)
+		os.Exit(2)
+	}
+}
+
+// Result is one run's figures.
+type Result struct {
+	Op            string         `json:"op"`
+	Transport     string         `json:"transport"`
+	Concurrency   int            `json:"concurrency"`
+	Departments   int            `json:"departments"`
+	Duration      time.Duration  `json:"duration_ns"`
+	OK            int64          `json:"ok"`
+	Errors        int64          `json:"errors"`
+	ErrorReasons  map[string]int `json:"error_reasons,omitempty"`
+	Throughput    float64        `json:"ops_per_sec"`
+	P50, P95, P99 time.Duration  `json:"-"`
+	P50ms         float64        `json:"p50_ms"`
+	P95ms         float64        `json:"p95_ms"`
+	P99ms         float64        `json:"p99_ms"`
+	Ceiling       float64        `json:"crypto_ceiling_ops_per_sec"`
+	Ratio         float64        `json:"ratio_to_ceiling"`
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("gxload", flag.ContinueOnError)
+	dir := fs.String("identities", "gxhub-data/demo", "directory of department identity directories (as written by gxhub serve --demo)")
+	hub := fs.String("hub", "", "hub URL (default: the identities' hub_url)")
+	op := fs.String("op", "whoami", "operation: "+strings.Join(opNames(), ", "))
+	conc := fs.Int("concurrency", 4*runtime.NumCPU(), "concurrent workers")
+	dur := fs.Duration("duration", 10*time.Second, "how long to drive load (bounded)")
+	rate := fs.Float64("rate", 0, "target operations per second in total (0: as fast as possible)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	ceiling := fs.Duration("ceiling", 2*time.Second, "how long to measure the crypto-only ceiling (0 to skip)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dur <= 0 || *dur > 30*time.Minute {
+		return errors.New("--duration must be between 0 and 30m")
+	}
+	if *conc < 1 || *conc > 4096 {
+		return errors.New("--concurrency must be between 1 and 4096")
+	}
+	o, ok := ops[*op]
+	if !ok {
+		return fmt.Errorf("unknown --op %q: use one of %s", *op, strings.Join(opNames(), ", "))
+	}
+	ids, err := loadIdentities(*dir)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var opts []sdk.Option
+	if *hub != "" {
+		opts = append(opts, sdk.WithURL(*hub))
+	}
+	clients := make([]*sdk.Client, len(ids))
+	for i, id := range ids {
+		if clients[i], err = sdk.Dial(ctx, id, opts...); err != nil {
+			return err
+		}
+		defer clients[i].Close()
+	}
+	res, err := Drive(ctx, o, clients, *conc, *dur, *rate)
+	if err != nil {
+		return err
+	}
+	if *ceiling > 0 {
+		res.Ceiling = CryptoCeiling(*ceiling)
+		res.Ratio = res.Throughput / res.Ceiling
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(stdout, "op %s over %s: %d departments, %d workers, %s\n", res.Op, res.Transport, res.Departments, res.Concurrency, res.Duration.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "  %.0f ops/s   ok %d   errors %d\n", res.Throughput, res.OK, res.Errors)
+	fmt.Fprintf(stdout, "  latency p50 %.2f ms   p95 %.2f ms   p99 %.2f ms\n", res.P50ms, res.P95ms, res.P99ms)
+	for r, n := range res.ErrorReasons {
+		fmt.Fprintf(stdout, "  error %s: %d\n", r, n)
+	}
+	if res.Ceiling > 0 {
+		fmt.Fprintf(stdout, "  crypto ceiling (1 SM2 verify + 1 SM2 sign per op, %d cores): %.0f ops/s   ratio %.2f\n", runtime.NumCPU(), res.Ceiling, res.Ratio)
+	}
+	return nil
+}
+
+func loadIdentities(dir string) ([]*identity.Identity, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--identities %s: %w", dir, err)
+	}
+	var ids []*identity.Identity
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		id, err := identity.Load(filepath.Join(dir, e.Name()), nil)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no identities under %s: start the hub with --demo or register departments", dir)
+	}
+	return ids, nil
+}
+
+// Drive runs op from conc workers for dur (optionally paced to rate ops/s in total).
+func Drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.Duration, rate float64) (*Result, error) {
+	st, err := o.Setup(ctx, clients)
+	if err != nil {
+		return nil, fmt.Errorf("setup %s: %w", o.Name, err)
+	}
+	var (
+		okN, errN atomic.Int64
+		mu        sync.Mutex
+		lat       []time.Duration
+		reasons   = map[string]int{}
+		wg        sync.WaitGroup
+	)
+	deadline := time.Now().Add(dur)
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(conc) / rate)
+	}
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := clients[w%len(clients)]
+			local := make([]time.Duration, 0, 1024)
+			next := time.Now()
+			for i := 0; time.Now().Before(deadline); i++ {
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					next = next.Add(interval)
+				}
+				t0 := time.Now()
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := o.Do(cctx, st, c, w, i)
+				cancel()
+				if err != nil {
+					errN.Add(1)
+					mu.Lock()
+					r := sdk.Reason(err)
+					if r == "" {
+						r = firstLine(err.Error())
+					}
+					reasons[r]++
+					mu.Unlock()
+					continue
+				}
+				local = append(local, time.Since(t0))
+				okN.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	r := &Result{Op: o.Name, Transport: "grpc", Concurrency: conc, Departments: len(clients), Duration: elapsed,
+		OK: okN.Load(), Errors: errN.Load(), Throughput: float64(okN.Load()) / elapsed.Seconds(),
+		P50: pct(.50), P95: pct(.95), P99: pct(.99)}
+	if len(reasons) > 0 {
+		r.ErrorReasons = reasons
+	}
+	r.P50ms, r.P95ms, r.P99ms = ms(r.P50), ms(r.P95), ms(r.P99)
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// CryptoCeiling measures, on all cores for d, how many (SM2 verify + SM2 sign) pairs per
+// second this machine does: the cryptographic floor of one signed pull.
+func CryptoCeiling(d time.Duration) float64 {
+	key, _ := sm.GenerateKey()
+	msg := make([]byte, 512)
+	sig, _ := sm.Sign(key, msg)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if sm.Verify(&key.PublicKey, msg, sig) != nil {
+					panic("ceiling: verify failed")
+				}
+				if _, err := sm.Sign(key, msg); err != nil {
+					panic(err)
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+func opNames() []string {
+	var out []string
+	for k := range ops {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

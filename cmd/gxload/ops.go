@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/sdk"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+)
+
+// Op is one kind of load.
+type Op struct {
+	Name string
+	// Setup prepares shared state (e.g. resources, requirements) before the clock starts.
+	Setup func(ctx context.Context, clients []*sdk.Client) (any, error)
+	// Do performs one operation as worker w's i-th call.
+	Do func(ctx context.Context, state any, c *sdk.Client, w, i int) error
+}
+
+var ops = map[string]Op{
+	"whoami": {
+		Name:  "whoami",
+		Setup: func(context.Context, []*sdk.Client) (any, error) { return nil, nil },
+		Do: func(ctx context.Context, _ any, c *sdk.Client, _, _ int) error {
+			_, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
+			return err
+		},
+	},
+	"register": {
+		Name:  "register",
+		Setup: setupRegister,
+		Do:    doRegister,
+	},
+}
+
+type registerState struct {
+	coordinator *sdk.Client
+	pubPEM      string
+	seq         atomic.Int64
+	base        int64
+}
+
+func setupRegister(ctx context.Context, clients []*sdk.Client) (any, error) {
+	for _, c := range clients {
+		me, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range me.GetDepartment().GetRoles() {
+			if r == adminv1.Role_ROLE_COORDINATOR {
+				key, err := sm.GenerateKey()
+				if err != nil {
+					return nil, err
+				}
+				pub, err := sm.MarshalPublicKeyPEM(&key.PublicKey)
+				if err != nil {
+					return nil, err
+				}
+				list, err := c.Admin.ListDepartments(ctx, &adminv1.ListDepartmentsRequest{PageSize: 1000})
+				if err != nil {
+					return nil, err
+				}
+				return &registerState{coordinator: c, pubPEM: string(pub), base: int64(len(list.GetDepartments())) * 1000}, nil
+			}
+		}
+	}
+	return nil, errors.New("register load needs a coordinator identity among --identities")
+}
+
+func doRegister(ctx context.Context, state any, _ *sdk.Client, _, _ int) error {
+	s := state.(*registerState)
+	n := s.base + s.seq.Add(1)
+	code, err := testCode(fmt.Sprintf("%08d", 70000000+n%29999999))
+	if err != nil {
+		return err
+	}
+	_, err = s.coordinator.Admin.RegisterDepartment(ctx, &adminv1.RegisterDepartmentRequest{
+		Department:   &adminv1.Department{Code: code, Name: "压测部门", Level: adminv1.Level_LEVEL_COUNTY, Region: "500112", Roles: []adminv1.Role{adminv1.Role_ROLE_CONSUMER}},
+		PublicKeyPem: s.pubPEM,
+	})
+	return err
+}
+
+// testCode makes a valid 统一社会信用代码 (GB 11714 + GB 32100 check characters) for an
+// 8-digit organisation code body in region 500112.
+func testCode(org string) (string, error) {
+	w := []int{3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, r := range org {
+		sum += int(r-'0') * w[i]
+	}
+	switch c := 11 - sum%11; c {
+	case 10:
+		org += "X"
+	case 11:
+		org += "0"
+	default:
+		org += string(rune('0' + c))
+	}
+	body := "11500112" + org
+	c, err := exchange.USCCCheckChar(body)
+	if err != nil {
+		return "", err
+	}
+	return body + string(c), nil
+}
