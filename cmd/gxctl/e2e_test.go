@@ -2,10 +2,10 @@ package main_test
 
 import (
 	"bufio"
-	"encoding/base64"
-	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"

@@ -65,6 +65,11 @@ type Authenticator struct {
 	Store   store.Store
 	MaxSkew time.Duration
 	Now     func() time.Time
+	// StartedAt, if set, refuses requests signed before it (REQUEST_BEFORE_START): nonces
+	// are committed without waiting for stable storage, so after a machine crash the last
+	// moments of nonces may be gone; refusing what was signed before this process started
+	// keeps such requests from being replayed.
+	StartedAt time.Time
 	// CacheTTL bounds how long a department's parsed certificate is reused before it is
 	// re-read from the store (so replicas see certificate changes within it).
 	CacheTTL time.Duration
@@ -107,6 +112,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, 
 		return nil, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonCertificate,
 			"department %s's certificate (serial %s) is valid %s to %s, not at the signing time %s: renew the certificate",
 			dept.Code, dept.CertSerial, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), signed.UTC().Format(time.RFC3339))
+	}
+	if !a.StartedAt.IsZero() && signed.Before(a.StartedAt.Truncate(time.Second)) {
+		return nil, exchange.Errorf(exchange.KindUnauthenticated, "REQUEST_BEFORE_START",
+			"the request was signed at %s, before the hub started at %s: sign it again (a signature is valid once, for requests made after it)",
+			signed.UTC().Format(time.RFC3339), a.StartedAt.UTC().Format(time.RFC3339))
 	}
 	skew := a.MaxSkew
 	if skew <= 0 {

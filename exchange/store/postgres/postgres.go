@@ -31,6 +31,10 @@ var Dialect = sqlstore.Dialect{
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
+	RelaxDurability: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`)
+		return err
+	},
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value DSN) and migrates it.

@@ -1,7 +1,8 @@
 // Package sqlite opens the hub's embedded SQLite store (modernc.org/sqlite, pure Go).
 //
 // The database runs in WAL mode with synchronous=FULL, so a write acknowledged to a caller
-// survives a crash of the process or the machine. Transactions start IMMEDIATE so that
+// survives a crash of the process or the machine. Request nonces alone use a second pool
+// with synchronous=NORMAL (see sqlstore nonces.Use). Transactions start IMMEDIATE so that
 // concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY on lock
 // upgrade.
 package sqlite
@@ -48,14 +49,18 @@ func Open(ctx context.Context, dir string) (*sqlstore.Store, error) {
 	return OpenFile(ctx, filepath.Join(dir, FileName))
 }
 
-// OpenFile opens the store in the given database file and migrates it.
-func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
+func dsn(path, synchronous string) string {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "busy_timeout(10000)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenFile opens the store in the given database file and migrates it.
+func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
+	db, err := sql.Open("sqlite", dsn(path, "FULL"))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
 	}
@@ -65,9 +70,19 @@ func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite database %s (is the directory writable?): %w", path, err)
 	}
-	s, err := sqlstore.Open(ctx, db, Dialect)
+	// Request nonces commit with synchronous=NORMAL: in WAL mode that survives a crash of the
+	// process (the OS keeps the write) and skips the flush that would otherwise cap signed
+	// requests at one fsync each.
+	relaxed, err := sql.Open("sqlite", dsn(path, "NORMAL"))
 	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	relaxed.SetMaxOpenConns(2)
+	s, err := sqlstore.Open(ctx, db, Dialect, sqlstore.WithRelaxedDB(relaxed))
+	if err != nil {
+		db.Close()
+		relaxed.Close()
 		return nil, fmt.Errorf("SQLite store %s: %w", path, err)
 	}
 	return s, nil

@@ -122,15 +122,28 @@ func (r departments) UpdateCertificate(ctx context.Context, code string, certDER
 
 type nonces struct{ s *Store }
 
+// Use records a nonce. Its commit does not wait for a flush to stable storage (a relaxed
+// pool on SQLite, synchronous_commit off on PostgreSQL): a nonce survives a crash of the
+// hub process, and a machine crash can lose only the last moments of nonces, which the
+// authenticator covers by refusing requests signed before the hub process started.
 func (n nonces) Use(ctx context.Context, department, nonce string, expires time.Time) error {
 	// A stale row for the same pair (expired but not yet purged) may be replaced: the
 	// timestamp window already refuses requests that old.
 	now := time.Now().UnixMicro()
-	tx, err := n.s.db.BeginTx(ctx, nil)
+	db := n.s.db
+	if n.s.relaxed != nil {
+		db = n.s.relaxed
+	}
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable("use nonce", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if n.s.d.RelaxDurability != nil {
+		if err := n.s.d.RelaxDurability(ctx, tx); err != nil {
+			return unavailable("use nonce", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM request_nonces WHERE department = $1 AND nonce = $2 AND expires_at < $3`,
 		department, nonce, now); err != nil {
 		return unavailable("use nonce", err)

@@ -26,19 +26,35 @@ type Dialect struct {
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
 	// IsUniqueViolation reports whether err is a unique/primary-key violation.
 	IsUniqueViolation func(err error) bool
+	// RelaxDurability, if set, is run first in a transaction whose loss on a machine crash
+	// is acceptable (request nonces: see Nonces.Use), so that it does not wait for a flush.
+	RelaxDurability func(ctx context.Context, tx *sql.Tx) error
 }
 
 // Store is a store.Store over a *sql.DB.
 type Store struct {
 	db *sql.DB
 	d  Dialect
+	// relaxed, if set, is a second pool on the same database whose commits do not wait for
+	// a flush to stable storage (SQLite synchronous=NORMAL); used for request nonces only.
+	relaxed *sql.DB
 }
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithRelaxedDB gives the store a pool for writes that may be lost on a machine (not
+// process) crash. The store closes it.
+func WithRelaxedDB(db *sql.DB) Option { return func(s *Store) { s.relaxed = db } }
 
 var _ store.Store = (*Store)(nil)
 
 // Open migrates db to the newest schema and returns the store. It owns db from then on.
-func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+func Open(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	s := &Store{db: db, d: d}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -67,7 +83,12 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.relaxed != nil {
+		s.relaxed.Close()
+	}
+	return s.db.Close()
+}
 
 // migration is one schema step. Steps are applied in version order, each in its own
 // transaction together with its row in schema_migrations, so a crash leaves either the

@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
-	h.Auth = &server.Authenticator{Store: h.Store, MaxSkew: cfg.MaxClockSkew, Now: h.now}
+	h.Auth = &server.Authenticator{Store: h.Store, MaxSkew: cfg.MaxClockSkew, Now: h.now, StartedAt: h.now()}
 	if err := h.build(tlsDir); err != nil {
 		h.Close()
 		return nil, err

@@ -164,6 +164,7 @@ func TestSignedRequestsREST(t *testing.T) {
 		"fail/unknown department":  {"GET", "/v1/whoami", sign(t, stranger, "GET", "/v1/whoami", nil, now), nil, 401, reqsig.ReasonUnknownDepartment},
 		"fail/replayed":            {"GET", "/v1/whoami", replayed, nil, 401, reqsig.ReasonReplayed},
 		"fail/ten minutes old":     {"GET", "/v1/whoami", sign(t, me, "GET", "/v1/whoami", nil, now.Add(-10*time.Minute)), nil, 401, reqsig.ReasonExpired},
+		"fail/signed before start": {"GET", "/v1/whoami", sign(t, me, "GET", "/v1/whoami", nil, now.Add(-time.Minute)), nil, 401, "REQUEST_BEFORE_START"},
 		"fail/ten minutes ahead":   {"GET", "/v1/whoami", sign(t, me, "GET", "/v1/whoami", nil, now.Add(10*time.Minute)), nil, 401, reqsig.ReasonExpired},
 		"fail/other path":          {"GET", "/v1/departments", sign(t, me, "GET", "/v1/whoami", nil, now), nil, 401, reqsig.ReasonScopeMismatch},
 		"fail/other method":        {"POST", "/v1/departments", sign(t, me, "GET", "/v1/departments", []byte(`{}`), now), []byte(`{}`), 401, reqsig.ReasonScopeMismatch},
