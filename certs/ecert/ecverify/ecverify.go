@@ -1,0 +1,339 @@
+// Package ecverify verifies sealed e-certificates (电子证照, compact SM2 JWS made by
+// ecert.Seal) and presentation (亮证) tokens into the same verify.Report that documents and
+// seals get, one named check per step, so that an approver sees which step failed: the
+// token form, the issuer's SM2 signature, the signer's chain at the signing time, that the
+// signer is the licence's issuing authority, the GB/T 36903 metadata, the licence's
+// validity on the day of use, and the registry status (suspended, revoked, annulled,
+// superseded) at the time of use.
+//
+// Chain verification results are cached per signer certificate together with the window
+// in which every certificate involved is valid, so a warm Verifier skips the chain build.
+package ecverify
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/gxhub/gxhub/certs/ecert"
+	"github.com/gxhub/gxhub/certs/jws"
+	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/verify"
+)
+
+// Report kinds of e-certificate inputs.
+const (
+	KindECert        verify.Kind = "ecert"
+	KindPresentation verify.Kind = "ecert_presentation"
+)
+
+// Status is a registry's answer about one licence version at a time.
+type Status struct {
+	// Status is active, suspended, revoked, annulled or superseded.
+	Status string
+	Since  time.Time
+	Reason string
+}
+
+// StatusSource answers the registry status of a licence version at a time. It returns an
+// error when the status cannot be determined (the check is then unknown); ErrUnregistered
+// when the registry does not know the licence.
+type StatusSource interface {
+	ECertStatus(ctx context.Context, identifier string, at time.Time) (Status, error)
+}
+
+// ErrUnregistered is returned by a StatusSource that does not know the licence.
+var ErrUnregistered = errors.New("the licence is not registered here")
+
+// Verifier verifies sealed licences and presentations. It is safe for concurrent use; its
+// fields must not change after first use.
+type Verifier struct {
+	// Catalogue returns the licence types currently known (required).
+	Catalogue func(ctx context.Context) (*ecert.Catalogue, error)
+	// Roots are the trusted root CAs (required); Intermediates help build chains.
+	Roots, Intermediates []*smx509.Certificate
+	// Status, when set, is the registry consulted for the licence's status.
+	Status StatusSource
+	// Now is the clock (time of use); nil means time.Now.
+	Now func() time.Time
+	// NoCache disables the chain cache.
+	NoCache bool
+
+	cache sync.Map // string → chainEntry
+}
+
+type chainEntry struct {
+	code   string
+	lo, hi time.Time
+}
+
+// sealedPayload mirrors ecert's sealed token payload.
+type sealedPayload struct {
+	V        int             `json:"v"`
+	IssuedAt int64           `json:"iat"`
+	Licence  *ecert.Metadata `json:"ecert"`
+	Certs    [][]byte        `json:"x5c,omitempty"`
+}
+
+// TokenType returns the JWS "typ" of input when it looks like a compact JWS (three
+// base64url parts), and "" otherwise. It does not verify anything.
+func TokenType(input []byte) string {
+	s := strings.TrimSpace(string(input))
+	if strings.Count(s, ".") != 2 || len(s) > 1<<20 {
+		return ""
+	}
+	for _, r := range s {
+		if !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ""
+		}
+	}
+	t, err := jws.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return t.Type
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+type report struct{ r *verify.Report }
+
+func (r report) add(name string, st verify.Status, format string, args ...any) {
+	r.r.Checks = append(r.r.Checks, verify.Check{Name: name, Status: st, Reason: fmt.Sprintf(format, args...)})
+}
+
+// Finish sets the verdict of a report built outside package verify: invalid when any
+// check failed.
+func Finish(r *verify.Report) {
+	r.Verdict = verify.Valid
+	for _, c := range r.Checks {
+		if c.Status == verify.Fail {
+			r.Verdict = verify.Invalid
+			return
+		}
+	}
+}
+
+// Sealed is what VerifySealed learnt from a token (nil fields when it could not get that far).
+type Sealed struct {
+	Licence  *ecert.Metadata
+	SignedAt time.Time
+	Signer   *smx509.Certificate
+}
+
+// VerifySealed checks a sealed licence for use at the verifier's current time and returns
+// the report (never nil) and what it could read.
+func (v *Verifier) VerifySealed(ctx context.Context, token, name string) (*verify.Report, *Sealed) {
+	rep := &verify.Report{Input: name, Kind: KindECert, VerifiedAt: v.now().UTC()}
+	s := v.sealedChecks(ctx, report{rep}, strings.TrimSpace(token), v.now())
+	Finish(rep)
+	return rep, s
+}
+
+func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, usedAt time.Time) *Sealed {
+	t, err := jws.Parse(token)
+	if err != nil {
+		r.add("ecert.format", verify.Fail, "not a compact SM2 JWS: %v", err)
+		return nil
+	}
+	if t.Type != ecert.SealedType {
+		r.add("ecert.format", verify.Fail, "JWS type %q is not a sealed licence (%s)", t.Type, ecert.SealedType)
+		return nil
+	}
+	var p sealedPayload
+	if err := json.Unmarshal(t.UnverifiedPayload(), &p); err != nil || p.V != 1 || p.Licence == nil || p.IssuedAt <= 0 {
+		r.add("ecert.format", verify.Fail, "payload is not a version-1 sealed licence with iat and ecert (%v)", err)
+		return nil
+	}
+	m := p.Licence
+	signedAt := time.Unix(p.IssuedAt, 0).UTC()
+	out := &Sealed{Licence: m, SignedAt: signedAt}
+	r.r.Signed = append(r.r.Signed, verify.Signed{Scope: "ecert", SigningTime: signedAt, SigningTimeSource: "iat of the sealed licence, issuer-asserted",
+		SealID: m.Identifier, SealName: m.Name})
+	r.add("ecert.format", verify.Pass, "sealed licence %s (%s), signed at %s", m.Identifier, m.Name, signedAt.Format(time.RFC3339))
+
+	var signer *smx509.Certificate
+	var inter []*smx509.Certificate
+	for i, der := range p.Certs {
+		c, err := smx509.ParseCertificate(der)
+		if err != nil {
+			r.add("signer.certificate", verify.Fail, "embedded certificate %d does not parse: %v", i+1, err)
+			return out
+		}
+		if i == 0 {
+			signer = c
+		} else {
+			inter = append(inter, c)
+		}
+	}
+	if signer == nil {
+		r.add("signer.certificate", verify.Fail, "the token embeds no signing certificate (kid %s): verify the licence sealed with its certificate (ecert.Seal), not the bare QR form", t.KeyID)
+		return out
+	}
+	out.Signer = signer
+	r.r.Signed[len(r.r.Signed)-1].Signer = signer.Subject.String()
+	if ecert.CertFingerprint(signer) != t.KeyID {
+		r.add("signer.certificate", verify.Fail, "kid %s does not name the embedded certificate (%s)", t.KeyID, ecert.CertFingerprint(signer))
+		return out
+	}
+	r.add("signer.certificate", verify.Pass, "%s", signer.Subject.String())
+	pub, ok := signer.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		r.add("ecert.signature", verify.Fail, "the signing certificate has no SM2 key")
+		return out
+	}
+	if _, err := t.Verify(pub); err != nil {
+		r.add("ecert.signature", verify.Fail, "%v: the token was altered or not signed by this certificate", err)
+	} else {
+		r.add("ecert.signature", verify.Pass, "SM2 (default UID, SM3) valid over the received JWS signing input")
+	}
+
+	code, err := v.chain(signer, inter, signedAt)
+	switch {
+	case len(v.Roots) == 0:
+		r.add("signer.chain", verify.Unknown, "no trust roots configured")
+		code, err = pki.DepartmentCode(signer)
+		if err != nil {
+			r.add("ecert.issuer", verify.Fail, "%v", err)
+		}
+	case err != nil:
+		r.add("signer.chain", verify.Fail, "at the signing time %s: %v", signedAt.Format(time.RFC3339), err)
+	default:
+		r.add("signer.chain", verify.Pass, "department certificate of %s chains to the trust roots at the signing time %s", code, signedAt.Format(time.RFC3339))
+	}
+	if code != "" {
+		if code == m.IssuerCode {
+			r.add("ecert.issuer", verify.Pass, "signed by the issuing authority %s (%s)", code, m.IssuerName)
+		} else {
+			r.add("ecert.issuer", verify.Fail, "%v: signed by department %s, the licence's issuing authority is %s", ecert.ErrNotIssuer, code, m.IssuerCode)
+		}
+	}
+
+	cat, err := v.Catalogue(ctx)
+	if err != nil {
+		r.add("ecert.metadata", verify.Unknown, "licence catalogue unavailable: %v", err)
+	} else if err := m.Validate(cat); err != nil {
+		r.add("ecert.metadata", verify.Fail, "%v", err)
+	} else {
+		r.add("ecert.metadata", verify.Pass, "GB/T 36903 metadata valid for type %s; identifier check character (MOD 37,36) correct", m.TypeCode)
+	}
+
+	day := ecert.DateOf(usedAt.In(ecert.ChinaTime))
+	until := m.ValidUntil.String()
+	if until == "" {
+		until = "长期"
+	}
+	if m.ValidOn(day) {
+		r.add("ecert.validity", verify.Pass, "valid on %s (%s..%s)", day, m.ValidFrom, until)
+	} else {
+		r.add("ecert.validity", verify.Fail, "%v: %s is outside %s..%s", ecert.ErrLicenceNotValid, day, m.ValidFrom, until)
+	}
+
+	switch {
+	case v.Status == nil:
+		r.add("ecert.status", verify.Unknown, "no licence registry consulted")
+	default:
+		st, err := v.Status.ECertStatus(ctx, m.Identifier, usedAt)
+		switch {
+		case errors.Is(err, ErrUnregistered):
+			r.add("ecert.status", verify.Unknown, "%s is not registered at this hub: its status (suspended, revoked, annulled) is unknown here", m.Identifier)
+		case err != nil:
+			r.add("ecert.status", verify.Unknown, "registry status not available: %v", err)
+		case st.Status == "active":
+			r.add("ecert.status", verify.Pass, "active at %s (since %s)", usedAt.UTC().Format(time.RFC3339), st.Since.UTC().Format(time.RFC3339))
+		default:
+			reason := ""
+			if st.Reason != "" {
+				reason = fmt.Sprintf(" (reason %q)", st.Reason)
+			}
+			r.add("ecert.status", verify.Fail, "%s at %s: %s since %s%s", m.Identifier, usedAt.UTC().Format(time.RFC3339), st.Status, st.Since.UTC().Format(time.RFC3339), reason)
+		}
+	}
+	return out
+}
+
+// chain verifies signer at `at`, using the cache.
+func (v *Verifier) chain(signer *smx509.Certificate, embedded []*smx509.Certificate, at time.Time) (string, error) {
+	if len(v.Roots) == 0 {
+		return "", errors.New("no trust roots")
+	}
+	key := signer.Raw
+	for _, c := range embedded {
+		key = append(append([]byte(nil), key...), c.Raw...)
+	}
+	sum := sm.Sum(key)
+	k := hex.EncodeToString(sum[:])
+	if !v.NoCache {
+		if e, ok := v.cache.Load(k); ok {
+			ce := e.(chainEntry)
+			if !at.Before(ce.lo) && !at.After(ce.hi) {
+				return ce.code, nil
+			}
+		}
+	}
+	inter := append(append([]*smx509.Certificate(nil), v.Intermediates...), embedded...)
+	code, err := pki.VerifyDepartmentCert(signer, v.Roots, inter, at)
+	if err != nil {
+		return "", err
+	}
+	if !v.NoCache {
+		// The window in which every certificate that could be on the chain is valid: a hit
+		// inside it gives the same answer as a fresh build.
+		lo, hi := signer.NotBefore, signer.NotAfter
+		for _, c := range append(append([]*smx509.Certificate(nil), v.Roots...), inter...) {
+			if c.NotBefore.After(lo) {
+				lo = c.NotBefore
+			}
+			if c.NotAfter.Before(hi) {
+				hi = c.NotAfter
+			}
+		}
+		v.cache.Store(k, chainEntry{code: code, lo: lo, hi: hi})
+	}
+	return code, nil
+}
+
+// Presented is what VerifyPresentation learnt.
+type Presented struct {
+	Presentation *ecert.Presentation
+	Sealed       *Sealed
+}
+
+// VerifyPresentation checks a presentation token made by the hub (hubKey) for approver
+// audience, with the sealed licence it binds, at the verifier's current time.
+func (v *Verifier) VerifyPresentation(ctx context.Context, token, sealed string, hubKey *ecdsa.PublicKey, audience, name string) (*verify.Report, *Presented) {
+	now := v.now()
+	rep := &verify.Report{Input: name, Kind: KindPresentation, VerifiedAt: now.UTC()}
+	r := report{rep}
+	out := &Presented{}
+	pr, err := ecert.VerifyPresentation(strings.TrimSpace(token), strings.TrimSpace(sealed), hubKey, audience, now)
+	switch {
+	case err == nil:
+		out.Presentation = pr
+		r.add("presentation", verify.Pass, "made by the hub for approver %s, purpose %q, valid %s..%s", pr.Audience, pr.Purpose,
+			time.Unix(pr.IssuedAt, 0).UTC().Format(time.RFC3339), time.Unix(pr.ExpiresAt, 0).UTC().Format(time.RFC3339))
+	case errors.Is(err, ecert.ErrPresentationExpired):
+		r.add("presentation.window", verify.Fail, "%v", err)
+	case strings.Contains(err.Error(), "made for approver"):
+		r.add("presentation.audience", verify.Fail, "%v: only the approver named in the token may use it", err)
+	default:
+		r.add("presentation", verify.Fail, "%v", err)
+	}
+	out.Sealed = v.sealedChecks(ctx, r, strings.TrimSpace(sealed), now)
+	Finish(rep)
+	return rep, out
+}
