@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -142,6 +145,16 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "gxhub serving on %s\n", url)
 	if h.TLS != nil {
 		fmt.Fprintf(stdout, "TLS CA for clients: %s\n", hub.TLSFiles{Dir: cfg.DataDir + "/tls"}.CACert())
+	}
+	if addr := os.Getenv("GXHUB_PPROF"); addr != "" {
+		// Profiling for benchmarks only, on its own listener (keep it on loopback).
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			log.Warn("pprof listening", slog.String("addr", addr), slog.Any("error", srv.ListenAndServe()))
+		}()
 	}
 	log.Info("serving", slog.String("url", url), slog.String("store", cfg.Store.Driver), slog.Bool("tls", h.TLS != nil))
 	return h.Serve(ctx, ln)
