@@ -41,6 +41,13 @@ type Config struct {
 	AuditLogID string `yaml:"audit_log_id" env:"AUDIT_LOG_ID"`
 	// AuditHeadInterval is how often a new signed tree head is published (and anchored).
 	AuditHeadInterval time.Duration `yaml:"audit_head_interval" env:"AUDIT_HEAD_INTERVAL"`
+	// Anchor selects where signed tree heads are anchored: embedded (a hash chain of
+	// SM2-signed blocks in the hub's own store, the default) or fabric (the gxanchor
+	// chaincode on a Hyperledger Fabric channel, endorsed by every department's peer).
+	Anchor string `yaml:"anchor" env:"ANCHOR"`
+	// FabricNetwork is the Fabric connection profile (network.json, as testnet/up.sh
+	// writes it) used when Anchor is fabric. The hub acts as its first organisation.
+	FabricNetwork string `yaml:"fabric_network" env:"FABRIC_NETWORK"`
 	// SubjectKeyFile holds the secret of the keyed hash of data subjects in audit records
 	// (default DATA_DIR/ca/subject-key). Replicas sharing a database must share it.
 	SubjectKeyFile string `yaml:"subject_key_file" env:"SUBJECT_KEY_FILE"`
@@ -66,6 +73,7 @@ func Default() Config {
 		MaxClockSkew:      5 * time.Minute,
 		AuditLogID:        "gxhub/audit",
 		AuditHeadInterval: 5 * time.Second,
+		Anchor:            "embedded",
 		LogLevel:          "info",
 		LogFormat:         "text",
 		ShutdownTimeout:   15 * time.Second,
@@ -184,6 +192,21 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditHeadInterval < 100*time.Millisecond || c.AuditHeadInterval > time.Hour {
 		errs = append(errs, fmt.Errorf("audit_head_interval %s must be between 100ms and 1h", c.AuditHeadInterval))
+	}
+	switch c.Anchor {
+	case "embedded":
+	case "fabric":
+		if strings.TrimSpace(c.FabricNetwork) == "" {
+			errs = append(errs, errors.New("anchor fabric needs fabric_network, the Fabric connection profile (GXHUB_FABRIC_NETWORK or --fabric-network; testnet/up.sh writes testnet/.run/network.json)"))
+		} else if _, err := os.Stat(c.FabricNetwork); err != nil {
+			errs = append(errs, fmt.Errorf("fabric_network %q: %w; start the network (make testnet-up) or fix the path", c.FabricNetwork, err))
+		}
+		// The publisher gives each anchoring one interval; a Fabric commit takes ~0.3 s.
+		if c.AuditHeadInterval < 500*time.Millisecond {
+			errs = append(errs, fmt.Errorf("audit_head_interval %s is too short for Fabric anchoring (a commit takes about 0.3 s): use at least 500ms", c.AuditHeadInterval))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("anchor %q: use embedded or fabric", c.Anchor))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout must be positive"))

@@ -12,13 +12,15 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/embedded"
+	"github.com/gxhub/gxhub/ledger/fabric"
 	ledgerlog "github.com/gxhub/gxhub/ledger/log"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/sm3hash"
 )
 
 // Audit is the hub's audit ledger: the SM3 Merkle log in the store, its SM2 signer, the
-// embedded anchor chain, and the keyed hash for data subjects.
+// anchorer (the embedded anchor chain, or Fabric with anchor: fabric), and the keyed hash
+// for data subjects.
 type Audit struct {
 	LogID      string
 	Log        *ledgerlog.Log
@@ -106,9 +108,20 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		return err
 	}
 	storage := h.Store.LedgerStorage(cfg.AuditLogID)
-	anchorer, err := embedded.New(storage, signer, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now))
-	if err != nil {
-		return fmt.Errorf("embedded anchorer: %w", err)
+	var anchorer ledger.Anchorer
+	switch cfg.Anchor {
+	case "fabric":
+		// Anchoring runs in the log's background publisher, never on a request path.
+		fa, err := fabric.New(ctx, fabric.Config{NetworkFile: cfg.FabricNetwork, LogID: cfg.AuditLogID, LogPublicKey: &key.PublicKey},
+			fabric.WithLogger(h.Log))
+		if err != nil {
+			return fmt.Errorf("fabric anchorer: %w", err)
+		}
+		anchorer = fa
+	default:
+		if anchorer, err = embedded.New(storage, signer, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now)); err != nil {
+			return fmt.Errorf("embedded anchorer: %w", err)
+		}
 	}
 	lcfg := ledgerlog.DefaultConfig(cfg.AuditLogID)
 	lcfg.HeadInterval = cfg.AuditHeadInterval
@@ -117,6 +130,7 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 	lcfg.Now = h.now
 	lg, err := ledgerlog.New(ctx, storage, signer, lcfg)
 	if err != nil {
+		closeAnchorer(anchorer)
 		return fmt.Errorf("open audit log %s: %w", cfg.AuditLogID, err)
 	}
 	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer}
@@ -129,5 +143,13 @@ func (h *Hub) closeAudit() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return h.Audit.Log.Close(ctx)
+	return errors.Join(h.Audit.Log.Close(ctx), closeAnchorer(h.Audit.Anchorer))
+}
+
+// closeAnchorer closes an anchorer holding connections (Fabric's).
+func closeAnchorer(a ledger.Anchorer) error {
+	if c, ok := a.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
 }
