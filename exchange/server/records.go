@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+)
+
+// Records implements gxhub.exchange.v1.RecordService (A4): signed, atomic, versioned
+// publishing. The provider's signed request is the batch signature; it is stored with the
+// batch (Batch.Evidence, Batch.BodyDigest).
+type Records struct {
+	exchangev1.UnimplementedRecordServiceServer
+	Store store.Store
+	Audit ledger.Log
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+func (s *Records) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+var changeOps = map[exchangev1.ChangeOp]exchange.ChangeOp{
+	exchangev1.ChangeOp_CHANGE_OP_UPSERT: exchange.OpUpsert,
+	exchangev1.ChangeOp_CHANGE_OP_DELETE: exchange.OpDelete,
+}
+
+// Publish applies a batch.
+func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (*exchangev1.PublishResponse, error) {
+	c, err := RequireRole(ctx, exchange.RoleProvider)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.GetBatchId()) == "" || len(req.GetBatchId()) > 128 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "BATCH_ID_INVALID", "batch_id is required (at most 128 characters): a unique id per batch makes retries safe")
+	}
+	res, err := s.Store.Catalog().Get(ctx, req.GetResource(), 0)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	b := &exchange.Batch{ID: req.GetBatchId(), Resource: res.Code, Provider: c.Department.Code, At: now, Evidence: c.Evidence, BodyDigest: c.BodyDigest}
+	for i, ch := range req.GetChanges() {
+		op, ok := changeOps[ch.GetOp()]
+		if !ok {
+			return nil, exchange.Errorf(exchange.KindInvalid, "CHANGE_OP_INVALID", "change %d: op must be CHANGE_OP_UPSERT or CHANGE_OP_DELETE", i+1)
+		}
+		b.Changes = append(b.Changes, exchange.Change{Op: op, Subject: ch.GetSubject(), Fields: ch.GetFields()})
+	}
+	if err := exchange.ValidateBatch(b, res); err != nil {
+		return nil, err
+	}
+	recs, err := s.Store.Records().Publish(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if res.PublishedAt.IsZero() {
+		if err := s.Store.Catalog().MarkPublished(ctx, res.Code, now); err != nil {
+			s.Log.WarnContext(ctx, "mark resource published", slog.String("resource", res.Code), slog.String("error", err.Error()))
+		}
+	}
+	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(now)}
+	for _, r := range recs {
+		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
+	}
+	if s.Audit != nil {
+		digest := sm.Sum([]byte(b.Evidence))
+		idx, err := s.Audit.Append(ctx, ledger.Record{Kind: ledger.KindPublish, Time: now, Department: c.Department.Code, Resource: res.Code,
+			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: digest[:], RequestID: b.ID})
+		if err != nil {
+			// The batch is durable; a missing audit record is an operator alarm.
+			s.Log.ErrorContext(ctx, "audit append failed for a publish", slog.String("batch", b.ID), slog.String("error", err.Error()))
+		} else {
+			resp.AuditReference = idx
+		}
+	}
+	return resp, nil
+}
+
+// DataRecordToProto converts for the wire.
+func DataRecordToProto(r *exchange.Record) *exchangev1.Record {
+	return &exchangev1.Record{Resource: r.Resource, Subject: r.Subject, Version: r.Version, Fields: r.Fields, Deleted: r.Deleted,
+		PublishedAt: timestamppb.New(r.PublishedAt), PublishedBy: r.PublishedBy, BatchId: r.Batch}
+}
+
+// GetRecordHistory returns every version of a record to its provider.
+func (s *Records) GetRecordHistory(ctx context.Context, req *exchangev1.GetRecordHistoryRequest) (*exchangev1.GetRecordHistoryResponse, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Store.Catalog().Get(ctx, req.GetResource(), 0)
+	if err != nil {
+		return nil, err
+	}
+	if res.Provider != c.Department.Code {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, "NOT_RESOURCE_PROVIDER",
+			"only the provider of %s reads its record history; consumers pull under a granted requirement", res.Code)
+	}
+	h, err := s.Store.Records().History(ctx, res.Code, exchange.NormalizeSubject(req.GetSubject()))
+	if err != nil {
+		return nil, err
+	}
+	resp := &exchangev1.GetRecordHistoryResponse{}
+	for _, r := range h {
+		resp.Versions = append(resp.Versions, DataRecordToProto(r))
+	}
+	return resp, nil
+}
+
+// Objections implements gxhub.exchange.v1.ObjectionService.
+type Objections struct {
+	exchangev1.UnimplementedObjectionServiceServer
+	Store store.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+func (s *Objections) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+var objectionStates = map[exchange.ObjectionState]exchangev1.ObjectionState{
+	exchange.ObjectionOpen:      exchangev1.ObjectionState_OBJECTION_STATE_OPEN,
+	exchange.ObjectionCorrected: exchangev1.ObjectionState_OBJECTION_STATE_CORRECTED,
+	exchange.ObjectionRejected:  exchangev1.ObjectionState_OBJECTION_STATE_REJECTED,
+}
+
+func objectionStateFromProto(p exchangev1.ObjectionState) exchange.ObjectionState {
+	for d, w := range objectionStates {
+		if w == p {
+			return d
+		}
+	}
+	return ""
+}
+
+// ObjectionToProto converts for the wire.
+func ObjectionToProto(o *exchange.Objection) *exchangev1.Objection {
+	out := &exchangev1.Objection{Id: o.ID, Resource: o.Resource, Subject: o.Subject, RecordVersion: o.RecordVersion, Consumer: o.Consumer,
+		Provider: o.Provider, Items: o.Items, Text: o.Text, State: objectionStates[o.State], RaisedAt: timestamppb.New(o.RaisedAt),
+		ResolvedBy: o.ResolvedBy, Resolution: o.Resolution}
+	if !o.ResolvedAt.IsZero() {
+		out.ResolvedAt = timestamppb.New(o.ResolvedAt)
+	}
+	return out
+}
+
+// RaiseObjection records a consumer's objection to a record and routes it to the provider.
+func (s *Objections) RaiseObjection(ctx context.Context, req *exchangev1.RaiseObjectionRequest) (*exchangev1.RaiseObjectionResponse, error) {
+	c, err := RequireRole(ctx, exchange.RoleConsumer)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.GetText()) == "" {
+		return nil, exchange.Errorf(exchange.KindInvalid, "OBJECTION_TEXT_MISSING", "say what is wrong with the record (text)")
+	}
+	res, err := s.Store.Catalog().Get(ctx, req.GetResource(), 0)
+	if err != nil {
+		return nil, err
+	}
+	subject := exchange.NormalizeSubject(req.GetSubject())
+	var rec *exchange.Record
+	if v := req.GetRecordVersion(); v > 0 {
+		rec, err = s.Store.Records().Version(ctx, res.Code, subject, v)
+	} else {
+		rec, err = s.Store.Records().Latest(ctx, res.Code, subject)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range req.GetItems() {
+		if _, ok := res.Item(it); !ok {
+			return nil, exchange.Errorf(exchange.KindInvalid, "DATA_ITEM_UNKNOWN", "data item %q is not catalogued for %s", it, res.Code)
+		}
+	}
+	o := &exchange.Objection{ID: newID(), Resource: res.Code, Subject: subject, RecordVersion: rec.Version, Consumer: c.Department.Code,
+		Provider: res.Provider, Items: req.GetItems(), Text: req.GetText(), RaisedAt: s.now().UTC().Truncate(time.Microsecond), RaisedEvidence: c.Evidence}
+	if err := s.Store.Objections().Raise(ctx, o); err != nil {
+		return nil, err
+	}
+	return &exchangev1.RaiseObjectionResponse{Objection: ObjectionToProto(o)}, nil
+}
+
+// ListObjections lists the caller's objections (raised, or routed to it as provider).
+func (s *Objections) ListObjections(ctx context.Context, req *exchangev1.ListObjectionsRequest) (*exchangev1.ListObjectionsResponse, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := store.ObjectionFilter{Resource: req.GetResource(), State: objectionStateFromProto(req.GetState())}
+	switch req.GetAs() {
+	case "", "consumer":
+		f.Consumer = c.Department.Code
+	case "provider":
+		f.Provider = c.Department.Code
+	default:
+		return nil, exchange.Errorf(exchange.KindInvalid, "AS_INVALID", "as must be consumer or provider, got %q", req.GetAs())
+	}
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = 100
+	}
+	list, err := s.Store.Objections().List(ctx, f, size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &exchangev1.ListObjectionsResponse{}
+	for _, o := range list {
+		resp.Objections = append(resp.Objections, ObjectionToProto(o))
+	}
+	return resp, nil
+}
+
+// ResolveObjection lets the provider resolve an open objection.
+func (s *Objections) ResolveObjection(ctx context.Context, req *exchangev1.ResolveObjectionRequest) (*exchangev1.ResolveObjectionResponse, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.Store.Objections().Get(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if o.Provider != c.Department.Code {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, "NOT_RESOURCE_PROVIDER", "objection %s is routed to %s: only that provider resolves it", o.ID, o.Provider)
+	}
+	if strings.TrimSpace(req.GetResolution()) == "" {
+		return nil, exchange.Errorf(exchange.KindInvalid, "RESOLUTION_MISSING", "say what was corrected, or why the record stands (resolution)")
+	}
+	o, err = s.Store.Objections().Resolve(ctx, o.ID, objectionStateFromProto(req.GetState()), c.Department.Code, req.GetResolution(), c.Evidence, s.now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return nil, err
+	}
+	return &exchangev1.ResolveObjectionResponse{Objection: ObjectionToProto(o)}, nil
+}
