@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -31,10 +32,6 @@ var Dialect = sqlstore.Dialect{
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
-	RelaxDurability: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`)
-		return err
-	},
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value DSN) and migrates it.
@@ -49,10 +46,31 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL (check --postgres / GXHUB_POSTGRES_DSN and that the server runs): %w", err)
 	}
-	s, err := sqlstore.Open(ctx, db, Dialect)
+	// Request nonces commit with synchronous_commit=off: durable against a crash of the hub,
+	// not waiting for the WAL flush (see sqlstore nonces.Use).
+	relaxed, err := sql.Open("pgx", withRuntimeParam(dsn, "synchronous_commit", "off"))
 	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	relaxed.SetMaxOpenConns(8)
+	relaxed.SetMaxIdleConns(8)
+	s, err := sqlstore.Open(ctx, db, Dialect, sqlstore.WithRelaxedDB(relaxed))
+	if err != nil {
+		db.Close()
+		relaxed.Close()
 		return nil, fmt.Errorf("PostgreSQL store: %w", err)
 	}
 	return s, nil
+}
+
+// withRuntimeParam adds a server run-time parameter to a DSN (URL or key=value form).
+func withRuntimeParam(dsn, key, value string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " " + key + "=" + value
 }

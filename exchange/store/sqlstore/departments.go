@@ -122,44 +122,29 @@ func (r departments) UpdateCertificate(ctx context.Context, code string, certDER
 
 type nonces struct{ s *Store }
 
-// Use records a nonce. Its commit does not wait for a flush to stable storage (a relaxed
-// pool on SQLite, synchronous_commit off on PostgreSQL): a nonce survives a crash of the
-// hub process, and a machine crash can lose only the last moments of nonces, which the
-// authenticator covers by refusing requests signed before the hub process started.
+// Use records a nonce with one prepared upsert: a new pair is inserted; an expired pair
+// (not yet purged) is renewed; a live pair affects no row, which is a replay. Concurrent
+// uses of one pair are serialised by the primary key, so exactly one succeeds.
+//
+// The commit does not wait for a flush to stable storage (the store's relaxed pool:
+// SQLite synchronous=NORMAL, PostgreSQL synchronous_commit=off): a nonce survives a crash
+// of the hub process, and a machine crash can lose only the last moments of nonces, which
+// the authenticator covers by refusing requests signed before the hub process started.
 func (n nonces) Use(ctx context.Context, department, nonce string, expires time.Time) error {
-	// A stale row for the same pair (expired but not yet purged) may be replaced: the
-	// timestamp window already refuses requests that old.
-	now := time.Now().UnixMicro()
-	db := n.s.db
-	if n.s.relaxed != nil {
-		db = n.s.relaxed
-	}
-	tx, err := db.BeginTx(ctx, nil)
+	stmt, err := n.s.nonceStmt(ctx)
 	if err != nil {
 		return unavailable("use nonce", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if n.s.d.RelaxDurability != nil {
-		if err := n.s.d.RelaxDurability(ctx, tx); err != nil {
-			return unavailable("use nonce", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM request_nonces WHERE department = $1 AND nonce = $2 AND expires_at < $3`,
-		department, nonce, now); err != nil {
+	res, err := stmt.ExecContext(ctx, department, nonce, expires.UnixMicro(), time.Now().UnixMicro())
+	if err != nil {
 		return unavailable("use nonce", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO request_nonces (department, nonce, expires_at) VALUES ($1, $2, $3)`,
-		department, nonce, expires.UnixMicro()); err != nil {
-		if n.s.d.IsUniqueViolation(err) {
-			return store.ErrReplay
-		}
+	affected, err := res.RowsAffected()
+	if err != nil {
 		return unavailable("use nonce", err)
 	}
-	if err := tx.Commit(); err != nil {
-		if n.s.d.IsUniqueViolation(err) {
-			return store.ErrReplay
-		}
-		return unavailable("use nonce", err)
+	if affected == 0 {
+		return store.ErrReplay
 	}
 	return nil
 }
