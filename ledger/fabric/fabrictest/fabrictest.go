@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,10 +65,10 @@ func RepoRoot() (string, error) {
 	}
 }
 
-func script(ctx context.Context, root, run, name string) (string, error) {
+func script(ctx context.Context, root, run, name string, env ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "testnet", name))
 	cmd.Dir = filepath.Join(root, "testnet")
-	cmd.Env = append(os.Environ(), "GXHUB_TESTNET_RUN="+run)
+	cmd.Env = append(append(os.Environ(), "GXHUB_TESTNET_RUN="+run), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("fabrictest: testnet/%s failed: %w; output:\n%s\n(the process logs are under %s/logs)", name, err, out, run)
@@ -86,8 +87,15 @@ func Up(ctx context.Context, run string) (*Network, error) {
 	if _, err := script(ctx, root, run, "build.sh"); err != nil {
 		return n, err
 	}
+	// up.sh skips ports in use, but two test binaries starting networks at the same
+	// moment (go test ./... runs packages in parallel) could pick the same free range:
+	// start each search at a random base between 18050 and 31950 instead.
+	var env []string
+	if os.Getenv("GXHUB_TESTNET_PORT") == "" {
+		env = append(env, fmt.Sprintf("GXHUB_TESTNET_PORT=%d", 18050+100*rand.IntN(140)))
+	}
 	start := time.Now()
-	out, err := script(ctx, root, run, "up.sh")
+	out, err := script(ctx, root, run, "up.sh", env...)
 	n.Output, n.Took = out, time.Since(start)
 	return n, err
 }
