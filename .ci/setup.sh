@@ -10,6 +10,10 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v jq >/dev/null || need_apt+=(jq)
 command -v ss >/dev/null || need_apt+=(iproute2)
 command -v setsid >/dev/null || need_apt+=(util-linux)
+# Browser tests of the web pages (cmd/gxhub/internal/web) drive Debian's headless Chromium;
+# a CJK font makes their screenshots legible.
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

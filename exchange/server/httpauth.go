@@ -38,11 +38,31 @@ func IsPublicREST(method, path string) bool {
 // signature over method, path with query and the body's SM3 digest, and passes the caller
 // in the context. Unsigned calls reach only public paths.
 func HTTPAuth(a *Authenticator, log *slog.Logger, next http.Handler) http.Handler {
+	return HTTPAuthSessions(a, nil, log, next)
+}
+
+// HTTPAuthSessions is HTTPAuth that also accepts a browser session (cookie SessionCookie
+// plus header UIHeader: 1) instead of a signature, for the calls SessionAllowed lists
+// (docs/WEB.md). sessions may be nil.
+func HTTPAuthSessions(a *Authenticator, sessions *Sessions, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get(reqsig.HeaderName)
 		if header == "" && IsPublicREST(r.Method, r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if header == "" && sessions != nil {
+			if ck, err := r.Cookie(SessionCookie); err == nil {
+				c, err := sessionCaller(r, sessions, ck.Value)
+				if err != nil {
+					WriteHTTPError(w, r, log, err)
+					return
+				}
+				ctx := context.WithValue(WithCaller(r.Context(), c), sessionKey{}, true)
+				r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if err != nil {
@@ -62,6 +82,18 @@ func HTTPAuth(a *Authenticator, log *slog.Logger, next http.Handler) http.Handle
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), c)))
 	})
+}
+
+func sessionCaller(r *http.Request, sessions *Sessions, id string) (*Caller, error) {
+	if r.Header.Get(UIHeader) != "1" {
+		return nil, exchange.Errorf(exchange.KindUnauthenticated, ReasonUIHeader,
+			"a call with the browser session cookie must send the header %s: 1 (protection against cross-site requests); other clients sign each request instead", UIHeader)
+	}
+	if !SessionAllowed(r.Method, r.URL.Path) {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, ReasonSessionScope,
+			"%s %s cannot be made with a browser session: it must be signed by the department's key (gxctl, the SDK, or `gxctl sign-request`) so that it cannot be denied", r.Method, r.URL.Path)
+	}
+	return sessions.Caller(r.Context(), id)
 }
 
 // HTTPError is the JSON body of every REST error.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
 	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
@@ -54,6 +55,7 @@ type Hub struct {
 
 	grpc    *grpc.Server
 	handler http.Handler
+	web     *web.UI
 	metrics *prometheus.Registry
 	now     func() time.Time
 }
@@ -228,7 +230,13 @@ func (h *Hub) build(tlsDir string) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Spec)
 	})
-	mux.Handle("/v1/", m.http(server.HTTPAuth(h.Auth, log, gw)))
+	// Browser pages (docs/WEB.md): a session cookie authenticates reads and verifications.
+	if h.web, err = web.New(web.Options{Auth: h.Auth, Store: h.Store, Insecure: h.Config.Insecure, Log: log, Now: h.now}); err != nil {
+		return err
+	}
+	mux.Handle("/ui/", h.web)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	mux.Handle("/v1/", m.http(server.HTTPAuthSessions(h.Auth, h.web.Sessions, log, gw)))
 
 	grpcServer := h.grpc
 	h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -293,6 +301,9 @@ func (h *Hub) purgeNonces(ctx context.Context) {
 		case <-t.C:
 			if _, err := h.Store.Nonces().Purge(ctx, h.now()); err != nil && ctx.Err() == nil {
 				h.Log.Warn("purge expired nonces", slog.String("error", err.Error()))
+			}
+			if _, err := h.web.Purge(ctx, h.now()); err != nil && ctx.Err() == nil {
+				h.Log.Warn("purge expired web sessions", slog.String("error", err.Error()))
 			}
 		}
 	}

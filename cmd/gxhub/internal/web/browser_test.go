@@ -1,0 +1,289 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gxhub/gxhub/certs/ofd"
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/verify"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/sdk/identity"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts headless Chromium (Debian's, installed by .ci/setup.sh). Without it the
+// test is skipped loudly, except under CI=true where it fails.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("GXHUB_CHROMIUM")
+	if path == "" {
+		path = chromiumPath
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Chromium is required under CI=true but %s is missing (.ci/setup.sh installs Debian's chromium): %v", path, err)
+		}
+		t.Skipf("SKIPPING browser test: %s not found (%v); run .ci/setup.sh or set GXHUB_CHROMIUM", path, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900),
+		// The hub's TLS certificate comes from its own transport CA, unknown to this profile.
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.Flag("lang", "zh-CN"),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	require.NoError(t, chromedp.Run(ctx), "start Chromium")
+	return ctx
+}
+
+// artifacts is where screenshots go: GXHUB_ARTIFACTS, or the test's temporary directory.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("GXHUB_ARTIFACTS"); d != "" {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		return d
+	}
+	return t.TempDir()
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	require.NoError(t, chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)))
+	path := filepath.Join(artifacts(t), name+".png")
+	require.NoError(t, os.WriteFile(path, png, 0o644))
+	t.Logf("screenshot %s", path)
+}
+
+func signIn(t *testing.T, ctx context.Context, th *testHub, id *identity.Identity) {
+	t.Helper()
+	tok, err := server.SignLogin(id.Key, id.Code, th.url, time.Now())
+	require.NoError(t, err)
+	var who string
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Navigate(th.url+"/ui/login#"+tok),
+		chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+		chromedp.Text("#who", &who, chromedp.ByID),
+	))
+	require.Contains(t, who, id.Code)
+	var url string
+	require.NoError(t, chromedp.Run(ctx, chromedp.Location(&url)))
+	require.NotContains(t, url, tok, "the token must leave the address bar")
+}
+
+func TestBrowser(t *testing.T) {
+	ctx := browser(t)
+	th := startHub(t, func(c *config.Config) { c.AuditHeadInterval = 100 * time.Millisecond })
+	th.seedAudit(t, 3)
+	auditor := th.identity(t, 0)
+
+	t.Run("fail/used link is refused", func(t *testing.T) {
+		tok, err := server.SignLogin(auditor.Key, auditor.Code, th.url, time.Now())
+		require.NoError(t, err)
+		cl := th.client(t)
+		require.Equal(t, 200, th.call(t, cl, "POST", "/ui/session", loginBody(tok), true).status)
+		var reason string
+		require.NoError(t, chromedp.Run(ctx,
+			chromedp.Navigate(th.url+"/ui/login#"+tok),
+			chromedp.WaitVisible(`#login-status.bad`, chromedp.ByQuery),
+			chromedp.AttributeValue("#login-status", "data-reason", &reason, nil, chromedp.ByQuery),
+		))
+		require.Equal(t, "REQUEST_REPLAYED", reason)
+		screenshot(t, ctx, "00-login-replayed")
+		// Not signed in: the pages say how to sign in.
+		require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(th.url+"/ui/"), chromedp.WaitVisible("#signed-out", chromedp.ByID)))
+	})
+
+	signIn(t, ctx, th, auditor)
+	screenshot(t, ctx, "01-signed-in")
+
+	t.Run("SM3 in the browser matches Go", func(t *testing.T) {
+		for _, n := range []int{0, 3, 55, 56, 64, 65, 1000} {
+			msg := make([]byte, n)
+			_, _ = rand.Read(msg)
+			want := sm.Sum(msg)
+			var got string
+			js := fmt.Sprintf(`GXSM3.hex(GXSM3.sm3(Uint8Array.from(%s)))`, jsBytes(msg))
+			require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(js, &got)))
+			require.Equal(t, fmt.Sprintf("%x", want), got, "length %d", n)
+		}
+	})
+
+	ofdPath := filepath.Join("testdata", "v4signed_gomain_chongqing_tax.ofd")
+	orig, err := os.ReadFile(ofdPath)
+	require.NoError(t, err)
+	tamperedPath := filepath.Join(t.TempDir(), "tampered.ofd")
+	content := "Doc_0/Pages/Page_0/Content.xml"
+	pkg, err := ofd.Open(orig, ofd.Limits{})
+	require.NoError(t, err)
+	page, err := pkg.ReadFile(content)
+	require.NoError(t, err)
+	page = append([]byte(nil), page...)
+	page[len(page)/2] ^= 0x01
+	tampered, err := ofd.Rebuild(orig, map[string][]byte{content: page})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(tamperedPath, tampered, 0o644))
+
+	verifyCases := []struct {
+		name, path string
+		input      []byte
+		shot       string
+	}{
+		{"vendor OFD (GOMAIN, Chongqing tax)", ofdPath, orig, "02-verify-valid"},
+		{"tampered OFD", tamperedPath, tampered, "03-verify-tampered"},
+	}
+	for _, c := range verifyCases {
+		t.Run("verify/"+c.name, func(t *testing.T) {
+			// What the library says, independent of the page.
+			want, err := verify.Verify(context.Background(), c.input, verify.Options{})
+			require.NoError(t, err)
+			abs, err := filepath.Abs(c.path)
+			require.NoError(t, err)
+			var verdict, failed, checks string
+			require.NoError(t, chromedp.Run(ctx,
+				chromedp.Navigate(th.url+"/ui/#verify"),
+				chromedp.WaitVisible("#drop", chromedp.ByID),
+				chromedp.SetUploadFiles("#file", []string{abs}, chromedp.ByID),
+				chromedp.WaitVisible("#verdict", chromedp.ByID),
+				chromedp.AttributeValue("#verdict", "data-verdict", &verdict, nil, chromedp.ByID),
+				chromedp.Text("#checks", &checks, chromedp.ByID),
+				chromedp.Evaluate(`(document.getElementById("failed-checks")||{}).textContent||""`, &failed),
+			))
+			screenshot(t, ctx, c.shot)
+			require.Equal(t, string(want.Verdict), verdict)
+			for _, ch := range want.Checks {
+				require.Contains(t, checks, ch.Name)
+			}
+			if want.Valid() {
+				require.Empty(t, failed)
+				require.NotEmpty(t, want.Signed)
+			} else {
+				require.NotEmpty(t, want.Failed())
+				for _, f := range want.Failed() {
+					require.Contains(t, failed, f.Name)
+				}
+			}
+		})
+	}
+	t.Run("verify/the original is valid and the tampered one names the content reference", func(t *testing.T) {
+		w, err := verify.Verify(context.Background(), orig, verify.Options{})
+		require.NoError(t, err)
+		require.True(t, w.Valid(), "%v", w.Failed())
+		w, err = verify.Verify(context.Background(), tampered, verify.Options{})
+		require.NoError(t, err)
+		require.NotEmpty(t, w.Find("reference["+content+"]"))
+		require.Equal(t, verify.Fail, w.Find("reference["+content+"]")[0].Status)
+	})
+
+	t.Run("trace with proofs checked in the browser", func(t *testing.T) {
+		var rows int
+		var proofs []string
+		require.NoError(t, chromedp.Run(ctx,
+			chromedp.Navigate(th.url+"/ui/#trace"),
+			chromedp.WaitVisible("#head-size", chromedp.ByID),
+			chromedp.SetValue(`#trace-form input[name="department"]`, auditor.Code, chromedp.ByQuery),
+			chromedp.Click("#trace-run", chromedp.ByID),
+			chromedp.WaitVisible("#trace-table", chromedp.ByID),
+			chromedp.Evaluate(`document.querySelectorAll("#trace-table tbody tr").length`, &rows),
+			chromedp.Evaluate(`Array.from(document.querySelectorAll("#trace-table .proof")).map(e => e.className)`, &proofs),
+		))
+		screenshot(t, ctx, "04-trace")
+		require.Equal(t, 3, rows)
+		for _, p := range proofs {
+			require.Contains(t, p, "pass")
+		}
+		// The browser's check can fail: a changed leaf no longer reaches the signed root.
+		var ok, okTampered bool
+		require.NoError(t, chromedp.Run(ctx,
+			chromedp.Evaluate(proofCheckJS(false), &ok, awaitPromise),
+			chromedp.Evaluate(proofCheckJS(true), &okTampered, awaitPromise),
+		))
+		require.True(t, ok)
+		require.False(t, okTampered)
+
+		// A department that appears in no record finds nothing.
+		require.NoError(t, chromedp.Run(ctx,
+			chromedp.SetValue(`#trace-form input[name="department"]`, "nobody", chromedp.ByQuery),
+			chromedp.Click("#trace-run", chromedp.ByID),
+			chromedp.WaitVisible("#trace-empty", chromedp.ByID),
+		))
+	})
+
+	pages := []struct{ hash, notice, shot string }{
+		{"freshness", "#freshness-api", "05-freshness"},
+		{"catalog", "#catalog-api", "06-catalog"},
+		{"mydata", "#mydata-api", "07-mydata"},
+	}
+	for _, p := range pages {
+		t.Run("page/"+p.hash, func(t *testing.T) {
+			var notice string
+			require.NoError(t, chromedp.Run(ctx,
+				chromedp.Navigate(th.url+"/ui/#"+p.hash),
+				chromedp.WaitVisible("#page-"+p.hash, chromedp.ByID),
+				chromedp.Poll(`document.querySelector("`+p.notice+`").textContent.length > 0`, nil),
+				chromedp.Text(p.notice, &notice, chromedp.ByQuery),
+			))
+			screenshot(t, ctx, p.shot)
+			// Either the page names the API it uses or it says the hub has none yet.
+			require.True(t, strings.Contains(notice, "/v1/") || strings.Contains(notice, "尚无"), notice)
+		})
+	}
+
+	t.Run("sign out", func(t *testing.T) {
+		require.NoError(t, chromedp.Run(ctx,
+			chromedp.Navigate(th.url+"/ui/"),
+			chromedp.WaitVisible("#logout", chromedp.ByID),
+			chromedp.Click("#logout", chromedp.ByID),
+			chromedp.WaitVisible("#login-status", chromedp.ByID),
+			chromedp.Navigate(th.url+"/ui/"),
+			chromedp.WaitVisible("#signed-out", chromedp.ByID),
+		))
+	})
+}
+
+func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+// proofCheckJS fetches record 0's proof and verifies it in the page, optionally after
+// changing one byte of the leaf.
+func proofCheckJS(tamper bool) string {
+	return fmt.Sprintf(`(async () => {
+  const p = await api("GET", "/v1/audit/records/0/proof");
+  const leaf = GXSM3.b64(p.leaf);
+  if (%v) leaf[leaf.length - 1] ^= 1;
+  return GXSM3.verifyInclusion(Number(p.index), Number(p.head.tree_size), leaf, (p.hashes || []).map(GXSM3.b64), GXSM3.b64(p.head.root_hash)).ok;
+})()`, tamper)
+}
+
+func jsBytes(b []byte) string {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i, x := range b {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprint(&sb, x)
+	}
+	sb.WriteByte(']')
+	return sb.String()
+}

@@ -1,0 +1,165 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
+	"github.com/gxhub/gxhub/sdk"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/identity"
+)
+
+// testHub is a real hub (SQLite, TLS, demo departments) serving on a loopback port.
+type testHub struct {
+	h     *hub.Hub
+	url   string
+	dirs  []string
+	caPEM []byte
+}
+
+func startHub(t *testing.T, mutate func(*config.Config)) *testHub {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := hub.New(ctx, cfg, log)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	require.NoError(t, err)
+	url := h.URL(ln.Addr())
+	dirs, err := h.SeedDemo(ctx, url)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- h.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		require.NoError(t, h.Close())
+	})
+	th := &testHub{h: h, url: url, dirs: dirs}
+	if h.TLS != nil {
+		th.caPEM, err = os.ReadFile(filepath.Join(cfg.DataDir, "tls", "ca.pem"))
+		require.NoError(t, err)
+	}
+	return th
+}
+
+func (th *testHub) identity(t *testing.T, i int) *identity.Identity {
+	t.Helper()
+	id, err := identity.Load(th.dirs[i], nil)
+	require.NoError(t, err)
+	return id
+}
+
+// client is a browser-like HTTP client with a cookie jar.
+func (th *testHub) client(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Timeout: 20 * time.Second, Jar: jar}
+	if th.caPEM != nil {
+		pool := x509.NewCertPool()
+		require.True(t, pool.AppendCertsFromPEM(th.caPEM))
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
+	return c
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+	resp   *http.Response
+}
+
+func (r reply) reason() string { s, _ := r.body["reason"].(string); return s }
+
+// call sends a request; ui adds the X-Gxhub-UI header.
+func (th *testHub) call(t *testing.T, c *http.Client, method, path string, body []byte, ui bool) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, th.url+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	if ui {
+		req.Header.Set("X-Gxhub-UI", "1")
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return reply{status: resp.StatusCode, body: m, resp: resp}
+}
+
+func loginBody(tok string) []byte {
+	b, _ := json.Marshal(map[string]string{"token": tok})
+	return b
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return b
+}
+
+// seedAudit registers n departments as the coordinator (each registration is an audit
+// record) and waits for a signed head covering them.
+func (th *testHub) seedAudit(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := sdk.Dial(ctx, th.identity(t, 0))
+	require.NoError(t, err)
+	defer c.Close()
+	for i := range n {
+		key, err := sm.GenerateKey()
+		require.NoError(t, err)
+		pub, err := sm.MarshalPublicKeyPEM(&key.PublicKey)
+		require.NoError(t, err)
+		code, err := hub.DemoDepartment{OrgCode: fmt.Sprintf("4000%04d", i+1), Region: "500112"}.Code()
+		require.NoError(t, err)
+		_, err = c.Admin.RegisterDepartment(ctx, &adminv1.RegisterDepartmentRequest{
+			Department:   &adminv1.Department{Code: code, Name: fmt.Sprintf("渝北区测试局%d", i+1), Level: adminv1.Level_LEVEL_COUNTY, Region: "500112", Roles: []adminv1.Role{adminv1.Role_ROLE_CONSUMER}},
+			PublicKeyPem: string(pub),
+		})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		head, err := c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{})
+		return err == nil && head.GetTreeSize() == uint64(n)
+	}, 15*time.Second, 50*time.Millisecond, "a signed head of size %d", n)
+}

@@ -1,0 +1,174 @@
+package web_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gxhub/gxhub/certs/jws"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/exchange/server"
+)
+
+func TestSignIn(t *testing.T) {
+	th := startHub(t, func(c *config.Config) { c.AuditHeadInterval = 100 * time.Millisecond })
+	th.seedAudit(t, 1)
+	auditor := th.identity(t, 0)
+	other := th.identity(t, 2)
+	now := time.Now()
+	sign := func(t *testing.T, payload string, typ string) string {
+		tok, err := jws.Sign(auditor.Key, auditor.Code, typ, []byte(payload))
+		require.NoError(t, err)
+		return tok
+	}
+	refusals := []struct {
+		name   string
+		token  func(t *testing.T) string
+		ui     bool
+		reason string
+	}{
+		{"no UI header", func(t *testing.T) string { tok, _ := server.SignLogin(auditor.Key, auditor.Code, th.url, now); return tok }, false, server.ReasonUIHeader},
+		{"other hub", func(t *testing.T) string {
+			tok, _ := server.SignLogin(auditor.Key, auditor.Code, "https://hub.example.gov.cn", now)
+			return tok
+		}, true, server.ReasonLoginInvalid},
+		{"expired", func(t *testing.T) string {
+			tok, _ := server.SignLogin(auditor.Key, auditor.Code, th.url, now.Add(-10*time.Minute))
+			return tok
+		}, true, "REQUEST_EXPIRED"},
+		{"lifetime over 2 minutes", func(t *testing.T) string {
+			return sign(t, `{"aud":"`+th.url+`","nonce":"0123456789abcdefXYZ","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Add(time.Hour).Unix())+`}`, server.LoginType)
+		}, true, server.ReasonLoginInvalid},
+		{"request-signature typ", func(t *testing.T) string {
+			return sign(t, `{"aud":"`+th.url+`","nonce":"0123456789abcdefXYZ","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Add(time.Minute).Unix())+`}`, "gxhub-req+jwt")
+		}, true, server.ReasonLoginInvalid},
+		{"short nonce", func(t *testing.T) string {
+			return sign(t, `{"aud":"`+th.url+`","nonce":"short","iat":`+itoa(now.Unix())+`,"exp":`+itoa(now.Add(time.Minute).Unix())+`}`, server.LoginType)
+		}, true, server.ReasonLoginInvalid},
+		{"signed with another department's key", func(t *testing.T) string {
+			tok, _ := server.SignLogin(other.Key, auditor.Code, th.url, now)
+			return tok
+		}, true, server.ReasonLoginInvalid},
+		{"unknown department", func(t *testing.T) string {
+			tok, _ := server.SignLogin(auditor.Key, "91500000MA5UXXXX0X", th.url, now)
+			return tok
+		}, true, "DEPARTMENT_UNKNOWN"},
+		{"garbage", func(t *testing.T) string { return "not.a.token" }, true, server.ReasonLoginInvalid},
+	}
+	for _, c := range refusals {
+		t.Run("fail/"+c.name, func(t *testing.T) {
+			cl := th.client(t)
+			r := th.call(t, cl, "POST", "/ui/session", loginBody(c.token(t)), c.ui)
+			require.Equal(t, http.StatusUnauthorized, r.status, "%v", r.body)
+			require.Equal(t, c.reason, r.reason(), "%v", r.body)
+			require.Empty(t, r.resp.Cookies())
+			require.Equal(t, http.StatusUnauthorized, th.call(t, cl, "GET", "/v1/whoami", nil, true).status)
+		})
+	}
+
+	t.Run("sign in, read, refused writes, sign out", func(t *testing.T) {
+		cl := th.client(t)
+		// Without a session the API needs a signature.
+		require.Equal(t, "REQUEST_UNSIGNED", th.call(t, cl, "GET", "/v1/whoami", nil, true).reason())
+
+		tok, err := server.SignLogin(auditor.Key, auditor.Code, th.url, time.Now())
+		require.NoError(t, err)
+		r := th.call(t, cl, "POST", "/ui/session", loginBody(tok), true)
+		require.Equal(t, http.StatusOK, r.status, "%v", r.body)
+		require.Equal(t, auditor.Code, r.body["department"])
+		cookies := r.resp.Cookies()
+		require.Len(t, cookies, 1)
+		ck := cookies[0]
+		require.Equal(t, server.SessionCookie, ck.Name)
+		require.True(t, ck.HttpOnly)
+		require.True(t, ck.Secure)
+		require.Equal(t, http.SameSiteStrictMode, ck.SameSite)
+		require.InDelta(t, (8 * time.Hour).Seconds(), float64(ck.MaxAge), 5)
+
+		who := th.call(t, cl, "GET", "/v1/whoami", nil, true)
+		require.Equal(t, http.StatusOK, who.status, "%v", who.body)
+		require.Contains(t, who.body["department"], "code")
+
+		// The same link works once.
+		again := th.call(t, th.client(t), "POST", "/ui/session", loginBody(tok), true)
+		require.Equal(t, "REQUEST_REPLAYED", again.reason(), "%v", again.body)
+
+		// The cookie alone (a cross-site request) is refused.
+		require.Equal(t, server.ReasonUIHeader, th.call(t, cl, "GET", "/v1/whoami", nil, false).reason())
+		// Writes need a signature.
+		w := th.call(t, cl, "POST", "/v1/departments", []byte(`{}`), true)
+		require.Equal(t, http.StatusForbidden, w.status, "%v", w.body)
+		require.Equal(t, server.ReasonSessionScope, w.reason())
+		// The audit log is readable for the auditor through the session.
+		rec := th.call(t, cl, "GET", "/v1/audit/records/0", nil, true)
+		require.Equal(t, http.StatusOK, rec.status, "%v", rec.body)
+
+		out := th.call(t, cl, "POST", "/ui/logout", nil, true)
+		require.Equal(t, http.StatusOK, out.status)
+		// The jar dropped the cookie; replaying the old cookie value is refused too.
+		req, _ := http.NewRequest("GET", th.url+"/v1/whoami", nil)
+		req.Header.Set("X-Gxhub-UI", "1")
+		req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: ck.Value})
+		resp, err := th.client(t).Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	})
+}
+
+func TestInsecureCookieAndPages(t *testing.T) {
+	th := startHub(t, func(c *config.Config) { c.Insecure = true })
+	id := th.identity(t, 0)
+	cl := th.client(t)
+	tok, err := server.SignLogin(id.Key, id.Code, th.url, time.Now())
+	require.NoError(t, err)
+	r := th.call(t, cl, "POST", "/ui/session", loginBody(tok), true)
+	require.Equal(t, http.StatusOK, r.status, "%v", r.body)
+	require.False(t, r.resp.Cookies()[0].Secure, "plain HTTP cannot carry a Secure cookie")
+
+	pages := []struct{ path, contains string }{
+		{"/ui/", "审计追溯"}, {"/ui/login", "gxctl --identity"}, {"/ui/assets/app.js", "X-Gxhub-UI"}, {"/ui/assets/sm3.js", "verifyInclusion"},
+	}
+	for _, p := range pages {
+		t.Run(p.path, func(t *testing.T) {
+			resp, err := cl.Get(th.url + p.path)
+			require.NoError(t, err)
+			b := readAll(t, resp)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Contains(t, string(b), p.contains)
+			require.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'")
+		})
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(th.url + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Equal(t, "/ui/", resp.Header.Get("Location"))
+}
+
+func TestSessionAllowed(t *testing.T) {
+	cases := []struct {
+		method, path string
+		ok           bool
+	}{
+		{"GET", "/v1/whoami", true},
+		{"GET", "/v1/audit/records/3/proof", true},
+		{"GET", "/v1/departments?page_size=10", true},
+		{"GET", "/v1/catalog/resources", true},
+		{"POST", "/v1/certs:verify", true},
+		{"POST", "/v1/documents/verify", true},
+		{"POST", "/v1/departments", false},
+		{"DELETE", "/v1/departments/x", false},
+		{"GET", "/v1/pulls/abc", false},
+		{"GET", "/v1/records/abc", false},
+		{"GET", "/v1/auditx", false},
+		{"PUT", "/v1/audit/x", false},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			require.Equal(t, c.ok, server.SessionAllowed(c.method, c.path))
+		})
+	}
+}
