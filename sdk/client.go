@@ -37,6 +37,13 @@ type Client struct {
 	Calendar exchangev1.CalendarServiceClient
 	Trust    certsv1.TrustServiceClient
 	Audit    auditv1.AuditServiceClient
+	// Data exchange: pulls (verify responses with VerifyPull), publishing, objections,
+	// freshness and the pull policy.
+	Pulls      exchangev1.PullServiceClient
+	Records    exchangev1.RecordServiceClient
+	Objections exchangev1.ObjectionServiceClient
+	Freshness  exchangev1.FreshnessServiceClient
+	Policy     exchangev1.PolicyServiceClient
 
 	conn *grpc.ClientConn
 	id   *identity.Identity
@@ -121,6 +128,11 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Calendar = exchangev1.NewCalendarServiceClient(conn)
 	c.Trust = certsv1.NewTrustServiceClient(conn)
 	c.Audit = auditv1.NewAuditServiceClient(conn)
+	c.Pulls = exchangev1.NewPullServiceClient(conn)
+	c.Records = exchangev1.NewRecordServiceClient(conn)
+	c.Objections = exchangev1.NewObjectionServiceClient(conn)
+	c.Freshness = exchangev1.NewFreshnessServiceClient(conn)
+	c.Policy = exchangev1.NewPolicyServiceClient(conn)
 	return c, nil
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	"github.com/gxhub/gxhub/policy/casbinpolicy"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -52,6 +53,8 @@ type Hub struct {
 	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
 	// responses. Its public key is published by AuditService.GetLogInfo.
 	SigningKey *sm.PrivateKey
+	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
+	Decider *casbinpolicy.Decider
 
 	grpc    *grpc.Server
 	handler http.Handler
@@ -185,6 +188,23 @@ func (h *Hub) build(tlsDir string) error {
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
+	// Data exchange: pulls (A3, A6), publishing and objections (A4), freshness (A5), policy (D1–D3).
+	if err := casbinpolicy.Seed(context.Background(), h.Store.Policies(), h.now()); err != nil {
+		return fmt.Errorf("seed the default pull policy: %w", err)
+	}
+	h.Decider = casbinpolicy.New(h.Store.Policies())
+	pulls := &server.Pulls{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Key: h.SigningKey,
+		Calendar: h.Calendar, Log: log, Now: h.now}
+	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	objections := &server.Objections{Store: h.Store, Log: log, Now: h.now}
+	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Log: log, Now: h.now}
+	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
+	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
+	exchangev1.RegisterRecordServiceServer(h.grpc, records)
+	exchangev1.RegisterObjectionServiceServer(h.grpc, objections)
+	exchangev1.RegisterFreshnessServiceServer(h.grpc, freshness)
+	exchangev1.RegisterPolicyServiceServer(h.grpc, pol)
+	h.metrics.MustRegister(server.NewFreshnessCollector(freshness))
 
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(server.GatewayErrorHandler(log)),
@@ -208,6 +228,17 @@ func (h *Hub) build(tlsDir string) error {
 	}
 	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
 		return err
+	}
+	for _, err := range []error{
+		exchangev1.RegisterPullServiceHandlerServer(ctx, gw, pulls),
+		exchangev1.RegisterRecordServiceHandlerServer(ctx, gw, records),
+		exchangev1.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
+		exchangev1.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
+		exchangev1.RegisterPolicyServiceHandlerServer(ctx, gw, pol),
+	} {
+		if err != nil {
+			return err
+		}
 	}
 
 	mux := http.NewServeMux()
