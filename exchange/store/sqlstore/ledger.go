@@ -116,6 +116,13 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 			return ledgerErr("append leaves", err)
 		}
 	}
+	// The audit index rows (C4) commit or roll back with the leaves they are derived from.
+	if err := insertIndex(ctx, tx, l.log, start, leaves, false); err != nil {
+		if l.s.d.IsUniqueViolation(err) {
+			return fmt.Errorf("%w: audit index already has a row in [%d, %d)", ledger.ErrConflict, start, int(start)+len(leaves))
+		}
+		return ledgerErr("index audit records", err)
+	}
 	if err := l.putNodes(ctx, tx, nodes); err != nil {
 		return err
 	}
