@@ -37,6 +37,12 @@ type Client struct {
 	Calendar exchangev1.CalendarServiceClient
 	Trust    certsv1.TrustServiceClient
 	Audit    auditv1.AuditServiceClient
+	// Verify verifies documents, seals and e-certificates at the hub (B4).
+	Verify certsv1.VerifyServiceClient
+	// ECert is the e-certificate registry (B3).
+	ECert certsv1.ECertServiceClient
+	// Seal makes and revokes departments' e-seals (B2).
+	Seal certsv1.SealServiceClient
 	// Data exchange: pulls (verify responses with VerifyPull), publishing, objections,
 	// freshness and the pull policy.
 	Pulls      exchangev1.PullServiceClient
@@ -128,6 +134,9 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Calendar = exchangev1.NewCalendarServiceClient(conn)
 	c.Trust = certsv1.NewTrustServiceClient(conn)
 	c.Audit = auditv1.NewAuditServiceClient(conn)
+	c.Verify = certsv1.NewVerifyServiceClient(conn)
+	c.ECert = certsv1.NewECertServiceClient(conn)
+	c.Seal = certsv1.NewSealServiceClient(conn)
 	c.Pulls = exchangev1.NewPullServiceClient(conn)
 	c.Records = exchangev1.NewRecordServiceClient(conn)
 	c.Objections = exchangev1.NewObjectionServiceClient(conn)

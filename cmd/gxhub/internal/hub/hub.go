@@ -188,6 +188,13 @@ func (h *Hub) build(tlsDir string) error {
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
+	verifySvc, ecertSvc, sealSvc, err := h.certServices()
+	if err != nil {
+		return err
+	}
+	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
+	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
+	certsv1.RegisterSealServiceServer(h.grpc, sealSvc)
 	// Data exchange: pulls (A3, A6), publishing and objections (A4), freshness (A5), policy (D1–D3).
 	if err := casbinpolicy.Seed(context.Background(), h.Store.Policies(), h.now()); err != nil {
 		return fmt.Errorf("seed the default pull policy: %w", err)
@@ -227,6 +234,15 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterSealServiceHandlerServer(ctx, gw, sealSvc); err != nil {
 		return err
 	}
 	for _, err := range []error{

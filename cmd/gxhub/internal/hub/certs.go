@@ -1,0 +1,122 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange/server"
+)
+
+// sealMakerValidity is the validity of the hub's seal-maker certificate.
+const sealMakerValidity = 5 * 365 * 24 * time.Hour
+
+// SealMakerSubject names the hub's seal-making system in its seal-maker certificate.
+var SealMakerSubject = DemoDepartment{OrgCode: "GXHUB001", Name: "gxhub 电子印章制作系统", Region: "100000"}
+
+// EnsureSealMaker loads the hub's seal-maker key and certificate from dir (DATA_DIR/ca/sealmaker),
+// issuing them from the issuing CA's seal-maker profile on first start.
+func (c *CA) EnsureSealMaker(dir string, password []byte, now time.Time) (*server.SealMaker, error) {
+	keyPath, certPath := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
+	if kb, err := os.ReadFile(keyPath); err == nil {
+		key, err := sm.ParsePrivateKeyPEM(kb, password)
+		if err != nil {
+			return nil, fmt.Errorf("seal-maker key %s: %w", keyPath, err)
+		}
+		cb, err := os.ReadFile(certPath)
+		if err != nil {
+			return nil, fmt.Errorf("seal-maker certificate: %w", err)
+		}
+		certs, err := pki.ParseCertsPEM(cb)
+		if err != nil || len(certs) == 0 {
+			return nil, fmt.Errorf("seal-maker certificate %s: %v", certPath, err)
+		}
+		return &server.SealMaker{Key: key, Cert: certs[0]}, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	code, err := SealMakerSubject.Code()
+	if err != nil {
+		return nil, err
+	}
+	key, err := sm.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	cert, err := c.Issuing.IssueSealMakerCert(&key.PublicKey, pki.DepartmentSubject{Code: code, Name: SealMakerSubject.Name, Region: SealMakerSubject.Region}, now.Add(-5*time.Minute), sealMakerValidity)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	kp, err := sm.MarshalPrivateKeyPEM(key, password)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(keyPath, kp, 0o600); err != nil {
+		return nil, err
+	}
+	return &server.SealMaker{Key: key, Cert: cert}, nil
+}
+
+// extraRoots reads every PEM certificate in DATA_DIR/trust/*.pem: roots trusted for
+// verification in addition to the hub's own root (e.g. a provincial seal CA).
+func extraRoots(dataDir string) ([]*smx509.Certificate, error) {
+	files, err := filepath.Glob(filepath.Join(dataDir, "trust", "*.pem"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []*smx509.Certificate
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := pki.ParseCertsPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("extra trust root %s: %w", f, err)
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
+}
+
+// certServices builds the verification, e-certificate and seal services.
+func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *server.SealService, error) {
+	password, err := readPassword(h.Config.CAPasswordFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	maker, err := h.CA.EnsureSealMaker(filepath.Join(h.Config.DataDir, "ca", "sealmaker"), password, h.now())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("seal maker: %w", err)
+	}
+	extra, err := extraRoots(h.Config.DataDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keyID := ""
+	if h.Audit != nil && h.Audit.Signer != nil {
+		keyID = h.Audit.Signer.KeyID()
+	}
+	v, e, s := server.NewCerts(&server.Certs{
+		Store: h.Store, Audit: h.Audit.Log, Log: h.Log, Now: h.now,
+		Roots: append([]*smx509.Certificate{h.CA.Root.Cert}, extra...), Intermediates: []*smx509.Certificate{h.CA.Issuing.Cert},
+		HubKey: h.SigningKey, HubKeyID: keyID, Maker: maker,
+	})
+	return v, e, s, nil
+}

@@ -1,0 +1,345 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gxhub/gxhub/certs/ecert"
+	"github.com/gxhub/gxhub/certs/ecert/ecverify"
+	"github.com/gxhub/gxhub/certs/jws"
+	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/ses"
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/verify"
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
+	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+)
+
+// Audit kinds of the certificate services.
+const (
+	KindCertVerify         ledger.Kind = "cert.verify"
+	KindECertTypeRegister  ledger.Kind = "ecert.type.register"
+	KindECertIssue         ledger.Kind = "ecert.issue"
+	KindECertUpdate        ledger.Kind = "ecert.update"
+	KindECertStatus        ledger.Kind = "ecert.status"
+	KindECertPresent       ledger.Kind = "ecert.present"
+	KindECertPresentVerify ledger.Kind = "ecert.present.verify"
+	KindSealMake           ledger.Kind = "seal.make"
+	KindSealRevoke         ledger.Kind = "seal.revoke"
+)
+
+// MaxVerifyBatch bounds VerifyBatch.
+const MaxVerifyBatch = 32
+
+// SealMaker is the hub's seal-making key and its seal-maker (制章人) certificate.
+type SealMaker struct {
+	Key  *sm.PrivateKey
+	Cert *smx509.Certificate
+}
+
+// Certs holds what the certificate services (VerifyService, ECertService, SealService)
+// share. Build it with NewCerts.
+type Certs struct {
+	Store store.Store
+	Audit ledger.Log
+	Log   *slog.Logger
+	Now   func() time.Time
+	// Roots are the default trust roots (the hub's root plus configured extra roots);
+	// Intermediates are the hub's issuing CAs.
+	Roots, Intermediates []*smx509.Certificate
+	// HubKey signs presentation tokens; HubKeyID is its kid.
+	HubKey   *sm.PrivateKey
+	HubKeyID string
+	// Maker makes seals; nil disables MakeSeal.
+	Maker *SealMaker
+
+	ecv *ecverify.Verifier
+}
+
+// NewCerts finishes c (the shared e-certificate verifier with its chain cache) and returns
+// the three services.
+func NewCerts(c *Certs) (*VerifyService, *ECertService, *SealService) {
+	c.ecv = c.verifier(c.Roots)
+	return &VerifyService{c: c}, &ECertService{c: c}, &SealService{c: c}
+}
+
+func (c *Certs) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Certs) verifier(roots []*smx509.Certificate) *ecverify.Verifier {
+	return &ecverify.Verifier{Catalogue: c.catalogue, Roots: roots, Intermediates: c.Intermediates, Status: registryStatus{c.Store}, Now: c.now}
+}
+
+// catalogue is the demo catalogue plus the registered types.
+func (c *Certs) catalogue(ctx context.Context) (*ecert.Catalogue, error) {
+	cat, err := ecert.DemoCatalogue()
+	if err != nil {
+		return nil, err
+	}
+	types, err := c.Store.Certs().ListTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range types {
+		var ct ecert.CertType
+		if err := json.Unmarshal([]byte(t.Body), &ct); err != nil {
+			return nil, fmt.Errorf("stored licence type %s: %w", t.Code, err)
+		}
+		if err := cat.Add(ct); err != nil {
+			return nil, fmt.Errorf("stored licence type %s: %w", t.Code, err)
+		}
+	}
+	return cat, nil
+}
+
+func (c *Certs) audit(ctx context.Context, r ledger.Record) {
+	if c.Audit == nil {
+		return
+	}
+	if r.Time.IsZero() {
+		r.Time = c.now()
+	}
+	if _, err := c.Audit.Append(ctx, r); err != nil && c.Log != nil {
+		c.Log.ErrorContext(ctx, "audit append failed", slog.String("kind", string(r.Kind)), slog.String("resource", r.Resource), slog.String("error", err.Error()))
+	}
+}
+
+// registryStatus answers licence status (ecverify.StatusSource) and seal status
+// (verify.SealStatusChecker) from the store.
+type registryStatus struct{ s store.Store }
+
+func (r registryStatus) ECertStatus(ctx context.Context, id string, at time.Time) (ecverify.Status, error) {
+	ev, err := r.s.Certs().StatusAt(ctx, id, at)
+	if err != nil {
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			return ecverify.Status{}, ecverify.ErrUnregistered
+		}
+		return ecverify.Status{}, err
+	}
+	return ecverify.Status{Status: string(ev.Status), Since: ev.At, Reason: ev.Reason}, nil
+}
+
+func (r registryStatus) CertificateStatus(context.Context, *ses.Certificate, time.Time) (verify.RevocationStatus, error) {
+	return verify.RevocationStatus{}, errors.New("the hub has no revocation source for signing certificates (no CRL or OCSP configured)")
+}
+
+func (r registryStatus) SealStatus(ctx context.Context, seal *ses.Seal, _ time.Time) (verify.RevocationStatus, error) {
+	s, err := r.s.Certs().GetSeal(ctx, seal.Info.ESID)
+	if err != nil {
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			return verify.RevocationStatus{}, fmt.Errorf("seal %s was not made by this hub: its status is not known here", seal.Info.ESID)
+		}
+		return verify.RevocationStatus{}, err
+	}
+	if string(s.DER) != string(seal.Raw) {
+		return verify.RevocationStatus{}, fmt.Errorf("esID %s belongs to a different seal made by this hub: status not applicable", seal.Info.ESID)
+	}
+	return verify.RevocationStatus{Revoked: !s.RevokedAt.IsZero(), RevokedAt: s.RevokedAt, Reason: s.RevokeReason, Source: "gxhub seal registry"}, nil
+}
+
+// ReportToProto converts a verification report.
+func ReportToProto(r *verify.Report, inputSM3 string) *certsv1.Report {
+	out := &certsv1.Report{Input: r.Input, Kind: string(r.Kind), Verdict: string(r.Verdict), VerifiedAt: certTS(r.VerifiedAt), InputSm3: inputSM3}
+	for _, s := range r.Signed {
+		out.Signed = append(out.Signed, &certsv1.Signed{Scope: s.Scope, SigningTime: certTS(s.SigningTime), SigningTimeSource: s.SigningTimeSource,
+			SealId: s.SealID, SealName: s.SealName, SealVendor: s.SealVendor, SealVersion: int32(s.SealVersion),
+			SealValidFrom: certTS(s.SealValidFrom), SealValidTo: certTS(s.SealValidTo), Signer: s.Signer, Maker: s.Maker, Provider: s.Provider})
+	}
+	for _, ch := range r.Checks {
+		out.Checks = append(out.Checks, &certsv1.Check{Name: ch.Name, Scope: ch.Scope, Status: string(ch.Status), Reason: ch.Reason})
+	}
+	return out
+}
+
+// ReportFromProto converts a wire report back (for clients).
+func ReportFromProto(p *certsv1.Report) *verify.Report {
+	r := &verify.Report{Input: p.GetInput(), Kind: verify.Kind(p.GetKind()), Verdict: verify.Verdict(p.GetVerdict()), VerifiedAt: p.GetVerifiedAt().AsTime()}
+	for _, s := range p.GetSigned() {
+		r.Signed = append(r.Signed, verify.Signed{Scope: s.GetScope(), SigningTime: asTime(s.GetSigningTime()), SigningTimeSource: s.GetSigningTimeSource(),
+			SealID: s.GetSealId(), SealName: s.GetSealName(), SealVendor: s.GetSealVendor(), SealVersion: int(s.GetSealVersion()),
+			SealValidFrom: asTime(s.GetSealValidFrom()), SealValidTo: asTime(s.GetSealValidTo()), Signer: s.GetSigner(), Maker: s.GetMaker(), Provider: s.GetProvider()})
+	}
+	for _, c := range p.GetChecks() {
+		r.Checks = append(r.Checks, verify.Check{Name: c.GetName(), Scope: c.GetScope(), Status: verify.Status(c.GetStatus()), Reason: c.GetReason()})
+	}
+	return r
+}
+
+func certTS(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func asTime(t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.AsTime()
+}
+
+func hexSM3(b []byte) string {
+	s := sm.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+// failedSummary names the failed checks of a report for audit reasons and errors.
+func failedSummary(r *verify.Report) string {
+	var names []string
+	for _, c := range r.Failed() {
+		n := c.Name
+		if c.Scope != "" {
+			n += " (" + c.Scope + ")"
+		}
+		names = append(names, n+": "+c.Reason)
+	}
+	return strings.Join(names, "; ")
+}
+
+// VerifyService implements gxhub.certs.v1.VerifyService.
+type VerifyService struct {
+	certsv1.UnimplementedVerifyServiceServer
+	c *Certs
+}
+
+// Verify verifies one input.
+func (v *VerifyService) Verify(ctx context.Context, req *certsv1.VerifyRequest) (*certsv1.VerifyResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := v.verifyOne(ctx, caller, req)
+	if err != nil {
+		return nil, err
+	}
+	return &certsv1.VerifyResponse{Report: rep}, nil
+}
+
+// VerifyBatch verifies up to MaxVerifyBatch inputs, each on its own.
+func (v *VerifyService) VerifyBatch(ctx context.Context, req *certsv1.VerifyBatchRequest) (*certsv1.VerifyBatchResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := len(req.GetItems())
+	if n == 0 || n > MaxVerifyBatch {
+		return nil, exchange.Errorf(exchange.KindInvalid, "BATCH_SIZE_INVALID", "a batch holds 1 to %d items, got %d: split it", MaxVerifyBatch, n)
+	}
+	resp := &certsv1.VerifyBatchResponse{}
+	for _, it := range req.GetItems() {
+		res := &certsv1.VerifyBatchResult{Name: it.GetName()}
+		rep, err := v.verifyOne(ctx, caller, it)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			var de *exchange.Error
+			if !errors.As(err, &de) || de.Kind == exchange.KindInternal {
+				return nil, err
+			}
+			res.ErrorReason, res.ErrorMessage = de.Reason, de.Error()
+		}
+		res.Report = rep
+		resp.Results = append(resp.Results, res)
+	}
+	return resp, nil
+}
+
+func (v *VerifyService) verifyOne(ctx context.Context, caller *Caller, req *certsv1.VerifyRequest) (*certsv1.Report, error) {
+	c := v.c
+	content := req.GetContent()
+	if len(content) == 0 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "INPUT_EMPTY", "content is empty: send the file's bytes (base64 in REST JSON)")
+	}
+	digest := sm.Sum(content)
+	inputSM3 := hex.EncodeToString(digest[:])
+	roots := c.Roots
+	if p := strings.TrimSpace(req.GetTrustRootsPem()); p != "" {
+		var err error
+		if roots, err = pki.ParseCertsPEM([]byte(p)); err != nil {
+			return nil, exchange.Wrap(exchange.KindInvalid, "TRUST_ROOTS_INVALID", err, "trust_roots_pem holds no usable PEM certificate")
+		}
+	}
+	name := req.GetName()
+	var rep *verify.Report
+	switch ecverify.TokenType(content) {
+	case ecert.SealedType:
+		ev := c.ecv
+		if req.GetTrustRootsPem() != "" {
+			ev = c.verifier(roots)
+		}
+		rep, _ = ev.VerifySealed(ctx, string(content), name)
+	case ecert.PresentationType:
+		var err error
+		if rep, _, err = v.c.presentation(ctx, caller, string(content), req.GetSealedEcert(), roots, name); err != nil {
+			return nil, err
+		}
+	default:
+		var err error
+		rep, err = verify.Verify(ctx, content, verify.Options{Roots: roots, Intermediates: c.Intermediates, RequireChain: req.GetRequireChain(),
+			Revocation: registryStatus{c.Store}, Data: req.GetData(), Name: name, Now: c.now})
+		if err != nil {
+			if errors.Is(err, verify.ErrInput) {
+				c.audit(ctx, ledger.Record{Kind: KindCertVerify, Department: caller.Department.Code, Resource: "sm3:" + inputSM3, Outcome: ledger.OutcomeFailed,
+					Reason: "input not recognised", ResponseDigest: digest[:]})
+				return nil, exchange.Wrap(exchange.KindInvalid, "INPUT_UNRECOGNISED", err, "%s: %v: send an OFD package, a .esl seal, an SES_Signature (with data), a sealed e-certificate or a presentation token", name, err)
+			}
+			return nil, err
+		}
+	}
+	out := ReportToProto(rep, inputSM3)
+	outcome, reason := ledger.OutcomeOK, string(rep.Kind)+" valid"
+	if !rep.Valid() {
+		outcome, reason = ledger.OutcomeFailed, string(rep.Kind)+" invalid: "+failedSummary(rep)
+	}
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	// The record's digest is the SM3 of the input verified (the resource names it too).
+	c.audit(ctx, ledger.Record{Kind: KindCertVerify, Department: caller.Department.Code, Resource: "sm3:" + inputSM3, Outcome: outcome, Reason: reason, ResponseDigest: digest[:]})
+	return out, nil
+}
+
+// presentation verifies a presentation token for the caller (the approver).
+func (c *Certs) presentation(ctx context.Context, caller *Caller, token, sealed string, roots []*smx509.Certificate, name string) (*verify.Report, *ecverify.Presented, error) {
+	if c.HubKey == nil {
+		return nil, nil, exchange.Errorf(exchange.KindFailedPrecondition, "PRESENTATION_UNAVAILABLE", "this hub has no presentation key configured")
+	}
+	t, err := jws.Parse(strings.TrimSpace(token))
+	if err != nil {
+		return nil, nil, exchange.Wrap(exchange.KindInvalid, "PRESENTATION_MALFORMED", err, "the presentation token is not a compact SM2 JWS")
+	}
+	var pr ecert.Presentation
+	if err := json.Unmarshal(t.UnverifiedPayload(), &pr); err != nil || pr.Identifier == "" {
+		return nil, nil, exchange.Errorf(exchange.KindInvalid, "PRESENTATION_MALFORMED", "the presentation token names no licence")
+	}
+	if sealed == "" {
+		e, err := c.Store.Certs().Get(ctx, pr.Identifier)
+		if err != nil {
+			return nil, nil, err
+		}
+		sealed = e.Sealed
+	}
+	ev := c.ecv
+	if len(roots) != len(c.Roots) || (len(roots) > 0 && roots[0] != c.Roots[0]) {
+		ev = c.verifier(roots)
+	}
+	rep, p := ev.VerifyPresentation(ctx, token, sealed, &c.HubKey.PublicKey, caller.Department.Code, name)
+	return rep, p, nil
+}
