@@ -712,13 +712,13 @@ func (a *Anchorer) waitOthers(ctx context.Context, block uint64) {
 	}
 }
 
-// syncPeers waits (at most CommitWait) until all peers report the same chain
-// height, and reports whether they do.
+// syncPeers waits (at most 5s or CommitWait, whichever is shorter) until all
+// peers report the same chain height, and reports whether they do.
 func (a *Anchorer) syncPeers(ctx context.Context) bool {
 	if len(a.others) == 0 {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.CommitWait)
+	ctx, cancel := context.WithTimeout(ctx, min(a.cfg.CommitWait, 5*time.Second))
 	defer cancel()
 	qscc := a.gw.GetNetwork(a.cfg.Channel).GetContract("qscc")
 	self := remote{mspID: a.cfg.MSPID, qscc: qscc}
