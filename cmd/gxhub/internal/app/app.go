@@ -78,6 +78,8 @@ departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --
 	f.StringVar(&flagCfg.CalendarFile, "calendar", "", "working-day calendar JSON overriding the embedded one")
 	f.StringVar(&flagCfg.CAPasswordFile, "ca-password-file", "", "file holding the password that encrypts the hub CA keys")
 	f.StringSliceVar(&flagCfg.TLSHosts, "tls-host", nil, "extra DNS name or IP for the TLS certificate (repeatable)")
+	f.StringVar(&flagCfg.Anchor, "anchor", "", "where tree heads are anchored: embedded or fabric")
+	f.StringVar(&flagCfg.FabricNetwork, "fabric-network", "", "Fabric connection profile (testnet/.run/network.json) when --anchor fabric")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "text or json")
 	return cmd
@@ -95,6 +97,8 @@ func applyFlags(fs *pflag.FlagSet, cfg *config.Config, f config.Config) {
 		"calendar":         func() { cfg.CalendarFile = f.CalendarFile },
 		"ca-password-file": func() { cfg.CAPasswordFile = f.CAPasswordFile },
 		"tls-host":         func() { cfg.TLSHosts = f.TLSHosts },
+		"anchor":           func() { cfg.Anchor = f.Anchor },
+		"fabric-network":   func() { cfg.FabricNetwork = f.FabricNetwork },
 		"log-level":        func() { cfg.LogLevel = f.LogLevel },
 		"log-format":       func() { cfg.LogFormat = f.LogFormat },
 	}
