@@ -37,6 +37,11 @@ type Client struct {
 	Calendar exchangev1.CalendarServiceClient
 	Trust    certsv1.TrustServiceClient
 	Audit    auditv1.AuditServiceClient
+	// Catalog, Requirements and Matters are the resource catalogue, the requirement
+	// workflow and the matter catalogue (gxhub.exchange.v1).
+	Catalog      exchangev1.CatalogServiceClient
+	Requirements exchangev1.RequirementServiceClient
+	Matters      exchangev1.MatterServiceClient
 	// Verify verifies documents, seals and e-certificates at the hub (B4).
 	Verify certsv1.VerifyServiceClient
 	// ECert is the e-certificate registry (B3).
@@ -134,6 +139,9 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Calendar = exchangev1.NewCalendarServiceClient(conn)
 	c.Trust = certsv1.NewTrustServiceClient(conn)
 	c.Audit = auditv1.NewAuditServiceClient(conn)
+	c.Catalog = exchangev1.NewCatalogServiceClient(conn)
+	c.Requirements = exchangev1.NewRequirementServiceClient(conn)
+	c.Matters = exchangev1.NewMatterServiceClient(conn)
 	c.Verify = certsv1.NewVerifyServiceClient(conn)
 	c.ECert = certsv1.NewECertServiceClient(conn)
 	c.Seal = certsv1.NewSealServiceClient(conn)

@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
+	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/sdk/identity"
@@ -141,4 +144,115 @@ func (h *Hub) SeedDemo(ctx context.Context, hubURL string) ([]string, error) {
 		dirs = append(dirs, dir)
 	}
 	return dirs, nil
+}
+
+// demoResources is the demo catalogue: who holds what, on which terms (index = position in
+// DemoDepartments of the provider; published = the provider already publishes data).
+var demoResources = []struct {
+	provider  int
+	published bool
+	r         exchange.Resource
+}{
+	{1, true, exchange.Resource{Code: "500000-SCJG-0001", Name: "营业执照信息", Description: "市场主体登记的营业执照信息",
+		Items: []exchange.DataItem{
+			{Name: "uscc", Title: "统一社会信用代码", Type: "string", Sensitivity: exchange.SensitivityPublic},
+			{Name: "name", Title: "名称", Type: "string", Sensitivity: exchange.SensitivityPublic},
+			{Name: "legal_representative", Title: "法定代表人", Type: "string", Sensitivity: exchange.SensitivityPublic},
+			{Name: "registered_capital", Title: "注册资本", Type: "string", Sensitivity: exchange.SensitivityPublic},
+			{Name: "established_on", Title: "成立日期", Type: "date", Sensitivity: exchange.SensitivityPublic},
+			{Name: "address", Title: "住所", Type: "string", Sensitivity: exchange.SensitivityPublic},
+		},
+		SubjectKind: exchange.SubjectUSCC, ShareType: exchange.ShareUnconditional, UpdateCycle: exchange.CycleRealtime,
+		ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
+	{2, true, exchange.Resource{Code: "500000-GA-0001", Name: "户籍人口信息", Description: "常住人口户籍登记信息",
+		Items: []exchange.DataItem{
+			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "household_address", Title: "户籍地址", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "household_head_relation", Title: "与户主关系", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+		},
+		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareConditional, Condition: "仅限依法办理政务服务事项时核验申请人户籍，须绑定事项编码和办件编码",
+		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
+	{2, true, exchange.Resource{Code: "500000-GA-0009", Name: "居民身份证指纹信息", Description: "申领居民身份证时登记的指纹信息",
+		Items: []exchange.DataItem{
+			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "fingerprint", Title: "指纹信息", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+		},
+		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareNotShared,
+		LegalBasis:  "《中华人民共和国居民身份证法》第三条、第六条第三款：公安机关对因制作、发放、查询、查验居民身份证而知悉的公民个人信息（含指纹信息）应当予以保密",
+		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
+	{3, false, exchange.Resource{Code: "500000-BDC-0001", Name: "不动产登记信息", Description: "不动产权利人、坐落、权属证书号",
+		Items: []exchange.DataItem{
+			{Name: "certificate_number", Title: "不动产权证书号", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "owner_id_number", Title: "权利人证件号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "owner_name", Title: "权利人", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "location", Title: "坐落", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "area", Title: "面积", Type: "number", Sensitivity: exchange.SensitivityPersonal},
+		},
+		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareConditional, Condition: "仅限依法履职查询申请人名下不动产，须绑定事项编码",
+		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
+	{5, true, exchange.Resource{Code: "500000-MZ-0001", Name: "婚姻登记信息", Description: "结婚、离婚登记信息",
+		Items: []exchange.DataItem{
+			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "marital_status", Title: "婚姻状况", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "spouse_id_number", Title: "配偶公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "registered_on", Title: "登记日期", Type: "date", Sensitivity: exchange.SensitivityPersonal},
+		},
+		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareConditional, Condition: "仅限办理需核验婚姻状况的政务服务事项",
+		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
+}
+
+// demoIDProofType is the demo licence catalogue's 居民身份证明 type (fictitious definer code).
+const demoIDProofType = "11999999000000029N001"
+
+// SeedDemoCatalog registers the demo catalogue (营业执照信息 unconditional, 户籍人口信息
+// conditional, 居民身份证指纹信息 not shared, 不动产登记信息 conditional and not yet
+// published, 婚姻登记信息 conditional) and the 住房公积金购房提取 matter, and trusts the demo
+// licence catalogue's e-certificate types. Idempotent: what exists is kept. Call it after
+// SeedDemo (the providers must exist) when serving --demo.
+func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
+	codes := make([]string, len(DemoDepartments))
+	for i, dd := range DemoDepartments {
+		c, err := dd.Code()
+		if err != nil {
+			return err
+		}
+		codes[i] = c
+	}
+	now := h.now().UTC().Truncate(time.Microsecond)
+	for _, dr := range demoResources {
+		r := dr.r
+		r.Items = slices.Clone(r.Items)
+		r.Provider, r.UpdatedAt, r.UpdatedBy = codes[dr.provider], now, codes[dr.provider]
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("demo resource %s: %w", r.Code, err)
+		}
+		if err := h.Store.Catalog().Create(ctx, &r); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+			return fmt.Errorf("demo resource %s: %w", r.Code, err)
+		}
+		if dr.published {
+			if err := h.Store.Catalog().MarkPublished(ctx, r.Code, now); err != nil {
+				return err
+			}
+		}
+	}
+	m := &exchange.Matter{Code: "500000-GJJ-0001", Name: "住房公积金购房提取", Department: codes[4], Version: 1, UpdatedAt: now, UpdatedBy: codes[4],
+		Materials: []exchange.Material{
+			{ID: "id_proof", Name: "居民身份证", ECertType: demoIDProofType},
+			{ID: "household_register", Name: "户口簿", Resource: "500000-GA-0001", Items: []string{"name", "household_address"}},
+			{ID: "marriage_proof", Name: "婚姻状况证明", Resource: "500000-MZ-0001", Items: []string{"marital_status", "spouse_id_number"}},
+			{ID: "property_certificate", Name: "不动产权证书", Resource: "500000-BDC-0001", Items: []string{"certificate_number", "owner_name", "location"}},
+			{ID: "purchase_contract", Name: "购房合同及付款凭证"},
+		}}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if err := h.Store.Matters().Put(ctx, m); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		return fmt.Errorf("demo matter %s: %w", m.Code, err)
+	}
+	if cat, err := ecert.DemoCatalogue(); err == nil && h.ECertTypes == nil {
+		h.ECertTypes = func(code string) bool { _, ok := cat.Lookup(code); return ok }
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
+	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
@@ -53,6 +54,12 @@ type Hub struct {
 	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
 	// responses. Its public key is published by AuditService.GetLogInfo.
 	SigningKey *sm.PrivateKey
+	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
+	Requirements *server.Requirements
+	// ECertTypes reports whether an e-certificate type code is catalogued (matter
+	// exemptions); nil until a licence catalogue is loaded (SeedDemo loads the demo one).
+	ECertTypes func(code string) bool
+	deadlines  exchange.Deadlines
 	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
 	Decider *casbinpolicy.Decider
 
@@ -65,6 +72,10 @@ type Hub struct {
 
 // Option adjusts a Hub under construction.
 type Option func(*Hub)
+
+// WithDeadlines sets the jurisdiction's requirement workflow deadlines in working days
+// (default exchange.DefaultDeadlines); New validates them.
+func WithDeadlines(d exchange.Deadlines) Option { return func(h *Hub) { h.deadlines = d } }
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(h *Hub) { h.now = now } }
@@ -188,6 +199,20 @@ func (h *Hub) build(tlsDir string) error {
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
+	if h.deadlines == (exchange.Deadlines{}) {
+		h.deadlines = exchange.DefaultDeadlines()
+	}
+	if err := h.deadlines.Validate(); err != nil {
+		return err
+	}
+	catalog := &server.Catalog{Store: h.Store, Log: log, Now: h.now}
+	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
+		Audit: h.Audit.Log, Log: log, Now: h.now}
+	matters := &server.Matters{Store: h.Store, Log: log, Now: h.now,
+		ECertType: func(code string) bool { return h.ECertTypes != nil && h.ECertTypes(code) }}
+	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
+	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
+	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
 	verifySvc, ecertSvc, sealSvc, err := h.certServices()
 	if err != nil {
 		return err
@@ -234,6 +259,15 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterRequirementServiceHandlerServer(ctx, gw, h.Requirements); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
 		return err
 	}
 	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
@@ -316,6 +350,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn),
 	}
 	go h.purgeNonces(ctx)
+	go h.sweepRequirements(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {
@@ -336,6 +371,25 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		err = err2
 	}
 	return err
+}
+
+// sweepRequirements escalates requirements past their working-day deadline every minute
+// (reads escalate the requirement they touch in between).
+func (h *Hub) sweepRequirements(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := h.Requirements.Sweep(ctx); err != nil && ctx.Err() == nil {
+				h.Log.Warn("escalate overdue requirements", slog.String("error", err.Error()))
+			} else if n > 0 {
+				h.Log.Info("escalated overdue requirements", slog.Int("count", n))
+			}
+		}
+	}
 }
 
 func (h *Hub) purgeNonces(ctx context.Context) {

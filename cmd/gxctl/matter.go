@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gxhub/gxhub/sdk"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+)
+
+func init() { root.AddCommand(matterCmd()) }
+
+func matterCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "matter", Short: "Matter catalogue (事项): materials and which must not be demanded (免于提交)"}
+
+	var file, code, name string
+	var version int32
+	var materials []string
+	define := &cobra.Command{
+		Use:   "define",
+		Short: "Define a matter, or change it (--version = the current version)",
+		Example: `  gxctl matter define --code 500112-QYKB-0001 --name 企业开办 \
+    --material "business_licence:营业执照:resource=500000-SCJG-0001:items=uscc,name" \
+    --material "id_card:居民身份证:ecert=11999999000000029N001" --material "articles:公司章程"
+  gxctl matter define --file matter.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m := &exchangev1.Matter{}
+			if file != "" {
+				if err := readProtoFile(cmd, file, m); err != nil {
+					return err
+				}
+			}
+			fl := cmd.Flags()
+			if fl.Changed("code") {
+				m.Code = code
+			}
+			if fl.Changed("name") {
+				m.Name = name
+			}
+			if fl.Changed("version") {
+				m.Version = version
+			}
+			if len(materials) > 0 {
+				m.Materials = nil
+				for _, s := range materials {
+					mt, err := parseMaterial(s)
+					if err != nil {
+						return err
+					}
+					m.Materials = append(m.Materials, mt)
+				}
+			}
+			return withClient(cmd, func(c *sdk.Client) error {
+				resp, err := call(func(ctx context.Context) (*exchangev1.DefineMatterResponse, error) {
+					return c.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: m})
+				})
+				if err != nil {
+					return err
+				}
+				return printMatter(cmd, resp.GetMatter())
+			})
+		},
+	}
+	define.Flags().StringVar(&file, "file", "", "the matter as JSON (gxhub.exchange.v1.Matter; '-' for stdin)")
+	define.Flags().StringVar(&code, "code", "", "matter code (事项编码)")
+	define.Flags().StringVar(&name, "name", "", "matter name")
+	define.Flags().Int32Var(&version, "version", 0, "current version when changing a matter (0 = new)")
+	define.Flags().StringArrayVar(&materials, "material", nil, "id:name[:resource=CODE:items=a,b][:ecert=TYPE] (repeat)")
+
+	get := &cobra.Command{
+		Use:   "get CODE",
+		Short: "Show a matter and its materials",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(c *sdk.Client) error {
+				m, err := call(func(ctx context.Context) (*exchangev1.Matter, error) {
+					return c.Matters.GetMatter(ctx, &exchangev1.GetMatterRequest{Code: args[0]})
+				})
+				if err != nil {
+					return err
+				}
+				return printMatter(cmd, m)
+			})
+		},
+	}
+
+	var applicant string
+	exemptions := &cobra.Command{
+		Use:   "exemptions CODE --applicant ID",
+		Short: "Which materials your department must not demand from the applicant (免于提交), and why",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if applicant == "" {
+				return exitf(2, "--applicant is required: the applicant's 公民身份号码 or 统一社会信用代码")
+			}
+			return withClient(cmd, func(c *sdk.Client) error {
+				resp, err := call(func(ctx context.Context) (*exchangev1.GetExemptionsResponse, error) {
+					return c.Matters.GetExemptions(ctx, &exchangev1.GetExemptionsRequest{Code: args[0], Applicant: applicant})
+				})
+				if err != nil {
+					return err
+				}
+				if global.json {
+					return printProto(cmd.OutOrStdout(), resp)
+				}
+				var tw table
+				tw.row("MATERIAL", "NAME", "ANSWER", "SOURCE", "REQUIREMENT", "REASON")
+				for _, e := range resp.GetExemptions() {
+					answer := "SUBMIT"
+					if e.GetExempt() {
+						answer = "免于提交"
+					}
+					tw.row(e.GetMaterial().GetId(), e.GetMaterial().GetName(), answer, e.GetSource(), e.GetRequirement(), e.GetReason())
+				}
+				return tw.write(cmd.OutOrStdout())
+			})
+		},
+	}
+	exemptions.Flags().StringVar(&applicant, "applicant", "", "the applicant's 公民身份号码 or 统一社会信用代码")
+
+	cmd.AddCommand(define, get, exemptions)
+	return cmd
+}
+
+func parseMaterial(s string) (*exchangev1.Material, error) {
+	p := strings.Split(s, ":")
+	if len(p) < 2 {
+		return nil, exitf(2, "--material %q must be id:name[:resource=CODE:items=a,b][:ecert=TYPE]", s)
+	}
+	mt := &exchangev1.Material{Id: p[0], Name: p[1]}
+	for _, kv := range p[2:] {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case ok && k == "resource":
+			mt.Resource = v
+		case ok && k == "items":
+			mt.Items = strings.Split(v, ",")
+		case ok && k == "ecert":
+			mt.EcertType = v
+		default:
+			return nil, exitf(2, "--material %q: %q is not resource=, items= or ecert=", s, kv)
+		}
+	}
+	return mt, nil
+}
+
+func printMatter(cmd *cobra.Command, m *exchangev1.Matter) error {
+	if global.json {
+		return printProto(cmd.OutOrStdout(), m)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%s v%s  %s  (department %s)\n\n", m.GetCode(), strconv.Itoa(int(m.GetVersion())), m.GetName(), m.GetDepartment())
+	var tw table
+	tw.row("MATERIAL", "NAME", "RESOURCE", "ITEMS", "E-CERT TYPE")
+	for _, mt := range m.GetMaterials() {
+		tw.row(mt.GetId(), mt.GetName(), mt.GetResource(), strings.Join(mt.GetItems(), ","), mt.GetEcertType())
+	}
+	return tw.write(w)
+}
