@@ -1,0 +1,113 @@
+package main_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCatalogRequirementMatterCLI drives gxctl catalog, requirement and matter against a
+// real `gxhub serve --demo`: the departments act through their own identities.
+func TestCatalogRequirementMatterCLI(t *testing.T) {
+	gxhubBin, gxctlBin := buildBinaries(t)
+	hub := startGxhub(t, gxhubBin, t.TempDir(), freePort(t))
+	t.Cleanup(func() { hub.stop(t) })
+	ids := hub.identities()
+	require.GreaterOrEqual(t, len(ids), 8, "demo identities: %v", hub.out)
+	coordinator, market, police, fund, yubei := ids[0], ids[1], ids[2], ids[4], ids[7]
+	run := func(id string, args ...string) (string, int) {
+		t.Helper()
+		return gxctl(t, gxctlBin, append([]string{"--identity", id}, args...)...)
+	}
+	ok := func(id string, args ...string) string {
+		t.Helper()
+		out, code := run(id, args...)
+		require.Equal(t, 0, code, out)
+		return out
+	}
+	refused := func(reason, id string, args ...string) {
+		t.Helper()
+		out, code := run(id, args...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, reason)
+	}
+	jsonOf := func(out string) map[string]any {
+		t.Helper()
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &m), out)
+		return m
+	}
+
+	// Catalogue: register, change (new version), history, search.
+	out := ok(market, "catalog", "register", "--code", "500000-SCJG-0101", "--name", "食品经营许可信息", "--subject-kind", "uscc",
+		"--share-type", "unconditional", "--update-cycle", "daily", "--provision", "pull_api", "--region", "500000",
+		"--item", "licence_number:许可证编号:string:public", "--item", "name:经营者名称:string:public")
+	require.Contains(t, out, "500000-SCJG-0101")
+	refused("ROLE_REQUIRED", yubei, "catalog", "register", "--code", "500112-X-001", "--name", "x", "--subject-kind", "uscc",
+		"--share-type", "unconditional", "--update-cycle", "daily", "--provision", "pull_api", "--region", "500112", "--item", "a:甲:string:public")
+	refused("NOT_RESOURCE_PROVIDER", police, "catalog", "update", "500000-SCJG-0101", "--name", "篡改")
+	ok(market, "catalog", "update", "500000-SCJG-0101", "--name", "食品经营许可证信息")
+	out = ok(yubei, "catalog", "history", "500000-SCJG-0101")
+	require.Contains(t, out, "食品经营许可信息")
+	require.Contains(t, out, "食品经营许可证信息")
+	out = ok(yubei, "catalog", "get", "500000-SCJG-0101", "--version", "1")
+	require.Contains(t, out, "v1  食品经营许可信息")
+	require.Contains(t, out, "经营者名称")
+	out = ok(yubei, "catalog", "search", "许可证")
+	require.Contains(t, out, "500000-SCJG-0101")
+	out = ok(yubei, "--json", "catalog", "search", "--item", "经营者")
+	rs := jsonOf(out)["resources"].([]any)
+	require.Len(t, rs, 1)
+	require.Equal(t, float64(2), rs[0].(map[string]any)["version"])
+
+	ok(police, "catalog", "register", "--code", "500000-GA-0101", "--name", "户籍人口信息", "--subject-kind", "id_number",
+		"--share-type", "conditional", "--condition", "依法履职", "--update-cycle", "daily", "--provision", "pull_api", "--region", "500000",
+		"--item", "name:姓名:string:personal", "--item", "household_address:户籍地址:string:personal")
+
+	// Unconditional: granted at once; the provider cannot refuse.
+	lic := jsonOf(ok(fund, "--json", "requirement", "file", "--resource", "500000-SCJG-0101", "--item", "name",
+		"--matter", "500000-GJJ-0101", "--duty", "《住房公积金管理条例》"))
+	require.Equal(t, "granted", lic["state"])
+	refused("UNCONDITIONAL_REFUSAL_FORBIDDEN", market, "requirement", "answer", lic["id"].(string), "--refuse", "--legal-basis", "某规定")
+
+	// Conditional: review, refusal without a basis refused, grant, revoke.
+	hh := jsonOf(ok(fund, "--json", "requirement", "file", "--resource", "500000-GA-0101", "--item", "name", "--item", "household_address",
+		"--matter", "500000-GJJ-0101", "--duty", "《住房公积金管理条例》"))
+	id := hh["id"].(string)
+	require.Equal(t, "under_review", hh["state"])
+	refused("ROLE_REQUIRED", police, "requirement", "review", id, "--accept")
+	out, code := run(coordinator, "requirement", "review", id)
+	require.Equal(t, 2, code, "an action must be chosen: %s", out)
+	require.Contains(t, ok(coordinator, "requirement", "review", id, "--accept"), "awaiting_provider")
+	refused("NOT_REQUIREMENT_PROVIDER", fund, "requirement", "answer", id, "--grant")
+	refused("LEGAL_BASIS_REQUIRED", police, "requirement", "answer", id, "--refuse")
+	out = ok(police, "requirement", "answer", id, "--grant")
+	require.Contains(t, out, "granted")
+	require.Contains(t, out, "SM2 (body SM3 ", "decisions show their signed evidence")
+	out = ok(police, "requirement", "list", "--provider", filepath.Base(police))
+	require.Contains(t, out, id)
+	out = ok(coordinator, "requirement", "escalations")
+	require.NotContains(t, out, id)
+
+	// Matter: define, exemptions follow the grant, and end with the revocation.
+	ok(fund, "matter", "define", "--code", "500000-GJJ-0101", "--name", "住房公积金提取",
+		"--material", "household:户口簿:resource=500000-GA-0101:items=name,household_address", "--material", "contract:购房合同")
+	out = ok(fund, "matter", "get", "500000-GJJ-0101")
+	require.Contains(t, out, "户口簿")
+	out = ok(fund, "matter", "exemptions", "500000-GJJ-0101", "--applicant", "11010519491231002X")
+	require.Contains(t, out, "免于提交")
+	require.Contains(t, out, id)
+	refused("NOT_REQUIREMENT_CONSUMER", police, "requirement", "revoke", id)
+	require.Contains(t, ok(fund, "requirement", "revoke", id), "revoked")
+	ex := jsonOf(ok(fund, "--json", "matter", "exemptions", "500000-GJJ-0101", "--applicant", "11010519491231002X"))
+	for _, e := range ex["exemptions"].([]any) {
+		require.Equal(t, false, e.(map[string]any)["exempt"], "after the revocation nothing is exempt")
+	}
+	out = ok(fund, "requirement", "get", id)
+	for _, action := range []string{"submit", "accept_complete", "grant", "revoke"} {
+		require.True(t, strings.Contains(out, action), "history shows %s: %s", action, out)
+	}
+}
