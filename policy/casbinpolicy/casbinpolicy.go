@@ -23,6 +23,9 @@
 //	cas     present | missing                       (case number / 办件编码)
 //	owner   own | foreign                           (the requirement is the caller's)
 //
+// The matcher tests the cheap equalities first and the role lookup last, so that rules
+// for other departments are skipped without consulting the role manager.
+//
 // A "p" rule is `priority, sub, dom, obj, act, share, state, purpose, items, scope, cas,
 // owner, eft, reason`, "*" matching anything; the lowest priority number that matches
 // decides (casbin's priority effect) and its reason is the decision's stable reason. When
@@ -61,7 +64,7 @@ g = _, _, _
 e = priority(p.eft) || deny
 
 [matchers]
-m = (p.sub == "*" || r.sub == p.sub || g(r.sub, p.sub, r.dom)) && (p.dom == "*" || r.dom == p.dom) && (p.obj == "*" || keyMatch(r.obj, p.obj)) && (p.act == "*" || r.act == p.act) && (p.share == "*" || r.share == p.share) && (p.state == "*" || r.state == p.state) && (p.purpose == "*" || r.purpose == p.purpose) && (p.items == "*" || r.items == p.items) && (p.scope == "*" || r.scope == p.scope) && (p.cas == "*" || r.cas == p.cas) && (p.owner == "*" || r.owner == p.owner)
+m = (p.dom == "*" || r.dom == p.dom) && (p.act == "*" || r.act == p.act) && (p.share == "*" || r.share == p.share) && (p.state == "*" || r.state == p.state) && (p.purpose == "*" || r.purpose == p.purpose) && (p.items == "*" || r.items == p.items) && (p.scope == "*" || r.scope == p.scope) && (p.cas == "*" || r.cas == p.cas) && (p.owner == "*" || r.owner == p.owner) && (p.obj == "*" || keyMatch(r.obj, p.obj)) && (p.sub == "*" || r.sub == p.sub || g(r.sub, p.sub, r.dom))
 `
 
 // PFields is the number of fields of a "p" rule; GFields of a "g" rule.
@@ -134,31 +137,92 @@ type RuleSource interface {
 }
 
 // Adapter is a casbin persist.Adapter over a RuleSource. It only loads: changes go
-// through the store so that they are versioned and audited.
+// through the store so that they are versioned and audited. Refresh reads the rules once
+// (one consistent read with their version); LoadFilteredPolicy then loads, from that
+// snapshot, only the rules that can apply to one department (DomainFilter), so that a
+// decision evaluates a handful of rules however large the whole policy is.
 type Adapter struct {
 	Src RuleSource
-	// Loaded is the version of the last LoadPolicy.
-	Loaded int64
+
+	mu      sync.Mutex
+	rules   []policy.Rule
+	version int64
+	loaded  bool
 }
 
-var _ persist.Adapter = (*Adapter)(nil)
+var _ persist.FilteredAdapter = (*Adapter)(nil)
+
+// DomainFilter selects the rules of one department: "p" rules whose dom is "*" or the
+// department, and "g" rules (operator roles) inside the department.
+type DomainFilter struct{ Department string }
 
 var errReadOnly = errors.New("casbinpolicy: the policy is changed through the store (store.Policies.Apply), which versions and audits every change, not through casbin")
 
-// LoadPolicy implements persist.Adapter.
-func (a *Adapter) LoadPolicy(m model.Model) error {
-	rules, v, err := a.Src.Rules(context.Background())
+// Refresh reads every rule and its version from the store.
+func (a *Adapter) Refresh(ctx context.Context) (int64, error) {
+	rules, v, err := a.Src.Rules(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	a.mu.Lock()
+	a.rules, a.version, a.loaded = rules, v, true
+	a.mu.Unlock()
+	return v, nil
+}
+
+// Version returns the version of the last Refresh.
+func (a *Adapter) Version() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.version
+}
+
+func (a *Adapter) load(m model.Model, keep func(policy.Rule) bool) error {
+	a.mu.Lock()
+	loaded := a.loaded
+	a.mu.Unlock()
+	if !loaded {
+		if _, err := a.Refresh(context.Background()); err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	rules := a.rules
+	a.mu.Unlock()
 	for _, r := range rules {
+		if keep != nil && !keep(r) {
+			continue
+		}
 		if err := persist.LoadPolicyArray(append([]string{r.PType}, r.Fields...), m); err != nil {
 			return fmt.Errorf("load rule %q: %w", r.String(), err)
 		}
 	}
-	a.Loaded = v
 	return nil
 }
+
+// LoadPolicy implements persist.Adapter: every rule of the snapshot (read on first use).
+func (a *Adapter) LoadPolicy(m model.Model) error { return a.load(m, nil) }
+
+// LoadFilteredPolicy implements persist.FilteredAdapter with a DomainFilter.
+func (a *Adapter) LoadFilteredPolicy(m model.Model, filter any) error {
+	f, ok := filter.(DomainFilter)
+	if !ok {
+		return fmt.Errorf("casbinpolicy: filter must be a DomainFilter, got %T", filter)
+	}
+	return a.load(m, func(r policy.Rule) bool {
+		switch r.PType {
+		case "p":
+			return len(r.Fields) == PFields && (r.Fields[2] == "*" || r.Fields[2] == f.Department)
+		case "g":
+			return len(r.Fields) == GFields && r.Fields[2] == f.Department
+		}
+		return false
+	})
+}
+
+// IsFiltered implements persist.FilteredAdapter: enforcers over this adapter hold one
+// department's rules, and casbin must never save them back.
+func (a *Adapter) IsFiltered() bool { return true }
 
 // SavePolicy implements persist.Adapter (refused).
 func (a *Adapter) SavePolicy(model.Model) error { return errReadOnly }
@@ -172,6 +236,43 @@ func (a *Adapter) RemovePolicy(string, string, []string) error { return errReadO
 // RemoveFilteredPolicy implements persist.Adapter (refused).
 func (a *Adapter) RemoveFilteredPolicy(string, string, int, ...string) error { return errReadOnly }
 
+// snapshot is one policy version: the adapter holding its rules, the enforcers built for
+// departments so far, and the decisions made with it.
+type snapshot struct {
+	adapter *Adapter
+	version int64
+	checked time.Time
+
+	mu    sync.Mutex
+	enf   map[string]*casbin.SyncedEnforcer
+	cache map[string]policy.Decision
+}
+
+// enforcer returns the department's enforcer, building it on first use.
+func (s *snapshot) enforcer(dept string) (*casbin.SyncedEnforcer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.enf[dept]; ok {
+		return e, nil
+	}
+	m, err := model.NewModelFromString(Model)
+	if err != nil {
+		return nil, fmt.Errorf("casbinpolicy: model: %w", err)
+	}
+	e, err := casbin.NewSyncedEnforcer(m, s.adapter)
+	if err != nil {
+		return nil, fmt.Errorf("casbinpolicy: %w", err)
+	}
+	if err := e.LoadFilteredPolicy(DomainFilter{Department: dept}); err != nil {
+		return nil, fmt.Errorf("casbinpolicy: load the policy of %s: %w", dept, err)
+	}
+	if s.enf == nil {
+		s.enf = map[string]*casbin.SyncedEnforcer{}
+	}
+	s.enf[dept] = e
+	return e, nil
+}
+
 // Decider implements policy.Decider with casbin.
 type Decider struct {
 	src RuleSource
@@ -182,25 +283,22 @@ type Decider struct {
 	// NoCache disables the decision cache (benchmarks).
 	NoCache bool
 
-	mu      sync.RWMutex
-	enf     *casbin.Enforcer
-	version int64
-	checked time.Time
-	cache   map[string]policy.Decision
-	loadMu  sync.Mutex
+	mu     sync.RWMutex
+	snap   *snapshot
+	loadMu sync.Mutex
 }
 
 var _ policy.Decider = (*Decider)(nil)
 
 // New returns a Decider over the rules in src; rules load at the first decision.
 func New(src RuleSource) *Decider {
-	return &Decider{src: src, CheckEvery: time.Second, version: -1}
+	return &Decider{src: src, CheckEvery: time.Second}
 }
 
 // Invalidate implements policy.Decider.
 func (d *Decider) Invalidate() {
 	d.mu.Lock()
-	d.version, d.cache, d.enf = -1, nil, nil
+	d.snap = nil
 	d.mu.Unlock()
 }
 
@@ -208,47 +306,52 @@ func (d *Decider) Invalidate() {
 func (d *Decider) Version() int64 {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.version
+	if d.snap == nil {
+		return -1
+	}
+	return d.snap.version
 }
 
-func (d *Decider) current(ctx context.Context) (*casbin.Enforcer, int64, error) {
-	d.mu.RLock()
-	enf, v, checked := d.enf, d.version, d.checked
-	d.mu.RUnlock()
-	if enf != nil && time.Since(checked) < d.CheckEvery {
-		return enf, v, nil
+func (d *Decider) current(ctx context.Context) (*snapshot, error) {
+	fresh := func() *snapshot {
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		if d.snap != nil && time.Since(d.snap.checked) < d.CheckEvery {
+			return d.snap
+		}
+		return nil
+	}
+	if s := fresh(); s != nil {
+		return s, nil
 	}
 	d.loadMu.Lock()
 	defer d.loadMu.Unlock()
-	d.mu.RLock()
-	enf, v, checked = d.enf, d.version, d.checked
-	d.mu.RUnlock()
-	if enf != nil && time.Since(checked) < d.CheckEvery {
-		return enf, v, nil
+	if s := fresh(); s != nil {
+		return s, nil
 	}
+	d.mu.RLock()
+	old := d.snap
+	d.mu.RUnlock()
 	sv, err := d.src.Version(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	if enf != nil && sv == v {
+	if old != nil && sv == old.version {
 		d.mu.Lock()
-		d.checked = time.Now()
+		old.checked = time.Now()
 		d.mu.Unlock()
-		return enf, v, nil
-	}
-	m, err := model.NewModelFromString(Model)
-	if err != nil {
-		return nil, 0, fmt.Errorf("casbinpolicy: model: %w", err)
+		return old, nil
 	}
 	a := &Adapter{Src: d.src}
-	enf, err = casbin.NewEnforcer(m, a)
+	v, err := a.Refresh(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("casbinpolicy: load policy: %w", err)
+		return nil, err
 	}
+	s := &snapshot{adapter: a, version: v, checked: time.Now()}
 	d.mu.Lock()
-	d.enf, d.version, d.checked, d.cache = enf, a.Loaded, time.Now(), nil
+	d.snap = s
 	d.mu.Unlock()
-	return enf, a.Loaded, nil
+	return s, nil
 }
 
 // Facts reduces a request to the model's request tokens.
@@ -297,7 +400,7 @@ func unapproved(r policy.Request) []string {
 
 // Decide implements policy.Decider.
 func (d *Decider) Decide(ctx context.Context, r policy.Request) (policy.Decision, error) {
-	enf, v, err := d.current(ctx)
+	snap, err := d.current(ctx)
 	if err != nil {
 		return policy.Decision{}, err
 	}
@@ -310,34 +413,36 @@ func (d *Decider) Decide(ctx context.Context, r policy.Request) (policy.Decision
 			b.WriteByte(0)
 		}
 		key = b.String()
-		d.mu.RLock()
-		dec, ok := d.cache[key]
-		d.mu.RUnlock()
-		if ok && dec.Version == v {
+		snap.mu.Lock()
+		dec, ok := snap.cache[key]
+		snap.mu.Unlock()
+		if ok {
 			return withMessage(dec, r), nil
 		}
+	}
+	enf, err := snap.enforcer(r.Department)
+	if err != nil {
+		return policy.Decision{}, err
 	}
 	allow, explain, err := enf.EnforceEx(facts...)
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("casbinpolicy: enforce: %w", err)
 	}
-	dec := policy.Decision{Allow: allow, Version: v, Rule: explain, Reason: policy.ReasonRoleNotAllowed}
+	dec := policy.Decision{Allow: allow, Version: snap.version, Rule: explain, Reason: policy.ReasonRoleNotAllowed}
 	if len(explain) == PFields {
 		dec.Reason = explain[13]
 	}
 	if !d.NoCache {
-		d.mu.Lock()
+		snap.mu.Lock()
 		max := d.MaxCached
 		if max <= 0 {
 			max = 100000
 		}
-		if d.cache == nil || len(d.cache) >= max {
-			d.cache = make(map[string]policy.Decision)
+		if snap.cache == nil || len(snap.cache) >= max {
+			snap.cache = make(map[string]policy.Decision)
 		}
-		if d.version == v {
-			d.cache[key] = dec
-		}
-		d.mu.Unlock()
+		snap.cache[key] = dec
+		snap.mu.Unlock()
 	}
 	return withMessage(dec, r), nil
 }

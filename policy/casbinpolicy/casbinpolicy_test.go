@@ -226,13 +226,17 @@ func TestAdapterRefusesWrites(t *testing.T) {
 
 // benchPolicy stores the default rules plus n-10 rules for other departments and
 // resources (none of which match the benchmark's request) and operator roles.
-func benchPolicy(b *testing.B, n int) *sqlstore.Store {
+func benchPolicy(b *testing.B, n int, global bool) *sqlstore.Store {
 	ctx := context.Background()
 	s := openStore(b)
 	rules := casbinpolicy.DefaultRules()
 	for i := 0; len(rules) < n; i++ {
 		if i%2 == 0 {
-			rules = append(rules, policy.Rule{PType: "p", Fields: []string{fmt.Sprint(100 + i%800), "*", fmt.Sprintf("1150000000%08d", i), fmt.Sprintf("RES-%d-*", i), "pull", "*", "*", "*", "*", "*", "*", "*", "deny", "COORDINATOR_SUSPENDED"}})
+			dom := fmt.Sprintf("1150000000%08d", i)
+			if global {
+				dom = "*" // applies to every department: evaluated on every uncached decision
+			}
+			rules = append(rules, policy.Rule{PType: "p", Fields: []string{fmt.Sprint(100 + i%800), "*", dom, fmt.Sprintf("RES-%d-*", i), "pull", "*", "*", "*", "*", "*", "*", "*", "deny", "COORDINATOR_SUSPENDED"}})
 		} else {
 			rules = append(rules, policy.Rule{PType: "g", Fields: []string{fmt.Sprintf("op-%d", i), "operator", fmt.Sprintf("1150000000%08d", i)}})
 		}
@@ -243,11 +247,18 @@ func benchPolicy(b *testing.B, n int) *sqlstore.Store {
 }
 
 // BenchmarkDecide measures one decision with a 10,000-rule policy, with the decision
-// cache and without it (every decision evaluated by casbin).
+// cache and without it (every decision evaluated by casbin): rules spread over
+// departments (the decider loads only the asking department's share), and the worst case
+// of 5,000 deny rules that all name every department (dom "*") ahead of the allow rule.
 func BenchmarkDecide(b *testing.B) {
-	s := benchPolicy(b, 10000)
-	for _, cached := range []bool{true, false} {
-		b.Run(fmt.Sprintf("rules=10000/cached=%v", cached), func(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		global bool
+		cached bool
+	}{{"per-department", false, true}, {"per-department", false, false}, {"all-global", true, true}, {"all-global", true, false}} {
+		s := benchPolicy(b, 10000, tc.global)
+		cached := tc.cached
+		b.Run(fmt.Sprintf("rules=10000/%s/cached=%v", tc.name, cached), func(b *testing.B) {
 			d := casbinpolicy.New(s.Policies())
 			d.CheckEvery = time.Hour
 			d.NoCache = !cached
@@ -263,5 +274,41 @@ func BenchmarkDecide(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestConcurrentDecisions(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	require.NoError(t, casbinpolicy.Seed(ctx, s.Policies(), time.Now()))
+	d := casbinpolicy.New(s.Policies())
+	d.CheckEvery = 0
+	d.NoCache = true
+	done := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			r := baseRequest()
+			if i%2 == 1 {
+				r.MatterCode = "M9"
+			}
+			for range 50 {
+				dec, err := d.Decide(ctx, r)
+				if err != nil {
+					done <- err
+					return
+				}
+				if dec.Allow != (i%2 == 0) {
+					done <- fmt.Errorf("goroutine %d: got %s", i, dec.Reason)
+					return
+				}
+				if i == 3 {
+					d.Invalidate()
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-done)
 	}
 }
