@@ -21,6 +21,7 @@ import (
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/calendar"
+	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/sdk"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/reqsig"
@@ -53,13 +54,17 @@ type exchangeHub struct {
 	clients map[int]*sdk.Client
 }
 
-// startHubAt runs a real hub (plain HTTP/2, SQLite, demo scene) whose clock and whose
-// clients' signing clocks are clk.
-func startHubAt(t *testing.T, clk *clock) *exchangeHub {
+// startHubAt runs a real hub (plain HTTP/2, demo scene; SQLite, or PostgreSQL when
+// postgres is set) whose clock and whose clients' signing clocks are clk.
+func startHubAt(t *testing.T, clk *clock, postgres ...bool) *exchangeHub {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
+	if len(postgres) > 0 && postgres[0] {
+		cfg.Store.Driver = "postgres"
+		cfg.Store.PostgresDSN = pgtest.FreshSchemaDSN(t)
+	}
 	cfg.Insecure = true // the TLS certificate would be dated by the fake clock
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -248,9 +253,15 @@ func TestCatalogService(t *testing.T) {
 }
 
 func TestRequirementWorkflowService(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) { testRequirementWorkflowService(t, engine == "postgres") })
+	}
+}
+
+func testRequirementWorkflowService(t *testing.T, postgres bool) {
 	filedAt := time.Date(2026, 2, 13, 10, 0, 0, 0, cstZone) // Friday before the Spring Festival
 	clk := &clock{t: filedAt}
-	eh := startHubAt(t, clk)
+	eh := startHubAt(t, clk, postgres)
 	ctx := context.Background()
 	fund := eh.code(t, dFund)
 
