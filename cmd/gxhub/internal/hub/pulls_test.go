@@ -21,6 +21,7 @@ import (
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/policy"
@@ -55,13 +56,16 @@ type dataHub struct {
 	revoked           string
 }
 
-func startDataHub(t testing.TB, start time.Time) *dataHub {
+func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config)) *dataHub {
 	t.Helper()
 	clk := &fakeClock{}
 	clk.Set(start)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	h, err := hub.New(ctx, cfg, log, hub.WithClock(clk.Now))
@@ -150,9 +154,23 @@ func (dh *dataHub) publish(t testing.TB, batch string, subjects ...string) *exch
 	return resp
 }
 
+// TestPulls runs on SQLite and on PostgreSQL.
 func TestPulls(t *testing.T) {
+	stores := map[string]func(*config.Config){
+		"sqlite": func(*config.Config) {},
+		"postgres": func(c *config.Config) {
+			c.Store.Driver = "postgres"
+			c.Store.PostgresDSN = pgtest.FreshSchemaDSN(t)
+		},
+	}
+	for name, mutate := range stores {
+		t.Run(name, func(t *testing.T) { testPulls(t, mutate) })
+	}
+}
+
+func testPulls(t *testing.T, mutate func(*config.Config)) {
 	ctx := context.Background()
-	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	dh := startDataHub(t, cst("2026-03-02 09:00"), mutate)
 	a, b, unknown := storetest.IDNumber(11), storetest.IDNumber(12), storetest.IDNumber(13)
 	pub := dh.publish(t, "batch-1", a, b)
 	require.Len(t, pub.GetVersions(), 2)
