@@ -2,11 +2,18 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 )
@@ -26,6 +33,16 @@ type Audit struct {
 	LogID     string
 	KeyID     string
 	PublicPEM string
+
+	// Index is the audit log's query index (SearchRecords, ListAnomalies, SubjectUsage);
+	// those calls answer AUDIT_INDEX_UNAVAILABLE without it.
+	Index store.AuditIndex
+	// SubjectKey hashes a plain subject identifier as the pulls do.
+	SubjectKey ledger.SubjectKeyFunc
+	// Store resolves department names and requirements (anomalies, subject usage).
+	Store store.Store
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // ledgerErr maps ledger sentinels to domain errors.
@@ -176,4 +193,396 @@ func RecordToProto(e ledger.Entry) *auditv1.AuditRecord {
 func AnchorFromProto(p *auditv1.Anchor) ledger.Anchor {
 	return ledger.Anchor{Height: p.GetHeight(), PrevHash: p.GetPrevHash(), Time: p.GetTime().AsTime(), Head: HeadFromProto(p.GetHead()),
 		Consistency: p.GetConsistency(), KeyID: p.GetKeyId(), Signature: p.GetSignature(), Hash: p.GetHash(), Ref: p.GetRef()}
+}
+
+// KindSubjectUsage is the audit kind of a subject-usage lookup (C5): looking up who used a
+// subject's data is itself recorded.
+const KindSubjectUsage ledger.Kind = "subject.usage"
+
+// Anomaly rules of ListAnomalies.
+const (
+	RulePullWithoutCase        = "PULL_WITHOUT_CASE"
+	RuleVolumeSpike            = "VOLUME_SPIKE"
+	RulePullRequirementRevoked = "PULL_REQUIREMENT_REVOKED"
+	RulePullAfterRevocation    = "PULL_AFTER_REVOCATION"
+)
+
+const (
+	defaultAuditPage   = 100
+	maxAuditPage       = 1000
+	maxAnomalyWindow   = 31 * 24 * time.Hour
+	maxSubjectLen      = 64
+	maxHolderReference = 200
+)
+
+func (a *Audit) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Audit) index() (store.AuditIndex, error) {
+	if a.Index == nil {
+		return nil, exchange.Errorf(exchange.KindUnavailable, "AUDIT_INDEX_UNAVAILABLE", "this hub's store has no audit index: searches need the SQL store (sqlite or postgres)")
+	}
+	return a.Index, nil
+}
+
+// subjectKey hashes a plain subject identifier; the identifier goes nowhere else.
+func (a *Audit) subjectKey(subject string) (ledger.SubjectKey, error) {
+	subject = exchange.NormalizeSubject(subject)
+	if len(subject) > maxSubjectLen {
+		return ledger.SubjectKey{}, exchange.Errorf(exchange.KindInvalid, "SUBJECT_INVALID", "subject is %d characters: give an ID number or 统一社会信用代码 (at most %d)", len(subject), maxSubjectLen)
+	}
+	if a.SubjectKey == nil {
+		return ledger.SubjectKey{}, exchange.Errorf(exchange.KindUnavailable, "SUBJECT_KEY_UNAVAILABLE", "this hub has no subject key configured: it cannot search by subject")
+	}
+	return a.SubjectKey(subject), nil
+}
+
+func auditPageSize(n int32) (int, error) {
+	switch {
+	case n == 0:
+		return defaultAuditPage, nil
+	case n < 0 || n > maxAuditPage:
+		return 0, exchange.Errorf(exchange.KindInvalid, "PAGE_SIZE_INVALID", "page_size %d: use 1..%d (0 for %d)", n, maxAuditPage, defaultAuditPage)
+	}
+	return int(n), nil
+}
+
+func auditPageStart(tok string) (uint64, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(tok, 10, 64)
+	if err != nil {
+		return 0, exchange.Errorf(exchange.KindInvalid, "PAGE_TOKEN_INVALID", "page_token %q is not one this hub returned: pass next_page_token from the previous page", tok)
+	}
+	return n, nil
+}
+
+// page runs one search page and returns the entries and the next page token.
+func page(ctx context.Context, ix store.AuditIndex, q store.AuditQuery, tok string, size int) ([]store.AuditEntry, string, error) {
+	start, err := auditPageStart(tok)
+	if err != nil {
+		return nil, "", err
+	}
+	es, err := ix.Search(ctx, q, start, size)
+	if err != nil {
+		return nil, "", ledgerErr(err)
+	}
+	// A full page may be followed by an empty last page.
+	next := ""
+	if len(es) == size {
+		next = strconv.FormatUint(es[size-1].Index+1, 10)
+	}
+	return es, next, nil
+}
+
+// SearchRecords implements the auditor's trace query (C4).
+func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsRequest) (*auditv1.SearchRecordsResponse, error) {
+	if _, err := RequireRole(ctx, exchange.RoleAuditor); err != nil {
+		return nil, err
+	}
+	ix, err := a.index()
+	if err != nil {
+		return nil, err
+	}
+	size, err := auditPageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	q := store.AuditQuery{Department: req.GetDepartment(), Resource: req.GetResource(), Case: req.GetCaseNumber(), Matter: req.GetMatter(),
+		Kind: ledger.Kind(req.GetKind()), Outcome: ledger.Outcome(req.GetOutcome()), ReasonCode: req.GetReasonCode(), WithoutCase: req.GetWithoutCase()}
+	switch {
+	case req.GetSubject() != "" && req.GetSubjectKey() != "":
+		return nil, exchange.Errorf(exchange.KindInvalid, "SUBJECT_INVALID", "give subject or subject_key, not both")
+	case req.GetSubject() != "":
+		if q.Subject, err = a.subjectKey(req.GetSubject()); err != nil {
+			return nil, err
+		}
+	case req.GetSubjectKey() != "":
+		b, err := hex.DecodeString(strings.ToLower(strings.TrimSpace(req.GetSubjectKey())))
+		if err != nil || len(b) != ledger.DigestSize {
+			return nil, exchange.Errorf(exchange.KindInvalid, "SUBJECT_KEY_INVALID", "subject_key must be %d hex characters, as AuditRecord.subject_key", 2*ledger.DigestSize)
+		}
+		copy(q.Subject[:], b)
+	}
+	if req.GetFrom() != nil {
+		q.From = req.GetFrom().AsTime()
+	}
+	if req.GetTo() != nil {
+		q.To = req.GetTo().AsTime()
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return nil, exchange.Errorf(exchange.KindInvalid, "TIME_RANGE_INVALID", "from (%s) must be before to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	es, next, err := page(ctx, ix, q, req.GetPageToken(), size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &auditv1.SearchRecordsResponse{NextPageToken: next, LogSize: a.Log.Size()}
+	for _, e := range es {
+		resp.Records = append(resp.Records, RecordToProto(ledger.Entry{Index: e.Index, Leaf: e.Leaf, Record: e.Record}))
+	}
+	return resp, nil
+}
+
+// anomalyRules explains the rules with the thresholds in force.
+func anomalyRules(factor float64, minCount int64, baseline int) []string {
+	return []string{
+		RulePullWithoutCase + ": every pull record (granted or denied) in the window whose case number is empty.",
+		fmt.Sprintf("%s: a department's pulls in one UTC hour of the window are at least %d and more than %g × the median of its hourly pull counts over the %d hours before (hours without pulls count as 0).",
+			RuleVolumeSpike, minCount, factor, baseline),
+		RulePullRequirementRevoked + ": every pull in the window refused because its requirement was revoked (reason REQUIREMENT_REVOKED): an attempt to use data after the grant ended.",
+		RulePullAfterRevocation + ": a granted pull in the window by a requirement's consumer, on the requirement's resource, recorded after that requirement's revocation decision (requirement.decision record with reason \"revoke …\"; its request id is the requirement id, resolved to consumer and resource in the requirement store). " +
+			"Pull records do not name the requirement they used: if the consumer holds another granted requirement for the same resource the pull may be legitimate, and the explanation says so. Revocations whose requirement is not in this hub's store are not checked.",
+	}
+}
+
+// ListAnomalies implements the auditor's anomaly flags (C4).
+func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesRequest) (*auditv1.ListAnomaliesResponse, error) {
+	if _, err := RequireRole(ctx, exchange.RoleAuditor); err != nil {
+		return nil, err
+	}
+	ix, err := a.index()
+	if err != nil {
+		return nil, err
+	}
+	to := a.now()
+	if req.GetTo() != nil {
+		to = req.GetTo().AsTime()
+	}
+	from := to.Add(-24 * time.Hour)
+	if req.GetFrom() != nil {
+		from = req.GetFrom().AsTime()
+	}
+	if !from.Before(to) || to.Sub(from) > maxAnomalyWindow {
+		return nil, exchange.Errorf(exchange.KindInvalid, "TIME_RANGE_INVALID", "the window from %s to %s must be non-empty and at most %s", from.Format(time.RFC3339), to.Format(time.RFC3339), maxAnomalyWindow)
+	}
+	factor, minCount, baseline, limit := req.GetSpikeFactor(), req.GetSpikeMinCount(), int(req.GetBaselineHours()), int(req.GetLimit())
+	if factor == 0 {
+		factor = 3
+	}
+	if minCount == 0 {
+		minCount = 20
+	}
+	if baseline == 0 {
+		baseline = 24
+	}
+	if limit == 0 || limit > maxAuditPage {
+		limit = maxAuditPage
+	}
+	if factor < 1 || minCount < 1 || baseline < 1 || baseline > 24*31 || limit < 0 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "ANOMALY_THRESHOLD_INVALID", "spike_factor must be ≥ 1, spike_min_count ≥ 1, baseline_hours 1..744, limit ≥ 0 (got %g, %d, %d, %d)", factor, minCount, baseline, limit)
+	}
+	resp := &auditv1.ListAnomaliesResponse{Rules: anomalyRules(factor, minCount, baseline), From: timestamppb.New(from), To: timestamppb.New(to)}
+	add := func(an *auditv1.Anomaly) bool {
+		if len(resp.Anomalies) >= limit {
+			resp.Truncated = true
+			return false
+		}
+		resp.Anomalies = append(resp.Anomalies, an)
+		return true
+	}
+	// each pages through a query until fn or the limit stops it.
+	each := func(q store.AuditQuery, fn func(store.AuditEntry) bool) error {
+		start := uint64(0)
+		for {
+			es, err := ix.Search(ctx, q, start, maxAuditPage)
+			if err != nil {
+				return ledgerErr(err)
+			}
+			for _, e := range es {
+				if !fn(e) {
+					return nil
+				}
+			}
+			if len(es) < maxAuditPage {
+				return nil
+			}
+			start = es[len(es)-1].Index + 1
+		}
+	}
+
+	// 1. Pulls without a case number.
+	if err := each(store.AuditQuery{Kind: ledger.KindPull, WithoutCase: true, From: from, To: to}, func(e store.AuditEntry) bool {
+		r := e.Record
+		return add(&auditv1.Anomaly{Rule: RulePullWithoutCase, Department: r.Department, Resource: r.Resource, RecordIndices: []uint64{e.Index},
+			Explanation: fmt.Sprintf("%s pull of %s at %s (matter %q) carries no case number", r.Outcome, r.Resource, r.Time.UTC().Format(time.RFC3339), r.Matter)})
+	}); err != nil {
+		return nil, err
+	}
+
+	// 2. Volume spikes.
+	hourFrom := from.UTC().Truncate(time.Hour)
+	counts, err := ix.HourlyCounts(ctx, ledger.KindPull, hourFrom.Add(-time.Duration(baseline)*time.Hour), to)
+	if err != nil {
+		return nil, ledgerErr(err)
+	}
+	perDept := map[string]map[int64]int64{}
+	var depts []string
+	for _, c := range counts {
+		if perDept[c.Department] == nil {
+			perDept[c.Department] = map[int64]int64{}
+			depts = append(depts, c.Department)
+		}
+		perDept[c.Department][c.Hour.Unix()/3600] = c.Count
+	}
+	slices.Sort(depts)
+	for _, d := range depts {
+		hours := perDept[d]
+		for h := hourFrom; h.Before(to); h = h.Add(time.Hour) {
+			hn := h.Unix() / 3600
+			c := hours[hn]
+			if c < minCount {
+				continue
+			}
+			prev := make([]int64, baseline)
+			for i := range prev {
+				prev[i] = hours[hn-int64(baseline)+int64(i)]
+			}
+			med := median(prev)
+			if float64(c) > factor*med {
+				if !add(&auditv1.Anomaly{Rule: RuleVolumeSpike, Department: d, Hour: timestamppb.New(h), Count: c, BaselineMedian: med,
+					Explanation: fmt.Sprintf("%d pulls in the hour from %s, more than %g × the median %g of the %d hours before; list them with SearchRecords department=%s kind=pull from/to that hour",
+						c, h.Format(time.RFC3339), factor, med, baseline, d)}) {
+					break
+				}
+			}
+		}
+	}
+
+	// 3. Pulls refused because the requirement was revoked.
+	if err := each(store.AuditQuery{Kind: ledger.KindPull, ReasonCode: "REQUIREMENT_REVOKED", From: from, To: to}, func(e store.AuditEntry) bool {
+		r := e.Record
+		return add(&auditv1.Anomaly{Rule: RulePullRequirementRevoked, Department: r.Department, Resource: r.Resource, RecordIndices: []uint64{e.Index},
+			Explanation: fmt.Sprintf("pull of %s at %s (case %q) refused: the requirement was revoked", r.Resource, r.Time.UTC().Format(time.RFC3339), r.Case)})
+	}); err != nil {
+		return nil, err
+	}
+
+	// 4. Granted pulls after a revocation of the same requirement.
+	var revocations []store.AuditEntry
+	if err := each(store.AuditQuery{Kind: ledger.KindRequirementDecision, ReasonCode: string(exchange.ActRevoke), To: to}, func(e store.AuditEntry) bool {
+		revocations = append(revocations, e)
+		return len(revocations) < 10*maxAuditPage
+	}); err != nil {
+		return nil, err
+	}
+	if a.Store != nil {
+		for _, rev := range revocations {
+			req, err := a.Store.Requirements().Get(ctx, rev.Record.RequestID)
+			if err != nil {
+				if errors.Is(err, exchange.ErrNotFound) {
+					continue
+				}
+				return nil, err
+			}
+			since := rev.Record.Time
+			if since.Before(from) {
+				since = from
+			}
+			var idx []uint64
+			if err := each(store.AuditQuery{Kind: ledger.KindPull, Outcome: ledger.OutcomeGranted, Department: req.Consumer, Resource: req.Resource, From: since, To: to},
+				func(e store.AuditEntry) bool {
+					idx = append(idx, e.Index)
+					return len(idx) < maxAuditPage
+				}); err != nil {
+				return nil, err
+			}
+			if len(idx) == 0 {
+				continue
+			}
+			note := ""
+			others, err := a.Store.Requirements().List(ctx, store.RequirementFilter{Consumer: req.Consumer, Resource: req.Resource, State: exchange.ReqGranted}, "", 10)
+			if err != nil {
+				return nil, err
+			}
+			if len(others) > 0 {
+				note = fmt.Sprintf("; note: %s now holds another granted requirement for %s (%s), which the pulls may have used", req.Consumer, req.Resource, others[0].ID)
+			}
+			if !add(&auditv1.Anomaly{Rule: RulePullAfterRevocation, Department: req.Consumer, Resource: req.Resource, RecordIndices: idx,
+				Explanation: fmt.Sprintf("%d granted pull(s) of %s by %s after requirement %s was revoked at %s (record %d)%s",
+					len(idx), req.Resource, req.Consumer, req.ID, rev.Record.Time.UTC().Format(time.RFC3339), rev.Index, note)}) {
+				break
+			}
+		}
+	}
+	return resp, nil
+}
+
+func median(v []int64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return float64(s[n/2])
+	}
+	return float64(s[n/2-1]+s[n/2]) / 2
+}
+
+// SubjectUsage implements the citizen / company view (C5) for a department acting for an
+// authenticated holder. The lookup is appended to the audit log before anything is
+// answered: without that record nothing is shown.
+func (a *Audit) SubjectUsage(ctx context.Context, req *auditv1.SubjectUsageRequest) (*auditv1.SubjectUsageResponse, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Department.HasRole(exchange.RoleCoordinator) && !c.Department.HasRole(exchange.RoleAuditor) {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, "ROLE_REQUIRED",
+			"department %s (%s) holds neither the coordinator nor the auditor role: only those look up a subject's data use for an authenticated holder", c.Department.Code, c.Department.Name)
+	}
+	ix, err := a.index()
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.GetSubject()) == "" {
+		return nil, exchange.Errorf(exchange.KindInvalid, "SUBJECT_REQUIRED", "give the holder's ID number or 统一社会信用代码 in subject")
+	}
+	ref := strings.TrimSpace(req.GetHolderReference())
+	if ref == "" || len(ref) > maxHolderReference {
+		return nil, exchange.Errorf(exchange.KindInvalid, "HOLDER_REFERENCE_REQUIRED",
+			"holder_reference must say how your department authenticated the holder (your case or session reference, 1..%d bytes): it is recorded with the lookup", maxHolderReference)
+	}
+	key, err := a.subjectKey(req.GetSubject())
+	if err != nil {
+		return nil, err
+	}
+	size, err := auditPageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auditPageStart(req.GetPageToken()); err != nil {
+		return nil, err
+	}
+	lookup, err := a.Log.Append(ctx, ledger.Record{Kind: KindSubjectUsage, Time: a.now(), Department: c.Department.Code, Subject: key,
+		Outcome: ledger.OutcomeOK, Reason: "for the holder, authenticated as " + ref})
+	if err != nil {
+		return nil, exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the lookup could not be recorded in the audit log, so nothing is shown: retry")
+	}
+	es, next, err := page(ctx, ix, store.AuditQuery{Subject: key}, req.GetPageToken(), size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &auditv1.SubjectUsageResponse{NextPageToken: next, LookupIndex: lookup}
+	names := map[string]string{}
+	for _, e := range es {
+		r := e.Record
+		name, ok := names[r.Department]
+		if !ok && a.Store != nil {
+			if d, err := a.Store.Departments().Get(ctx, r.Department); err == nil {
+				name = d.Name
+			}
+			names[r.Department] = name
+		}
+		resp.Uses = append(resp.Uses, &auditv1.SubjectUse{Index: e.Index, Time: timestamppb.New(r.Time), Department: r.Department, DepartmentName: name,
+			Kind: string(r.Kind), Resource: r.Resource, DataItems: r.DataItems, Matter: r.Matter, CaseNumber: r.Case, Outcome: string(r.Outcome), Reason: r.Reason})
+	}
+	return resp, nil
 }

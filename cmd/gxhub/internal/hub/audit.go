@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/embedded"
 	"github.com/gxhub/gxhub/ledger/fabric"
@@ -28,6 +30,14 @@ type Audit struct {
 	Anchorer   ledger.Anchorer
 	Signer     *sm2sig.Signer
 	SubjectKey ledger.SubjectKeyFunc
+	// Index is the query index of the log's records (C4); nil if the store has none.
+	Index store.AuditIndex
+}
+
+// wireAuditQueries gives the audit service what its searches, anomaly flags and subject
+// usage view need: the index, the subject keyer, the store and the clock.
+func (h *Hub) wireAuditQueries(s *server.Audit) {
+	s.Index, s.SubjectKey, s.Store, s.Now = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now
 }
 
 // loadOrCreateKey reads the SM2 key at path, creating it (0600) on first start.
@@ -134,6 +144,19 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		return fmt.Errorf("open audit log %s: %w", cfg.AuditLogID, err)
 	}
 	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer}
+	// The index is derived from the leaves; a database from before it existed gains it here.
+	if st, ok := h.Store.(interface{ AuditIndex(string) store.AuditIndex }); ok {
+		h.Audit.Index = st.AuditIndex(cfg.AuditLogID)
+		n, err := h.Audit.Index.Backfill(ctx)
+		if err != nil {
+			cerr := h.closeAudit()
+			h.Audit = nil
+			return errors.Join(fmt.Errorf("backfill the audit index of %s: %w", cfg.AuditLogID, err), cerr)
+		}
+		if n > 0 {
+			h.Log.InfoContext(ctx, "audit index backfilled", "log", cfg.AuditLogID, "records", n)
+		}
+	}
 	return nil
 }
 

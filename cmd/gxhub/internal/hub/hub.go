@@ -198,6 +198,7 @@ func (h *Hub) build(tlsDir string) error {
 	}
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
+	h.wireAuditQueries(audit)
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
 	if h.deadlines == (exchange.Deadlines{}) {
 		h.deadlines = exchange.DefaultDeadlines()

@@ -914,6 +914,790 @@ func (x *AuditRecord) GetRequestId() string {
 	return ""
 }
 
+// SearchRecordsRequest filters audit records; every field set must match.
+type SearchRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Data subject: plain ID number or 统一社会信用代码, hashed by the hub (never stored or logged).
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Data subject as its keyed hash (hex, as AuditRecord.subject_key); alternative to subject.
+	SubjectKey string `protobuf:"bytes,2,opt,name=subject_key,json=subjectKey,proto3" json:"subject_key,omitempty"`
+	// Acting department code.
+	Department string `protobuf:"bytes,3,opt,name=department,proto3" json:"department,omitempty"`
+	// Resource, certificate serial, policy id … acted on.
+	Resource string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Case number (办件编码).
+	CaseNumber string `protobuf:"bytes,5,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Matter (事项) code.
+	Matter string `protobuf:"bytes,6,opt,name=matter,proto3" json:"matter,omitempty"`
+	// Record kind, e.g. "pull".
+	Kind string `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	// granted, denied, ok or failed.
+	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Leading token of the reason, e.g. "REQUIREMENT_REVOKED" or "revoke".
+	ReasonCode string `protobuf:"bytes,9,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// Records at or after this time.
+	From *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
+	// Records before this time.
+	To *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=to,proto3" json:"to,omitempty"`
+	// Only records without a case number.
+	WithoutCase bool `protobuf:"varint,12,opt,name=without_case,json=withoutCase,proto3" json:"without_case,omitempty"`
+	// Page size, 1..1000 (0: 100).
+	PageSize int32 `protobuf:"varint,13,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from the previous page's next_page_token.
+	PageToken     string `protobuf:"bytes,14,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchRecordsRequest) Reset() {
+	*x = SearchRecordsRequest{}
+	mi := &file_audit_v1_audit_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchRecordsRequest) ProtoMessage() {}
+
+func (x *SearchRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchRecordsRequest.ProtoReflect.Descriptor instead.
+func (*SearchRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SearchRecordsRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetSubjectKey() string {
+	if x != nil {
+		return x.SubjectKey
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetMatter() string {
+	if x != nil {
+		return x.Matter
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *SearchRecordsRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *SearchRecordsRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *SearchRecordsRequest) GetWithoutCase() bool {
+	if x != nil {
+		return x.WithoutCase
+	}
+	return false
+}
+
+func (x *SearchRecordsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchRecordsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchRecordsResponse is one page of matches in log index order.
+type SearchRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Matching records, each with its index and canonical leaf.
+	Records []*AuditRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Number of records in the log when the search ran.
+	LogSize       uint64 `protobuf:"varint,3,opt,name=log_size,json=logSize,proto3" json:"log_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchRecordsResponse) Reset() {
+	*x = SearchRecordsResponse{}
+	mi := &file_audit_v1_audit_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchRecordsResponse) ProtoMessage() {}
+
+func (x *SearchRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchRecordsResponse.ProtoReflect.Descriptor instead.
+func (*SearchRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SearchRecordsResponse) GetRecords() []*AuditRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *SearchRecordsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchRecordsResponse) GetLogSize() uint64 {
+	if x != nil {
+		return x.LogSize
+	}
+	return 0
+}
+
+// ListAnomaliesRequest bounds the window and sets the rules' thresholds.
+type ListAnomaliesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start of the window (default: 24 hours before to).
+	From *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// End of the window, exclusive (default: now).
+	To *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// Volume spike: an hour's pull count must exceed spike_factor × the department's median
+	// hourly count over the previous baseline_hours (default 3).
+	SpikeFactor float64 `protobuf:"fixed64,3,opt,name=spike_factor,json=spikeFactor,proto3" json:"spike_factor,omitempty"`
+	// Volume spike: and be at least this many pulls (default 20).
+	SpikeMinCount int64 `protobuf:"varint,4,opt,name=spike_min_count,json=spikeMinCount,proto3" json:"spike_min_count,omitempty"`
+	// Volume spike: hours of baseline before each hour (default 24).
+	BaselineHours int32 `protobuf:"varint,5,opt,name=baseline_hours,json=baselineHours,proto3" json:"baseline_hours,omitempty"`
+	// Most anomalies returned (default and maximum 1000); truncated says when more exist.
+	Limit         int32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnomaliesRequest) Reset() {
+	*x = ListAnomaliesRequest{}
+	mi := &file_audit_v1_audit_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnomaliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnomaliesRequest) ProtoMessage() {}
+
+func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
+func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListAnomaliesRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ListAnomaliesRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ListAnomaliesRequest) GetSpikeFactor() float64 {
+	if x != nil {
+		return x.SpikeFactor
+	}
+	return 0
+}
+
+func (x *ListAnomaliesRequest) GetSpikeMinCount() int64 {
+	if x != nil {
+		return x.SpikeMinCount
+	}
+	return 0
+}
+
+func (x *ListAnomaliesRequest) GetBaselineHours() int32 {
+	if x != nil {
+		return x.BaselineHours
+	}
+	return 0
+}
+
+func (x *ListAnomaliesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Anomaly is one flagged finding.
+type Anomaly struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PULL_WITHOUT_CASE, VOLUME_SPIKE, PULL_REQUIREMENT_REVOKED or PULL_AFTER_REVOCATION.
+	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Department concerned.
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// What was found, in words.
+	Explanation string `protobuf:"bytes,3,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// Audit records concerned (fetch with GetRecord, prove with GetInclusionProof).
+	RecordIndices []uint64 `protobuf:"varint,4,rep,packed,name=record_indices,json=recordIndices,proto3" json:"record_indices,omitempty"`
+	// VOLUME_SPIKE: the hour (start, UTC).
+	Hour *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=hour,proto3" json:"hour,omitempty"`
+	// VOLUME_SPIKE: pulls in that hour.
+	Count int64 `protobuf:"varint,6,opt,name=count,proto3" json:"count,omitempty"`
+	// VOLUME_SPIKE: the median hourly pulls of the baseline.
+	BaselineMedian float64 `protobuf:"fixed64,7,opt,name=baseline_median,json=baselineMedian,proto3" json:"baseline_median,omitempty"`
+	// Resource concerned, if any.
+	Resource      string `protobuf:"bytes,8,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Anomaly) Reset() {
+	*x = Anomaly{}
+	mi := &file_audit_v1_audit_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Anomaly) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Anomaly) ProtoMessage() {}
+
+func (x *Anomaly) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
+func (*Anomaly) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Anomaly) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *Anomaly) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Anomaly) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *Anomaly) GetRecordIndices() []uint64 {
+	if x != nil {
+		return x.RecordIndices
+	}
+	return nil
+}
+
+func (x *Anomaly) GetHour() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Hour
+	}
+	return nil
+}
+
+func (x *Anomaly) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Anomaly) GetBaselineMedian() float64 {
+	if x != nil {
+		return x.BaselineMedian
+	}
+	return 0
+}
+
+func (x *Anomaly) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+// ListAnomaliesResponse lists anomalies and the rules that raised them.
+type ListAnomaliesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Anomalies, rule by rule, oldest first.
+	Anomalies []*Anomaly `protobuf:"bytes,1,rep,name=anomalies,proto3" json:"anomalies,omitempty"`
+	// Each rule in words, with the thresholds used.
+	Rules []string `protobuf:"bytes,2,rep,name=rules,proto3" json:"rules,omitempty"`
+	// More anomalies exist than limit.
+	Truncated bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Window used.
+	From *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	// Window used (exclusive).
+	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnomaliesResponse) Reset() {
+	*x = ListAnomaliesResponse{}
+	mi := &file_audit_v1_audit_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnomaliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnomaliesResponse) ProtoMessage() {}
+
+func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
+func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListAnomaliesResponse) GetAnomalies() []*Anomaly {
+	if x != nil {
+		return x.Anomalies
+	}
+	return nil
+}
+
+func (x *ListAnomaliesResponse) GetRules() []string {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ListAnomaliesResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ListAnomaliesResponse) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ListAnomaliesResponse) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// SubjectUsageRequest names a subject on whose behalf the caller asks.
+type SubjectUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plain ID number or 统一社会信用代码 of the holder; hashed by the hub, never stored or logged.
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	// How the calling department authenticated the holder (its case or session reference);
+	// required, recorded in the lookup's audit record.
+	HolderReference string `protobuf:"bytes,2,opt,name=holder_reference,json=holderReference,proto3" json:"holder_reference,omitempty"`
+	// Page size, 1..1000 (0: 100).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectUsageRequest) Reset() {
+	*x = SubjectUsageRequest{}
+	mi := &file_audit_v1_audit_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectUsageRequest) ProtoMessage() {}
+
+func (x *SubjectUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectUsageRequest.ProtoReflect.Descriptor instead.
+func (*SubjectUsageRequest) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SubjectUsageRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SubjectUsageRequest) GetHolderReference() string {
+	if x != nil {
+		return x.HolderReference
+	}
+	return ""
+}
+
+func (x *SubjectUsageRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SubjectUsageRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SubjectUse is one use of the subject's data.
+type SubjectUse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Audit record index.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// When.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// Who: department code.
+	Department string `protobuf:"bytes,3,opt,name=department,proto3" json:"department,omitempty"`
+	// Who: department name (empty if the department is unknown to this hub).
+	DepartmentName string `protobuf:"bytes,4,opt,name=department_name,json=departmentName,proto3" json:"department_name,omitempty"`
+	// What kind of use, e.g. "pull".
+	Kind string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Which resource.
+	Resource string `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Which data items.
+	DataItems []string `protobuf:"bytes,7,rep,name=data_items,json=dataItems,proto3" json:"data_items,omitempty"`
+	// Why: matter (事项) code.
+	Matter string `protobuf:"bytes,8,opt,name=matter,proto3" json:"matter,omitempty"`
+	// Why: case number.
+	CaseNumber string `protobuf:"bytes,9,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// granted, denied, ok or failed.
+	Outcome string `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Reason for the outcome.
+	Reason        string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectUse) Reset() {
+	*x = SubjectUse{}
+	mi := &file_audit_v1_audit_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectUse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectUse) ProtoMessage() {}
+
+func (x *SubjectUse) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectUse.ProtoReflect.Descriptor instead.
+func (*SubjectUse) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SubjectUse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *SubjectUse) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *SubjectUse) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetDepartmentName() string {
+	if x != nil {
+		return x.DepartmentName
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetDataItems() []string {
+	if x != nil {
+		return x.DataItems
+	}
+	return nil
+}
+
+func (x *SubjectUse) GetMatter() string {
+	if x != nil {
+		return x.Matter
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *SubjectUse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SubjectUsageResponse is one page of uses, oldest first.
+type SubjectUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Uses of the subject's data.
+	Uses []*SubjectUse `protobuf:"bytes,1,rep,name=uses,proto3" json:"uses,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Index of the audit record that recorded this lookup.
+	LookupIndex   uint64 `protobuf:"varint,3,opt,name=lookup_index,json=lookupIndex,proto3" json:"lookup_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectUsageResponse) Reset() {
+	*x = SubjectUsageResponse{}
+	mi := &file_audit_v1_audit_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectUsageResponse) ProtoMessage() {}
+
+func (x *SubjectUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_audit_v1_audit_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectUsageResponse.ProtoReflect.Descriptor instead.
+func (*SubjectUsageResponse) Descriptor() ([]byte, []int) {
+	return file_audit_v1_audit_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SubjectUsageResponse) GetUses() []*SubjectUse {
+	if x != nil {
+		return x.Uses
+	}
+	return nil
+}
+
+func (x *SubjectUsageResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SubjectUsageResponse) GetLookupIndex() uint64 {
+	if x != nil {
+		return x.LookupIndex
+	}
+	return 0
+}
+
 var File_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_audit_v1_audit_proto_rawDesc = "" +
@@ -986,7 +1770,85 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12'\n" +
 	"\x0fresponse_digest\x18\x0e \x01(\fR\x0eresponseDigest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x0f \x01(\tR\trequestId2\xa9\f\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\"\xd0\x03\n" +
+	"\x14SearchRecordsRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1f\n" +
+	"\vsubject_key\x18\x02 \x01(\tR\n" +
+	"subjectKey\x12\x1e\n" +
+	"\n" +
+	"department\x18\x03 \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\x12\x1f\n" +
+	"\vcase_number\x18\x05 \x01(\tR\n" +
+	"caseNumber\x12\x16\n" +
+	"\x06matter\x18\x06 \x01(\tR\x06matter\x12\x12\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\x12\x18\n" +
+	"\aoutcome\x18\b \x01(\tR\aoutcome\x12\x1f\n" +
+	"\vreason_code\x18\t \x01(\tR\n" +
+	"reasonCode\x12.\n" +
+	"\x04from\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12!\n" +
+	"\fwithout_case\x18\f \x01(\bR\vwithoutCase\x12\x1b\n" +
+	"\tpage_size\x18\r \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x0e \x01(\tR\tpageToken\"\x91\x01\n" +
+	"\x15SearchRecordsResponse\x125\n" +
+	"\arecords\x18\x01 \x03(\v2\x1b.gxhub.audit.v1.AuditRecordR\arecords\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x19\n" +
+	"\blog_size\x18\x03 \x01(\x04R\alogSize\"\xfa\x01\n" +
+	"\x14ListAnomaliesRequest\x12.\n" +
+	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12!\n" +
+	"\fspike_factor\x18\x03 \x01(\x01R\vspikeFactor\x12&\n" +
+	"\x0fspike_min_count\x18\x04 \x01(\x03R\rspikeMinCount\x12%\n" +
+	"\x0ebaseline_hours\x18\x05 \x01(\x05R\rbaselineHours\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\x05R\x05limit\"\x91\x02\n" +
+	"\aAnomaly\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12 \n" +
+	"\vexplanation\x18\x03 \x01(\tR\vexplanation\x12%\n" +
+	"\x0erecord_indices\x18\x04 \x03(\x04R\rrecordIndices\x12.\n" +
+	"\x04hour\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04hour\x12\x14\n" +
+	"\x05count\x18\x06 \x01(\x03R\x05count\x12'\n" +
+	"\x0fbaseline_median\x18\a \x01(\x01R\x0ebaselineMedian\x12\x1a\n" +
+	"\bresource\x18\b \x01(\tR\bresource\"\xde\x01\n" +
+	"\x15ListAnomaliesResponse\x125\n" +
+	"\tanomalies\x18\x01 \x03(\v2\x17.gxhub.audit.v1.AnomalyR\tanomalies\x12\x14\n" +
+	"\x05rules\x18\x02 \x03(\tR\x05rules\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12.\n" +
+	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x96\x01\n" +
+	"\x13SubjectUsageRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12)\n" +
+	"\x10holder_reference\x18\x02 \x01(\tR\x0fholderReference\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xd5\x02\n" +
+	"\n" +
+	"SubjectUse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1e\n" +
+	"\n" +
+	"department\x18\x03 \x01(\tR\n" +
+	"department\x12'\n" +
+	"\x0fdepartment_name\x18\x04 \x01(\tR\x0edepartmentName\x12\x12\n" +
+	"\x04kind\x18\x05 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bresource\x18\x06 \x01(\tR\bresource\x12\x1d\n" +
+	"\n" +
+	"data_items\x18\a \x03(\tR\tdataItems\x12\x16\n" +
+	"\x06matter\x18\b \x01(\tR\x06matter\x12\x1f\n" +
+	"\vcase_number\x18\t \x01(\tR\n" +
+	"caseNumber\x12\x18\n" +
+	"\aoutcome\x18\n" +
+	" \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\"\x91\x01\n" +
+	"\x14SubjectUsageResponse\x12.\n" +
+	"\x04uses\x18\x01 \x03(\v2\x1a.gxhub.audit.v1.SubjectUseR\x04uses\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12!\n" +
+	"\flookup_index\x18\x03 \x01(\x04R\vlookupIndex2\x91\x15\n" +
 	"\fAuditService\x12\x8f\x02\n" +
 	"\n" +
 	"GetLogInfo\x12!.gxhub.audit.v1.GetLogInfoRequest\x1a\x17.gxhub.audit.v1.LogInfo\"\xc4\x01\x92A\xab\x01\x12&Get the audit log's id and signing key\x1a\x7fReturns the log id, the SM2 public key (PEM) that signs tree heads and anchor blocks, its key id, and the current size. Public.b\x00\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/audit/log\x12\xd6\x01\n" +
@@ -994,7 +1856,10 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x13GetConsistencyProof\x12*.gxhub.audit.v1.GetConsistencyProofRequest\x1a .gxhub.audit.v1.ConsistencyProof\"\x91\x01\x92Aq\x12.Get a consistency proof between two tree sizes\x1a=RFC 6962 consistency proof (SM3) from size1 to size2. Public.b\x00\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/audit/consistency\x12\xea\x01\n" +
 	"\tGetAnchor\x12 .gxhub.audit.v1.GetAnchorRequest\x1a\x16.gxhub.audit.v1.Anchor\"\xa2\x01\x92A\x85\x01\x12\x13Get an anchor block\x1alReturns the anchor block at height, or the block that anchored tree_size, or the latest (both zero). Public.b\x00\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/audit/anchors\x12\xbf\x02\n" +
 	"\x11GetInclusionProof\x12(.gxhub.audit.v1.GetInclusionProofRequest\x1a\x1e.gxhub.audit.v1.InclusionProof\"\xdf\x01\x92A\xb4\x01\x12\x1eGet a record's inclusion proof\x1a\x91\x01RFC 6962 audit path (SM3) of the record at index in the tree of tree_size (0: the latest signed head), with that head. Any registered department.\x82\xd3\xe4\x93\x02!\x12\x1f/v1/audit/records/{index}/proof\x12\x84\x02\n" +
-	"\tGetRecord\x12 .gxhub.audit.v1.GetRecordRequest\x1a\x1b.gxhub.audit.v1.AuditRecord\"\xb7\x01\x92A\x92\x01\x12\x13Get an audit record\x1a{Returns the record at index, decoded and as its canonical leaf bytes. Auditors, or the department that acted in the record.\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/audit/records/{index}B\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\tGetRecord\x12 .gxhub.audit.v1.GetRecordRequest\x1a\x1b.gxhub.audit.v1.AuditRecord\"\xb7\x01\x92A\x92\x01\x12\x13Get an audit record\x1a{Returns the record at index, decoded and as its canonical leaf bytes. Auditors, or the department that acted in the record.\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/audit/records/{index}\x12\xd9\x03\n" +
+	"\rSearchRecords\x12$.gxhub.audit.v1.SearchRecordsRequest\x1a%.gxhub.audit.v1.SearchRecordsResponse\"\xfa\x02\x92A\xbe\x02\x12\x14Search audit records\x1a\xa5\x02Auditor role. Every filter given must match. subject is the plain ID number or 统一社会信用代码: the hub hashes it with its subject key (HMAC-SM3) and neither stores nor logs it; POST /v1/audit/records:search with a JSON body keeps it out of URLs and access logs. Page with page_token.\x82\xd3\xe4\x93\x022Z\x1d:\x01*\"\x18/v1/audit/records:search\x12\x11/v1/audit/records\x12\xdc\x01\n" +
+	"\rListAnomalies\x12$.gxhub.audit.v1.ListAnomaliesRequest\x1a%.gxhub.audit.v1.ListAnomaliesResponse\"~\x92A`\x12\x14List audit anomalies\x1aHAuditor role. Rules and thresholds are returned in the response (rules).\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/audit/anomalies\x12\xaa\x03\n" +
+	"\fSubjectUsage\x12#.gxhub.audit.v1.SubjectUsageRequest\x1a$.gxhub.audit.v1.SubjectUsageResponse\"\xce\x02\x92A\xa8\x02\x12:List the uses of a subject's data (citizen / company view)\x1a\xe9\x01Coordinator or auditor role, acting for a holder it has authenticated (holder_reference names how). The lookup is recorded in the audit log (kind subject.usage, subject hashed, reason = holder_reference), so looking is traceable too.\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/audit/subject-usageB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -1013,7 +1878,7 @@ func file_audit_v1_audit_proto_rawDescGZIP() []byte {
 	return file_audit_v1_audit_proto_rawDescData
 }
 
-var file_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_audit_v1_audit_proto_goTypes = []any{
 	(*GetLogInfoRequest)(nil),          // 0: gxhub.audit.v1.GetLogInfoRequest
 	(*LogInfo)(nil),                    // 1: gxhub.audit.v1.LogInfo
@@ -1027,31 +1892,56 @@ var file_audit_v1_audit_proto_goTypes = []any{
 	(*InclusionProof)(nil),             // 9: gxhub.audit.v1.InclusionProof
 	(*GetRecordRequest)(nil),           // 10: gxhub.audit.v1.GetRecordRequest
 	(*AuditRecord)(nil),                // 11: gxhub.audit.v1.AuditRecord
-	(*timestamppb.Timestamp)(nil),      // 12: google.protobuf.Timestamp
+	(*SearchRecordsRequest)(nil),       // 12: gxhub.audit.v1.SearchRecordsRequest
+	(*SearchRecordsResponse)(nil),      // 13: gxhub.audit.v1.SearchRecordsResponse
+	(*ListAnomaliesRequest)(nil),       // 14: gxhub.audit.v1.ListAnomaliesRequest
+	(*Anomaly)(nil),                    // 15: gxhub.audit.v1.Anomaly
+	(*ListAnomaliesResponse)(nil),      // 16: gxhub.audit.v1.ListAnomaliesResponse
+	(*SubjectUsageRequest)(nil),        // 17: gxhub.audit.v1.SubjectUsageRequest
+	(*SubjectUse)(nil),                 // 18: gxhub.audit.v1.SubjectUse
+	(*SubjectUsageResponse)(nil),       // 19: gxhub.audit.v1.SubjectUsageResponse
+	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
 }
 var file_audit_v1_audit_proto_depIdxs = []int32{
-	12, // 0: gxhub.audit.v1.SignedTreeHead.time:type_name -> google.protobuf.Timestamp
-	12, // 1: gxhub.audit.v1.Anchor.time:type_name -> google.protobuf.Timestamp
+	20, // 0: gxhub.audit.v1.SignedTreeHead.time:type_name -> google.protobuf.Timestamp
+	20, // 1: gxhub.audit.v1.Anchor.time:type_name -> google.protobuf.Timestamp
 	3,  // 2: gxhub.audit.v1.Anchor.head:type_name -> gxhub.audit.v1.SignedTreeHead
 	3,  // 3: gxhub.audit.v1.InclusionProof.head:type_name -> gxhub.audit.v1.SignedTreeHead
-	12, // 4: gxhub.audit.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	0,  // 5: gxhub.audit.v1.AuditService.GetLogInfo:input_type -> gxhub.audit.v1.GetLogInfoRequest
-	2,  // 6: gxhub.audit.v1.AuditService.GetTreeHead:input_type -> gxhub.audit.v1.GetTreeHeadRequest
-	4,  // 7: gxhub.audit.v1.AuditService.GetConsistencyProof:input_type -> gxhub.audit.v1.GetConsistencyProofRequest
-	6,  // 8: gxhub.audit.v1.AuditService.GetAnchor:input_type -> gxhub.audit.v1.GetAnchorRequest
-	8,  // 9: gxhub.audit.v1.AuditService.GetInclusionProof:input_type -> gxhub.audit.v1.GetInclusionProofRequest
-	10, // 10: gxhub.audit.v1.AuditService.GetRecord:input_type -> gxhub.audit.v1.GetRecordRequest
-	1,  // 11: gxhub.audit.v1.AuditService.GetLogInfo:output_type -> gxhub.audit.v1.LogInfo
-	3,  // 12: gxhub.audit.v1.AuditService.GetTreeHead:output_type -> gxhub.audit.v1.SignedTreeHead
-	5,  // 13: gxhub.audit.v1.AuditService.GetConsistencyProof:output_type -> gxhub.audit.v1.ConsistencyProof
-	7,  // 14: gxhub.audit.v1.AuditService.GetAnchor:output_type -> gxhub.audit.v1.Anchor
-	9,  // 15: gxhub.audit.v1.AuditService.GetInclusionProof:output_type -> gxhub.audit.v1.InclusionProof
-	11, // 16: gxhub.audit.v1.AuditService.GetRecord:output_type -> gxhub.audit.v1.AuditRecord
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	20, // 4: gxhub.audit.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	20, // 5: gxhub.audit.v1.SearchRecordsRequest.from:type_name -> google.protobuf.Timestamp
+	20, // 6: gxhub.audit.v1.SearchRecordsRequest.to:type_name -> google.protobuf.Timestamp
+	11, // 7: gxhub.audit.v1.SearchRecordsResponse.records:type_name -> gxhub.audit.v1.AuditRecord
+	20, // 8: gxhub.audit.v1.ListAnomaliesRequest.from:type_name -> google.protobuf.Timestamp
+	20, // 9: gxhub.audit.v1.ListAnomaliesRequest.to:type_name -> google.protobuf.Timestamp
+	20, // 10: gxhub.audit.v1.Anomaly.hour:type_name -> google.protobuf.Timestamp
+	15, // 11: gxhub.audit.v1.ListAnomaliesResponse.anomalies:type_name -> gxhub.audit.v1.Anomaly
+	20, // 12: gxhub.audit.v1.ListAnomaliesResponse.from:type_name -> google.protobuf.Timestamp
+	20, // 13: gxhub.audit.v1.ListAnomaliesResponse.to:type_name -> google.protobuf.Timestamp
+	20, // 14: gxhub.audit.v1.SubjectUse.time:type_name -> google.protobuf.Timestamp
+	18, // 15: gxhub.audit.v1.SubjectUsageResponse.uses:type_name -> gxhub.audit.v1.SubjectUse
+	0,  // 16: gxhub.audit.v1.AuditService.GetLogInfo:input_type -> gxhub.audit.v1.GetLogInfoRequest
+	2,  // 17: gxhub.audit.v1.AuditService.GetTreeHead:input_type -> gxhub.audit.v1.GetTreeHeadRequest
+	4,  // 18: gxhub.audit.v1.AuditService.GetConsistencyProof:input_type -> gxhub.audit.v1.GetConsistencyProofRequest
+	6,  // 19: gxhub.audit.v1.AuditService.GetAnchor:input_type -> gxhub.audit.v1.GetAnchorRequest
+	8,  // 20: gxhub.audit.v1.AuditService.GetInclusionProof:input_type -> gxhub.audit.v1.GetInclusionProofRequest
+	10, // 21: gxhub.audit.v1.AuditService.GetRecord:input_type -> gxhub.audit.v1.GetRecordRequest
+	12, // 22: gxhub.audit.v1.AuditService.SearchRecords:input_type -> gxhub.audit.v1.SearchRecordsRequest
+	14, // 23: gxhub.audit.v1.AuditService.ListAnomalies:input_type -> gxhub.audit.v1.ListAnomaliesRequest
+	17, // 24: gxhub.audit.v1.AuditService.SubjectUsage:input_type -> gxhub.audit.v1.SubjectUsageRequest
+	1,  // 25: gxhub.audit.v1.AuditService.GetLogInfo:output_type -> gxhub.audit.v1.LogInfo
+	3,  // 26: gxhub.audit.v1.AuditService.GetTreeHead:output_type -> gxhub.audit.v1.SignedTreeHead
+	5,  // 27: gxhub.audit.v1.AuditService.GetConsistencyProof:output_type -> gxhub.audit.v1.ConsistencyProof
+	7,  // 28: gxhub.audit.v1.AuditService.GetAnchor:output_type -> gxhub.audit.v1.Anchor
+	9,  // 29: gxhub.audit.v1.AuditService.GetInclusionProof:output_type -> gxhub.audit.v1.InclusionProof
+	11, // 30: gxhub.audit.v1.AuditService.GetRecord:output_type -> gxhub.audit.v1.AuditRecord
+	13, // 31: gxhub.audit.v1.AuditService.SearchRecords:output_type -> gxhub.audit.v1.SearchRecordsResponse
+	16, // 32: gxhub.audit.v1.AuditService.ListAnomalies:output_type -> gxhub.audit.v1.ListAnomaliesResponse
+	19, // 33: gxhub.audit.v1.AuditService.SubjectUsage:output_type -> gxhub.audit.v1.SubjectUsageResponse
+	25, // [25:34] is the sub-list for method output_type
+	16, // [16:25] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_audit_v1_audit_proto_init() }
@@ -1065,7 +1955,7 @@ func file_audit_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_audit_v1_audit_proto_rawDesc), len(file_audit_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

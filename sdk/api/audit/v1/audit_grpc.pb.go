@@ -30,6 +30,9 @@ const (
 	AuditService_GetAnchor_FullMethodName           = "/gxhub.audit.v1.AuditService/GetAnchor"
 	AuditService_GetInclusionProof_FullMethodName   = "/gxhub.audit.v1.AuditService/GetInclusionProof"
 	AuditService_GetRecord_FullMethodName           = "/gxhub.audit.v1.AuditService/GetRecord"
+	AuditService_SearchRecords_FullMethodName       = "/gxhub.audit.v1.AuditService/SearchRecords"
+	AuditService_ListAnomalies_FullMethodName       = "/gxhub.audit.v1.AuditService/ListAnomalies"
+	AuditService_SubjectUsage_FullMethodName        = "/gxhub.audit.v1.AuditService/SubjectUsage"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -53,6 +56,19 @@ type AuditServiceClient interface {
 	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*InclusionProof, error)
 	// GetRecord returns an audit record with its canonical leaf bytes.
 	GetRecord(ctx context.Context, in *GetRecordRequest, opts ...grpc.CallOption) (*AuditRecord, error)
+	// SearchRecords finds audit records by subject, department, resource, case, matter,
+	// kind, outcome and time (REQUIREMENTS C4). Results come in log index order with their
+	// canonical leaf bytes, so each can be checked with GetInclusionProof.
+	SearchRecords(ctx context.Context, in *SearchRecordsRequest, opts ...grpc.CallOption) (*SearchRecordsResponse, error)
+	// ListAnomalies flags pulls without a case number, pull volume spikes per department,
+	// and pulls after a requirement was revoked (REQUIREMENTS C4). Each anomaly says which
+	// rule raised it.
+	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
+	// SubjectUsage lists who used a citizen's or company's data, when, why and with which
+	// outcome (REQUIREMENTS C5). gxhub has no citizen identity provider: a department that
+	// has authenticated the holder (coordinator or auditor role) asks on the holder's behalf,
+	// and every lookup is itself an audit record of kind "subject.usage".
+	SubjectUsage(ctx context.Context, in *SubjectUsageRequest, opts ...grpc.CallOption) (*SubjectUsageResponse, error)
 }
 
 type auditServiceClient struct {
@@ -123,6 +139,36 @@ func (c *auditServiceClient) GetRecord(ctx context.Context, in *GetRecordRequest
 	return out, nil
 }
 
+func (c *auditServiceClient) SearchRecords(ctx context.Context, in *SearchRecordsRequest, opts ...grpc.CallOption) (*SearchRecordsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchRecordsResponse)
+	err := c.cc.Invoke(ctx, AuditService_SearchRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditServiceClient) ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAnomaliesResponse)
+	err := c.cc.Invoke(ctx, AuditService_ListAnomalies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditServiceClient) SubjectUsage(ctx context.Context, in *SubjectUsageRequest, opts ...grpc.CallOption) (*SubjectUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubjectUsageResponse)
+	err := c.cc.Invoke(ctx, AuditService_SubjectUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -144,6 +190,19 @@ type AuditServiceServer interface {
 	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*InclusionProof, error)
 	// GetRecord returns an audit record with its canonical leaf bytes.
 	GetRecord(context.Context, *GetRecordRequest) (*AuditRecord, error)
+	// SearchRecords finds audit records by subject, department, resource, case, matter,
+	// kind, outcome and time (REQUIREMENTS C4). Results come in log index order with their
+	// canonical leaf bytes, so each can be checked with GetInclusionProof.
+	SearchRecords(context.Context, *SearchRecordsRequest) (*SearchRecordsResponse, error)
+	// ListAnomalies flags pulls without a case number, pull volume spikes per department,
+	// and pulls after a requirement was revoked (REQUIREMENTS C4). Each anomaly says which
+	// rule raised it.
+	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
+	// SubjectUsage lists who used a citizen's or company's data, when, why and with which
+	// outcome (REQUIREMENTS C5). gxhub has no citizen identity provider: a department that
+	// has authenticated the holder (coordinator or auditor role) asks on the holder's behalf,
+	// and every lookup is itself an audit record of kind "subject.usage".
+	SubjectUsage(context.Context, *SubjectUsageRequest) (*SubjectUsageResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -171,6 +230,15 @@ func (UnimplementedAuditServiceServer) GetInclusionProof(context.Context, *GetIn
 }
 func (UnimplementedAuditServiceServer) GetRecord(context.Context, *GetRecordRequest) (*AuditRecord, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRecord not implemented")
+}
+func (UnimplementedAuditServiceServer) SearchRecords(context.Context, *SearchRecordsRequest) (*SearchRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchRecords not implemented")
+}
+func (UnimplementedAuditServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
+}
+func (UnimplementedAuditServiceServer) SubjectUsage(context.Context, *SubjectUsageRequest) (*SubjectUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubjectUsage not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -301,6 +369,60 @@ func _AuditService_GetRecord_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_SearchRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).SearchRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_SearchRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).SearchRecords(ctx, req.(*SearchRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuditService_ListAnomalies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAnomaliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).ListAnomalies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_ListAnomalies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).ListAnomalies(ctx, req.(*ListAnomaliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuditService_SubjectUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubjectUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).SubjectUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_SubjectUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).SubjectUsage(ctx, req.(*SubjectUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -331,6 +453,18 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRecord",
 			Handler:    _AuditService_GetRecord_Handler,
+		},
+		{
+			MethodName: "SearchRecords",
+			Handler:    _AuditService_SearchRecords_Handler,
+		},
+		{
+			MethodName: "ListAnomalies",
+			Handler:    _AuditService_ListAnomalies_Handler,
+		},
+		{
+			MethodName: "SubjectUsage",
+			Handler:    _AuditService_SubjectUsage_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
