@@ -21,7 +21,9 @@ import (
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/sdk"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -237,8 +239,22 @@ func licence(t *testing.T, cat *ecert.Catalogue, issuer, holder *identity.Identi
 	return m
 }
 
+// storeCases runs the registry tests on both stores.
+var storeCases = map[string]func(t *testing.T) func(*config.Config){
+	"sqlite": func(*testing.T) func(*config.Config) { return nil },
+	"postgres": func(t *testing.T) func(*config.Config) {
+		dsn := pgtest.FreshSchemaDSN(t)
+		return func(c *config.Config) { c.Store.Driver, c.Store.PostgresDSN = "postgres", dsn }
+	},
+}
+
 func TestECertLifecycle(t *testing.T) {
-	th := startHub(t, nil)
+	for name, mutate := range storeCases {
+		t.Run(name, func(t *testing.T) { testECertLifecycle(t, startHub(t, mutate(t))) })
+	}
+}
+
+func testECertLifecycle(t *testing.T, th *testHub) {
 	ctx := context.Background()
 	iss, issID := th.client(t, demoIssuer)
 	holder, holderID := th.client(t, demoHolder)
@@ -353,7 +369,12 @@ func TestECertLifecycle(t *testing.T) {
 }
 
 func TestSeals(t *testing.T) {
-	th := startHub(t, nil)
+	for name, mutate := range storeCases {
+		t.Run(name, func(t *testing.T) { testSeals(t, startHub(t, mutate(t))) })
+	}
+}
+
+func testSeals(t *testing.T, th *testHub) {
 	ctx := context.Background()
 	iss, issID := th.client(t, demoIssuer)
 	coord, _ := th.client(t, demoCoordinator)
