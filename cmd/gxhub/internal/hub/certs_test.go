@@ -149,6 +149,12 @@ func TestVerifyVendorFiles(t *testing.T) {
 		require.Equal(t, "valid", out["report"].(map[string]any)["verdict"])
 		code, out = th.rest(t, http.MethodPost, "/v1/verify", "", body)
 		require.Equal(t, http.StatusUnauthorized, code, "verification needs a signed request: %v", out)
+		// The REST body limit (8 MiB, documented in docs/CERTS.md) holds for verification.
+		big, err := json.Marshal(map[string]any{"name": "big.ofd", "content": base64.StdEncoding.EncodeToString(make([]byte, 7<<20))})
+		require.NoError(t, err)
+		code, out = th.rest(t, http.MethodPost, "/v1/verify", sign(t, th.identity(t, demoOther), http.MethodPost, "/v1/verify", big, time.Now()), big)
+		require.Equal(t, http.StatusBadRequest, code, "%v", out)
+		require.Equal(t, "BODY_TOO_LARGE", out["reason"])
 	})
 
 	t.Run("audited: one cert.verify record per input, with its SM3", func(t *testing.T) {
