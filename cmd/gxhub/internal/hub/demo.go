@@ -237,6 +237,9 @@ func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 			}
 		}
 	}
+	if err := h.seedDemoRecords(ctx, codes, now); err != nil {
+		return err
+	}
 	m := &exchange.Matter{Code: "500000-GJJ-0001", Name: "住房公积金购房提取", Department: codes[4], Version: 1, UpdatedAt: now, UpdatedBy: codes[4],
 		Materials: []exchange.Material{
 			{ID: "id_proof", Name: "居民身份证", ECertType: demoIDProofType},
@@ -253,6 +256,64 @@ func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 	}
 	if cat, err := ecert.DemoCatalogue(); err == nil && h.ECertTypes == nil {
 		h.ECertTypes = func(code string) bool { _, ok := cat.Lookup(code); return ok }
+	}
+	return nil
+}
+
+// demoPerson is a fictitious resident of the demo data (ID numbers are made valid with the
+// GB 11643 check character but belong to nobody).
+type demoPerson struct{ body, name, address, relation, marital string }
+
+var demoPeople = []demoPerson{
+	{"50011219850312001", "张建国", "重庆市渝北区龙溪街道金龙路88号", "户主", "已婚"},
+	{"50011219870706002", "李秀兰", "重庆市渝北区龙溪街道金龙路88号", "配偶", "已婚"},
+	{"50010319920115003", "王小明", "重庆市渝中区解放碑街道民族路12号", "户主", "未婚"},
+}
+
+// seedDemoRecords publishes the demo records of the demo resources that are published,
+// as the providers' batches (batch ids demo-<resource>; idempotent).
+func (h *Hub) seedDemoRecords(ctx context.Context, codes []string, now time.Time) error {
+	ids := make([]string, len(demoPeople))
+	for i, p := range demoPeople {
+		ids[i] = p.body + string(exchange.IDNumberCheckChar(p.body))
+	}
+	batches := map[string][]exchange.Change{}
+	for i, p := range demoPeople {
+		batches["500000-GA-0001"] = append(batches["500000-GA-0001"], exchange.Change{Op: exchange.OpUpsert, Subject: ids[i],
+			Fields: map[string]string{"id_number": ids[i], "name": p.name, "household_address": p.address, "household_head_relation": p.relation}})
+		m := map[string]string{"id_number": ids[i], "name": p.name, "marital_status": p.marital}
+		if i < 2 {
+			m["spouse_id_number"], m["registered_on"] = ids[1-i], "2012-10-01"
+		}
+		batches["500000-MZ-0001"] = append(batches["500000-MZ-0001"], exchange.Change{Op: exchange.OpUpsert, Subject: ids[i], Fields: m})
+	}
+	for i, c := range []struct{ name, rep, capital, on, addr string }{
+		{"重庆渝北示例科技有限公司", "张建国", "500万元人民币", "2018-05-20", "重庆市渝北区龙溪街道金龙路100号"},
+		{"重庆山城示例餐饮管理有限公司", "王小明", "50万元人民币", "2021-09-01", "重庆市渝中区解放碑街道民族路20号"},
+	} {
+		body := fmt.Sprintf("91500000MA5U%05dX", i+1)[:17]
+		ch, err := exchange.USCCCheckChar(body)
+		if err != nil {
+			return err
+		}
+		code := body + string(ch)
+		batches["500000-SCJG-0001"] = append(batches["500000-SCJG-0001"], exchange.Change{Op: exchange.OpUpsert, Subject: code,
+			Fields: map[string]string{"uscc": code, "name": c.name, "legal_representative": c.rep, "registered_capital": c.capital, "established_on": c.on, "address": c.addr}})
+	}
+	for _, dr := range demoResources {
+		changes, ok := batches[dr.r.Code]
+		if !ok || !dr.published {
+			continue
+		}
+		r := dr.r
+		r.Provider = codes[dr.provider]
+		b := &exchange.Batch{ID: "demo-" + r.Code, Resource: r.Code, Provider: r.Provider, Changes: changes, At: now}
+		if err := exchange.ValidateBatch(b, &r); err != nil {
+			return fmt.Errorf("demo records of %s: %w", r.Code, err)
+		}
+		if _, err := h.Store.Records().Publish(ctx, b); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+			return fmt.Errorf("demo records of %s: %w", r.Code, err)
+		}
 	}
 	return nil
 }

@@ -513,3 +513,28 @@ func BenchmarkPull(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pulls/s")
 }
+
+func TestDemoRecords(t *testing.T) {
+	ctx := context.Background()
+	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	require.NoError(t, dh.h.SeedDemoCatalog(ctx))
+	require.NoError(t, dh.h.SeedDemoCatalog(ctx), "idempotent")
+	last, err := dh.h.Store.Records().LastUpdates(ctx)
+	require.NoError(t, err)
+	for _, code := range []string{"500000-SCJG-0001", "500000-GA-0001", "500000-MZ-0001"} {
+		require.Equal(t, cst("2026-03-02 09:00").UTC(), last[code].UTC(), code)
+		b, err := dh.h.Store.Records().Batch(ctx, "demo-"+code)
+		require.NoError(t, err)
+		require.Equal(t, "demo-"+code, b.ID)
+	}
+	_, ok := last["500000-BDC-0001"]
+	require.False(t, ok, "a resource not yet published has no records")
+	view, err := dh.c(dh.yubei).Freshness.ListFreshness(ctx, &exchangev1.ListFreshnessRequest{})
+	require.NoError(t, err)
+	states := map[string]bool{}
+	for _, r := range view.GetResources() {
+		states[r.GetResource()] = r.GetStale()
+	}
+	require.False(t, states["500000-GA-0001"])
+	require.True(t, states["500000-BDC-0001"], "never published is stale")
+}
