@@ -354,6 +354,37 @@ func testECertLifecycle(t *testing.T, th *testHub) {
 		require.Equal(t, "active", past.GetStatus(), "status at the issue time")
 	})
 
+	t.Run("register a licence type", func(t *testing.T) {
+		ty := &certsv1.CertType{Code: issID.Code + "001", Name: "食品经营许可证", DefinerName: issID.Name, HolderType: "001",
+			Items: []*certsv1.CertItem{{Key: "scope", Name: "经营项目", Required: true}}}
+		got, err := iss.ECert.RegisterCertType(ctx, &certsv1.RegisterCertTypeRequest{Type: ty})
+		require.NoError(t, err)
+		require.Equal(t, ty.GetCode(), got.GetCode())
+		_, err = iss.ECert.RegisterCertType(ctx, &certsv1.RegisterCertTypeRequest{Type: ty})
+		require.Equal(t, codes.AlreadyExists, status.Code(err))
+		foreign := &certsv1.CertType{Code: holderID.Code + "001", Name: "x", DefinerName: "x", HolderType: "001"}
+		_, err = iss.ECert.RegisterCertType(ctx, &certsv1.RegisterCertTypeRequest{Type: foreign})
+		require.Equal(t, "ECERT_TYPE_NOT_DEFINER", server.Reason(err))
+		_, err = other.ECert.RegisterCertType(ctx, &certsv1.RegisterCertTypeRequest{Type: ty})
+		require.Equal(t, codes.PermissionDenied, status.Code(err), "the issuer role is needed")
+
+		// A licence of the new type issues and verifies.
+		cat, err := iss.Catalogue(ctx)
+		require.NoError(t, err)
+		nt, ok := cat.Lookup(ty.GetCode())
+		require.True(t, ok)
+		id, err := ecert.NewIdentifier(nt.Code, issID.Code, "F0001", 1)
+		require.NoError(t, err)
+		fm, err := ecert.NewMetadata(nt, id)
+		require.NoError(t, err)
+		today := ecert.DateOf(time.Now().In(ecert.ChinaTime))
+		fm.Number, fm.IssuerName, fm.IssueDate, fm.HolderName, fm.HolderCode, fm.ValidFrom = "JY1", issID.Name, today, holderID.Name, holderID.Code, today
+		fm.Items = map[string]string{"scope": "预包装食品销售"}
+		fe, err := iss.IssueLicence(ctx, fm, "")
+		require.NoError(t, err)
+		require.Equal(t, "valid", verifyTok(fe.GetSealed()).GetVerdict())
+	})
+
 	t.Run("update supersedes, list by holder", func(t *testing.T) {
 		m1 := licence(t, cat, issID, holderID, "2026000003", 1)
 		_, err := iss.IssueLicence(ctx, m1, "")
@@ -368,7 +399,7 @@ func testECertLifecycle(t *testing.T, th *testHub) {
 		require.Equal(t, "superseded", old.GetStatus())
 		list, err := other.ECert.ListECerts(ctx, &certsv1.ListECertsRequest{HolderCode: holderID.Code})
 		require.NoError(t, err)
-		require.Len(t, list.GetEcerts(), 3)
+		require.Len(t, list.GetEcerts(), 4)
 		_, err = iss.IssueLicence(ctx, licence(t, cat, issID, holderID, "2026000003", 5), m2.Identifier)
 		require.Equal(t, "ECERT_VERSION_INVALID", server.Reason(err))
 	})
