@@ -136,8 +136,7 @@ func (p *Pulls) deny(ctx context.Context, f pullFacts, at time.Time, err error) 
 
 // denial converts a policy decision into the domain error clients see.
 func denial(d policy.Decision) error {
-	kind := exchange.KindPermissionDenied
-	return &exchange.Error{Kind: kind, Reason: d.Reason, Msg: d.Message, Err: nil}
+	return &exchange.Error{Kind: exchange.KindPermissionDenied, Reason: d.Reason, Msg: d.Message}
 }
 
 // Pull answers one pull.
