@@ -41,8 +41,19 @@ func TestCatalogRequirementMatterCLI(t *testing.T) {
 		return m
 	}
 
+	// The demo scene: the catalogue and the 住房公积金 matter are there.
+	out := ok(yubei, "catalog", "search")
+	for _, name := range []string{"营业执照信息", "户籍人口信息", "不动产登记信息", "婚姻登记信息", "居民身份证指纹信息"} {
+		require.Contains(t, out, name)
+	}
+	out = ok(yubei, "catalog", "search", "--share-type", "not_shared")
+	require.Contains(t, out, "500000-GA-0009")
+	require.Contains(t, ok(yubei, "catalog", "get", "500000-GA-0009"), "《中华人民共和国居民身份证法》")
+	require.Contains(t, ok(yubei, "catalog", "get", "500000-BDC-0001"), "published false")
+	require.Contains(t, ok(fund, "matter", "get", "500000-GJJ-0001"), "婚姻状况证明")
+
 	// Catalogue: register, change (new version), history, search.
-	out := ok(market, "catalog", "register", "--code", "500000-SCJG-0101", "--name", "食品经营许可信息", "--subject-kind", "uscc",
+	out = ok(market, "catalog", "register", "--code", "500000-SCJG-0101", "--name", "食品经营许可信息", "--subject-kind", "uscc",
 		"--share-type", "unconditional", "--update-cycle", "daily", "--provision", "pull_api", "--region", "500000",
 		"--item", "licence_number:许可证编号:string:public", "--item", "name:经营者名称:string:public")
 	require.Contains(t, out, "500000-SCJG-0101")

@@ -143,6 +143,11 @@ func (h *Hub) SeedDemo(ctx context.Context, hubURL string) ([]string, error) {
 		h.Log.Info("demo department ready", slog.String("code", code), slog.String("name", dd.Name), slog.String("identity", dir))
 		dirs = append(dirs, dir)
 	}
+	if h.Config.Demo { // gxhub serve --demo: show the whole scene
+		if err := h.SeedDemoCatalog(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return dirs, nil
 }
 
@@ -209,8 +214,8 @@ const demoIDProofType = "11999999000000029N001"
 // SeedDemoCatalog registers the demo catalogue (营业执照信息 unconditional, 户籍人口信息
 // conditional, 居民身份证指纹信息 not shared, 不动产登记信息 conditional and not yet
 // published, 婚姻登记信息 conditional) and the 住房公积金购房提取 matter, and trusts the demo
-// licence catalogue's e-certificate types. Idempotent: what exists is kept. Call it after
-// SeedDemo (the providers must exist) when serving --demo.
+// licence catalogue's e-certificate types. Idempotent: what exists is kept. SeedDemo calls
+// it when the hub serves --demo (Config.Demo); otherwise call it after SeedDemo.
 func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 	codes := make([]string, len(DemoDepartments))
 	for i, dd := range DemoDepartments {
