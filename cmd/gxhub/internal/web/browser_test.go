@@ -39,12 +39,16 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skipf("SKIPPING browser test: %s not found (%v); run .ci/setup.sh or set GXHUB_CHROMIUM", path, err)
 	}
+	// Not t.TempDir: Chromium's helper processes may still write the profile for a moment
+	// after the browser is stopped, so the directory is removed with retries.
+	profile, err := os.MkdirTemp("", "gxhub-chromium-")
+	require.NoError(t, err)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900),
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1366, 900),
 		// The hub's TLS certificate comes from its own transport CA, unknown to this profile.
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("lang", "zh-CN"),
@@ -52,7 +56,18 @@ func browser(t *testing.T) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() {
+		cancelT()
+		cancelC()
+		cancelA()
+		for i := 0; i < 50; i++ {
+			if err = os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the Chromium profile %s: %v", profile, err)
+	})
 	require.NoError(t, chromedp.Run(ctx), "start Chromium")
 	return ctx
 }
@@ -162,7 +177,8 @@ func TestBrowser(t *testing.T) {
 			require.NoError(t, err)
 			var verdict, failed, checks string
 			require.NoError(t, chromedp.Run(ctx,
-				chromedp.Navigate(th.url+"/ui/#verify"),
+				chromedp.Navigate(pageURL(th, "verify")),
+				chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 				chromedp.WaitVisible("#drop", chromedp.ByID),
 				chromedp.SetUploadFiles("#file", []string{abs}, chromedp.ByID),
 				chromedp.WaitVisible("#verdict", chromedp.ByID),
@@ -197,19 +213,24 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("trace with proofs checked in the browser", func(t *testing.T) {
+		want := th.countRecords(t, auditor.Code)
+		require.Positive(t, want)
 		var rows int
 		var proofs []string
+		var result string
 		require.NoError(t, chromedp.Run(ctx,
-			chromedp.Navigate(th.url+"/ui/#trace"),
+			chromedp.Navigate(pageURL(th, "trace")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 			chromedp.WaitVisible("#head-size", chromedp.ByID),
 			chromedp.SetValue(`#trace-form input[name="department"]`, auditor.Code, chromedp.ByQuery),
 			chromedp.Click("#trace-run", chromedp.ByID),
-			chromedp.WaitVisible("#trace-table", chromedp.ByID),
+			chromedp.WaitVisible("#trace-table, #trace-empty, #trace-error", chromedp.ByQuery),
+			chromedp.Text("#trace-result", &result, chromedp.ByID),
 			chromedp.Evaluate(`document.querySelectorAll("#trace-table tbody tr").length`, &rows),
 			chromedp.Evaluate(`Array.from(document.querySelectorAll("#trace-table .proof")).map(e => e.className)`, &proofs),
 		))
 		screenshot(t, ctx, "04-trace")
-		require.Equal(t, 3, rows)
+		require.Equal(t, want, rows, "page shows: %s", result)
 		for _, p := range proofs {
 			require.Contains(t, p, "pass")
 		}
@@ -227,6 +248,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.SetValue(`#trace-form input[name="department"]`, "nobody", chromedp.ByQuery),
 			chromedp.Click("#trace-run", chromedp.ByID),
 			chromedp.WaitVisible("#trace-empty", chromedp.ByID),
+			chromedp.Text("#trace-result", &result, chromedp.ByID),
 		))
 	})
 
@@ -239,7 +261,8 @@ func TestBrowser(t *testing.T) {
 		t.Run("page/"+p.hash, func(t *testing.T) {
 			var notice string
 			require.NoError(t, chromedp.Run(ctx,
-				chromedp.Navigate(th.url+"/ui/#"+p.hash),
+				chromedp.Navigate(pageURL(th, p.hash)),
+				chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 				chromedp.WaitVisible("#page-"+p.hash, chromedp.ByID),
 				chromedp.Poll(`document.querySelector("`+p.notice+`").textContent.length > 0`, nil),
 				chromedp.Text(p.notice, &notice, chromedp.ByQuery),
@@ -260,6 +283,15 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible("#signed-out", chromedp.ByID),
 		))
 	})
+}
+
+var pageSeq int
+
+// pageURL loads the page afresh (a new query string), so that every step starts from a
+// full document load rather than a same-document hash change.
+func pageURL(th *testHub, hash string) string {
+	pageSeq++
+	return fmt.Sprintf("%s/ui/?n=%d#%s", th.url, pageSeq, hash)
 }
 
 func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }

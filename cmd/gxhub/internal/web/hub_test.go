@@ -163,3 +163,23 @@ func (th *testHub) seedAudit(t *testing.T, n int) {
 		return err == nil && head.GetTreeSize() == uint64(n)
 	}, 15*time.Second, 50*time.Millisecond, "a signed head of size %d", n)
 }
+
+// countRecords counts, through the signed SDK, the audit records in which department acted.
+func (th *testHub) countRecords(t *testing.T, department string) int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := sdk.Dial(ctx, th.identity(t, 0))
+	require.NoError(t, err)
+	defer c.Close()
+	info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+	require.NoError(t, err)
+	n := 0
+	for i := range info.GetSize() {
+		rec, err := c.Audit.GetRecord(ctx, &auditv1.GetRecordRequest{Index: i})
+		require.NoError(t, err)
+		if rec.GetDepartment() == department {
+			n++
+		}
+	}
+	return n
+}

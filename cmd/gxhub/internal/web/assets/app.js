@@ -110,16 +110,17 @@ function route() {
 }
 
 // ---- 1. verification ----
+// VerifyService.Verify (POST /v1/verify) takes files and e-certificate or presentation
+// tokens alike: {name, content: base64}.
 function verifyOp() {
-  return findOp((o) => o.method === "POST" && /verify/i.test(o.path) && /(certs|seals|ofd|documents)/i.test(o.path) && !/ecert|presentation|token/i.test(o.path));
+  return findOp((o) => o.method === "POST" && (o.path === "/v1/verify" || /VerifyService_Verify$/.test(o.id)));
 }
-function tokenOp() {
-  return findOp((o) => o.method === "POST" && /verify/i.test(o.path) && /(ecert|licen|presentation|token)/i.test(o.path));
-}
+const tokenOp = verifyOp;
+function b64bytes(b) { let s = ""; for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000)); return btoa(s); }
 loaders.verify = function () {
   const op = verifyOp();
   setNotice("verify-api", "info", op
-    ? "文件经中心校验接口 " + op.path + " 校验。Files are verified by the hub's API " + op.path + "."
+    ? "文件经中心校验接口 " + op.path + " 校验（每次校验记入审计日志）。Files are verified by the hub's API " + op.path + " (each verification is audited)."
     : "此中心尚无证照/印章校验 API：文件由本页服务端调用内置校验库 certs/verify 校验（未配置信任根时证书链显示为“未知”）。This hub has no verification API yet; files are checked server-side by the built-in certs/verify library.");
   const top = tokenOp();
   setNotice("token-api", top ? "info" : "warn", top ? "令牌经 " + top.path + " 校验。" : "此中心尚无电子证照/亮证令牌校验 API，暂不能校验令牌。This hub has no e-certificate verify API yet.");
@@ -133,8 +134,7 @@ async function verifyFile(file) {
     const op = verifyOp();
     let rep;
     if (op) {
-      const b = new Uint8Array(buf); let s = ""; for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
-      rep = await api("POST", op.path, JSON.stringify({ name: file.name, content: btoa(s) }), { "Content-Type": "application/json" });
+      rep = await api("POST", op.path, JSON.stringify({ name: file.name, content: b64bytes(new Uint8Array(buf)) }), { "Content-Type": "application/json" });
       rep = rep.report || rep;
     } else {
       const q = new URLSearchParams({ name: file.name });
@@ -183,7 +183,7 @@ async function verifyToken() {
   const op = tokenOp(), out = $("verify-result"), tok = $("token").value.trim();
   if (!op || !tok) return;
   try {
-    const rep = await api("POST", op.path, JSON.stringify({ token: tok }), { "Content-Type": "application/json" });
+    const rep = await api("POST", op.path, JSON.stringify({ name: "token", content: b64bytes(new TextEncoder().encode(tok)) }), { "Content-Type": "application/json" });
     if (rep.checks || rep.verdict) renderReport(rep.report || rep, "token");
     else out.replaceChildren(el("pre", { text: JSON.stringify(rep, null, 2) }));
   } catch (e) {
@@ -251,7 +251,7 @@ async function runTrace(ev) {
     state.trace = recs;
     renderTrace(recs);
   } catch (e) {
-    out.replaceChildren(el("div", { class: "notice bad", text: "查询失败 Search failed: " + errText(e) }));
+    out.replaceChildren(el("div", { class: "notice bad", id: "trace-error", text: "查询失败 Search failed: " + errText(e) }));
   }
 }
 async function pool(items, n, fn) {
@@ -324,7 +324,8 @@ loaders.catalog = async function () {
 
 // ---- 4. freshness ----
 loaders.freshness = async function () {
-  const op = findOp((o) => o.method === "GET" && /fresh|liveness|overdue/i.test(o.path + o.id) && !/\{/.test(o.path));
+  const op = findOp((o) => o.method === "GET" && o.path === "/v1/freshness") ||
+    findOp((o) => o.method === "GET" && /fresh|liveness|overdue/i.test(o.path + o.id) && !/\{/.test(o.path));
   if (!op) {
     setNotice("freshness-api", "warn", "此中心尚无数据鲜度 API，无法显示各资源的更新情况。This hub has no freshness API yet.");
     $("freshness-result").replaceChildren();
