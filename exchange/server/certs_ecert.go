@@ -360,3 +360,17 @@ func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.Veri
 
 var _ ecverify.StatusSource = registryStatus{}
 var _ verify.SealStatusChecker = registryStatus{}
+
+// HasCertType reports whether code is a catalogued licence type (the demo catalogue or a
+// registered type). The hub can use it for matter exemptions (Hub.ECertTypes).
+func (s *ECertService) HasCertType(ctx context.Context, code string) bool {
+	cat, err := s.c.catalogue(ctx)
+	if err != nil {
+		if s.c.Log != nil {
+			s.c.Log.WarnContext(ctx, "licence catalogue unavailable", "error", err.Error())
+		}
+		return false
+	}
+	_, ok := cat.Lookup(code)
+	return ok
+}
