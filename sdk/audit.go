@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/ledger"
@@ -72,4 +74,47 @@ func VerifyAuditReceipt(r *AuditReceipt, trustedLogKeyPEM string) (ledger.Record
 		return ledger.Record{}, fmt.Errorf("receipt head belongs to log %q, not %q", r.Head.LogID, r.LogID)
 	}
 	return verify.VerifyReceipt(verify.Keys{Log: v, Anchor: v}, r.Receipt)
+}
+
+// SearchAuditRecords pages through every audit record matching req (auditor role), in log
+// index order, and calls fn for each; fn's error stops the search and is returned. page,
+// if not nil, is called after each page with the number of records passed so far (for
+// progress on long exports). It returns how many records it passed to fn. req.PageToken
+// is the starting point and is advanced in req as pages are read.
+func (c *Client) SearchAuditRecords(ctx context.Context, req *auditv1.SearchRecordsRequest, fn func(*auditv1.AuditRecord) error, page func(n int)) (int, error) {
+	n := 0
+	for {
+		resp, err := c.Audit.SearchRecords(ctx, req)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range resp.GetRecords() {
+			if err := fn(r); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if page != nil {
+			page(n)
+		}
+		if resp.GetNextPageToken() == "" {
+			return n, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+}
+
+// VerifySearchResult checks that a search result is the record it claims to be: its
+// decoded fields must be exactly those of its canonical leaf. Prove the leaf itself with
+// AuditReceipt(ctx, r.Index) and VerifyAuditReceipt.
+func VerifySearchResult(r *auditv1.AuditRecord) (ledger.Record, error) {
+	var rec ledger.Record
+	if err := rec.UnmarshalBinary(r.GetLeaf()); err != nil {
+		return ledger.Record{}, fmt.Errorf("record %d: leaf does not decode: %w", r.GetIndex(), err)
+	}
+	want := server.RecordToProto(ledger.Entry{Index: r.GetIndex(), Leaf: r.GetLeaf(), Record: rec})
+	if !proto.Equal(want, r) {
+		return ledger.Record{}, fmt.Errorf("record %d: fields differ from its leaf", r.GetIndex())
+	}
+	return rec, nil
 }

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -161,6 +166,321 @@ func auditCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(head, proof, verifyCmd, key)
+	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd())
+	return cmd
+}
+
+// chinaTime is UTC+8, the zone of dates given without a time.
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// parseAuditTime parses RFC 3339 or a date (YYYY-MM-DD, midnight China Standard Time).
+func parseAuditTime(flag, v string) (*timestamppb.Timestamp, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return timestamppb.New(t), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", v, chinaTime); err == nil {
+		return timestamppb.New(t), nil
+	}
+	return nil, exitf(2, "--%s %q: give RFC 3339 (2026-11-21T08:00:00+08:00) or a date (2026-11-21, midnight UTC+8)", flag, v)
+}
+
+// readSubject returns the subject, reading it from stdin when it is "-" (keeps ID numbers
+// out of shell history and process lists).
+func readSubject(cmd *cobra.Command, v string) (string, error) {
+	if v != "-" {
+		return v, nil
+	}
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", exitf(2, "read the subject from stdin: %v", err)
+	}
+	if line = strings.TrimSpace(line); line == "" {
+		return "", exitf(2, "no subject on stdin")
+	}
+	return line, nil
+}
+
+func recordRow(r *auditv1.AuditRecord) []string {
+	return []string{strconv.FormatUint(r.GetIndex(), 10), r.GetTime().AsTime().In(chinaTime).Format(time.RFC3339), r.GetKind(), r.GetDepartment(), r.GetOperator(),
+		r.GetResource(), strings.Join(r.GetDataItems(), ";"), r.GetSubjectKey(), r.GetMatter(), r.GetCaseNumber(), r.GetOutcome(), r.GetReason(), r.GetRequestId()}
+}
+
+var recordHeader = []string{"index", "time", "kind", "department", "operator", "resource", "data_items", "subject_key", "matter", "case", "outcome", "reason", "request_id"}
+
+func traceCmd() *cobra.Command {
+	var (
+		req                 auditv1.SearchRecordsRequest
+		from, to, format, o string
+		quiet               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "Search and export audit records (auditor role): by subject, department, resource, case, matter, kind, outcome, time",
+		Long: `Search the audit log and export the matches in log order, as a table, CSV or JSON
+(one array). Each row carries its record index: prove any of them with 'gxctl audit proof INDEX'.
+
+The subject (ID number or 统一社会信用代码) is hashed by the hub with its subject key and
+is never stored; pass --subject - to read it from stdin rather than the command line.
+A running count goes to stderr while exporting (silence it with --quiet).`,
+		Example: `  gxctl audit trace --subject - --format csv -o trace.csv < id.txt
+  gxctl audit trace --department 11500000000000007X --from 2026-11-01 --to 2026-12-01 --kind pull
+  gxctl audit trace --kind pull --without-case --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if req.Subject, err = readSubject(cmd, req.Subject); err != nil {
+				return err
+			}
+			if req.From, err = parseAuditTime("from", from); err != nil {
+				return err
+			}
+			if req.To, err = parseAuditTime("to", to); err != nil {
+				return err
+			}
+			if global.json {
+				format = "json"
+			}
+			if format != "table" && format != "csv" && format != "json" {
+				return exitf(2, "--format %q: use table, csv or json", format)
+			}
+			w := cmd.OutOrStdout()
+			if o != "" {
+				f, err := os.Create(o)
+				if err != nil {
+					return exitf(2, "%v", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			bw := bufio.NewWriter(w)
+			c, err := dial(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var (
+				tbl table
+				cw  *csv.Writer
+			)
+			switch format {
+			case "table":
+				tbl.row("INDEX", "TIME", "KIND", "DEPARTMENT", "RESOURCE", "MATTER", "CASE", "OUTCOME", "REASON")
+			case "csv":
+				cw = csv.NewWriter(bw)
+				if err := cw.Write(recordHeader); err != nil {
+					return err
+				}
+			case "json":
+				bw.WriteString("[")
+			}
+			mo := protojson.MarshalOptions{UseProtoNames: true}
+			first := true
+			n, err := c.SearchAuditRecords(cmd.Context(), &req, func(r *auditv1.AuditRecord) error {
+				switch format {
+				case "table":
+					row := recordRow(r)
+					tbl.row(row[0], row[1], row[2], row[3], row[5], row[8], row[9], row[10], row[11])
+				case "csv":
+					return cw.Write(recordRow(r))
+				case "json":
+					b, err := mo.Marshal(r)
+					if err != nil {
+						return err
+					}
+					if !first {
+						bw.WriteString(",")
+					}
+					first = false
+					bw.WriteString("\n  ")
+					_, err = bw.Write(b)
+					return err
+				}
+				return nil
+			}, func(n int) {
+				if !quiet && (o != "" || format != "table") {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\rtraced %d records", n)
+				}
+			})
+			if !quiet && (o != "" || format != "table") {
+				fmt.Fprintln(cmd.ErrOrStderr())
+			}
+			if err != nil {
+				return callErr(err)
+			}
+			switch format {
+			case "table":
+				if err := tbl.write(bw); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d records\n", n)
+			case "csv":
+				cw.Flush()
+				if err := cw.Error(); err != nil {
+					return err
+				}
+			case "json":
+				bw.WriteString("\n]\n")
+			}
+			if err := bw.Flush(); err != nil {
+				return exitf(2, "write: %v", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Subject, "subject", "", "data subject: ID number or 统一社会信用代码 (- reads it from stdin)")
+	f.StringVar(&req.SubjectKey, "subject-key", "", "data subject as its keyed hash (hex, as in records)")
+	f.StringVar(&req.Department, "department", "", "acting department code")
+	f.StringVar(&req.Resource, "resource", "", "resource (or certificate serial, policy id) acted on")
+	f.StringVar(&req.CaseNumber, "case", "", "case number (办件编码)")
+	f.StringVar(&req.Matter, "matter", "", "matter (事项) code")
+	f.StringVar(&req.Kind, "kind", "", "record kind: pull, publish, requirement.decision, subject.usage, …")
+	f.StringVar(&req.Outcome, "outcome", "", "granted, denied, ok or failed")
+	f.StringVar(&req.ReasonCode, "reason-code", "", "leading token of the reason, e.g. REQUIREMENT_REVOKED or revoke")
+	f.BoolVar(&req.WithoutCase, "without-case", false, "only records without a case number")
+	f.StringVar(&from, "from", "", "records at or after (RFC 3339, or YYYY-MM-DD at 00:00 UTC+8)")
+	f.StringVar(&to, "to", "", "records before (RFC 3339, or YYYY-MM-DD at 00:00 UTC+8)")
+	f.Int32Var(&req.PageSize, "page-size", 500, "records per request (1..1000)")
+	f.StringVar(&format, "format", "table", "table, csv or json")
+	f.StringVarP(&o, "out", "o", "", "write the export to a file")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress count on stderr")
+	return cmd
+}
+
+func anomaliesCmd() *cobra.Command {
+	var (
+		req      auditv1.ListAnomaliesRequest
+		from, to string
+	)
+	cmd := &cobra.Command{
+		Use:   "anomalies",
+		Short: "Flag pulls without a case, pull volume spikes and use after a requirement was revoked (auditor role)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if req.From, err = parseAuditTime("from", from); err != nil {
+				return err
+			}
+			if req.To, err = parseAuditTime("to", to); err != nil {
+				return err
+			}
+			c, err := dial(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := callContext()
+			defer cancel()
+			resp, err := c.Audit.ListAnomalies(ctx, &req)
+			if err != nil {
+				return callErr(err)
+			}
+			if global.json {
+				return printProto(cmd.OutOrStdout(), resp)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "window %s – %s\n", resp.GetFrom().AsTime().In(chinaTime).Format(time.RFC3339), resp.GetTo().AsTime().In(chinaTime).Format(time.RFC3339))
+			for _, r := range resp.GetRules() {
+				fmt.Fprintf(w, "rule  %s\n", r)
+			}
+			var tbl table
+			tbl.row("RULE", "DEPARTMENT", "RECORDS", "EXPLANATION")
+			for _, a := range resp.GetAnomalies() {
+				var idx []string
+				for _, i := range a.GetRecordIndices() {
+					idx = append(idx, strconv.FormatUint(i, 10))
+				}
+				if len(idx) > 5 {
+					idx = append(idx[:5], fmt.Sprintf("… (%d)", len(a.GetRecordIndices())))
+				}
+				tbl.row(a.GetRule(), a.GetDepartment(), strings.Join(idx, ","), a.GetExplanation())
+			}
+			if err := tbl.write(w); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%d anomalies", len(resp.GetAnomalies()))
+			if resp.GetTruncated() {
+				fmt.Fprint(w, " (more exist: raise --limit or narrow the window)")
+			}
+			fmt.Fprintln(w)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "window start (default: 24 hours before --to)")
+	f.StringVar(&to, "to", "", "window end, exclusive (default: now)")
+	f.Float64Var(&req.SpikeFactor, "spike-factor", 0, "spike when an hour exceeds this × the baseline median (default 3)")
+	f.Int64Var(&req.SpikeMinCount, "spike-min", 0, "and has at least this many pulls (default 20)")
+	f.Int32Var(&req.BaselineHours, "baseline-hours", 0, "hours of baseline before each hour (default 24)")
+	f.Int32Var(&req.Limit, "limit", 0, "most anomalies listed (default 1000)")
+	return cmd
+}
+
+func usageCmd() *cobra.Command {
+	var req auditv1.SubjectUsageRequest
+	cmd := &cobra.Command{
+		Use:   "usage",
+		Short: "Who used a citizen's or company's data, when and why (coordinator or auditor, for an authenticated holder)",
+		Long: `List every audit record about a data subject, with the department's name, matter, case,
+data items and outcome: the citizen / company view (REQUIREMENTS C5).
+
+gxhub has no citizen identity provider. Your department answers for the holder after it has
+authenticated them (at a service window, through its own portal): --holder-ref says how
+(your case or session reference). Every lookup is itself recorded in the audit log (kind
+subject.usage, the subject hashed, the reference as reason), so looking is traceable too.`,
+		Example: `  echo 11010519491231002X | gxctl audit usage --subject - --holder-ref "窗口办件 W-42"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if req.Subject, err = readSubject(cmd, req.Subject); err != nil {
+				return err
+			}
+			c, err := dial(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var uses []*auditv1.SubjectUse
+			var lookups []uint64
+			for {
+				ctx, cancel := callContext()
+				resp, err := c.Audit.SubjectUsage(ctx, &req)
+				cancel()
+				if err != nil {
+					return callErr(err)
+				}
+				uses = append(uses, resp.GetUses()...)
+				lookups = append(lookups, resp.GetLookupIndex())
+				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+					break
+				}
+			}
+			if global.json {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"uses": uses, "lookup_indices": lookups})
+			}
+			var tbl table
+			tbl.row("TIME", "DEPARTMENT", "KIND", "RESOURCE", "DATA ITEMS", "MATTER", "CASE", "OUTCOME")
+			for _, u := range uses {
+				who := u.GetDepartmentName()
+				if who == "" {
+					who = u.GetDepartment()
+				}
+				tbl.row(u.GetTime().AsTime().In(chinaTime).Format("2006-01-02 15:04"), who, u.GetKind(), u.GetResource(), strings.Join(u.GetDataItems(), "、"),
+					u.GetMatter(), u.GetCaseNumber(), u.GetOutcome())
+			}
+			if err := tbl.write(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d uses; this lookup is audit record %v\n", len(uses), lookups)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Subject, "subject", "", "the holder's ID number or 统一社会信用代码 (- reads it from stdin)")
+	f.StringVar(&req.HolderReference, "holder-ref", "", "how your department authenticated the holder (recorded with the lookup)")
+	f.Int32Var(&req.PageSize, "page-size", 500, "records per request (1..1000)")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gxhub/gxhub/certs/sm"
@@ -138,6 +139,12 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		require.Len(t, resp.GetRecords(), 1)
 		rec := resp.GetRecords()[0]
 		require.Equal(t, indexOf(noCase), rec.GetIndex())
+		_, err = sdk.VerifySearchResult(rec)
+		require.NoError(t, err)
+		forged := proto.Clone(rec).(*auditv1.AuditRecord)
+		forged.Department = codes3
+		_, err = sdk.VerifySearchResult(forged)
+		require.ErrorContains(t, err, "fields differ from its leaf")
 
 		// The result verifies against a signed head with its inclusion proof.
 		var p *auditv1.InclusionProof
