@@ -2,6 +2,10 @@ package hub_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -28,6 +32,7 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
+	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
 // fakeClock is the hub's and the clients' clock in these tests.
@@ -264,6 +269,39 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 			require.Nil(t, last.ResponseDigest)
 		})
 	}
+
+	t.Run("ok/REST: signed JSON in, signed payload out; refusals carry the reason", func(t *testing.T) {
+		pool := x509.NewCertPool()
+		require.True(t, pool.AppendCertsFromPEM(dh.yubei.TLSCAPEM))
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		post := func(body string) (int, map[string]any) {
+			hdr, err := reqsig.Sign(dh.yubei.Key, dh.yubei.Code, "POST", "/v1/pulls", []byte(body), dh.clock.Now())
+			require.NoError(t, err)
+			req, err := http.NewRequest("POST", dh.yubei.HubURL+"/v1/pulls", strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Authorization", hdr)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := hc.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			var out map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+			return resp.StatusCode, out
+		}
+		code, out := post(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"REST-1","subjects":["` + a + `"]}`)
+		require.Equal(t, http.StatusOK, code, "%v", out)
+		payload, err := base64.StdEncoding.DecodeString(out["payload"].(string))
+		require.NoError(t, err)
+		sig, err := base64.StdEncoding.DecodeString(out["signature"].(string))
+		require.NoError(t, err)
+		res, err := sdk.VerifyPull(&exchangev1.PullResponse{Payload: payload, Signature: sig}, hubKey)
+		require.NoError(t, err)
+		require.Equal(t, a, res.GetRecords()[0].GetSubject())
+		code, out = post(`{"requirement_id":"` + dh.granted + `","matter_code":"NOT-MINE","case_number":"REST-2","subjects":["` + a + `"]}`)
+		require.Equal(t, http.StatusForbidden, code)
+		require.Equal(t, policy.ReasonPurposeNotCovered, out["reason"])
+		require.Contains(t, out["message"], "NOT-MINE")
+	})
 
 	t.Run("ok/policy change through the API takes effect at once and is audited", func(t *testing.T) {
 		pol, err := dh.c(dh.yubei).Policy.GetPolicy(ctx, &exchangev1.GetPolicyRequest{})
