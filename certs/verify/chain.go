@@ -47,6 +47,11 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 			v.r.add(scope, name, Pass, "chains to trusted root %q at %s", root.Subject.String(), fmtTime(at))
 		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, v.opts.Intermediates):
 			notTrusted("issuer not in trust store: %q", cert.Issuer)
+		case outsideValidity(cert.X509, at) && untrustedApartFromValidity(cert.X509, roots, inter):
+			// The certificate itself is outside its validity at the checked time (the
+			// validity checks report that on their own); apart from that its issuer is not
+			// in the trust store: the chain is not trusted, not broken.
+			notTrusted("issuer not in trust store: %q", cert.Issuer)
 		default:
 			v.r.add(scope, name, Fail, "chain to the trust roots is broken at %s: %v", fmtTime(at), err)
 		}
@@ -89,6 +94,19 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		return
 	}
 	notTrusted("issuer not in trust store: %q (certificate parsed leniently)", cert.Issuer)
+}
+
+func outsideValidity(c *smx509.Certificate, at time.Time) bool {
+	return at.Before(c.NotBefore) || at.After(c.NotAfter)
+}
+
+// untrustedApartFromValidity verifies c at a time inside its own validity and reports
+// whether the chain then fails only for an unknown authority.
+func untrustedApartFromValidity(c *smx509.Certificate, roots, inter *smx509.CertPool) bool {
+	_, err := c.Verify(smx509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: c.NotBefore,
+		KeyUsages: []smx509.ExtKeyUsage{smx509.ExtKeyUsageAny}})
+	var ua smx509.UnknownAuthorityError
+	return errors.As(err, &ua)
 }
 
 // issuerKnown reports whether a trusted or intermediate certificate has the issuer's name:
