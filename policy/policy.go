@@ -58,6 +58,9 @@ type Request struct {
 	Resource   string
 	ShareType  string // unconditional, conditional, not_shared
 	LegalBasis string // for not_shared: the basis cited in the catalogue
+	// SharingOrdered is set when the coordinator ordered sharing for this requirement
+	// (order_share): a not-shared resource may then be pulled under it.
+	SharingOrdered bool
 
 	RequirementID       string
 	RequirementConsumer string

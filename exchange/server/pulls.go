@@ -186,7 +186,7 @@ func (p *Pulls) Pull(ctx context.Context, req *exchangev1.PullRequest) (*exchang
 	}
 	dec, err := p.Decider.Decide(ctx, policy.Request{
 		Department: caller.Department.Code, Operator: req.GetOperator(), Action: policy.ActionPull,
-		Resource: res.Code, ShareType: string(res.ShareType), LegalBasis: res.LegalBasis,
+		Resource: res.Code, ShareType: string(res.ShareType), LegalBasis: res.LegalBasis, SharingOrdered: sharingOrdered(rq),
 		RequirementID: rq.ID, RequirementConsumer: rq.Consumer, RequirementResource: rq.Resource, RequirementState: string(rq.State),
 		GrantedItems: rq.Items, MatterCodes: rq.MatterCodes, GrantedScope: rq.ScopeRegion,
 		MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(), Items: req.GetItems(), Scope: scope,
@@ -241,4 +241,14 @@ func (p *Pulls) Pull(ctx context.Context, req *exchangev1.PullRequest) (*exchang
 		return nil, err
 	}
 	return &exchangev1.PullResponse{Payload: payload, Signature: sig, SignerPublicKeyPem: p.publicPEM(), AuditReferences: refs, Result: result}, nil
+}
+
+// sharingOrdered reports whether the coordinator ordered sharing for the requirement.
+func sharingOrdered(r *exchange.Requirement) bool {
+	for _, d := range r.Decisions {
+		if d.Action == exchange.ActOrderShare {
+			return true
+		}
+	}
+	return false
 }

@@ -15,7 +15,8 @@
 //	dom     consumer department code
 //	obj     resource code (keyMatch patterns in rules)
 //	act     "pull"
-//	share   unconditional | conditional | not_shared
+//	share   unconditional | conditional | not_shared | not_shared_ordered (the
+//	        coordinator ordered sharing for this requirement)
 //	state   granted | revoked | pending            (the requirement's state)
 //	purpose covered | uncovered                     (matter code among the granted matters)
 //	items   approved | unapproved                   (asked data items ⊆ granted items)
@@ -373,7 +374,11 @@ func Facts(r policy.Request) []any {
 	if act == "" {
 		act = policy.ActionPull
 	}
-	return []any{sub, r.Department, r.Resource, act, r.ShareType, state,
+	share := r.ShareType
+	if share == "not_shared" && r.SharingOrdered {
+		share = "not_shared_ordered"
+	}
+	return []any{sub, r.Department, r.Resource, act, share, state,
 		pick(slices.Contains(r.MatterCodes, r.MatterCode), "covered", "uncovered"),
 		pick(len(unapproved(r)) == 0, "approved", "unapproved"),
 		pick(policy.RegionCovers(r.GrantedScope, r.Scope), "match", "mismatch"),

@@ -39,7 +39,7 @@ func baseRequest() policy.Request {
 // in the documented order, decides; otherwise the role decides.
 func expected(r policy.Request, roles []string) string {
 	switch {
-	case r.ShareType == "not_shared":
+	case r.ShareType == "not_shared" && !r.SharingOrdered:
 		return policy.ReasonNotShared
 	case r.RequirementConsumer != r.Department:
 		return policy.ReasonRequirementForeign
@@ -135,7 +135,17 @@ func TestDecisionMatrix(t *testing.T) {
 		"another department's requirement": func(r *policy.Request) { r.RequirementConsumer = other },
 		"case number missing":              func(r *policy.Request) { r.CaseNumber = "  " },
 		"case outside the granted scope":   func(r *policy.Request) { r.Scope = "510104" },
+		"not shared, coordinator ordered sharing but the purpose is not covered": func(r *policy.Request) {
+			r.ShareType, r.SharingOrdered, r.MatterCode = "not_shared", true, "M9"
+		},
 	}
+	t.Run("not shared, coordinator ordered sharing", func(t *testing.T) {
+		r := baseRequest()
+		r.ShareType, r.SharingOrdered = "not_shared", true
+		dec, err := d.Decide(ctx, r)
+		require.NoError(t, err)
+		require.True(t, dec.Allow, dec.Message)
+	})
 	for name, mut := range single {
 		t.Run(name, func(t *testing.T) {
 			r := baseRequest()

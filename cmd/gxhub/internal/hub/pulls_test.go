@@ -59,7 +59,11 @@ type dataHub struct {
 	resource          string
 	granted, other    string // requirement ids: 渝北's granted one, 市场监管局's granted one
 	revoked           string
+	notShared         string // 渝北's requirement on a not-shared resource (no order to share)
 }
+
+// fingerprintBasis is the legal basis of the not-shared test resource.
+const fingerprintBasis = "《中华人民共和国居民身份证法》第六条第三款"
 
 func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config)) *dataHub {
 	t.Helper()
@@ -111,11 +115,20 @@ func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config))
 		}}
 	require.NoError(t, res.Validate())
 	require.NoError(t, h.Store.Catalog().Create(ctx, res))
-	req := func(id, consumer string, state exchange.RequirementState) string {
+	ns := &exchange.Resource{Code: "500000-GA-TEST-ZW", Name: "指纹信息", Provider: dh.police.Code, SubjectKind: exchange.SubjectIDNumber,
+		ShareType: exchange.ShareNotShared, LegalBasis: fingerprintBasis, UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI,
+		ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial, UpdatedBy: dh.police.Code, UpdatedAt: start,
+		Items: []exchange.DataItem{{Name: "fingerprint", Title: "指纹", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal}}}
+	require.NoError(t, ns.Validate())
+	require.NoError(t, h.Store.Catalog().Create(ctx, ns))
+	req := func(id, consumer string, state exchange.RequirementState, resource ...string) string {
 		r := &exchange.Requirement{ID: id, Consumer: consumer, Provider: dh.police.Code, Resource: dh.resource, Items: []string{"name", "address"},
 			MatterCodes: []string{"500000-0001-XK", "500000-0002-XK"}, LegalDuty: "《重庆市政务数据资源管理暂行办法》", ScopeRegion: "500000",
 			State: exchange.ReqGranted, CreatedAt: start, UpdatedAt: start,
 			Decisions: []exchange.Decision{{Seq: 1, Action: exchange.ActSubmit, By: consumer, At: start}, {Seq: 2, Action: exchange.ActGrant, By: dh.police.Code, At: start}}}
+		if len(resource) > 0 {
+			r.Resource, r.Items = resource[0], []string{"fingerprint"}
+		}
 		require.NoError(t, h.Store.Requirements().Create(ctx, r))
 		if state == exchange.ReqRevoked {
 			r.State = exchange.ReqRevoked
@@ -126,6 +139,7 @@ func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config))
 	dh.granted = req("REQ-YB-1", dh.yubei.Code, exchange.ReqGranted)
 	dh.other = req("REQ-SC-1", dh.sc.Code, exchange.ReqGranted)
 	dh.revoked = req("REQ-YB-2", dh.yubei.Code, exchange.ReqRevoked)
+	dh.notShared = req("REQ-YB-3", dh.yubei.Code, exchange.ReqGranted, ns.Code)
 	return dh
 }
 
@@ -245,13 +259,14 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		req    *exchangev1.PullRequest
 		reason string
 	}{
-		"fail/wrong purpose":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0099-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonPurposeNotCovered},
-		"fail/unapproved data item":      {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Items: []string{"name", "ethnicity"}}, policy.ReasonDataItemNotApproved},
-		"fail/revoked requirement":       {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.revoked, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonRequirementRevoked},
-		"fail/another department's":      {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.other, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonRequirementForeign},
-		"fail/no case number":            {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", Subjects: []string{a}}, policy.ReasonCaseNumberMissing},
-		"fail/operator without the role": {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Operator: "clerk-9"}, policy.ReasonRoleNotAllowed},
-		"fail/invalid subject":           {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{"500112199001010000"}}, "SUBJECT_INVALID"},
+		"fail/wrong purpose":                    {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0099-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonPurposeNotCovered},
+		"fail/unapproved data item":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Items: []string{"name", "ethnicity"}}, policy.ReasonDataItemNotApproved},
+		"fail/revoked requirement":              {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.revoked, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonRequirementRevoked},
+		"fail/another department's":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.other, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonRequirementForeign},
+		"fail/no case number":                   {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", Subjects: []string{a}}, policy.ReasonCaseNumberMissing},
+		"fail/operator without the role":        {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Operator: "clerk-9"}, policy.ReasonRoleNotAllowed},
+		"fail/not shared, with its legal basis": {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.notShared, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonNotShared},
+		"fail/invalid subject":                  {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{"500112199001010000"}}, "SUBJECT_INVALID"},
 	}
 	for name, tc := range refusals {
 		t.Run(name, func(t *testing.T) {
@@ -259,6 +274,9 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 			_, err := dh.c(tc.who).Pulls.Pull(ctx, tc.req)
 			require.Error(t, err)
 			require.Equal(t, tc.reason, server.Reason(err), "%v", err)
+			if tc.reason == policy.ReasonNotShared {
+				require.Contains(t, err.Error(), fingerprintBasis)
+			}
 			entries := dh.auditFrom(t, from)
 			require.NotEmpty(t, entries, "a refused pull is audited")
 			last := entries[len(entries)-1].Record
@@ -401,8 +419,10 @@ func TestFreshnessAcrossSpringFestival(t *testing.T) {
 
 	alerts, err := dh.c(dh.police).Freshness.ListFreshnessAlerts(ctx, &exchangev1.ListFreshnessAlertsRequest{})
 	require.NoError(t, err)
-	require.Len(t, alerts.GetResources(), 1)
+	require.Len(t, alerts.GetResources(), 2, "the stale resource and the never published one")
 	require.Equal(t, dh.resource, alerts.GetResources()[0].GetResource())
+	require.Equal(t, "500000-GA-TEST-ZW", alerts.GetResources()[1].GetResource())
+	require.Equal(t, exchange.FreshnessNeverPublished, alerts.GetResources()[1].GetStatus())
 	none, err := dh.c(dh.yubei).Freshness.ListFreshnessAlerts(ctx, &exchangev1.ListFreshnessAlertsRequest{})
 	require.NoError(t, err)
 	require.Empty(t, none.GetResources(), "alerts go to the provider")
