@@ -17,7 +17,7 @@ type Matters struct {
 	Store store.Store
 	// ECertType reports whether an e-certificate type code is in the hub's licence
 	// catalogue (nil: none is).
-	ECertType func(code string) bool
+	ECertType func(ctx context.Context, code string) bool
 	Log       *slog.Logger
 	Now       func() time.Time
 }
@@ -139,7 +139,10 @@ func (s *Matters) Exemptions(ctx context.Context, consumer, matterCode, applican
 	if err != nil {
 		return nil, nil, err
 	}
-	q := exchange.ExemptionQuery{Matter: m, Applicant: applicant, Consumer: consumer, Resources: map[string]*exchange.Resource{}, ECertType: s.ECertType}
+	q := exchange.ExemptionQuery{Matter: m, Applicant: applicant, Consumer: consumer, Resources: map[string]*exchange.Resource{}}
+	if s.ECertType != nil {
+		q.ECertType = func(code string) bool { return s.ECertType(ctx, code) }
+	}
 	for _, mt := range m.Materials {
 		if mt.Resource == "" || q.Resources[mt.Resource] != nil {
 			continue

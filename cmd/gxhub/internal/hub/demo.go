@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/sdk/identity"
@@ -213,8 +212,8 @@ const demoIDProofType = "11999999000000029N001"
 
 // SeedDemoCatalog registers the demo catalogue (营业执照信息 unconditional, 户籍人口信息
 // conditional, 居民身份证指纹信息 not shared, 不动产登记信息 conditional and not yet
-// published, 婚姻登记信息 conditional) and the 住房公积金购房提取 matter, and trusts the demo
-// licence catalogue's e-certificate types. Idempotent: what exists is kept. SeedDemo calls
+// published, 婚姻登记信息 conditional) and the 住房公积金购房提取 matter, whose 居民身份证
+// material is the demo licence catalogue's 居民身份证明 type. Idempotent: what exists is kept. SeedDemo calls
 // it when the hub serves --demo (Config.Demo); otherwise call it after SeedDemo.
 func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 	codes := make([]string, len(DemoDepartments))
@@ -258,9 +257,6 @@ func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 	}
 	if err := h.Store.Matters().Put(ctx, m); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 		return fmt.Errorf("demo matter %s: %w", m.Code, err)
-	}
-	if cat, err := ecert.DemoCatalogue(); err == nil && h.ECertTypes == nil {
-		h.ECertTypes = func(code string) bool { _, ok := cat.Lookup(code); return ok }
 	}
 	return nil
 }

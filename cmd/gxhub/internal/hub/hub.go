@@ -57,8 +57,8 @@ type Hub struct {
 	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
 	Requirements *server.Requirements
 	// ECertTypes reports whether an e-certificate type code is catalogued (matter
-	// exemptions); nil until a licence catalogue is loaded (SeedDemo loads the demo one).
-	ECertTypes func(code string) bool
+	// exemptions): the ECertService's licence catalogue (demo plus registered types).
+	ECertTypes func(ctx context.Context, code string) bool
 	deadlines  exchange.Deadlines
 	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
 	Decider *casbinpolicy.Decider
@@ -210,13 +210,16 @@ func (h *Hub) build(tlsDir string) error {
 	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
 		Audit: h.Audit.Log, Log: log, Now: h.now}
 	matters := &server.Matters{Store: h.Store, Log: log, Now: h.now,
-		ECertType: func(code string) bool { return h.ECertTypes != nil && h.ECertTypes(code) }}
+		ECertType: func(ctx context.Context, code string) bool { return h.ECertTypes != nil && h.ECertTypes(ctx, code) }}
 	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
 	verifySvc, ecertSvc, sealSvc, err := h.certServices()
 	if err != nil {
 		return err
+	}
+	if h.ECertTypes == nil {
+		h.ECertTypes = ecertSvc.HasCertType
 	}
 	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
 	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
