@@ -132,8 +132,11 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 	return nil
 }
 
-// putNodes inserts node hashes; a node already stored must have the same hash.
+// putNodes inserts node hashes; a node already stored must have the same hash. The insert
+// returns the nodes it wrote, so only the ones that already existed (normally none: a
+// retried or concurrent append) are read back and compared.
 func (l *ledgerStorage) putNodes(ctx context.Context, tx *sql.Tx, nodes []ledger.Node) error {
+	inserted := make(map[ledger.NodeID]bool, len(nodes))
 	for i := 0; i < len(nodes); i += rowsPerInsert {
 		end := min(i+rowsPerInsert, len(nodes))
 		var q strings.Builder
@@ -147,18 +150,38 @@ func (l *ledgerStorage) putNodes(ctx context.Context, tx *sql.Tx, nodes []ledger
 			n := nodes[j]
 			args = append(args, l.log, int64(n.ID.Level), int64(n.ID.Index), n.Hash)
 		}
-		q.WriteString(` ON CONFLICT (log_id, level, idx) DO NOTHING`)
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		q.WriteString(` ON CONFLICT (log_id, level, idx) DO NOTHING RETURNING level, idx`)
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return ledgerErr("append nodes", err)
+		}
+		for rows.Next() {
+			var level, idx int64
+			if err := rows.Scan(&level, &idx); err != nil {
+				rows.Close()
+				return ledgerErr("append nodes", err)
+			}
+			inserted[ledger.NodeID{Level: uint8(level), Index: uint64(idx)}] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
 			return ledgerErr("append nodes", err)
 		}
 	}
 	// Nodes that already existed must carry the same hash.
-	if len(nodes) > 0 {
-		got, err := readNodes(ctx, tx, l.log, nodeIDs(nodes))
+	var existing []ledger.Node
+	for _, n := range nodes {
+		if !inserted[n.ID] {
+			existing = append(existing, n)
+		}
+	}
+	if len(existing) > 0 {
+		got, err := readNodes(ctx, tx, l.log, nodeIDs(existing))
 		if err != nil {
 			return err
 		}
-		for i, n := range nodes {
+		for i, n := range existing {
 			if !bytes.Equal(got[i], n.Hash) {
 				return fmt.Errorf("%w: node (%d, %d) already stored with another hash", ledger.ErrConflict, n.ID.Level, n.ID.Index)
 			}

@@ -1,0 +1,38 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gxhub/gxhub/exchange/store/postgres"
+	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
+	"github.com/gxhub/gxhub/exchange/store/storetest"
+)
+
+func openBench(b *testing.B) storetest.AuditStore {
+	s, err := postgres.Open(context.Background(), pgtest.FreshSchemaDSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkAuditAppend: group-committed audit appends on PostgreSQL (issue 5).
+//
+//	go test -run '^$' -bench BenchmarkAuditAppend -benchtime 20000x ./exchange/store/postgres
+func BenchmarkAuditAppend(b *testing.B) {
+	for _, window := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond} {
+		b.Run(fmt.Sprintf("window=%s/goroutines=64xGOMAXPROCS", window), func(b *testing.B) {
+			storetest.BenchAuditAppend(b, openBench(b), window, 64)
+		})
+	}
+}
+
+// BenchmarkAuditProofs: proof generation and verification, and index searches, on a
+// PostgreSQL audit log of -audit.benchsize records.
+//
+//	go test -run '^$' -bench BenchmarkAuditProofs ./exchange/store/postgres
+func BenchmarkAuditProofs(b *testing.B) { storetest.BenchAuditProofs(b, openBench(b)) }
