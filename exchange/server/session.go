@@ -213,13 +213,18 @@ func (s *Sessions) Logout(ctx context.Context, id string) error {
 }
 
 // SessionAllowed reports whether a REST call may be authenticated by a browser session:
-// reads (GET) of the listed API areas, and verification POSTs (paths ending in ":verify"
-// or "/verify", which change nothing). Everything else — registrations, decisions,
-// publications, pulls of shared data — needs a per-request signature, so that the
-// department cannot deny it.
+// reads (GET) of the listed API areas, verification POSTs (VerifyService.Verify and paths
+// ending in ":verify", which change nothing but their audit record), and the read-only
+// searches that take a POST body to keep ID numbers out of URLs (audit search, subject
+// usage). Everything else — registrations, decisions, publications, pulls and record
+// contents of shared data — needs a per-request signature, so that the department cannot
+// deny it.
 func SessionAllowed(method, path string) bool {
 	switch method {
 	case "GET":
+		if strings.Contains(path, "/records/") && strings.HasPrefix(path, "/v1/resources/") {
+			return false // record contents (history) of shared data
+		}
 		for _, p := range sessionReadPrefixes {
 			if path == p || strings.HasPrefix(path, p+"/") || strings.HasPrefix(path, p+"?") || strings.HasPrefix(path, p+":") {
 				return true
@@ -227,7 +232,11 @@ func SessionAllowed(method, path string) bool {
 		}
 		return false
 	case "POST":
-		return strings.HasSuffix(path, ":verify") || strings.HasSuffix(path, "/verify")
+		switch path {
+		case "/v1/verify", "/v1/audit/records:search", "/v1/audit/subject-usage":
+			return true
+		}
+		return strings.HasSuffix(path, ":verify")
 	}
 	return false
 }
@@ -235,7 +244,7 @@ func SessionAllowed(method, path string) bool {
 // sessionReadPrefixes are the API areas a browser session may read. Data pulls are not
 // among them: a pull of shared data is a decision the consumer signs.
 var sessionReadPrefixes = []string{
-	"/v1/whoami", "/v1/departments", "/v1/audit", "/v1/catalog", "/v1/resources", "/v1/requirements",
-	"/v1/matters", "/v1/freshness", "/v1/policy", "/v1/policies", "/v1/certs", "/v1/ecerts", "/v1/seals",
-	"/v1/trust", "/v1/calendar",
+	"/v1/whoami", "/v1/departments", "/v1/audit", "/v1/resources", "/v1/requirements",
+	"/v1/matters", "/v1/freshness", "/v1/policy", "/v1/ecert", "/v1/ecerts", "/v1/seals",
+	"/v1/trust", "/v1/calendar", "/v1/objections",
 }

@@ -85,7 +85,7 @@ func artifacts(t *testing.T) string {
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	var png []byte
-	require.NoError(t, chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)))
+	require.NoError(t, step(ctx, chromedp.FullScreenshot(&png, 100)))
 	path := filepath.Join(artifacts(t), name+".png")
 	require.NoError(t, os.WriteFile(path, png, 0o644))
 	t.Logf("screenshot %s", path)
@@ -96,22 +96,27 @@ func signIn(t *testing.T, ctx context.Context, th *testHub, id *identity.Identit
 	tok, err := server.SignLogin(id.Key, id.Code, th.url, time.Now())
 	require.NoError(t, err)
 	var who string
-	require.NoError(t, chromedp.Run(ctx,
+	require.NoError(t, step(ctx,
 		chromedp.Navigate(th.url+"/ui/login#"+tok),
 		chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 		chromedp.Text("#who", &who, chromedp.ByID),
 	))
 	require.Contains(t, who, id.Code)
 	var url string
-	require.NoError(t, chromedp.Run(ctx, chromedp.Location(&url)))
+	require.NoError(t, step(ctx, chromedp.Location(&url)))
 	require.NotContains(t, url, tok, "the token must leave the address bar")
 }
 
 func TestBrowser(t *testing.T) {
 	ctx := browser(t)
-	th := startHub(t, func(c *config.Config) { c.AuditHeadInterval = 100 * time.Millisecond })
+	th := startHub(t, func(c *config.Config) {
+		c.AuditHeadInterval = 100 * time.Millisecond
+		c.Demo = true // demo catalogue, records and matter
+	})
 	th.seedAudit(t, 3)
+	subject, caseNumber := th.seedPull(t)
 	auditor := th.identity(t, 0)
+	gjj := th.identity(t, 4)
 
 	t.Run("fail/used link is refused", func(t *testing.T) {
 		tok, err := server.SignLogin(auditor.Key, auditor.Code, th.url, time.Now())
@@ -119,7 +124,7 @@ func TestBrowser(t *testing.T) {
 		cl := th.client(t)
 		require.Equal(t, 200, th.call(t, cl, "POST", "/ui/session", loginBody(tok), true).status)
 		var reason string
-		require.NoError(t, chromedp.Run(ctx,
+		require.NoError(t, step(ctx,
 			chromedp.Navigate(th.url+"/ui/login#"+tok),
 			chromedp.WaitVisible(`#login-status.bad`, chromedp.ByQuery),
 			chromedp.AttributeValue("#login-status", "data-reason", &reason, nil, chromedp.ByQuery),
@@ -127,7 +132,7 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, "REQUEST_REPLAYED", reason)
 		screenshot(t, ctx, "00-login-replayed")
 		// Not signed in: the pages say how to sign in.
-		require.NoError(t, chromedp.Run(ctx, chromedp.Navigate(th.url+"/ui/"), chromedp.WaitVisible("#signed-out", chromedp.ByID)))
+		require.NoError(t, step(ctx, chromedp.Navigate(th.url+"/ui/"), chromedp.WaitVisible("#signed-out", chromedp.ByID)))
 	})
 
 	signIn(t, ctx, th, auditor)
@@ -140,7 +145,7 @@ func TestBrowser(t *testing.T) {
 			want := sm.Sum(msg)
 			var got string
 			js := fmt.Sprintf(`GXSM3.hex(GXSM3.sm3(Uint8Array.from(%s)))`, jsBytes(msg))
-			require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(js, &got)))
+			require.NoError(t, step(ctx, chromedp.Evaluate(js, &got)))
 			require.Equal(t, fmt.Sprintf("%x", want), got, "length %d", n)
 		}
 	})
@@ -176,7 +181,7 @@ func TestBrowser(t *testing.T) {
 			abs, err := filepath.Abs(c.path)
 			require.NoError(t, err)
 			var verdict, failed, checks string
-			require.NoError(t, chromedp.Run(ctx,
+			require.NoError(t, step(ctx,
 				chromedp.Navigate(pageURL(th, "verify")),
 				chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 				chromedp.WaitVisible("#drop", chromedp.ByID),
@@ -218,7 +223,7 @@ func TestBrowser(t *testing.T) {
 		var rows int
 		var proofs []string
 		var result string
-		require.NoError(t, chromedp.Run(ctx,
+		require.NoError(t, step(ctx,
 			chromedp.Navigate(pageURL(th, "trace")),
 			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 			chromedp.WaitVisible("#head-size", chromedp.ByID),
@@ -236,7 +241,7 @@ func TestBrowser(t *testing.T) {
 		}
 		// The browser's check can fail: a changed leaf no longer reaches the signed root.
 		var ok, okTampered bool
-		require.NoError(t, chromedp.Run(ctx,
+		require.NoError(t, step(ctx,
 			chromedp.Evaluate(proofCheckJS(false), &ok, awaitPromise),
 			chromedp.Evaluate(proofCheckJS(true), &okTampered, awaitPromise),
 		))
@@ -244,7 +249,7 @@ func TestBrowser(t *testing.T) {
 		require.False(t, okTampered)
 
 		// A department that appears in no record finds nothing.
-		require.NoError(t, chromedp.Run(ctx,
+		require.NoError(t, step(ctx,
 			chromedp.SetValue(`#trace-form input[name="department"]`, "nobody", chromedp.ByQuery),
 			chromedp.Click("#trace-run", chromedp.ByID),
 			chromedp.WaitVisible("#trace-empty", chromedp.ByID),
@@ -252,29 +257,90 @@ func TestBrowser(t *testing.T) {
 		))
 	})
 
-	pages := []struct{ hash, notice, shot string }{
-		{"freshness", "#freshness-api", "05-freshness"},
-		{"catalog", "#catalog-api", "06-catalog"},
-		{"mydata", "#mydata-api", "07-mydata"},
-	}
-	for _, p := range pages {
-		t.Run("page/"+p.hash, func(t *testing.T) {
-			var notice string
-			require.NoError(t, chromedp.Run(ctx,
-				chromedp.Navigate(pageURL(th, p.hash)),
-				chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
-				chromedp.WaitVisible("#page-"+p.hash, chromedp.ByID),
-				chromedp.Poll(`document.querySelector("`+p.notice+`").textContent.length > 0`, nil),
-				chromedp.Text(p.notice, &notice, chromedp.ByQuery),
-			))
-			screenshot(t, ctx, p.shot)
-			// Either the page names the API it uses or it says the hub has none yet.
-			require.True(t, strings.Contains(notice, "/v1/") || strings.Contains(notice, "尚无"), notice)
-		})
-	}
+	t.Run("trace by data subject", func(t *testing.T) {
+		want := th.searchSubject(t, subject)
+		require.NotEmpty(t, want)
+		var rows int
+		var proofs []string
+		var result string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(pageURL(th, "trace")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.SetValue(`#trace-form input[name="subject"]`, subject, chromedp.ByQuery),
+			chromedp.Click("#trace-run", chromedp.ByID),
+			chromedp.WaitVisible("#trace-table, #trace-empty, #trace-error", chromedp.ByQuery),
+			chromedp.Text("#trace-result", &result, chromedp.ByID),
+			chromedp.Evaluate(`document.querySelectorAll("#trace-table tbody tr").length`, &rows),
+			chromedp.Evaluate(`Array.from(document.querySelectorAll("#trace-table .proof")).map(e => e.className)`, &proofs),
+		))
+		screenshot(t, ctx, "05-trace-subject")
+		require.Equal(t, len(want), rows, "page shows: %s", result)
+		require.Contains(t, result, caseNumber)
+		require.Contains(t, result, gjj.Code)
+		require.NotContains(t, result, subject, "the page shows no ID number in the records")
+		for _, p := range proofs {
+			require.Contains(t, p, "pass")
+		}
+	})
+
+	t.Run("freshness dashboard", func(t *testing.T) {
+		want := th.freshness(t)
+		require.NotEmpty(t, want)
+		var rows int
+		var summary string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(pageURL(th, "freshness")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.WaitVisible("#freshness-table", chromedp.ByID),
+			chromedp.Evaluate(`document.querySelectorAll("#freshness-table tbody tr").length`, &rows),
+			chromedp.Text("#freshness-summary", &summary, chromedp.ByID),
+		))
+		screenshot(t, ctx, "06-freshness")
+		require.Equal(t, len(want), rows)
+		stale := 0
+		for _, r := range want {
+			if r.GetStale() {
+				stale++
+			}
+		}
+		require.Contains(t, summary, fmt.Sprintf("%d resources, %d stale", len(want), stale))
+	})
+
+	t.Run("catalogue", func(t *testing.T) {
+		var text string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(pageURL(th, "catalog")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.WaitVisible("#catalog-table", chromedp.ByID),
+			chromedp.Text("#catalog-table", &text, chromedp.ByID),
+		))
+		screenshot(t, ctx, "07-catalog")
+		require.Contains(t, text, "500000-GA-0001")
+		require.Contains(t, text, "户籍人口信息")
+	})
+
+	t.Run("who used my data (department acting for the holder)", func(t *testing.T) {
+		var result string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(pageURL(th, "mydata")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.SetValue(`#mydata-form input[name="subject"]`, subject, chromedp.ByQuery),
+			chromedp.SetValue(`#mydata-form input[name="holder_reference"]`, "窗口核验 CK-2026-0001", chromedp.ByQuery),
+			chromedp.Click("#mydata-run", chromedp.ByID),
+			chromedp.WaitVisible("#mydata-table, #mydata-none, #mydata-error", chromedp.ByQuery),
+			chromedp.Text("#mydata-result", &result, chromedp.ByID),
+		))
+		screenshot(t, ctx, "08-mydata")
+		require.Contains(t, result, "记入审计日志", result)
+		require.Contains(t, result, gjj.Code)
+		require.Contains(t, result, caseNumber)
+		require.Contains(t, result, "500000-GJJ-0001")
+		// The lookup itself is audited.
+		require.NotEmpty(t, th.searchKind(t, "subject.usage"))
+	})
 
 	t.Run("sign out", func(t *testing.T) {
-		require.NoError(t, chromedp.Run(ctx,
+		require.NoError(t, step(ctx,
 			chromedp.Navigate(th.url+"/ui/"),
 			chromedp.WaitVisible("#logout", chromedp.ByID),
 			chromedp.Click("#logout", chromedp.ByID),
@@ -283,6 +349,14 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible("#signed-out", chromedp.ByID),
 		))
 	})
+}
+
+// step runs browser actions with a time limit, so that a page that never shows what a
+// step waits for fails that step instead of the whole test's budget.
+func step(ctx context.Context, actions ...chromedp.Action) error {
+	sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	return chromedp.Run(sctx, actions...)
 }
 
 var pageSeq int

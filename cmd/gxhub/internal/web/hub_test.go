@@ -23,9 +23,11 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
+	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 )
 
@@ -182,4 +184,58 @@ func (th *testHub) countRecords(t *testing.T, department string) int {
 		}
 	}
 	return n
+}
+
+// seedPull lets 住房公积金管理中心 pull 张建国's 户籍人口信息 (a demo resource of 公安局) for the
+// demo matter under a granted requirement, and returns the subject and case number.
+func (th *testHub) seedPull(t *testing.T) (subject, caseNumber string) {
+	t.Helper()
+	ctx := context.Background()
+	police, gjj := th.identity(t, 2), th.identity(t, 4)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	r := &exchange.Requirement{ID: "REQ-WEB-1", Consumer: gjj.Code, Provider: police.Code, Resource: "500000-GA-0001", Items: []string{"name", "household_address"},
+		MatterCodes: []string{"500000-GJJ-0001"}, LegalDuty: "《住房公积金管理条例》", ScopeRegion: "500000",
+		State: exchange.ReqGranted, CreatedAt: now, UpdatedAt: now,
+		Decisions: []exchange.Decision{{Seq: 1, Action: exchange.ActSubmit, By: gjj.Code, At: now}, {Seq: 2, Action: exchange.ActGrant, By: police.Code, At: now}}}
+	require.NoError(t, th.h.Store.Requirements().Create(ctx, r))
+	subject = "50011219850312001" + string(exchange.IDNumberCheckChar("50011219850312001"))
+	caseNumber = "GJJ-2026-000042"
+	c, err := sdk.Dial(ctx, gjj)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: r.ID, MatterCode: "500000-GJJ-0001", CaseNumber: caseNumber, Subjects: []string{subject}})
+	require.NoError(t, err)
+	return subject, caseNumber
+}
+
+func (th *testHub) auditorClient(t *testing.T) *sdk.Client {
+	t.Helper()
+	c, err := sdk.Dial(context.Background(), th.identity(t, 0))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// searchSubject returns, through the signed SDK, the audit records about subject.
+func (th *testHub) searchSubject(t *testing.T, subject string) []*auditv1.AuditRecord {
+	t.Helper()
+	resp, err := th.auditorClient(t).Audit.SearchRecords(context.Background(), &auditv1.SearchRecordsRequest{Subject: subject, PageSize: 1000})
+	require.NoError(t, err)
+	return resp.GetRecords()
+}
+
+// searchKind returns, through the signed SDK, the audit records of a kind.
+func (th *testHub) searchKind(t *testing.T, kind string) []*auditv1.AuditRecord {
+	t.Helper()
+	resp, err := th.auditorClient(t).Audit.SearchRecords(context.Background(), &auditv1.SearchRecordsRequest{Kind: kind, PageSize: 1000})
+	require.NoError(t, err)
+	return resp.GetRecords()
+}
+
+// freshness returns, through the signed SDK, the freshness of every resource.
+func (th *testHub) freshness(t *testing.T) []*exchangev1.ResourceFreshness {
+	t.Helper()
+	resp, err := th.auditorClient(t).Freshness.ListFreshness(context.Background(), &exchangev1.ListFreshnessRequest{})
+	require.NoError(t, err)
+	return resp.GetResources()
 }

@@ -192,20 +192,16 @@ async function verifyToken() {
 }
 
 // ---- 2. audit trace ----
+// AuditService.SearchRecords: POST /v1/audit/records:search keeps an ID number out of
+// URLs and access logs.
 function searchOp() {
-  return findOp((o) => o.method === "GET" && /^\/v1\/audit/.test(o.path) && !/\{/.test(o.path) &&
-    (/search|trace|query/i.test(o.path + o.id) || (o.path === "/v1/audit/records" && o.params.length > 0)));
-}
-function paramFor(op, key) {
-  const alias = { subject: ["subject", "subject_id", "holder"], department: ["department", "dept"], case_number: ["case_number", "case"],
-    resource: ["resource"], from: ["from", "since", "start_time", "start", "after_time"], to: ["to", "until", "end_time", "end", "before_time"] };
-  return op.params.find((p) => (alias[key] || [key]).includes(p)) || op.params.find((p) => p.endsWith("." + key));
+  return findOp((o) => o.method === "POST" && o.path === "/v1/audit/records:search");
 }
 let traceHead = null;
 loaders.trace = async function () {
   const op = searchOp();
   setNotice("trace-api", op ? "info" : "warn", op
-    ? "检索经 " + op.path + "；每条记录的包含证明在浏览器中用 SM3 重新计算并与签名树头比对。Proofs are recomputed in this browser."
+    ? "检索经 " + op.path + "（需审计员角色；身份证号由中心做 HMAC-SM3，不存储不记录）；每条记录的包含证明在浏览器中用 SM3 重新计算并与签名树头比对。Search via " + op.path + " (auditor role); each record's inclusion proof is recomputed in this browser."
     : "此中心尚无审计检索 API：显示最近 200 条记录并在浏览器中按部门、案件号、资源和时间筛选（数据主体以 HMAC 存储，无法在浏览器中按主体筛选）。包含证明在浏览器中用 SM3 重新计算。This hub has no audit search API yet: the latest 200 records are filtered in the browser.");
   try {
     const [info, head] = await Promise.all([api("GET", "/v1/audit/log"), api("GET", "/v1/audit/head")]);
@@ -227,12 +223,16 @@ async function runTrace(ev) {
     let recs = [];
     const op = searchOp();
     if (op) {
-      const q = new URLSearchParams();
-      for (const k of ["subject", "department", "case_number", "resource", "from", "to"]) {
-        const p = paramFor(op, k);
-        if (p && f[k]) q.set(p, (k === "from" || k === "to") ? new Date(f[k] + (k === "to" ? "T23:59:59+08:00" : "T00:00:00+08:00")).toISOString() : f[k]);
-      }
-      recs = firstArray(await api("GET", op.path + "?" + q)) || [];
+      const body = {};
+      for (const k of ["subject", "department", "case_number", "resource"]) if (f[k]) body[k] = f[k].trim();
+      if (f.from) body.from = new Date(f.from + "T00:00:00+08:00").toISOString();
+      if (f.to) body.to = new Date(f.to + "T23:59:59+08:00").toISOString();
+      let token = "";
+      do {
+        const page = await api("POST", op.path, JSON.stringify(Object.assign({ page_size: 500, page_token: token }, body)), { "Content-Type": "application/json" });
+        recs = recs.concat(page.records || []);
+        token = page.next_page_token || "";
+      } while (token && recs.length < 5000);
     } else {
       if (f.subject) { out.replaceChildren(el("div", { class: "notice warn", text: "按数据主体检索需要中心的审计检索 API（尚无）。Searching by subject needs the hub's audit search API, which this hub does not have yet." })); return; }
       const info = await api("GET", "/v1/audit/log");
@@ -306,13 +306,23 @@ function exportJSON() {
 
 // ---- 3. catalogue ----
 loaders.catalog = async function () {
-  const op = findOp((o) => o.method === "GET" && /^\/v1\/(catalog|resources)/.test(o.path) && !/\{/.test(o.path));
+  const op = findOp((o) => o.method === "GET" && o.path === "/v1/resources") ||
+    findOp((o) => o.method === "GET" && /^\/v1\/(catalog|resources)/.test(o.path) && !/\{/.test(o.path));
   if (!op) setNotice("catalog-api", "warn", "此中心尚无资源目录 API。This hub has no catalogue API yet.");
   else {
     setNotice("catalog-api", "info", "来源 Source: " + op.path);
     try {
-      const items = firstArray(await api("GET", op.path)) || [];
-      $("catalog-result").replaceChildren(items.length ? autoTable(items) : el("p", { text: "目录为空 The catalogue is empty." }));
+      const q = new URLSearchParams({ page_size: "500" });
+      const items = firstArray(await api("GET", op.path + "?" + q)) || [];
+      const t = items.length ? table(items, [
+        { key: "code", label: "资源代码 Code", mono: true }, { key: "name", label: "名称 Name" }, { key: "provider", label: "提供部门 Provider", mono: true },
+        { key: "share_type", label: "共享类型 Share type" }, { key: "update_cycle", label: "更新周期 Update cycle" },
+        { key: "freshness_limit", label: "鲜度上限(工作日) Limit" },
+        { label: "数据项 Items", render: (r) => (r.items || []).map((x) => x.name || x.code).join("、") },
+        { key: "version", label: "版本 Ver." }, { label: "发布 Published", render: (r) => (r.published ? "是 yes" : "否 no") },
+      ]) : el("p", { text: "目录为空 The catalogue is empty." });
+      t.id = "catalog-table";
+      $("catalog-result").replaceChildren(t);
     } catch (e) { $("catalog-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
   }
   try {
@@ -323,6 +333,12 @@ loaders.catalog = async function () {
 };
 
 // ---- 4. freshness ----
+function workingAge(d) {
+  const sec = parseFloat(String(d || "0").replace(/s$/, ""));
+  if (!isFinite(sec)) return "";
+  const h = sec / 3600;
+  return h >= 24 ? (h / 24).toFixed(1) + " 天 days" : h.toFixed(1) + " 小时 h";
+}
 loaders.freshness = async function () {
   const op = findOp((o) => o.method === "GET" && o.path === "/v1/freshness") ||
     findOp((o) => o.method === "GET" && /fresh|liveness|overdue/i.test(o.path + o.id) && !/\{/.test(o.path));
@@ -331,38 +347,61 @@ loaders.freshness = async function () {
     $("freshness-result").replaceChildren();
     return;
   }
-  setNotice("freshness-api", "info", "来源 Source: " + op.path);
+  setNotice("freshness-api", "info", "来源 Source: " + op.path + " · 工作时间按官方工作日历计算（周末、节假日不计）Working time per the official calendar");
   try {
-    const items = firstArray(await api("GET", op.path)) || [];
-    const t = items.length ? autoTable(items) : el("p", { text: "没有资源 No resources." });
-    for (const tr of t.querySelectorAll ? t.querySelectorAll("tbody tr") : []) if (/stale|overdue|late|逾期/i.test(tr.textContent)) tr.className = "fail";
-    $("freshness-result").replaceChildren(t);
+    const resp = await api("GET", op.path);
+    const items = resp.resources || firstArray(resp) || [];
+    const stale = items.filter((r) => r.stale).length;
+    const summary = el("div", { class: "notice " + (stale ? "bad" : "ok"), id: "freshness-summary" },
+      "共 " + items.length + " 个资源，逾期 " + stale + " 个 · " + items.length + " resources, " + stale + " stale" + (resp.as_of ? " · 截至 as of " + new Date(resp.as_of).toLocaleString("zh-CN") : ""));
+    const t = items.length ? table(items, [
+      { label: "状态 Status", render: (r) => el("span", { class: "st " + (r.stale ? "fail" : "pass"), text: r.stale ? "✗ 逾期 stale" + (r.status ? " (" + r.status + ")" : "") : "✓ 正常 fresh" }) },
+      { key: "resource", label: "资源 Resource", mono: true }, { key: "provider", label: "提供部门 Provider", mono: true },
+      { label: "最近更新 Last update", render: (r) => (r.last_update ? new Date(r.last_update).toLocaleString("zh-CN") : "从未 never") },
+      { label: "工作时间已过 Working age", render: (r) => workingAge(r.working_age) },
+      { key: "limit_working_days", label: "上限(工作日) Limit (working days)" },
+    ], (r) => (r.stale ? "fail" : "")) : el("p", { text: "没有资源 No resources." });
+    t.id = "freshness-table";
+    $("freshness-result").replaceChildren(summary, t);
   } catch (e) { $("freshness-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
 };
 
 // ---- 5. who used my data ----
+// AuditService.SubjectUsage: POST /v1/audit/subject-usage, coordinator or auditor role,
+// acting for a holder the department has authenticated; the lookup is itself audited.
 function subjectOp() {
-  return findOp((o) => o.method === "GET" && /^\/v1\/audit/.test(o.path) && (/subject/i.test(o.path + o.id) || o.params.some((p) => /subject/.test(p))));
+  return findOp((o) => o.method === "POST" && o.path === "/v1/audit/subject-usage");
 }
 loaders.mydata = function () {
   const op = subjectOp();
-  setNotice("mydata-api", op ? "info" : "warn", op ? "来源 Source: " + op.path
-    : "此中心尚无按数据主体检索的审计 API，暂不能查询。This hub has no audit API by data subject yet.");
+  setNotice("mydata-api", op ? "info" : "warn", op ? "来源 Source: " + op.path + "（需协调或审计角色 coordinator or auditor role）"
+    : "此中心尚无按数据主体查询使用情况的 API，暂不能查询。This hub has no subject-usage API yet.");
 };
 async function runMyData(ev) {
   ev.preventDefault();
   const op = subjectOp(), out = $("mydata-result");
   if (!op) return;
-  const subject = new FormData($("mydata-form")).get("subject");
+  const f = Object.fromEntries(new FormData($("mydata-form")).entries());
+  out.replaceChildren(el("div", { class: "notice info", text: "查询中 Looking up…" }));
   try {
-    const q = new URLSearchParams(); q.set(op.params.find((p) => /subject/.test(p)) || "subject", subject);
-    const recs = firstArray(await api("GET", fillPath(op.path, { subject }) + "?" + q)) || [];
-    out.replaceChildren(recs.length ? table(recs, [
+    let uses = [], token = "", lookups = [];
+    do {
+      const page = await api("POST", op.path, JSON.stringify({ subject: f.subject.trim(), holder_reference: f.holder_reference.trim(), page_size: 500, page_token: token }), { "Content-Type": "application/json" });
+      uses = uses.concat(page.uses || []);
+      lookups.push(page.lookup_index);
+      token = page.next_page_token || "";
+    } while (token && uses.length < 5000);
+    const note = el("div", { class: "notice info", id: "mydata-lookup" }, "本次查询已记入审计日志（记录 #" + lookups.join(", #") + "）。This lookup is recorded in the audit log.");
+    const t = uses.length ? table(uses, [
       { label: "时间 When", render: (r) => new Date(r.time).toLocaleString("zh-CN") },
-      { key: "department", label: "使用部门 Department" }, { key: "matter", label: "事项 Matter" },
-      { key: "case_number", label: "案件号 Case" }, { key: "data_items", label: "数据项 Data items" }, { key: "outcome", label: "结果 Outcome" },
-    ]) : el("p", { text: "没有使用记录 No recorded use." }));
-  } catch (e) { out.replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
+      { label: "使用部门 Department", render: (r) => (r.department_name ? r.department_name + " " : "") + r.department },
+      { key: "kind", label: "方式 Kind" }, { key: "resource", label: "资源 Resource" }, { key: "data_items", label: "数据项 Data items" },
+      { key: "matter", label: "事项 Matter" }, { key: "case_number", label: "案件号 Case" },
+      { label: "结果 Outcome", render: (r) => r.outcome + (r.reason ? "（" + r.reason + "）" : "") },
+    ]) : el("p", { id: "mydata-none", text: "没有使用记录 No recorded use of this subject's data." });
+    if (uses.length) t.id = "mydata-table";
+    out.replaceChildren(note, t);
+  } catch (e) { out.replaceChildren(el("div", { class: "notice bad", id: "mydata-error", text: "查询失败 Lookup failed: " + errText(e) })); }
 }
 
 // ---- start ----
