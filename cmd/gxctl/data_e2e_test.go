@@ -1,0 +1,102 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gxhub/gxhub/exchange"
+)
+
+// TestPublishPullObjectionPolicyCLI drives gxctl publish, pull, freshness, objection and
+// policy against a real `gxhub serve --demo` (demo catalogue and demo records).
+func TestPublishPullObjectionPolicyCLI(t *testing.T) {
+	gxhubBin, gxctlBin := buildBinaries(t)
+	hub := startGxhub(t, gxhubBin, t.TempDir(), freePort(t))
+	t.Cleanup(func() { hub.stop(t) })
+	ids := hub.identities()
+	require.GreaterOrEqual(t, len(ids), 8, "demo identities: %v", hub.out)
+	market, police, realEstate, yubei := ids[1], ids[2], ids[3], ids[7]
+	run := func(id string, args ...string) (string, int) {
+		t.Helper()
+		return gxctl(t, gxctlBin, append([]string{"--identity", id}, args...)...)
+	}
+	ok := func(id string, args ...string) string {
+		t.Helper()
+		out, code := run(id, args...)
+		require.Equal(t, 0, code, out)
+		return out
+	}
+	refused := func(reason, id string, args ...string) {
+		t.Helper()
+		out, code := run(id, args...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, reason)
+	}
+	jsonOf := func(out string) map[string]any {
+		t.Helper()
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &m), out)
+		return m
+	}
+	c, err := exchange.USCCCheckChar("91500000MA5U00001")
+	require.NoError(t, err)
+	company := "91500000MA5U00001" + string(c) // a demo record of 营业执照信息
+	c, err = exchange.USCCCheckChar("91500000MA5U00009")
+	require.NoError(t, err)
+	absent := "91500000MA5U00009" + string(c) // valid, but no record
+
+	// 营业执照信息 is shared unconditionally: 渝北 is granted at once.
+	req := jsonOf(ok(yubei, "--json", "requirement", "file", "--resource", "500000-SCJG-0001", "--item", "name", "--item", "legal_representative",
+		"--matter", "500112-YB-0001", "--duty", "《优化营商环境条例》"))
+	require.Equal(t, "granted", req["state"])
+	rid := req["id"].(string)
+
+	out := ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company, absent)
+	require.Contains(t, out, "signature verified")
+	require.Contains(t, out, "重庆渝北示例科技有限公司")
+	require.Contains(t, out, "freshness: fresh")
+	require.Contains(t, out, "no record: "+absent)
+	require.NotContains(t, out, "500万元", "registered_capital was not approved")
+	refused("PURPOSE_NOT_COVERED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0099", "--case", "YB-2026-2", company)
+	refused("DATA_ITEM_NOT_APPROVED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-3", "--items", "registered_capital", company)
+
+	// The provider publishes a change from a JSON Lines file.
+	file := filepath.Join(t.TempDir(), "records.jsonl")
+	lines := []string{
+		fmt.Sprintf(`{"subject":%q,"fields":{"uscc":%q,"name":"重庆渝北示例科技有限公司","legal_representative":"李秀兰","registered_capital":"500万元人民币","established_on":"2018-05-20","address":"重庆市渝北区龙溪街道金龙路100号"}}`, company, company),
+		`# a comment`,
+	}
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	refused("ROLE_REQUIRED", yubei, "publish", "--resource", "500000-SCJG-0001", "--file", file)
+	refused("NOT_RESOURCE_PROVIDER", police, "publish", "--resource", "500000-SCJG-0001", "--file", file)
+	require.Contains(t, ok(market, "publish", "--resource", "500000-SCJG-0001", "--file", file, "--batch-id", "cli-1"), "1 records published")
+	require.Contains(t, ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-4", company), "李秀兰")
+
+	// Freshness: the view, and the alert of a provider that never published.
+	out = ok(yubei, "freshness")
+	require.Contains(t, out, "500000-SCJG-0001")
+	require.Contains(t, ok(realEstate, "freshness", "--alerts"), "never_published")
+
+	// Objection round trip.
+	ob := jsonOf(ok(yubei, "--json", "objection", "raise", "--resource", "500000-SCJG-0001", "--subject", company, "--items", "legal_representative", "--text", "法定代表人与现场核验不符"))
+	oid := ob["objection"].(map[string]any)["id"].(string)
+	require.Contains(t, ok(market, "objection", "list", "--as", "provider", "--state", "open"), oid)
+	refused("NOT_RESOURCE_PROVIDER", yubei, "objection", "resolve", oid, "--resolution", "x")
+	require.Contains(t, ok(market, "objection", "resolve", oid, "--state", "rejected", "--resolution", "经核实登记信息无误"), "rejected")
+	require.Contains(t, ok(yubei, "objection", "list"), "经核实登记信息无误")
+
+	// Policy: 渝北 names an operator inside itself; the change is versioned.
+	pol := jsonOf(ok(yubei, "--json", "policy", "show"))
+	v := pol["version"].(string) // int64 is a JSON string in proto JSON
+	ok(yubei, "policy", "change", "--expect", v, "--add", "g, clerk-1, operator, "+filepath.Base(yubei), "--comment", "新窗口人员")
+	refused("POLICY_VERSION_CONFLICT", yubei, "policy", "change", "--expect", v, "--add", "g, clerk-2, operator, "+filepath.Base(yubei))
+	require.Contains(t, ok(yubei, "pull", "--operator", "clerk-1", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-5", company), "signature verified")
+	refused("ROLE_NOT_ALLOWED", yubei, "pull", "--operator", "clerk-2", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-6", company)
+	require.Contains(t, ok(yubei, "policy", "history"), "新窗口人员")
+}
