@@ -1,0 +1,286 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"crypto/tls"
+	"crypto/x509"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/sdk"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	"github.com/gxhub/gxhub/sdk/identity"
+	"github.com/gxhub/gxhub/sdk/reqsig"
+
+	// Registers every gxhub proto package's descriptors.
+	_ "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	_ "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+)
+
+// gxhubMethods returns every RPC of the gxhub.* proto packages as full gRPC method names
+// with their request message types.
+func gxhubMethods(t *testing.T) map[string]protoreflect.MethodDescriptor {
+	t.Helper()
+	out := map[string]protoreflect.MethodDescriptor{}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(fd.Package()), "gxhub.") {
+			return true
+		}
+		for i := 0; i < fd.Services().Len(); i++ {
+			s := fd.Services().Get(i)
+			for j := 0; j < s.Methods().Len(); j++ {
+				m := s.Methods().Get(j)
+				out["/"+string(s.FullName())+"/"+string(m.Name())] = m
+			}
+		}
+		return true
+	})
+	require.NotEmpty(t, out)
+	return out
+}
+
+type detCodec struct{}
+
+func (detCodec) Name() string { return "proto" }
+func (detCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(v.(proto.Message))
+	return mem.BufferSlice{mem.SliceBuffer(b)}, err
+}
+func (detCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return proto.Unmarshal(data.Materialize(), v.(proto.Message))
+}
+
+var _ encoding.CodecV2 = detCodec{}
+
+// rawConn dials the hub for generic calls; id nil sends them unsigned.
+func (th *testHub) rawConn(t *testing.T, tlsCA []byte, id *identity.Identity) *grpc.ClientConn {
+	t.Helper()
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(tlsCA))
+	sign := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if id == nil {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(req.(proto.Message))
+		if err != nil {
+			return err
+		}
+		h, err := reqsig.Sign(id.Key, id.Code, "POST", method, body, time.Now())
+		if err != nil {
+			return err
+		}
+		return invoker(metadata.AppendToOutgoingContext(ctx, "authorization", h), method, req, reply, cc, opts...)
+	}
+	conn, err := grpc.NewClient(strings.TrimPrefix(th.url, "https://"),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})),
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(detCodec{})),
+		grpc.WithUnaryInterceptor(sign))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// registerRoleDepartment registers a department holding exactly role, with a fresh key.
+func (th *testHub) registerRoleDepartment(t *testing.T, coordinator *sdk.Client, org string, role adminv1.Role) *identity.Identity {
+	t.Helper()
+	ctx := context.Background()
+	key, err := sm.GenerateKey()
+	require.NoError(t, err)
+	pub, err := sm.MarshalPublicKeyPEM(&key.PublicKey)
+	require.NoError(t, err)
+	dept := &adminv1.Department{Code: hubCode(t, "500112", org), Name: "测试部门" + org, Level: adminv1.Level_LEVEL_COUNTY, Region: "500112",
+		Roles: []adminv1.Role{role}}
+	resp, err := coordinator.Admin.RegisterDepartment(ctx, &adminv1.RegisterDepartmentRequest{Department: dept, PublicKeyPem: string(pub)})
+	require.NoError(t, err)
+	me := coordinator.Identity()
+	return &identity.Identity{Code: dept.GetCode(), Key: key, CertPEM: []byte(resp.GetCertificatePem()), HubURL: th.url, TLSCAPEM: me.TLSCAPEM}
+}
+
+// access is who may call an RPC as far as authorization goes.
+type access struct {
+	public bool     // callable unsigned
+	roles  []string // nil: every signed department; else only departments holding one of these
+	reason string   // refusal reason for the others (default ROLE_REQUIRED)
+	note   string   // further checks inside the operation (resource owner, policy)
+}
+
+var (
+	public   = access{public: true}
+	signed   = access{}
+	only     = func(roles ...string) access { return access{roles: roles} }
+	resource = func(note string) access { return access{note: note} }
+)
+
+// authzMatrix declares, for every RPC, which department roles may call it. A new RPC
+// without an entry fails TestAuthorizationMatrix.
+var authzMatrix = map[string]access{
+	"/gxhub.admin.v1.AdminService/WhoAmI":             signed,
+	"/gxhub.admin.v1.AdminService/ListDepartments":    signed,
+	"/gxhub.admin.v1.AdminService/GetDepartment":      signed,
+	"/gxhub.admin.v1.AdminService/RegisterDepartment": only("coordinator"),
+
+	"/gxhub.audit.v1.AuditService/GetLogInfo":          public,
+	"/gxhub.audit.v1.AuditService/GetTreeHead":         public,
+	"/gxhub.audit.v1.AuditService/GetConsistencyProof": public,
+	"/gxhub.audit.v1.AuditService/GetAnchor":           public,
+	"/gxhub.audit.v1.AuditService/GetInclusionProof":   signed,
+	"/gxhub.audit.v1.AuditService/GetRecord":           {roles: []string{"auditor"}, reason: "AUDITOR_REQUIRED", note: "a department also reads its own records"},
+	"/gxhub.audit.v1.AuditService/SearchRecords":       only("auditor"),
+	"/gxhub.audit.v1.AuditService/ListAnomalies":       only("auditor"),
+	"/gxhub.audit.v1.AuditService/SubjectUsage":        only("coordinator", "auditor"),
+
+	"/gxhub.certs.v1.TrustService/GetTrustBundle":         public,
+	"/gxhub.certs.v1.VerifyService/Verify":                signed,
+	"/gxhub.certs.v1.VerifyService/VerifyBatch":           signed,
+	"/gxhub.certs.v1.ECertService/ListCertTypes":          signed,
+	"/gxhub.certs.v1.ECertService/RegisterCertType":       only("issuer"),
+	"/gxhub.certs.v1.ECertService/IssueECert":             only("issuer"),
+	"/gxhub.certs.v1.ECertService/UpdateECert":            only("issuer"),
+	"/gxhub.certs.v1.ECertService/ChangeECertStatus":      only("issuer"),
+	"/gxhub.certs.v1.ECertService/GetECertStatus":         signed,
+	"/gxhub.certs.v1.ECertService/ListECerts":             signed,
+	"/gxhub.certs.v1.ECertService/PresentECert":           resource("the holder presents its own e-certificate"),
+	"/gxhub.certs.v1.ECertService/VerifyPresentation":     signed,
+	"/gxhub.certs.v1.SealService/MakeSeal":                {roles: []string{"coordinator", "issuer"}, note: "an issuer only for its own department (request names it)"},
+	"/gxhub.certs.v1.SealService/RevokeSeal":              resource("coordinator, or an issuer for its own seal"),
+	"/gxhub.certs.v1.SealService/ListSeals":               signed,
+	"/gxhub.exchange.v1.CalendarService/GetWorkday":       public,
+	"/gxhub.exchange.v1.CalendarService/AddWorkingDays":   public,
+	"/gxhub.exchange.v1.CalendarService/CountWorkingDays": public,
+
+	"/gxhub.exchange.v1.CatalogService/RegisterResource":     only("provider"),
+	"/gxhub.exchange.v1.CatalogService/UpdateResource":       only("provider"),
+	"/gxhub.exchange.v1.CatalogService/GetResource":          signed,
+	"/gxhub.exchange.v1.CatalogService/ListResourceVersions": signed,
+	"/gxhub.exchange.v1.CatalogService/SearchResources":      signed,
+
+	"/gxhub.exchange.v1.FreshnessService/ListFreshness":       signed,
+	"/gxhub.exchange.v1.FreshnessService/ListFreshnessAlerts": signed,
+	"/gxhub.exchange.v1.FreshnessService/Heartbeat":           only("provider"),
+
+	"/gxhub.exchange.v1.MatterService/DefineMatter":  only("coordinator", "consumer"),
+	"/gxhub.exchange.v1.MatterService/GetMatter":     signed,
+	"/gxhub.exchange.v1.MatterService/ListMatters":   signed,
+	"/gxhub.exchange.v1.MatterService/GetExemptions": signed,
+
+	"/gxhub.exchange.v1.ObjectionService/RaiseObjection":   only("consumer"),
+	"/gxhub.exchange.v1.ObjectionService/ListObjections":   signed,
+	"/gxhub.exchange.v1.ObjectionService/ResolveObjection": resource("the provider of the objected record"),
+
+	"/gxhub.exchange.v1.PolicyService/GetPolicy":         signed,
+	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": signed,
+	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      resource("coordinator any rule; a department only its own operators' g rules"),
+
+	"/gxhub.exchange.v1.PullService/Pull":               {roles: []string{"consumer"}, note: "then the casbin policy and the granted requirement"},
+	"/gxhub.exchange.v1.RecordService/Publish":          only("provider"),
+	"/gxhub.exchange.v1.RecordService/GetRecordHistory": signed,
+
+	"/gxhub.exchange.v1.RequirementService/FileRequirement":   only("consumer"),
+	"/gxhub.exchange.v1.RequirementService/GetRequirement":    resource("consumer, provider, coordinator or auditor of the requirement"),
+	"/gxhub.exchange.v1.RequirementService/ListRequirements":  signed,
+	"/gxhub.exchange.v1.RequirementService/DecideRequirement": resource("the provider of the requirement (or the coordinator on escalation)"),
+}
+
+// requestFor builds the request an RPC is probed with; nil means the empty message. An
+// empty request is enough to reach the role check: every role-gated operation checks the
+// role before it validates the request (asserted below by the refusals).
+var requestFor = map[string]func(me *identity.Identity) proto.Message{
+	// An issuer makes seals for its own department only.
+	"/gxhub.certs.v1.SealService/MakeSeal": func(me *identity.Identity) proto.Message {
+		return &certsv1.MakeSealRequest{DepartmentCode: me.Code}
+	},
+}
+
+// TestAuthorizationMatrix calls every RPC of every gxhub service, unsigned and as a
+// department holding exactly one role, and checks the outcome against authzMatrix:
+// refusals are Unauthenticated (unsigned) or PermissionDenied with the declared reason and
+// a message naming the department; allowed calls are never refused for authorization
+// reasons (they may fail validation or find nothing: the probe requests are empty).
+func TestAuthorizationMatrix(t *testing.T) {
+	th := startHub(t, nil)
+	ctx := context.Background()
+	coord := th.identity(t, 0)
+	cc, err := sdk.Dial(ctx, coord)
+	require.NoError(t, err)
+	defer cc.Close()
+	roleNames := []string{"coordinator", "provider", "consumer", "issuer", "auditor"}
+	roles := map[string]adminv1.Role{"coordinator": adminv1.Role_ROLE_COORDINATOR, "provider": adminv1.Role_ROLE_PROVIDER,
+		"consumer": adminv1.Role_ROLE_CONSUMER, "issuer": adminv1.Role_ROLE_ISSUER, "auditor": adminv1.Role_ROLE_AUDITOR}
+	ids := map[string]*identity.Identity{}
+	conns := map[string]*grpc.ClientConn{"unsigned": th.rawConn(t, coord.TLSCAPEM, nil)}
+	for i, name := range roleNames {
+		ids[name] = th.registerRoleDepartment(t, cc, fmt.Sprintf("7700000%d", i+1), roles[name])
+		conns[name] = th.rawConn(t, coord.TLSCAPEM, ids[name])
+	}
+
+	methods := gxhubMethods(t)
+	for m := range authzMatrix {
+		require.Contains(t, methods, m, "authzMatrix names an RPC that no longer exists")
+	}
+	var names []string
+	for m := range methods {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	for _, m := range names {
+		want, ok := authzMatrix[m]
+		require.True(t, ok, "RPC %s has no entry in authzMatrix: declare who may call it", m)
+		in, err := protoregistry.GlobalTypes.FindMessageByName(methods[m].Input().FullName())
+		require.NoError(t, err)
+		out, err := protoregistry.GlobalTypes.FindMessageByName(methods[m].Output().FullName())
+		require.NoError(t, err)
+		call := func(who string) error {
+			req := in.New().Interface()
+			if build := requestFor[m]; build != nil && ids[who] != nil {
+				req = build(ids[who])
+			}
+			return conns[who].Invoke(ctx, m, req, out.New().Interface())
+		}
+		t.Run(strings.TrimPrefix(m, "/gxhub."), func(t *testing.T) {
+			err := call("unsigned")
+			if want.public {
+				require.NotEqual(t, codes.Unauthenticated, status.Code(err), "public RPC refused unsigned: %v", err)
+				require.NotEqual(t, codes.PermissionDenied, status.Code(err), "%v", err)
+			} else {
+				require.Equal(t, codes.Unauthenticated, status.Code(err), "unsigned call must be refused: %v", err)
+				require.Equal(t, reqsig.ReasonUnsigned, sdk.Reason(err), "%v", err)
+			}
+			for _, who := range roleNames {
+				err := call(who)
+				allowed := want.roles == nil || slices.Contains(want.roles, who)
+				require.NotEqual(t, codes.Unimplemented, status.Code(err), "%s: the hub does not serve %s", who, m)
+				require.NotEqual(t, codes.Unauthenticated, status.Code(err), "%s: signed call refused: %v", who, err)
+				if allowed {
+					require.NotEqual(t, codes.PermissionDenied, status.Code(err), "%s may call %s: %v", who, m, err)
+					continue
+				}
+				reason := want.reason
+				if reason == "" {
+					reason = "ROLE_REQUIRED"
+				}
+				require.Equal(t, codes.PermissionDenied, status.Code(err), "%s must be refused %s: %v", who, m, err)
+				require.Equal(t, reason, sdk.Reason(err), "%v", err)
+				require.Contains(t, status.Convert(err).Message(), ids[who].Code, "the refusal names the calling department")
+			}
+		})
+	}
+}
