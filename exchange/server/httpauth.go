@@ -128,10 +128,20 @@ func codeName(c codes.Code) string {
 	return strings.ToUpper(b.String())
 }
 
+// ReasonRequestMalformed is the refusal of a REST request whose JSON body or path and
+// query values do not decode into the operation's request message.
+const ReasonRequestMalformed = "REQUEST_MALFORMED"
+
 // GatewayErrorHandler renders gateway errors (from handlers, routing, decoding) with
-// WriteHTTPError.
+// WriteHTTPError. Decoding errors (a bare InvalidArgument status from the gateway, without
+// a reason) get ReasonRequestMalformed and a message saying what to send.
 func GatewayErrorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && Reason(err) == "" {
+			err = exchange.Errorf(exchange.KindInvalid, ReasonRequestMalformed,
+				"the request to %s %s could not be decoded: %s: send JSON as /openapi.json describes (field names as documented, enum values by name, bytes in base64, no unknown fields)",
+				r.Method, r.URL.Path, st.Message())
+		}
 		WriteHTTPError(w, r.WithContext(ctx), log, err)
 	}
 }

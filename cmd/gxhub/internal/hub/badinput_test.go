@@ -1,0 +1,222 @@
+package hub_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	"github.com/gxhub/gxhub/exchange/store/storetest"
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/policy"
+	"github.com/gxhub/gxhub/sdk/identity"
+	"github.com/gxhub/gxhub/sdk/reqsig"
+)
+
+// rowCounts counts the rows of every table of the hub's SQLite file (opened read-only),
+// except request_nonces: a nonce is recorded for every request whose signature verified,
+// by design, so that the request cannot be replayed.
+func rowCounts(t *testing.T, dataDir string) map[string]int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, sqlite.FileName)+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'request_nonces'`)
+	require.NoError(t, err)
+	var tables []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		tables = append(tables, n)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	require.Greater(t, len(tables), 10, "the store's tables")
+	out := map[string]int{}
+	for _, tb := range tables {
+		var n int
+		require.NoError(t, db.QueryRow(`SELECT count(*) FROM "`+tb+`"`).Scan(&n))
+		out[tb] = n
+	}
+	return out
+}
+
+// badInput is one refused request and what the refusal must say.
+type badInput struct {
+	method, path string
+	body         []byte
+	// sign returns the Authorization header ("" sends the request unsigned).
+	sign   func(method, path string, body []byte) string
+	status int
+	reason string
+	fix    string // the message names what to fix
+	// deniedBy: the refusal is a pull by this department, refused after authentication,
+	// which is audited by design (one denied record naming the reason); every other
+	// refusal writes nothing.
+	deniedBy string
+}
+
+// TestBadInput sends malformed, oversized, unsigned, wrongly signed, replayed, expired,
+// foreign, unknown and out-of-range requests to the REST API of a running hub (SQLite) and
+// checks each is refused with a specific status, reason and message, and that nothing was
+// written: every store table's row count and the audit log are unchanged (a refused pull
+// adds exactly one denied audit record, by design).
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	subject := storetest.IDNumber(21)
+	dh.publish(t, "batch-1", subject)
+	// From here the hub runs on the wall clock: nonces expire by it.
+	dh.clock.Set(time.Now())
+	now := dh.clock.Now
+
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(dh.yubei.TLSCAPEM))
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	send := func(t *testing.T, method, path, header string, body []byte) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, dh.yubei.HubURL+path, strings.NewReader(string(body)))
+		require.NoError(t, err)
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(raw, &out), "error body must be JSON: %s", raw)
+		return resp.StatusCode, out
+	}
+	as := func(id *identity.Identity, at func() time.Time) func(string, string, []byte) string {
+		return func(method, path string, body []byte) string {
+			h, err := reqsig.Sign(id.Key, id.Code, method, path, body, at())
+			require.NoError(t, err)
+			return h
+		}
+	}
+	unsigned := func(string, string, []byte) string { return "" }
+	otherKey, err := sm.GenerateKey()
+	require.NoError(t, err)
+	wrongKey := as(&identity.Identity{Code: dh.yubei.Code, Key: otherKey}, now)
+	// 渝北's key claiming to be 公安局: another department's identity.
+	impostor := as(&identity.Identity{Code: dh.police.Code, Key: dh.yubei.Key}, now)
+	expired := as(dh.yubei, func() time.Time { return now().Add(-10 * time.Minute) })
+	police, yubei, coordinator := as(dh.police, now), as(dh.yubei, now), as(dh.coordinator, now)
+	auditor := coordinator // 大数据局 holds the coordinator and auditor roles
+
+	// replay: the first use of the header is refused for its body (nothing written), its
+	// second use for the replay.
+	replayBody := []byte(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"R-1","subjects":[]}`)
+	replayHeader := yubei("POST", "/v1/pulls", replayBody)
+	code, out := send(t, "POST", "/v1/pulls", replayHeader, replayBody)
+	require.Equal(t, http.StatusBadRequest, code, "%v", out)
+	replayed := func(string, string, []byte) string { return replayHeader }
+
+	pull := func(fields string) []byte {
+		return []byte(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]` + fields + `}`)
+	}
+	publishPath := "/v1/resources/" + dh.resource + "/records:publish"
+	publish := func(batch, subj string) []byte {
+		return []byte(`{"batch_id":"` + batch + `","changes":[{"op":"CHANGE_OP_UPSERT","subject":"` + subj + `","fields":{"name":"张三"}}]}`)
+	}
+	requirement := []byte(`{"resource":"` + dh.resource + `","provider":"` + dh.police.Code + `","items":["name"],"matter_codes":["500000-0001-XK"],"legal_duty":"《重庆市政务数据资源管理暂行办法》","scope_region":"500000"}`)
+	oversized := []byte(`{"name":"big.bin","data":"` + strings.Repeat("A", 8<<20) + `"}`)
+
+	cases := map[string]badInput{
+		// Pulls.
+		"pull/malformed JSON":                         {"POST", "/v1/pulls", []byte(`{"requirement_id":`), yubei, 400, server.ReasonRequestMalformed, "JSON", ""},
+		"pull/unknown field":                          {"POST", "/v1/pulls", pull(`,"subject_ids":["x"]`), yubei, 400, server.ReasonRequestMalformed, "subject_ids", ""},
+		"pull/unsigned":                               {"POST", "/v1/pulls", pull(""), unsigned, 401, reqsig.ReasonUnsigned, "sign", ""},
+		"pull/wrong key":                              {"POST", "/v1/pulls", pull(""), wrongKey, 401, reqsig.ReasonBadSignature, "key", ""},
+		"pull/another's identity":                     {"POST", "/v1/pulls", pull(""), impostor, 401, reqsig.ReasonBadSignature, dh.police.Code, ""},
+		"pull/replayed":                               {"POST", "/v1/pulls", replayBody, replayed, 401, reqsig.ReasonReplayed, "nonce", ""},
+		"pull/expired":                                {"POST", "/v1/pulls", pull(""), expired, 401, reqsig.ReasonExpired, "clock", ""},
+		"pull/unknown requirement":                    {"POST", "/v1/pulls", []byte(`{"requirement_id":"REQ-NOPE","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]}`), yubei, 404, "REQUIREMENT_NOT_FOUND", "REQ-NOPE", dh.yubei.Code},
+		"pull/another's requirement":                  {"POST", "/v1/pulls", []byte(`{"requirement_id":"` + dh.other + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]}`), yubei, 403, policy.ReasonRequirementForeign, dh.other, dh.yubei.Code},
+		"pull/invalid subject":                        {"POST", "/v1/pulls", []byte(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["500112199001010000"]}`), yubei, 400, "SUBJECT_INVALID", "500112199001010000", dh.yubei.Code},
+		"pull/another's requirement, as its provider": {"POST", "/v1/pulls", pull(""), police, 403, policy.ReasonRequirementForeign, dh.yubei.Code, dh.police.Code},
+
+		// Publishing records.
+		"publish/malformed JSON":   {"POST", publishPath, []byte(`{"batch_id":1}`), police, 400, server.ReasonRequestMalformed, "batchId", ""},
+		"publish/unknown field":    {"POST", publishPath, []byte(`{"batch_id":"b-x","rows":[]}`), police, 400, server.ReasonRequestMalformed, "rows", ""},
+		"publish/unsigned":         {"POST", publishPath, publish("b-u", subject), unsigned, 401, reqsig.ReasonUnsigned, "sign", ""},
+		"publish/wrong key":        {"POST", publishPath, publish("b-w", subject), as(&identity.Identity{Code: dh.police.Code, Key: otherKey}, now), 401, reqsig.ReasonBadSignature, "key", ""},
+		"publish/another's data":   {"POST", publishPath, publish("b-y", subject), yubei, 403, "ROLE_REQUIRED", "provider", ""},
+		"publish/unknown resource": {"POST", "/v1/resources/500000-NOPE-0001/records:publish", publish("b-n", subject), police, 404, "RESOURCE_NOT_FOUND", "500000-NOPE-0001", ""},
+		"publish/invalid subject":  {"POST", publishPath, publish("b-s", "500112199001010000"), police, 400, "SUBJECT_INVALID", "500112199001010000", ""},
+		"publish/expired":          {"POST", publishPath, publish("b-e", subject), as(dh.police, func() time.Time { return now().Add(10 * time.Minute) }), 401, reqsig.ReasonExpired, "clock", ""},
+
+		// Requirements.
+		"requirement/malformed JSON":   {"POST", "/v1/requirements", []byte(`[1,2]`), yubei, 400, server.ReasonRequestMalformed, "JSON", ""},
+		"requirement/unknown resource": {"POST", "/v1/requirements", []byte(strings.Replace(string(requirement), dh.resource, "500000-NOPE-0002", 1)), yubei, 404, "RESOURCE_NOT_FOUND", "500000-NOPE-0002", ""},
+		"requirement/own resource":     {"POST", "/v1/requirements", requirement, police, 400, "REQUIREMENT_OWN_RESOURCE", "no requirement is needed", ""},
+		"requirement/unknown decision": {"POST", "/v1/requirements/REQ-NOPE:decide", []byte(`{"action":"grant"}`), police, 404, "REQUIREMENT_NOT_FOUND", "REQ-NOPE", ""},
+
+		// Departments.
+		"department/unknown field":     {"POST", "/v1/departments", []byte(`{"department":{"code":"x","colour":"red"}}`), coordinator, 400, server.ReasonRequestMalformed, "colour", ""},
+		"department/bad code":          {"POST", "/v1/departments", []byte(`{"department":{"code":"123","name":"x","level":"LEVEL_COUNTY","region":"500112"},"public_key_pem":"x"}`), coordinator, 400, "DEPARTMENT_CODE_INVALID", "123", ""},
+		"department/not a coordinator": {"POST", "/v1/departments", []byte(`{}`), yubei, 403, "ROLE_REQUIRED", "coordinator", ""},
+		"department/unknown":           {"GET", "/v1/departments/" + hubCode(t, "500112", "66666666"), nil, yubei, 404, "DEPARTMENT_NOT_FOUND", hubCode(t, "500112", "66666666"), ""},
+
+		// Verification.
+		"verify/oversized body": {"POST", "/v1/verify", oversized, yubei, 400, "BODY_TOO_LARGE", "split", ""},
+		"verify/empty":          {"POST", "/v1/verify", []byte(`{}`), yubei, 400, "INPUT_EMPTY", "content", ""},
+		"verify/not base64":     {"POST", "/v1/verify", []byte(`{"name":"a.ofd","content":"%%%"}`), yubei, 400, server.ReasonRequestMalformed, "content", ""},
+
+		// Dates out of range.
+		"calendar/unannounced year": {"GET", "/v1/calendar/days/2040-05-01", nil, unsigned, 400, "CALENDAR_YEAR_NOT_ANNOUNCED", "--calendar", ""},
+		"calendar/no such day":      {"GET", "/v1/calendar/days/2026-02-30", nil, unsigned, 400, "DATE_INVALID", "2026-02-30", ""},
+		"audit/from after to":       {"GET", "/v1/audit/records?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", nil, auditor, 400, "TIME_RANGE_INVALID", "must be before", ""},
+		"audit/unknown record":      {"GET", "/v1/audit/records/999999", nil, auditor, 404, "AUDIT_NOT_FOUND", "999999", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rowsBefore := rowCounts(t, dh.h.Config.DataDir)
+			auditBefore := dh.auditSize(t)
+			if tc.sign == nil {
+				t.Fatal("no signer")
+			}
+			code, out := send(t, tc.method, tc.path, tc.sign(tc.method, tc.path, tc.body), tc.body)
+			require.Equal(t, tc.status, code, "%v", out)
+			require.Equal(t, tc.reason, out["reason"], "%v", out)
+			msg, _ := out["message"].(string)
+			require.Contains(t, strings.ToLower(msg), strings.ToLower(tc.fix), "the message says what to fix")
+			rowsAfter := rowCounts(t, dh.h.Config.DataDir)
+			added := dh.auditFrom(t, auditBefore)
+			if tc.deniedBy != "" {
+				// The log's own tables grow by the one denied record (and its tree nodes).
+				require.Equal(t, rowsBefore["ledger_leaves"]+1, rowsAfter["ledger_leaves"])
+				require.Equal(t, rowsBefore["audit_index"]+1, rowsAfter["audit_index"])
+				rowsBefore["ledger_leaves"], rowsBefore["audit_index"], rowsBefore["ledger_nodes"] = 0, 0, 0
+				rowsAfter["ledger_leaves"], rowsAfter["audit_index"], rowsAfter["ledger_nodes"] = 0, 0, 0
+			}
+			require.Equal(t, rowsBefore, rowsAfter, "a refused request writes nothing to the store")
+			if tc.deniedBy == "" {
+				require.Empty(t, added, "a refused request writes nothing to the audit log")
+				return
+			}
+			require.Len(t, added, 1, "a denied pull is audited once")
+			r := added[0].Record
+			require.Equal(t, ledger.KindPull, r.Kind)
+			require.Equal(t, ledger.OutcomeDenied, r.Outcome)
+			require.Equal(t, tc.deniedBy, r.Department)
+			require.True(t, strings.HasPrefix(r.Reason, tc.reason+": "), r.Reason)
+		})
+	}
+}
