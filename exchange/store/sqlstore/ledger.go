@@ -70,6 +70,9 @@ func ledgerErr(op string, err error) error {
 // rowsPerInsert bounds a multi-row INSERT (SQLite allows 32766 parameters).
 const rowsPerInsert = 500
 
+// nodesPerSelect bounds the terms of one node lookup (SQLite allows 500 compound SELECTs).
+const nodesPerSelect = 250
+
 func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node) error {
 	if len(leaves) == 0 {
 		if len(nodes) != 0 {
@@ -266,19 +269,19 @@ func readNodes(ctx context.Context, q querier, log string, ids []ledger.NodeID) 
 	for i, id := range ids {
 		pos[id] = append(pos[id], i)
 	}
-	for i := 0; i < len(ids); i += rowsPerInsert {
-		end := min(i+rowsPerInsert, len(ids))
+	// One primary-key lookup per node, joined by UNION ALL: SQLite plans a long OR of
+	// (level, idx) pairs as a scan of the log's nodes (216 ms per proof at 100k records).
+	for i := 0; i < len(ids); i += nodesPerSelect {
+		end := min(i+nodesPerSelect, len(ids))
 		var sb strings.Builder
-		sb.WriteString(`SELECT level, idx, hash FROM ledger_nodes WHERE log_id = $1 AND (`)
 		args := []any{log}
 		for j := i; j < end; j++ {
 			if j > i {
-				sb.WriteString(" OR ")
+				sb.WriteString(" UNION ALL ")
 			}
-			fmt.Fprintf(&sb, "(level = $%d AND idx = $%d)", len(args)+1, len(args)+2)
+			fmt.Fprintf(&sb, "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = $1 AND level = $%d AND idx = $%d", len(args)+1, len(args)+2)
 			args = append(args, int64(ids[j].Level), int64(ids[j].Index))
 		}
-		sb.WriteString(")")
 		rows, err := q.QueryContext(ctx, sb.String(), args...)
 		if err != nil {
 			return nil, ledgerErr("read nodes", err)
