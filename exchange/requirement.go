@@ -38,7 +38,11 @@ type Requirement struct {
 	MatterCodes []string // 事项编码 the data may be used for
 	LegalDuty   string   // the duty (law, regulation) that needs the data
 	ScopeRegion string
-	State       RequirementState
+	// UpdateCycle and ProvisionMethod are what the consumer needs (default: what the
+	// resource offers).
+	UpdateCycle     UpdateCycle
+	ProvisionMethod ProvisionMethod
+	State           RequirementState
 	// Deadline is when the current step must be done (zero when no step is pending).
 	Deadline  time.Time
 	CreatedAt time.Time

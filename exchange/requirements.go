@@ -162,6 +162,22 @@ func (w *Workflow) File(r *Requirement, res *Resource, by Actor, now time.Time) 
 	if r.ScopeRegion == "" {
 		r.ScopeRegion = res.ScopeRegion
 	}
+	if r.UpdateCycle == "" {
+		r.UpdateCycle = res.UpdateCycle
+	}
+	if r.ProvisionMethod == "" {
+		r.ProvisionMethod = res.ProvisionMethod
+	}
+	switch r.UpdateCycle {
+	case CycleRealtime, CycleDaily, CycleWeekly, CycleMonthly:
+	default:
+		return Errorf(KindInvalid, "UPDATE_CYCLE_INVALID", "update cycle must be realtime, daily, weekly or monthly")
+	}
+	switch r.ProvisionMethod {
+	case ProvisionPullAPI, ProvisionSubscription, ProvisionBatchFile:
+	default:
+		return Errorf(KindInvalid, "PROVISION_METHOD_INVALID", "provision method must be pull_api, subscription or batch_file")
+	}
 	if err := checkContent(r, res); err != nil {
 		return err
 	}

@@ -80,6 +80,8 @@ func TestFileDeadlinesAcrossSpringFestival(t *testing.T) {
 	require.Equal(t, time.Date(2026, 2, 25, 0, 0, 0, 0, cst), r.Deadline.In(cst))
 	require.Equal(t, provider.Department.Code, r.Provider, "the provider is taken from the resource")
 	require.Equal(t, "500000", r.ScopeRegion)
+	require.Equal(t, exchange.CycleDaily, r.UpdateCycle, "defaults to what the resource offers")
+	require.Equal(t, exchange.ProvisionPullAPI, r.ProvisionMethod)
 	require.Len(t, r.Decisions, 1)
 	require.Equal(t, exchange.Decision{Seq: 1, Action: exchange.ActSubmit, By: "CONSUMER", At: at.UTC(),
 		Evidence: consumer.Evidence, BodyDigest: consumer.BodyDigest}, r.Decisions[0])
@@ -153,6 +155,8 @@ func TestFileRouting(t *testing.T) {
 		{"duplicate item", func(r *exchange.Requirement) { r.Items = []string{"name", "name"} }, consumer, "DATA_ITEM_DUPLICATE"},
 		{"no matters", func(r *exchange.Requirement) { r.MatterCodes = nil }, consumer, "MATTER_CODES_MISSING"},
 		{"no legal duty", func(r *exchange.Requirement) { r.LegalDuty = " " }, consumer, "LEGAL_DUTY_MISSING"},
+		{"bad update cycle", func(r *exchange.Requirement) { r.UpdateCycle = "hourly" }, consumer, "UPDATE_CYCLE_INVALID"},
+		{"bad provision method", func(r *exchange.Requirement) { r.ProvisionMethod = "fax" }, consumer, "PROVISION_METHOD_INVALID"},
 		{"wrong provider", func(r *exchange.Requirement) { r.Provider = "OTHER" }, consumer, "RESOURCE_PROVIDER_MISMATCH"},
 		{"own resource", func(r *exchange.Requirement) { r.Consumer = "PROVIDER" }, provider, "REQUIREMENT_OWN_RESOURCE"},
 		{"filed for someone else", func(*exchange.Requirement) {}, bystander, "NOT_REQUIREMENT_CONSUMER"},

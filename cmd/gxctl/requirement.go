@@ -33,9 +33,10 @@ func printRequirements(w io.Writer, rs ...*exchangev1.Requirement) error {
 }
 
 func printRequirementDetail(w io.Writer, r *exchangev1.Requirement) error {
-	fmt.Fprintf(w, "%s  %s  (deadline %s)\nconsumer %s → provider %s, resource %s\nitems %s\nmatters %s\nlegal duty %s\nscope %s\n\n",
+	fmt.Fprintf(w, "%s  %s  (deadline %s)\nconsumer %s → provider %s, resource %s\nitems %s\nmatters %s\nlegal duty %s\nscope %s; %s, %s\n\n",
 		r.GetId(), r.GetState(), deadline(r), r.GetConsumer(), r.GetProvider(), r.GetResource(),
-		strings.Join(r.GetItems(), ", "), strings.Join(r.GetMatterCodes(), ", "), r.GetLegalDuty(), r.GetScopeRegion())
+		strings.Join(r.GetItems(), ", "), strings.Join(r.GetMatterCodes(), ", "), r.GetLegalDuty(), r.GetScopeRegion(),
+		r.GetUpdateCycle(), r.GetProvisionMethod())
 	var tw table
 	tw.row("SEQ", "AT", "ACTION", "BY", "LEGAL BASIS", "COMMENT", "SIGNED")
 	for _, d := range r.GetDecisions() {
@@ -93,6 +94,12 @@ func requirementCmd() *cobra.Command {
 			if fl.Changed("region") {
 				req.ScopeRegion = freq.ScopeRegion
 			}
+			if fl.Changed("update-cycle") {
+				req.UpdateCycle = freq.UpdateCycle
+			}
+			if fl.Changed("provision") {
+				req.ProvisionMethod = freq.ProvisionMethod
+			}
 			return withClient(cmd, func(c *sdk.Client) error {
 				resp, err := call(func(ctx context.Context) (*exchangev1.FileRequirementResponse, error) {
 					return c.Requirements.FileRequirement(ctx, req)
@@ -111,6 +118,8 @@ func requirementCmd() *cobra.Command {
 	file.Flags().StringArrayVar(&freq.MatterCodes, "matter", nil, "matter code 事项编码 (repeat)")
 	file.Flags().StringVar(&freq.LegalDuty, "duty", "", "legal duty that needs the data")
 	file.Flags().StringVar(&freq.ScopeRegion, "region", "", "scope region (default: the resource's)")
+	file.Flags().StringVar(&freq.UpdateCycle, "update-cycle", "", "update cycle needed: realtime, daily, weekly, monthly (default: the resource's)")
+	file.Flags().StringVar(&freq.ProvisionMethod, "provision", "", "pull_api, subscription or batch_file (default: the resource's)")
 
 	listing := func(use, short string, fixedState string) *cobra.Command {
 		var lreq exchangev1.ListRequirementsRequest

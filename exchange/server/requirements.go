@@ -62,6 +62,7 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 	r := &exchange.Requirement{
 		ID: newRequirementID(now), Consumer: caller.Department.Code, Provider: req.GetProvider(), Resource: res.Code,
 		Items: req.GetItems(), MatterCodes: req.GetMatterCodes(), LegalDuty: strings.TrimSpace(req.GetLegalDuty()), ScopeRegion: req.GetScopeRegion(),
+		UpdateCycle: exchange.UpdateCycle(req.GetUpdateCycle()), ProvisionMethod: exchange.ProvisionMethod(req.GetProvisionMethod()),
 	}
 	if err := s.Workflow.File(r, res, actor(caller), now); err != nil {
 		return nil, err
@@ -299,6 +300,7 @@ func RequirementToProto(r *exchange.Requirement) *exchangev1.Requirement {
 	out := &exchangev1.Requirement{
 		Id: r.ID, Consumer: r.Consumer, Provider: r.Provider, Resource: r.Resource, Items: r.Items, MatterCodes: r.MatterCodes,
 		LegalDuty: r.LegalDuty, ScopeRegion: r.ScopeRegion, State: string(r.State),
+		UpdateCycle: string(r.UpdateCycle), ProvisionMethod: string(r.ProvisionMethod),
 		Deadline: ts(r.Deadline), CreatedAt: ts(r.CreatedAt), UpdatedAt: ts(r.UpdatedAt),
 	}
 	for _, d := range r.Decisions {

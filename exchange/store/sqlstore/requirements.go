@@ -13,6 +13,10 @@ import (
 )
 
 func init() {
+	register(migration{31, "requirement update cycle and provision method", `
+ALTER TABLE requirements ADD COLUMN update_cycle TEXT NOT NULL DEFAULT '';
+ALTER TABLE requirements ADD COLUMN provision_method TEXT NOT NULL DEFAULT ''
+`})
 	register(migration{30, "requirements and decisions", `
 CREATE TABLE requirements (
 	id           TEXT PRIMARY KEY,
@@ -53,7 +57,7 @@ type requirements struct{ s *Store }
 // Requirements implements store.Store.
 func (s *Store) Requirements() store.Requirements { return requirements{s} }
 
-const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at`
+const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method`
 
 // joinList stores a list of codes or names (none contains a newline: both are validated).
 func joinList(l []string) string { return strings.Join(l, "\n") }
@@ -103,9 +107,10 @@ func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error
 		return unavailable("create requirement", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		r.ID, r.Consumer, r.Provider, r.Resource, joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion,
-		string(r.State), micro(r.Deadline), len(r.Decisions), micro(r.CreatedAt), micro(r.UpdatedAt)); err != nil {
+		string(r.State), micro(r.Deadline), len(r.Decisions), micro(r.CreatedAt), micro(r.UpdatedAt),
+		string(r.UpdateCycle), string(r.ProvisionMethod)); err != nil {
 		if q.s.d.IsUniqueViolation(err) {
 			return exists()
 		}
@@ -129,14 +134,16 @@ func scanRequirement(row interface{ Scan(...any) error }) (*exchange.Requirement
 	var (
 		r                          exchange.Requirement
 		items, matters, state      string
+		cycle, provision           string
 		deadline, created, updated int64
 		n                          int
 	)
 	if err := row.Scan(&r.ID, &r.Consumer, &r.Provider, &r.Resource, &items, &matters, &r.LegalDuty, &r.ScopeRegion,
-		&state, &deadline, &n, &created, &updated); err != nil {
+		&state, &deadline, &n, &created, &updated, &cycle, &provision); err != nil {
 		return nil, 0, err
 	}
 	r.Items, r.MatterCodes, r.State = splitList(items), splitList(matters), exchange.RequirementState(state)
+	r.UpdateCycle, r.ProvisionMethod = exchange.UpdateCycle(cycle), exchange.ProvisionMethod(provision)
 	r.Deadline, r.CreatedAt, r.UpdatedAt = fromMicro(deadline), fromMicro(created), fromMicro(updated)
 	return &r, n, nil
 }

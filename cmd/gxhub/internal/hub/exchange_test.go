@@ -301,6 +301,8 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 	hh := eh.file(t, dFund, "500000-GA-0001", "name", "household_address")
 	t.Run("conditional goes to review with a working-day deadline", func(t *testing.T) {
 		require.Equal(t, "under_review", hh.GetState())
+		require.Equal(t, "daily", hh.GetUpdateCycle(), "the resource's cycle by default")
+		require.Equal(t, "pull_api", hh.GetProvisionMethod())
 		require.Equal(t, time.Date(2026, 2, 25, 0, 0, 0, 0, cstZone), hh.GetDeadline().AsTime().In(cstZone))
 	})
 	t.Run("wrong departments are refused, each with its reason, writing nothing", func(t *testing.T) {

@@ -169,9 +169,15 @@ type Requirement struct {
 	// updated_at is the last decision's time.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// decisions are the history, oldest first (empty in lists).
-	Decisions     []*Decision `protobuf:"bytes,13,rep,name=decisions,proto3" json:"decisions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Decisions []*Decision `protobuf:"bytes,13,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	// update_cycle is the update cycle the consumer needs: realtime, daily,
+	// weekly or monthly.
+	UpdateCycle string `protobuf:"bytes,14,opt,name=update_cycle,json=updateCycle,proto3" json:"update_cycle,omitempty"`
+	// provision_method is how the consumer wants the data: pull_api,
+	// subscription or batch_file.
+	ProvisionMethod string `protobuf:"bytes,15,opt,name=provision_method,json=provisionMethod,proto3" json:"provision_method,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Requirement) Reset() {
@@ -295,6 +301,20 @@ func (x *Requirement) GetDecisions() []*Decision {
 	return nil
 }
 
+func (x *Requirement) GetUpdateCycle() string {
+	if x != nil {
+		return x.UpdateCycle
+	}
+	return ""
+}
+
+func (x *Requirement) GetProvisionMethod() string {
+	if x != nil {
+		return x.ProvisionMethod
+	}
+	return ""
+}
+
 // FileRequirementRequest is a new requirement.
 type FileRequirementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -309,9 +329,14 @@ type FileRequirementRequest struct {
 	// legal_duty is the law or regulation that needs the data.
 	LegalDuty string `protobuf:"bytes,5,opt,name=legal_duty,json=legalDuty,proto3" json:"legal_duty,omitempty"`
 	// scope_region is the region (default: the resource's).
-	ScopeRegion   string `protobuf:"bytes,6,opt,name=scope_region,json=scopeRegion,proto3" json:"scope_region,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ScopeRegion string `protobuf:"bytes,6,opt,name=scope_region,json=scopeRegion,proto3" json:"scope_region,omitempty"`
+	// update_cycle is the update cycle needed (default: the resource's).
+	UpdateCycle string `protobuf:"bytes,7,opt,name=update_cycle,json=updateCycle,proto3" json:"update_cycle,omitempty"`
+	// provision_method is the provision method wanted (default: the
+	// resource's).
+	ProvisionMethod string `protobuf:"bytes,8,opt,name=provision_method,json=provisionMethod,proto3" json:"provision_method,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FileRequirementRequest) Reset() {
@@ -382,6 +407,20 @@ func (x *FileRequirementRequest) GetLegalDuty() string {
 func (x *FileRequirementRequest) GetScopeRegion() string {
 	if x != nil {
 		return x.ScopeRegion
+	}
+	return ""
+}
+
+func (x *FileRequirementRequest) GetUpdateCycle() string {
+	if x != nil {
+		return x.UpdateCycle
+	}
+	return ""
+}
+
+func (x *FileRequirementRequest) GetProvisionMethod() string {
+	if x != nil {
+		return x.ProvisionMethod
 	}
 	return ""
 }
@@ -795,7 +834,7 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bevidence\x18\a \x01(\tR\bevidence\x12\x1f\n" +
 	"\vbody_digest\x18\b \x01(\tR\n" +
-	"bodyDigest\"\xeb\x03\n" +
+	"bodyDigest\"\xb9\x04\n" +
 	"\vRequirement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bconsumer\x18\x02 \x01(\tR\bconsumer\x12\x1a\n" +
@@ -813,7 +852,9 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n" +
-	"\tdecisions\x18\r \x03(\v2\x1b.gxhub.exchange.v1.DecisionR\tdecisions\"\xcb\x01\n" +
+	"\tdecisions\x18\r \x03(\v2\x1b.gxhub.exchange.v1.DecisionR\tdecisions\x12!\n" +
+	"\fupdate_cycle\x18\x0e \x01(\tR\vupdateCycle\x12)\n" +
+	"\x10provision_method\x18\x0f \x01(\tR\x0fprovisionMethod\"\x99\x02\n" +
 	"\x16FileRequirementRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +
@@ -821,7 +862,9 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"\fmatter_codes\x18\x04 \x03(\tR\vmatterCodes\x12\x1d\n" +
 	"\n" +
 	"legal_duty\x18\x05 \x01(\tR\tlegalDuty\x12!\n" +
-	"\fscope_region\x18\x06 \x01(\tR\vscopeRegion\"'\n" +
+	"\fscope_region\x18\x06 \x01(\tR\vscopeRegion\x12!\n" +
+	"\fupdate_cycle\x18\a \x01(\tR\vupdateCycle\x12)\n" +
+	"\x10provision_method\x18\b \x01(\tR\x0fprovisionMethod\"'\n" +
 	"\x15GetRequirementRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xbf\x01\n" +
 	"\x17ListRequirementsRequest\x12\x1a\n" +
