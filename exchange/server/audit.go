@@ -341,7 +341,25 @@ func anomalyRules(factor float64, minCount int64, baseline int) []string {
 	}
 }
 
-// ListAnomalies implements the auditor's anomaly flags (C4).
+// ListAnomalies implements the auditor's anomaly flags (C4) over the window [from, to).
+//
+// Detected:
+//   - PULL_WITHOUT_CASE: every pull record (granted or denied) with an empty case number.
+//   - VOLUME_SPIKE: per department and UTC hour, a pull count ≥ spike_min_count and
+//     > spike_factor × the median of the department's hourly counts over the
+//     baseline_hours before (hours without pulls count as 0).
+//   - PULL_REQUIREMENT_REVOKED: pulls refused with reason REQUIREMENT_REVOKED.
+//   - PULL_AFTER_REVOCATION: granted pulls by a requirement's consumer on its resource,
+//     timed at or after a requirement.decision record whose reason starts with "revoke"
+//     (the decision record's request id is the requirement id; consumer and resource come
+//     from the requirement store).
+//
+// Not detected: pull records do not name the requirement they were granted under, so a
+// granted pull after a revocation is flagged even when the consumer holds another granted
+// requirement for the same resource (the explanation then says so); revocations of
+// requirements missing from this hub's store are skipped; a spike is relative to the
+// department's own history only (a department that always pulls heavily is never flagged,
+// and a new department's first busy hour is, if above spike_min_count).
 func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesRequest) (*auditv1.ListAnomaliesResponse, error) {
 	if _, err := RequireRole(ctx, exchange.RoleAuditor); err != nil {
 		return nil, err
