@@ -69,6 +69,7 @@ type options struct {
 	tlsCA []byte
 	now   func() time.Time
 	extra []grpc.DialOption
+	retry *RetryPolicy
 }
 
 // WithURL overrides the hub URL from the identity (https://host:port or http://host:port).
@@ -124,11 +125,16 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	default:
 		return nil, fmt.Errorf("hub URL scheme %q: use https (or http for a hub started with --insecure)", u.Scheme)
 	}
+	retry := DefaultRetryPolicy
+	if o.retry != nil {
+		retry = *o.retry
+	}
 	c := &Client{id: id, now: o.now}
 	dopts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(deterministicCodec{})),
-		grpc.WithUnaryInterceptor(c.sign),
+		// Retry outside, signing inside: every attempt gets a fresh signature and nonce.
+		grpc.WithChainUnaryInterceptor(retryInterceptor(retry, IdempotentMethods), c.sign),
 	}, o.extra...)
 	conn, err := grpc.NewClient(u.Host, dopts...)
 	if err != nil {
