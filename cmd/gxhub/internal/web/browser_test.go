@@ -258,6 +258,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("trace by data subject", func(t *testing.T) {
+		th.requireOperation(t, "POST", "/v1/audit/records:search")
 		want := th.searchSubject(t, subject)
 		require.NotEmpty(t, want)
 		var rows int
@@ -284,6 +285,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("freshness dashboard", func(t *testing.T) {
+		th.requireOperation(t, "GET", "/v1/freshness")
 		want := th.freshness(t)
 		require.NotEmpty(t, want)
 		var rows int
@@ -307,6 +309,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("catalogue", func(t *testing.T) {
+		th.requireOperation(t, "GET", "/v1/resources")
 		var text string
 		require.NoError(t, step(ctx,
 			chromedp.Navigate(pageURL(th, "catalog")),
@@ -320,6 +323,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("who used my data (department acting for the holder)", func(t *testing.T) {
+		th.requireOperation(t, "POST", "/v1/audit/subject-usage")
 		var result string
 		require.NoError(t, step(ctx,
 			chromedp.Navigate(pageURL(th, "mydata")),
@@ -337,6 +341,31 @@ func TestBrowser(t *testing.T) {
 		require.Contains(t, result, "500000-GJJ-0001")
 		// The lookup itself is audited.
 		require.NotEmpty(t, th.searchKind(t, "subject.usage"))
+	})
+
+	t.Run("pages without their APIs say so", func(t *testing.T) {
+		var notices map[string]string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(pageURL(th, "verify")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.Evaluate(`(async () => {
+  state.ops = [];
+  loaders.verify(); loaders.mydata();
+  await loaders.freshness(); await loaders.catalog(); await loaders.trace();
+  const out = {};
+  for (const id of ["verify-api", "token-api", "trace-api", "catalog-api", "freshness-api", "mydata-api"]) out[id] = document.getElementById(id).textContent;
+  out.tokenButton = String(document.getElementById("verify-token").disabled);
+  out.mydataButton = String(document.getElementById("mydata-run").disabled);
+  return out;
+})()`, &notices, awaitPromise),
+		))
+		for _, id := range []string{"verify-api", "token-api", "trace-api", "catalog-api", "freshness-api", "mydata-api"} {
+			require.Contains(t, notices[id], "尚无", "%s: %s", id, notices[id])
+			require.Contains(t, notices[id], "no ", "%s: %s", id, notices[id])
+		}
+		require.Equal(t, "true", notices["tokenButton"])
+		require.Equal(t, "true", notices["mydataButton"])
+		screenshot(t, ctx, "09-no-api")
 	})
 
 	t.Run("sign out", func(t *testing.T) {

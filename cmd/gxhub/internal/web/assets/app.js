@@ -234,7 +234,7 @@ async function runTrace(ev) {
         token = page.next_page_token || "";
       } while (token && recs.length < 5000);
     } else {
-      if (f.subject) { out.replaceChildren(el("div", { class: "notice warn", text: "按数据主体检索需要中心的审计检索 API（尚无）。Searching by subject needs the hub's audit search API, which this hub does not have yet." })); return; }
+      if (f.subject) { out.replaceChildren(el("div", { class: "notice warn", id: "trace-noapi", text: "按数据主体检索需要中心的审计检索 API（尚无）。Searching by subject needs the hub's audit search API, which this hub does not have yet." })); return; }
       const info = await api("GET", "/v1/audit/log");
       const size = Number(info.size || 0);
       const idx = []; for (let i = size - 1; i >= 0 && idx.length < 200; i--) idx.push(i);
@@ -376,6 +376,7 @@ loaders.mydata = function () {
   const op = subjectOp();
   setNotice("mydata-api", op ? "info" : "warn", op ? "来源 Source: " + op.path + "（需协调或审计角色 coordinator or auditor role）"
     : "此中心尚无按数据主体查询使用情况的 API，暂不能查询。This hub has no subject-usage API yet.");
+  $("mydata-run").disabled = !op;
 };
 async function runMyData(ev) {
   ev.preventDefault();
