@@ -135,7 +135,29 @@ func TestBrowser(t *testing.T) {
 		require.NoError(t, step(ctx, chromedp.Navigate(th.url+"/ui/"), chromedp.WaitVisible("#signed-out", chromedp.ByID)))
 	})
 
-	signIn(t, ctx, th, auditor)
+	// The operator's path: `gxctl --identity DIR web` prints the link; the browser opens it.
+	t.Run("sign in with the link gxctl web prints", func(t *testing.T) {
+		bin := filepath.Join(t.TempDir(), "gxctl")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/gxhub/gxhub/cmd/gxctl").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		cmd := exec.Command(bin, "--identity", th.dirs[0], "web")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdout, err := cmd.Output()
+		require.NoError(t, err, "%s", stderr.String())
+		link := strings.TrimSpace(string(stdout))
+		require.True(t, strings.HasPrefix(link, th.url+"/ui/login#"), "link %q", link)
+		require.Contains(t, stderr.String(), "usable once")
+		var who string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(link),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.Text("#who", &who, chromedp.ByID),
+		))
+		require.Contains(t, who, auditor.Code)
+		require.Contains(t, who, "重庆市大数据应用发展管理局")
+	})
+	signIn(t, ctx, th, auditor) // again, so that the rest does not depend on the build
 	screenshot(t, ctx, "01-signed-in")
 
 	t.Run("SM3 in the browser matches Go", func(t *testing.T) {
