@@ -529,6 +529,29 @@ func TestMatterService(t *testing.T) {
 	require.True(t, ex.GetExemptions()[0].GetExempt(), ex.GetExemptions()[0].GetReason())
 	require.False(t, ex.GetExemptions()[1].GetExempt())
 	require.True(t, strings.HasPrefix(ex.GetExemptions()[1].GetReason(), "must be submitted"))
+
+	t.Run("REST: exemptions and decisions over the gateway", func(t *testing.T) {
+		id, err := identity.Load(eh.dirs[dYubei], nil)
+		require.NoError(t, err)
+		post := func(path, body string) (int, map[string]any) {
+			h, err := reqsig.Sign(id.Key, id.Code, "POST", path, []byte(body), clk.Now())
+			require.NoError(t, err)
+			return eh.rest(t, "POST", path, h, []byte(body))
+		}
+		code, body := post("/v1/matters/"+m.Code+":exemptions", `{"applicant":"91350100M000100Y43"}`)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Equal(t, true, body["exemptions"].([]any)[0].(map[string]any)["exempt"])
+		f, err := eh.c(t, dYubei).Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{
+			Resource: "500000-GA-0001", Items: []string{"name"}, MatterCodes: []string{m.Code}, LegalDuty: "x"})
+		require.NoError(t, err)
+		path := "/v1/requirements/" + f.GetRequirement().GetId() + ":decide"
+		code, body = post(path, `{"action":"refuse","legal_basis":"x"}`)
+		require.Equal(t, http.StatusForbidden, code, body)
+		require.Equal(t, "NOT_REQUIREMENT_PROVIDER", body["reason"])
+		code, body = post(path, `{"action":"withdraw"}`)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Equal(t, "withdrawn", body["requirement"].(map[string]any)["state"])
+	})
 }
 
 // BenchmarkRequirementWorkflow measures one conditional requirement through the signed
