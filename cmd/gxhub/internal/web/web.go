@@ -144,7 +144,12 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	id, dept, exp, err := u.Sessions.Login(r.Context(), in.Token, u.audience(r))
 	if err != nil {
-		u.opts.Log.Info("web sign-in refused", slog.String("reason", server.Reason(err)), slog.String("error", err.Error()))
+		reason := ""
+		var xe *exchange.Error
+		if errors.As(err, &xe) {
+			reason = xe.Reason
+		}
+		u.opts.Log.Info("web sign-in refused", slog.String("reason", reason), slog.String("error", err.Error()))
 		server.WriteHTTPError(w, r, u.opts.Log, err)
 		return
 	}
