@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/sdk"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -123,7 +126,76 @@ func matterCmd() *cobra.Command {
 	}
 	exemptions.Flags().StringVar(&applicant, "applicant", "", "the applicant's 公民身份号码 or 统一社会信用代码")
 
-	cmd.AddCommand(define, get, exemptions)
+	var collectApplicant, caseNo string
+	var freshOnly bool
+	collect := &cobra.Command{
+		Use:   "collect CODE --applicant ID --case CASE",
+		Short: "Pull, for a case, every material sharing supplies (one signed, audited pull each; verified here)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if collectApplicant == "" || caseNo == "" {
+				return exitf(2, "--applicant and --case are required: the applicant's 公民身份号码 or 统一社会信用代码 and the case number (办件编码)")
+			}
+			return withClient(cmd, func(c *sdk.Client) error {
+				info, err := call(func(ctx context.Context) (*auditv1.LogInfo, error) {
+					return c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+				})
+				if err != nil {
+					return err
+				}
+				hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+				if err != nil {
+					return exitf(1, "hub key: %v", err)
+				}
+				resp, err := call(func(ctx context.Context) (*exchangev1.CollectMaterialsResponse, error) {
+					return c.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: args[0], Applicant: collectApplicant, CaseNumber: caseNo, FreshOnly: freshOnly})
+				})
+				if err != nil {
+					return err
+				}
+				// Every pulled material must carry the hub's valid signature.
+				for _, m := range resp.GetMaterials() {
+					if m.GetPull() != nil {
+						if _, err := sdk.VerifyPull(m.GetPull(), hubKey); err != nil {
+							return exitf(1, "material %s: the hub's signature does not verify: %v", m.GetExemption().GetMaterial().GetId(), err)
+						}
+					}
+				}
+				if global.json {
+					return printProto(cmd.OutOrStdout(), resp)
+				}
+				var tw table
+				tw.row("MATERIAL", "NAME", "ANSWER", "DATA (signature verified) / REASON")
+				for _, m := range resp.GetMaterials() {
+					e := m.GetExemption()
+					answer, detail := "SUBMIT", e.GetReason()
+					if e.GetExempt() {
+						answer = "免于提交"
+					}
+					switch {
+					case m.GetErrorReason() != "":
+						detail = m.GetErrorReason() + ": " + m.GetErrorMessage()
+					case m.GetPull() != nil:
+						res, _ := sdk.VerifyPull(m.GetPull(), hubKey)
+						var parts []string
+						for _, r := range res.GetRecords() {
+							for _, k := range sortedKeys(r.GetFields()) {
+								parts = append(parts, k+"="+r.GetFields()[k])
+							}
+						}
+						detail = strings.Join(parts, " ")
+					}
+					tw.row(e.GetMaterial().GetId(), e.GetMaterial().GetName(), answer, detail)
+				}
+				return tw.write(cmd.OutOrStdout())
+			})
+		},
+	}
+	collect.Flags().StringVar(&collectApplicant, "applicant", "", "the applicant's 公民身份号码 or 统一社会信用代码")
+	collect.Flags().StringVar(&caseNo, "case", "", "case number (办件编码) the materials are collected for")
+	collect.Flags().BoolVar(&freshOnly, "fresh-only", false, "refuse materials whose data is past its freshness limit")
+
+	cmd.AddCommand(define, get, exemptions, collect, matterListCmd())
 	return cmd
 }
 
@@ -161,4 +233,13 @@ func printMatter(cmd *cobra.Command, m *exchangev1.Matter) error {
 		tw.row(mt.GetId(), mt.GetName(), mt.GetResource(), strings.Join(mt.GetItems(), ","), mt.GetEcertType())
 	}
 	return tw.write(w)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -18,8 +19,10 @@ type Matters struct {
 	// ECertType reports whether an e-certificate type code is in the hub's licence
 	// catalogue (nil: none is).
 	ECertType func(ctx context.Context, code string) bool
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Puller pulls the materials sharing supplies (CollectMaterials).
+	Puller Puller
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 func (s *Matters) now() time.Time {
@@ -192,6 +195,64 @@ func (s *Matters) GetExemptions(ctx context.Context, req *exchangev1.GetExemptio
 			Material: materialToProto(e.Material), Exempt: e.Exempt, Source: string(e.Source),
 			Requirement: e.Requirement, Provider: e.Provider, Reason: e.Reason,
 		})
+	}
+	return resp, nil
+}
+
+// Puller runs one pull for the calling department (the PullService implementation).
+type Puller interface {
+	Pull(ctx context.Context, req *exchangev1.PullRequest) (*exchangev1.PullResponse, error)
+}
+
+// CollectMaterials answers the exemptions and pulls, for the case, every material that
+// sharing supplies — each through the ordinary pull path (policy, signature, audit).
+func (s *Matters) CollectMaterials(ctx context.Context, req *exchangev1.CollectMaterialsRequest) (*exchangev1.CollectMaterialsResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.Puller == nil {
+		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "PULLS_UNAVAILABLE", "this hub has no pull service configured")
+	}
+	caseNo := strings.TrimSpace(req.GetCaseNumber())
+	if caseNo == "" {
+		return nil, exchange.Errorf(exchange.KindInvalid, "CASE_NUMBER_MISSING",
+			"case_number (办件编码) is required: materials are collected for one case and every pull is bound to it")
+	}
+	applicant := strings.ToUpper(strings.TrimSpace(req.GetApplicant()))
+	m, ex, err := s.Exemptions(ctx, caller.Department.Code, req.GetCode(), applicant)
+	if err != nil {
+		return nil, err
+	}
+	resp := &exchangev1.CollectMaterialsResponse{MatterCode: m.Code, CaseNumber: caseNo}
+	for _, e := range ex {
+		cm := &exchangev1.CollectedMaterial{Exemption: &exchangev1.Exemption{
+			Material: materialToProto(e.Material), Exempt: e.Exempt, Source: string(e.Source),
+			Requirement: e.Requirement, Provider: e.Provider, Reason: e.Reason,
+		}}
+		if e.Source == exchange.SourceSharing {
+			pr, err := s.Puller.Pull(ctx, &exchangev1.PullRequest{
+				RequirementId: e.Requirement, MatterCode: m.Code, CaseNumber: caseNo,
+				Subjects: []string{applicant}, Items: e.Material.Items, FreshOnly: req.GetFreshOnly(),
+			})
+			if err != nil {
+				var de *exchange.Error
+				if errors.As(err, &de) && de.Kind != exchange.KindInternal {
+					cm.ErrorReason, cm.ErrorMessage = de.Reason, de.Error()
+				} else {
+					cm.ErrorReason, cm.ErrorMessage = Reason(err), "the pull failed; retry the collection"
+					if cm.ErrorReason == "" {
+						cm.ErrorReason = "PULL_FAILED"
+					}
+					if s.Log != nil {
+						s.Log.ErrorContext(ctx, "collect materials: pull failed", slog.String("material", e.Material.ID), slog.String("error", err.Error()))
+					}
+				}
+			} else {
+				cm.Pull = pr
+			}
+		}
+		resp.Materials = append(resp.Materials, cm)
 	}
 	return resp, nil
 }

@@ -177,10 +177,11 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.FreshnessService/ListFreshnessAlerts": signed,
 	"/gxhub.exchange.v1.FreshnessService/Heartbeat":           only("provider"),
 
-	"/gxhub.exchange.v1.MatterService/DefineMatter":  only("coordinator", "consumer"),
-	"/gxhub.exchange.v1.MatterService/GetMatter":     signed,
-	"/gxhub.exchange.v1.MatterService/ListMatters":   signed,
-	"/gxhub.exchange.v1.MatterService/GetExemptions": signed,
+	"/gxhub.exchange.v1.MatterService/DefineMatter":     only("coordinator", "consumer"),
+	"/gxhub.exchange.v1.MatterService/GetMatter":        signed,
+	"/gxhub.exchange.v1.MatterService/ListMatters":      signed,
+	"/gxhub.exchange.v1.MatterService/GetExemptions":    signed,
+	"/gxhub.exchange.v1.MatterService/CollectMaterials": signed,
 
 	"/gxhub.exchange.v1.ObjectionService/RaiseObjection":   only("consumer"),
 	"/gxhub.exchange.v1.ObjectionService/ListObjections":   signed,

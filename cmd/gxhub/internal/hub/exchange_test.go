@@ -19,11 +19,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/sdk"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 	"github.com/gxhub/gxhub/sdk/reqsig"
@@ -529,6 +531,36 @@ func TestMatterService(t *testing.T) {
 	require.True(t, ex.GetExemptions()[0].GetExempt(), ex.GetExemptions()[0].GetReason())
 	require.False(t, ex.GetExemptions()[1].GetExempt())
 	require.True(t, strings.HasPrefix(ex.GetExemptions()[1].GetReason(), "must be submitted"))
+
+	t.Run("collect: the exempt material is pulled for the case in one call", func(t *testing.T) {
+		const company = "91350100M000100Y43"
+		_, err := eh.c(t, dMarket).Records.Publish(ctx, &exchangev1.PublishRequest{Resource: "500000-SCJG-0001", BatchId: "collect-1",
+			Changes: []*exchangev1.RecordChange{{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: company,
+				Fields: map[string]string{"uscc": company, "name": "福州示例科技有限公司", "legal_representative": "张三"}}}})
+		require.NoError(t, err)
+		_, err = eh.c(t, dYubei).Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, Applicant: company})
+		requireReason(t, err, codes.InvalidArgument, "CASE_NUMBER_MISSING")
+
+		col, err := eh.c(t, dYubei).Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, Applicant: company, CaseNumber: "YB2026030200001"})
+		require.NoError(t, err)
+		require.Len(t, col.GetMaterials(), 2)
+		licence, articles := col.GetMaterials()[0], col.GetMaterials()[1]
+		require.True(t, licence.GetExemption().GetExempt())
+		require.Empty(t, licence.GetErrorReason(), licence.GetErrorMessage())
+		info, err := eh.c(t, dYubei).Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+		require.NoError(t, err)
+		hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+		require.NoError(t, err)
+		res, err := sdk.VerifyPull(licence.GetPull(), hubKey)
+		require.NoError(t, err, "the collected material is signed by the hub")
+		require.Equal(t, "YB2026030200001", res.GetCaseNumber())
+		require.Equal(t, m.Code, res.GetMatterCode())
+		require.Len(t, res.GetRecords(), 1)
+		require.Equal(t, map[string]string{"uscc": company, "name": "福州示例科技有限公司"}, res.GetRecords()[0].GetFields(), "only the material's items")
+		require.NotEmpty(t, licence.GetPull().GetAuditReferences())
+		require.False(t, articles.GetExemption().GetExempt())
+		require.Nil(t, articles.GetPull(), "a material to submit is not pulled")
+	})
 
 	t.Run("REST: exemptions and decisions over the gateway", func(t *testing.T) {
 		id, err := identity.Load(eh.dirs[dYubei], nil)

@@ -54,14 +54,14 @@ type Hub struct {
 	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
 	// responses. Its public key is published by AuditService.GetLogInfo.
 	SigningKey *sm.PrivateKey
+	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
+	Decider *casbinpolicy.Decider
 	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
 	Requirements *server.Requirements
 	// ECertTypes reports whether an e-certificate type code is catalogued (matter
 	// exemptions): the ECertService's licence catalogue (demo plus registered types).
 	ECertTypes func(ctx context.Context, code string) bool
 	deadlines  exchange.Deadlines
-	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
-	Decider *casbinpolicy.Decider
 
 	grpc    *grpc.Server
 	handler http.Handler
@@ -200,30 +200,6 @@ func (h *Hub) build(tlsDir string) error {
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
 	h.wireAuditQueries(audit)
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
-	if h.deadlines == (exchange.Deadlines{}) {
-		h.deadlines = exchange.DefaultDeadlines()
-	}
-	if err := h.deadlines.Validate(); err != nil {
-		return err
-	}
-	catalog := &server.Catalog{Store: h.Store, Log: log, Now: h.now}
-	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
-		Audit: h.Audit.Log, Log: log, Now: h.now}
-	matters := &server.Matters{Store: h.Store, Log: log, Now: h.now,
-		ECertType: func(ctx context.Context, code string) bool { return h.ECertTypes != nil && h.ECertTypes(ctx, code) }}
-	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
-	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
-	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
-	verifySvc, ecertSvc, sealSvc, err := h.certServices()
-	if err != nil {
-		return err
-	}
-	if h.ECertTypes == nil {
-		h.ECertTypes = ecertSvc.HasCertType
-	}
-	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
-	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
-	certsv1.RegisterSealServiceServer(h.grpc, sealSvc)
 	// Data exchange: pulls (A3, A6), publishing and objections (A4), freshness (A5), policy (D1–D3).
 	if err := casbinpolicy.Seed(context.Background(), h.Store.Policies(), h.now()); err != nil {
 		return fmt.Errorf("seed the default pull policy: %w", err)
@@ -241,6 +217,30 @@ func (h *Hub) build(tlsDir string) error {
 	exchangev1.RegisterFreshnessServiceServer(h.grpc, freshness)
 	exchangev1.RegisterPolicyServiceServer(h.grpc, pol)
 	h.metrics.MustRegister(server.NewFreshnessCollector(freshness))
+	verifySvc, ecertSvc, sealSvc, err := h.certServices()
+	if err != nil {
+		return err
+	}
+	if h.ECertTypes == nil {
+		h.ECertTypes = ecertSvc.HasCertType
+	}
+	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
+	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
+	certsv1.RegisterSealServiceServer(h.grpc, sealSvc)
+	if h.deadlines == (exchange.Deadlines{}) {
+		h.deadlines = exchange.DefaultDeadlines()
+	}
+	if err := h.deadlines.Validate(); err != nil {
+		return err
+	}
+	catalog := &server.Catalog{Store: h.Store, Log: log, Now: h.now}
+	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
+		Audit: h.Audit.Log, Log: log, Now: h.now}
+	matters := &server.Matters{Store: h.Store, Log: log, Now: h.now, Puller: pulls,
+		ECertType: func(ctx context.Context, code string) bool { return h.ECertTypes != nil && h.ECertTypes(ctx, code) }}
+	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
+	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
+	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
 
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(server.GatewayErrorHandler(log)),
@@ -265,24 +265,6 @@ func (h *Hub) build(tlsDir string) error {
 	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
-		return err
-	}
-	if err := exchangev1.RegisterRequirementServiceHandlerServer(ctx, gw, h.Requirements); err != nil {
-		return err
-	}
-	if err := exchangev1.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
-		return err
-	}
-	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
-		return err
-	}
-	if err := certsv1.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
-		return err
-	}
-	if err := certsv1.RegisterSealServiceHandlerServer(ctx, gw, sealSvc); err != nil {
-		return err
-	}
 	for _, err := range []error{
 		exchangev1.RegisterPullServiceHandlerServer(ctx, gw, pulls),
 		exchangev1.RegisterRecordServiceHandlerServer(ctx, gw, records),
@@ -293,6 +275,24 @@ func (h *Hub) build(tlsDir string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterSealServiceHandlerServer(ctx, gw, sealSvc); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterRequirementServiceHandlerServer(ctx, gw, h.Requirements); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
+		return err
 	}
 
 	mux := http.NewServeMux()

@@ -29,6 +29,216 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CollectMaterialsRequest names the matter, the applicant and the case.
+type CollectMaterialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the matter (事项) code.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// applicant is the applicant's 公民身份号码 or 统一社会信用代码.
+	Applicant string `protobuf:"bytes,2,opt,name=applicant,proto3" json:"applicant,omitempty"`
+	// case_number is the case (办件编码) the materials are collected for.
+	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// fresh_only refuses a material whose resource is past its freshness limit.
+	FreshOnly     bool `protobuf:"varint,4,opt,name=fresh_only,json=freshOnly,proto3" json:"fresh_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectMaterialsRequest) Reset() {
+	*x = CollectMaterialsRequest{}
+	mi := &file_exchange_v1_matters_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectMaterialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectMaterialsRequest) ProtoMessage() {}
+
+func (x *CollectMaterialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_matters_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectMaterialsRequest.ProtoReflect.Descriptor instead.
+func (*CollectMaterialsRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CollectMaterialsRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CollectMaterialsRequest) GetApplicant() string {
+	if x != nil {
+		return x.Applicant
+	}
+	return ""
+}
+
+func (x *CollectMaterialsRequest) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *CollectMaterialsRequest) GetFreshOnly() bool {
+	if x != nil {
+		return x.FreshOnly
+	}
+	return false
+}
+
+// CollectedMaterial is one material's outcome.
+type CollectedMaterial struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// exemption says whether the material must be submitted and why.
+	Exemption *Exemption `protobuf:"bytes,1,opt,name=exemption,proto3" json:"exemption,omitempty"`
+	// pull is the signed pull result for a material supplied by sharing.
+	Pull *PullResponse `protobuf:"bytes,2,opt,name=pull,proto3" json:"pull,omitempty"`
+	// error_reason is the stable reason when that pull was refused or failed.
+	ErrorReason string `protobuf:"bytes,3,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
+	// error_message says what was wrong and what to do.
+	ErrorMessage  string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectedMaterial) Reset() {
+	*x = CollectedMaterial{}
+	mi := &file_exchange_v1_matters_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectedMaterial) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectedMaterial) ProtoMessage() {}
+
+func (x *CollectedMaterial) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_matters_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectedMaterial.ProtoReflect.Descriptor instead.
+func (*CollectedMaterial) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CollectedMaterial) GetExemption() *Exemption {
+	if x != nil {
+		return x.Exemption
+	}
+	return nil
+}
+
+func (x *CollectedMaterial) GetPull() *PullResponse {
+	if x != nil {
+		return x.Pull
+	}
+	return nil
+}
+
+func (x *CollectedMaterial) GetErrorReason() string {
+	if x != nil {
+		return x.ErrorReason
+	}
+	return ""
+}
+
+func (x *CollectedMaterial) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+// CollectMaterialsResponse lists every material of the matter.
+type CollectMaterialsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// matter_code echoes the request.
+	MatterCode string `protobuf:"bytes,1,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// case_number echoes the request.
+	CaseNumber string `protobuf:"bytes,2,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// materials in the matter's order.
+	Materials     []*CollectedMaterial `protobuf:"bytes,3,rep,name=materials,proto3" json:"materials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectMaterialsResponse) Reset() {
+	*x = CollectMaterialsResponse{}
+	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectMaterialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectMaterialsResponse) ProtoMessage() {}
+
+func (x *CollectMaterialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectMaterialsResponse.ProtoReflect.Descriptor instead.
+func (*CollectMaterialsResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CollectMaterialsResponse) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *CollectMaterialsResponse) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *CollectMaterialsResponse) GetMaterials() []*CollectedMaterial {
+	if x != nil {
+		return x.Materials
+	}
+	return nil
+}
+
 // Material is one required material of a matter.
 type Material struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -48,7 +258,7 @@ type Material struct {
 
 func (x *Material) Reset() {
 	*x = Material{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[0]
+	mi := &file_exchange_v1_matters_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -60,7 +270,7 @@ func (x *Material) String() string {
 func (*Material) ProtoMessage() {}
 
 func (x *Material) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[0]
+	mi := &file_exchange_v1_matters_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -73,7 +283,7 @@ func (x *Material) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Material.ProtoReflect.Descriptor instead.
 func (*Material) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{0}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Material) GetId() string {
@@ -136,7 +346,7 @@ type Matter struct {
 
 func (x *Matter) Reset() {
 	*x = Matter{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[1]
+	mi := &file_exchange_v1_matters_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +358,7 @@ func (x *Matter) String() string {
 func (*Matter) ProtoMessage() {}
 
 func (x *Matter) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[1]
+	mi := &file_exchange_v1_matters_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +371,7 @@ func (x *Matter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Matter.ProtoReflect.Descriptor instead.
 func (*Matter) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{1}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Matter) GetCode() string {
@@ -224,7 +434,7 @@ type DefineMatterRequest struct {
 
 func (x *DefineMatterRequest) Reset() {
 	*x = DefineMatterRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	mi := &file_exchange_v1_matters_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +446,7 @@ func (x *DefineMatterRequest) String() string {
 func (*DefineMatterRequest) ProtoMessage() {}
 
 func (x *DefineMatterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	mi := &file_exchange_v1_matters_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +459,7 @@ func (x *DefineMatterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefineMatterRequest.ProtoReflect.Descriptor instead.
 func (*DefineMatterRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{2}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DefineMatterRequest) GetMatter() *Matter {
@@ -270,7 +480,7 @@ type GetMatterRequest struct {
 
 func (x *GetMatterRequest) Reset() {
 	*x = GetMatterRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[3]
+	mi := &file_exchange_v1_matters_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +492,7 @@ func (x *GetMatterRequest) String() string {
 func (*GetMatterRequest) ProtoMessage() {}
 
 func (x *GetMatterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[3]
+	mi := &file_exchange_v1_matters_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +505,7 @@ func (x *GetMatterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMatterRequest.ProtoReflect.Descriptor instead.
 func (*GetMatterRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetMatterRequest) GetCode() string {
@@ -320,7 +530,7 @@ type ListMattersRequest struct {
 
 func (x *ListMattersRequest) Reset() {
 	*x = ListMattersRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[4]
+	mi := &file_exchange_v1_matters_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +542,7 @@ func (x *ListMattersRequest) String() string {
 func (*ListMattersRequest) ProtoMessage() {}
 
 func (x *ListMattersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[4]
+	mi := &file_exchange_v1_matters_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +555,7 @@ func (x *ListMattersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMattersRequest.ProtoReflect.Descriptor instead.
 func (*ListMattersRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListMattersRequest) GetDepartment() string {
@@ -382,7 +592,7 @@ type ListMattersResponse struct {
 
 func (x *ListMattersResponse) Reset() {
 	*x = ListMattersResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[5]
+	mi := &file_exchange_v1_matters_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +604,7 @@ func (x *ListMattersResponse) String() string {
 func (*ListMattersResponse) ProtoMessage() {}
 
 func (x *ListMattersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[5]
+	mi := &file_exchange_v1_matters_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +617,7 @@ func (x *ListMattersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMattersResponse.ProtoReflect.Descriptor instead.
 func (*ListMattersResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListMattersResponse) GetMatters() []*Matter {
@@ -437,7 +647,7 @@ type GetExemptionsRequest struct {
 
 func (x *GetExemptionsRequest) Reset() {
 	*x = GetExemptionsRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[6]
+	mi := &file_exchange_v1_matters_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +659,7 @@ func (x *GetExemptionsRequest) String() string {
 func (*GetExemptionsRequest) ProtoMessage() {}
 
 func (x *GetExemptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[6]
+	mi := &file_exchange_v1_matters_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +672,7 @@ func (x *GetExemptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExemptionsRequest.ProtoReflect.Descriptor instead.
 func (*GetExemptionsRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetExemptionsRequest) GetCode() string {
@@ -502,7 +712,7 @@ type Exemption struct {
 
 func (x *Exemption) Reset() {
 	*x = Exemption{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[7]
+	mi := &file_exchange_v1_matters_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +724,7 @@ func (x *Exemption) String() string {
 func (*Exemption) ProtoMessage() {}
 
 func (x *Exemption) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[7]
+	mi := &file_exchange_v1_matters_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +737,7 @@ func (x *Exemption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exemption.ProtoReflect.Descriptor instead.
 func (*Exemption) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{7}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Exemption) GetMaterial() *Material {
@@ -589,7 +799,7 @@ type GetExemptionsResponse struct {
 
 func (x *GetExemptionsResponse) Reset() {
 	*x = GetExemptionsResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[8]
+	mi := &file_exchange_v1_matters_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +811,7 @@ func (x *GetExemptionsResponse) String() string {
 func (*GetExemptionsResponse) ProtoMessage() {}
 
 func (x *GetExemptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[8]
+	mi := &file_exchange_v1_matters_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +824,7 @@ func (x *GetExemptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExemptionsResponse.ProtoReflect.Descriptor instead.
 func (*GetExemptionsResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{8}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetExemptionsResponse) GetMatterCode() string {
@@ -656,7 +866,7 @@ type DefineMatterResponse struct {
 
 func (x *DefineMatterResponse) Reset() {
 	*x = DefineMatterResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[9]
+	mi := &file_exchange_v1_matters_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +878,7 @@ func (x *DefineMatterResponse) String() string {
 func (*DefineMatterResponse) ProtoMessage() {}
 
 func (x *DefineMatterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[9]
+	mi := &file_exchange_v1_matters_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +891,7 @@ func (x *DefineMatterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefineMatterResponse.ProtoReflect.Descriptor instead.
 func (*DefineMatterResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{9}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DefineMatterResponse) GetMatter() *Matter {
@@ -695,7 +905,25 @@ var File_exchange_v1_matters_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_matters_proto_rawDesc = "" +
 	"\n" +
-	"\x19exchange/v1/matters.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x7f\n" +
+	"\x19exchange/v1/matters.proto\x12\x11gxhub.exchange.v1\x1a\x17exchange/v1/pulls.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x8b\x01\n" +
+	"\x17CollectMaterialsRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1c\n" +
+	"\tapplicant\x18\x02 \x01(\tR\tapplicant\x12\x1f\n" +
+	"\vcase_number\x18\x03 \x01(\tR\n" +
+	"caseNumber\x12\x1d\n" +
+	"\n" +
+	"fresh_only\x18\x04 \x01(\bR\tfreshOnly\"\xcc\x01\n" +
+	"\x11CollectedMaterial\x12:\n" +
+	"\texemption\x18\x01 \x01(\v2\x1c.gxhub.exchange.v1.ExemptionR\texemption\x123\n" +
+	"\x04pull\x18\x02 \x01(\v2\x1f.gxhub.exchange.v1.PullResponseR\x04pull\x12!\n" +
+	"\ferror_reason\x18\x03 \x01(\tR\verrorReason\x12#\n" +
+	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\"\xa0\x01\n" +
+	"\x18CollectMaterialsResponse\x12\x1f\n" +
+	"\vmatter_code\x18\x01 \x01(\tR\n" +
+	"matterCode\x12\x1f\n" +
+	"\vcase_number\x18\x02 \x01(\tR\n" +
+	"caseNumber\x12B\n" +
+	"\tmaterials\x18\x03 \x03(\v2$.gxhub.exchange.v1.CollectedMaterialR\tmaterials\"\x7f\n" +
 	"\bMaterial\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -748,7 +976,7 @@ const file_exchange_v1_matters_proto_rawDesc = "" +
 	"exemptions\x18\x04 \x03(\v2\x1c.gxhub.exchange.v1.ExemptionR\n" +
 	"exemptions\"I\n" +
 	"\x14DefineMatterResponse\x121\n" +
-	"\x06matter\x18\x01 \x01(\v2\x19.gxhub.exchange.v1.MatterR\x06matter2\x93\t\n" +
+	"\x06matter\x18\x01 \x01(\v2\x19.gxhub.exchange.v1.MatterR\x06matter2\xaf\f\n" +
 	"\rMatterService\x12\xb9\x02\n" +
 	"\fDefineMatter\x12&.gxhub.exchange.v1.DefineMatterRequest\x1a'.gxhub.exchange.v1.DefineMatterResponse\"\xd7\x01\x92A\xb8\x01\n" +
 	"\rMatterService\x12\x19Define or change a matter\x1a\x8b\x01A matter (事项编码, name) with its required materials; each maps to a resource and data items, to an e-certificate type, or to nothing.\x82\xd3\xe4\x93\x02\x15:\x06matter\"\v/v1/matters\x12\xbd\x01\n" +
@@ -757,7 +985,9 @@ const file_exchange_v1_matters_proto_rawDesc = "" +
 	"\vListMatters\x12%.gxhub.exchange.v1.ListMattersRequest\x1a&.gxhub.exchange.v1.ListMattersResponse\"r\x92A\\\n" +
 	"\rMatterService\x12\fList matters\x1a=Matters ordered by code, optionally of one department, paged.\x82\xd3\xe4\x93\x02\r\x12\v/v1/matters\x12\xb2\x03\n" +
 	"\rGetExemptions\x12'.gxhub.exchange.v1.GetExemptionsRequest\x1a(.gxhub.exchange.v1.GetExemptionsResponse\"\xcd\x02\x92A\xa1\x02\n" +
-	"\rMatterService\x12$Which materials must not be demanded\x1a\xe9\x01A material is exempt when a granted requirement of the calling department covers its data items for this matter, or when it is an e-certificate of a known type. POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/matters/{code}:exemptionsB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\rMatterService\x12$Which materials must not be demanded\x1a\xe9\x01A material is exempt when a granted requirement of the calling department covers its data items for this matter, or when it is an e-certificate of a known type. POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/matters/{code}:exemptions\x12\x99\x03\n" +
+	"\x10CollectMaterials\x12*.gxhub.exchange.v1.CollectMaterialsRequest\x1a+.gxhub.exchange.v1.CollectMaterialsResponse\"\xab\x02\x92A\x82\x02\n" +
+	"\rMatterService\x12%Collect a case's materials by sharing\x1a\xc9\x01Exemptions for the applicant plus, for each material supplied by sharing, the signed pull result (verify each with the hub key). POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/matters/{code}:collectB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -776,41 +1006,50 @@ func file_exchange_v1_matters_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_matters_proto_rawDescData
 }
 
-var file_exchange_v1_matters_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_exchange_v1_matters_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_exchange_v1_matters_proto_goTypes = []any{
-	(*Material)(nil),              // 0: gxhub.exchange.v1.Material
-	(*Matter)(nil),                // 1: gxhub.exchange.v1.Matter
-	(*DefineMatterRequest)(nil),   // 2: gxhub.exchange.v1.DefineMatterRequest
-	(*GetMatterRequest)(nil),      // 3: gxhub.exchange.v1.GetMatterRequest
-	(*ListMattersRequest)(nil),    // 4: gxhub.exchange.v1.ListMattersRequest
-	(*ListMattersResponse)(nil),   // 5: gxhub.exchange.v1.ListMattersResponse
-	(*GetExemptionsRequest)(nil),  // 6: gxhub.exchange.v1.GetExemptionsRequest
-	(*Exemption)(nil),             // 7: gxhub.exchange.v1.Exemption
-	(*GetExemptionsResponse)(nil), // 8: gxhub.exchange.v1.GetExemptionsResponse
-	(*DefineMatterResponse)(nil),  // 9: gxhub.exchange.v1.DefineMatterResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*CollectMaterialsRequest)(nil),  // 0: gxhub.exchange.v1.CollectMaterialsRequest
+	(*CollectedMaterial)(nil),        // 1: gxhub.exchange.v1.CollectedMaterial
+	(*CollectMaterialsResponse)(nil), // 2: gxhub.exchange.v1.CollectMaterialsResponse
+	(*Material)(nil),                 // 3: gxhub.exchange.v1.Material
+	(*Matter)(nil),                   // 4: gxhub.exchange.v1.Matter
+	(*DefineMatterRequest)(nil),      // 5: gxhub.exchange.v1.DefineMatterRequest
+	(*GetMatterRequest)(nil),         // 6: gxhub.exchange.v1.GetMatterRequest
+	(*ListMattersRequest)(nil),       // 7: gxhub.exchange.v1.ListMattersRequest
+	(*ListMattersResponse)(nil),      // 8: gxhub.exchange.v1.ListMattersResponse
+	(*GetExemptionsRequest)(nil),     // 9: gxhub.exchange.v1.GetExemptionsRequest
+	(*Exemption)(nil),                // 10: gxhub.exchange.v1.Exemption
+	(*GetExemptionsResponse)(nil),    // 11: gxhub.exchange.v1.GetExemptionsResponse
+	(*DefineMatterResponse)(nil),     // 12: gxhub.exchange.v1.DefineMatterResponse
+	(*PullResponse)(nil),             // 13: gxhub.exchange.v1.PullResponse
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
 }
 var file_exchange_v1_matters_proto_depIdxs = []int32{
-	0,  // 0: gxhub.exchange.v1.Matter.materials:type_name -> gxhub.exchange.v1.Material
-	10, // 1: gxhub.exchange.v1.Matter.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: gxhub.exchange.v1.DefineMatterRequest.matter:type_name -> gxhub.exchange.v1.Matter
-	1,  // 3: gxhub.exchange.v1.ListMattersResponse.matters:type_name -> gxhub.exchange.v1.Matter
-	0,  // 4: gxhub.exchange.v1.Exemption.material:type_name -> gxhub.exchange.v1.Material
-	7,  // 5: gxhub.exchange.v1.GetExemptionsResponse.exemptions:type_name -> gxhub.exchange.v1.Exemption
-	1,  // 6: gxhub.exchange.v1.DefineMatterResponse.matter:type_name -> gxhub.exchange.v1.Matter
-	2,  // 7: gxhub.exchange.v1.MatterService.DefineMatter:input_type -> gxhub.exchange.v1.DefineMatterRequest
-	3,  // 8: gxhub.exchange.v1.MatterService.GetMatter:input_type -> gxhub.exchange.v1.GetMatterRequest
-	4,  // 9: gxhub.exchange.v1.MatterService.ListMatters:input_type -> gxhub.exchange.v1.ListMattersRequest
-	6,  // 10: gxhub.exchange.v1.MatterService.GetExemptions:input_type -> gxhub.exchange.v1.GetExemptionsRequest
-	9,  // 11: gxhub.exchange.v1.MatterService.DefineMatter:output_type -> gxhub.exchange.v1.DefineMatterResponse
-	1,  // 12: gxhub.exchange.v1.MatterService.GetMatter:output_type -> gxhub.exchange.v1.Matter
-	5,  // 13: gxhub.exchange.v1.MatterService.ListMatters:output_type -> gxhub.exchange.v1.ListMattersResponse
-	8,  // 14: gxhub.exchange.v1.MatterService.GetExemptions:output_type -> gxhub.exchange.v1.GetExemptionsResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 0: gxhub.exchange.v1.CollectedMaterial.exemption:type_name -> gxhub.exchange.v1.Exemption
+	13, // 1: gxhub.exchange.v1.CollectedMaterial.pull:type_name -> gxhub.exchange.v1.PullResponse
+	1,  // 2: gxhub.exchange.v1.CollectMaterialsResponse.materials:type_name -> gxhub.exchange.v1.CollectedMaterial
+	3,  // 3: gxhub.exchange.v1.Matter.materials:type_name -> gxhub.exchange.v1.Material
+	14, // 4: gxhub.exchange.v1.Matter.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 5: gxhub.exchange.v1.DefineMatterRequest.matter:type_name -> gxhub.exchange.v1.Matter
+	4,  // 6: gxhub.exchange.v1.ListMattersResponse.matters:type_name -> gxhub.exchange.v1.Matter
+	3,  // 7: gxhub.exchange.v1.Exemption.material:type_name -> gxhub.exchange.v1.Material
+	10, // 8: gxhub.exchange.v1.GetExemptionsResponse.exemptions:type_name -> gxhub.exchange.v1.Exemption
+	4,  // 9: gxhub.exchange.v1.DefineMatterResponse.matter:type_name -> gxhub.exchange.v1.Matter
+	5,  // 10: gxhub.exchange.v1.MatterService.DefineMatter:input_type -> gxhub.exchange.v1.DefineMatterRequest
+	6,  // 11: gxhub.exchange.v1.MatterService.GetMatter:input_type -> gxhub.exchange.v1.GetMatterRequest
+	7,  // 12: gxhub.exchange.v1.MatterService.ListMatters:input_type -> gxhub.exchange.v1.ListMattersRequest
+	9,  // 13: gxhub.exchange.v1.MatterService.GetExemptions:input_type -> gxhub.exchange.v1.GetExemptionsRequest
+	0,  // 14: gxhub.exchange.v1.MatterService.CollectMaterials:input_type -> gxhub.exchange.v1.CollectMaterialsRequest
+	12, // 15: gxhub.exchange.v1.MatterService.DefineMatter:output_type -> gxhub.exchange.v1.DefineMatterResponse
+	4,  // 16: gxhub.exchange.v1.MatterService.GetMatter:output_type -> gxhub.exchange.v1.Matter
+	8,  // 17: gxhub.exchange.v1.MatterService.ListMatters:output_type -> gxhub.exchange.v1.ListMattersResponse
+	11, // 18: gxhub.exchange.v1.MatterService.GetExemptions:output_type -> gxhub.exchange.v1.GetExemptionsResponse
+	2,  // 19: gxhub.exchange.v1.MatterService.CollectMaterials:output_type -> gxhub.exchange.v1.CollectMaterialsResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_matters_proto_init() }
@@ -818,13 +1057,14 @@ func file_exchange_v1_matters_proto_init() {
 	if File_exchange_v1_matters_proto != nil {
 		return
 	}
+	file_exchange_v1_pulls_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_matters_proto_rawDesc), len(file_exchange_v1_matters_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

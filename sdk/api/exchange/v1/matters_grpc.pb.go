@@ -24,10 +24,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MatterService_DefineMatter_FullMethodName  = "/gxhub.exchange.v1.MatterService/DefineMatter"
-	MatterService_GetMatter_FullMethodName     = "/gxhub.exchange.v1.MatterService/GetMatter"
-	MatterService_ListMatters_FullMethodName   = "/gxhub.exchange.v1.MatterService/ListMatters"
-	MatterService_GetExemptions_FullMethodName = "/gxhub.exchange.v1.MatterService/GetExemptions"
+	MatterService_DefineMatter_FullMethodName     = "/gxhub.exchange.v1.MatterService/DefineMatter"
+	MatterService_GetMatter_FullMethodName        = "/gxhub.exchange.v1.MatterService/GetMatter"
+	MatterService_ListMatters_FullMethodName      = "/gxhub.exchange.v1.MatterService/ListMatters"
+	MatterService_GetExemptions_FullMethodName    = "/gxhub.exchange.v1.MatterService/GetExemptions"
+	MatterService_CollectMaterials_FullMethodName = "/gxhub.exchange.v1.MatterService/CollectMaterials"
 )
 
 // MatterServiceClient is the client API for MatterService service.
@@ -49,6 +50,13 @@ type MatterServiceClient interface {
 	// calling department must not demand (免于提交) and which must still be
 	// submitted, with the reason for each.
 	GetExemptions(ctx context.Context, in *GetExemptionsRequest, opts ...grpc.CallOption) (*GetExemptionsResponse, error)
+	// CollectMaterials answers the exemptions for an applicant and, in the same
+	// call, pulls every material that sharing supplies for the case: one
+	// purpose-bound pull (matter code, case number, applicant as subject) under
+	// the granted requirement that covers it, each signed by the hub and
+	// audited like any pull. A pull that is refused or fails is reported for its
+	// material; the others still come back.
+	CollectMaterials(ctx context.Context, in *CollectMaterialsRequest, opts ...grpc.CallOption) (*CollectMaterialsResponse, error)
 }
 
 type matterServiceClient struct {
@@ -99,6 +107,16 @@ func (c *matterServiceClient) GetExemptions(ctx context.Context, in *GetExemptio
 	return out, nil
 }
 
+func (c *matterServiceClient) CollectMaterials(ctx context.Context, in *CollectMaterialsRequest, opts ...grpc.CallOption) (*CollectMaterialsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectMaterialsResponse)
+	err := c.cc.Invoke(ctx, MatterService_CollectMaterials_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MatterServiceServer is the server API for MatterService service.
 // All implementations must embed UnimplementedMatterServiceServer
 // for forward compatibility.
@@ -118,6 +136,13 @@ type MatterServiceServer interface {
 	// calling department must not demand (免于提交) and which must still be
 	// submitted, with the reason for each.
 	GetExemptions(context.Context, *GetExemptionsRequest) (*GetExemptionsResponse, error)
+	// CollectMaterials answers the exemptions for an applicant and, in the same
+	// call, pulls every material that sharing supplies for the case: one
+	// purpose-bound pull (matter code, case number, applicant as subject) under
+	// the granted requirement that covers it, each signed by the hub and
+	// audited like any pull. A pull that is refused or fails is reported for its
+	// material; the others still come back.
+	CollectMaterials(context.Context, *CollectMaterialsRequest) (*CollectMaterialsResponse, error)
 	mustEmbedUnimplementedMatterServiceServer()
 }
 
@@ -139,6 +164,9 @@ func (UnimplementedMatterServiceServer) ListMatters(context.Context, *ListMatter
 }
 func (UnimplementedMatterServiceServer) GetExemptions(context.Context, *GetExemptionsRequest) (*GetExemptionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetExemptions not implemented")
+}
+func (UnimplementedMatterServiceServer) CollectMaterials(context.Context, *CollectMaterialsRequest) (*CollectMaterialsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CollectMaterials not implemented")
 }
 func (UnimplementedMatterServiceServer) mustEmbedUnimplementedMatterServiceServer() {}
 func (UnimplementedMatterServiceServer) testEmbeddedByValue()                       {}
@@ -233,6 +261,24 @@ func _MatterService_GetExemptions_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MatterService_CollectMaterials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CollectMaterialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatterServiceServer).CollectMaterials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MatterService_CollectMaterials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatterServiceServer).CollectMaterials(ctx, req.(*CollectMaterialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MatterService_ServiceDesc is the grpc.ServiceDesc for MatterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -255,6 +301,10 @@ var MatterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetExemptions",
 			Handler:    _MatterService_GetExemptions_Handler,
+		},
+		{
+			MethodName: "CollectMaterials",
+			Handler:    _MatterService_CollectMaterials_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
