@@ -6,7 +6,10 @@
 //	gxload --identities gxhub-data/demo --op whoami --duration 10s --concurrency 32
 //
 // Operations: whoami (a signed round trip), register (coordinator registrations: a store
-// write plus an audit record), and the ones later areas add (see ops.go).
+// write plus an audit record), pull (consumers pull one random subject of an unconditional
+// load resource with matter and case: signed request, policy decision, audit record, signed
+// response), publish (the provider publishes --batch new records per call) and verify (a
+// document verified by the hub, --verify-file). See ops.go and exchange_ops.go.
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gxhub/gxhub/certs/sm"
@@ -55,6 +59,12 @@ type Result struct {
 	P99ms         float64        `json:"p99_ms"`
 	Ceiling       float64        `json:"crypto_ceiling_ops_per_sec"`
 	Ratio         float64        `json:"ratio_to_ceiling"`
+	// HubCPUPerOp is the hub process's CPU time per successful operation (--hub-pid), and
+	// CryptoCPUPerOp the CPU time of one ceiling unit (verify + sign): their ratio is the
+	// hub's work per operation in crypto units, independent of other load on the machine.
+	HubCPUPerOp    time.Duration `json:"-"`
+	HubCPUPerOpUS  float64       `json:"hub_cpu_per_op_us,omitempty"`
+	CryptoCPUPerUS float64       `json:"crypto_cpu_per_unit_us,omitempty"`
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -67,6 +77,11 @@ func run(args []string, stdout io.Writer) error {
 	rate := fs.Float64("rate", 0, "target operations per second in total (0: as fast as possible)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	ceiling := fs.Duration("ceiling", 2*time.Second, "how long to measure the crypto-only ceiling (0 to skip)")
+	hubPID := fs.Int("hub-pid", 0, "process id of a hub on this machine: report its CPU time per operation (Linux /proc)")
+	fs.IntVar(&loadRecords, "records", loadRecords, "pull: records the provider publishes before the run (subjects pulled at random)")
+	fs.IntVar(&loadBatch, "batch", loadBatch, "publish: records per publish call")
+	fs.StringVar(&loadVerifyFile, "verify-file", "", "verify: the document each call sends (sealed OFD, PDF, certificate, e-seal)")
+	fs.BoolVar(&verifyPull, "verify-pull", true, "pull: check the hub's SM2 signature on every response (client-side, counted in latency)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,13 +111,30 @@ func run(args []string, stdout io.Writer) error {
 		}
 		defer clients[i].Close()
 	}
-	res, err := Drive(ctx, o, clients, *conc, *dur, *rate)
+	var cpu0 time.Duration
+	res, err := drive(ctx, o, clients, *conc, *dur, *rate, func() {
+		if *hubPID > 0 {
+			cpu0, err = procCPU(*hubPID)
+		}
+	})
 	if err != nil {
 		return err
 	}
+	if *hubPID > 0 && res.OK > 0 {
+		cpu1, err := procCPU(*hubPID)
+		if err != nil {
+			return err
+		}
+		res.HubCPUPerOp = (cpu1 - cpu0) / time.Duration(res.OK)
+		res.HubCPUPerOpUS = float64(res.HubCPUPerOp.Nanoseconds()) / 1000
+	}
 	if *ceiling > 0 {
+		cpu0 := selfCPU()
 		res.Ceiling = CryptoCeiling(*ceiling)
 		res.Ratio = res.Throughput / res.Ceiling
+		// The ceiling's own CPU time per unit (not wall time × cores: other processes on
+		// the machine would inflate that).
+		res.CryptoCPUPerUS = float64((selfCPU() - cpu0).Nanoseconds()) / 1000 / (res.Ceiling * ceiling.Seconds())
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -117,6 +149,13 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if res.Ceiling > 0 {
 		fmt.Fprintf(stdout, "  crypto ceiling (1 SM2 verify + 1 SM2 sign per op, %d cores): %.0f ops/s   ratio %.2f\n", runtime.NumCPU(), res.Ceiling, res.Ratio)
+	}
+	if res.HubCPUPerOpUS > 0 {
+		fmt.Fprintf(stdout, "  hub CPU per op %.0f µs", res.HubCPUPerOpUS)
+		if res.CryptoCPUPerUS > 0 {
+			fmt.Fprintf(stdout, " = %.2f crypto units (one unit: %.0f µs CPU)", res.HubCPUPerOpUS/res.CryptoCPUPerUS, res.CryptoCPUPerUS)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return nil
 }
@@ -145,10 +184,47 @@ func loadIdentities(dir string) ([]*identity.Identity, error) {
 
 // Drive runs op from conc workers for dur (optionally paced to rate ops/s in total).
 func Drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.Duration, rate float64) (*Result, error) {
+	return drive(ctx, o, clients, conc, dur, rate, func() {})
+}
+
+// selfCPU returns this process's user plus system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU returns the user plus system CPU time of process pid (Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("--hub-pid: %w", err)
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("--hub-pid: unexpected /proc/%d/stat", pid)
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		return 0, err
+	}
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clkTck, nil
+}
+
+func drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.Duration, rate float64, started func()) (*Result, error) {
 	st, err := o.Setup(ctx, clients)
 	if err != nil {
 		return nil, fmt.Errorf("setup %s: %w", o.Name, err)
 	}
+	started()
 	var (
 		okN, errN atomic.Int64
 		mu        sync.Mutex

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/sdk"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+)
+
+// Settings for the exchange operations (flags in main).
+var (
+	loadRecords    = 1000 // records published before a pull run
+	loadBatch      = 1    // records per publish call
+	loadVerifyFile = ""   // document the verify op sends
+	verifyPull     = true // the pull op checks the hub's SM2 signature on each response
+)
+
+const loadMatter = "500000-LOAD-XK"
+
+func init() {
+	ops["pull"] = Op{Name: "pull", Setup: setupPull, Do: doPull}
+	ops["publish"] = Op{Name: "publish", Setup: setupPublish, Do: doPublish}
+	ops["verify"] = Op{Name: "verify", Setup: setupVerify, Do: doVerify}
+}
+
+func hasRole(ctx context.Context, c *sdk.Client, role adminv1.Role) (bool, string, error) {
+	me, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
+	if err != nil {
+		return false, "", err
+	}
+	for _, r := range me.GetDepartment().GetRoles() {
+		if r == role {
+			return true, me.GetDepartment().GetCode(), nil
+		}
+	}
+	return false, me.GetDepartment().GetCode(), nil
+}
+
+// exchangeState is a load resource of one provider, its published subjects and the
+// consumers holding a granted requirement on it.
+type exchangeState struct {
+	provider    *sdk.Client
+	resource    string
+	subjects    []string
+	consumers   []*sdk.Client
+	reqs        []string // requirement id per consumer
+	hubKey      *ecdsa.PublicKey
+	batches     atomic.Int64
+	runID       int64
+	subjectSeed atomic.Int64
+}
+
+// loadResource registers an unconditional resource (subjects are 统一社会信用代码) with the
+// first provider among clients.
+func loadResource(ctx context.Context, clients []*sdk.Client) (*exchangeState, error) {
+	st := &exchangeState{runID: time.Now().Unix() % 100000}
+	for _, c := range clients {
+		ok, _, err := hasRole(ctx, c, adminv1.Role_ROLE_PROVIDER)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			st.provider = c
+			break
+		}
+	}
+	if st.provider == nil {
+		return nil, errors.New("the load needs a provider among --identities")
+	}
+	st.resource = fmt.Sprintf("500000-LOAD-%05d", st.runID)
+	_, err := st.provider.Catalog.RegisterResource(ctx, &exchangev1.RegisterResourceRequest{Resource: &exchangev1.Resource{
+		Code: st.resource, Name: "压测企业信息", SubjectKind: "uscc", ShareType: "unconditional",
+		UpdateCycle: "daily", ProvisionMethod: "pull_api", ScopeRegion: "500000", ScopeLevel: "provincial",
+		Items: []*exchangev1.DataItem{
+			{Name: "name", Title: "名称", Type: "string", Sensitivity: "public"},
+			{Name: "address", Title: "住所", Type: "string", Sensitivity: "public"},
+		}}})
+	if err != nil {
+		return nil, fmt.Errorf("register load resource %s: %w", st.resource, err)
+	}
+	return st, nil
+}
+
+// subject returns the n-th load subject of this run (a valid 统一社会信用代码).
+func (st *exchangeState) subject(n int64) (string, error) {
+	return testCode(fmt.Sprintf("%08d", 10000000+(st.runID*1000003+n)%89999999))
+}
+
+func (st *exchangeState) publish(ctx context.Context, n int) error {
+	b := st.batches.Add(1)
+	req := &exchangev1.PublishRequest{Resource: st.resource, BatchId: fmt.Sprintf("load-%d-%d", st.runID, b)}
+	for range n {
+		s, err := st.subject(st.subjectSeed.Add(1))
+		if err != nil {
+			return err
+		}
+		req.Changes = append(req.Changes, &exchangev1.RecordChange{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: s,
+			Fields: map[string]string{"name": "压测企业" + s[10:17], "address": "重庆市渝北区" + s[14:17] + "号"}})
+		st.subjects = append(st.subjects, s)
+	}
+	_, err := st.provider.Records.Publish(ctx, req)
+	return err
+}
+
+func setupPull(ctx context.Context, clients []*sdk.Client) (any, error) {
+	st, err := loadResource(ctx, clients)
+	if err != nil {
+		return nil, err
+	}
+	for left := loadRecords; left > 0; left -= 500 {
+		if err := st.publish(ctx, min(left, 500)); err != nil {
+			return nil, fmt.Errorf("publish load records: %w", err)
+		}
+	}
+	if len(st.subjects) == 0 {
+		return nil, errors.New("--records must be at least 1 for pulls")
+	}
+	for _, c := range clients {
+		if c == st.provider {
+			continue
+		}
+		ok, _, err := hasRole(ctx, c, adminv1.Role_ROLE_CONSUMER)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		f, err := c.Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{Resource: st.resource,
+			Items: []string{"name", "address"}, MatterCodes: []string{loadMatter}, LegalDuty: "《优化营商环境条例》"})
+		if err != nil {
+			return nil, fmt.Errorf("file load requirement: %w", err)
+		}
+		if s := f.GetRequirement().GetState(); s != "granted" {
+			return nil, fmt.Errorf("load requirement %s is %s, want granted (an unconditional resource is granted on filing)", f.GetRequirement().GetId(), s)
+		}
+		st.consumers = append(st.consumers, c)
+		st.reqs = append(st.reqs, f.GetRequirement().GetId())
+	}
+	if len(st.consumers) == 0 {
+		return nil, errors.New("the pull load needs consumer departments other than the provider among --identities")
+	}
+	info, err := st.provider.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+	if err != nil {
+		return nil, err
+	}
+	if st.hubKey, err = sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem())); err != nil {
+		return nil, fmt.Errorf("hub signing key: %w", err)
+	}
+	return st, nil
+}
+
+func doPull(ctx context.Context, state any, _ *sdk.Client, w, i int) error {
+	st := state.(*exchangeState)
+	k := w % len(st.consumers)
+	subject := st.subjects[rand.IntN(len(st.subjects))]
+	resp, err := st.consumers[k].Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: st.reqs[k], MatterCode: loadMatter,
+		CaseNumber: fmt.Sprintf("LOAD-%d-%d", w, i), Subjects: []string{subject}})
+	if err != nil {
+		return err
+	}
+	if !verifyPull {
+		return nil
+	}
+	res, err := sdk.VerifyPull(resp, st.hubKey)
+	if err != nil {
+		return err
+	}
+	if len(res.GetRecords()) != 1 || res.GetRecords()[0].GetSubject() != subject {
+		return fmt.Errorf("pull of %s returned %d records", subject, len(res.GetRecords()))
+	}
+	return nil
+}
+
+func setupPublish(ctx context.Context, clients []*sdk.Client) (any, error) {
+	return loadResource(ctx, clients)
+}
+
+func doPublish(ctx context.Context, state any, _ *sdk.Client, _, _ int) error {
+	return state.(*exchangeState).publishNoKeep(ctx, loadBatch)
+}
+
+// publishNoKeep publishes n new records without remembering their subjects.
+func (st *exchangeState) publishNoKeep(ctx context.Context, n int) error {
+	b := st.batches.Add(1)
+	req := &exchangev1.PublishRequest{Resource: st.resource, BatchId: fmt.Sprintf("load-%d-%d", st.runID, b)}
+	for range n {
+		s, err := st.subject(st.subjectSeed.Add(1))
+		if err != nil {
+			return err
+		}
+		req.Changes = append(req.Changes, &exchangev1.RecordChange{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: s,
+			Fields: map[string]string{"name": "压测企业" + s[10:17], "address": "重庆市渝北区"}})
+	}
+	_, err := st.provider.Records.Publish(ctx, req)
+	return err
+}
+
+type verifyState struct {
+	name    string
+	content []byte
+}
+
+func setupVerify(context.Context, []*sdk.Client) (any, error) {
+	if loadVerifyFile == "" {
+		return nil, errors.New("the verify load needs --verify-file (a sealed OFD, PDF signature, certificate or e-seal)")
+	}
+	b, err := os.ReadFile(loadVerifyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--verify-file: %w", err)
+	}
+	return &verifyState{name: loadVerifyFile, content: b}, nil
+}
+
+func doVerify(ctx context.Context, state any, c *sdk.Client, _, _ int) error {
+	s := state.(*verifyState)
+	_, err := c.Verify.Verify(ctx, &certsv1.VerifyRequest{Name: s.name, Content: s.content})
+	return err
+}
