@@ -261,6 +261,20 @@ func TestBrowser(t *testing.T) {
 		for _, p := range proofs {
 			require.Contains(t, p, "pass")
 		}
+		// What the CSV and JSON exports contain.
+		var exported []map[string]any
+		var csvHeader string
+		require.NoError(t, step(ctx,
+			chromedp.Evaluate(`exportRows()`, &exported),
+			chromedp.Evaluate(`Object.keys(exportRows()[0]).join(",")`, &csvHeader),
+		))
+		require.Len(t, exported, want)
+		for _, r := range exported {
+			require.Equal(t, auditor.Code, r["department"])
+			require.Equal(t, true, r["proof_verified_in_browser"])
+			require.NotEmpty(t, r["proof_tree_size"])
+		}
+		require.Equal(t, "index,time,kind,department,operator,resource,data_items,matter,case_number,outcome,reason,proof_verified_in_browser,proof_tree_size,proof_problem", csvHeader)
 		// The browser's check can fail: a changed leaf no longer reaches the signed root.
 		var ok, okTampered bool
 		require.NoError(t, step(ctx,
