@@ -166,7 +166,7 @@ func auditCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd())
+	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd(), auditRecordCmd(), auditConsistencyCmd())
 	return cmd
 }
 
@@ -278,6 +278,7 @@ A running count goes to stderr while exporting (silence it with --quiet).`,
 			}
 			mo := protojson.MarshalOptions{UseProtoNames: true}
 			first := true
+			bar := newProgress(cmd.ErrOrStderr(), "traced", "records", 0)
 			n, err := c.SearchAuditRecords(cmd.Context(), &req, func(r *auditv1.AuditRecord) error {
 				switch format {
 				case "table":
@@ -301,11 +302,11 @@ A running count goes to stderr while exporting (silence it with --quiet).`,
 				return nil
 			}, func(n int) {
 				if !quiet && (o != "" || format != "table") {
-					fmt.Fprintf(cmd.ErrOrStderr(), "\rtraced %d records", n)
+					bar.set(n, "")
 				}
 			})
 			if !quiet && (o != "" || format != "table") {
-				fmt.Fprintln(cmd.ErrOrStderr())
+				bar.done()
 			}
 			if err != nil {
 				return callErr(err)

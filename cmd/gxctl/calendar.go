@@ -78,7 +78,7 @@ func calendarCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(day, add)
+	cmd.AddCommand(day, add, calendarCountCmd())
 	return cmd
 }
 

@@ -230,6 +230,8 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 		return writeReport(server.ReportFromProto(resp.GetReport()), f.asJSON, stdout, stderr)
 	}
 	code := verify.ExitValid
+	bar := newProgress(stderr, "verified", "files", len(reqs))
+	defer bar.done()
 	for start := 0; start < len(reqs); start += server.MaxVerifyBatch {
 		end := min(start+server.MaxVerifyBatch, len(reqs))
 		resp, err := c.Verify.VerifyBatch(cctx, &certsv1.VerifyBatchRequest{Items: reqs[start:end]})
@@ -237,6 +239,7 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 			fmt.Fprintf(stderr, "gxctl verify-batch: %v\n", callErr(err))
 			return verify.ExitUsage
 		}
+		bar.clear()
 		for _, r := range resp.GetResults() {
 			switch {
 			case r.GetReport() == nil:
@@ -259,6 +262,7 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 				code = verify.ExitInvalid
 			}
 		}
+		bar.set(end, "")
 	}
 	return code
 }
@@ -526,7 +530,7 @@ func ecertCmd() *cobra.Command {
 		statusChange("resume", certsv1.StatusAction_STATUS_ACTION_RESUME, "Resume a suspended licence (issuer)"),
 		statusChange("revoke", certsv1.StatusAction_STATUS_ACTION_REVOKE, "Revoke a licence, final (issuer)"),
 		statusChange("annul", certsv1.StatusAction_STATUS_ACTION_ANNUL, "Annul a licence, final (issuer)"),
-		statusCmd, list, present, verifyPresentation)
+		statusCmd, list, present, verifyPresentation, ecertRegisterTypeCmd())
 	return cmd
 }
 

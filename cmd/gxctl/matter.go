@@ -195,7 +195,7 @@ func matterCmd() *cobra.Command {
 	collect.Flags().StringVar(&caseNo, "case", "", "case number (办件编码) the materials are collected for")
 	collect.Flags().BoolVar(&freshOnly, "fresh-only", false, "refuse materials whose data is past its freshness limit")
 
-	cmd.AddCommand(define, get, exemptions, collect)
+	cmd.AddCommand(define, get, exemptions, collect, matterListCmd())
 	return cmd
 }
 

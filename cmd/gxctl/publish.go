@@ -91,17 +91,27 @@ the same id refuses already published batches, so a failed run can be resumed sa
 			}
 			defer c.Close()
 			done := 0
+			bar := newProgress(cmd.ErrOrStderr(), "published", "records", len(changes))
 			for i := 0; i*batchSize < len(changes); i++ {
 				part := changes[i*batchSize : min((i+1)*batchSize, len(changes))]
 				ctx, cancel := callContext()
 				resp, err := c.Records.Publish(ctx, &exchangev1.PublishRequest{Resource: resource, BatchId: fmt.Sprintf("%s-%d", batchID, i+1), Changes: part})
 				cancel()
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "published %d/%d records; batch %s-%d failed\n", done, len(changes), batchID, i+1)
+					bar.set(done, fmt.Sprintf("batch %s-%d failed; resume with --batch-id %s", batchID, i+1, batchID))
+					bar.done()
 					return callErr(err)
 				}
 				done += len(resp.GetVersions())
-				fmt.Fprintf(cmd.ErrOrStderr(), "published %d/%d records (batch %s, audit #%d)\n", done, len(changes), resp.GetBatchId(), resp.GetAuditReference())
+				detail := "" // a terminal shows the bar; logs get one line per batch, to resume from
+				if !bar.tty {
+					detail = fmt.Sprintf("batch %s: %d records (audit #%d)", resp.GetBatchId(), len(resp.GetVersions()), resp.GetAuditReference())
+				}
+				bar.set(done, detail)
+			}
+			bar.done()
+			if global.json {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"resource": resource, "published": done, "batch_id": batchID})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d records published to %s\n", done, resource)
 			return nil
