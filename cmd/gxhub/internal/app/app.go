@@ -20,6 +20,7 @@ import (
 
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
+	"github.com/gxhub/gxhub/exchange"
 )
 
 // Main runs gxhub with args and returns the exit code.
@@ -125,7 +126,8 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	h, err := hub.New(ctx, cfg, log)
+	h, err := hub.New(ctx, cfg, log, hub.WithDeadlines(exchange.Deadlines{
+		Review: cfg.Deadlines.ReviewDays, Answer: cfg.Deadlines.AnswerDays, AnswerUnpublished: cfg.Deadlines.AnswerUnpublishedDays}))
 	if err != nil {
 		return err
 	}

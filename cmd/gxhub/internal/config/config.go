@@ -51,11 +51,24 @@ type Config struct {
 	// SubjectKeyFile holds the secret of the keyed hash of data subjects in audit records
 	// (default DATA_DIR/ca/subject-key). Replicas sharing a database must share it.
 	SubjectKeyFile string `yaml:"subject_key_file" env:"SUBJECT_KEY_FILE"`
+	// Deadlines are the requirement workflow's limits in working days; set them per
+	// jurisdiction (defaults follow a provincial rule: 2, 5, and 10 for unpublished data).
+	Deadlines DeadlineConfig `yaml:"deadlines"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `yaml:"log_level" env:"LOG_LEVEL"`
 	LogFormat string `yaml:"log_format" env:"LOG_FORMAT"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+}
+
+// DeadlineConfig holds the working-day limits of the requirement workflow.
+type DeadlineConfig struct {
+	// ReviewDays is the coordinator's completeness review of a conditional requirement.
+	ReviewDays int `yaml:"review_days" env:"DEADLINE_REVIEW_DAYS"`
+	// AnswerDays is the provider's answer to a complete requirement.
+	AnswerDays int `yaml:"answer_days" env:"DEADLINE_ANSWER_DAYS"`
+	// AnswerUnpublishedDays replaces AnswerDays when the resource is not published yet.
+	AnswerUnpublishedDays int `yaml:"answer_unpublished_days" env:"DEADLINE_ANSWER_UNPUBLISHED_DAYS"`
 }
 
 // StoreConfig selects SQLite (embedded, default) or PostgreSQL.
@@ -70,6 +83,7 @@ func Default() Config {
 		Listen:            "127.0.0.1:8443",
 		DataDir:           "gxhub-data",
 		Store:             StoreConfig{Driver: "sqlite"},
+		Deadlines:         DeadlineConfig{ReviewDays: 2, AnswerDays: 5, AnswerUnpublishedDays: 10},
 		MaxClockSkew:      5 * time.Minute,
 		AuditLogID:        "gxhub/audit",
 		AuditHeadInterval: 5 * time.Second,
@@ -134,6 +148,12 @@ func setValue(fv reflect.Value, raw string) error {
 			return errors.New("want true or false")
 		}
 		fv.SetBool(b)
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return errors.New("want a whole number")
+		}
+		fv.SetInt(int64(n))
 	case time.Duration:
 		d, err := time.ParseDuration(raw)
 		if err != nil {
@@ -207,6 +227,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("anchor %q: use embedded or fabric", c.Anchor))
+	}
+	for name, d := range map[string]int{"deadlines.review_days": c.Deadlines.ReviewDays, "deadlines.answer_days": c.Deadlines.AnswerDays,
+		"deadlines.answer_unpublished_days": c.Deadlines.AnswerUnpublishedDays} {
+		if d < 1 || d > 60 {
+			errs = append(errs, fmt.Errorf("%s %d must be between 1 and 60 working days", name, d))
+		}
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout must be positive"))

@@ -24,7 +24,7 @@ func TestLayering(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, []byte("listen: 0.0.0.0:9000\nstore:\n  driver: postgres\n  postgres_dsn: postgres://file\nmax_clock_skew: 2m\n"), 0o600))
 	c := config.Default()
 	require.NoError(t, c.LoadFile(f))
-	env := map[string]string{"GXHUB_POSTGRES_DSN": "postgres://env", "GXHUB_TLS_HOSTS": "hub.gov.cn, 10.0.0.1", "GXHUB_INSECURE": "true"}
+	env := map[string]string{"GXHUB_POSTGRES_DSN": "postgres://env", "GXHUB_DEADLINE_ANSWER_DAYS": "7", "GXHUB_TLS_HOSTS": "hub.gov.cn, 10.0.0.1", "GXHUB_INSECURE": "true"}
 	require.NoError(t, c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	require.NoError(t, c.Validate())
 	require.Equal(t, "0.0.0.0:9000", c.Listen)
@@ -32,6 +32,9 @@ func TestLayering(t *testing.T) {
 	require.Equal(t, 2*time.Minute, c.MaxClockSkew)
 	require.Equal(t, []string{"hub.gov.cn", "10.0.0.1"}, c.TLSHosts)
 	require.True(t, c.Insecure)
+	require.Equal(t, config.DeadlineConfig{ReviewDays: 2, AnswerDays: 7, AnswerUnpublishedDays: 10}, c.Deadlines)
+	c.Deadlines.ReviewDays = 0
+	require.ErrorContains(t, c.Validate(), "deadlines.review_days")
 }
 
 func TestErrors(t *testing.T) {
