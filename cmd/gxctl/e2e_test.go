@@ -250,21 +250,7 @@ func validCode(t *testing.T) string {
 // validCodeOrg is validCode for an 8-digit organisation code body.
 func validCodeOrg(t testing.TB, org string) string {
 	t.Helper()
-	w := []int{3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, r := range org {
-		sum += int(r-'0') * w[i]
-	}
-	switch c := 11 - sum%11; c {
-	case 10:
-		org += "X"
-	case 11:
-		org += "0"
-	default:
-		org += string(rune('0' + c))
-	}
-	body := "11500112" + org
-	c, err := exchange.USCCCheckChar(body)
+	code, err := exchange.NewUSCC("11", "500112", org)
 	require.NoError(t, err)
-	return body + string(c)
+	return code
 }

@@ -39,45 +39,7 @@ var DemoDepartments = []DemoDepartment{
 // Code returns the department's 统一社会信用代码: 1 (机构编制) 1 (机关), the region, the
 // organisation code with its GB 11714 check digit, and the GB 32100 check character.
 func (d DemoDepartment) Code() (string, error) {
-	org, err := orgCodeWithCheck(d.OrgCode)
-	if err != nil {
-		return "", err
-	}
-	body := "11" + d.Region + org
-	c, err := exchange.USCCCheckChar(body)
-	if err != nil {
-		return "", err
-	}
-	return body + string(c), nil
-}
-
-// orgCodeWithCheck appends the GB 11714-1997 check character to an 8-digit body.
-func orgCodeWithCheck(body string) (string, error) {
-	if len(body) != 8 {
-		return "", fmt.Errorf("organisation code body %q must be 8 characters", body)
-	}
-	weights := []int{3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, r := range body {
-		var v int
-		switch {
-		case r >= '0' && r <= '9':
-			v = int(r - '0')
-		case r >= 'A' && r <= 'Z':
-			v = int(r-'A') + 10
-		default:
-			return "", fmt.Errorf("organisation code body %q: only digits and A-Z", body)
-		}
-		sum += v * weights[i]
-	}
-	switch c := 11 - sum%11; c {
-	case 10:
-		return body + "X", nil
-	case 11:
-		return body + "0", nil
-	default:
-		return body + string(rune('0'+c)), nil
-	}
+	return exchange.NewUSCC("11", d.Region, d.OrgCode)
 }
 
 // SeedDemo registers the demo departments (idempotently) and writes each one's identity
