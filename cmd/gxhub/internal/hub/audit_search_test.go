@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,9 +20,12 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
+	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -289,4 +294,42 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		require.Contains(t, lookup.GetReason(), "W-42")
 		require.NotContains(t, string(lookup.GetLeaf()), s, "the plain subject is never in the log")
 	})
+}
+
+// TestAuditIndexBackfillOnOpen: a database whose leaves have no index rows (as before
+// migration 11) gains them when the hub opens it.
+func TestAuditIndexBackfillOnOpen(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := hub.New(ctx, cfg, log)
+	require.NoError(t, err)
+	subject := h.Audit.SubjectKey("500101199001011234")
+	for i := range 5 {
+		_, err := h.Audit.Log.Append(ctx, ledger.Record{Kind: ledger.KindPull, Time: time.Now(), Department: "11500000000000001X",
+			Resource: "RES", Subject: subject, Case: fmt.Sprintf("C-%d", i), Outcome: ledger.OutcomeGranted})
+		require.NoError(t, err)
+	}
+	require.NoError(t, h.Close())
+
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	require.NoError(t, err)
+	_, err = st.DB().ExecContext(ctx, `DELETE FROM audit_index`)
+	require.NoError(t, err)
+	n, err := st.AuditIndex(cfg.AuditLogID).Indexed(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.NoError(t, st.Close())
+
+	h, err = hub.New(ctx, cfg, log)
+	require.NoError(t, err)
+	defer h.Close()
+	got, err := h.Audit.Index.Search(ctx, store.AuditQuery{Subject: subject}, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, got, 5)
+	for i, e := range got {
+		require.Equal(t, fmt.Sprintf("C-%d", i), e.Record.Case)
+	}
 }
