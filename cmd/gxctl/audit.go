@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -130,6 +131,24 @@ func auditCmd() *cobra.Command {
 				trusted = string(k)
 			}
 			rec, err := sdk.VerifyAuditReceipt(&r, trusted)
+			if global.json {
+				res := map[string]any{"valid": err == nil, "index": r.Index, "tree_size": r.Head.Size, "anchored": r.Anchored, "pinned_key": trusted != ""}
+				if err != nil {
+					res["error"] = err.Error()
+				} else {
+					res["kind"], res["department"], res["outcome"], res["time"] = rec.Kind, rec.Department, rec.Outcome, rec.Time
+					if r.Anchored {
+						res["anchor_height"] = r.Anchor.Height
+					}
+				}
+				if perr := printJSON(cmd.OutOrStdout(), res); perr != nil {
+					return perr
+				}
+				if err != nil {
+					return &exitError{code: 1, err: errors.New("")}
+				}
+				return nil
+			}
 			if err != nil {
 				return exitf(1, "INVALID: %v", err)
 			}

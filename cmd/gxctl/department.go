@@ -41,6 +41,11 @@ func healthCmd() *cobra.Command {
 				return err
 			}
 			failed := false
+			type check struct {
+				Status int    `json:"status"`
+				Body   string `json:"body"`
+			}
+			checks := map[string]check{}
 			for _, p := range []string{"/healthz", "/readyz"} {
 				resp, err := hc.Get(base + p)
 				if err != nil {
@@ -48,8 +53,16 @@ func healthCmd() *cobra.Command {
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %d %s\n", p, resp.StatusCode, strings.TrimSpace(string(body)))
+				checks[strings.TrimPrefix(p, "/")] = check{resp.StatusCode, strings.TrimSpace(string(body))}
+				if !global.json {
+					fmt.Fprintf(cmd.OutOrStdout(), "%-8s %d %s\n", p, resp.StatusCode, strings.TrimSpace(string(body)))
+				}
 				failed = failed || resp.StatusCode != http.StatusOK
+			}
+			if global.json {
+				if err := printJSON(cmd.OutOrStdout(), map[string]any{"hub": base, "healthy": !failed, "checks": checks}); err != nil {
+					return err
+				}
 			}
 			if failed {
 				return exitf(1, "hub at %s is not healthy", base)

@@ -139,6 +139,11 @@ func TestEndToEnd(t *testing.T) {
 
 	out, code := gxctl(t, gxctlBin, "--identity", market, "health")
 	require.Equal(t, 0, code, out)
+	out, code = gxctl(t, gxctlBin, "--identity", market, "--json", "health")
+	require.Equal(t, 0, code, out)
+	var health map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &health), out)
+	require.Equal(t, true, health["healthy"], out)
 	out, code = gxctl(t, gxctlBin, "--identity", market, "whoami")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "重庆市市场监督管理局")
@@ -224,6 +229,18 @@ func TestEndToEnd(t *testing.T) {
 	out, code = gxctl(t, gxctlBin, "audit", "verify", bad, "--log-key", keyFile)
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "INVALID")
+	for _, tc := range []struct {
+		file  string
+		code  int
+		valid bool
+	}{{receipt, 0, true}, {bad, 1, false}} {
+		out, code = gxctl(t, gxctlBin, "--json", "audit", "verify", tc.file, "--log-key", keyFile)
+		require.Equal(t, tc.code, code, out)
+		var v map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+		require.Equal(t, tc.valid, v["valid"], out)
+		require.Equal(t, true, v["pinned_key"], out)
+	}
 
 	// Restart on the same data directory: same CA, same departments, identities still valid.
 	hub.stop(t)
