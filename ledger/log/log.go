@@ -25,9 +25,13 @@
 // subtree hashes from leaves, costs O(N) hashing per proof in the worst case
 // and was rejected (see BenchmarkInclusionProof).
 //
-// A Log assumes it is the only writer of its Storage. If the Storage reports
-// [ledger.ErrConflict] on append (another writer), the batch fails and the
-// log reloads its state from storage.
+// Several Logs (hub replicas) may share one Storage: appends claim their index
+// range with a compare-and-set on the stored size, so when the Storage reports
+// [ledger.ErrConflict] (another writer appended first) nothing was written, the
+// log catches up with the stored tree and commits the batch again after it,
+// up to maxConflictRetries times. Reads of records, proofs and heads beyond
+// what this Log has seen catch up with the storage first, so every replica
+// serves the one shared log.
 package log
 
 import (
@@ -190,6 +194,32 @@ func (l *Log) load(ctx context.Context) error {
 	return nil
 }
 
+// maxConflictRetries bounds how often one batch is committed again after
+// other writers of the shared storage appended first.
+const maxConflictRetries = 16
+
+// refresh catches up with appends other writers made to the shared storage.
+// It only moves the log forward, so it is safe next to the committer.
+func (l *Log) refresh(ctx context.Context) error {
+	size, err := l.storage.Size(ctx)
+	if err != nil {
+		return fmt.Errorf("read log size: %w", err)
+	}
+	if size <= l.Size() {
+		return nil
+	}
+	rng, err := l.rangeAt(ctx, size)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if size > l.size {
+		l.rng, l.size = rng, size
+	}
+	l.mu.Unlock()
+	return nil
+}
+
 func (l *Log) rangeAt(ctx context.Context, size uint64) (*compact.Range, error) {
 	ids := compact.RangeNodes(0, size, nil)
 	hashes, err := l.storage.ReadNodes(ctx, toLedgerIDs(ids))
@@ -337,41 +367,63 @@ func (l *Log) commit(batch []*appendReq) {
 	if len(live) == 0 {
 		return
 	}
-	start := l.size
-	rng, err := l.rf.NewRange(0, start, cloneHashes(l.rng.Hashes()))
-	if err != nil {
-		l.fail(live, start, err)
-		return
-	}
 	leaves := make([][]byte, len(live))
-	nodes := make([]ledger.Node, 0, 2*len(live)+1)
-	visit := func(id compact.NodeID, hash []byte) {
-		nodes = append(nodes, ledger.Node{ID: ledger.NodeID{Level: uint8(id.Level), Index: id.Index}, Hash: hash})
-	}
 	for i, r := range live {
 		leaves[i] = r.leaf
-		if err := rng.Append(r.hash, visit); err != nil {
+	}
+	for attempt := 0; ; attempt++ {
+		l.mu.RLock()
+		start, hashes := l.size, cloneHashes(l.rng.Hashes())
+		l.mu.RUnlock()
+		rng, err := l.rf.NewRange(0, start, hashes)
+		if err != nil {
 			l.fail(live, start, err)
 			return
 		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
-	err = l.storage.AppendLeaves(ctx, start, leaves, nodes)
-	cancel()
-	if err != nil {
-		l.fail(live, start, err)
-		if errors.Is(err, ledger.ErrConflict) {
-			if lerr := l.load(context.Background()); lerr != nil {
-				l.cfg.Logger.Error("ledger log: reload after conflicting append failed", slog.Any("error", lerr))
+		nodes := make([]ledger.Node, 0, 2*len(live)+1)
+		visit := func(id compact.NodeID, hash []byte) {
+			nodes = append(nodes, ledger.Node{ID: ledger.NodeID{Level: uint8(id.Level), Index: id.Index}, Hash: hash})
+		}
+		for _, r := range live {
+			if err := rng.Append(r.hash, visit); err != nil {
+				l.fail(live, start, err)
+				return
 			}
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
+		err = l.storage.AppendLeaves(ctx, start, leaves, nodes)
+		if err != nil && errors.Is(err, ledger.ErrConflict) && attempt < maxConflictRetries {
+			// Another writer of the shared storage appended first and nothing of this
+			// batch was written: catch up with its tree and commit after it.
+			cancel()
+			rctx, rcancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
+			rerr := l.refresh(rctx)
+			rcancel()
+			if rerr == nil {
+				continue
+			}
+			l.cfg.Logger.Error("ledger log: catching up after a conflicting append failed", slog.Any("error", rerr))
+		} else {
+			cancel()
+		}
+		if err != nil {
+			l.fail(live, start, err)
+			if errors.Is(err, ledger.ErrConflict) {
+				if lerr := l.load(context.Background()); lerr != nil {
+					l.cfg.Logger.Error("ledger log: reload after conflicting append failed", slog.Any("error", lerr))
+				}
+			}
+			return
+		}
+		l.mu.Lock()
+		if end := start + uint64(len(live)); end > l.size {
+			l.rng, l.size = rng, end
+		}
+		l.mu.Unlock()
+		for i, r := range live {
+			r.res <- appendRes{index: start + uint64(i)}
+		}
 		return
-	}
-	l.mu.Lock()
-	l.rng, l.size = rng, start+uint64(len(live))
-	l.mu.Unlock()
-	for i, r := range live {
-		r.res <- appendRes{index: start + uint64(i)}
 	}
 }
 
@@ -386,6 +438,11 @@ func (l *Log) fail(batch []*appendReq, start uint64, err error) {
 // GetRecord implements [ledger.Log]. It also checks the stored leaf against
 // its stored leaf hash and fails with a [*ledger.ProofError] if they differ.
 func (l *Log) GetRecord(ctx context.Context, index uint64) (ledger.Entry, error) {
+	if index >= l.Size() {
+		if err := l.refresh(ctx); err != nil {
+			return ledger.Entry{}, fmt.Errorf("get record %d: %w", index, err)
+		}
+	}
 	if size := l.Size(); index >= size {
 		return ledger.Entry{}, fmt.Errorf("%w: record %d (the log has %d records)", ledger.ErrNotFound, index, size)
 	}
@@ -421,12 +478,17 @@ func (l *Log) CurrentHead() ledger.TreeHead {
 	return ledger.TreeHead{LogID: l.cfg.LogID, Size: l.size, Root: l.rootOf(l.rng), Time: l.cfg.Now().UTC().Truncate(time.Microsecond)}
 }
 
-// SignHead signs and stores a head of everything committed so far, unless
+// SignHead signs and stores a head of everything committed so far (by any
+// writer of the storage), unless
 // the latest stored head already has that size, in which case that head is
 // returned.
 func (l *Log) SignHead(ctx context.Context) (ledger.SignedTreeHead, error) {
 	l.headMu.Lock()
 	defer l.headMu.Unlock()
+	// Other writers of a shared storage may have appended: sign the stored tree.
+	if err := l.refresh(ctx); err != nil {
+		return ledger.SignedTreeHead{}, fmt.Errorf("sign head: %w", err)
+	}
 	cur := l.CurrentHead()
 	latest, err := l.storage.LatestHead(ctx)
 	switch {
@@ -447,6 +509,13 @@ func (l *Log) SignHead(ctx context.Context) (ledger.SignedTreeHead, error) {
 	}
 	sth := ledger.SignedTreeHead{TreeHead: cur, KeyID: l.signer.KeyID(), Signature: sig}
 	if err := l.storage.PutHead(ctx, sth); err != nil {
+		// Another writer of the shared storage stored its head of this size first: if it
+		// signs the same tree, it is the head.
+		if errors.Is(err, ledger.ErrConflict) {
+			if other, gerr := l.storage.GetHead(ctx, cur.Size); gerr == nil && ledger.SameHead(other.TreeHead, cur) {
+				return other, nil
+			}
+		}
 		return ledger.SignedTreeHead{}, fmt.Errorf("store head of size %d: %w", cur.Size, err)
 	}
 	return sth, nil
@@ -523,6 +592,11 @@ func (l *Log) InclusionProof(ctx context.Context, index, treeSize uint64) ([][]b
 	if index >= treeSize {
 		return nil, fmt.Errorf("%w: inclusion proof for index %d in a tree of size %d; the index must be below the size", ledger.ErrInvalid, index, treeSize)
 	}
+	if treeSize > l.Size() {
+		if err := l.refresh(ctx); err != nil {
+			return nil, fmt.Errorf("proof: %w", err)
+		}
+	}
 	if size := l.Size(); treeSize > size {
 		return nil, fmt.Errorf("%w: tree size %d (the log has %d records)", ledger.ErrNotFound, treeSize, size)
 	}
@@ -537,6 +611,11 @@ func (l *Log) InclusionProof(ctx context.Context, index, treeSize uint64) ([][]b
 func (l *Log) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][]byte, error) {
 	if size1 > size2 {
 		return nil, fmt.Errorf("%w: consistency proof from size %d to %d; the first size must not exceed the second", ledger.ErrInvalid, size1, size2)
+	}
+	if size2 > l.Size() {
+		if err := l.refresh(ctx); err != nil {
+			return nil, fmt.Errorf("proof: %w", err)
+		}
 	}
 	if size := l.Size(); size2 > size {
 		return nil, fmt.Errorf("%w: tree size %d (the log has %d records)", ledger.ErrNotFound, size2, size)
