@@ -51,12 +51,25 @@ func runWithHub(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	stop, err := startHub(tmp)
+	bin := filepath.Join(tmp, "gxhub")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gxhub/gxhub/cmd/gxhub").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "sdk examples: go build cmd/gxhub: %v\n%s", err, out)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "sdk examples:", err)
+		return 1
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	demoDir = filepath.Join(tmp, "data")
+	hub = &hubProcess{bin: bin, addr: addr, dataDir: demoDir}
+	if err := hub.start(); err != nil {
 		fmt.Fprintln(os.Stderr, "sdk examples: the demo hub did not start:", err)
 		return 1
 	}
-	defer stop()
+	defer hub.stop()
 	if err := seedScene(); err != nil {
 		fmt.Fprintln(os.Stderr, "sdk examples: seeding the scene:", err)
 		return 1
@@ -64,19 +77,18 @@ func runWithHub(m *testing.M) int {
 	return m.Run()
 }
 
-func startHub(tmp string) (stop func(), err error) {
-	bin := filepath.Join(tmp, "gxhub")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gxhub/gxhub/cmd/gxhub").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build cmd/gxhub: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	demoDir = filepath.Join(tmp, "data")
-	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", demoDir, "--listen", addr)
+// hub is the running `gxhub serve --demo` (tests may restart it).
+var hub *hubProcess
+
+type hubProcess struct {
+	bin, addr, dataDir string
+	cmd                *exec.Cmd
+	done               chan struct{}
+}
+
+// start runs the hub and waits until it serves.
+func (h *hubProcess) start() error {
+	cmd := exec.Command(h.bin, "serve", "--demo", "--data-dir", h.dataDir, "--listen", h.addr)
 	cmd.Env = append(os.Environ(), "GXHUB_AUDIT_HEAD_INTERVAL=200ms")
 	cmd.Stderr = io.Discard
 	if testing.Verbose() {
@@ -84,13 +96,13 @@ func startHub(tmp string) (stop func(), err error) {
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
-	done := make(chan struct{})
-	ready := make(chan struct{})
+	h.cmd, h.done = cmd, make(chan struct{})
+	ready, done := make(chan struct{}), h.done
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -101,24 +113,30 @@ func startHub(tmp string) (stop func(), err error) {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
 	select {
 	case <-ready:
-		return stop, nil
+		return nil
 	case <-done:
-		return nil, fmt.Errorf("gxhub serve --demo exited before serving (run go test -v to see its log)")
+		return fmt.Errorf("gxhub serve --demo exited before serving (run go test -v to see its log)")
 	case <-time.After(90 * time.Second):
-		stop()
-		return nil, fmt.Errorf("gxhub serve --demo did not report its URL within 90s")
+		h.stop()
+		return fmt.Errorf("gxhub serve --demo did not report its URL within 90s")
 	}
+}
+
+// stop ends the hub with SIGTERM (SIGKILL after 20 s) and waits for it.
+func (h *hubProcess) stop() {
+	if h.cmd == nil {
+		return
+	}
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		_ = h.cmd.Process.Kill()
+		<-h.done
+	}
+	h.cmd = nil
 }
 
 // seedScene gives the audit log something to audit before the examples run, whatever
