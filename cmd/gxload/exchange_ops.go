@@ -64,7 +64,7 @@ type exchangeState struct {
 // loadResource registers an unconditional resource (subjects are 统一社会信用代码) with the
 // first provider among clients.
 func loadResource(ctx context.Context, clients []*sdk.Client) (*exchangeState, error) {
-	st := &exchangeState{runID: time.Now().Unix() % 100000}
+	st := &exchangeState{runID: (time.Now().UnixMilli() + int64(os.Getpid())) % 100000}
 	for _, c := range clients {
 		ok, _, err := hasRole(ctx, c, adminv1.Role_ROLE_PROVIDER)
 		if err != nil {
