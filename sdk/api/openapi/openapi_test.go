@@ -132,6 +132,22 @@ func httpRule(m protoreflect.MethodDescriptor) (method, path string, ok bool) {
 	if rule == nil {
 		return "", "", false
 	}
+	return ruleRoute(rule)
+}
+
+// additionalRoutes returns the method and path of each additional_bindings entry.
+func additionalRoutes(m protoreflect.MethodDescriptor) [][2]string {
+	rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+	var out [][2]string
+	for _, b := range rule.GetAdditionalBindings() {
+		if method, path, ok := ruleRoute(b); ok {
+			out = append(out, [2]string{method, path})
+		}
+	}
+	return out
+}
+
+func ruleRoute(rule *annotations.HttpRule) (method, path string, ok bool) {
 	switch p := rule.GetPattern().(type) {
 	case *annotations.HttpRule_Get:
 		return http.MethodGet, p.Get, true
@@ -168,6 +184,11 @@ func TestEveryRPCIsRoutedAndDocumented(t *testing.T) {
 					require.True(t, ok, "%s %s (%s) missing from gxhub.swagger.json: run make generate", method, path, m.FullName())
 					require.Equal(t, string(svc.Name())+"_"+string(m.Name()), o.OperationID)
 					seen[method+" "+path] = true
+					for _, r := range additionalRoutes(m) {
+						_, ok := s.op(r[0], r[1])
+						require.True(t, ok, "%s %s (additional binding of %s) missing from gxhub.swagger.json", r[0], r[1], m.FullName())
+						seen[r[0]+" "+r[1]] = true
+					}
 				})
 			}
 		}
