@@ -48,4 +48,15 @@ crash: ## long crash-safety run: 20 SIGKILLs of a loaded hub, then check nothing
 bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: load
+load: ## drive a demo hub with gxload (whoami, pull, publish, verify); STORE=postgres, DURATION, CONCURRENCY, RATE
+	cmd/gxload/run-load.sh
+
+FUZZTIME ?= 10m
+.PHONY: fuzz-long
+fuzz-long: ## run every fuzz target for FUZZTIME (default 10m) each, one after another
+	@set -e; grep -rn --include='*_test.go' '^func Fuzz' . | grep -v '^./ledger/chaincode/' | \
+	  sed -E 's#^(.*)/[^/]+:[0-9]+:func (Fuzz[A-Za-z0-9_]*).*#\1 \2#' | sort | \
+	  while read -r pkg name; do echo "== $$pkg $$name"; $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; done
+
 -include testnet/testnet.mk
