@@ -236,7 +236,7 @@ func TestBrowser(t *testing.T) {
 		w, err = verify.Verify(context.Background(), tampered, verify.Options{})
 		require.NoError(t, err)
 		require.NotEmpty(t, w.Find("reference["+content+"]"))
-		require.Equal(t, verify.Fail, w.Find("reference["+content+"]")[0].Status)
+		require.Equal(t, verify.Fail, w.Find("reference[" + content + "]")[0].Status)
 	})
 
 	t.Run("trace with proofs checked in the browser", func(t *testing.T) {
@@ -433,7 +433,9 @@ func pageURL(th *testHub, hash string) string {
 	return fmt.Sprintf("%s/ui/?n=%d#%s", th.url, pageSeq, hash)
 }
 
-func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }
+func awaitPromise(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams {
+	return p.WithAwaitPromise(true)
+}
 
 // proofCheckJS fetches record 0's proof and verifies it in the page, optionally after
 // changing one byte of the leaf.

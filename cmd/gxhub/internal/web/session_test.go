@@ -29,7 +29,10 @@ func TestSignIn(t *testing.T) {
 		ui     bool
 		reason string
 	}{
-		{"no UI header", func(t *testing.T) string { tok, _ := server.SignLogin(auditor.Key, auditor.Code, th.url, now); return tok }, false, server.ReasonUIHeader},
+		{"no UI header", func(t *testing.T) string {
+			tok, _ := server.SignLogin(auditor.Key, auditor.Code, th.url, now)
+			return tok
+		}, false, server.ReasonUIHeader},
 		{"other hub", func(t *testing.T) string {
 			tok, _ := server.SignLogin(auditor.Key, auditor.Code, "https://hub.example.gov.cn", now)
 			return tok
