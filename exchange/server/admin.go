@@ -89,12 +89,15 @@ func (a *Admin) ListDepartments(ctx context.Context, req *adminv1.ListDepartment
 	if err != nil {
 		return nil, err
 	}
-	ds, err := a.Store.Departments().List(ctx, store.DepartmentFilter{Region: req.GetRegion(), Level: level}, req.GetPageToken(), size+1)
+	// One more than the page tells whether another page follows; the store pages at most
+	// 1000, so a full page of 1000 always gets a next token (possibly to an empty page).
+	fetch := min(size+1, 1000)
+	ds, err := a.Store.Departments().List(ctx, store.DepartmentFilter{Region: req.GetRegion(), Level: level}, req.GetPageToken(), fetch)
 	if err != nil {
 		return nil, err
 	}
 	resp := &adminv1.ListDepartmentsResponse{}
-	if len(ds) > size {
+	if len(ds) > size || (fetch == size && len(ds) == size) {
 		ds = ds[:size]
 		resp.NextPageToken = ds[size-1].Code
 	}
