@@ -165,8 +165,16 @@ func doPull(ctx context.Context, state any, _ *sdk.Client, w, i int) error {
 	st := state.(*exchangeState)
 	k := w % len(st.consumers)
 	subject := st.subjects[rand.IntN(len(st.subjects))]
-	resp, err := st.consumers[k].Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: st.reqs[k], MatterCode: loadMatter,
-		CaseNumber: fmt.Sprintf("LOAD-%d-%d", w, i), Subjects: []string{subject}})
+	req := &exchangev1.PullRequest{RequirementId: st.reqs[k], MatterCode: loadMatter,
+		CaseNumber: fmt.Sprintf("LOAD-%d-%d", w, i), Subjects: []string{subject}}
+	var resp *exchangev1.PullResponse
+	var err error
+	if transport == "rest" {
+		resp = &exchangev1.PullResponse{}
+		err = restCall(ctx, st.consumers[k], "POST", "/v1/pulls", req, resp)
+	} else {
+		resp, err = st.consumers[k].Pulls.Pull(ctx, req)
+	}
 	if err != nil {
 		return err
 	}

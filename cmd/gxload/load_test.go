@@ -91,6 +91,20 @@ func TestOps(t *testing.T) {
 			require.Positive(t, res.P99)
 		})
 	}
+	for _, name := range []string{"whoami", "pull"} {
+		t.Run("rest/"+name, func(t *testing.T) {
+			transport = "rest"
+			defer func() { transport = "grpc" }()
+			res, err := Drive(ctx, ops[name], clients, 4, 700*time.Millisecond, 0)
+			require.NoError(t, err)
+			require.Equal(t, "rest", res.Transport)
+			require.Positive(t, res.OK, "%+v", res)
+			require.Zero(t, res.Errors, "%v", res.ErrorReasons)
+		})
+	}
+	t.Run("fail/rest publish", func(t *testing.T) {
+		require.ErrorContains(t, run([]string{"--identities", dir, "--op", "publish", "--transport", "rest"}, io.Discard), "--transport")
+	})
 	t.Run("report", func(t *testing.T) {
 		var out bytes.Buffer
 		require.NoError(t, run([]string{"--identities", dir, "--op", "whoami", "--duration", "500ms", "--concurrency", "2",

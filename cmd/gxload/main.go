@@ -77,6 +77,7 @@ func run(args []string, stdout io.Writer) error {
 	rate := fs.Float64("rate", 0, "target operations per second in total (0: as fast as possible)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	ceiling := fs.Duration("ceiling", 2*time.Second, "how long to measure the crypto-only ceiling (0 to skip)")
+	fs.StringVar(&transport, "transport", "grpc", "grpc (the Go SDK) or rest (signed JSON over HTTPS; ops whoami and pull)")
 	hubPID := fs.Int("hub-pid", 0, "process id of a hub on this machine: report its CPU time per operation (Linux /proc)")
 	fs.IntVar(&loadRecords, "records", loadRecords, "pull: records the provider publishes before the run (subjects pulled at random)")
 	fs.IntVar(&loadBatch, "batch", loadBatch, "publish: records per publish call")
@@ -95,6 +96,13 @@ func run(args []string, stdout io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown --op %q: use one of %s", *op, strings.Join(opNames(), ", "))
 	}
+	switch {
+	case transport == "grpc":
+	case transport == "rest" && (*op == "whoami" || *op == "pull"):
+	default:
+		return fmt.Errorf("--transport %q: use grpc, or rest with --op whoami or pull", transport)
+	}
+	hubURLOverride = *hub
 	ids, err := loadIdentities(*dir)
 	if err != nil {
 		return err
@@ -260,6 +268,9 @@ func drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.
 					errN.Add(1)
 					mu.Lock()
 					r := sdk.Reason(err)
+					if re, ok := err.(*restError); ok {
+						r = re.Reason
+					}
 					if r == "" {
 						r = firstLine(err.Error())
 					}
@@ -284,7 +295,7 @@ func drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	r := &Result{Op: o.Name, Transport: "grpc", Concurrency: conc, Departments: len(clients), Duration: elapsed,
+	r := &Result{Op: o.Name, Transport: transport, Concurrency: conc, Departments: len(clients), Duration: elapsed,
 		OK: okN.Load(), Errors: errN.Load(), Throughput: float64(okN.Load()) / elapsed.Seconds(),
 		P50: pct(.50), P95: pct(.95), P99: pct(.99)}
 	if len(reasons) > 0 {

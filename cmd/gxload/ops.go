@@ -26,6 +26,9 @@ var ops = map[string]Op{
 		Name:  "whoami",
 		Setup: func(context.Context, []*sdk.Client) (any, error) { return nil, nil },
 		Do: func(ctx context.Context, _ any, c *sdk.Client, _, _ int) error {
+			if transport == "rest" {
+				return restCall(ctx, c, "GET", "/v1/whoami", nil, &adminv1.WhoAmIResponse{})
+			}
 			_, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
 			return err
 		},
