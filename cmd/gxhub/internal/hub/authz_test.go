@@ -27,6 +27,7 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 	"github.com/gxhub/gxhub/sdk/reqsig"
@@ -232,6 +233,42 @@ func TestAuthorizationMatrix(t *testing.T) {
 		ids[name] = th.registerRoleDepartment(t, cc, fmt.Sprintf("7700000%d", i+1), roles[name])
 		conns[name] = th.rawConn(t, coord.TLSCAPEM, ids[name])
 	}
+
+	t.Run("resource owner checks", func(t *testing.T) {
+		// 渝北 files a requirement on 公安局's conditional resource; departments neither
+		// party to it nor coordinator/auditor may not read it, and only its provider decides.
+		require.NoError(t, th.h.SeedDemoCatalog(ctx))
+		yubei, err := sdk.Dial(ctx, th.identity(t, 7))
+		require.NoError(t, err)
+		defer yubei.Close()
+		f, err := yubei.Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{Resource: "500000-GA-0001",
+			Items: []string{"name"}, MatterCodes: []string{"500000-GJJ-0001"}, LegalDuty: "《住房公积金管理条例》"})
+		require.NoError(t, err)
+		id := f.GetRequirement().GetId()
+		get := "/gxhub.exchange.v1.RequirementService/GetRequirement"
+		decide := "/gxhub.exchange.v1.RequirementService/DecideRequirement"
+		mayRead := map[string]bool{"coordinator": true, "auditor": true}
+		for _, who := range roleNames {
+			err := conns[who].Invoke(ctx, get, &exchangev1.GetRequirementRequest{Id: id}, &exchangev1.Requirement{})
+			if mayRead[who] {
+				require.NoError(t, err, "%s reads every requirement", who)
+			} else {
+				require.Equal(t, codes.PermissionDenied, status.Code(err), "%s: %v", who, err)
+				require.Contains(t, status.Convert(err).Message(), ids[who].Code)
+			}
+			// Only the provider grants; nobody else, whatever its roles.
+			err = conns[who].Invoke(ctx, decide, &exchangev1.DecideRequirementRequest{Id: id, Action: "grant"}, &exchangev1.DecideRequirementResponse{})
+			require.Equal(t, codes.PermissionDenied, status.Code(err), "%s: %v", who, err)
+			require.NotEmpty(t, sdk.Reason(err), "%v", err)
+			require.Contains(t, status.Convert(err).Message(), ids[who].Code)
+		}
+		police := th.rawConn(t, coord.TLSCAPEM, th.identity(t, 2))
+		err = police.Invoke(ctx, get, &exchangev1.GetRequirementRequest{Id: id}, &exchangev1.Requirement{})
+		require.NoError(t, err, "the provider reads the requirement filed with it")
+		err = police.Invoke(ctx, decide, &exchangev1.DecideRequirementRequest{Id: id, Action: "grant"}, &exchangev1.DecideRequirementResponse{})
+		require.NotEqual(t, codes.PermissionDenied, status.Code(err), "the provider may decide (the workflow state may still refuse): %v", err)
+		require.NotEqual(t, codes.Unauthenticated, status.Code(err), "%v", err)
+	})
 
 	methods := gxhubMethods(t)
 	for m := range authzMatrix {
