@@ -37,8 +37,8 @@ test-setup: ## install what the tests need (idempotent): OpenSSL, npm peers
 
 .PHONY: test
 test: check-generate vet ## run every test (race detector on)
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
-	@if [ -f ledger/chaincode/go.mod ]; then cd ledger/chaincode && $(GO) test -race ./...; fi
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@if [ -f ledger/chaincode/go.mod ]; then cd ledger/chaincode && $(GO) test -race -count=1 ./...; fi
 
 .PHONY: crash
 crash: ## long crash-safety run: 20 SIGKILLs of a loaded hub, then check nothing acknowledged was lost
