@@ -27,8 +27,8 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
-	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 
