@@ -30,13 +30,11 @@ func auditCmd() *cobra.Command {
 		Short: "Show the latest signed tree head and anchor",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), false)
+			c, ctx, done, err := connect(cmd, false)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			h, err := c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{})
 			if err != nil {
 				return callErr(err)
@@ -65,13 +63,11 @@ func auditCmd() *cobra.Command {
 			if err != nil {
 				return exitf(2, "INDEX must be a record number (0, 1, ...)")
 			}
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			r, err := c.AuditReceipt(ctx, idx)
 			if err != nil {
 				return callErr(err)
@@ -170,13 +166,11 @@ func auditCmd() *cobra.Command {
 		Short: "Print the log's public key (PEM) to pin for offline verification",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), false)
+			c, ctx, done, err := connect(cmd, false)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
 			if err != nil {
 				return callErr(err)
@@ -387,13 +381,11 @@ func anomaliesCmd() *cobra.Command {
 			if req.To, err = parseAuditTime("to", to); err != nil {
 				return err
 			}
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			resp, err := c.Audit.ListAnomalies(ctx, &req)
 			if err != nil {
 				return callErr(err)

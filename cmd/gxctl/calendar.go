@@ -20,13 +20,11 @@ func calendarCmd() *cobra.Command {
 		Short: "Is the date a working day? (weekends, public holidays, make-up working days)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd.Context(), false)
+			c, ctx, done, err := connect(cmd, false)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			d, err := c.Calendar.GetWorkday(ctx, &exchangev1.GetWorkdayRequest{Date: args[0]})
 			if err != nil {
 				return callErr(err)
@@ -60,13 +58,11 @@ func calendarCmd() *cobra.Command {
 			if err != nil {
 				return exitf(2, "N must be a whole number of working days")
 			}
-			c, err := dial(cmd.Context(), false)
+			c, ctx, done, err := connect(cmd, false)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			r, err := c.Calendar.AddWorkingDays(ctx, &exchangev1.AddWorkingDaysRequest{From: timestamppb.New(from), Days: int32(n)})
 			if err != nil {
 				return callErr(err)

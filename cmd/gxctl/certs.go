@@ -311,13 +311,11 @@ func ecertCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ecert", Short: "E-certificates (电子证照): types, issue, status, presentations (亮证)"}
 	withClient := func(fn func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			return fn(ctx, c, cmd, args)
 		}
 	}
@@ -582,13 +580,11 @@ func sealCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "seal", Short: "Electronic seals (电子印章) made by the hub"}
 	run := func(fn func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			return fn(ctx, c, cmd, args)
 		}
 	}

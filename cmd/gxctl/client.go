@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -163,4 +164,16 @@ func hubURL(id *identity.Identity) (string, error) {
 		return strings.TrimRight(id.HubURL, "/"), nil
 	}
 	return "", exitf(2, "no hub: pass --hub URL or --identity DIR")
+}
+
+// connect dials the hub (as --identity, or anonymously when requireIdentity is false and
+// none is given) and returns the client with a call context bounded by --timeout; done
+// closes both.
+func connect(cmd *cobra.Command, requireIdentity bool) (*sdk.Client, context.Context, func(), error) {
+	c, err := dial(cmd.Context(), requireIdentity)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := callContext()
+	return c, ctx, func() { cancel(); c.Close() }, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,7 +42,6 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	addr := freePort(t)
 	var acked []string // department codes whose registration was acknowledged
 	var lastHead *auditv1.SignedTreeHead
-	seq := 0
 	for run := range runs {
 		hub := startGxhub(t, gxhubBin, data, addr)
 		coordinator, err := identity.Load(hub.identities()[0], nil)
@@ -92,18 +90,16 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		stop.Store(true)
 		wg.Wait()
 		c.Close()
-		seq++
 		t.Logf("run %d: killed with %d acknowledged registrations so far", run, len(acked))
 	}
 	hub := startGxhub(t, gxhubBin, data, addr)
-	coordinator, err := identity.Load(filepath.Join(data, "demo", filepath.Base(hub.identities()[0])), nil)
+	coordinator, err := identity.Load(hub.identities()[0], nil)
 	require.NoError(t, err)
 	c, err := sdk.Dial(context.Background(), coordinator)
 	require.NoError(t, err)
 	defer c.Close()
 	checkDurable(t, c, acked, lastHead)
 	require.Positive(t, len(acked), "the load made progress")
-	require.Equal(t, runs, seq)
 }
 
 // checkDurable asserts every acknowledged code is registered and audited, and the log

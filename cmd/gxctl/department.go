@@ -78,13 +78,11 @@ func whoamiCmd() *cobra.Command {
 		Short: "Show the department the hub sees for --identity (a signed call)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			resp, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
 			if err != nil {
 				return callErr(err)
@@ -163,13 +161,11 @@ func departmentCmd() *cobra.Command {
 		Short: "Show one department",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			d, err := c.Admin.GetDepartment(ctx, &adminv1.GetDepartmentRequest{Code: args[0]})
 			if err != nil {
 				return callErr(err)

@@ -35,13 +35,11 @@ func freshnessCmd() *cobra.Command {
 		Short: "Freshness of every resource in working time (--alerts: your stale resources)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			var rs []*exchangev1.ResourceFreshness
 			if alerts {
 				resp, err := c.Freshness.ListFreshnessAlerts(ctx, &exchangev1.ListFreshnessAlertsRequest{})
@@ -72,13 +70,11 @@ func freshnessCmd() *cobra.Command {
 		Short: "Declare a real-time resource live (provider)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			r, err := c.Freshness.Heartbeat(ctx, &exchangev1.HeartbeatRequest{Resource: args[0]})
 			if err != nil {
 				return callErr(err)

@@ -41,13 +41,11 @@ func objectionCmd() *cobra.Command {
 		Short: "Object to a record you received (routed to its provider)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			resp, err := c.Objections.RaiseObjection(ctx, &raise)
 			if err != nil {
 				return callErr(err)
@@ -75,13 +73,11 @@ func objectionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			resp, err := c.Objections.ListObjections(ctx, &exchangev1.ListObjectionsRequest{As: as, State: st, Resource: resource})
 			if err != nil {
 				return callErr(err)
@@ -107,13 +103,11 @@ func objectionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			resp, err := c.Objections.ResolveObjection(ctx, &exchangev1.ResolveObjectionRequest{Id: args[0], State: st, Resolution: resolution})
 			if err != nil {
 				return callErr(err)

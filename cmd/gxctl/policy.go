@@ -34,13 +34,11 @@ func policyCmd() *cobra.Command {
 		Short: "Show the current rules and version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			p, err := c.Policy.GetPolicy(ctx, &exchangev1.GetPolicyRequest{})
 			if err != nil {
 				return callErr(err)
@@ -81,13 +79,11 @@ inside your department) or, for the coordinator, --add "p, 5, *, <dept>, <resour
 				}
 				req.Remove = append(req.Remove, r)
 			}
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			ch, err := c.Policy.ChangePolicy(ctx, req)
 			if err != nil {
 				return callErr(err)
@@ -111,13 +107,11 @@ inside your department) or, for the coordinator, --add "p, 5, *, <dept>, <resour
 		Short: "Policy versions, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			h, err := c.Policy.ListPolicyChanges(ctx, &exchangev1.ListPolicyChangesRequest{BeforeVersion: before})
 			if err != nil {
 				return callErr(err)

@@ -29,13 +29,11 @@ audit service before printing anything, and shows the audit references of the pu
 				return exitf(2, "--requirement, --matter and --case are required")
 			}
 			req.Subjects = args
-			c, err := dial(cmd.Context(), true)
+			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
 			if err != nil {
 				return callErr(err)

@@ -79,13 +79,11 @@ PEM. Use the SM2 root as --trust for offline verification of licences and depart
 signatures; compare it with a copy obtained out of band before trusting it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dial(cmd.Context(), false)
+			c, ctx, done, err := connect(cmd, false)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			b, err := c.Trust.GetTrustBundle(ctx, &certsv1.GetTrustBundleRequest{})
 			if err != nil {
 				return callErr(err)
@@ -130,13 +128,11 @@ func calendarCountCmd() *cobra.Command {
 			if err != nil {
 				return exitf(2, "TO: %v", err)
 			}
-			c, err := dial(cmd.Context(), false)
+			c, ctx, done, err := connect(cmd, false)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := callContext()
-			defer cancel()
+			defer done()
 			r, err := c.Calendar.CountWorkingDays(ctx, &exchangev1.CountWorkingDaysRequest{From: timestamppb.New(from), To: timestamppb.New(to)})
 			if err != nil {
 				return callErr(err)
