@@ -10,10 +10,11 @@ import (
 )
 
 // AuditIndex is the queryable index of an audit log's records (REQUIREMENTS C4). The
-// index is derived data: each row is decoded from a leaf of the Merkle log and written in
-// the same transaction as the leaf, and Search returns the leaf bytes themselves, so a
-// caller can always check a result against an inclusion proof. Proofs never come from
-// the index.
+// index is derived data: each row is decoded from a leaf of the Merkle log by an indexer
+// that follows the log in its own transactions (off the append path), and Search returns
+// the leaf bytes themselves, so a caller can always check a result against an inclusion
+// proof. Proofs never come from the index. Every read (Search, HourlyCounts, Indexed)
+// first brings the index up to the stored log, so it never misses a committed leaf.
 //
 // The SQL store provides it as (*sqlstore.Store).AuditIndex(logID).
 type AuditIndex interface {
@@ -23,11 +24,11 @@ type AuditIndex interface {
 	// HourlyCounts returns, per department and UTC hour, how many records of kind were
 	// recorded with a time in [from, to). Hours without records are absent.
 	HourlyCounts(ctx context.Context, kind ledger.Kind, from, to time.Time) ([]HourCount, error)
-	// Backfill indexes every leaf of the log that has no index row yet (a database from
-	// before the index existed) and returns how many it indexed. It is idempotent and
-	// safe to run while the log appends.
+	// Backfill indexes every leaf of the log the index has not caught up with yet and
+	// returns how many it indexed. It is idempotent and safe to run while the log appends
+	// and from several processes.
 	Backfill(ctx context.Context) (int, error)
-	// Indexed returns how many leaves of the log have an index row.
+	// Indexed brings the index up to the log and returns how many leaves it covers.
 	Indexed(ctx context.Context) (uint64, error)
 }
 

@@ -27,10 +27,11 @@ const FileName = "gxhub.db"
 
 // Dialect is SQLite's sqlstore dialect.
 var Dialect = sqlstore.Dialect{
-	Name:   "sqlite",
-	Blob:   "BLOB",
-	Int64:  "INTEGER",
-	AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT",
+	Name:       "sqlite",
+	Blob:       "BLOB",
+	Int64:      "INTEGER",
+	AutoID:     "INTEGER PRIMARY KEY AUTOINCREMENT",
+	Positional: true,
 	IsUniqueViolation: func(err error) bool {
 		var se *sqlite.Error
 		if errors.As(err, &se) {

@@ -13,8 +13,8 @@ import (
 )
 
 func init() {
-	// The audit index (C4): one row per leaf, decoded from the leaf in the transaction that
-	// appends it. Times are Unix nanoseconds (UTC); subject is the hex keyed hash ("" none).
+	// The audit index (C4): one row per leaf, decoded from the leaf (by the indexer that
+	// follows the log since migration 12, see audit_indexer.go). Times are Unix nanoseconds (UTC); subject is the hex keyed hash ("" none).
 	register(migration{11, "audit index: queryable columns of every audit record", `
 CREATE TABLE audit_index (
 	log_id      TEXT NOT NULL,
@@ -70,99 +70,38 @@ func indexRow(leaf []byte) []any {
 
 // insertIndex writes the index rows of leaves [start, start+len) inside tx. With
 // ignoreExisting, rows already present are left alone (backfill racing an append).
-func insertIndex(ctx context.Context, tx *sql.Tx, log string, start uint64, leaves [][]byte, ignoreExisting bool) error {
-	per := rowsPerInsert
-	for i := 0; i < len(leaves); i += per {
-		end := min(i+per, len(leaves))
-		var q strings.Builder
-		q.WriteString(`INSERT INTO audit_index (log_id, idx, kind, time_ns, department, resource, subject, matter, case_number, outcome, reason_code) VALUES `)
-		args := make([]any, 0, (indexColumns+2)*(end-i))
-		for j := i; j < end; j++ {
-			if j > i {
-				q.WriteByte(',')
-			}
-			q.WriteByte('(')
-			for c := range indexColumns + 2 {
-				if c > 0 {
-					q.WriteByte(',')
-				}
-				fmt.Fprintf(&q, "$%d", len(args)+c+1)
-			}
-			q.WriteByte(')')
-			args = append(args, log, int64(start)+int64(j))
-			args = append(args, indexRow(leaves[j])...)
-		}
+func (s *Store) insertIndex(ctx context.Context, tx *sql.Tx, log string, start uint64, leaves [][]byte, ignoreExisting bool) error {
+	for i := 0; i < len(leaves); i += rowsPerInsert {
+		chunk := leaves[i:min(i+rowsPerInsert, len(leaves))]
+		q, args := s.multiInsert(`INSERT INTO audit_index (log_id, idx, kind, time_ns, department, resource, subject, matter, case_number, outcome, reason_code)`,
+			len(chunk), indexColumns+2, func(j int) []any {
+				return append([]any{log, int64(start) + int64(i+j)}, indexRow(chunk[j])...)
+			})
 		if ignoreExisting {
-			q.WriteString(` ON CONFLICT (log_id, idx) DO NOTHING`)
+			q += ` ON CONFLICT (log_id, idx) DO NOTHING`
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err // the caller maps it (a unique violation is a conflict on append)
 		}
 	}
 	return nil
 }
 
-// backfillBatch is how many unindexed leaves one backfill transaction indexes.
-const backfillBatch = 2000
-
+// Backfill implements store.AuditIndex: it brings the index up to the stored log.
 func (a *auditIndex) Backfill(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		rows, err := a.s.db.QueryContext(ctx, `SELECT l.idx, l.leaf FROM ledger_leaves l
-WHERE l.log_id = $1 AND NOT EXISTS (SELECT 1 FROM audit_index a WHERE a.log_id = l.log_id AND a.idx = l.idx)
-ORDER BY l.idx LIMIT $2`, a.log, backfillBatch)
-		if err != nil {
-			return total, ledgerErr("backfill audit index", err)
-		}
-		type leaf struct {
-			idx  int64
-			leaf []byte
-		}
-		var batch []leaf
-		for rows.Next() {
-			var l leaf
-			if err := rows.Scan(&l.idx, &l.leaf); err != nil {
-				rows.Close()
-				return total, ledgerErr("backfill audit index", err)
-			}
-			batch = append(batch, l)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return total, ledgerErr("backfill audit index", err)
-		}
-		if len(batch) == 0 {
-			return total, nil
-		}
-		tx, err := a.s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return total, ledgerErr("backfill audit index", err)
-		}
-		// Leaves are not contiguous in general (some may be indexed): one row at a time
-		// through the same multi-row writer.
-		for _, l := range batch {
-			if err := insertIndex(ctx, tx, a.log, uint64(l.idx), [][]byte{l.leaf}, true); err != nil {
-				tx.Rollback() //nolint:errcheck // the error reported is the insert's
-				return total, ledgerErr("backfill audit index", err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return total, ledgerErr("backfill audit index", err)
-		}
-		total += len(batch)
-		if len(batch) < backfillBatch {
-			return total, nil
-		}
-	}
+	return a.s.indexer(a.log).catchUp(ctx)
 }
 
+// Indexed implements store.AuditIndex.
 func (a *auditIndex) Indexed(ctx context.Context) (uint64, error) {
-	var n int64
-	if err := a.s.db.QueryRowContext(ctx, `SELECT count(*) FROM audit_index WHERE log_id = $1`, a.log).Scan(&n); err != nil {
-		return 0, ledgerErr("count audit index", err)
+	if _, err := a.Backfill(ctx); err != nil {
+		return 0, err
 	}
-	return uint64(n), nil
+	next, err := a.s.indexWatermark(ctx, a.s.db, a.log)
+	if err != nil {
+		return 0, ledgerErr("read the audit index watermark", err)
+	}
+	return uint64(next), nil
 }
 
 // MaxAuditPage bounds one Search page.
@@ -171,6 +110,9 @@ const MaxAuditPage = 1000
 func (a *auditIndex) Search(ctx context.Context, q store.AuditQuery, start uint64, limit int) ([]store.AuditEntry, error) {
 	if limit < 1 || limit > MaxAuditPage {
 		return nil, fmt.Errorf("%w: audit search limit %d: use 1..%d", ledger.ErrInvalid, limit, MaxAuditPage)
+	}
+	if _, err := a.Backfill(ctx); err != nil {
+		return nil, err
 	}
 	var sb strings.Builder
 	sb.WriteString(`SELECT a.idx, l.leaf FROM audit_index a JOIN ledger_leaves l ON l.log_id = a.log_id AND l.idx = a.idx WHERE a.log_id = $1 AND a.idx >= $2`)
@@ -233,6 +175,9 @@ const nsPerHour = int64(time.Hour)
 func (a *auditIndex) HourlyCounts(ctx context.Context, kind ledger.Kind, from, to time.Time) ([]store.HourCount, error) {
 	if !from.Before(to) {
 		return nil, fmt.Errorf("%w: hourly counts from %s to %s: from must be before to", ledger.ErrInvalid, from, to)
+	}
+	if _, err := a.Backfill(ctx); err != nil {
+		return nil, err
 	}
 	// Integer division floors for non-negative times; audit times before 1970 are not
 	// expected (records of events in the hub's lifetime).

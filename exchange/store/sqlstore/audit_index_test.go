@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,10 +14,13 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 )
 
-// forgetIndex deletes a log's index rows, as in a database from before migration 11.
+// forgetIndex deletes a log's index rows and watermark, as in a database from before
+// migration 11.
 func forgetIndex(t *testing.T, s storetest.AuditStore, logID string) {
-	_, err := s.(*sqlstore.Store).DB().ExecContext(context.Background(), `DELETE FROM audit_index WHERE log_id = $1`, logID)
-	require.NoError(t, err)
+	for _, q := range []string{`DELETE FROM audit_index WHERE log_id = $1`, `DELETE FROM audit_index_state WHERE log_id = $1`} {
+		_, err := s.(*sqlstore.Store).DB().ExecContext(context.Background(), q, logID)
+		require.NoError(t, err)
+	}
 }
 
 func TestAuditIndexSQLite(t *testing.T) {
@@ -35,4 +39,22 @@ func TestAuditIndexPostgres(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}, forgetIndex)
+}
+
+// TestAuditIndexFollowsLog: the background indexer brings the index up to the log
+// without any reader asking, in transactions that move the watermark with the rows.
+func TestAuditIndexFollowsLog(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir())
+	require.NoError(t, err)
+	defer s.Close()
+	const n = 1300 // more than two index transactions
+	storetest.AppendAuditRecords(t, s.LedgerStorage(storetest.AuditLogID), n)
+	var next, rows int64
+	require.Eventually(t, func() bool {
+		err := s.DB().QueryRowContext(ctx, `SELECT COALESCE(max(next_idx), 0) FROM audit_index_state WHERE log_id = $1`, storetest.AuditLogID).Scan(&next)
+		return err == nil && next == n
+	}, 20*time.Second, 10*time.Millisecond, "the indexer did not catch up with %d records", n)
+	require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT count(*) FROM audit_index WHERE log_id = $1`, storetest.AuditLogID).Scan(&rows))
+	require.Equal(t, int64(n), rows)
 }

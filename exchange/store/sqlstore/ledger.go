@@ -80,6 +80,26 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 		}
 		return nil
 	}
+	err := l.appendTx(ctx, start, leaves, nodes, false)
+	if errors.Is(err, errNodeStored) {
+		// A node of the batch is stored already (only a retried append does that): write
+		// the batch again, comparing every existing node's hash with the one given.
+		err = l.appendTx(ctx, start, leaves, nodes, true)
+	}
+	if err == nil {
+		// The audit index (C4) follows the leaves in its own, larger transactions.
+		l.s.indexer(l.log).kick()
+	}
+	return err
+}
+
+// errNodeStored: a plain insert of the batch's nodes met a node that is stored already.
+var errNodeStored = errors.New("a node of the batch is stored already")
+
+// appendTx writes one batch in one transaction. Without compare the nodes go in with a
+// plain multi-row insert (a node already stored fails it with errNodeStored); with compare
+// each node already stored must carry the given hash.
+func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, compare bool) error {
 	tx, err := l.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ledgerErr("begin append", err)
@@ -101,36 +121,49 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 		return fmt.Errorf("%w: append at %d but the log has another size", ledger.ErrConflict, start)
 	}
 	for i := 0; i < len(leaves); i += rowsPerInsert {
-		end := min(i+rowsPerInsert, len(leaves))
-		var q strings.Builder
-		q.WriteString(`INSERT INTO ledger_leaves (log_id, idx, leaf) VALUES `)
-		args := make([]any, 0, 3*(end-i))
-		for j := i; j < end; j++ {
-			if j > i {
-				q.WriteByte(',')
-			}
-			fmt.Fprintf(&q, "($%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3)
-			args = append(args, l.log, int64(start)+int64(j), leaves[j])
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		chunk := leaves[i:min(i+rowsPerInsert, len(leaves))]
+		q, args := l.s.multiInsert(`INSERT INTO ledger_leaves (log_id, idx, leaf)`, len(chunk), 3, func(j int) []any {
+			return []any{l.log, int64(start) + int64(i+j), chunk[j]}
+		})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			if l.s.d.IsUniqueViolation(err) {
 				return fmt.Errorf("%w: leaf already stored at an index in [%d, %d)", ledger.ErrConflict, start, int(start)+len(leaves))
 			}
 			return ledgerErr("append leaves", err)
 		}
 	}
-	// The audit index rows (C4) commit or roll back with the leaves they are derived from.
-	if err := insertIndex(ctx, tx, l.log, start, leaves, false); err != nil {
-		if l.s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("%w: audit index already has a row in [%d, %d)", ledger.ErrConflict, start, int(start)+len(leaves))
-		}
-		return ledgerErr("index audit records", err)
+	if compare {
+		err = l.putNodes(ctx, tx, nodes)
+	} else {
+		err = l.insertNodes(ctx, tx, nodes)
 	}
-	if err := l.putNodes(ctx, tx, nodes); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return ledgerErr("commit append", err)
+	}
+	return nil
+}
+
+// nodesInsert returns the multi-row insert of nodes.
+func (l *ledgerStorage) nodesInsert(nodes []ledger.Node) (string, []any) {
+	return l.s.multiInsert(`INSERT INTO ledger_nodes (log_id, level, idx, hash)`, len(nodes), 4, func(j int) []any {
+		n := nodes[j]
+		return []any{l.log, int64(n.ID.Level), int64(n.ID.Index), n.Hash}
+	})
+}
+
+// insertNodes inserts node hashes none of which may be stored yet.
+func (l *ledgerStorage) insertNodes(ctx context.Context, tx *sql.Tx, nodes []ledger.Node) error {
+	for i := 0; i < len(nodes); i += rowsPerInsert {
+		q, args := l.nodesInsert(nodes[i:min(i+rowsPerInsert, len(nodes))])
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if l.s.d.IsUniqueViolation(err) {
+				return errNodeStored
+			}
+			return ledgerErr("append nodes", err)
+		}
 	}
 	return nil
 }
@@ -141,20 +174,8 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 func (l *ledgerStorage) putNodes(ctx context.Context, tx *sql.Tx, nodes []ledger.Node) error {
 	inserted := make(map[ledger.NodeID]bool, len(nodes))
 	for i := 0; i < len(nodes); i += rowsPerInsert {
-		end := min(i+rowsPerInsert, len(nodes))
-		var q strings.Builder
-		q.WriteString(`INSERT INTO ledger_nodes (log_id, level, idx, hash) VALUES `)
-		args := make([]any, 0, 4*(end-i))
-		for j := i; j < end; j++ {
-			if j > i {
-				q.WriteByte(',')
-			}
-			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3, len(args)+4)
-			n := nodes[j]
-			args = append(args, l.log, int64(n.ID.Level), int64(n.ID.Index), n.Hash)
-		}
-		q.WriteString(` ON CONFLICT (log_id, level, idx) DO NOTHING RETURNING level, idx`)
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		q, args := l.nodesInsert(nodes[i:min(i+rowsPerInsert, len(nodes))])
+		rows, err := tx.QueryContext(ctx, q+` ON CONFLICT (log_id, level, idx) DO NOTHING RETURNING level, idx`, args...)
 		if err != nil {
 			return ledgerErr("append nodes", err)
 		}
@@ -180,7 +201,7 @@ func (l *ledgerStorage) putNodes(ctx context.Context, tx *sql.Tx, nodes []ledger
 		}
 	}
 	if len(existing) > 0 {
-		got, err := readNodes(ctx, tx, l.log, nodeIDs(existing))
+		got, err := l.s.readNodes(ctx, tx, l.log, nodeIDs(existing))
 		if err != nil {
 			return err
 		}
@@ -257,10 +278,10 @@ func (l *ledgerStorage) ReadLeaves(ctx context.Context, start, count uint64) ([]
 }
 
 func (l *ledgerStorage) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([][]byte, error) {
-	return readNodes(ctx, l.s.db, l.log, ids)
+	return l.s.readNodes(ctx, l.s.db, l.log, ids)
 }
 
-func readNodes(ctx context.Context, q querier, log string, ids []ledger.NodeID) ([][]byte, error) {
+func (s *Store) readNodes(ctx context.Context, q querier, log string, ids []ledger.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -274,13 +295,13 @@ func readNodes(ctx context.Context, q querier, log string, ids []ledger.NodeID) 
 	for i := 0; i < len(ids); i += nodesPerSelect {
 		end := min(i+nodesPerSelect, len(ids))
 		var sb strings.Builder
-		args := []any{log}
+		var args []any
 		for j := i; j < end; j++ {
 			if j > i {
 				sb.WriteString(" UNION ALL ")
 			}
-			fmt.Fprintf(&sb, "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = $1 AND level = $%d AND idx = $%d", len(args)+1, len(args)+2)
-			args = append(args, int64(ids[j].Level), int64(ids[j].Index))
+			fmt.Fprintf(&sb, "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = %s AND level = %s AND idx = %s", s.ph(len(args)+1), s.ph(len(args)+2), s.ph(len(args)+3))
+			args = append(args, log, int64(ids[j].Level), int64(ids[j].Index))
 		}
 		rows, err := q.QueryContext(ctx, sb.String(), args...)
 		if err != nil {

@@ -318,8 +318,10 @@ func TestAuditIndexBackfillOnOpen(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.DB().ExecContext(ctx, `DELETE FROM audit_index`)
 	require.NoError(t, err)
-	n, err := st.AuditIndex(cfg.AuditLogID).Indexed(ctx)
+	_, err = st.DB().ExecContext(ctx, `DELETE FROM audit_index_state`)
 	require.NoError(t, err)
+	var n int
+	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT count(*) FROM audit_index`).Scan(&n))
 	require.Zero(t, n)
 	require.NoError(t, st.Close())
 

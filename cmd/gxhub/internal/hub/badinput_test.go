@@ -189,6 +189,13 @@ func TestBadInput(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			// The audit index follows the log in the background: bring it up to date
+			// before each count, so that the counts compare like with like.
+			indexed := func() {
+				_, err := dh.h.Audit.Index.Backfill(context.Background())
+				require.NoError(t, err)
+			}
+			indexed()
 			rowsBefore := rowCounts(t, dh.h.Config.DataDir)
 			auditBefore := dh.auditSize(t)
 			if tc.sign == nil {
@@ -199,6 +206,7 @@ func TestBadInput(t *testing.T) {
 			require.Equal(t, tc.reason, out["reason"], "%v", out)
 			msg, _ := out["message"].(string)
 			require.Contains(t, strings.ToLower(msg), strings.ToLower(tc.fix), "the message says what to fix")
+			indexed()
 			rowsAfter := rowCounts(t, dh.h.Config.DataDir)
 			added := dh.auditFrom(t, auditBefore)
 			if tc.deniedBy != "" {
