@@ -146,7 +146,7 @@ func (a *auditIndex) Search(ctx context.Context, q store.AuditQuery, start uint6
 	}
 	args = append(args, limit)
 	fmt.Fprintf(&sb, " ORDER BY a.idx LIMIT $%d", len(args))
-	rows, err := a.s.db.QueryContext(ctx, sb.String(), args...)
+	rows, err := a.s.query(ctx, sb.String(), args...)
 	if err != nil {
 		return nil, ledgerErr("search audit index", err)
 	}
@@ -181,7 +181,7 @@ func (a *auditIndex) HourlyCounts(ctx context.Context, kind ledger.Kind, from, t
 	}
 	// Integer division floors for non-negative times; audit times before 1970 are not
 	// expected (records of events in the hub's lifetime).
-	rows, err := a.s.db.QueryContext(ctx, fmt.Sprintf(`SELECT department, time_ns / %d AS h, count(*) FROM audit_index
+	rows, err := a.s.query(ctx, fmt.Sprintf(`SELECT department, time_ns / %d AS h, count(*) FROM audit_index
 WHERE log_id = $1 AND kind = $2 AND time_ns >= $3 AND time_ns < $4 GROUP BY department, time_ns / %d ORDER BY department, h`, nsPerHour, nsPerHour),
 		a.log, string(kind), from.UnixNano(), to.UnixNano())
 	if err != nil {

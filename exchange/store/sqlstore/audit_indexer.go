@@ -62,8 +62,8 @@ func (s *Store) indexer(log string) *indexer {
 	}
 	if s.indexers == nil {
 		s.indexers = map[string]*indexer{}
-		s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	}
+	s.startBackground()
 	ix := &indexer{s: s, log: log, kicks: make(chan struct{}, 1)}
 	s.indexers[log] = ix
 	if !s.closed {
@@ -73,8 +73,16 @@ func (s *Store) indexer(log string) *indexer {
 	return ix
 }
 
-// stopIndexers stops the background indexers and waits for them.
-func (s *Store) stopIndexers() {
+// startBackground creates the context of the store's background goroutines (the audit
+// indexers). The caller holds bgMu.
+func (s *Store) startBackground() {
+	if s.bgCtx == nil {
+		s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	}
+}
+
+// stopBackground stops the background goroutines and waits for them.
+func (s *Store) stopBackground() {
 	s.bgMu.Lock()
 	s.closed = true
 	if s.bgCancel != nil {
@@ -116,15 +124,6 @@ func (ix *indexer) run(ctx context.Context) {
 	}
 }
 
-// indexPool is the pool index transactions use: the relaxed one if there is one (the rows
-// can always be derived again, and the watermark commits with them).
-func (s *Store) indexPool() *sql.DB {
-	if s.relaxed != nil {
-		return s.relaxed
-	}
-	return s.db
-}
-
 // catchUp indexes every leaf of the log beyond the watermark and returns how many it
 // indexed.
 func (ix *indexer) catchUp(ctx context.Context) (int, error) {
@@ -145,7 +144,7 @@ func (ix *indexer) catchUp(ctx context.Context) (int, error) {
 
 // step indexes up to indexBatch leaves after the watermark in one transaction.
 func (ix *indexer) step(ctx context.Context) (int, error) {
-	s, db := ix.s, ix.s.indexPool()
+	s, db := ix.s, ix.s.relaxedPool() // index rows can always be derived again; the watermark commits with them
 	next, err := s.indexWatermark(ctx, db, ix.log)
 	if err != nil {
 		return 0, err

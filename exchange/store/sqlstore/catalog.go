@@ -195,7 +195,7 @@ func (c catalog) Get(ctx context.Context, code string, version int) (*exchange.R
 		pub  sql.NullInt64
 		cur  int
 	)
-	err := c.s.db.QueryRowContext(ctx, `SELECT body, published_at, version FROM resources WHERE code = $1`, code).Scan(&body, &pub, &cur)
+	err := c.s.queryRow(ctx, `SELECT body, published_at, version FROM resources WHERE code = $1`, code).Scan(&body, &pub, &cur)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, resourceNotFound(code)
 	}
@@ -203,7 +203,7 @@ func (c catalog) Get(ctx context.Context, code string, version int) (*exchange.R
 		return nil, unavailable("get resource", err)
 	}
 	if version != 0 && version != cur {
-		err := c.s.db.QueryRowContext(ctx, `SELECT body FROM resource_versions WHERE code = $1 AND version = $2`, code, version).Scan(&body)
+		err := c.s.queryRow(ctx, `SELECT body FROM resource_versions WHERE code = $1 AND version = $2`, code, version).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, exchange.Errorf(exchange.KindNotFound, "RESOURCE_VERSION_NOT_FOUND", "resource %s has versions 1 to %d, not %d", code, cur, version)
 		}
@@ -230,12 +230,12 @@ func (c catalog) History(ctx context.Context, code string, afterVersion, limit i
 		return nil, err
 	}
 	var pub sql.NullInt64
-	if err := c.s.db.QueryRowContext(ctx, `SELECT published_at FROM resources WHERE code = $1`, code).Scan(&pub); errors.Is(err, sql.ErrNoRows) {
+	if err := c.s.queryRow(ctx, `SELECT published_at FROM resources WHERE code = $1`, code).Scan(&pub); errors.Is(err, sql.ErrNoRows) {
 		return nil, resourceNotFound(code)
 	} else if err != nil {
 		return nil, unavailable("resource history", err)
 	}
-	rows, err := c.s.db.QueryContext(ctx, `SELECT body FROM resource_versions WHERE code = $1 AND version > $2 ORDER BY version LIMIT $3`, code, afterVersion, limit)
+	rows, err := c.s.query(ctx, `SELECT body FROM resource_versions WHERE code = $1 AND version > $2 ORDER BY version LIMIT $3`, code, afterVersion, limit)
 	if err != nil {
 		return nil, unavailable("resource history", err)
 	}
@@ -288,7 +288,7 @@ func (c catalog) Search(ctx context.Context, f store.ResourceFilter, after strin
 	}
 	args = append(args, limit)
 	q += ` ORDER BY code LIMIT $` + strconv.Itoa(len(args))
-	rows, err := c.s.db.QueryContext(ctx, q, args...)
+	rows, err := c.s.query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("search resources", err)
 	}
@@ -315,7 +315,7 @@ func (c catalog) Search(ctx context.Context, f store.ResourceFilter, after strin
 }
 
 func (c catalog) MarkPublished(ctx context.Context, code string, at time.Time) error {
-	res, err := c.s.db.ExecContext(ctx, `UPDATE resources SET published_at = $1 WHERE code = $2 AND published_at IS NULL`, at.UnixMicro(), code)
+	res, err := c.s.exec(ctx, `UPDATE resources SET published_at = $1 WHERE code = $2 AND published_at IS NULL`, at.UnixMicro(), code)
 	if err != nil {
 		return unavailable("mark resource published", err)
 	}
@@ -323,7 +323,7 @@ func (c catalog) MarkPublished(ctx context.Context, code string, at time.Time) e
 		return unavailable("mark resource published", err)
 	} else if n == 0 {
 		var one int
-		if err := c.s.db.QueryRowContext(ctx, `SELECT 1 FROM resources WHERE code = $1`, code).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		if err := c.s.queryRow(ctx, `SELECT 1 FROM resources WHERE code = $1`, code).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return resourceNotFound(code)
 		} else if err != nil {
 			return unavailable("mark resource published", err)

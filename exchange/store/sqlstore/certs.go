@@ -82,7 +82,7 @@ func (c certs) PutType(ctx context.Context, t *store.CertType) error {
 	if t.Code == "" || t.Body == "" {
 		return exchange.Errorf(exchange.KindInvalid, "ECERT_TYPE_INVALID", "licence type code and body are required")
 	}
-	_, err := c.s.db.ExecContext(ctx, `INSERT INTO ecert_types (code, definer, body, registered_at) VALUES ($1, $2, $3, $4)`,
+	_, err := c.s.exec(ctx, `INSERT INTO ecert_types (code, definer, body, registered_at) VALUES ($1, $2, $3, $4)`,
 		t.Code, t.Definer, t.Body, micros(t.RegisteredAt))
 	if err != nil {
 		if c.s.d.IsUniqueViolation(err) {
@@ -94,7 +94,7 @@ func (c certs) PutType(ctx context.Context, t *store.CertType) error {
 }
 
 func (c certs) ListTypes(ctx context.Context) ([]*store.CertType, error) {
-	rows, err := c.s.db.QueryContext(ctx, `SELECT code, definer, body, registered_at FROM ecert_types ORDER BY code`)
+	rows, err := c.s.query(ctx, `SELECT code, definer, body, registered_at FROM ecert_types ORDER BY code`)
 	if err != nil {
 		return nil, unavailable("list licence types", err)
 	}
@@ -217,7 +217,7 @@ func scanECert(sc interface{ Scan(...any) error }) (*store.ECert, error) {
 }
 
 func (c certs) Get(ctx context.Context, id string) (*store.ECert, error) {
-	e, err := scanECert(c.s.db.QueryRowContext(ctx, `SELECT `+ecertCols+` FROM ecerts WHERE identifier = $1`, id))
+	e, err := scanECert(c.s.queryRow(ctx, `SELECT `+ecertCols+` FROM ecerts WHERE identifier = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "ECERT_NOT_FOUND", "e-certificate %s is not registered at this hub", id)
 	}
@@ -228,7 +228,7 @@ func (c certs) Get(ctx context.Context, id string) (*store.ECert, error) {
 }
 
 func (c certs) ListByHolder(ctx context.Context, holder string) ([]*store.ECert, error) {
-	rows, err := c.s.db.QueryContext(ctx, `SELECT `+ecertCols+` FROM ecerts WHERE holder_code = $1 ORDER BY registered_at DESC, identifier DESC`, holder)
+	rows, err := c.s.query(ctx, `SELECT `+ecertCols+` FROM ecerts WHERE holder_code = $1 ORDER BY registered_at DESC, identifier DESC`, holder)
 	if err != nil {
 		return nil, unavailable("list e-certificates", err)
 	}
@@ -266,7 +266,7 @@ func (c certs) StatusAt(ctx context.Context, id string, t time.Time) (*store.ECe
 	var ev store.ECertEvent
 	var st string
 	var at int64
-	err := c.s.db.QueryRowContext(ctx, `SELECT status, at, reason, by_dept FROM ecert_events WHERE identifier = $1 AND at <= $2
+	err := c.s.queryRow(ctx, `SELECT status, at, reason, by_dept FROM ecert_events WHERE identifier = $1 AND at <= $2
 ORDER BY at DESC, seq DESC LIMIT 1`, id, t.UnixMicro()).Scan(&st, &at, &ev.Reason, &ev.By)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "ECERT_NOT_FOUND", "e-certificate %s was not registered at this hub at %s", id, t.UTC().Format(time.RFC3339))
@@ -279,7 +279,7 @@ ORDER BY at DESC, seq DESC LIMIT 1`, id, t.UnixMicro()).Scan(&st, &at, &ev.Reaso
 }
 
 func (c certs) History(ctx context.Context, id string) ([]*store.ECertEvent, error) {
-	rows, err := c.s.db.QueryContext(ctx, `SELECT status, at, reason, by_dept FROM ecert_events WHERE identifier = $1 ORDER BY seq`, id)
+	rows, err := c.s.query(ctx, `SELECT status, at, reason, by_dept FROM ecert_events WHERE identifier = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, unavailable("e-certificate history", err)
 	}
@@ -302,7 +302,7 @@ func (c certs) PutSeal(ctx context.Context, s *store.Seal) error {
 	if s.ESID == "" || s.Department == "" || len(s.DER) == 0 || s.MadeAt.IsZero() {
 		return exchange.Errorf(exchange.KindInvalid, "SEAL_INVALID", "esID, department, DER and making time are required")
 	}
-	_, err := c.s.db.ExecContext(ctx, `INSERT INTO seals (esid, department, name, der, made_at, valid_to, revoked_at, revoke_reason)
+	_, err := c.s.exec(ctx, `INSERT INTO seals (esid, department, name, der, made_at, valid_to, revoked_at, revoke_reason)
 VALUES ($1, $2, $3, $4, $5, $6, 0, '')`, s.ESID, s.Department, s.Name, s.DER, micros(s.MadeAt), micros(s.ValidTo))
 	if err != nil {
 		if c.s.d.IsUniqueViolation(err) {
@@ -326,7 +326,7 @@ func scanSeal(sc interface{ Scan(...any) error }) (*store.Seal, error) {
 }
 
 func (c certs) GetSeal(ctx context.Context, esid string) (*store.Seal, error) {
-	s, err := scanSeal(c.s.db.QueryRowContext(ctx, `SELECT `+sealCols+` FROM seals WHERE esid = $1`, esid))
+	s, err := scanSeal(c.s.queryRow(ctx, `SELECT `+sealCols+` FROM seals WHERE esid = $1`, esid))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "SEAL_NOT_FOUND", "seal %s was not made by this hub", esid)
 	}
@@ -337,7 +337,7 @@ func (c certs) GetSeal(ctx context.Context, esid string) (*store.Seal, error) {
 }
 
 func (c certs) ListSeals(ctx context.Context, dept string) ([]*store.Seal, error) {
-	rows, err := c.s.db.QueryContext(ctx, `SELECT `+sealCols+` FROM seals WHERE department = $1 ORDER BY made_at DESC, esid DESC`, dept)
+	rows, err := c.s.query(ctx, `SELECT `+sealCols+` FROM seals WHERE department = $1 ORDER BY made_at DESC, esid DESC`, dept)
 	if err != nil {
 		return nil, unavailable("list seals", err)
 	}
@@ -357,7 +357,7 @@ func (c certs) RevokeSeal(ctx context.Context, esid string, at time.Time, reason
 	if at.IsZero() {
 		return exchange.Errorf(exchange.KindInvalid, "SEAL_REVOKE_TIME", "revocation time is required")
 	}
-	res, err := c.s.db.ExecContext(ctx, `UPDATE seals SET revoked_at = $1, revoke_reason = $2 WHERE esid = $3 AND revoked_at = 0`, micros(at), reason, esid)
+	res, err := c.s.exec(ctx, `UPDATE seals SET revoked_at = $1, revoke_reason = $2 WHERE esid = $3 AND revoked_at = 0`, micros(at), reason, esid)
 	if err != nil {
 		return unavailable("revoke seal", err)
 	}

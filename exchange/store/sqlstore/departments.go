@@ -27,7 +27,7 @@ func (r departments) Create(ctx context.Context, d *exchange.Department) error {
 	for i, ro := range d.Roles {
 		roles[i] = string(ro)
 	}
-	_, err := r.s.db.ExecContext(ctx, `INSERT INTO departments (`+deptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := r.s.exec(ctx, `INSERT INTO departments (`+deptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		d.Code, d.Name, int64(d.Level), d.Region, strings.Join(roles, ","), d.Certificate, d.CertSerial, d.RegisteredAt.UnixMicro())
 	if err != nil {
 		if r.s.d.IsUniqueViolation(err) {
@@ -59,7 +59,7 @@ func scanDepartment(row interface{ Scan(...any) error }) (*exchange.Department, 
 }
 
 func (r departments) Get(ctx context.Context, code string) (*exchange.Department, error) {
-	d, err := scanDepartment(r.s.db.QueryRowContext(ctx, `SELECT `+deptColumns+` FROM departments WHERE code = $1`, code))
+	d, err := scanDepartment(r.s.queryRow(ctx, `SELECT `+deptColumns+` FROM departments WHERE code = $1`, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "DEPARTMENT_NOT_FOUND", "no department with code %q is registered", code)
 	}
@@ -85,7 +85,7 @@ func (r departments) List(ctx context.Context, f store.DepartmentFilter, after s
 	}
 	args = append(args, limit)
 	q += ` ORDER BY code LIMIT $` + strconv.Itoa(len(args))
-	rows, err := r.s.db.QueryContext(ctx, q, args...)
+	rows, err := r.s.query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("list departments", err)
 	}
@@ -108,7 +108,7 @@ func (r departments) UpdateCertificate(ctx context.Context, code string, certDER
 	if len(certDER) == 0 || serial == "" {
 		return exchange.Errorf(exchange.KindInvalid, "CERTIFICATE_MISSING", "a certificate and its serial are required")
 	}
-	res, err := r.s.db.ExecContext(ctx, `UPDATE departments SET certificate = $1, cert_serial = $2 WHERE code = $3`, certDER, serial, code)
+	res, err := r.s.exec(ctx, `UPDATE departments SET certificate = $1, cert_serial = $2 WHERE code = $3`, certDER, serial, code)
 	if err != nil {
 		return unavailable("update certificate", err)
 	}
@@ -131,11 +131,9 @@ type nonces struct{ s *Store }
 // of the hub process, and a machine crash can lose only the last moments of nonces, which
 // the authenticator covers by refusing requests signed before the hub process started.
 func (n nonces) Use(ctx context.Context, department, nonce string, expires time.Time) error {
-	stmt, err := n.s.nonceStmt(ctx)
-	if err != nil {
-		return unavailable("use nonce", err)
-	}
-	res, err := stmt.ExecContext(ctx, department, nonce, expires.UnixMicro(), time.Now().UnixMicro())
+	res, err := n.s.execOn(ctx, n.s.relaxedPool(), `INSERT INTO request_nonces (department, nonce, expires_at) VALUES ($1, $2, $3)
+ON CONFLICT (department, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at < $4`,
+		department, nonce, expires.UnixMicro(), time.Now().UnixMicro())
 	if err != nil {
 		return unavailable("use nonce", err)
 	}
@@ -150,7 +148,7 @@ func (n nonces) Use(ctx context.Context, department, nonce string, expires time.
 }
 
 func (n nonces) Purge(ctx context.Context, now time.Time) (int64, error) {
-	res, err := n.s.db.ExecContext(ctx, `DELETE FROM request_nonces WHERE expires_at < $1`, now.UnixMicro())
+	res, err := n.s.exec(ctx, `DELETE FROM request_nonces WHERE expires_at < $1`, now.UnixMicro())
 	if err != nil {
 		return 0, unavailable("purge nonces", err)
 	}

@@ -229,7 +229,7 @@ type querier interface {
 
 func (l *ledgerStorage) Size(ctx context.Context) (uint64, error) {
 	var n int64
-	err := l.s.db.QueryRowContext(ctx, `SELECT size FROM ledger_logs WHERE log_id = $1`, l.log).Scan(&n)
+	err := l.s.queryRow(ctx, `SELECT size FROM ledger_logs WHERE log_id = $1`, l.log).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -250,7 +250,7 @@ func (l *ledgerStorage) ReadLeaves(ctx context.Context, start, count uint64) ([]
 	if start+count > size || start+count < start {
 		return nil, fmt.Errorf("%w: leaves [%d, %d) beyond size %d", ledger.ErrNotFound, start, start+count, size)
 	}
-	rows, err := l.s.db.QueryContext(ctx, `SELECT idx, leaf FROM ledger_leaves WHERE log_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`,
+	rows, err := l.s.query(ctx, `SELECT idx, leaf FROM ledger_leaves WHERE log_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`,
 		l.log, int64(start), int64(start+count))
 	if err != nil {
 		return nil, ledgerErr("read leaves", err)
@@ -337,7 +337,7 @@ func (l *ledgerStorage) PutHead(ctx context.Context, h ledger.SignedTreeHead) er
 	if err != nil {
 		return fmt.Errorf("%w: encode head: %v", ledger.ErrInvalid, err)
 	}
-	if _, err := l.s.db.ExecContext(ctx, `INSERT INTO ledger_heads (log_id, size, head) VALUES ($1, $2, $3) ON CONFLICT (log_id, size) DO NOTHING`,
+	if _, err := l.s.exec(ctx, `INSERT INTO ledger_heads (log_id, size, head) VALUES ($1, $2, $3) ON CONFLICT (log_id, size) DO NOTHING`,
 		l.log, int64(h.Size), string(b)); err != nil {
 		return ledgerErr("put head", err)
 	}
@@ -372,12 +372,12 @@ func (l *ledgerStorage) scanHead(row *sql.Row, what string) (ledger.SignedTreeHe
 }
 
 func (l *ledgerStorage) GetHead(ctx context.Context, size uint64) (ledger.SignedTreeHead, error) {
-	return l.scanHead(l.s.db.QueryRowContext(ctx, `SELECT head FROM ledger_heads WHERE log_id = $1 AND size = $2`, l.log, int64(size)),
+	return l.scanHead(l.s.queryRow(ctx, `SELECT head FROM ledger_heads WHERE log_id = $1 AND size = $2`, l.log, int64(size)),
 		fmt.Sprintf("no head for size %d", size))
 }
 
 func (l *ledgerStorage) LatestHead(ctx context.Context) (ledger.SignedTreeHead, error) {
-	return l.scanHead(l.s.db.QueryRowContext(ctx, `SELECT head FROM ledger_heads WHERE log_id = $1 ORDER BY size DESC LIMIT 1`, l.log),
+	return l.scanHead(l.s.queryRow(ctx, `SELECT head FROM ledger_heads WHERE log_id = $1 ORDER BY size DESC LIMIT 1`, l.log),
 		"no head signed yet")
 }
 
@@ -431,16 +431,16 @@ func (l *ledgerStorage) scanAnchor(row *sql.Row, what string) (ledger.Anchor, er
 }
 
 func (l *ledgerStorage) GetAnchor(ctx context.Context, height uint64) (ledger.Anchor, error) {
-	return l.scanAnchor(l.s.db.QueryRowContext(ctx, `SELECT block FROM ledger_anchors WHERE log_id = $1 AND height = $2`, l.log, int64(height)),
+	return l.scanAnchor(l.s.queryRow(ctx, `SELECT block FROM ledger_anchors WHERE log_id = $1 AND height = $2`, l.log, int64(height)),
 		fmt.Sprintf("no anchor at height %d", height))
 }
 
 func (l *ledgerStorage) AnchorBySize(ctx context.Context, treeSize uint64) (ledger.Anchor, error) {
-	return l.scanAnchor(l.s.db.QueryRowContext(ctx, `SELECT block FROM ledger_anchors WHERE log_id = $1 AND tree_size = $2`, l.log, int64(treeSize)),
+	return l.scanAnchor(l.s.queryRow(ctx, `SELECT block FROM ledger_anchors WHERE log_id = $1 AND tree_size = $2`, l.log, int64(treeSize)),
 		fmt.Sprintf("no anchor of tree size %d", treeSize))
 }
 
 func (l *ledgerStorage) LatestAnchor(ctx context.Context) (ledger.Anchor, error) {
-	return l.scanAnchor(l.s.db.QueryRowContext(ctx, `SELECT block FROM ledger_anchors WHERE log_id = $1 ORDER BY height DESC LIMIT 1`, l.log),
+	return l.scanAnchor(l.s.queryRow(ctx, `SELECT block FROM ledger_anchors WHERE log_id = $1 ORDER BY height DESC LIMIT 1`, l.log),
 		"no anchor yet")
 }

@@ -107,7 +107,7 @@ func decodeMatter(body string) (*exchange.Matter, error) {
 
 func (m matters) Get(ctx context.Context, code string) (*exchange.Matter, error) {
 	var body string
-	err := m.s.db.QueryRowContext(ctx, `SELECT body FROM matters WHERE code = $1`, code).Scan(&body)
+	err := m.s.queryRow(ctx, `SELECT body FROM matters WHERE code = $1`, code).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, matterNotFound(code)
 	}
@@ -125,7 +125,7 @@ func (m matters) List(ctx context.Context, department, after string, limit int) 
 	if department != "" {
 		q, args = `SELECT body FROM matters WHERE code > $1 AND department = $2 ORDER BY code LIMIT $3`, []any{after, department, limit}
 	}
-	rows, err := m.s.db.QueryContext(ctx, q, args...)
+	rows, err := m.s.query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("list matters", err)
 	}

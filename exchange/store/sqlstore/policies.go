@@ -170,7 +170,7 @@ func (p policies) History(ctx context.Context, before int64, limit int) ([]polic
 	if before <= 0 {
 		before = 1 << 62
 	}
-	rows, err := p.s.db.QueryContext(ctx, `SELECT version, added, removed, by_dept, operator, comment, at, evidence, body_digest
+	rows, err := p.s.query(ctx, `SELECT version, added, removed, by_dept, operator, comment, at, evidence, body_digest
 FROM policy_versions WHERE version < $1 ORDER BY version DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, unavailable("policy history", err)

@@ -176,7 +176,7 @@ func notFoundRecord(resource, subject string) error {
 }
 
 func (r records) Latest(ctx context.Context, resource, subject string) (*exchange.Record, error) {
-	rec, err := scanRecord(r.s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version DESC LIMIT 1`, resource, subject))
+	rec, err := scanRecord(r.s.queryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version DESC LIMIT 1`, resource, subject))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFoundRecord(resource, subject)
 	}
@@ -187,7 +187,7 @@ func (r records) Latest(ctx context.Context, resource, subject string) (*exchang
 }
 
 func (r records) Version(ctx context.Context, resource, subject string, version int64) (*exchange.Record, error) {
-	rec, err := scanRecord(r.s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 AND version = $3`, resource, subject, version))
+	rec, err := scanRecord(r.s.queryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 AND version = $3`, resource, subject, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "RECORD_VERSION_NOT_FOUND", "resource %s holds no version %d for subject %s", resource, version, subject)
 	}
@@ -198,7 +198,7 @@ func (r records) Version(ctx context.Context, resource, subject string, version 
 }
 
 func (r records) History(ctx context.Context, resource, subject string) ([]*exchange.Record, error) {
-	rows, err := r.s.db.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version`, resource, subject)
+	rows, err := r.s.query(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version`, resource, subject)
 	if err != nil {
 		return nil, unavailable("record history", err)
 	}
@@ -224,7 +224,7 @@ func (r records) Batch(ctx context.Context, id string) (*exchange.Batch, error) 
 	var b exchange.Batch
 	var n int
 	var at int64
-	err := r.s.db.QueryRowContext(ctx, `SELECT id, resource, provider, changes, at, evidence, body_digest FROM record_batches WHERE id = $1`, id).
+	err := r.s.queryRow(ctx, `SELECT id, resource, provider, changes, at, evidence, body_digest FROM record_batches WHERE id = $1`, id).
 		Scan(&b.ID, &b.Resource, &b.Provider, &n, &at, &b.Evidence, &b.BodyDigest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "BATCH_NOT_FOUND", "no batch %s was published", id)
@@ -241,7 +241,7 @@ func (r records) Heartbeat(ctx context.Context, resource string, at time.Time) e
 }
 
 func (r records) LastUpdates(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := r.s.db.QueryContext(ctx, `SELECT resource, last_at FROM resource_liveness`)
+	rows, err := r.s.query(ctx, `SELECT resource, last_at FROM resource_liveness`)
 	if err != nil {
 		return nil, unavailable("read liveness", err)
 	}
@@ -260,7 +260,7 @@ func (r records) LastUpdates(ctx context.Context) (map[string]time.Time, error) 
 
 func (r records) LastUpdate(ctx context.Context, resource string) (time.Time, error) {
 	var at int64
-	err := r.s.db.QueryRowContext(ctx, `SELECT last_at FROM resource_liveness WHERE resource = $1`, resource).Scan(&at)
+	err := r.s.queryRow(ctx, `SELECT last_at FROM resource_liveness WHERE resource = $1`, resource).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -275,7 +275,7 @@ type objections struct{ s *Store }
 const objectionColumns = `id, resource, subject, record_version, consumer, provider, items, body, state, raised_at, raised_evidence, resolved_at, resolved_by, resolution, resolved_evidence`
 
 func (o objections) Raise(ctx context.Context, ob *exchange.Objection) error {
-	_, err := o.s.db.ExecContext(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '')`,
+	_, err := o.s.exec(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '')`,
 		ob.ID, ob.Resource, ob.Subject, ob.RecordVersion, ob.Consumer, ob.Provider, strings.Join(ob.Items, ","), ob.Text, string(exchange.ObjectionOpen),
 		ob.RaisedAt.UnixMicro(), ob.RaisedEvidence)
 	if err != nil {
@@ -310,7 +310,7 @@ func scanObjection(row interface{ Scan(...any) error }) (*exchange.Objection, er
 }
 
 func (o objections) Get(ctx context.Context, id string) (*exchange.Objection, error) {
-	ob, err := scanObjection(o.s.db.QueryRowContext(ctx, `SELECT `+objectionColumns+` FROM objections WHERE id = $1`, id))
+	ob, err := scanObjection(o.s.queryRow(ctx, `SELECT `+objectionColumns+` FROM objections WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "OBJECTION_NOT_FOUND", "no objection %s", id)
 	}
@@ -338,7 +338,7 @@ func (o objections) List(ctx context.Context, f store.ObjectionFilter, limit int
 	add("state", string(f.State))
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY raised_at DESC, id LIMIT $%d`, len(args))
-	rows, err := o.s.db.QueryContext(ctx, q, args...)
+	rows, err := o.s.query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("list objections", err)
 	}
@@ -358,7 +358,7 @@ func (o objections) Resolve(ctx context.Context, id string, state exchange.Objec
 	if state != exchange.ObjectionCorrected && state != exchange.ObjectionRejected {
 		return nil, exchange.Errorf(exchange.KindInvalid, "OBJECTION_STATE_INVALID", "an objection is resolved as corrected or rejected, not %q", state)
 	}
-	res, err := o.s.db.ExecContext(ctx, `UPDATE objections SET state = $1, resolved_at = $2, resolved_by = $3, resolution = $4, resolved_evidence = $5 WHERE id = $6 AND state = $7`,
+	res, err := o.s.exec(ctx, `UPDATE objections SET state = $1, resolved_at = $2, resolved_by = $3, resolution = $4, resolved_evidence = $5 WHERE id = $6 AND state = $7`,
 		string(state), at.UnixMicro(), by, resolution, evidence, id, string(exchange.ObjectionOpen))
 	if err != nil {
 		return nil, unavailable("resolve objection", err)

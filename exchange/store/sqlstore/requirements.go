@@ -148,37 +148,54 @@ func scanRequirement(row interface{ Scan(...any) error }) (*exchange.Requirement
 	return &r, n, nil
 }
 
+// reqGetColumns are reqColumns qualified for the join with the decisions in Get.
+var reqGetColumns = "r." + strings.ReplaceAll(reqColumns, ", ", ", r.")
+
+// Get reads the requirement and its decisions in one query (a pull reads it every time).
 func (q requirements) Get(ctx context.Context, id string) (*exchange.Requirement, error) {
-	r, _, err := scanRequirement(q.s.db.QueryRowContext(ctx, `SELECT `+reqColumns+` FROM requirements WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, requirementNotFound(id)
-	}
+	rows, err := q.s.query(ctx, `SELECT `+reqGetColumns+`, d.seq, d.action, d.by_dept, d.legal_basis, d.comment, d.at, d.evidence, d.body_digest
+FROM requirements r LEFT JOIN requirement_decisions d ON d.requirement = r.id WHERE r.id = $1 ORDER BY d.seq`, id)
 	if err != nil {
 		return nil, unavailable("get requirement", err)
 	}
-	rows, err := q.s.db.QueryContext(ctx, `SELECT seq, action, by_dept, legal_basis, comment, at, evidence, body_digest
-FROM requirement_decisions WHERE requirement = $1 ORDER BY seq`, id)
-	if err != nil {
-		return nil, unavailable("get requirement decisions", err)
-	}
 	defer rows.Close()
+	var r *exchange.Requirement
 	for rows.Next() {
 		var (
-			d      exchange.Decision
-			action string
-			at     int64
+			seq                                              sql.NullInt64
+			action, by, basis, comment, evidence, bodyDigest sql.NullString
+			at                                               sql.NullInt64
 		)
-		if err := rows.Scan(&d.Seq, &action, &d.By, &d.LegalBasis, &d.Comment, &at, &d.Evidence, &d.BodyDigest); err != nil {
-			return nil, unavailable("get requirement decisions", err)
+		got, _, err := scanRequirement(scanPrefix{rows, []any{&seq, &action, &by, &basis, &comment, &at, &evidence, &bodyDigest}})
+		if err != nil {
+			return nil, unavailable("get requirement", err)
 		}
-		d.Action, d.At = exchange.DecisionAction(action), fromMicro(at)
-		r.Decisions = append(r.Decisions, d)
+		if r == nil {
+			r = got
+		}
+		if seq.Valid {
+			r.Decisions = append(r.Decisions, exchange.Decision{Seq: int(seq.Int64), Action: exchange.DecisionAction(action.String),
+				By: by.String, LegalBasis: basis.String, Comment: comment.String, At: fromMicro(at.Int64),
+				Evidence: evidence.String, BodyDigest: bodyDigest.String})
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable("get requirement decisions", err)
+		return nil, unavailable("get requirement", err)
+	}
+	if r == nil {
+		return nil, requirementNotFound(id)
 	}
 	return r, nil
 }
+
+// scanPrefix scans a row whose first columns go to the destinations its caller passes and
+// whose remaining columns go to rest.
+type scanPrefix struct {
+	row  interface{ Scan(...any) error }
+	rest []any
+}
+
+func (p scanPrefix) Scan(dest ...any) error { return p.row.Scan(append(dest, p.rest...)...) }
 
 func (q requirements) Decide(ctx context.Context, r *exchange.Requirement, from exchange.RequirementState, d exchange.Decision) error {
 	changed := func() error {
@@ -227,7 +244,7 @@ state = $5, deadline = $6, updated_at = $7, decisions = $8 WHERE id = $9 AND sta
 }
 
 func (q requirements) scanList(ctx context.Context, op, query string, args ...any) ([]*exchange.Requirement, error) {
-	rows, err := q.s.db.QueryContext(ctx, query, args...)
+	rows, err := q.s.query(ctx, query, args...)
 	if err != nil {
 		return nil, unavailable(op, err)
 	}

@@ -41,7 +41,7 @@ func (r Sessions) Create(ctx context.Context, idHash, department string, created
 	if idHash == "" || department == "" {
 		return exchange.Errorf(exchange.KindInvalid, "SESSION_INVALID", "a session needs an id digest and a department")
 	}
-	_, err := r.s.db.ExecContext(ctx, `INSERT INTO web_sessions (id_hash, department, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+	_, err := r.s.exec(ctx, `INSERT INTO web_sessions (id_hash, department, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		idHash, department, created.UnixMicro(), expires.UnixMicro())
 	if err != nil {
 		if r.s.d.IsUniqueViolation(err) {
@@ -57,7 +57,7 @@ func (r Sessions) Create(ctx context.Context, idHash, department string, created
 func (r Sessions) Get(ctx context.Context, idHash string, now time.Time) (string, time.Time, error) {
 	var dept string
 	var exp int64
-	err := r.s.db.QueryRowContext(ctx, `SELECT department, expires_at FROM web_sessions WHERE id_hash = $1`, idHash).Scan(&dept, &exp)
+	err := r.s.queryRow(ctx, `SELECT department, expires_at FROM web_sessions WHERE id_hash = $1`, idHash).Scan(&dept, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", time.Time{}, ErrSessionNotFound
 	}
@@ -73,7 +73,7 @@ func (r Sessions) Get(ctx context.Context, idHash string, now time.Time) (string
 
 // Delete removes the session (sign-out). Deleting an unknown session is not an error.
 func (r Sessions) Delete(ctx context.Context, idHash string) error {
-	if _, err := r.s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE id_hash = $1`, idHash); err != nil {
+	if _, err := r.s.exec(ctx, `DELETE FROM web_sessions WHERE id_hash = $1`, idHash); err != nil {
 		return unavailable("delete session", err)
 	}
 	return nil
@@ -81,7 +81,7 @@ func (r Sessions) Delete(ctx context.Context, idHash string) error {
 
 // Purge deletes sessions that expired before now and returns how many.
 func (r Sessions) Purge(ctx context.Context, now time.Time) (int64, error) {
-	res, err := r.s.db.ExecContext(ctx, `DELETE FROM web_sessions WHERE expires_at < $1`, now.UnixMicro())
+	res, err := r.s.exec(ctx, `DELETE FROM web_sessions WHERE expires_at < $1`, now.UnixMicro())
 	if err != nil {
 		return 0, unavailable("purge sessions", err)
 	}

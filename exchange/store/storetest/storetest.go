@@ -217,4 +217,24 @@ func testNonceRace(t *testing.T, s store.Store) {
 	}
 	require.Equal(t, int32(1), ok.Load(), "exactly one concurrent use of a nonce succeeds")
 	require.Equal(t, int32(workers-1), replay.Load())
+
+	// Many nonces at once, each used three times (uses are group-committed together):
+	// exactly one use of each succeeds.
+	const nonces, uses = 200, 3
+	results := make([]error, nonces*uses)
+	for i := range results {
+		wg.Go(func() { results[i] = s.Nonces().Use(ctx, "E", fmt.Sprintf("n%d", i%nonces), exp) })
+	}
+	wg.Wait()
+	okPer := make([]int, nonces)
+	for i, err := range results {
+		if err == nil {
+			okPer[i%nonces]++
+		} else {
+			require.ErrorIs(t, err, store.ErrReplay)
+		}
+	}
+	for i, n := range okPer {
+		require.Equal(t, 1, n, "nonce n%d", i)
+	}
 }
