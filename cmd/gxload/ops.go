@@ -10,6 +10,7 @@ import (
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
 // Op is one kind of load.
@@ -33,11 +34,40 @@ var ops = map[string]Op{
 			return err
 		},
 	},
+	// workday is the floor of the transport: an unsigned public RPC (no signature to
+	// verify, no nonce, no database), over the same TLS/HTTP/2 connections.
+	"workday": {
+		Name:  "workday",
+		Setup: setupWorkday,
+		Do: func(ctx context.Context, state any, _ *sdk.Client, w, _ int) error {
+			public := state.([]*sdk.Client)
+			_, err := public[w%len(public)].Calendar.GetWorkday(ctx, &exchangev1.GetWorkdayRequest{Date: "2026-10-08"})
+			return err
+		},
+	},
 	"register": {
 		Name:  "register",
 		Setup: setupRegister,
 		Do:    doRegister,
 	},
+}
+
+// setupWorkday dials one client without identity (unsigned calls) per department's hub.
+func setupWorkday(ctx context.Context, clients []*sdk.Client) (any, error) {
+	public := make([]*sdk.Client, len(clients))
+	for i, c := range clients {
+		id := c.Identity()
+		url := id.HubURL
+		if hubURLOverride != "" {
+			url = hubURLOverride
+		}
+		p, err := sdk.Dial(ctx, nil, sdk.WithURL(url), sdk.WithTLSCA(id.TLSCAPEM))
+		if err != nil {
+			return nil, err
+		}
+		public[i] = p
+	}
+	return public, nil
 }
 
 type registerState struct {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the gxload figures of docs/BENCHMARKS.md: builds gxhub and gxload, starts a
 # demo hub on a fresh data directory (SQLite, or PostgreSQL with STORE=postgres), drives
-# each operation against it and stops the hub again.
+# each operation against it (workday: an unsigned public RPC, the transport floor) and
+# stops the hub again.
 #
 #   cmd/gxload/run-load.sh                  # SQLite
 #   STORE=postgres cmd/gxload/run-load.sh   # PostgreSQL (GXHUB_TEST_POSTGRES, fresh schema)
@@ -36,6 +37,7 @@ trap cleanup EXIT
 for _ in $(seq 50); do grep -q "msg=serving" "$work/hub.log" 2>/dev/null && break; sleep 0.2; done
 load() { "$work/gxload" --identities "$work/data/demo" --duration "$DURATION" --concurrency "$CONCURRENCY" --hub-pid "$hub" "$@"; }
 echo "# store $STORE, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+load --op workday
 load --op whoami
 load --op pull
 if [ "$RATE" != 0 ]; then load --op pull --rate "$RATE" --concurrency $((CONCURRENCY * 2)); fi
