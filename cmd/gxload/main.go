@@ -252,15 +252,20 @@ func drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.
 			defer wg.Done()
 			c := clients[w%len(clients)]
 			local := make([]time.Duration, 0, 1024)
-			next := time.Now()
+			// Paced workers start staggered over one interval, so that the calls arrive
+			// evenly instead of in bursts of conc at once.
+			next := start.Add(interval * time.Duration(w) / time.Duration(conc))
 			for i := 0; time.Now().Before(deadline); i++ {
+				t0 := time.Now()
 				if interval > 0 {
 					if d := time.Until(next); d > 0 {
 						time.Sleep(d)
 					}
+					// Latency counts from when the call was due, not from when a late
+					// worker got round to it (no coordinated omission).
+					t0 = next
 					next = next.Add(interval)
 				}
-				t0 := time.Now()
 				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				err := o.Do(cctx, st, c, w, i)
 				cancel()

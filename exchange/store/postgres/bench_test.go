@@ -29,6 +29,9 @@ func BenchmarkAuditAppend(b *testing.B) {
 			storetest.BenchAuditAppend(b, openBench(b), window, 64)
 		})
 	}
+	b.Run("window=1ms/goroutines=512xGOMAXPROCS", func(b *testing.B) {
+		storetest.BenchAuditAppend(b, openBench(b), time.Millisecond, 512)
+	})
 }
 
 // BenchmarkAuditProofs: proof generation and verification, and index searches, on a

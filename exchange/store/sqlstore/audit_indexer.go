@@ -38,7 +38,7 @@ INSERT INTO audit_index_state (log_id, next_idx)
 const indexBatch = 512
 
 // indexDelay lets leaves accumulate after a commit before the indexer writes them.
-const indexDelay = 5 * time.Millisecond
+const indexDelay = 50 * time.Millisecond
 
 // indexRetry is how long the indexer waits after a failed catch-up (readers still catch
 // up themselves and report the error).
