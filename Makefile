@@ -52,6 +52,10 @@ bench: ## run the benchmarks
 load: ## drive a demo hub with gxload (whoami, pull, publish, verify); STORE=postgres, DURATION, CONCURRENCY, RATE
 	cmd/gxload/run-load.sh
 
+.PHONY: load-replicas
+load-replicas: ## pulls through 1, 2 and 3 hubs on one PostgreSQL schema, then check the shared audit log
+	cmd/gxload/run-replicas.sh
+
 FUZZTIME ?= 10m
 # Bounded minimization: with the default (60 s per new input) the seal and SES targets,
 # whose seeds are tens of KB, spend most of their time minimizing.
