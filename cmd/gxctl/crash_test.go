@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,15 +23,18 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 )
 
-// TestCrashLosesNothingAcknowledged runs concurrent registrations (each a department row
-// plus an audit record, acknowledged only when both are durable) against a real gxhub
-// process, kills it with SIGKILL at a random moment, restarts it on the same data
-// directory, and checks that every acknowledged registration and its audit record are
-// there, and that the last signed head seen before the crash is consistent with the log
-// after it. GXHUB_CRASH_RUNS sets the number of kills (default 3; `make crash` runs 20).
+// TestCrashLosesNothingAcknowledged runs concurrent writes against a real gxhub process —
+// registrations (a department row plus an audit record), publishes (a provider's batch of
+// one record) and requirement decisions (a consumer files a requirement, granted on filing;
+// the coordinator revokes it) — each acknowledged only when durable, kills the hub with
+// SIGKILL at a random moment, restarts it on the same data directory, and checks that
+// every acknowledged registration, publish and decision is there with its audit record,
+// and that the last signed head seen before the crash is consistent with the log after
+// it. GXHUB_CRASH_RUNS sets the number of kills (default 3; `make crash` runs 20).
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	runs := 3
 	if v := os.Getenv("GXHUB_CRASH_RUNS"); v != "" {
@@ -41,6 +46,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	data := t.TempDir()
 	addr := freePort(t)
 	var acked []string // department codes whose registration was acknowledged
+	var ack crashAcks  // acknowledged publishes and decisions
 	var lastHead *auditv1.SignedTreeHead
 	for run := range runs {
 		hub := startGxhub(t, gxhubBin, data, addr)
@@ -50,6 +56,8 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		c, err := sdk.Dial(ctx, coordinator)
 		require.NoError(t, err)
 		checkDurable(t, c, acked, lastHead)
+		provider, consumer := crashParties(t, hub)
+		ack.check(t, provider, c)
 
 		// Load: 4 writers until the kill.
 		var mu sync.Mutex
@@ -79,6 +87,19 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 				}
 			}()
 		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				ack.publish(ctx, t, provider, fmt.Sprintf("crash-%d-%d", run, i), validCodeOrg(t, fmt.Sprintf("9%02d%05d", run%100, i%100000)))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				ack.decide(ctx, consumer, c)
+			}
+		}()
 		// Remember a signed head while the load runs, then kill at a random moment.
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
 		if h, err := c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{}); err == nil {
@@ -90,7 +111,10 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		stop.Store(true)
 		wg.Wait()
 		c.Close()
-		t.Logf("run %d: killed with %d acknowledged registrations so far", run, len(acked))
+		provider.Close()
+		consumer.Close()
+		t.Logf("run %d: killed with %d acknowledged registrations, %d publishes, %d filings and %d revocations so far",
+			run, len(acked), len(ack.published), len(ack.filed), len(ack.revoked))
 	}
 	hub := startGxhub(t, gxhubBin, data, addr)
 	coordinator, err := identity.Load(hub.identities()[0], nil)
@@ -99,7 +123,138 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	checkDurable(t, c, acked, lastHead)
+	provider, consumer := crashParties(t, hub)
+	defer provider.Close()
+	defer consumer.Close()
+	ack.check(t, provider, c)
 	require.Positive(t, len(acked), "the load made progress")
+	require.Positive(t, len(ack.published), "publishes made progress")
+	require.Positive(t, len(ack.revoked), "decisions made progress")
+}
+
+// crashResource is the demo resource the crash load publishes to and files requirements on
+// (unconditional: a requirement is granted on filing).
+const crashResource = "500000-SCJG-0001"
+
+// crashParties returns clients of the demo provider of crashResource and of a consumer.
+func crashParties(t *testing.T, hub *hubProc) (provider, consumer *sdk.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for _, dir := range hub.identities() {
+		id, err := identity.Load(dir, nil)
+		require.NoError(t, err)
+		c, err := sdk.Dial(ctx, id)
+		require.NoError(t, err)
+		me, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
+		require.NoError(t, err)
+		res, err := c.Catalog.GetResource(ctx, &exchangev1.GetResourceRequest{Code: crashResource})
+		require.NoError(t, err)
+		switch {
+		case provider == nil && res.GetProvider() == id.Code:
+			provider = c
+		case consumer == nil && slices.Contains(me.GetDepartment().GetRoles(), adminv1.Role_ROLE_CONSUMER):
+			consumer = c
+		default:
+			c.Close()
+		}
+	}
+	require.NotNil(t, provider, "a demo provider of %s", crashResource)
+	require.NotNil(t, consumer, "a demo consumer")
+	return provider, consumer
+}
+
+// crashAcks records the publishes and decisions the hub acknowledged.
+type crashAcks struct {
+	mu        sync.Mutex
+	published map[string]string // batch id → subject
+	filed     []string          // requirement ids granted on filing
+	revoked   []string          // requirement ids whose revocation was acknowledged
+}
+
+func (a *crashAcks) publish(ctx context.Context, t *testing.T, provider *sdk.Client, batch, subject string) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := provider.Records.Publish(cctx, &exchangev1.PublishRequest{Resource: crashResource, BatchId: batch,
+		Changes: []*exchangev1.RecordChange{{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: subject,
+			Fields: map[string]string{"uscc": subject, "name": "崩溃测试企业" + subject[10:17]}}}})
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.published == nil {
+		a.published = map[string]string{}
+	}
+	a.published[batch] = subject
+}
+
+func (a *crashAcks) decide(ctx context.Context, consumer, coordinator *sdk.Client) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	f, err := consumer.Requirements.FileRequirement(cctx, &exchangev1.FileRequirementRequest{Resource: crashResource,
+		Items: []string{"name"}, MatterCodes: []string{"500000-CRASH-XK"}, LegalDuty: "《优化营商环境条例》"})
+	if err != nil {
+		return
+	}
+	id := f.GetRequirement().GetId()
+	a.mu.Lock()
+	a.filed = append(a.filed, id)
+	a.mu.Unlock()
+	if _, err := coordinator.Requirements.DecideRequirement(cctx, &exchangev1.DecideRequirementRequest{Id: id, Action: "revoke",
+		Comment: "崩溃测试：撤销", LegalBasis: "《重庆市政务数据资源管理暂行办法》"}); err != nil {
+		return
+	}
+	a.mu.Lock()
+	a.revoked = append(a.revoked, id)
+	a.mu.Unlock()
+}
+
+// check asserts every acknowledged publish and decision survived, with its audit record.
+func (a *crashAcks) check(t *testing.T, provider, auditor *sdk.Client) {
+	t.Helper()
+	ctx := context.Background()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for batch, subject := range a.published {
+		h, err := provider.Records.GetRecordHistory(ctx, &exchangev1.GetRecordHistoryRequest{Resource: crashResource, Subject: subject})
+		require.NoError(t, err, "acknowledged publish %s lost", batch)
+		require.True(t, slices.ContainsFunc(h.GetVersions(), func(r *exchangev1.Record) bool { return r.GetBatchId() == batch }),
+			"acknowledged batch %s is not in the history of %s", batch, subject)
+	}
+	revoked := map[string]bool{}
+	for _, id := range a.revoked {
+		revoked[id] = true
+	}
+	for _, id := range a.filed {
+		r, err := provider.Requirements.GetRequirement(ctx, &exchangev1.GetRequirementRequest{Id: id})
+		require.NoError(t, err, "acknowledged filing %s lost", id)
+		if revoked[id] {
+			require.Equal(t, "revoked", r.GetState(), "acknowledged revocation of %s lost", id)
+		}
+	}
+	// Each acknowledged write has its audit record, found through the audit index (so this
+	// also checks the index caught up with the log after the crash).
+	audit := func(kind string) map[string][]string { // request id → reasons
+		out := map[string][]string{}
+		_, err := auditor.SearchAuditRecords(ctx, &auditv1.SearchRecordsRequest{Kind: kind, Resource: crashResource}, func(r *auditv1.AuditRecord) error {
+			out[r.GetRequestId()] = append(out[r.GetRequestId()], r.GetReason())
+			return nil
+		}, nil)
+		require.NoError(t, err)
+		return out
+	}
+	publishes := audit(string(ledger.KindPublish))
+	for batch := range a.published {
+		require.NotEmpty(t, publishes[batch], "acknowledged publish %s has no audit record", batch)
+	}
+	decisions := audit(string(ledger.KindRequirementDecision))
+	for _, id := range a.filed {
+		require.NotEmpty(t, decisions[id], "acknowledged filing %s has no audit record", id)
+	}
+	for _, id := range a.revoked {
+		require.True(t, slices.ContainsFunc(decisions[id], func(r string) bool { return strings.HasPrefix(r, "revoke") }),
+			"acknowledged revocation of %s has no audit record: %q", id, decisions[id])
+	}
 }
 
 // checkDurable asserts every acknowledged code is registered and audited, and the log
