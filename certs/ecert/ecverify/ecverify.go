@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -65,10 +66,37 @@ type Verifier struct {
 	Status StatusSource
 	// Now is the clock (time of use); nil means time.Now.
 	Now func() time.Time
-	// NoCache disables the chain cache.
+	// NoCache disables the chain cache and the cache of parsed certificates.
 	NoCache bool
 
 	cache sync.Map // string → chainEntry
+	// certs caches parsed embedded certificates by the SM3 of their DER (a department's
+	// certificate is embedded in every licence it seals: parsing it was an eighth of a warm
+	// verification). Parsed certificates are never modified.
+	certs  sync.Map // [32]byte (SM3 of the DER) → *smx509.Certificate
+	ncerts atomic.Int64
+}
+
+// maxCachedCerts bounds the parsed-certificate cache.
+const maxCachedCerts = 4096
+
+// parseCert parses an embedded certificate, through the cache, and returns the SM3 of its
+// DER too.
+func (v *Verifier) parseCert(der []byte) (*smx509.Certificate, [32]byte, error) {
+	k := sm.Sum(der)
+	if !v.NoCache {
+		if c, ok := v.certs.Load(k); ok {
+			return c.(*smx509.Certificate), k, nil
+		}
+	}
+	c, err := smx509.ParseCertificate(der)
+	if err != nil {
+		return nil, k, err
+	}
+	if !v.NoCache && v.ncerts.Add(1) <= maxCachedCerts {
+		v.certs.Store(k, c)
+	}
+	return c, k, nil
 }
 
 type chainEntry struct {
@@ -168,8 +196,10 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 
 	var signer *smx509.Certificate
 	var inter []*smx509.Certificate
+	var sums []byte // the SM3 of each embedded certificate, in order: the chain cache's key
 	for i, der := range p.Certs {
-		c, err := smx509.ParseCertificate(der)
+		c, sum, err := v.parseCert(der)
+		sums = append(sums, sum[:]...)
 		if err != nil {
 			r.add("signer.certificate", verify.Fail, "embedded certificate %d does not parse: %v", i+1, err)
 			return out
@@ -185,12 +215,13 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 		return out
 	}
 	out.Signer = signer
-	r.r.Signed[len(r.r.Signed)-1].Signer = signer.Subject.String()
+	subject := signer.Subject.String()
+	r.r.Signed[len(r.r.Signed)-1].Signer = subject
 	if ecert.CertFingerprint(signer) != t.KeyID {
 		r.add("signer.certificate", verify.Fail, "kid %s does not name the embedded certificate (%s)", t.KeyID, ecert.CertFingerprint(signer))
 		return out
 	}
-	r.add("signer.certificate", verify.Pass, "%s", signer.Subject.String())
+	r.add("signer.certificate", verify.Pass, "%s", subject)
 	pub, ok := signer.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		r.add("ecert.signature", verify.Fail, "the signing certificate has no SM2 key")
@@ -202,7 +233,7 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 		r.add("ecert.signature", verify.Pass, "SM2 (default UID, SM3) valid over the received JWS signing input")
 	}
 
-	code, err := v.chain(signer, inter, signedAt)
+	code, err := v.chain(signer, inter, sums, signedAt)
 	switch {
 	case len(v.Roots) == 0:
 		r.add("signer.chain", verify.Unknown, "no trust roots configured")
@@ -266,16 +297,13 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 	return out
 }
 
-// chain verifies signer at `at`, using the cache.
-func (v *Verifier) chain(signer *smx509.Certificate, embedded []*smx509.Certificate, at time.Time) (string, error) {
+// chain verifies signer at `at`, using the cache; sums are the SM3 of the DER of signer
+// and the embedded certificates, in order.
+func (v *Verifier) chain(signer *smx509.Certificate, embedded []*smx509.Certificate, sums []byte, at time.Time) (string, error) {
 	if len(v.Roots) == 0 {
 		return "", errors.New("no trust roots")
 	}
-	key := signer.Raw
-	for _, c := range embedded {
-		key = append(append([]byte(nil), key...), c.Raw...)
-	}
-	sum := sm.Sum(key)
+	sum := sm.Sum(sums)
 	k := hex.EncodeToString(sum[:])
 	if !v.NoCache {
 		if e, ok := v.cache.Load(k); ok {
