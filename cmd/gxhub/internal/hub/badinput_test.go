@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/policy"
+	"github.com/gxhub/gxhub/sdk/api/openapi"
 	"github.com/gxhub/gxhub/sdk/identity"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 )
@@ -55,6 +58,45 @@ func rowCounts(t *testing.T, dataDir string) map[string]int {
 	return out
 }
 
+// restProbe sends raw REST requests to a data hub and decodes the JSON answer.
+type restProbe struct {
+	dh *dataHub
+	hc *http.Client
+}
+
+func newRESTProbe(t testing.TB, dh *dataHub) *restProbe {
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(dh.yubei.TLSCAPEM))
+	return &restProbe{dh: dh, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+}
+
+// send sends the request (header "" leaves it unsigned) and returns the status and the
+// decoded JSON body, which must be JSON.
+func (rp *restProbe) send(t testing.TB, method, path, header string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, rp.dh.yubei.HubURL+path, strings.NewReader(string(body)))
+	require.NoError(t, err)
+	if header != "" {
+		req.Header.Set("Authorization", header)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := rp.hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), "the body must be JSON: %s", raw)
+	return resp.StatusCode, out
+}
+
+// sign returns the Authorization header of the request signed by id at the time given.
+func (rp *restProbe) sign(t testing.TB, id *identity.Identity, at time.Time, method, path string, body []byte) string {
+	h, err := reqsig.Sign(id.Key, id.Code, method, path, body, at)
+	require.NoError(t, err)
+	return h
+}
+
 // badInput is one refused request and what the refusal must say.
 type badInput struct {
 	method, path string
@@ -76,7 +118,6 @@ type badInput struct {
 // written: every store table's row count and the audit log are unchanged (a refused pull
 // adds exactly one denied audit record, by design).
 func TestBadInput(t *testing.T) {
-	ctx := context.Background()
 	// No signed head is published in the background while row counts are compared.
 	dh := startDataHub(t, cst("2026-03-02 09:00"), func(c *config.Config) { c.AuditHeadInterval = time.Hour })
 	subject := storetest.IDNumber(21)
@@ -85,32 +126,13 @@ func TestBadInput(t *testing.T) {
 	dh.clock.Set(time.Now())
 	now := dh.clock.Now
 
-	pool := x509.NewCertPool()
-	require.True(t, pool.AppendCertsFromPEM(dh.yubei.TLSCAPEM))
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	rp := newRESTProbe(t, dh)
 	send := func(t *testing.T, method, path, header string, body []byte) (int, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, method, dh.yubei.HubURL+path, strings.NewReader(string(body)))
-		require.NoError(t, err)
-		if header != "" {
-			req.Header.Set("Authorization", header)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		var out map[string]any
-		require.NoError(t, json.Unmarshal(raw, &out), "error body must be JSON: %s", raw)
-		return resp.StatusCode, out
+		return rp.send(t, method, path, header, body)
 	}
 	as := func(id *identity.Identity, at func() time.Time) func(string, string, []byte) string {
-		return func(method, path string, body []byte) string {
-			h, err := reqsig.Sign(id.Key, id.Code, method, path, body, at())
-			require.NoError(t, err)
-			return h
-		}
+		return func(method, path string, body []byte) string { return rp.sign(t, id, at(), method, path, body) }
 	}
 	unsigned := func(string, string, []byte) string { return "" }
 	otherKey, err := sm.GenerateKey()
@@ -227,6 +249,79 @@ func TestBadInput(t *testing.T) {
 			require.Equal(t, ledger.OutcomeDenied, r.Outcome)
 			require.Equal(t, tc.deniedBy, r.Department)
 			require.True(t, strings.HasPrefix(r.Reason, tc.reason+": "), r.Reason)
+		})
+	}
+}
+
+// TestBadInputEveryRoute sweeps every route of the OpenAPI document (the REST face of every
+// RPC): each non-public route refuses an unsigned request (401 REQUEST_UNSIGNED); each
+// route with a body refuses truncated JSON and an unknown field (400 REQUEST_MALFORMED);
+// each route with path parameters answers unknown ids with a 4xx that has a reason and a
+// message. None of these writes a row or an audit record.
+func TestBadInputEveryRoute(t *testing.T) {
+	dh := startDataHub(t, cst("2026-03-02 09:00"), func(c *config.Config) { c.AuditHeadInterval = time.Hour })
+	dh.clock.Set(time.Now())
+	rp := newRESTProbe(t, dh)
+	var spec struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(openapi.Spec, &spec))
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	type probe struct {
+		name, method, path string
+		signed             bool
+		body               string
+		status             int
+		reason             string
+	}
+	var probes []probe
+	for tmpl, ops := range spec.Paths {
+		path := param.ReplaceAllString(tmpl, "NOPE-404")
+		for m := range ops {
+			method := strings.ToUpper(m)
+			hasBody := method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
+			if !server.IsPublicREST(method, path) {
+				probes = append(probes, probe{"unsigned", method, path, false, "{}", http.StatusUnauthorized, "REQUEST_UNSIGNED"})
+			}
+			if hasBody {
+				probes = append(probes,
+					probe{"truncated JSON", method, path, true, `{"a":`, http.StatusBadRequest, "REQUEST_MALFORMED"},
+					probe{"unknown field", method, path, true, `{"no_such_field_gx":1}`, http.StatusBadRequest, "REQUEST_MALFORMED"})
+			} else if tmpl != path {
+				probes = append(probes, probe{"unknown id", method, path, true, "", 0, ""})
+			}
+		}
+	}
+	require.Greater(t, len(probes), 100, "every route of the OpenAPI document is probed")
+	sort.Slice(probes, func(i, j int) bool {
+		return probes[i].method+probes[i].path+probes[i].name < probes[j].method+probes[j].path+probes[j].name
+	})
+	indexed := func() {
+		_, err := dh.h.Audit.Index.Backfill(context.Background())
+		require.NoError(t, err)
+	}
+	for _, p := range probes {
+		t.Run(p.method+" "+p.path+"/"+p.name, func(t *testing.T) {
+			indexed()
+			rowsBefore, auditBefore := rowCounts(t, dh.h.Config.DataDir), dh.auditSize(t)
+			header := ""
+			if p.signed {
+				header = rp.sign(t, dh.coordinator, time.Now(), p.method, p.path, []byte(p.body))
+			}
+			code, out := rp.send(t, p.method, p.path, header, []byte(p.body))
+			reason, _ := out["reason"].(string)
+			msg, _ := out["message"].(string)
+			if p.status != 0 {
+				require.Equal(t, p.status, code, "%v", out)
+				require.Equal(t, p.reason, reason, "%v", out)
+			} else {
+				require.True(t, code >= 400 && code < 500, "an unknown id is a 4xx, got %d %v", code, out)
+				require.NotEmpty(t, reason, "%v", out)
+			}
+			require.NotEmpty(t, msg, "the refusal says what to fix")
+			indexed()
+			require.Equal(t, rowsBefore, rowCounts(t, dh.h.Config.DataDir), "a refused request writes nothing to the store")
+			require.Equal(t, auditBefore, dh.auditSize(t), "a refused request writes nothing to the audit log")
 		})
 	}
 }
