@@ -1,6 +1,7 @@
 package ses_test
 
 import (
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,5 +63,28 @@ func FuzzVerifyTimeStamp(f *testing.F) {
 	f.Add([]byte{0x30, 0x03, 0x06, 0x01, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = ses.VerifyTimeStamp(b, []byte("sig"))
+	})
+}
+
+// FuzzParseCertificate: certificates embedded in seals and SES signatures (GB/T 38540
+// carries them as DER octet strings), parsed before anything else is known about them.
+func FuzzParseCertificate(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(ext, "certs", "*.pem"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+			f.Add(blk.Bytes)
+		}
+	}
+	f.Add([]byte{0x30, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ses.ParseCertificate(b)
+		if err != nil {
+			return
+		}
+		_ = c.ValidAt(time.Now())
 	})
 }
