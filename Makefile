@@ -44,9 +44,16 @@ test: check-generate vet ## run every test (race detector on)
 crash: ## long crash-safety run: 20 SIGKILLs of a loaded hub, then check nothing acknowledged was lost
 	GXHUB_CRASH_RUNS=20 $(GO) test -count=1 -run TestCrashLosesNothingAcknowledged -v -timeout 30m ./cmd/gxctl/
 
-.PHONY: bench
-bench: ## run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+.PHONY: bench bench-go bench-load
+bench: bench-go bench-load ## every figure of docs/BENCHMARKS.md: Go benchmarks, then gxload on SQLite, PostgreSQL and 1-3 replicas
+
+bench-go: ## the go test benchmarks of every package
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+bench-load: ## gxload against demo hubs: SQLite, PostgreSQL (with a paced run at RATE, default 600), replicas
+	RATE=$${RATE:-600} cmd/gxload/run-load.sh
+	STORE=postgres cmd/gxload/run-load.sh
+	cmd/gxload/run-replicas.sh
 
 .PHONY: load
 load: ## drive a demo hub with gxload (whoami, pull, publish, verify); STORE=postgres, DURATION, CONCURRENCY, RATE
