@@ -104,6 +104,11 @@ type HTTPError struct {
 	Message string `json:"message"`
 }
 
+// httpStatusByReason gives refusals whose HTTP status is more specific than their gRPC
+// code's (a body over the limit is INVALID_ARGUMENT to gRPC, 413 to HTTP clients and
+// proxies).
+var httpStatusByReason = map[string]int{"BODY_TOO_LARGE": http.StatusRequestEntityTooLarge}
+
 // WriteHTTPError renders err (domain or gRPC status) as JSON with the matching HTTP status.
 func WriteHTTPError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	st, _ := status.FromError(ToStatus(r.Context(), log, err))
@@ -112,7 +117,11 @@ func WriteHTTPError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 	if st.Code() == codes.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", reqsig.Scheme)
 	}
-	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	code := runtime.HTTPStatusFromCode(st.Code())
+	if c, ok := httpStatusByReason[body.Reason]; ok {
+		code = c
+	}
+	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(body)
 }
 

@@ -199,7 +199,7 @@ func TestBadInput(t *testing.T) {
 		"department/unknown":           {"GET", "/v1/departments/" + hubCode(t, "500112", "66666666"), nil, yubei, 404, "DEPARTMENT_NOT_FOUND", hubCode(t, "500112", "66666666"), ""},
 
 		// Verification.
-		"verify/oversized body": {"POST", "/v1/verify", oversized, yubei, 400, "BODY_TOO_LARGE", "split", ""},
+		"verify/oversized body": {"POST", "/v1/verify", oversized, yubei, 413, "BODY_TOO_LARGE", "split", ""},
 		"verify/empty":          {"POST", "/v1/verify", []byte(`{}`), yubei, 400, "INPUT_EMPTY", "content", ""},
 		"verify/not base64":     {"POST", "/v1/verify", []byte(`{"name":"a.ofd","content":"%%%"}`), yubei, 400, server.ReasonRequestMalformed, "content", ""},
 

@@ -146,7 +146,7 @@ func TestVerifyVendorFiles(t *testing.T) {
 		big, err := json.Marshal(map[string]any{"name": "big.ofd", "content": base64.StdEncoding.EncodeToString(make([]byte, 7<<20))})
 		require.NoError(t, err)
 		code, out = th.rest(t, http.MethodPost, "/v1/verify", sign(t, th.identity(t, demoOther), http.MethodPost, "/v1/verify", big, time.Now()), big)
-		require.Equal(t, http.StatusBadRequest, code, "%v", out)
+		require.Equal(t, http.StatusRequestEntityTooLarge, code, "%v", out)
 		require.Equal(t, "BODY_TOO_LARGE", out["reason"])
 	})
 
