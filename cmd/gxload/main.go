@@ -232,6 +232,9 @@ func drive(ctx context.Context, o Op, clients []*sdk.Client, conc int, dur time.
 	if err != nil {
 		return nil, fmt.Errorf("setup %s: %w", o.Name, err)
 	}
+	if o.Teardown != nil {
+		defer o.Teardown(st)
+	}
 	started()
 	var (
 		okN, errN atomic.Int64

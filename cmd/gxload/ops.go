@@ -20,6 +20,8 @@ type Op struct {
 	Setup func(ctx context.Context, clients []*sdk.Client) (any, error)
 	// Do performs one operation as worker w's i-th call.
 	Do func(ctx context.Context, state any, c *sdk.Client, w, i int) error
+	// Teardown, if set, releases what Setup made once the run is over.
+	Teardown func(state any)
 }
 
 var ops = map[string]Op{
@@ -39,6 +41,11 @@ var ops = map[string]Op{
 	"workday": {
 		Name:  "workday",
 		Setup: setupWorkday,
+		Teardown: func(state any) {
+			for _, c := range state.([]*sdk.Client) {
+				c.Close()
+			}
+		},
 		Do: func(ctx context.Context, state any, _ *sdk.Client, w, _ int) error {
 			public := state.([]*sdk.Client)
 			_, err := public[w%len(public)].Calendar.GetWorkday(ctx, &exchangev1.GetWorkdayRequest{Date: "2026-10-08"})
