@@ -8,6 +8,7 @@ import (
 
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
+	"github.com/gxhub/gxhub/exchange/store/sqlstore"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 )
 
@@ -39,3 +40,11 @@ func BenchmarkAuditAppend(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkAuditProofs ./exchange/store/postgres
 func BenchmarkAuditProofs(b *testing.B) { storetest.BenchAuditProofs(b, openBench(b)) }
+
+// BenchmarkAuditIndexCatchUp: records per second the audit index follower indexes.
+//
+//	go test -run '^$' -bench BenchmarkAuditIndexCatchUp -benchtime 3x .
+func BenchmarkAuditIndexCatchUp(b *testing.B) {
+	s := openBench(b)
+	storetest.BenchAuditIndexCatchUp(b, s, s.(*sqlstore.Store).DB())
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	"github.com/gxhub/gxhub/exchange/store/sqlstore"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 )
 
@@ -38,3 +39,11 @@ func BenchmarkAuditAppend(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkAuditProofs ./exchange/store/sqlite
 func BenchmarkAuditProofs(b *testing.B) { storetest.BenchAuditProofs(b, openBench(b)) }
+
+// BenchmarkAuditIndexCatchUp: records per second the audit index follower indexes.
+//
+//	go test -run '^$' -bench BenchmarkAuditIndexCatchUp -benchtime 3x .
+func BenchmarkAuditIndexCatchUp(b *testing.B) {
+	s := openBench(b)
+	storetest.BenchAuditIndexCatchUp(b, s, s.(*sqlstore.Store).DB())
+}

@@ -17,10 +17,7 @@ import (
 // forgetIndex deletes a log's index rows and watermark, as in a database from before
 // migration 11.
 func forgetIndex(t *testing.T, s storetest.AuditStore, logID string) {
-	for _, q := range []string{`DELETE FROM audit_index WHERE log_id = $1`, `DELETE FROM audit_index_state WHERE log_id = $1`} {
-		_, err := s.(*sqlstore.Store).DB().ExecContext(context.Background(), q, logID)
-		require.NoError(t, err)
-	}
+	storetest.ForgetAuditIndexSQL(t, s.(*sqlstore.Store).DB(), logID)
 }
 
 func TestAuditIndexSQLite(t *testing.T) {

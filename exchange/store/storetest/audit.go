@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -60,14 +61,25 @@ func auditRecords(n int) []ledger.Record {
 
 // AppendAuditRecords appends n test audit records through a group-committed log over st,
 // whose log id must be AuditLogID.
-func AppendAuditRecords(t *testing.T, st ledger.Storage, n int) {
+func AppendAuditRecords(t testing.TB, st ledger.Storage, n int) {
 	appendConcurrently(t, newAuditLog(t, st), auditRecords(n))
+}
+
+// ForgetAuditIndexSQL deletes the index rows and the watermark of logID from a SQL store's
+// database, as in a database from before the audit index existed.
+func ForgetAuditIndexSQL(t testing.TB, db *sql.DB, logID string) {
+	t.Helper()
+	for _, q := range []string{`DELETE FROM audit_index WHERE log_id = $1`, `DELETE FROM audit_index_state WHERE log_id = $1`} {
+		if _, err := db.ExecContext(context.Background(), q, logID); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // AuditLogID is the log id of the audit conformance tests.
 const AuditLogID = auditLogID
 
-func newAuditLog(t *testing.T, st ledger.Storage) *ledgerlog.Log {
+func newAuditLog(t testing.TB, st ledger.Storage) *ledgerlog.Log {
 	t.Helper()
 	cfg := ledgerlog.DefaultConfig(auditLogID)
 	l, err := ledgerlog.New(context.Background(), st, ledgertest.Signer(t, ledgertest.LogKeyName), cfg)
@@ -78,7 +90,7 @@ func newAuditLog(t *testing.T, st ledger.Storage) *ledgerlog.Log {
 
 // appendConcurrently appends recs through the group-committed log and returns the index of
 // each record.
-func appendConcurrently(t *testing.T, l *ledgerlog.Log, recs []ledger.Record) []uint64 {
+func appendConcurrently(t testing.TB, l *ledgerlog.Log, recs []ledger.Record) []uint64 {
 	t.Helper()
 	idx := make([]uint64, len(recs))
 	errs := make([]error, len(recs))
