@@ -29,7 +29,9 @@
 // range with a compare-and-set on the stored size, so when the Storage reports
 // [ledger.ErrConflict] (another writer appended first) nothing was written, the
 // log catches up with the stored tree and commits the batch again after it,
-// up to maxConflictRetries times. Reads of records, proofs and heads beyond
+// for as long as the other writers keep moving the log forward and at most
+// Config.CommitTimeout (a count of retries starved a replica that kept losing
+// to two others). Reads of records, proofs and heads beyond
 // what this Log has seen catch up with the storage first, so every replica
 // serves the one shared log.
 package log
@@ -193,10 +195,6 @@ func (l *Log) load(ctx context.Context) error {
 	l.mu.Unlock()
 	return nil
 }
-
-// maxConflictRetries bounds how often one batch is committed again after
-// other writers of the shared storage appended first.
-const maxConflictRetries = 16
 
 // refresh catches up with appends other writers made to the shared storage.
 // It only moves the log forward, so it is safe next to the committer.
@@ -371,7 +369,10 @@ func (l *Log) commit(batch []*appendReq) {
 	for i, r := range live {
 		leaves[i] = r.leaf
 	}
-	for attempt := 0; ; attempt++ {
+	// Conflicts are retried until this deadline, each time after catching up with what
+	// the other writers appended.
+	deadline := time.Now().Add(l.cfg.CommitTimeout)
+	for {
 		l.mu.RLock()
 		start, hashes := l.size, cloneHashes(l.rng.Hashes())
 		l.mu.RUnlock()
@@ -392,17 +393,21 @@ func (l *Log) commit(batch []*appendReq) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
 		err = l.storage.AppendLeaves(ctx, start, leaves, nodes)
-		if err != nil && errors.Is(err, ledger.ErrConflict) && attempt < maxConflictRetries {
+		if err != nil && errors.Is(err, ledger.ErrConflict) && time.Now().Before(deadline) {
 			// Another writer of the shared storage appended first and nothing of this
-			// batch was written: catch up with its tree and commit after it.
+			// batch was written: catch up with its tree and commit after it. A conflict
+			// the stored tree does not explain (it did not grow past start) is not
+			// retried: committing again would meet it again.
 			cancel()
-			rctx, rcancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
+			rctx, rcancel := context.WithDeadline(context.Background(), deadline)
 			rerr := l.refresh(rctx)
 			rcancel()
-			if rerr == nil {
+			if rerr == nil && l.Size() > start {
 				continue
 			}
-			l.cfg.Logger.Error("ledger log: catching up after a conflicting append failed", slog.Any("error", rerr))
+			if rerr != nil {
+				l.cfg.Logger.Error("ledger log: catching up after a conflicting append failed", slog.Any("error", rerr))
+			}
 		} else {
 			cancel()
 		}

@@ -2,6 +2,7 @@ package log_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -72,4 +73,25 @@ func TestSharedStorageWriters(t *testing.T) {
 		leaves = append(leaves, e.Leaf)
 	}
 	require.NoError(t, verify.Contents(v, heads[0], leaves))
+}
+
+// TestUnexplainedConflictIsNotRetried: a conflict that the stored tree does not explain
+// (no other writer moved the log past this one) fails the batch at once: committing again
+// would only meet it again.
+func TestUnexplainedConflictIsNotRetried(t *testing.T) {
+	ctx := context.Background()
+	cs := &countingStorage{Storage: memory.New()}
+	l := newLog(t, cs, nil)
+	_, err := l.Append(ctx, ledgertest.Record(1))
+	require.NoError(t, err)
+	e := fmt.Errorf("%w: stored state differs", ledger.ErrConflict)
+	cs.fail.Store(&e)
+	before := cs.appends.Load()
+	_, err = l.Append(ctx, ledgertest.Record(2))
+	require.ErrorIs(t, err, ledger.ErrConflict)
+	require.Equal(t, int64(1), cs.appends.Load()-before, "one attempt, no retry")
+	cs.fail.Store(nil)
+	i, err := l.Append(ctx, ledgertest.Record(3))
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), i, "the failed batch left no trace")
 }
