@@ -13,8 +13,9 @@ import (
 )
 
 func init() {
-	// The audit index (C4): one row per leaf, decoded from the leaf (by the indexer that
-	// follows the log since migration 12, see audit_indexer.go). Times are Unix nanoseconds (UTC); subject is the hex keyed hash ("" none).
+	// The audit index (C4): one row per leaf, decoded from the leaf (since migration 12 by
+	// the indexer that follows the log, see audit_indexer.go). Times are Unix nanoseconds
+	// (UTC); subject is the hex keyed hash ("" none).
 	register(migration{11, "audit index: queryable columns of every audit record", `
 CREATE TABLE audit_index (
 	log_id      TEXT NOT NULL,
@@ -68,20 +69,17 @@ func indexRow(leaf []byte) []any {
 		string(r.Outcome), store.ReasonCode(r.Reason)}
 }
 
-// insertIndex writes the index rows of leaves [start, start+len) inside tx. With
-// ignoreExisting, rows already present are left alone (backfill racing an append).
-func (s *Store) insertIndex(ctx context.Context, tx *sql.Tx, log string, start uint64, leaves [][]byte, ignoreExisting bool) error {
+// insertIndex writes the index rows of leaves [start, start+len) inside tx. Rows already
+// present are left alone (another process's indexer got there first: same leaf, same row).
+func (s *Store) insertIndex(ctx context.Context, tx *sql.Tx, log string, start uint64, leaves [][]byte) error {
 	for i := 0; i < len(leaves); i += rowsPerInsert {
 		chunk := leaves[i:min(i+rowsPerInsert, len(leaves))]
 		q, args := s.multiInsert(`INSERT INTO audit_index (log_id, idx, kind, time_ns, department, resource, subject, matter, case_number, outcome, reason_code)`,
 			len(chunk), indexColumns+2, func(j int) []any {
 				return append([]any{log, int64(start) + int64(i+j)}, indexRow(chunk[j])...)
 			})
-		if ignoreExisting {
-			q += ` ON CONFLICT (log_id, idx) DO NOTHING`
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err // the caller maps it (a unique violation is a conflict on append)
+		if _, err := tx.ExecContext(ctx, q+` ON CONFLICT (log_id, idx) DO NOTHING`, args...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -97,7 +95,7 @@ func (a *auditIndex) Indexed(ctx context.Context) (uint64, error) {
 	if _, err := a.Backfill(ctx); err != nil {
 		return 0, err
 	}
-	next, err := a.s.indexWatermark(ctx, a.s.db, a.log)
+	next, err := a.s.indexWatermark(ctx, a.log)
 	if err != nil {
 		return 0, ledgerErr("read the audit index watermark", err)
 	}
@@ -146,7 +144,7 @@ func (a *auditIndex) Search(ctx context.Context, q store.AuditQuery, start uint6
 	}
 	args = append(args, limit)
 	fmt.Fprintf(&sb, " ORDER BY a.idx LIMIT $%d", len(args))
-	rows, err := a.s.query(ctx, sb.String(), args...)
+	rows, err := a.s.db.QueryContext(ctx, sb.String(), args...) // built per call: not cached
 	if err != nil {
 		return nil, ledgerErr("search audit index", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -63,7 +62,6 @@ func (s *Store) indexer(log string) *indexer {
 	if s.indexers == nil {
 		s.indexers = map[string]*indexer{}
 	}
-	s.startBackground()
 	ix := &indexer{s: s, log: log, kicks: make(chan struct{}, 1)}
 	s.indexers[log] = ix
 	if !s.closed {
@@ -73,21 +71,11 @@ func (s *Store) indexer(log string) *indexer {
 	return ix
 }
 
-// startBackground creates the context of the store's background goroutines (the audit
-// indexers). The caller holds bgMu.
-func (s *Store) startBackground() {
-	if s.bgCtx == nil {
-		s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
-	}
-}
-
 // stopBackground stops the background goroutines and waits for them.
 func (s *Store) stopBackground() {
 	s.bgMu.Lock()
 	s.closed = true
-	if s.bgCancel != nil {
-		s.bgCancel()
-	}
+	s.bgCancel()
 	s.bgMu.Unlock()
 	s.bg.Wait()
 }
@@ -145,34 +133,19 @@ func (ix *indexer) catchUp(ctx context.Context) (int, error) {
 // step indexes up to indexBatch leaves after the watermark in one transaction.
 func (ix *indexer) step(ctx context.Context) (int, error) {
 	s, db := ix.s, ix.s.relaxedPool() // index rows can always be derived again; the watermark commits with them
-	next, err := s.indexWatermark(ctx, db, ix.log)
+	next, err := s.indexWatermark(ctx, ix.log)
 	if err != nil {
 		return 0, err
 	}
 	// Leaves are immutable once committed, so they are read outside the write transaction
 	// (SQLite holds its one write lock for as short as possible).
-	rows, err := db.QueryContext(ctx, `SELECT idx, leaf FROM ledger_leaves WHERE log_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`,
-		ix.log, next, indexBatch)
-	if err != nil {
+	ls := &ledgerStorage{s: s, log: ix.log}
+	size, err := ls.Size(ctx)
+	if err != nil || uint64(next) >= size {
 		return 0, err
 	}
-	var leaves [][]byte
-	for rows.Next() {
-		var idx int64
-		var leaf []byte
-		if err := rows.Scan(&idx, &leaf); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if idx != next+int64(len(leaves)) {
-			rows.Close()
-			return 0, fmt.Errorf("leaf %d of log %s is missing from storage", next+int64(len(leaves)), ix.log)
-		}
-		leaves = append(leaves, leaf)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil || len(leaves) == 0 {
+	leaves, err := ls.ReadLeaves(ctx, uint64(next), min(size-uint64(next), indexBatch))
+	if err != nil {
 		return 0, err
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -180,8 +153,7 @@ func (ix *indexer) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	// Rows another process wrote meanwhile are kept (same leaf, same row).
-	if err := s.insertIndex(ctx, tx, ix.log, uint64(next), leaves, true); err != nil {
+	if err := s.insertIndex(ctx, tx, ix.log, uint64(next), leaves); err != nil {
 		return 0, err
 	}
 	end := next + int64(len(leaves))
@@ -196,9 +168,9 @@ ON CONFLICT (log_id) DO UPDATE SET next_idx = excluded.next_idx WHERE audit_inde
 }
 
 // indexWatermark returns the index of the first leaf of the log not yet indexed.
-func (s *Store) indexWatermark(ctx context.Context, q querier, log string) (int64, error) {
+func (s *Store) indexWatermark(ctx context.Context, log string) (int64, error) {
 	var next int64
-	err := q.QueryRowContext(ctx, `SELECT next_idx FROM audit_index_state WHERE log_id = $1`, log).Scan(&next)
+	err := s.queryRow(ctx, `SELECT next_idx FROM audit_index_state WHERE log_id = $1`, log).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

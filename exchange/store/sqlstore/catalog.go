@@ -288,7 +288,7 @@ func (c catalog) Search(ctx context.Context, f store.ResourceFilter, after strin
 	}
 	args = append(args, limit)
 	q += ` ORDER BY code LIMIT $` + strconv.Itoa(len(args))
-	rows, err := c.s.query(ctx, q, args...)
+	rows, err := c.s.db.QueryContext(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("search resources", err)
 	}

@@ -125,7 +125,7 @@ func (m matters) List(ctx context.Context, department, after string, limit int) 
 	if department != "" {
 		q, args = `SELECT body FROM matters WHERE code > $1 AND department = $2 ORDER BY code LIMIT $3`, []any{after, department, limit}
 	}
-	rows, err := m.s.query(ctx, q, args...)
+	rows, err := m.s.db.QueryContext(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("list matters", err)
 	}

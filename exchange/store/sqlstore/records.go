@@ -338,7 +338,7 @@ func (o objections) List(ctx context.Context, f store.ObjectionFilter, limit int
 	add("state", string(f.State))
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY raised_at DESC, id LIMIT $%d`, len(args))
-	rows, err := o.s.query(ctx, q, args...)
+	rows, err := o.s.db.QueryContext(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("list objections", err)
 	}

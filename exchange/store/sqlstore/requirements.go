@@ -244,7 +244,7 @@ state = $5, deadline = $6, updated_at = $7, decisions = $8 WHERE id = $9 AND sta
 }
 
 func (q requirements) scanList(ctx context.Context, op, query string, args ...any) ([]*exchange.Requirement, error) {
-	rows, err := q.s.query(ctx, query, args...)
+	rows, err := q.s.db.QueryContext(ctx, query, args...) // built per call (List): not cached
 	if err != nil {
 		return nil, unavailable(op, err)
 	}

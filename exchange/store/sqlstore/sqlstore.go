@@ -78,7 +78,8 @@ type Store struct {
 	db *sql.DB
 	d  Dialect
 	// relaxed, if set, is a second pool on the same database whose commits do not wait for
-	// a flush to stable storage; used for request nonces only.
+	// a flush to stable storage; used for request nonces and for the audit index rows
+	// (derived data, see audit_indexer.go).
 	relaxed *sql.DB
 
 	// Background work (the audit indexers), stopped by Close.
@@ -112,6 +113,7 @@ var _ store.Store = (*Store)(nil)
 // Open migrates db to the newest schema and returns the store. It owns db from then on.
 func Open(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	s := &Store{db: db, d: d}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(s)
 	}

@@ -11,8 +11,9 @@ import (
 // docs/BENCHMARKS.md). PostgreSQL (pgx) caches statements per connection itself; the cache
 // does no harm there.
 
-// maxCachedStmts bounds the cache: queries generated with a varying number of terms
-// (searches, multi-row inserts) would otherwise fill it.
+// maxCachedStmts bounds the cache. Only fixed query texts go through it: queries built
+// per call (searches, filtered lists, multi-row inserts) run unprepared on the pool or
+// the transaction, so they never take its places.
 const maxCachedStmts = 256
 
 type stmtKey struct {
