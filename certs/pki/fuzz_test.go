@@ -1,29 +1,13 @@
 package pki
 
 import (
-	"crypto/x509/pkix"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/smx509"
-
 	"github.com/gxhub/gxhub/certs/sm"
 )
-
-// fuzzCA is a root and issuing CA for fuzz seeds.
-func fuzzCA(f *testing.F) *CA {
-	root, err := NewRootCA(pkix.Name{CommonName: "gxhub 模糊测试根CA", Country: []string{"CN"}}, t0, 20*year)
-	if err != nil {
-		f.Fatal(err)
-	}
-	issuing, err := root.NewIssuingCA(pkix.Name{CommonName: "gxhub 模糊测试签发CA", Country: []string{"CN"}}, t0, 10*year)
-	if err != nil {
-		f.Fatal(err)
-	}
-	return issuing
-}
 
 // FuzzParseCSR: certificate requests a department sends to have its key certified.
 func FuzzParseCSR(f *testing.F) {
@@ -51,8 +35,8 @@ func FuzzParseCSR(f *testing.F) {
 
 // FuzzParseCertsPEM: certificate chains (trust bundles, identities, --ca files).
 func FuzzParseCertsPEM(f *testing.F) {
-	ca := fuzzCA(f)
-	f.Add(EncodeCertsPEM(append([]*smx509.Certificate{ca.Cert}, ca.Chain...)...))
+	fx := newFixture(f)
+	f.Add(EncodeCertsPEM(fx.dept, fx.issuing.Cert, fx.root.Cert))
 	files, _ := filepath.Glob("../testdata/external/certs/*.pem")
 	for _, p := range files {
 		b, err := os.ReadFile(p)
@@ -75,7 +59,7 @@ func FuzzParseCertsPEM(f *testing.F) {
 
 // FuzzParseCRL: revocation lists fetched from issuing CAs.
 func FuzzParseCRL(f *testing.F) {
-	ca := fuzzCA(f)
+	ca := newFixture(f).issuing
 	at := t0.Add(24 * time.Hour)
 	der, err := ca.CreateCRL([]RevokedCert{{Serial: ca.Cert.SerialNumber, RevokedAt: t0, Reason: ReasonKeyCompromise}}, at, at.Add(7*24*time.Hour))
 	if err != nil {

@@ -34,7 +34,7 @@ type fixture struct {
 	dept, maker   *smx509.Certificate
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	root, err := NewRootCA(pkix.Name{CommonName: "gxhub 测试根CA", Organization: []string{"gxhub"}, Country: []string{"CN"}}, t0, 20*year)
 	require.NoError(t, err)

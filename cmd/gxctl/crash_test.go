@@ -91,7 +91,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
-				ack.publish(ctx, t, provider, fmt.Sprintf("crash-%d-%d", run, i), validCodeOrg(t, fmt.Sprintf("9%02d%05d", run%100, i%100000)))
+				ack.publish(ctx, provider, fmt.Sprintf("crash-%d-%d", run, i), validCodeOrg(t, fmt.Sprintf("9%02d%05d", run%100, i%100000)))
 			}
 		}()
 		go func() {
@@ -171,7 +171,7 @@ type crashAcks struct {
 	revoked   []string          // requirement ids whose revocation was acknowledged
 }
 
-func (a *crashAcks) publish(ctx context.Context, t *testing.T, provider *sdk.Client, batch, subject string) {
+func (a *crashAcks) publish(ctx context.Context, provider *sdk.Client, batch, subject string) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err := provider.Records.Publish(cctx, &exchangev1.PublishRequest{Resource: crashResource, BatchId: batch,

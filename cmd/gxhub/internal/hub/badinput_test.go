@@ -58,6 +58,14 @@ func rowCounts(t *testing.T, dataDir string) map[string]int {
 	return out
 }
 
+// indexed brings the audit index up to the log (it follows in the background), so that
+// row counts taken before and after a request compare like with like.
+func (dh *dataHub) indexed(t testing.TB) {
+	t.Helper()
+	_, err := dh.h.Audit.Index.Backfill(context.Background())
+	require.NoError(t, err)
+}
+
 // restProbe sends raw REST requests to a data hub and decodes the JSON answer.
 type restProbe struct {
 	dh *dataHub
@@ -127,10 +135,6 @@ func TestBadInput(t *testing.T) {
 	now := dh.clock.Now
 
 	rp := newRESTProbe(t, dh)
-	send := func(t *testing.T, method, path, header string, body []byte) (int, map[string]any) {
-		t.Helper()
-		return rp.send(t, method, path, header, body)
-	}
 	as := func(id *identity.Identity, at func() time.Time) func(string, string, []byte) string {
 		return func(method, path string, body []byte) string { return rp.sign(t, id, at(), method, path, body) }
 	}
@@ -148,7 +152,7 @@ func TestBadInput(t *testing.T) {
 	// second use for the replay.
 	replayBody := []byte(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"R-1","subjects":[]}`)
 	replayHeader := yubei("POST", "/v1/pulls", replayBody)
-	code, out := send(t, "POST", "/v1/pulls", replayHeader, replayBody)
+	code, out := rp.send(t, "POST", "/v1/pulls", replayHeader, replayBody)
 	require.Equal(t, http.StatusBadRequest, code, "%v", out)
 	replayed := func(string, string, []byte) string { return replayHeader }
 
@@ -211,24 +215,18 @@ func TestBadInput(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			// The audit index follows the log in the background: bring it up to date
-			// before each count, so that the counts compare like with like.
-			indexed := func() {
-				_, err := dh.h.Audit.Index.Backfill(context.Background())
-				require.NoError(t, err)
-			}
-			indexed()
+			dh.indexed(t)
 			rowsBefore := rowCounts(t, dh.h.Config.DataDir)
 			auditBefore := dh.auditSize(t)
 			if tc.sign == nil {
 				t.Fatal("no signer")
 			}
-			code, out := send(t, tc.method, tc.path, tc.sign(tc.method, tc.path, tc.body), tc.body)
+			code, out := rp.send(t, tc.method, tc.path, tc.sign(tc.method, tc.path, tc.body), tc.body)
 			require.Equal(t, tc.status, code, "%v", out)
 			require.Equal(t, tc.reason, out["reason"], "%v", out)
 			msg, _ := out["message"].(string)
 			require.Contains(t, strings.ToLower(msg), strings.ToLower(tc.fix), "the message says what to fix")
-			indexed()
+			dh.indexed(t)
 			rowsAfter := rowCounts(t, dh.h.Config.DataDir)
 			added := dh.auditFrom(t, auditBefore)
 			if tc.deniedBy != "" {
@@ -296,13 +294,9 @@ func TestBadInputEveryRoute(t *testing.T) {
 	sort.Slice(probes, func(i, j int) bool {
 		return probes[i].method+probes[i].path+probes[i].name < probes[j].method+probes[j].path+probes[j].name
 	})
-	indexed := func() {
-		_, err := dh.h.Audit.Index.Backfill(context.Background())
-		require.NoError(t, err)
-	}
 	for _, p := range probes {
 		t.Run(p.method+" "+p.path+"/"+p.name, func(t *testing.T) {
-			indexed()
+			dh.indexed(t)
 			rowsBefore, auditBefore := rowCounts(t, dh.h.Config.DataDir), dh.auditSize(t)
 			header := ""
 			if p.signed {
@@ -319,7 +313,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 				require.NotEmpty(t, reason, "%v", out)
 			}
 			require.NotEmpty(t, msg, "the refusal says what to fix")
-			indexed()
+			dh.indexed(t)
 			require.Equal(t, rowsBefore, rowCounts(t, dh.h.Config.DataDir), "a refused request writes nothing to the store")
 			require.Equal(t, auditBefore, dh.auditSize(t), "a refused request writes nothing to the audit log")
 		})

@@ -1,19 +1,11 @@
 package hub_test
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/sdk/identity"
-	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
 // FuzzRESTBody sends arbitrary JSON bodies, correctly signed, to the JSON endpoints of a
@@ -26,11 +18,7 @@ func FuzzRESTBody(f *testing.F) {
 	subject := storetest.IDNumber(21)
 	dh.publish(f, "batch-1", subject)
 	dh.clock.Set(time.Now()) // nonces expire by the wall clock
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(dh.yubei.TLSCAPEM) {
-		f.Fatal("hub TLS CA")
-	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	rp := newRESTProbe(f, dh)
 	type endpoint struct {
 		method, path string
 		as           *identity.Identity
@@ -65,35 +53,19 @@ func FuzzRESTBody(f *testing.F) {
 			f.Add(uint8(i), []byte(s))
 		}
 	}
-	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		e := endpoints[int(which)%len(endpoints)]
-		h, err := reqsig.Sign(e.as.Key, e.as.Code, e.method, e.path, body, time.Now())
-		if err != nil {
-			t.Fatal(err)
+		// rp.send fails the run if the answer is not JSON.
+		code, out := rp.send(t, e.method, e.path, rp.sign(t, e.as, time.Now(), e.method, e.path, body), body)
+		if code >= 500 {
+			t.Fatalf("%s %s with %q: %d %v", e.method, e.path, body, code, out)
 		}
-		req, err := http.NewRequestWithContext(ctx, e.method, dh.yubei.HubURL+e.path, strings.NewReader(string(body)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", h)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", e.method, e.path, err)
-		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode >= 500 {
-			t.Fatalf("%s %s with %q: %d %s", e.method, e.path, body, resp.StatusCode, raw)
-		}
-		if resp.StatusCode >= 400 {
-			var out struct{ Reason, Message string }
-			if err := json.Unmarshal(raw, &out); err != nil || out.Reason == "" || out.Message == "" {
-				t.Fatalf("%s %s with %q: %d and an error without reason or message: %s", e.method, e.path, body, resp.StatusCode, raw)
+		if code >= 400 {
+			if reason, _ := out["reason"].(string); reason == "" {
+				t.Fatalf("%s %s with %q: %d without a reason: %v", e.method, e.path, body, code, out)
+			}
+			if msg, _ := out["message"].(string); msg == "" {
+				t.Fatalf("%s %s with %q: %d without a message: %v", e.method, e.path, body, code, out)
 			}
 		}
 	})
