@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -29,11 +30,16 @@ type AuditReceipt struct {
 }
 
 // AuditReceipt fetches the receipt of the record at index: the proof goes up to the latest
-// anchored head when it covers the record, else to the latest signed head.
+// anchored head when it covers the record, else to the latest signed head. The log signs
+// heads at its interval, so a record appended a moment ago may not be in a signed head
+// yet: AuditReceipt then waits for one that covers it, until ctx is done.
 func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt, error) {
 	info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
 	if err != nil {
 		return nil, err
+	}
+	if index >= info.GetSize() {
+		return nil, fmt.Errorf("audit record %d does not exist: the log %s holds %d records", index, info.GetLogId(), info.GetSize())
 	}
 	r := &AuditReceipt{LogID: info.GetLogId(), LogKeyPEM: info.GetPublicKeyPem()}
 	var size uint64
@@ -43,12 +49,36 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 		a := server.AnchorFromProto(anchor)
 		r.Anchor, r.Anchored = &a, true
 	}
-	p, err := c.Audit.GetInclusionProof(ctx, &auditv1.GetInclusionProofRequest{Index: index, TreeSize: size})
+	p, err := c.coveringProof(ctx, index, size)
 	if err != nil {
 		return nil, err
 	}
 	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), server.HeadFromProto(p.GetHead())
 	return r, nil
+}
+
+// coveringProof asks for the inclusion proof of index in the head of the given size (0 for
+// the latest). For the latest head it waits, backing off up to a second between attempts,
+// while the hub answers that no signed head covers the record yet.
+func (c *Client) coveringProof(ctx context.Context, index, size uint64) (*auditv1.InclusionProof, error) {
+	wait := 20 * time.Millisecond
+	for {
+		p, err := c.Audit.GetInclusionProof(ctx, &auditv1.GetInclusionProofRequest{Index: index, TreeSize: size})
+		if err == nil || size != 0 {
+			return p, err
+		}
+		if r := Reason(err); r != "AUDIT_NO_HEAD" && r != "AUDIT_NOT_COVERED" {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("no signed tree head covers audit record %d yet (%w): %w", index, ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // VerifyAuditReceipt checks a receipt offline with the log key it names (pin that key: a

@@ -191,7 +191,8 @@ func Example_approver() {
 // receipt for the first one and verifies it offline against the pinned log key: the
 // record is in the signed, anchored log, unchanged.
 func Example_auditor() {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	c := dial(ctx, identityDir(auditOffic))
 	defer c.Close()
 
@@ -207,15 +208,23 @@ func Example_auditor() {
 	}
 	pinnedKey := info.GetPublicKeyPem() // obtain once, out of band, and keep
 
+	// AuditReceipt waits for a signed head that covers the record; the log anchors heads at
+	// its interval, so ask again until the receipt reaches an anchored one.
 	var receipt *sdk.AuditReceipt
-	for { // the log signs and anchors a head every few seconds
+	for ctx.Err() == nil {
 		if receipt, err = c.AuditReceipt(ctx, found[0].GetIndex()); err != nil {
 			log.Fatal(err)
 		}
 		if receipt.Anchored {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if !receipt.Anchored {
+		log.Fatal("the record's head was not anchored within a minute")
 	}
 	rec, err := sdk.VerifyAuditReceipt(receipt, pinnedKey) // offline from here on
 	if err != nil {
