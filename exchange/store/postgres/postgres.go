@@ -35,7 +35,7 @@ var Dialect = sqlstore.Dialect{
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value DSN) and migrates it.
-func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL DSN: %w", err)
@@ -55,7 +55,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	}
 	relaxed.SetMaxOpenConns(8)
 	relaxed.SetMaxIdleConns(8)
-	s, err := sqlstore.Open(ctx, db, Dialect, sqlstore.WithRelaxedDB(relaxed))
+	s, err := sqlstore.Open(ctx, db, Dialect, append([]sqlstore.Option{sqlstore.WithRelaxedDB(relaxed)}, opts...)...)
 	if err != nil {
 		db.Close()
 		relaxed.Close()

@@ -43,11 +43,11 @@ var Dialect = sqlstore.Dialect{
 }
 
 // Open opens (creating if needed) the store in dir/FileName and migrates it.
-func Open(ctx context.Context, dir string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, dir string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
-	return OpenFile(ctx, filepath.Join(dir, FileName))
+	return OpenFile(ctx, filepath.Join(dir, FileName), opts...)
 }
 
 func dsn(path, synchronous string) string {
@@ -60,7 +60,7 @@ func dsn(path, synchronous string) string {
 }
 
 // OpenFile opens the store in the given database file and migrates it.
-func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
+func OpenFile(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	db, err := sql.Open("sqlite", dsn(path, "FULL"))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
@@ -80,7 +80,7 @@ func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	relaxed.SetMaxOpenConns(2)
-	s, err := sqlstore.Open(ctx, db, Dialect, sqlstore.WithRelaxedDB(relaxed))
+	s, err := sqlstore.Open(ctx, db, Dialect, append([]sqlstore.Option{sqlstore.WithRelaxedDB(relaxed)}, opts...)...)
 	if err != nil {
 		db.Close()
 		relaxed.Close()

@@ -91,6 +91,9 @@ type Store struct {
 	indexers map[string]*indexer
 
 	stmts stmtCache
+
+	// migrated, if set, is told of each schema step applied by Open.
+	migrated func(version int, name string)
 }
 
 // relaxedPool returns the relaxed pool, or the main one if there is none.
@@ -107,6 +110,12 @@ type Option func(*Store)
 // WithRelaxedDB gives the store a pool for writes that may be lost on a machine (not
 // process) crash. The store closes it.
 func WithRelaxedDB(db *sql.DB) Option { return func(s *Store) { s.relaxed = db } }
+
+// WithMigrationProgress has Open call fn after each schema step it applies (not for steps
+// applied before), so that a first start can say what it is doing.
+func WithMigrationProgress(fn func(version int, name string)) Option {
+	return func(s *Store) { s.migrated = fn }
+}
 
 var _ store.Store = (*Store)(nil)
 
@@ -221,8 +230,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range migrations {
-		if err := s.locked(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m) }); err != nil {
+		applied := false
+		if err := s.locked(ctx, func(tx *sql.Tx) (err error) { applied, err = s.apply(ctx, tx, m); return err }); err != nil {
 			return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+		}
+		if applied && s.migrated != nil {
+			s.migrated(m.version, m.name)
 		}
 	}
 	return nil
@@ -246,23 +259,24 @@ func (s *Store) locked(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// apply runs one migration step and records it, unless it is recorded already.
-func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) error {
+// apply runs one migration step and records it, unless it is recorded already; it
+// reports whether it applied the step.
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) (bool, error) {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-		return err
+		return false, err
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
 	for _, stmt := range splitStatements(s.expand(m.sql)) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("%w in %q", err, firstLine(stmt))
+			return false, fmt.Errorf("%w in %q", err, firstLine(stmt))
 		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.version, m.name, time.Now().UnixMicro())
-	return err
+	return err == nil, err
 }
 
 func splitStatements(q string) []string {

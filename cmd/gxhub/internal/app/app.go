@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,8 +64,18 @@ departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --
 				return err
 			}
 			applyFlags(cmd.Flags(), &cfg, flagCfg)
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx, stop := context.WithCancelCause(cmd.Context())
+			defer stop(nil)
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			go func() {
+				select {
+				case sig := <-sigs:
+					stop(fmt.Errorf("signal %s", sig))
+				case <-ctx.Done():
+				}
+			}()
 			return Serve(ctx, cfg, stdout, stderr)
 		},
 	}
@@ -120,24 +131,37 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// Serve runs the hub with cfg until ctx ends. It prints the URL it serves on stdout.
+// Serve runs the hub with cfg until ctx ends. It prints the URL it serves on, and the
+// steps of a start that may take a while (schema migration, demo data), on stdout; the
+// log (stderr) has one line each for starting, ready, shutdown requested (with the
+// signal, when ctx was cancelled with one as its cause), drained and stopped.
 func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	h, err := hub.New(ctx, cfg, log, hub.WithDeadlines(exchange.Deadlines{
+	log.Info("starting", slog.String("data_dir", cfg.DataDir), slog.String("store", cfg.Store.Driver), slog.String("listen", cfg.Listen),
+		slog.Bool("demo", cfg.Demo), slog.Int("pid", os.Getpid()))
+	progress := func(format string, args ...any) { fmt.Fprintf(stdout, "gxhub: "+format+"\n", args...) }
+	h, err := hub.New(ctx, cfg, log, hub.WithProgress(progress), hub.WithDeadlines(exchange.Deadlines{
 		Review: cfg.Deadlines.ReviewDays, Answer: cfg.Deadlines.AnswerDays, AnswerUnpublished: cfg.Deadlines.AnswerUnpublishedDays}))
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer func() {
+		if err := h.Close(); err != nil {
+			log.Error("stopped with an error closing the store or audit log", slog.String("error", err.Error()))
+			return
+		}
+		log.Info("stopped")
+	}()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s (is another hub running? choose --listen): %w", cfg.Listen, err)
+		return fmt.Errorf("listen on %s (is another hub running? stop it or choose --listen): %w", cfg.Listen, err)
 	}
 	url := h.URL(ln.Addr())
 	if cfg.Demo {
+		progress("seeding demo departments, catalogue and records (kept if present)")
 		dirs, err := h.SeedDemo(ctx, url)
 		if err != nil {
 			ln.Close()
@@ -163,5 +187,20 @@ func Serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		}()
 	}
 	log.Info("serving", slog.String("url", url), slog.String("store", cfg.Store.Driver), slog.Bool("tls", h.TLS != nil))
-	return h.Serve(ctx, ln)
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	defer stopServe()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-serveCtx.Done(): // serving failed on its own
+			return
+		}
+		cause := "context cancelled"
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+			cause = c.Error()
+		}
+		log.Info("shutdown requested", slog.String("by", cause))
+		stopServe()
+	}()
+	return h.Serve(serveCtx, ln)
 }

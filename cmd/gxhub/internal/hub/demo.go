@@ -55,7 +55,7 @@ func (h *Hub) SeedDemo(ctx context.Context, hubURL string) ([]string, error) {
 		tlsCA = b
 	}
 	var dirs []string
-	for _, dd := range DemoDepartments {
+	for i, dd := range DemoDepartments {
 		code, err := dd.Code()
 		if err != nil {
 			return nil, err
@@ -75,6 +75,7 @@ func (h *Hub) SeedDemo(ctx context.Context, hubURL string) ([]string, error) {
 		} else if exchange.KindOf(getErr) != exchange.KindNotFound {
 			return nil, getErr
 		}
+		h.step("demo department %d/%d: %s (new key and certificate)", i+1, len(DemoDepartments), dd.Name)
 		key, err := sm.GenerateKey()
 		if err != nil {
 			return nil, err
@@ -105,6 +106,7 @@ func (h *Hub) SeedDemo(ctx context.Context, hubURL string) ([]string, error) {
 		dirs = append(dirs, dir)
 	}
 	if h.Config.Demo { // gxhub serve --demo: show the whole scene
+		h.step("demo catalogue, records and matter")
 		if err := h.SeedDemoCatalog(ctx); err != nil {
 			return nil, err
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	"github.com/gxhub/gxhub/exchange/store/sqlstore"
 	"github.com/gxhub/gxhub/policy/casbinpolicy"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -68,6 +69,8 @@ type Hub struct {
 	web     *web.UI
 	metrics *prometheus.Registry
 	now     func() time.Time
+	// progress tells the operator what a (possibly long) start is doing.
+	progress func(format string, args ...any)
 }
 
 // Option adjusts a Hub under construction.
@@ -79,6 +82,18 @@ func WithDeadlines(d exchange.Deadlines) Option { return func(h *Hub) { h.deadli
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(h *Hub) { h.now = now } }
+
+// WithProgress has New and SeedDemo report each step of a start (opening and migrating the
+// store, the CA, the audit log, demo data) to fn, one line each.
+func WithProgress(fn func(format string, args ...any)) Option {
+	return func(h *Hub) { h.progress = fn }
+}
+
+func (h *Hub) step(format string, args ...any) {
+	if h.progress != nil {
+		h.progress(format, args...)
+	}
+}
 
 // New opens the store, loads or creates the CAs and TLS material, and builds the handlers.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Hub, error) {
@@ -100,7 +115,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		log.Warn("the working-day calendar has no announcement for the current year: deadlines and freshness in this year will be refused until an updated calendar is loaded (--calendar)",
 			slog.Int("year", h.now().Year()), slog.Any("years", h.Calendar.Years()))
 	}
-	if h.Store, err = openStore(ctx, cfg); err != nil {
+	if cfg.Store.Driver == "postgres" {
+		h.step("opening the PostgreSQL store")
+	} else {
+		h.step("opening the SQLite store %s", filepath.Join(cfg.DataDir, sqlite.FileName))
+	}
+	migrated := sqlstore.WithMigrationProgress(func(version int, name string) {
+		h.step("database schema: applied step %d (%s)", version, name)
+	})
+	if h.Store, err = openStore(ctx, cfg, migrated); err != nil {
 		return nil, err
 	}
 	password, err := readPassword(cfg.CAPasswordFile)
@@ -111,10 +134,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if len(password) == 0 {
 		log.Warn("the hub CA's private keys are stored unencrypted: set ca_password_file (GXHUB_CA_PASSWORD_FILE) in production")
 	}
+	h.step("loading the hub CA from %s (created on first start)", filepath.Join(cfg.DataDir, "ca"))
 	if h.CA, err = EnsureCA(filepath.Join(cfg.DataDir, "ca"), password, h.now()); err != nil {
 		h.Store.Close()
 		return nil, err
 	}
+	h.step("opening the audit log %s", cfg.AuditLogID)
 	if err := h.openAudit(ctx, password); err != nil {
 		h.Store.Close()
 		return nil, err
@@ -150,12 +175,12 @@ func loadCalendar(path string) (*calendar.Calendar, error) {
 	return c, nil
 }
 
-func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, opts ...sqlstore.Option) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
-		return postgres.Open(ctx, cfg.Store.PostgresDSN)
+		return postgres.Open(ctx, cfg.Store.PostgresDSN, opts...)
 	default:
-		return sqlite.Open(ctx, cfg.DataDir)
+		return sqlite.Open(ctx, cfg.DataDir, opts...)
 	}
 }
 
@@ -337,7 +362,9 @@ func (h *Hub) build(tlsDir string) error {
 // Handler is the hub's whole HTTP handler (gRPC, REST and operational endpoints).
 func (h *Hub) Handler() http.Handler { return h.handler }
 
-// Serve serves on ln until ctx is done, then shuts down gracefully.
+// Serve serves on ln until ctx is done, then shuts down gracefully: it stops accepting,
+// lets requests in flight finish for up to Config.ShutdownTimeout ("drained"), then closes
+// what is left. It logs each step, so that a clean stop is told apart from a crash.
 func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -353,8 +380,10 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(h.Log.Handler(), slog.LevelWarn),
 	}
-	go h.purgeNonces(ctx)
-	go h.sweepRequirements(ctx)
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go h.purgeNonces(bg)
+	go h.sweepRequirements(bg)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {
@@ -363,14 +392,29 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	h.Log.Info("ready", slog.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:
+		h.Log.Error("serving stopped", slog.String("error", err.Error()))
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), h.Config.ShutdownTimeout)
+	deadline := h.Config.ShutdownTimeout
+	h.Log.Info("draining requests in flight", slog.Duration("deadline", deadline))
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
+	// gRPC calls are HTTP/2 streams of this server (ServeHTTP), so Shutdown waits for
+	// them like for REST requests. (grpc.Server.GracefulStop would close them: its drain
+	// of a ServeHTTP transport is a close.)
 	err := srv.Shutdown(sctx)
+	if err != nil {
+		h.Log.Warn("drain deadline passed: closing the connections still open", slog.Duration("deadline", deadline), slog.String("error", err.Error()))
+		h.grpc.Stop()
+		err = srv.Close()
+	} else {
+		h.Log.Info("drained", slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+	}
 	if err2 := <-errc; !errors.Is(err2, http.ErrServerClosed) && err == nil {
 		err = err2
 	}

@@ -15,6 +15,9 @@ type metrics struct {
 	rpcs    *prometheus.CounterVec
 	rpcTime *prometheus.HistogramVec
 	rest    *prometheus.CounterVec
+	// inFlight counts requests being served (gRPC and REST): a drain waits for it to
+	// reach zero.
+	inFlight prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -29,13 +32,18 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		rest: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gxhub_http_requests_total", Help: "REST requests by method and HTTP status.",
 		}, []string{"method", "status"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gxhub_requests_in_flight", Help: "Requests (gRPC and REST) being served now; a graceful shutdown waits for them.",
+		}),
 	}
-	reg.MustRegister(m.rpcs, m.rpcTime, m.rest)
+	reg.MustRegister(m.rpcs, m.rpcTime, m.rest, m.inFlight)
 	return m
 }
 
 func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	m.inFlight.Inc()
+	defer m.inFlight.Dec()
 	resp, err := handler(ctx, req)
 	m.rpcs.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
 	m.rpcTime.WithLabelValues("grpc", info.FullMethod).Observe(time.Since(start).Seconds())
@@ -55,6 +63,8 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (m *metrics) http(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		// Label by method only: paths carry codes and ids (unbounded cardinality).
