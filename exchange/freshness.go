@@ -15,11 +15,13 @@ type WorkingTimer interface {
 // Calendar statuses of a Freshness.
 const (
 	FreshnessNeverPublished = "never_published" // no publish or heartbeat yet: stale
+	FreshnessNotShared      = "not_shared"      // not shared (with its legal basis): no freshness to keep
 )
 
 // ComputeFreshness measures how stale resource r is at now, given the time of its last
 // successful publish or heartbeat (zero when there was none). The limit is r's
-// FreshnessLimit in working days (default 1). A resource is stale when its working age
+// FreshnessLimit in working days (default 1). A not shared resource is never stale (status
+// not_shared). A resource is stale when its working age
 // exceeds limit×24h (A5). When the calendar cannot measure (a year not announced), the
 // resource is reported stale with CalendarStatus saying why: freshness is never guessed.
 func ComputeFreshness(cal WorkingTimer, r *Resource, last, now time.Time) Freshness {
@@ -28,6 +30,11 @@ func ComputeFreshness(cal WorkingTimer, r *Resource, last, now time.Time) Freshn
 		limit = 1
 	}
 	f := Freshness{Resource: r.Code, LastUpdate: last, Limit: limit}
+	if r.ShareType == ShareNotShared {
+		// Nobody may pull it, so nothing is owed: neither fresh nor stale.
+		f.CalendarStatus = FreshnessNotShared
+		return f
+	}
 	if last.IsZero() {
 		f.Stale, f.CalendarStatus = true, FreshnessNeverPublished
 		return f

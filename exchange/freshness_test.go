@@ -37,6 +37,7 @@ func TestComputeFreshness(t *testing.T) {
 		"stale/first working day after the holiday": {daily, "2026-02-14 18:00", "2026-02-24 20:00", 26 * time.Hour, true, ""},
 		"ok/weekly limit of 5 working days":         {weekly, "2026-03-02 00:00", "2026-03-09 00:00", 5 * 24 * time.Hour, false, ""},
 		"stale/never published":                     {daily, "", "2026-03-02 09:00", 0, true, exchange.FreshnessNeverPublished},
+		"ok/not shared is never stale":              {&exchange.Resource{Code: "N", ShareType: exchange.ShareNotShared, FreshnessLimit: 1}, "", "2026-03-02 09:00", 0, false, exchange.FreshnessNotShared},
 		"stale/year not announced is reported":      {daily, "2026-12-31 09:00", "2027-01-04 09:00", 0, true, "cannot be measured"},
 	}
 	for name, tc := range tests {
