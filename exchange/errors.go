@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Kind classifies an error for transports. The server maps each kind to one gRPC code and
@@ -53,6 +54,21 @@ type Error struct {
 	Reason string
 	Msg    string
 	Err    error
+	// Meta, if set, carries machine-readable details (google.rpc.ErrorInfo metadata), e.g.
+	// "change": the 1-based position of the failing change in a publish batch.
+	Meta map[string]string
+}
+
+// MetaChange is the Meta key of the 1-based position of the change an error is about.
+const MetaChange = "change"
+
+// AtChange marks e as being about the i-th (0-based) change of a batch and returns it.
+func (e *Error) AtChange(i int) *Error {
+	if e.Meta == nil {
+		e.Meta = map[string]string{}
+	}
+	e.Meta[MetaChange] = strconv.Itoa(i + 1)
+	return e
 }
 
 func (e *Error) Error() string {

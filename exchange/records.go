@@ -43,7 +43,7 @@ const MaxBatchChanges = 10000
 // ValidateBatch checks a batch against its resource: provider, subject keys of the
 // resource's subject kind, only catalogued data items, no subject twice.
 func ValidateBatch(b *Batch, r *Resource) error {
-	bad := func(reason, format string, args ...any) error { return Errorf(KindInvalid, reason, format, args...) }
+	bad := func(reason, format string, args ...any) *Error { return Errorf(KindInvalid, reason, format, args...) }
 	if b.Provider != r.Provider {
 		return Errorf(KindPermissionDenied, "NOT_RESOURCE_PROVIDER",
 			"department %s does not provide resource %s (its provider is %s): only the provider publishes its records", b.Provider, r.Code, r.Provider)
@@ -59,34 +59,74 @@ func ValidateBatch(b *Batch, r *Resource) error {
 		c := &b.Changes[i]
 		c.Subject = NormalizeSubject(c.Subject)
 		if err := ValidateSubject(r.SubjectKind, c.Subject); err != nil {
-			return Wrap(KindInvalid, "SUBJECT_INVALID", err, "change %d: subject key %q is not a valid %s", i+1, c.Subject, r.SubjectKind)
+			return Wrap(KindInvalid, "SUBJECT_INVALID", err, "change %d: subject key %q is not a valid %s", i+1, c.Subject, r.SubjectKind).AtChange(i)
 		}
 		if j, dup := seen[c.Subject]; dup {
-			return bad("SUBJECT_DUPLICATE", "changes %d and %d both concern subject %s: send one change per subject in a batch", j+1, i+1, c.Subject)
+			return bad("SUBJECT_DUPLICATE", "changes %d and %d both concern subject %s: send one change per subject in a batch", j+1, i+1, c.Subject).AtChange(i)
 		}
 		seen[c.Subject] = i
 		switch c.Op {
 		case OpDelete:
 			if len(c.Fields) > 0 {
-				return bad("DELETE_WITH_FIELDS", "change %d deletes subject %s but carries fields: a delete carries none", i+1, c.Subject)
+				return bad("DELETE_WITH_FIELDS", "change %d deletes subject %s but carries fields: a delete carries none", i+1, c.Subject).AtChange(i)
 			}
 		case OpUpsert:
 			if len(c.Fields) == 0 {
-				return bad("FIELDS_MISSING", "change %d upserts subject %s without fields", i+1, c.Subject)
+				return bad("FIELDS_MISSING", "change %d upserts subject %s without fields", i+1, c.Subject).AtChange(i)
 			}
 			for name, v := range c.Fields {
 				if _, ok := r.Item(name); !ok {
-					return bad("DATA_ITEM_UNKNOWN", "change %d: data item %q is not catalogued for resource %s; register it in the catalogue first", i+1, name, r.Code)
+					return bad("DATA_ITEM_UNKNOWN", "change %d: data item %q is not catalogued for resource %s; register it in the catalogue first", i+1, name, r.Code).AtChange(i)
 				}
 				if !utf8.ValidString(v) {
-					return bad("FIELD_NOT_UTF8", "change %d: data item %q is not valid UTF-8", i+1, name)
+					return bad("FIELD_NOT_UTF8", "change %d: data item %q is not valid UTF-8", i+1, name).AtChange(i)
 				}
 			}
 		default:
-			return bad("CHANGE_OP_INVALID", "change %d: op must be upsert or delete, got %q", i+1, c.Op)
+			return bad("CHANGE_OP_INVALID", "change %d: op must be upsert or delete, got %q", i+1, c.Op).AtChange(i)
 		}
 	}
 	return nil
+}
+
+// SameBatch reports whether b, sent again with the id of a stored batch, carries exactly
+// what that batch published: the same resource and provider and, subject by subject, the
+// same operation and fields (recs are the record versions the stored batch wrote). A
+// provider resuming an interrupted run re-sends its batches; one that matches is already
+// published and is not applied twice, one that differs under a used id is refused.
+// b's subjects must be normalized (ValidateBatch does it).
+func SameBatch(stored *Batch, recs []*Record, b *Batch) bool {
+	same, _ := DiffBatch(stored, recs, b)
+	return same
+}
+
+// DiffBatch is SameBatch that also names the first change of b (0-based) that differs
+// from the stored batch, or -1 when the difference is not one change's (resource,
+// provider, number of changes).
+func DiffBatch(stored *Batch, recs []*Record, b *Batch) (same bool, change int) {
+	if stored == nil || stored.ID != b.ID || stored.Resource != b.Resource || stored.Provider != b.Provider {
+		return false, -1
+	}
+	bySubject := make(map[string]*Record, len(recs))
+	for _, r := range recs {
+		if r.Batch != b.ID || r.Resource != b.Resource {
+			return false, -1
+		}
+		bySubject[r.Subject] = r
+	}
+	for i, c := range b.Changes {
+		r, ok := bySubject[c.Subject]
+		if !ok || r.Deleted != (c.Op == OpDelete) {
+			return false, i
+		}
+		if c.Op == OpUpsert && FieldsJSON(r.Fields) != FieldsJSON(c.Fields) {
+			return false, i
+		}
+	}
+	if len(recs) != len(b.Changes) {
+		return false, -1
+	}
+	return true, -1
 }
 
 // NormalizeSubject trims spaces and upper-cases ASCII letters (a trailing x of an ID

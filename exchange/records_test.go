@@ -2,6 +2,7 @@ package exchange_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +93,36 @@ func TestValidateBatch(t *testing.T) {
 			require.Error(t, exchange.ValidateSubject(kind, tc.bad))
 		})
 	}
+}
+
+func TestSameBatch(t *testing.T) {
+	at := time.Date(2026, 3, 3, 1, 0, 0, 0, time.UTC)
+	stored := &exchange.Batch{ID: "b1", Resource: "R", Provider: "P", At: at}
+	recs := []*exchange.Record{
+		{Resource: "R", Subject: "S1", Version: 3, Fields: map[string]string{"name": "张三"}, Batch: "b1"},
+		{Resource: "R", Subject: "S2", Version: 1, Deleted: true, Batch: "b1"},
+	}
+	same := func() *exchange.Batch {
+		return &exchange.Batch{ID: "b1", Resource: "R", Provider: "P", Changes: []exchange.Change{
+			{Op: exchange.OpDelete, Subject: "S2"},
+			{Op: exchange.OpUpsert, Subject: "S1", Fields: map[string]string{"name": "张三"}},
+		}}
+	}
+	require.True(t, exchange.SameBatch(stored, recs, same()), "same changes, any order")
+	for name, mutate := range map[string]func(b *exchange.Batch){
+		"another provider":    func(b *exchange.Batch) { b.Provider = "Q" },
+		"another resource":    func(b *exchange.Batch) { b.Resource = "R2" },
+		"another field value": func(b *exchange.Batch) { b.Changes[1].Fields = map[string]string{"name": "李四"} },
+		"an extra field":      func(b *exchange.Batch) { b.Changes[1].Fields = map[string]string{"name": "张三", "addr": "x"} },
+		"upsert for delete": func(b *exchange.Batch) {
+			b.Changes[0] = exchange.Change{Op: exchange.OpUpsert, Subject: "S2", Fields: map[string]string{"name": "x"}}
+		},
+		"one change fewer": func(b *exchange.Batch) { b.Changes = b.Changes[:1] },
+		"another subject":  func(b *exchange.Batch) { b.Changes[0].Subject = "S3" },
+	} {
+		b := same()
+		mutate(b)
+		require.False(t, exchange.SameBatch(stored, recs, b), name)
+	}
+	require.False(t, exchange.SameBatch(nil, recs, same()), "no stored batch")
 }

@@ -78,6 +78,39 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 	require.Contains(t, ok(market, "publish", "--resource", "500000-SCJG-0001", "--file", file, "--batch-id", "cli-1"), "1 records published")
 	require.Contains(t, ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-4", company), "李秀兰")
 
+	// An interrupted run resumes: batches of one record; line 4 (the third record) names a
+	// data item the resource does not have, so the run stops there, naming the line.
+	other := func(n int) string {
+		c, err := exchange.USCCCheckChar(fmt.Sprintf("91500000MA5U%05d", 100+n)[:17])
+		require.NoError(t, err)
+		return fmt.Sprintf("91500000MA5U%05d", 100+n)[:17] + string(c)
+	}
+	rec := func(n int, item string) string {
+		return fmt.Sprintf(`{"subject":%q,"fields":{"uscc":%q,"name":"示例公司%d","%s":"x"}}`, other(n), other(n), n, item)
+	}
+	resume := filepath.Join(t.TempDir(), "resume.jsonl")
+	write := func(lines ...string) {
+		require.NoError(t, os.WriteFile(resume, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	}
+	write(rec(1, "address"), "", rec(2, "address"), rec(3, "salary"), rec(4, "address"))
+	out, code := run(market, "publish", "--resource", "500000-SCJG-0001", "--file", resume, "--batch-id", "resume", "--batch-size", "1")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, resume+" line 4:")
+	require.Contains(t, out, "DATA_ITEM_UNKNOWN")
+	require.Contains(t, out, "resume with --batch-id resume")
+	// Fixed and re-run with the same id: the two published batches are skipped.
+	write(rec(1, "address"), "", rec(2, "address"), rec(3, "address"), rec(4, "address"))
+	out = ok(market, "publish", "--resource", "500000-SCJG-0001", "--file", resume, "--batch-id", "resume", "--batch-size", "1")
+	require.Contains(t, out, "2 records published to 500000-SCJG-0001 (2 already published by an earlier run, skipped)")
+	hist := ok(market, "record", "history", "500000-SCJG-0001", other(1))
+	require.Equal(t, 1, strings.Count(hist, "resume-1"), "the first record was published once: %s", hist)
+	// The same id for other content is refused, naming the line.
+	write(rec(1, "legal_representative"))
+	out, code = run(market, "publish", "--resource", "500000-SCJG-0001", "--file", resume, "--batch-id", "resume", "--batch-size", "1")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, resume+" line 1:")
+	require.Contains(t, out, "different content")
+
 	// Freshness: the view, and the alert of a provider that never published.
 	out = ok(yubei, "freshness")
 	require.Contains(t, out, "500000-SCJG-0001")

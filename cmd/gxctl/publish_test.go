@@ -24,13 +24,15 @@ func TestReadChanges(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "r.jsonl")
 			require.NoError(t, os.WriteFile(p, []byte(tc.file), 0o600))
-			cs, err := readChanges(p)
+			cs, lines, err := readChanges(p)
 			if !tc.ok {
 				require.Error(t, err)
+				require.Contains(t, err.Error(), "line 1")
 				return
 			}
 			require.NoError(t, err)
 			require.Len(t, cs, tc.n)
+			require.Equal(t, []int{2, 4}, lines, "file lines of the changes (comments and blank lines counted)")
 			require.Equal(t, exchangev1.ChangeOp_CHANGE_OP_UPSERT, cs[0].GetOp())
 			require.Equal(t, "张三", cs[0].GetFields()["name"])
 			require.Equal(t, exchangev1.ChangeOp_CHANGE_OP_DELETE, cs[1].GetOp())

@@ -52,12 +52,16 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 		}
 		return withReason(codes.Internal, "INTERNAL", "internal error in the hub; it has been logged — try again, and report it to the hub operator if it persists")
 	}
-	return withReason(kindCodes[de.Kind], de.Reason, de.Error())
+	return withReason(kindCodes[de.Kind], de.Reason, de.Error(), de.Meta)
 }
 
-func withReason(code codes.Code, reason, msg string) error {
+func withReason(code codes.Code, reason, msg string, meta ...map[string]string) error {
 	st := status.New(code, msg)
-	if withDetails, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}); err == nil {
+	info := &errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}
+	if len(meta) > 0 {
+		info.Metadata = meta[0]
+	}
+	if withDetails, err := st.WithDetails(info); err == nil {
 		st = withDetails
 	}
 	return st.Err()

@@ -57,7 +57,7 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	for i, ch := range req.GetChanges() {
 		op, ok := changeOps[ch.GetOp()]
 		if !ok {
-			return nil, exchange.Errorf(exchange.KindInvalid, "CHANGE_OP_INVALID", "change %d: op must be CHANGE_OP_UPSERT or CHANGE_OP_DELETE", i+1)
+			return nil, exchange.Errorf(exchange.KindInvalid, "CHANGE_OP_INVALID", "change %d: op must be CHANGE_OP_UPSERT or CHANGE_OP_DELETE", i+1).AtChange(i)
 		}
 		b.Changes = append(b.Changes, exchange.Change{Op: op, Subject: ch.GetSubject(), Fields: ch.GetFields()})
 	}
@@ -65,6 +65,9 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 		return nil, err
 	}
 	recs, err := s.Store.Records().Publish(ctx, b)
+	if exchange.KindOf(err) == exchange.KindAlreadyExists {
+		return s.republished(ctx, b, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +90,41 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 		} else {
 			resp.AuditReference = idx
 		}
+	}
+	return resp, nil
+}
+
+// republished answers a batch whose id was used (refused): a re-sent batch equal to the
+// stored one (exchange.SameBatch) is reported as already published, writing nothing; a
+// different one is refused, saying so.
+func (s *Records) republished(ctx context.Context, b *exchange.Batch, refused error) (*exchangev1.PublishResponse, error) {
+	stored, err := s.Store.Records().Batch(ctx, b.ID)
+	if err != nil || stored.Provider != b.Provider {
+		return nil, refused // another provider's id: say no more than that it is used
+	}
+	recs, err := s.Store.Records().BatchRecords(ctx, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	if same, i := exchange.DiffBatch(stored, recs, b); !same {
+		e := exchange.Errorf(exchange.KindAlreadyExists, "BATCH_EXISTS",
+			"batch %s was already published (%s, %d changes to %s) with different content: nothing was published; give this batch a new id (re-sending exactly the published content is answered as already published)",
+			b.ID, stored.At.Format(time.RFC3339), len(recs), stored.Resource)
+		if i >= 0 {
+			e = exchange.Errorf(exchange.KindAlreadyExists, "BATCH_EXISTS",
+				"batch %s was already published (%s, %d changes to %s) with different content (change %d differs): nothing was published; give this batch a new id (re-sending exactly the published content is answered as already published)",
+				b.ID, stored.At.Format(time.RFC3339), len(recs), stored.Resource, i+1).AtChange(i)
+		}
+		return nil, e
+	}
+	bySubject := make(map[string]*exchange.Record, len(recs))
+	for _, r := range recs {
+		bySubject[r.Subject] = r
+	}
+	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(stored.At), AlreadyPublished: true}
+	for _, c := range b.Changes {
+		r := bySubject[c.Subject]
+		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
 	}
 	return resp, nil
 }

@@ -26,6 +26,9 @@ type Records interface {
 	History(ctx context.Context, resource, subject string) ([]*exchange.Record, error)
 	// Batch returns a stored batch (without its changes), or exchange.ErrNotFound.
 	Batch(ctx context.Context, id string) (*exchange.Batch, error)
+	// BatchRecords returns the record versions a stored batch wrote (any order; none for
+	// an unknown batch).
+	BatchRecords(ctx context.Context, id string) ([]*exchange.Record, error)
 	// Heartbeat declares a resource live at `at` (real-time resources with no change).
 	Heartbeat(ctx context.Context, resource string, at time.Time) error
 	// LastUpdates returns each resource's last successful publish or heartbeat.

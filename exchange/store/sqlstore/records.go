@@ -61,6 +61,12 @@ CREATE INDEX objections_consumer ON objections (consumer, state, raised_at)
 `})
 }
 
+func init() {
+	register(migration{150, "records by batch (resuming a publish compares a re-sent batch with the stored one)", `
+CREATE INDEX records_batch ON records (batch)
+`})
+}
+
 // Records implements store.Store.
 func (s *Store) Records() store.Records { return records{s} }
 
@@ -103,7 +109,7 @@ func (r records) Publish(ctx context.Context, b *exchange.Batch) ([]*exchange.Re
 		}
 		if c.Op == exchange.OpDelete && deleted {
 			return nil, exchange.Errorf(exchange.KindFailedPrecondition, "NOTHING_TO_DELETE",
-				"change %d deletes subject %s of resource %s, which has no live record: nothing in the batch was published", i+1, c.Subject, b.Resource)
+				"change %d deletes subject %s of resource %s, which has no live record: nothing in the batch was published", i+1, c.Subject, b.Resource).AtChange(i)
 		}
 		rec := &exchange.Record{Resource: b.Resource, Subject: c.Subject, Version: last + 1, Fields: c.Fields,
 			Deleted: c.Op == exchange.OpDelete, PublishedAt: b.At.UTC().Truncate(time.Microsecond), PublishedBy: b.Provider, Batch: b.ID}
@@ -197,22 +203,32 @@ func (r records) Version(ctx context.Context, resource, subject string, version 
 	return rec, nil
 }
 
-func (r records) History(ctx context.Context, resource, subject string) ([]*exchange.Record, error) {
-	rows, err := r.s.query(ctx, `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version`, resource, subject)
+// queryRecords reads the records a query selects (recordColumns); what names the read
+// in errors.
+func (r records) queryRecords(ctx context.Context, what, q string, args ...any) ([]*exchange.Record, error) {
+	rows, err := r.s.query(ctx, q, args...)
 	if err != nil {
-		return nil, unavailable("record history", err)
+		return nil, unavailable(what, err)
 	}
 	defer rows.Close()
 	var out []*exchange.Record
 	for rows.Next() {
 		rec, err := scanRecord(rows)
 		if err != nil {
-			return nil, unavailable("record history", err)
+			return nil, unavailable(what, err)
 		}
 		out = append(out, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable("record history", err)
+		return nil, unavailable(what, err)
+	}
+	return out, nil
+}
+
+func (r records) History(ctx context.Context, resource, subject string) ([]*exchange.Record, error) {
+	out, err := r.queryRecords(ctx, "record history", `SELECT `+recordColumns+` FROM records WHERE resource = $1 AND subject = $2 ORDER BY version`, resource, subject)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, notFoundRecord(resource, subject)
@@ -234,6 +250,10 @@ func (r records) Batch(ctx context.Context, id string) (*exchange.Batch, error) 
 	}
 	b.At = time.UnixMicro(at).UTC()
 	return &b, nil
+}
+
+func (r records) BatchRecords(ctx context.Context, id string) ([]*exchange.Record, error) {
+	return r.queryRecords(ctx, "read batch records", `SELECT `+recordColumns+` FROM records WHERE batch = $1`, id)
 }
 
 func (r records) Heartbeat(ctx context.Context, resource string, at time.Time) error {

@@ -419,10 +419,19 @@ func TestFreshnessAcrossSpringFestival(t *testing.T) {
 
 	alerts, err := dh.c(dh.police).Freshness.ListFreshnessAlerts(ctx, &exchangev1.ListFreshnessAlertsRequest{})
 	require.NoError(t, err)
-	require.Len(t, alerts.GetResources(), 2, "the stale resource and the never published one")
+	require.Len(t, alerts.GetResources(), 1, "the stale resource; the never published 指纹信息 is not shared, so no freshness is owed")
 	require.Equal(t, dh.resource, alerts.GetResources()[0].GetResource())
-	require.Equal(t, "500000-GA-TEST-ZW", alerts.GetResources()[1].GetResource())
-	require.Equal(t, exchange.FreshnessNeverPublished, alerts.GetResources()[1].GetStatus())
+	all, err := dh.c(dh.police).Freshness.ListFreshness(ctx, &exchangev1.ListFreshnessRequest{})
+	require.NoError(t, err)
+	var notShared int
+	for _, r := range all.GetResources() {
+		if r.GetResource() == "500000-GA-TEST-ZW" {
+			notShared++
+			require.False(t, r.GetStale())
+			require.Equal(t, exchange.FreshnessNotShared, r.GetStatus())
+		}
+	}
+	require.Equal(t, 1, notShared, "the not shared resource is listed, as not shared")
 	none, err := dh.c(dh.yubei).Freshness.ListFreshnessAlerts(ctx, &exchangev1.ListFreshnessAlertsRequest{})
 	require.NoError(t, err)
 	require.Empty(t, none.GetResources(), "alerts go to the provider")
@@ -507,6 +516,40 @@ func TestPublishAndObjections(t *testing.T) {
 	batch, err := dh.h.Store.Records().Batch(ctx, "p1")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(batch.Evidence, "GXHUB-SM2 "), "the provider's signed request is kept as the batch signature")
+
+	// Resuming: the same batch re-sent is answered as already published and writes
+	// nothing; the same id with other content is refused, and writes nothing either.
+	t.Run("publish resume", func(t *testing.T) {
+		auditBefore := dh.auditSize(t)
+		again := dh.publish(t, "p1", a, b)
+		require.True(t, again.GetAlreadyPublished())
+		require.Len(t, again.GetVersions(), 2)
+		require.Equal(t, int64(1), again.GetVersions()[0].GetVersion())
+		require.Equal(t, a, again.GetVersions()[0].GetSubject(), "versions in the re-sent batch's order")
+		require.Equal(t, batch.At, again.GetPublishedAt().AsTime(), "the first publish's time")
+		require.Zero(t, again.GetAuditReference())
+		// The same changes in another order are the same batch.
+		req := &exchangev1.PublishRequest{Resource: dh.resource, BatchId: "p1"}
+		for _, s := range []string{b, a} {
+			h, err := police.Records.GetRecordHistory(ctx, &exchangev1.GetRecordHistoryRequest{Resource: dh.resource, Subject: s})
+			require.NoError(t, err)
+			req.Changes = append(req.Changes, &exchangev1.RecordChange{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: s, Fields: h.GetVersions()[0].GetFields()})
+		}
+		reordered, err := police.Records.Publish(ctx, req)
+		require.NoError(t, err)
+		require.True(t, reordered.GetAlreadyPublished(), "order within a batch does not change its content")
+		require.Equal(t, b, reordered.GetVersions()[0].GetSubject())
+
+		changed := &exchangev1.PublishRequest{Resource: dh.resource, BatchId: "p1", Changes: []*exchangev1.RecordChange{
+			{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: a, Fields: map[string]string{"name": "另一个名字"}}}}
+		_, err = police.Records.Publish(ctx, changed)
+		require.Equal(t, "BATCH_EXISTS", server.Reason(err))
+		require.Contains(t, err.Error(), "different content")
+		h, err := police.Records.GetRecordHistory(ctx, &exchangev1.GetRecordHistoryRequest{Resource: dh.resource, Subject: a})
+		require.NoError(t, err)
+		require.Len(t, h.GetVersions(), 1, "nothing new was written")
+		require.Equal(t, auditBefore, dh.auditSize(t), "no audit record for a batch not applied again")
+	})
 
 	// 渝北 pulls, finds the address wrong and objects.
 	resp, err := dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C7", Subjects: []string{a}})

@@ -339,8 +339,13 @@ type PublishResponse struct {
 	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
 	// Leaf index of the publish record in the audit log.
 	AuditReference uint64 `protobuf:"varint,4,opt,name=audit_reference,json=auditReference,proto3" json:"audit_reference,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// True when a batch with this id and exactly this content had been published before
+	// (a resumed or retried run): nothing new was written, versions and published_at are
+	// those of the first publish, and audit_reference is 0 (the first publish has its
+	// record). A same-id batch with other content is refused (BATCH_EXISTS).
+	AlreadyPublished bool `protobuf:"varint,5,opt,name=already_published,json=alreadyPublished,proto3" json:"already_published,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PublishResponse) Reset() {
@@ -399,6 +404,13 @@ func (x *PublishResponse) GetAuditReference() uint64 {
 		return x.AuditReference
 	}
 	return 0
+}
+
+func (x *PublishResponse) GetAlreadyPublished() bool {
+	if x != nil {
+		return x.AlreadyPublished
+	}
+	return false
 }
 
 // Record is one version of a subject's record.
@@ -1141,12 +1153,13 @@ const file_exchange_v1_records_proto_rawDesc = "" +
 	"\rRecordVersion\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x18\n" +
-	"\adeleted\x18\x03 \x01(\bR\adeleted\"\xd2\x01\n" +
+	"\adeleted\x18\x03 \x01(\bR\adeleted\"\xff\x01\n" +
 	"\x0fPublishResponse\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12<\n" +
 	"\bversions\x18\x02 \x03(\v2 .gxhub.exchange.v1.RecordVersionR\bversions\x12=\n" +
 	"\fpublished_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12'\n" +
-	"\x0faudit_reference\x18\x04 \x01(\x04R\x0eauditReference\"\xe9\x02\n" +
+	"\x0faudit_reference\x18\x04 \x01(\x04R\x0eauditReference\x12+\n" +
+	"\x11already_published\x18\x05 \x01(\bR\x10alreadyPublished\"\xe9\x02\n" +
 	"\x06Record\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x18\n" +
@@ -1216,10 +1229,10 @@ const file_exchange_v1_records_proto_rawDesc = "" +
 	"\x1bOBJECTION_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OBJECTION_STATE_OPEN\x10\x01\x12\x1d\n" +
 	"\x19OBJECTION_STATE_CORRECTED\x10\x02\x12\x1c\n" +
-	"\x18OBJECTION_STATE_REJECTED\x10\x032\xd0\x05\n" +
-	"\rRecordService\x12\xf5\x02\n" +
-	"\aPublish\x12!.gxhub.exchange.v1.PublishRequest\x1a\".gxhub.exchange.v1.PublishResponse\"\xa2\x02\x92A\xeb\x01\n" +
-	"\rRecordService\x12!Publish a batch of record changes\x1a\xb6\x01Upserts and deletes records of one resource as one atomic batch signed by the provider (the signed request is the batch signature and is kept as evidence). All changes apply or none.\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/resources/{resource}/records:publish\x12\xc6\x02\n" +
+	"\x18OBJECTION_STATE_REJECTED\x10\x032\xf6\x06\n" +
+	"\rRecordService\x12\x9b\x04\n" +
+	"\aPublish\x12!.gxhub.exchange.v1.PublishRequest\x1a\".gxhub.exchange.v1.PublishResponse\"\xc8\x03\x92A\x91\x03\n" +
+	"\rRecordService\x12!Publish a batch of record changes\x1a\xdc\x02Upserts and deletes records of one resource as one atomic batch signed by the provider (the signed request is the batch signature and is kept as evidence). All changes apply or none. Re-sending a published batch (same id, same content) is answered with already_published and writes nothing; the same id with other content is refused (BATCH_EXISTS).\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/resources/{resource}/records:publish\x12\xc6\x02\n" +
 	"\x10GetRecordHistory\x12*.gxhub.exchange.v1.GetRecordHistoryRequest\x1a+.gxhub.exchange.v1.GetRecordHistoryResponse\"\xd8\x01\x92A\x9a\x01\n" +
 	"\rRecordService\x12\x19Every version of a record\x1anReturns every published version of a subject's record, oldest first. Only the resource's provider may read it.\x82\xd3\xe4\x93\x024\x122/v1/resources/{resource}/records/{subject}/history2\xd1\x06\n" +
 	"\x10ObjectionService\x12\x94\x02\n" +
