@@ -43,7 +43,7 @@ func auditCmd() *cobra.Command {
 			if global.json {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"head": h, "anchor": a})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "log %s  size %d  root %x  signed %s\n", h.GetLogId(), h.GetTreeSize(), h.GetRootHash(), h.GetTime().AsTime().Format(time.RFC3339))
+			fmt.Fprintf(cmd.OutOrStdout(), "log %s  size %d  root %x  signed %s\n", h.GetLogId(), h.GetTreeSize(), h.GetRootHash(), showTS(h.GetTime()))
 			if aerr == nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "anchored: block %d (%s) covers size %d\n", a.GetHeight(), a.GetRef(), a.GetHead().GetTreeSize())
 			} else {
@@ -89,7 +89,7 @@ func auditCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "record %d: %s by %s at %s, outcome %s\n", idx, rec.Kind, rec.Department, rec.Time.Format(time.RFC3339), rec.Outcome)
+			fmt.Fprintf(w, "record %d: %s by %s at %s, outcome %s\n", idx, rec.Kind, rec.Department, showTime(rec.Time), rec.Outcome)
 			fmt.Fprintf(w, "included in signed head of size %d (root %x): verified\n", r.Head.Size, r.Head.Root)
 			if r.Anchored {
 				fmt.Fprintf(w, "anchored in block %d (%s): verified\n", r.Anchor.Height, r.Anchor.Ref)
@@ -394,7 +394,7 @@ func anomaliesCmd() *cobra.Command {
 				return printProto(cmd.OutOrStdout(), resp)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "window %s – %s\n", resp.GetFrom().AsTime().In(chinaTime).Format(time.RFC3339), resp.GetTo().AsTime().In(chinaTime).Format(time.RFC3339))
+			fmt.Fprintf(w, "window %s – %s\n", showTS(resp.GetFrom()), showTS(resp.GetTo()))
 			for _, r := range resp.GetRules() {
 				fmt.Fprintf(w, "rule  %s\n", r)
 			}
@@ -480,7 +480,7 @@ subject.usage, the subject hashed, the reference as reason), so looking is trace
 				if who == "" {
 					who = u.GetDepartment()
 				}
-				tbl.row(u.GetTime().AsTime().In(chinaTime).Format("2006-01-02 15:04"), who, u.GetKind(), u.GetResource(), strings.Join(u.GetDataItems(), "、"),
+				tbl.row(showTS(u.GetTime()), who, u.GetKind(), u.GetResource(), strings.Join(u.GetDataItems(), "、"),
 					u.GetMatter(), u.GetCaseNumber(), u.GetOutcome())
 			}
 			if err := tbl.write(cmd.OutOrStdout()); err != nil {

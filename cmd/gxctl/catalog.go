@@ -308,7 +308,7 @@ func catalogCmd() *cobra.Command {
 				var tw table
 				tw.row("VERSION", "UPDATED", "BY", "NAME", "SHARE", "ITEMS")
 				for _, r := range all {
-					tw.row(strconv.Itoa(int(r.GetVersion())), r.GetUpdatedAt().AsTime().In(cst).Format("2006-01-02 15:04"), r.GetUpdatedBy(),
+					tw.row(strconv.Itoa(int(r.GetVersion())), showTS(r.GetUpdatedAt()), r.GetUpdatedBy(),
 						r.GetName(), r.GetShareType(), strconv.Itoa(len(r.GetItems())))
 				}
 				return tw.write(cmd.OutOrStdout())

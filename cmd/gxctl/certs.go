@@ -118,6 +118,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "gxctl verify: a presentation token is verified by its approver at the hub: add --online (or use gxctl ecert verify-presentation)")
 		return verify.ExitUsage
 	}
+	if _, err := verify.Detect(input); err != nil {
+		fmt.Fprintf(stderr, "gxctl verify: %s is unrecognised: not an OFD package (.ofd), a seal (.esl), an SES signature (with --data) or a sealed e-certificate (compact JWS, .jws, as `gxctl ecert issue --out` writes it); a presentation token needs --online\n", files[0])
+		return verify.ExitUsage
+	}
 	pass := []string{files[0]}
 	add := func(name, v string) {
 		if v != "" {
@@ -300,7 +304,7 @@ func printECerts(w io.Writer, es ...*certsv1.ECert) error {
 	for _, e := range es {
 		since := ""
 		if e.GetStatusSince() != nil {
-			since = e.GetStatusSince().AsTime().UTC().Format(time.RFC3339)
+			since = showTS(e.GetStatusSince())
 		}
 		t.row(e.GetIdentifier(), e.GetName(), e.GetHolderCode(), e.GetIssuerCode(), e.GetStatus(), since, e.GetStatusReason())
 	}
@@ -494,7 +498,7 @@ func ecertCmd() *cobra.Command {
 			if global.json {
 				return printProto(cmd.OutOrStdout(), resp)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "presentation for %s, purpose %q, expires %s\n%s\n", to, purpose, resp.GetExpiresAt().AsTime().UTC().Format(time.RFC3339), resp.GetToken())
+			fmt.Fprintf(cmd.OutOrStdout(), "presentation for %s, purpose %q, expires %s\n%s\n", to, purpose, showTS(resp.GetExpiresAt()), resp.GetToken())
 			return nil
 		})}
 	present.Flags().StringVar(&to, "to", "", "approving department's USCC")
@@ -600,8 +604,8 @@ func sealCmd() *cobra.Command {
 		var t table
 		t.row("ESID", "NAME", "DEPARTMENT", "STATUS", "MADE", "VALID TO", "REASON")
 		for _, s := range ss {
-			t.row(s.GetEsid(), s.GetName(), s.GetDepartmentCode(), s.GetStatus(), s.GetMadeAt().AsTime().UTC().Format(time.RFC3339),
-				s.GetValidTo().AsTime().UTC().Format(time.RFC3339), s.GetRevokeReason())
+			t.row(s.GetEsid(), s.GetName(), s.GetDepartmentCode(), s.GetStatus(), showTS(s.GetMadeAt()),
+				showTS(s.GetValidTo()), s.GetRevokeReason())
 		}
 		return t.write(w)
 	}

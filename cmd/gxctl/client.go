@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -29,6 +30,7 @@ var global struct {
 	caFile       string
 	json         bool
 	timeout      time.Duration
+	utc          bool
 }
 
 func init() {
@@ -97,6 +99,10 @@ func dial(ctx context.Context, requireIdentity bool) (*sdk.Client, error) {
 		id = nil
 		opts = append(opts, sdk.WithTLSCA(b))
 	}
+	dialedURL = global.hub
+	if dialedURL == "" && id != nil {
+		dialedURL = id.HubURL
+	}
 	c, err := sdk.Dial(ctx, id, opts...)
 	if err != nil {
 		return nil, exitf(2, "%v", err)
@@ -104,12 +110,19 @@ func dial(ctx context.Context, requireIdentity bool) (*sdk.Client, error) {
 	return c, nil
 }
 
+// dialedURL is the hub URL the last dial used, for error messages.
+var dialedURL string
+
 func callContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), global.timeout)
 }
 
-// callErr turns an API error into a message naming the reason.
+// callErr turns an API error into a message naming the reason; a hub that cannot be
+// reached gets a message saying where it was looked for and what to check.
 func callErr(err error) error {
+	if msg := unreachable(dialedURL, err); msg != "" {
+		return exitf(1, "%s", msg)
+	}
 	if st, ok := status.FromError(err); ok {
 		reason := sdk.Reason(err)
 		if reason != "" {
@@ -176,4 +189,52 @@ func connect(cmd *cobra.Command, requireIdentity bool) (*sdk.Client, context.Con
 	}
 	ctx, cancel := callContext()
 	return c, ctx, func() { cancel(); c.Close() }, nil
+}
+
+// unreachable explains an error that means no hub answered at url, or "" for any other
+// error: where gxctl looked, whether a hub runs there, and the TLS trust to check.
+func unreachable(url string, err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if st, ok := status.FromError(err); ok {
+		if st.Code() != codes.Unavailable {
+			return ""
+		}
+		msg = st.Message()
+	}
+	where := url
+	if where == "" {
+		where = "the hub"
+	}
+	switch {
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
+		return fmt.Sprintf("cannot reach the hub at %s: its TLS certificate is not trusted (%s).\n"+
+			"Pass the hub's TLS CA with --ca FILE (gxhub prints it at start: DATA_DIR/tls/ca.pem), or use an identity whose tls-ca.pem is current", where, lastLine(msg))
+	case strings.Contains(msg, "server preface") || strings.Contains(msg, "first record does not look like a TLS handshake") ||
+		strings.Contains(msg, "http: server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("cannot reach the hub at %s: it speaks another protocol (%s).\n"+
+			"Use https:// for a hub with TLS (the default) and http:// only for one started with --insecure", where, lastLine(msg))
+	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
+		strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "network is unreachable") || strings.Contains(msg, "Error while dialing"):
+		return fmt.Sprintf("cannot reach the hub at %s (%s).\n"+
+			"Is `gxhub serve` running there? Check the URL (--hub, or hub_url in the identity's identity.json)", where, lastLine(msg))
+	}
+	return ""
+}
+
+// lastLine keeps the innermost part of a wrapped network error ("dial tcp …: connection refused").
+func lastLine(msg string) string {
+	msg = strings.TrimSuffix(strings.TrimSpace(msg), `"`)
+	if i := strings.LastIndex(msg, "dial tcp "); i >= 0 {
+		return msg[i:]
+	}
+	if i := strings.LastIndex(msg, "x509: "); i >= 0 {
+		return msg[i:]
+	}
+	if i := strings.Index(msg, "desc = \""); i >= 0 {
+		return msg[i+len("desc = \""):]
+	}
+	return msg
 }

@@ -23,53 +23,74 @@ func init() {
 }
 
 func healthCmd() *cobra.Command {
-	return &cobra.Command{
+	var wait time.Duration
+	cmd := &cobra.Command{
 		Use:   "health",
 		Short: "Check that the hub is up (/healthz) and ready (/readyz)",
-		Args:  cobra.NoArgs,
+		Long: `Check that the hub is up (/healthz) and ready (/readyz). With --wait, keep trying until
+it is (or the time is up): for scripts that start a hub and go on once it serves. While
+waiting, a --ca file the starting hub has not written yet is waited for too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := loadIdentity(false)
-			if err != nil {
-				return err
-			}
-			base, err := hubURL(id)
-			if err != nil {
-				return err
-			}
-			hc, err := httpClient(id)
-			if err != nil {
-				return err
-			}
-			failed := false
-			type check struct {
-				Status int    `json:"status"`
-				Body   string `json:"body"`
-			}
-			checks := map[string]check{}
-			for _, p := range []string{"/healthz", "/readyz"} {
-				resp, err := hc.Get(base + p)
-				if err != nil {
-					return exitf(1, "%s%s: %v", base, p, err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				checks[strings.TrimPrefix(p, "/")] = check{resp.StatusCode, strings.TrimSpace(string(body))}
-				if !global.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "%-8s %d %s\n", p, resp.StatusCode, strings.TrimSpace(string(body)))
-				}
-				failed = failed || resp.StatusCode != http.StatusOK
-			}
-			if global.json {
-				if err := printJSON(cmd.OutOrStdout(), map[string]any{"hub": base, "healthy": !failed, "checks": checks}); err != nil {
+			deadline := time.Now().Add(wait)
+			for {
+				err := checkHealth(cmd)
+				if err == nil || wait <= 0 || time.Now().After(deadline) {
 					return err
 				}
+				time.Sleep(250 * time.Millisecond)
 			}
-			if failed {
-				return exitf(1, "hub at %s is not healthy", base)
-			}
-			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&wait, "wait", 0, "keep trying for up to this long (e.g. 2m) until the hub is ready")
+	return cmd
+}
+
+// checkHealth asks /healthz and /readyz once.
+func checkHealth(cmd *cobra.Command) error {
+	id, err := loadIdentity(false)
+	if err != nil {
+		return err
+	}
+	base, err := hubURL(id)
+	if err != nil {
+		return err
+	}
+	hc, err := httpClient(id)
+	if err != nil {
+		return err
+	}
+	failed := false
+	type check struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	}
+	checks := map[string]check{}
+	var lines []string
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := hc.Get(base + p)
+		if err != nil {
+			if msg := unreachable(base, err); msg != "" {
+				return exitf(1, "%s", msg)
+			}
+			return exitf(1, "%s%s: %v", base, p, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		checks[strings.TrimPrefix(p, "/")] = check{resp.StatusCode, strings.TrimSpace(string(body))}
+		lines = append(lines, fmt.Sprintf("%-8s %d %s", p, resp.StatusCode, strings.TrimSpace(string(body))))
+		failed = failed || resp.StatusCode != http.StatusOK
+	}
+	if failed {
+		return exitf(1, "hub at %s is not healthy: %s", base, strings.Join(lines, "; "))
+	}
+	if global.json {
+		return printJSON(cmd.OutOrStdout(), map[string]any{"hub": base, "healthy": true, "checks": checks})
+	}
+	for _, l := range lines {
+		fmt.Fprintln(cmd.OutOrStdout(), l)
+	}
+	return nil
 }
 
 func whoamiCmd() *cobra.Command {

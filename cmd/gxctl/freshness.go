@@ -17,13 +17,13 @@ func printFreshness(w io.Writer, rs []*exchangev1.ResourceFreshness) error {
 	for _, r := range rs {
 		last := "never"
 		if r.GetLastUpdate() != nil {
-			last = r.GetLastUpdate().AsTime().Format("2006-01-02 15:04Z")
+			last = showTS(r.GetLastUpdate())
 		}
 		state := "fresh"
 		if r.GetStale() {
 			state = "STALE"
 		}
-		tw.row(r.GetResource(), r.GetProvider(), last, r.GetWorkingAge().AsDuration().String(), fmt.Sprintf("%dd", r.GetLimitWorkingDays()), state, r.GetStatus())
+		tw.row(r.GetResource(), r.GetProvider(), last, showWorkingAge(r.GetWorkingAge()), fmt.Sprintf("%dd", r.GetLimitWorkingDays()), state, r.GetStatus())
 	}
 	return tw.write(w)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,59 @@ func ruleString(r *exchangev1.PolicyRule) string {
 	return r.GetPtype() + ", " + strings.Join(r.GetFields(), ", ")
 }
 
+// modelColumns reads the field names of each rule type ("p", "g") from the casbin model
+// the hub sends, e.g. "p = priority, sub, dom, …".
+func modelColumns(model string) map[string][]string {
+	out := map[string][]string{}
+	for _, line := range strings.Split(model, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || (k != "p" && k != "g") {
+			continue
+		}
+		var cols []string
+		for _, c := range strings.Split(v, ",") {
+			cols = append(cols, strings.TrimSpace(c))
+		}
+		out[k] = cols
+	}
+	return out
+}
+
+// writePolicy prints the rules as one table per rule type, with the model's column names
+// (a "g" rule's columns are positional in casbin: user, role, department).
+func writePolicy(w io.Writer, p *exchangev1.Policy) error {
+	cols := modelColumns(p.GetModel())
+	if g := cols["g"]; len(g) == 3 && g[0] == "_" {
+		cols["g"] = []string{"user", "role", "department"}
+	}
+	fmt.Fprintf(w, "policy version %d, %d rules\n", p.GetVersion(), len(p.GetRules()))
+	for _, ptype := range []string{"p", "g"} {
+		var tw table
+		head := []string{"TYPE"}
+		for _, c := range cols[ptype] {
+			head = append(head, strings.ToUpper(c))
+		}
+		tw.row(head...)
+		n := 0
+		for _, r := range p.GetRules() {
+			if r.GetPtype() != ptype {
+				continue
+			}
+			tw.row(append([]string{ptype}, r.GetFields()...)...)
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintln(w)
+		if err := tw.write(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func policyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "The pull policy: rules, changes, history"}
 	cmd.AddCommand(&cobra.Command{
@@ -46,11 +100,7 @@ func policyCmd() *cobra.Command {
 			if global.json {
 				return printProto(cmd.OutOrStdout(), p)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "# policy version %d\n", p.GetVersion())
-			for _, r := range p.GetRules() {
-				fmt.Fprintln(cmd.OutOrStdout(), ruleString(r))
-			}
-			return nil
+			return writePolicy(cmd.OutOrStdout(), p)
 		},
 	})
 	var expect int64
@@ -122,7 +172,7 @@ inside your department) or, for the coordinator, --add "p, 5, *, <dept>, <resour
 			var tw table
 			tw.row("VERSION", "AT", "BY", "OPERATOR", "+", "-", "COMMENT")
 			for _, ch := range h.GetChanges() {
-				tw.row(fmt.Sprint(ch.GetVersion()), ch.GetAt().AsTime().Format("2006-01-02 15:04Z"), ch.GetBy(), ch.GetOperator(),
+				tw.row(fmt.Sprint(ch.GetVersion()), showTS(ch.GetAt()), ch.GetBy(), ch.GetOperator(),
 					fmt.Sprint(len(ch.GetAdd())), fmt.Sprint(len(ch.GetRemove())), ch.GetComment())
 			}
 			return tw.write(cmd.OutOrStdout())

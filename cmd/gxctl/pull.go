@@ -61,11 +61,11 @@ audit service before printing anything, and shows the audit references of the pu
 			if f.GetStale() {
 				state = "STALE"
 			}
-			fmt.Fprintf(w, "freshness: %s (working age %s, limit %d working day(s)) %s\n", state, f.GetWorkingAge().AsDuration(), f.GetLimitWorkingDays(), f.GetStatus())
+			fmt.Fprintf(w, "freshness: %s (working age %s, limit %d working day(s)) %s\n", state, showWorkingAge(f.GetWorkingAge()), f.GetLimitWorkingDays(), f.GetStatus())
 			var tw table
 			tw.row(append([]string{"SUBJECT", "VERSION", "PUBLISHED"}, res.GetItems()...)...)
 			for _, r := range res.GetRecords() {
-				row := []string{r.GetSubject(), fmt.Sprint(r.GetVersion()), r.GetPublishedAt().AsTime().Format("2006-01-02 15:04:05Z")}
+				row := []string{r.GetSubject(), fmt.Sprint(r.GetVersion()), showTS(r.GetPublishedAt())}
 				for _, it := range res.GetItems() {
 					row = append(row, r.GetFields()[it])
 				}

@@ -19,7 +19,7 @@ func deadline(r *exchangev1.Requirement) string {
 	if r.GetDeadline() == nil {
 		return "-"
 	}
-	return r.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+	return showDeadline(r.GetDeadline())
 }
 
 func printRequirements(w io.Writer, rs ...*exchangev1.Requirement) error {
@@ -44,7 +44,7 @@ func printRequirementDetail(w io.Writer, r *exchangev1.Requirement) error {
 		if d.GetEvidence() != "" {
 			signed = "SM2 (body SM3 " + d.GetBodyDigest() + ")"
 		}
-		tw.row(strconv.Itoa(int(d.GetSeq())), d.GetAt().AsTime().In(cst).Format("2006-01-02 15:04"), d.GetAction(), d.GetBy(),
+		tw.row(strconv.Itoa(int(d.GetSeq())), showTS(d.GetAt()), d.GetAction(), d.GetBy(),
 			d.GetLegalBasis(), d.GetComment(), signed)
 	}
 	return tw.write(w)

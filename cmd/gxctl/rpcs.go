@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -45,7 +44,7 @@ func recordCmd() *cobra.Command {
 				var tw table
 				tw.row("VERSION", "PUBLISHED", "BY", "BATCH", "DELETED", "FIELDS")
 				for _, r := range resp.GetVersions() {
-					tw.row(strconv.FormatInt(r.GetVersion(), 10), r.GetPublishedAt().AsTime().In(cst).Format(time.RFC3339), r.GetPublishedBy(),
+					tw.row(strconv.FormatInt(r.GetVersion(), 10), showTS(r.GetPublishedAt()), r.GetPublishedBy(),
 						r.GetBatchId(), strconv.FormatBool(r.GetDeleted()), fieldsText(r.GetFields()))
 				}
 				return tw.write(cmd.OutOrStdout())
@@ -140,7 +139,7 @@ func calendarCountCmd() *cobra.Command {
 			if global.json {
 				return printProto(cmd.OutOrStdout(), r)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d working days (working time %s)\n", r.GetWorkingDays(), r.GetWorkingTime().AsDuration())
+			fmt.Fprintf(cmd.OutOrStdout(), "%d working days (working time %s)\n", r.GetWorkingDays(), showWorkingAge(r.GetWorkingTime()))
 			return nil
 		},
 	}

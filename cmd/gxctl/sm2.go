@@ -282,7 +282,7 @@ checks its chain to a trusted root at that time (default --at: now).`,
 					return err
 				}
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "OK: SM2 signature valid")
+			fmt.Fprintf(cmd.OutOrStdout(), "valid: SM2 signature over %d bytes of %s\n", len(msg), in)
 			return nil
 		},
 	}
@@ -306,7 +306,7 @@ func checkSignerCert(cmd *cobra.Command, cert *smx509.Certificate, trustFile, ch
 		if !at.IsZero() {
 			if at.Before(cert.NotBefore) || at.After(cert.NotAfter) {
 				return exitf(1, "INVALID: the signature verifies but certificate %q is not valid at %s (valid %s..%s)",
-					cert.Subject.CommonName, at.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+					cert.Subject.CommonName, showTime(at), showTime(cert.NotBefore), showTime(cert.NotAfter))
 			}
 		} else {
 			fmt.Fprintln(cmd.ErrOrStderr(), "note: certificate validity and chain not checked (give --at and --trust)")
@@ -341,6 +341,6 @@ func checkSignerCert(cmd *cobra.Command, cert *smx509.Certificate, trustFile, ch
 	if err != nil {
 		return exitf(1, "INVALID: the signature verifies but the certificate does not: %v", err)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "signer: %s (统一社会信用代码 %s), certificate valid at %s\n", cert.Subject.CommonName, code, at.UTC().Format(time.RFC3339))
+	fmt.Fprintf(cmd.OutOrStdout(), "signer: %s (统一社会信用代码 %s), certificate valid at %s\n", cert.Subject.CommonName, code, showTime(at))
 	return nil
 }

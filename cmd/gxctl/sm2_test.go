@@ -155,14 +155,14 @@ func TestSM2CLI(t *testing.T) {
 		code int
 		sub  string // expected in stdout+stderr
 	}{
-		{"openssl DER", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.sig")}, 0, "OK"},
-		{"openssl raw r||s", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.raw")}, 0, "OK"},
-		{"hex text", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.hex")}, 0, "OK"},
-		{"base64 raw text", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.b64")}, 0, "OK"},
+		{"openssl DER", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.sig")}, 0, "valid: SM2 signature"},
+		{"openssl raw r||s", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.raw")}, 0, "valid: SM2 signature"},
+		{"hex text", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.hex")}, 0, "valid: SM2 signature"},
+		{"base64 raw text", []string{"--pub", path("ossl.pub"), "--in", msg, "--sig", path("ossl.b64")}, 0, "valid: SM2 signature"},
 		{"other file", []string{"--pub", path("ossl.pub"), "--in", other, "--sig", path("ossl.sig")}, 1, "INVALID"},
 		{"other key", []string{"--pub", path("pub.pem"), "--in", msg, "--sig", path("ossl.sig")}, 1, "INVALID"},
 		{"own sig with cert", []string{"--cert", path("cert.pem"), "--in", msg, "--sig", path("msg.sig")}, 0, "not checked"},
-		{"cert valid at --at", []string{"--cert", path("cert.pem"), "--in", msg, "--sig", path("msg.sig"), "--at", inValidity}, 0, "OK"},
+		{"cert valid at --at", []string{"--cert", path("cert.pem"), "--in", msg, "--sig", path("msg.sig"), "--at", inValidity}, 0, "valid: SM2 signature"},
 		{"cert expired at --at", []string{"--cert", path("cert.pem"), "--in", msg, "--sig", path("msg.sig"), "--at", afterExpiry}, 1, "not valid at"},
 		{"chain ok", []string{"--cert", path("cert.pem"), "--in", msg, "--sig", path("msg.sig"), "--trust", path("root.pem"), "--chain", path("chain.pem"), "--at", inValidity}, 0, "11330105002500287C"},
 		{"chain expired", []string{"--cert", path("cert.pem"), "--in", msg, "--sig", path("msg.sig"), "--trust", path("root.pem"), "--chain", path("chain.pem"), "--at", afterExpiry}, 1, "had expired"},

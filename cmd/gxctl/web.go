@@ -38,7 +38,7 @@ browser; the token is in the URL fragment, which browsers do not send to servers
 			}
 			link := hub + "/ui/login#" + tok
 			fmt.Fprintln(cmd.OutOrStdout(), link)
-			fmt.Fprintf(cmd.ErrOrStderr(), "sign-in link for %s (%s): valid until %s, usable once\n", id.Name, id.Code, time.Now().Add(server.LoginTTL).Format("15:04:05"))
+			fmt.Fprintf(cmd.ErrOrStderr(), "sign-in link for %s (%s): valid until %s, usable once\n", id.Name, id.Code, showTime(time.Now().Add(server.LoginTTL)))
 			if open {
 				if err := openBrowser(link); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "could not open a browser (%v): open the link above yourself\n", err)
