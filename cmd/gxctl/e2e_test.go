@@ -2,11 +2,17 @@ package main_test
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -127,6 +133,20 @@ func gxctl(t *testing.T, bin string, args ...string) (string, int) {
 	return string(out), code
 }
 
+// selfSignedCA writes a fresh ECDSA CA certificate (PEM) and returns its path.
+func selfSignedCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "other-ca.pem")
+	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return path
+}
+
 func TestEndToEnd(t *testing.T) {
 	gxhubBin, gxctlBin := buildBinaries(t)
 	data := t.TempDir()
@@ -147,6 +167,33 @@ func TestEndToEnd(t *testing.T) {
 	out, code = gxctl(t, gxctlBin, "--identity", market, "whoami")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "重庆市市场监督管理局")
+
+	// Where no hub answers, gxctl says where it looked and what to check.
+	down := "https://" + freePort(t)
+	for _, args := range [][]string{{"whoami"}, {"health"}} {
+		out, code = gxctl(t, gxctlBin, append([]string{"--identity", market, "--hub", down}, args...)...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, "cannot reach the hub at "+down)
+		require.Contains(t, out, "Is `gxhub serve` running there?")
+	}
+	otherCA := selfSignedCA(t) // a CA that did not issue the hub's certificate
+	out, code = gxctl(t, gxctlBin, "--identity", market, "--ca", otherCA, "whoami")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "TLS certificate is not trusted")
+	require.Contains(t, out, "--ca")
+	out, code = gxctl(t, gxctlBin, "--identity", market, "--hub", strings.Replace(hub.url, "https:", "http:", 1), "whoami")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "another protocol")
+	// health --wait waits for a hub that is not there yet, within its limit.
+	out, code = gxctl(t, gxctlBin, "--hub", down, "--ca", filepath.Join(data, "tls", "ca.pem"), "health", "--wait", "1s")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "cannot reach the hub")
+
+	// The policy as tables whose columns are the model's.
+	out, code = gxctl(t, gxctlBin, "--identity", coordinator, "policy", "show")
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `(?m)^TYPE +PRIORITY +SUB +DOM +OBJ +ACT +SHARE +STATE +PURPOSE +ITEMS +SCOPE +CAS +OWNER +EFT +REASON$`, out)
+	require.Regexp(t, `(?m)^p +10 +\* .* deny +NOT_SHARED$`, out)
 	out, code = gxctl(t, gxctlBin, "--identity", market, "department", "list", "--page-size", "3")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "重庆市公安局", "all pages are fetched")
