@@ -25,6 +25,15 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; the
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
 fi
 
+# grpcurl, a real gRPC reflection client for the reflection test (cmd/gxhub/internal/hub),
+# pinned, built from the Go module proxy into GOPATH/bin (a few minutes the first time).
+GRPCURL_VERSION=v1.9.4
+gobin="$(go env GOPATH)/bin"
+if ! go version -m "$gobin/grpcurl" 2>/dev/null | grep -qE "^\s+mod\s+github.com/fullstorydev/grpcurl\s+$GRPCURL_VERSION\s"; then
+  echo "setup: installing grpcurl $GRPCURL_VERSION into $gobin"
+  GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+fi
+
 # npm peers for SM2 interop tests.
 for s in certs/sm/interop/setup.sh; do
   if [ -x "$s" ]; then "$s"; fi

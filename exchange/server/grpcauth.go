@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
@@ -26,6 +27,14 @@ var PublicMethods = map[string]bool{
 	"/gxhub.audit.v1.AuditService/GetTreeHead":            true,
 	"/gxhub.audit.v1.AuditService/GetConsistencyProof":    true,
 	"/gxhub.audit.v1.AuditService/GetAnchor":              true,
+}
+
+// PublicStreams are the streaming RPCs served: gRPC server reflection only (v1 and
+// v1alpha), so that grpcurl, Postman or Kreya discover the services. It describes the API
+// (as /openapi.json does) and reads no data. Every other stream is refused.
+var PublicStreams = map[string]bool{
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
 }
 
 // digestCodec is the server's proto codec. It records the SM3 digest of every request
@@ -82,5 +91,26 @@ func GRPCAuth(a *Authenticator, log *slog.Logger) []grpc.ServerOption {
 		resp, err := handler(ctx, req)
 		return resp, ToStatus(ctx, log, err)
 	}
-	return []grpc.ServerOption{grpc.ForceServerCodecV2(digestCodec{digests: digests}), grpc.ChainUnaryInterceptor(intercept)}
+	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if !PublicStreams[info.FullMethod] {
+			return ToStatus(ss.Context(), log, exchange.Errorf(exchange.KindPermissionDenied, "STREAM_NOT_ALLOWED",
+				"%s is not served: gxhub's RPCs are unary and signed", info.FullMethod))
+		}
+		return handler(srv, &forgetDigests{ServerStream: ss, digests: digests})
+	}
+	return []grpc.ServerOption{grpc.ForceServerCodecV2(digestCodec{digests: digests}), grpc.ChainUnaryInterceptor(intercept),
+		grpc.ChainStreamInterceptor(stream)}
+}
+
+// forgetDigests drops the digest the codec recorded for each message a public stream
+// receives (only unary requests are authenticated by it), so they do not accumulate.
+type forgetDigests struct {
+	grpc.ServerStream
+	digests *sync.Map
+}
+
+func (f *forgetDigests) RecvMsg(m any) error {
+	err := f.ServerStream.RecvMsg(m)
+	f.digests.Delete(m)
+	return err
 }

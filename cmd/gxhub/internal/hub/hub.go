@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/gxhub/gxhub/certs/sm"
@@ -266,6 +267,9 @@ func (h *Hub) build(tlsDir string) error {
 	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
+	// gRPC server reflection (v1 and v1alpha): grpcurl, Postman and Kreya list and
+	// describe the services. Public, like /openapi.json (server.PublicStreams).
+	reflection.Register(h.grpc)
 
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(server.GatewayErrorHandler(log)),
