@@ -34,8 +34,8 @@ if ! go version -m "$gobin/grpcurl" 2>/dev/null | grep -qE "^\s+mod\s+github.com
   GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
 fi
 
-# npm peers for SM2 interop tests.
-for s in certs/sm/interop/setup.sh; do
+# npm peers: SM2 interop (sm-crypto), OpenAPI validation (swagger-parser).
+for s in certs/sm/interop/setup.sh sdk/api/openapi/validate/setup.sh; do
   if [ -x "$s" ]; then "$s"; fi
 done
 echo "setup: done"

@@ -27,10 +27,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/fresh" "$tmp/tree"
 buf generate --output "$tmp/fresh"
+# The OpenAPI 3 document gets what the protos declare in openapiv2 options (security,
+# summaries, operationIds), which protoc-gen-openapi does not read: tools/openapi3.
+(cd tools && go run ./openapi3 "$tmp/fresh"/openapi/gxhub.swagger.json "$tmp/fresh"/openapi/openapi.yaml)
 
 generated_files() {
 	(cd "$1" && find . \( -path ./tools -o -path ./third_party \) -prune -o -type f \
-		\( -name '*.pb.go' -o -name '*.pb.gw.go' -o -path './openapi/*.swagger.json' \) -print | sed 's|^\./||' | LC_ALL=C sort)
+		\( -name '*.pb.go' -o -name '*.pb.gw.go' -o -path './openapi/*.swagger.json' -o -path './openapi/openapi.yaml' \) -print | sed 's|^\./||' | LC_ALL=C sort)
 }
 
 # Copy the tree's generated files beside the fresh ones so that one recursive

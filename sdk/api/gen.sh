@@ -23,11 +23,14 @@ buf lint
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 buf generate --output "$tmp"
+# The OpenAPI 3 document gets what the protos declare in openapiv2 options (security,
+# summaries, operationIds), which protoc-gen-openapi does not read: tools/openapi3.
+(cd tools && go run ./openapi3 "$tmp"/openapi/gxhub.swagger.json "$tmp"/openapi/openapi.yaml)
 
 # Generated files of the tree (outside tools/ and third_party/), relative paths.
 generated_files() {
 	(cd "$1" && find . \( -path ./tools -o -path ./third_party \) -prune -o -type f \
-		\( -name '*.pb.go' -o -name '*.pb.gw.go' -o -path './openapi/*.swagger.json' \) -print | sed 's|^\./||' | LC_ALL=C sort)
+		\( -name '*.pb.go' -o -name '*.pb.gw.go' -o -path './openapi/*.swagger.json' -o -path './openapi/openapi.yaml' \) -print | sed 's|^\./||' | LC_ALL=C sort)
 }
 
 # Remove generated files whose proto is gone, then copy the fresh output over

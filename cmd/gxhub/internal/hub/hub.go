@@ -344,6 +344,10 @@ func (h *Hub) build(tlsDir string) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Spec)
 	})
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) { // OpenAPI 3.0
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openapi.SpecV3)
+	})
 	// Browser pages (docs/WEB.md): a session cookie authenticates reads and verifications.
 	if h.web, err = web.New(web.Options{Auth: h.Auth, Store: h.Store, Insecure: h.Config.Insecure, Log: log, Now: h.now}); err != nil {
 		return err

@@ -120,7 +120,7 @@ func sign(t *testing.T, id *identity.Identity, method, path string, body []byte,
 
 func TestOperationalEndpoints(t *testing.T) {
 	th := startHub(t, nil)
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json"} {
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/openapi.yaml"} {
 		resp, err := th.http.Get(th.url + p)
 		require.NoError(t, err, p)
 		body, _ := io.ReadAll(resp.Body)
@@ -128,6 +128,9 @@ func TestOperationalEndpoints(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", p, body)
 		if p == "/openapi.json" {
 			require.Equal(t, openapi.Spec, body)
+		}
+		if p == "/openapi.yaml" {
+			require.Equal(t, openapi.SpecV3, body, "the OpenAPI 3 document")
 		}
 		if p == "/metrics" {
 			require.Contains(t, string(body), "go_goroutines")
