@@ -242,3 +242,16 @@ func TestAnchorChainRebuiltFromForkedLog(t *testing.T) {
 	var fe *ledger.ForkError
 	require.ErrorAs(t, verify.Heads(f.keys.Log, heads), &fe, "heads kept by the auditor expose the fork")
 }
+
+func TestRootBuilder(t *testing.T) {
+	var leaves [][]byte
+	for n := 0; n <= 70; n++ {
+		b := verify.NewRootBuilder()
+		for _, l := range leaves {
+			b.Add(l)
+		}
+		require.Equal(t, uint64(n), b.Size())
+		require.Equal(t, verify.Root(leaves), b.Root(), "%d leaves", n)
+		leaves = append(leaves, []byte{byte(n), 1, 2})
+	}
+}

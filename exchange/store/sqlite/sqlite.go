@@ -88,3 +88,35 @@ func OpenFile(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlst
 	}
 	return s, nil
 }
+
+// Snapshot writes a consistent copy of the database in dir to dest (which must not
+// exist) while the hub may be writing: VACUUM INTO reads one transaction's snapshot (WAL
+// readers do not block writers, nor writers them), so the copy holds every transaction
+// committed before it started and nothing of any later one. The copy is compact and
+// self-contained (no WAL).
+func Snapshot(ctx context.Context, dir, dest string) error {
+	src := filepath.Join(dir, FileName)
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("no SQLite database to back up: %w", err)
+	}
+	db, err := sql.Open("sqlite", dsn(src, "FULL"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `VACUUM INTO $1`, dest); err != nil {
+		return fmt.Errorf("snapshot %s: %w", src, err)
+	}
+	return nil
+}
+
+// OpenReadOnly opens a database file (a snapshot) for reading only, without migrating it.
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+}

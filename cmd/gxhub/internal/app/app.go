@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange"
@@ -32,7 +33,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(stdout, stderr))
+	root.AddCommand(serveCmd(stdout, stderr), backupCmd(stdout), restoreCmd(stdout))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -54,16 +55,10 @@ then GXHUB_* environment variables, then flags. With --demo the hub seeds a demo
 departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --identity.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := config.Default()
-			if configFile != "" {
-				if err := cfg.LoadFile(configFile); err != nil {
-					return err
-				}
-			}
-			if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+			cfg, err := loadConfig(cmd, configFile, flagCfg)
+			if err != nil {
 				return err
 			}
-			applyFlags(cmd.Flags(), &cfg, flagCfg)
 			ctx, stop := context.WithCancelCause(cmd.Context())
 			defer stop(nil)
 			sigs := make(chan os.Signal, 1)
@@ -80,20 +75,133 @@ departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", "configuration file (YAML or JSON)")
-	f.StringVar(&flagCfg.DataDir, "data-dir", flagCfg.DataDir, "directory for the database, CA, TLS and demo identities")
+	storeFlags(f, &configFile, &flagCfg)
 	f.StringVar(&flagCfg.Listen, "listen", flagCfg.Listen, "address to serve gRPC and REST on")
 	f.BoolVar(&flagCfg.Demo, "demo", false, "seed demo departments and write their identities")
 	f.BoolVar(&flagCfg.Insecure, "insecure", false, "serve plain HTTP instead of TLS (local use only)")
-	f.StringVar(&flagCfg.Store.Driver, "store", flagCfg.Store.Driver, "store driver: sqlite or postgres")
-	f.StringVar(&flagCfg.Store.PostgresDSN, "postgres-dsn", "", "PostgreSQL DSN when --store postgres")
 	f.StringVar(&flagCfg.CalendarFile, "calendar", "", "working-day calendar JSON overriding the embedded one")
-	f.StringVar(&flagCfg.CAPasswordFile, "ca-password-file", "", "file holding the password that encrypts the hub CA keys")
 	f.StringSliceVar(&flagCfg.TLSHosts, "tls-host", nil, "extra DNS name or IP for the TLS certificate (repeatable)")
 	f.StringVar(&flagCfg.Anchor, "anchor", "", "where tree heads are anchored: embedded or fabric")
 	f.StringVar(&flagCfg.FabricNetwork, "fabric-network", "", "Fabric connection profile (testnet/.run/network.json) when --anchor fabric")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "text or json")
+	return cmd
+}
+
+// loadConfig applies defaults, the file, GXHUB_* and the flags the user set, in order.
+func loadConfig(cmd *cobra.Command, configFile string, flagCfg config.Config) (config.Config, error) {
+	cfg := config.Default()
+	if configFile != "" {
+		if err := cfg.LoadFile(configFile); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+		return cfg, err
+	}
+	applyFlags(cmd.Flags(), &cfg, flagCfg)
+	return cfg, nil
+}
+
+// storeFlags are the flags saying where a hub's state is (serve, backup, restore).
+func storeFlags(f *pflag.FlagSet, configFile *string, c *config.Config) {
+	f.StringVar(configFile, "config", "", "configuration file (YAML or JSON)")
+	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the database, CA, TLS and demo identities")
+	f.StringVar(&c.Store.Driver, "store", c.Store.Driver, "store driver: sqlite or postgres")
+	f.StringVar(&c.Store.PostgresDSN, "postgres-dsn", "", "PostgreSQL DSN when --store postgres")
+	f.StringVar(&c.CAPasswordFile, "ca-password-file", "", "file holding the password that encrypts the hub CA keys")
+}
+
+func backupCmd(stdout io.Writer) *cobra.Command {
+	var configFile, out string
+	flagCfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE",
+		Short: "Back up a hub while it serves: a consistent snapshot, its keys and a signed manifest",
+		Long: `Back up the hub configured like ` + "`gxhub serve`" + ` (same --config, GXHUB_*, --data-dir,
+--store, --postgres-dsn, --ca-password-file) while it serves. SQLite is copied with VACUUM
+INTO (one consistent snapshot); PostgreSQL is dumped with pg_dump under a snapshot the
+backup exports (the PostgreSQL client tools must be installed). The archive holds the
+database, the data directory's files (CA, hub keys, TLS, identities) and a manifest signed
+by the hub's key with the audit log's latest signed tree head, checked against the
+snapshot's records before anything is written. With ca_password_file set, key files are
+encrypted in the archive (SM4-GCM, PBKDF2-SM3); without it they are as in the data
+directory: keep the archive as you keep the keys. See docs/RELIABILITY.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("--out FILE is required (e.g. --out gxhub-$(date +%%F).backup)")
+			}
+			cfg, err := loadConfig(cmd, configFile, flagCfg)
+			if err != nil {
+				return err
+			}
+			res, err := backup.Backup(cmd.Context(), cfg, out, func(format string, args ...any) { fmt.Fprintf(stdout, "gxhub backup: "+format+"\n", args...) })
+			if err != nil {
+				return err
+			}
+			m := res.Manifest
+			fmt.Fprintf(stdout, "backup written to %s: %s store, audit log %s with %d records, latest signed head of %d (root %x, signed %s)\n",
+				out, m.Store, m.LogID, m.LogSize, m.Head.Size, m.Head.Root, m.Head.Time.Format(time.RFC3339))
+			if res.Unencrypted {
+				fmt.Fprintln(stdout, "WARNING: no ca_password_file is configured, so the archive holds the hub's private keys unencrypted: keep it as you keep the keys")
+			}
+			return nil
+		},
+	}
+	storeFlags(cmd.Flags(), &configFile, &flagCfg)
+	cmd.Flags().StringVar(&out, "out", "", "archive to write (written whole, then renamed into place)")
+	return cmd
+}
+
+func restoreCmd(stdout io.Writer) *cobra.Command {
+	var configFile, from, logKey string
+	var force bool
+	flagCfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "restore --from FILE --data-dir DIR",
+		Short: "Restore a backup into a new data directory (and PostgreSQL schema), checked",
+		Long: `Restore a gxhub backup. It refuses a non-empty data directory (or PostgreSQL schema)
+unless --force, and checks the archive before writing anything: the manifest's SM2
+signature (against --log-key when given), every entry's SM3, the signed head, and that the
+keys decrypt (--ca-password-file). After restoring it checks that the restored store's
+audit log matches the signed head again. The hub's first start on the restored data then
+checks the log against that head and against the latest anchor it can reach, and refuses
+to serve a log behind it. Then start it: gxhub serve --data-dir DIR (same store flags).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" {
+				return fmt.Errorf("--from FILE is required")
+			}
+			cfg, err := loadConfig(cmd, configFile, flagCfg)
+			if err != nil {
+				return err
+			}
+			var pinned []byte
+			if logKey != "" {
+				if pinned, err = os.ReadFile(logKey); err != nil {
+					return fmt.Errorf("--log-key: %w", err)
+				}
+			}
+			m, err := backup.Restore(cmd.Context(), backup.RestoreOptions{From: from, Config: cfg, Force: force, LogKeyPEM: pinned},
+				func(format string, args ...any) { fmt.Fprintf(stdout, "gxhub restore: "+format+"\n", args...) })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "restored %s (made %s) into %s: audit log %s with %d records, signed head of %d checked\n",
+				from, m.CreatedAt.Format(time.RFC3339), cfg.DataDir, m.LogID, m.LogSize, m.Head.Size)
+			fmt.Fprintf(stdout, "start it with: gxhub serve --data-dir %s", cfg.DataDir)
+			if cfg.Store.Driver == "postgres" {
+				fmt.Fprint(stdout, " --store postgres --postgres-dsn DSN")
+			}
+			fmt.Fprintln(stdout)
+			return nil
+		},
+	}
+	storeFlags(cmd.Flags(), &configFile, &flagCfg)
+	cmd.Flags().StringVar(&from, "from", "", "the backup archive")
+	cmd.Flags().BoolVar(&force, "force", false, "restore over a non-empty data directory or schema")
+	cmd.Flags().StringVar(&logKey, "log-key", "", "the hub's public key (PEM, gxctl audit key) the archive must be signed by")
 	return cmd
 }
 

@@ -242,3 +242,19 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// ReadPassword reads the CA password file (trailing newline removed); "" reads nothing.
+func ReadPassword(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA password file: %w", err)
+	}
+	p := []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(p) < 8 {
+		return nil, fmt.Errorf("CA password in %s must be at least 8 characters", path)
+	}
+	return p, nil
+}

@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
@@ -144,6 +146,11 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		return fmt.Errorf("open audit log %s: %w", cfg.AuditLogID, err)
 	}
 	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer}
+	if err := h.checkLogAgainstCheckpoints(ctx); err != nil {
+		cerr := h.closeAudit()
+		h.Audit = nil
+		return errors.Join(err, cerr)
+	}
 	// The index is derived from the leaves; a database from before it existed gains it here.
 	if st, ok := h.Store.(interface{ AuditIndex(string) store.AuditIndex }); ok {
 		h.Audit.Index = st.AuditIndex(cfg.AuditLogID)
@@ -158,6 +165,31 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		}
 	}
 	return nil
+}
+
+// checkLogAgainstCheckpoints refuses a log that is not an extension of the latest head
+// the anchorer holds (a store rolled back, or rewritten: appending would fork the
+// anchored history) and, on the first start after a restore, of the signed head the
+// backup recorded (its manifest, left by gxhub restore).
+func (h *Hub) checkLogAgainstCheckpoints(ctx context.Context) error {
+	lg := h.Audit.Log
+	if err := lg.CheckAnchored(ctx, h.Audit.Anchorer); err != nil {
+		return fmt.Errorf("audit log %s: %w. The hub will not serve (nor append to) a log behind its anchor: restore a backup taken after that anchor, or recover the missing records", h.Audit.LogID, err)
+	}
+	m, err := backup.ReadMarker(h.Config.DataDir)
+	if err != nil || m == nil {
+		return err
+	}
+	if m.LogID != h.Audit.LogID {
+		return fmt.Errorf("the data directory was restored from a backup of log %q; this hub serves %q (audit_log_id)", m.LogID, h.Audit.LogID)
+	}
+	if err := lg.CheckHead(ctx, m.Head.TreeHead, "the backup's signed head"); err != nil {
+		return fmt.Errorf("restored audit log %s: %w", h.Audit.LogID, err)
+	}
+	h.Log.InfoContext(ctx, "restored audit log is consistent with the backup's signed head and the latest anchor",
+		slog.Uint64("backup_head_size", m.Head.Size), slog.Uint64("log_size", lg.Size()), slog.Time("backup_created", m.CreatedAt))
+	h.step("restored audit log checked: consistent with the backup's head (%d records) and the latest anchor", m.Head.Size)
+	return backup.MarkChecked(h.Config.DataDir)
 }
 
 func (h *Hub) closeAudit() error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange/server"
 )
 
@@ -97,7 +98,7 @@ func extraRoots(dataDir string) ([]*smx509.Certificate, error) {
 
 // certServices builds the verification, e-certificate and seal services.
 func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *server.SealService, error) {
-	password, err := readPassword(h.Config.CAPasswordFile)
+	password, err := config.ReadPassword(h.Config.CAPasswordFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if h.Store, err = openStore(ctx, cfg, migrated); err != nil {
 		return nil, err
 	}
-	password, err := readPassword(cfg.CAPasswordFile)
+	password, err := config.ReadPassword(cfg.CAPasswordFile)
 	if err != nil {
 		h.Store.Close()
 		return nil, err
@@ -183,21 +183,6 @@ func openStore(ctx context.Context, cfg config.Config, opts ...sqlstore.Option) 
 	default:
 		return sqlite.Open(ctx, cfg.DataDir, opts...)
 	}
-}
-
-func readPassword(path string) ([]byte, error) {
-	if path == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA password file: %w", err)
-	}
-	p := []byte(strings.TrimRight(string(b), "\r\n"))
-	if len(p) < 8 {
-		return nil, fmt.Errorf("CA password in %s must be at least 8 characters", path)
-	}
-	return p, nil
 }
 
 func (h *Hub) build(tlsDir string) error {
