@@ -408,6 +408,17 @@ func (r *Requirement) stepStart() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// DeadlineSettled reports, without r's decisions (lists carry none), whether r's
+// provisional deadline would now be recomputed: counted again from r's last update (when
+// its step began), no provisional day is needed any more.
+func (w *Workflow) DeadlineSettled(r *Requirement) bool {
+	if !r.DeadlineProvisional || r.Deadline.IsZero() || r.DeadlineDays < 1 {
+		return false
+	}
+	_, prov, err := w.Calendar.Deadline(r.UpdatedAt, r.DeadlineDays)
+	return err == nil && !prov
+}
+
 // RecomputeDeadline recomputes a provisional deadline of r (which must carry its
 // decisions) with the workflow's current calendar, in place, once the year it ran into
 // has been announced: the same number of working days from the same start, now on the
