@@ -3,8 +3,6 @@ package hub_test
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -237,20 +235,8 @@ func startClockedReplica(t *testing.T, first *exchangeHub) string {
 	cfg := first.h.Config
 	cfg.DataDir = t.TempDir()
 	require.NoError(t, os.CopyFS(cfg.DataDir, os.DirFS(first.h.Config.DataDir)))
-	cfg.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), hub.WithClock(first.clock.Now))
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", cfg.Listen)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- h.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		require.NoError(t, h.Close())
-	})
-	return h.URL(ln.Addr())
+	_, url := serveCopy(t, cfg, hub.WithClock(first.clock.Now))
+	return url
 }
 
 func yearSources(r *exchangev1.ListCalendarYearsResponse) []string {
