@@ -251,3 +251,23 @@ func TestCoverage(t *testing.T) {
 	require.Equal(t, "2027-12-31", cv.Through)
 	require.Empty(t, cv.Warning)
 }
+
+func BenchmarkDeadlineAcrossNewYearProvisional(b *testing.B) {
+	c := calendar.Default().WithProvisional()
+	from := at(b, "2026-12-28 10:00")
+	for b.Loop() {
+		if _, prov, err := c.Deadline(from, 10); err != nil || !prov {
+			b.Fatal(err, prov)
+		}
+	}
+}
+
+func BenchmarkWorkingTimeProvisional30Days(b *testing.B) {
+	c := calendar.Default().WithProvisional()
+	from, to := at(b, "2026-12-20 10:00"), at(b, "2027-01-19 10:00")
+	for b.Loop() {
+		if _, prov, err := c.WorkingTime(from, to); err != nil || !prov {
+			b.Fatal(err, prov)
+		}
+	}
+}

@@ -3,10 +3,12 @@ package hub_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -284,4 +287,32 @@ func (th *testHub) get200(t *testing.T, path string) string {
 func requireMetric(t *testing.T, eh *exchangeHub, line string) {
 	t.Helper()
 	require.Contains(t, strings.Split(eh.get200(t, "/metrics"), "\n"), line)
+}
+
+// lockedBuffer collects log output written from the hub's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestCalendarWarningIsLogged: on 2026-12-03 a serving hub logs the calendar's early warning
+// (it checks every minute and logs once per day).
+func TestCalendarWarningIsLogged(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, cstZone)}
+	cfg := config.Default()
+	cfg.DataDir, cfg.Insecure = t.TempDir(), true
+	var logs lockedBuffer
+	serveLogged(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)), hub.WithClock(clk.Now))
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), `level=WARN msg="working-day calendar: the working-day calendar is announced through 2026-12-31 (29 days left)`)
+	}, 30*time.Second, 20*time.Millisecond, "logs: %s", logs.String())
+	require.Contains(t, logs.String(), "days_left=29 year=2027")
 }

@@ -40,9 +40,15 @@ func startReplica(t *testing.T, first *testHub, dsn string) *testHub {
 // returns it with its URL.
 func serveCopy(t *testing.T, cfg config.Config, opts ...hub.Option) (*hub.Hub, string) {
 	t.Helper()
+	return serveLogged(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+}
+
+// serveLogged is serveCopy with the hub's logger.
+func serveLogged(t *testing.T, cfg config.Config, log *slog.Logger, opts ...hub.Option) (*hub.Hub, string) {
+	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+	h, err := hub.New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(t, err)
