@@ -18,6 +18,7 @@ import (
 
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
+	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
@@ -315,4 +316,35 @@ func TestCalendarWarningIsLogged(t *testing.T) {
 		return strings.Contains(logs.String(), `level=WARN msg="working-day calendar: the working-day calendar is announced through 2026-12-31 (29 days left)`)
 	}, 30*time.Second, 20*time.Millisecond, "logs: %s", logs.String())
 	require.Contains(t, logs.String(), "days_left=29 year=2027")
+}
+
+// TestCalendarStoredPublicationIsCheckedAgain: an insider with database access writes a
+// publication that skips the API (no signature, a statutory holiday dropped). Every replica
+// re-validates what it loads: the row is ignored and reported, and 2027 stays provisional.
+func TestCalendarStoredPublicationIsCheckedAgain(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 12, 28, 10, 0, 0, 0, cstZone)}
+	eh := startHubAt(t, clk)
+	forged := strings.Replace(madeUp2027(t), `"2027-10-07"`, `"2027-10-02"`, 1) // 国庆 10-03 becomes a working day
+	_, err := eh.h.Store.CalendarYears().Publish(ctx, calendar.Publication{Years: []int{2027}, File: []byte(forged), By: "insider", At: clk.Now()}, 0)
+	require.NoError(t, err)
+
+	anon, err := sdk.Dial(ctx, nil, sdk.WithURL(eh.url))
+	require.NoError(t, err)
+	defer anon.Close()
+	require.Eventually(t, func() bool {
+		y, err := anon.Calendar.ListCalendarYears(ctx, &exchangev1.ListCalendarYearsRequest{})
+		return err == nil && y.GetVersion() == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	y, err := anon.Calendar.ListCalendarYears(ctx, &exchangev1.ListCalendarYearsRequest{})
+	require.NoError(t, err)
+	require.Len(t, y.GetProblems(), 1)
+	require.Contains(t, y.GetProblems()[0], "calendar publication version 1 (by insider")
+	require.Contains(t, y.GetProblems()[0], "2027-10-03 (国庆节) is a statutory public holiday")
+	require.Contains(t, yearSources(y), "2027 provisional")
+	day, err := anon.Calendar.GetWorkday(ctx, &exchangev1.GetWorkdayRequest{Date: "2027-10-03"})
+	require.NoError(t, err)
+	require.False(t, day.GetWorking(), "the forged working day is not used")
+	require.True(t, day.GetProvisional())
+	require.Contains(t, eh.get200(t, "/readyz"), "warning: calendar publication version 1 (by insider")
 }
