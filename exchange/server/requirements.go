@@ -120,7 +120,7 @@ func (s *Requirements) load(ctx context.Context, id string) (*exchange.Requireme
 	if err != nil {
 		return nil, err
 	}
-	if r.DeadlineProvisional {
+	if s.Workflow.DeadlineSettled(r) { // a provisional deadline whose year is now announced
 		if _, err := s.recompute(ctx, r); err != nil {
 			return nil, err
 		}
