@@ -9,8 +9,12 @@ import (
 // WorkingTimer measures working time between two instants (exchange/calendar implements
 // it). provisional is true when a day of an unannounced year counted from the statutory
 // holidays alone; a year with neither is an error, never a guess.
+//
+// WorkingTimeBetween is the strict form: it refuses a year that is not announced; new code
+// uses WorkingTime and carries the provisional flag.
 type WorkingTimer interface {
 	WorkingTime(from, to time.Time) (w time.Duration, provisional bool, err error)
+	WorkingTimeBetween(from, to time.Time) (time.Duration, error)
 }
 
 // Calendar statuses of a Freshness.

@@ -45,8 +45,12 @@ func (d Deadlines) Validate() error {
 // Deadline method). provisional is true when a day of a year the State Council has not
 // announced yet counted, from the statutory holidays alone; it fails (with a
 // *calendar.YearNotAnnouncedError) when a year needed has neither.
+//
+// AddWorkingDays is the strict form: it refuses a year that is not announced (no
+// provisional answer); new code uses Deadline and carries the provisional flag.
 type WorkingDays interface {
 	Deadline(from time.Time, n int) (end time.Time, provisional bool, err error)
+	AddWorkingDays(from time.Time, n int) (time.Time, error)
 }
 
 // SystemActor is the By of decisions the exchange takes itself (auto grant, escalation).

@@ -128,3 +128,13 @@ func (l *LiveCalendar) Deadline(from time.Time, n int) (time.Time, bool, error) 
 func (l *LiveCalendar) WorkingTime(from, to time.Time) (time.Duration, bool, error) {
 	return l.now().WorkingTime(from, to)
 }
+
+// AddWorkingDays implements exchange.WorkingDays' strict form (announced years only).
+func (l *LiveCalendar) AddWorkingDays(from time.Time, n int) (time.Time, error) {
+	return l.now().AddWorkingDays(from, n)
+}
+
+// WorkingTimeBetween implements exchange.WorkingTimer's strict form (announced years only).
+func (l *LiveCalendar) WorkingTimeBetween(from, to time.Time) (time.Duration, error) {
+	return l.now().WorkingTimeBetween(from, to)
+}
