@@ -78,7 +78,12 @@ func checkHealth(cmd *cobra.Command) error {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		checks[strings.TrimPrefix(p, "/")] = check{resp.StatusCode, strings.TrimSpace(string(body))}
-		lines = append(lines, fmt.Sprintf("%-8s %d %s", p, resp.StatusCode, strings.TrimSpace(string(body))))
+		// /readyz adds detail lines (the working-day calendar's coverage and warnings).
+		detail := strings.Split(strings.TrimSpace(string(body)), "\n")
+		lines = append(lines, fmt.Sprintf("%-8s %d %s", p, resp.StatusCode, detail[0]))
+		for _, l := range detail[1:] {
+			lines = append(lines, "         "+l)
+		}
 		failed = failed || resp.StatusCode != http.StatusOK
 	}
 	if failed {

@@ -19,7 +19,11 @@ func deadline(r *exchangev1.Requirement) string {
 	if r.GetDeadline() == nil {
 		return "-"
 	}
-	return showDeadline(r.GetDeadline())
+	d := showDeadline(r.GetDeadline())
+	if r.GetDeadlineProvisional() {
+		d += " (provisional)" // the year's calendar is not published yet
+	}
+	return d
 }
 
 func printRequirements(w io.Writer, rs ...*exchangev1.Requirement) error {

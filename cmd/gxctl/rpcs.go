@@ -139,7 +139,7 @@ func calendarCountCmd() *cobra.Command {
 			if global.json {
 				return printProto(cmd.OutOrStdout(), r)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d working days (working time %s)\n", r.GetWorkingDays(), showWorkingAge(r.GetWorkingTime()))
+			fmt.Fprintf(cmd.OutOrStdout(), "%d working days (working time %s)%s\n", r.GetWorkingDays(), showWorkingAge(r.GetWorkingTime()), provisionalNote(r.GetProvisional()))
 			return nil
 		},
 	}
