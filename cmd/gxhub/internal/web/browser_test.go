@@ -48,7 +48,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(profile), chromedp.WindowSize(1366, 900),
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1366, 768), // a clerk's laptop
 		// The hub's TLS certificate comes from its own transport CA, unknown to this profile.
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("lang", "zh-CN"),
@@ -99,9 +99,9 @@ func signIn(t *testing.T, ctx context.Context, th *testHub, id *identity.Identit
 	require.NoError(t, step(ctx,
 		chromedp.Navigate(th.url+"/ui/login#"+tok),
 		chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
-		chromedp.Text("#who", &who, chromedp.ByID),
+		chromedp.AttributeValue("#who", "data-code", &who, nil, chromedp.ByID),
 	))
-	require.Contains(t, who, id.Code)
+	require.Equal(t, id.Code, who)
 	var url string
 	require.NoError(t, step(ctx, chromedp.Location(&url)))
 	require.NotContains(t, url, tok, "the token must leave the address bar")
@@ -154,8 +154,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
 			chromedp.Text("#who", &who, chromedp.ByID),
 		))
-		require.Contains(t, who, auditor.Code)
-		require.Contains(t, who, "重庆市大数据应用发展管理局")
+		require.Equal(t, "重庆市大数据应用发展管理局 · 协调、审计", who, "the department by name, its roles in Chinese")
 	})
 	signIn(t, ctx, th, auditor) // again, so that the rest does not depend on the build
 	screenshot(t, ctx, "01-signed-in")
@@ -313,7 +312,7 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, ctx, "05-trace-subject")
 		require.Equal(t, len(want), rows, "page shows: %s", result)
 		require.Contains(t, result, caseNumber)
-		require.Contains(t, result, gjj.Code)
+		require.Contains(t, result, gjj.Name, "departments by name")
 		require.NotContains(t, result, subject, "the page shows no ID number in the records")
 		for _, p := range proofs {
 			require.Contains(t, p, "pass")
@@ -341,7 +340,7 @@ func TestBrowser(t *testing.T) {
 				stale++
 			}
 		}
-		require.Contains(t, summary, fmt.Sprintf("%d resources, %d stale", len(want), stale))
+		require.Contains(t, summary, fmt.Sprintf("共 %d 个资源，逾期 %d 个", len(want), stale))
 	})
 
 	t.Run("catalogue", func(t *testing.T) {
@@ -372,11 +371,78 @@ func TestBrowser(t *testing.T) {
 		))
 		screenshot(t, ctx, "08-mydata")
 		require.Contains(t, result, "记入审计日志", result)
-		require.Contains(t, result, gjj.Code)
+		require.Contains(t, result, gjj.Name)
+		require.Contains(t, result, "已提供：依据已批准的数据需求提供", "the outcome as a sentence")
+		require.Contains(t, result, "姓名", "data items by their titles")
 		require.Contains(t, result, caseNumber)
 		require.Contains(t, result, "500000-GJJ-0001")
 		// The lookup itself is audited.
 		require.NotEmpty(t, th.searchKind(t, "subject.usage"))
+	})
+
+	// What a clerk sees on every page: Chinese words, no codes or API paths, one header
+	// row at 1366×768, times in Beijing time saying so. Screenshots of each page at
+	// 1366×768 go to GXHUB_WEB_DOC_SHOTS (docs/web for docs/WEB.md) when it is set.
+	t.Run("clerk pages", func(t *testing.T) {
+		pages := []struct {
+			hash, ready, shot string
+			times             bool
+			act               []chromedp.Action
+		}{
+			{"trace", "#trace-table", "trace", true, []chromedp.Action{
+				chromedp.WaitVisible("#head-size", chromedp.ByID),
+				chromedp.SetValue(`#trace-form input[name="case_number"]`, caseNumber, chromedp.ByQuery),
+				chromedp.Click("#trace-run", chromedp.ByID)}},
+			{"catalog", "#dept-table", "catalog", false, nil},
+			{"freshness", "#freshness-table", "freshness", true, nil},
+			{"mydata", "#mydata-table", "mydata", true, []chromedp.Action{
+				chromedp.SetValue(`#mydata-form input[name="subject"]`, subject, chromedp.ByQuery),
+				chromedp.SetValue(`#mydata-form input[name="holder_reference"]`, "窗口核验 CK-2026-0002", chromedp.ByQuery),
+				chromedp.Click("#mydata-run", chromedp.ByID)}},
+			{"requirements", "#requirements-table", "requirements", false, nil},
+			{"verify", "#drop", "verify", false, nil},
+		}
+		for _, pg := range pages {
+			actions := []chromedp.Action{chromedp.Navigate(pageURL(th, pg.hash)), chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery)}
+			actions = append(actions, pg.act...)
+			actions = append(actions, chromedp.WaitVisible(pg.ready, chromedp.ByQuery))
+			var view struct {
+				Text         string  `json:"text"`
+				HeaderHeight float64 `json:"headerHeight"`
+				NavTops      []int   `json:"navTops"`
+				Overflow     bool    `json:"overflow"`
+			}
+			actions = append(actions, chromedp.Evaluate(`(() => {
+  const page = document.querySelector(".page:not([hidden])");
+  const text = document.querySelector("header.top").innerText + "\n" + (page.id === "page-verify" ? "" : page.innerText) + "\n" + document.querySelector("footer").innerText;
+  const h = document.querySelector("header.top");
+  return { text, headerHeight: h.getBoundingClientRect().height,
+    navTops: Array.from(document.querySelectorAll("#nav a, .brand, #who")).map((e) => Math.round(e.getBoundingClientRect().top)),
+    overflow: h.scrollWidth > h.clientWidth + 1 };
+})()`, &view))
+			require.NoError(t, step(ctx, actions...), pg.hash)
+			docShot(t, ctx, pg.shot)
+			require.Less(t, view.HeaderHeight, 56.0, "%s: the header is one row at 1366×768", pg.hash)
+			for _, top := range view.NavTops {
+				require.InDelta(t, view.NavTops[0], top, 12, "%s: brand, navigation and department on one row: %v", pg.hash, view.NavTops)
+			}
+			require.False(t, view.Overflow, "%s: nothing of the header is cut off", pg.hash)
+			for _, bad := range []string{"ROLE_", "LEVEL_", "/v1/", "Source", "来源", "SHARE_TYPE", "conditional", "never_published", "not_shared"} {
+				require.NotContains(t, view.Text, bad, "%s shows developer text", pg.hash)
+			}
+			require.NotRegexp(t, `\b[A-Z]{2,}(_[A-Z]+)+\b`, view.Text, "%s shows a reason or enum code", pg.hash)
+			require.NotRegexp(t, `\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`, view.Text, "%s shows a raw timestamp", pg.hash)
+			require.NotRegexp(t, `\d+\.\d{3,}s\b`, view.Text, "%s shows an unrounded duration", pg.hash)
+			if pg.times {
+				require.Regexp(t, `\d{4}-\d{2}-\d{2} \d{2}:\d{2}`, view.Text, "%s shows times", pg.hash)
+				require.Contains(t, view.Text, "北京时间", "%s says the zone of its times", pg.hash)
+			}
+		}
+		// Codes stay available on hover: the department's name carries its code.
+		var hover string
+		require.NoError(t, step(ctx, chromedp.Navigate(pageURL(th, "catalog")), chromedp.WaitVisible("#catalog-table", chromedp.ByID),
+			chromedp.AttributeValue("#catalog-table .dept", "title", &hover, nil, chromedp.ByQuery)))
+		require.Regexp(t, `^统一社会信用代码 [0-9A-Z]{18}$`, hover)
 	})
 
 	t.Run("pages without their APIs say so", func(t *testing.T) {
@@ -413,7 +479,30 @@ func TestBrowser(t *testing.T) {
 			chromedp.Navigate(th.url+"/ui/"),
 			chromedp.WaitVisible("#signed-out", chromedp.ByID),
 		))
+		// Signed out: a plain sentence saying what to do, the technical detail folded.
+		var text string
+		require.NoError(t, step(ctx, chromedp.Evaluate(`document.getElementById("signed-out").innerText`, &text)))
+		docShot(t, ctx, "signed-out")
+		require.Contains(t, text, "gxctl --identity 部门身份目录 web")
+		require.NotContains(t, text, "REQUEST_UNSIGNED")
+		require.NotContains(t, text, "Authorization")
 	})
+}
+
+// docShot saves what the window shows (1366×768) as docs/WEB.md's picture of a page, when
+// GXHUB_WEB_DOC_SHOTS names the directory (make web-shots: docs/web).
+func docShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("GXHUB_WEB_DOC_SHOTS")
+	if dir == "" {
+		screenshot(t, ctx, "page-"+name)
+		return
+	}
+	var png []byte
+	require.NoError(t, step(ctx, chromedp.CaptureScreenshot(&png)))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+	t.Logf("page screenshot %s", filepath.Join(dir, name+".png"))
 }
 
 // step runs browser actions with a time limit, so that a page that never shows what a

@@ -64,7 +64,8 @@ func TestBrowserCalendarWarning(t *testing.T) {
 	))
 	require.Contains(t, banner, "announced through 2026-12-31 (4 days left)")
 	require.Contains(t, banner, "gxctl calendar publish")
-	require.Contains(t, cell, "暂定 provisional")
+	require.Contains(t, cell, "⚠ 暂定")
+	require.Regexp(t, `^截止 \d+月\d+日（周.）下班前`, cell, "a working-day deadline as the day it ends")
 	screenshot(t, ctx, "20-calendar-warning-coordinator")
 
 	// Not the calendar's owner: no banner (the deadline is still marked).

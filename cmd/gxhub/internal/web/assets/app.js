@@ -11,7 +11,7 @@ const el = (tag, attrs, ...kids) => {
   for (const k of kids) if (k != null) e.append(k instanceof Node ? k : String(k));
   return e;
 };
-const state = { ops: [], me: null, trace: [] };
+const state = { ops: [], me: null, trace: [], depts: {}, resources: {} };
 
 async function api(method, path, body, headers) {
   const init = { method, credentials: "same-origin", headers: Object.assign({ "X-Gxhub-UI": "1" }, headers || {}) };
@@ -25,13 +25,133 @@ async function api(method, path, body, headers) {
   }
   return json;
 }
-const errText = (e) => (e.reason ? e.reason + ": " : "") + e.message;
+const errText = (e) => plainError(e);
+
+// ---- words for clerks ----
+// The pages show Chinese labels, never enum or reason codes: levels from the API's own
+// titles (the OpenAPI document names them, e.g. "省级"), item titles from the catalogue,
+// departments by name (code on hover), and these labels for the values the API leaves
+// untitled.
+const LABELS = {
+  role: { COORDINATOR: "协调", PROVIDER: "提供", CONSUMER: "使用", ISSUER: "发证", AUDITOR: "审计" },
+  level: { NATIONAL: "国家级", PROVINCIAL: "省级", MUNICIPAL: "地市级", COUNTY: "区县级", TOWNSHIP: "乡镇街道" },
+  share: { unconditional: "无条件共享", conditional: "有条件共享", not_shared: "不予共享" },
+  cycle: { realtime: "实时", daily: "每日", weekly: "每周", monthly: "每月", quarterly: "每季度", yearly: "每年", annual: "每年" },
+  kind: { pull: "调取数据", publish: "发布数据", "requirement.decision": "数据需求审批", "cert.verify": "证照校验", "subject.usage": "使用情况查询",
+    "department.register": "部门登记", "calendar.publish": "发布工作日历", "policy.change": "规则变更", "ecert.issue": "证照签发", "ecert.status": "证照状态变更" },
+  state: { under_review: "待审核", returned: "已退回", awaiting_provider: "待提供部门答复", granted: "已同意", refused: "已拒绝",
+    escalated: "已提交协调", revoked: "已撤销", ordered: "协调决定" },
+  reason: { GRANTED: "依据已批准的数据需求提供", NOT_SHARED: "该数据依法不予共享", REQUIREMENT_NOT_GRANTED: "数据需求尚未批准",
+    REQUIREMENT_REVOKED: "数据需求已被撤销", REQUIREMENT_OF_ANOTHER_DEPARTMENT: "数据需求不属于本部门", PURPOSE_NOT_COVERED: "办理事项不在批准范围内",
+    CASE_NUMBER_MISSING: "未填写办件编码", DATA_ITEM_NOT_APPROVED: "所调数据项未获批准", SCOPE_MISMATCH: "超出批准的地域范围", DATA_STALE: "数据已超过更新时限" },
+};
+// Level titles as the API document words them ("LEVEL_PROVINCIAL: … (省级) department").
+function learnLevels(spec) {
+  const d = ((spec.definitions || {})["gxhub.admin.v1.Level"] || {}).description || "";
+  for (const m of d.matchAll(/LEVEL_([A-Z]+):[^(\n]*\(([^)]+)\)/g)) LABELS.level[m[1]] = m[2];
+}
+const enumKey = (v, prefix) => String(v || "").replace(new RegExp("^" + prefix + "_"), "");
+const roleText = (roles) => (roles || []).map((r) => LABELS.role[enumKey(r, "ROLE")] || "其他").join("、");
+const levelText = (l) => LABELS.level[enumKey(l, "LEVEL")] || "—";
+const label = (kind, v) => (v == null || v === "" ? "—" : LABELS[kind][v] || "其他");
+// A department by name, its 统一社会信用代码 on hover.
+function deptCell(code) {
+  if (!code) return "—";
+  const d = state.depts[code];
+  return el("span", { class: "dept", title: "统一社会信用代码 " + code }, d ? d.name : "未登记部门");
+}
+function resourceCell(code) {
+  if (!code) return "—";
+  const r = state.resources[code];
+  return el("span", { class: "nowrap", title: "资源代码 " + code }, r ? r.name : code);
+}
+function itemTitles(resource, names) {
+  const r = state.resources[resource];
+  return (names || []).map((n) => ((r && r.items || []).find((i) => i.name === n) || {}).title || n).join("、");
+}
+async function loadDirectory() {
+  try {
+    for (const d of firstArray(await api("GET", "/v1/departments?page_size=500")) || []) state.depts[d.code] = d;
+  } catch (e) { /* names fall back */ }
+  try {
+    for (const r of firstArray(await api("GET", "/v1/resources?page_size=500")) || []) state.resources[r.code] = r;
+  } catch (e) { /* codes fall back */ }
+}
+// An audit outcome as a sentence: "已提供：依据已批准的数据需求提供".
+function outcomeText(outcome, reason) {
+  const code = (String(reason || "").match(/^([A-Z][A-Z_]+)\b/) || [])[1];
+  const why = code ? LABELS.reason[code] || "" : "";
+  const head = { granted: "已提供", ok: "已完成", denied: "已拒绝", failed: "未完成" }[outcome] || "已记录";
+  return why ? head + "：" + why : head;
+}
+
+// ---- one time format: Beijing time, the zone said once per page ----
+const TZ_LABEL = "北京时间";
+function bj(t) { const d = new Date(new Date(t).getTime() + 8 * 3600e3); return { y: d.getUTCFullYear(), m: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds(), wd: d.getUTCDay() }; }
+const pad2 = (n) => String(n).padStart(2, "0");
+function fmtTime(t) {
+  if (!t) return "—";
+  const p = bj(t);
+  return p.y + "-" + pad2(p.m) + "-" + pad2(p.d) + " " + pad2(p.h) + ":" + pad2(p.mi);
+}
+const WEEKDAY = "日一二三四五六";
+// A working-day deadline: 00:00 Beijing is the end of the day before ("截止 12月7日（周一）下班前").
+function fmtDeadline(t) {
+  if (!t) return "—";
+  const p = bj(t);
+  if (p.h === 0 && p.mi === 0 && p.s === 0 && p.ms === 0) {
+    const q = bj(new Date(t).getTime() - 86400e3);
+    return "截止 " + q.m + "月" + q.d + "日（周" + WEEKDAY[q.wd] + "）下班前";
+  }
+  return "截止 " + fmtTime(t);
+}
+// Working time (24 h per working day) rounded: "1 个工作日 3 小时", "5 小时", "不到 1 小时".
+function fmtWorking(d) {
+  const sec = parseFloat(String(d || "0").replace(/s$/, ""));
+  if (!isFinite(sec)) return "—";
+  const h = Math.round(sec / 3600);
+  if (h < 1) return "不到 1 小时";
+  const days = Math.floor(h / 24), hours = h % 24;
+  return (days ? days + " 个工作日" : "") + (days && hours ? " " : "") + (hours ? hours + " 小时" : "");
+}
+// The zone, once per page: in the heading of the time column.
+const timeCol = (name) => name + "（" + TZ_LABEL + "）";
+
+// ---- errors in plain Chinese; the technical detail folded away ----
+function plainError(e) {
+  const r = e && e.reason;
+  if (r === "REQUEST_UNSIGNED" || /^SESSION_/.test(r || "") || e.status === 401)
+    return "尚未登录或登录已过期。请在保存本部门身份目录的电脑上运行“gxctl --identity 部门身份目录 web”，打开它给出的登录链接。";
+  if (/_REQUIRED$/.test(r || "") || e.status === 403) return "本部门没有查看此内容所需的权限（如审计、协调角色）。请由具有相应角色的部门登录查看。";
+  if (e.status === 404) return "没有找到要查询的内容，请核对后重试。";
+  if (e.status === 400 || e.status === 409 || e.status === 412) return "输入的内容不符合要求，请核对后重试。";
+  return "暂时无法完成，请稍后重试；如仍不行，请联系中心运维人员。";
+}
+// errorBox shows the plain sentence, with the reason and message for the operator folded.
+function errorBox(id, prefix, e) {
+  const box = el("div", { class: "notice bad", id: id }, prefix + plainError(e));
+  if (e && (e.reason || e.message)) box.append(details([(e.reason || "") + (e.status ? " (HTTP " + e.status + ")" : ""), e.message || ""]));
+  return box;
+}
+function details(lines) {
+  const d = el("details", { class: "tech" }, el("summary", { text: "技术信息（供运维人员）" }));
+  for (const l of lines) if (l) d.append(el("div", { class: "mono", text: l }));
+  return d;
+}
+// setSource folds the API a page reads into the technical details of its notice.
+function setSource(id, cls, text, path) {
+  const n = $(id);
+  n.className = "notice " + cls;
+  n.replaceChildren(text);
+  if (path) n.append(details(["接口 " + path]));
+}
 
 // ---- API discovery from the OpenAPI document ----
 async function loadSpec() {
   try {
     const r = await fetch("/openapi.json");
     const spec = await r.json();
+    learnLevels(spec);
     for (const [p, item] of Object.entries(spec.paths || {})) {
       for (const [m, op] of Object.entries(item)) {
         state.ops.push({ method: m.toUpperCase(), path: p, id: op.operationId || "", params: (op.parameters || []).map((x) => x.name) });
@@ -85,13 +205,16 @@ async function whoami() {
   try {
     state.me = await api("GET", "/v1/whoami");
     const d = state.me.department || state.me;
-    $("who").textContent = (d.name || "") + " (" + (d.code || "") + ")" + (d.roles ? " · " + fmt(d.roles) : "");
+    const who = $("who");
+    who.textContent = (d.name || "") + (d.roles && d.roles.length ? " · " + roleText(d.roles) : "");
+    who.title = "统一社会信用代码 " + (d.code || "") + " · " + levelText(d.level);
+    who.dataset.code = d.code || "";
     $("logout").hidden = false;
     return true;
   } catch (e) {
-    $("who").textContent = "未登录 Not signed in";
+    $("who").textContent = "未登录";
     $("signed-out").hidden = false;
-    $("signed-out-why").textContent = errText(e);
+    $("signed-out-why").replaceChildren(errorBox("signed-out-error", "", e));
     return false;
   }
 }
@@ -200,18 +323,17 @@ function searchOp() {
 let traceHead = null;
 loaders.trace = async function () {
   const op = searchOp();
-  setNotice("trace-api", op ? "info" : "warn", op
-    ? "检索经 " + op.path + "（需审计员角色；身份证号由中心做 HMAC-SM3，不存储不记录）；每条记录的包含证明在浏览器中用 SM3 重新计算并与签名树头比对。Search via " + op.path + " (auditor role); each record's inclusion proof is recomputed in this browser."
-    : "此中心尚无审计检索 API：显示最近 200 条记录并在浏览器中按部门、案件号、资源和时间筛选（数据主体以 HMAC 存储，无法在浏览器中按主体筛选）。包含证明在浏览器中用 SM3 重新计算。This hub has no audit search API yet: the latest 200 records are filtered in the browser.");
+  if (op) setSource("trace-api", "info", "按条件检索审计记录（需审计或协调角色）。身份证号由中心加密比对，不保存、不显示；每条记录都在本浏览器中重新核验其已签名的存证。", op.path);
+  else setNotice("trace-api", "warn", "此中心尚无审计检索 API：显示最近 200 条记录并在浏览器中按部门、案件号、资源和时间筛选（数据主体以 HMAC 存储，无法在浏览器中按主体筛选）。包含证明在浏览器中用 SM3 重新计算。This hub has no audit search API yet: the latest 200 records are filtered in the browser.");
   try {
     const [info, head] = await Promise.all([api("GET", "/v1/audit/log"), api("GET", "/v1/audit/head")]);
     traceHead = head;
     $("trace-head").replaceChildren(el("dl", { class: "kv" },
-      el("dt", { text: "日志 Log" }), el("dd", { class: "mono", text: info.log_id }),
-      el("dt", { text: "树头 Head" }), el("dd", { class: "mono", id: "head-size", text: "size " + head.tree_size + " · root " + GXSM3.hex(GXSM3.b64(head.root_hash)) }),
-      el("dt", { text: "签署 Signed" }), el("dd", { text: new Date(head.time).toLocaleString("zh-CN") + " · key " + head.key_id + "（SM2 树头签名由中心公钥签署，可离线验证 verify offline with the log key）" })));
+      el("dt", { text: "存证记录数" }), el("dd", { id: "head-size", "data-size": head.tree_size, text: head.tree_size + " 条（截至 " + fmtTime(head.time) + " " + TZ_LABEL + "，由中心签名）" }),
+      el("dt", { text: "核验方式" }), el("dd", { text: "每条记录在本浏览器中用 SM3 重算到已签名的存证根；签名可用中心公钥离线核验。" })),
+      details(["日志 " + info.log_id, "树根 " + GXSM3.hex(GXSM3.b64(head.root_hash)), "密钥 " + head.key_id]));
   } catch (e) {
-    $("trace-head").textContent = "无法读取树头 Cannot read the tree head: " + errText(e);
+    $("trace-head").replaceChildren(errorBox("trace-head-error", "无法读取存证信息：", e));
   }
 };
 async function runTrace(ev) {
@@ -251,7 +373,7 @@ async function runTrace(ev) {
     state.trace = recs;
     renderTrace(recs);
   } catch (e) {
-    out.replaceChildren(el("div", { class: "notice bad", id: "trace-error", text: "查询失败 Search failed: " + errText(e) }));
+    out.replaceChildren(errorBox("trace-error", "查询失败：", e));
   }
 }
 async function pool(items, n, fn) {
@@ -265,30 +387,30 @@ async function checkProof(r) {
   try {
     const p = await api("GET", "/v1/audit/records/" + r.index + "/proof");
     const leaf = GXSM3.b64(p.leaf);
-    if (r.leaf && GXSM3.hex(GXSM3.b64(r.leaf)) !== GXSM3.hex(leaf)) return { ok: false, why: "the proof's leaf differs from the record's leaf" };
+    if (r.leaf && GXSM3.hex(GXSM3.b64(r.leaf)) !== GXSM3.hex(leaf)) return { ok: false, why: "存证与记录不一致" };
     const res = GXSM3.verifyInclusion(Number(p.index), Number(p.head.tree_size), leaf, (p.hashes || []).map(GXSM3.b64), GXSM3.b64(p.head.root_hash));
     res.size = p.head.tree_size; res.headTime = p.head.time;
     return res;
-  } catch (e) { return { ok: false, why: errText(e) }; }
+  } catch (e) { return { ok: false, why: "无法取得存证：" + plainError(e) }; }
 }
 function renderTrace(recs) {
   const out = $("trace-result");
   $("export-csv").disabled = $("export-json").disabled = recs.length === 0;
-  if (!recs.length) { out.replaceChildren(el("div", { class: "notice warn", id: "trace-empty", text: "没有符合条件的记录。No matching records." })); return; }
+  if (!recs.length) { out.replaceChildren(el("div", { class: "notice warn", id: "trace-empty", text: "没有符合条件的记录。" })); return; }
   const t = table(recs, [
-    { key: "index", label: "#" },
-    { label: "时间 Time", render: (r) => new Date(r.time).toLocaleString("zh-CN") },
-    { key: "kind", label: "类型 Kind" },
-    { key: "department", label: "部门 Department", mono: true },
-    { key: "resource", label: "资源 Resource" },
-    { key: "matter", label: "事项 Matter" },
-    { key: "case_number", label: "案件号 Case" },
-    { key: "outcome", label: "结果 Outcome" },
-    { label: "证明 Proof", render: (r) => el("span", { class: "st proof " + (r._proof.ok ? "pass" : "fail"), title: r._proof.why || "",
-        text: r._proof.ok ? "✓ 已在浏览器验证 (size " + r._proof.size + ")" : "✗ " + r._proof.why }) },
+    { key: "index", label: "序号" },
+    { label: timeCol("时间"), render: (r) => fmtTime(r.time) },
+    { label: "事项类型", render: (r) => label("kind", r.kind) },
+    { label: "部门", render: (r) => deptCell(r.department) },
+    { label: "数据资源", render: (r) => resourceCell(r.resource) },
+    { key: "matter", label: "事项编码", mono: true },
+    { key: "case_number", label: "办件编码", mono: true },
+    { label: "结果", render: (r) => outcomeText(r.outcome, r.reason) },
+    { label: "存证核验", render: (r) => el("span", { class: "st proof " + (r._proof.ok ? "pass" : "fail"), title: r._proof.ok ? "已签名存证共 " + r._proof.size + " 条" : "",
+        text: r._proof.ok ? "✓ 已核验" : "✗ " + r._proof.why }) },
   ]);
   t.id = "trace-table";
-  out.replaceChildren(el("p", { class: "small", text: recs.length + " 条记录 records" }), t);
+  out.replaceChildren(el("p", { class: "small", text: "共 " + recs.length + " 条记录" }), t);
 }
 function exportRows() {
   return state.trace.map((r) => ({ index: r.index, time: r.time, kind: r.kind, department: r.department, operator: r.operator, resource: r.resource,
@@ -310,34 +432,38 @@ loaders.catalog = async function () {
     findOp((o) => o.method === "GET" && /^\/v1\/(catalog|resources)/.test(o.path) && !/\{/.test(o.path));
   if (!op) setNotice("catalog-api", "warn", "此中心尚无资源目录 API。This hub has no catalogue API yet.");
   else {
-    setNotice("catalog-api", "info", "来源 Source: " + op.path);
+    setSource("catalog-api", "info", "各部门登记的政务数据资源：共享方式、更新周期和数据项。", op.path);
     try {
       const q = new URLSearchParams({ page_size: "500" });
       const items = firstArray(await api("GET", op.path + "?" + q)) || [];
+      for (const r of items) state.resources[r.code] = r;
       const t = items.length ? table(items, [
-        { key: "code", label: "资源代码 Code", mono: true }, { key: "name", label: "名称 Name" }, { key: "provider", label: "提供部门 Provider", mono: true },
-        { key: "share_type", label: "共享类型 Share type" }, { key: "update_cycle", label: "更新周期 Update cycle" },
-        { key: "freshness_limit", label: "鲜度上限(工作日) Limit" },
-        { label: "数据项 Items", render: (r) => (r.items || []).map((x) => x.name || x.code).join("、") },
-        { key: "version", label: "版本 Ver." }, { label: "发布 Published", render: (r) => (r.published ? "是 yes" : "否 no") },
-      ]) : el("p", { text: "目录为空 The catalogue is empty." });
+        { key: "code", label: "资源代码", mono: true }, { key: "name", label: "名称" }, { label: "提供部门", render: (r) => deptCell(r.provider) },
+        { label: "共享方式", render: (r) => label("share", r.share_type) }, { label: "更新周期", render: (r) => label("cycle", r.update_cycle) },
+        { label: "更新时限", render: (r) => (r.freshness_limit || 1) + " 个工作日" },
+        { label: "数据项", render: (r) => (r.items || []).map((x) => x.title || x.name).join("、") },
+        { key: "version", label: "版本" }, { label: "已发布数据", render: (r) => (r.published ? "是" : "否") },
+      ]) : el("p", { text: "目录为空。" });
       t.id = "catalog-table";
       $("catalog-result").replaceChildren(t);
-    } catch (e) { $("catalog-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
+    } catch (e) { $("catalog-result").replaceChildren(errorBox("catalog-error", "无法读取资源目录：", e)); }
   }
   try {
-    const ds = firstArray(await api("GET", "/v1/departments?page_size=200")) || [];
-    $("dept-result").replaceChildren(table(ds, [{ key: "code", label: "代码 Code", mono: true }, { key: "name", label: "名称 Name" },
-      { key: "level", label: "层级 Level" }, { key: "region", label: "区划 Region" }, { key: "roles", label: "角色 Roles" }]));
-  } catch (e) { $("dept-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
+    const ds = firstArray(await api("GET", "/v1/departments?page_size=500")) || [];
+    for (const d of ds) state.depts[d.code] = d;
+    const t = table(ds, [{ key: "name", label: "部门名称" }, { key: "code", label: "统一社会信用代码", mono: true },
+      { label: "层级", render: (d) => levelText(d.level) }, { key: "region", label: "行政区划", mono: true }, { label: "角色", render: (d) => roleText(d.roles) }]);
+    t.id = "dept-table";
+    $("dept-result").replaceChildren(t);
+  } catch (e) { $("dept-result").replaceChildren(errorBox("dept-error", "无法读取部门名录：", e)); }
 };
 
 // ---- 4. freshness ----
-function workingAge(d) {
-  const sec = parseFloat(String(d || "0").replace(/s$/, ""));
-  if (!isFinite(sec)) return "";
-  const h = sec / 3600;
-  return h >= 24 ? (h / 24).toFixed(1) + " 天 days" : h.toFixed(1) + " 小时 h";
+function freshnessState(r) {
+  if (r.status === "not_shared") return el("span", { class: "st unknown", text: "— 不予共享，无需更新" });
+  if (r.status === "never_published") return el("span", { class: "st fail", text: "✗ 逾期：从未发布数据" });
+  if (r.stale && r.status) return el("span", { class: "st fail", text: "✗ 逾期：无法按工作日历计算", title: "工作日历未覆盖该时段" });
+  return el("span", { class: "st " + (r.stale ? "fail" : "pass"), text: (r.stale ? "✗ 逾期" : "✓ 正常") + (r.provisional ? " · ⚠ 按暂定日历" : "") });
 }
 loaders.freshness = async function () {
   const op = findOp((o) => o.method === "GET" && o.path === "/v1/freshness") ||
@@ -347,24 +473,23 @@ loaders.freshness = async function () {
     $("freshness-result").replaceChildren();
     return;
   }
-  setNotice("freshness-api", "info", "来源 Source: " + op.path + " · 工作时间按官方工作日历计算（周末、节假日不计）Working time per the official calendar");
+  setSource("freshness-api", "info", "各资源距上次更新已过的工作时间，按官方工作日历计算（周末、节假日不计）。", op.path);
   try {
     const resp = await api("GET", op.path);
     const items = resp.resources || firstArray(resp) || [];
     const stale = items.filter((r) => r.stale).length;
-    const summary = el("div", { class: "notice " + (stale ? "bad" : "ok"), id: "freshness-summary" },
-      "共 " + items.length + " 个资源，逾期 " + stale + " 个 · " + items.length + " resources, " + stale + " stale" + (resp.as_of ? " · 截至 as of " + new Date(resp.as_of).toLocaleString("zh-CN") : ""));
+    const summary = el("div", { class: "notice " + (stale ? "bad" : "ok"), id: "freshness-summary", "data-total": items.length, "data-stale": stale },
+      "共 " + items.length + " 个资源，逾期 " + stale + " 个" + (resp.as_of ? "（截至 " + fmtTime(resp.as_of) + " " + TZ_LABEL + "）" : ""));
     const t = items.length ? table(items, [
-      { label: "状态 Status", render: (r) => el("span", { class: "st " + (r.stale ? "fail" : "pass"), text: (r.stale ? "✗ 逾期 stale" + (r.status ? " (" + r.status + ")" : "") : "✓ 正常 fresh") +
-        (r.provisional ? " · ⚠ 暂定日历 provisional calendar" : "") }) },
-      { key: "resource", label: "资源 Resource", mono: true }, { key: "provider", label: "提供部门 Provider", mono: true },
-      { label: "最近更新 Last update", render: (r) => (r.last_update ? new Date(r.last_update).toLocaleString("zh-CN") : "从未 never") },
-      { label: "工作时间已过 Working age", render: (r) => workingAge(r.working_age) },
-      { key: "limit_working_days", label: "上限(工作日) Limit (working days)" },
-    ], (r) => (r.stale ? "fail" : "")) : el("p", { text: "没有资源 No resources." });
+      { label: "状态", render: freshnessState },
+      { label: "数据资源", render: (r) => resourceCell(r.resource) }, { label: "提供部门", render: (r) => deptCell(r.provider) },
+      { label: timeCol("最近更新"), render: (r) => (r.last_update ? fmtTime(r.last_update) : "从未") },
+      { label: "已过工作时间", render: (r) => (r.last_update ? fmtWorking(r.working_age) : "—") },
+      { label: "更新时限", render: (r) => r.limit_working_days + " 个工作日" },
+    ], (r) => (r.stale ? "fail" : "")) : el("p", { text: "没有资源。" });
     t.id = "freshness-table";
     $("freshness-result").replaceChildren(summary, t);
-  } catch (e) { $("freshness-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
+  } catch (e) { $("freshness-result").replaceChildren(errorBox("freshness-error", "无法读取数据鲜度：", e)); }
 };
 
 // ---- 5. who used my data ----
@@ -375,8 +500,8 @@ function subjectOp() {
 }
 loaders.mydata = function () {
   const op = subjectOp();
-  setNotice("mydata-api", op ? "info" : "warn", op ? "来源 Source: " + op.path + "（需协调或审计角色 coordinator or auditor role）"
-    : "此中心尚无按数据主体查询使用情况的 API，暂不能查询。This hub has no subject-usage API yet.");
+  if (op) setSource("mydata-api", "info", "需协调或审计角色。", op.path);
+  else setNotice("mydata-api", "warn", "此中心尚无按数据主体查询使用情况的 API，暂不能查询。This hub has no subject-usage API yet.");
   $("mydata-run").disabled = !op;
 };
 async function runMyData(ev) {
@@ -384,7 +509,7 @@ async function runMyData(ev) {
   const op = subjectOp(), out = $("mydata-result");
   if (!op) return;
   const f = Object.fromEntries(new FormData($("mydata-form")).entries());
-  out.replaceChildren(el("div", { class: "notice info", text: "查询中 Looking up…" }));
+  out.replaceChildren(el("div", { class: "notice info", text: "查询中…" }));
   try {
     let uses = [], token = "", lookups = [];
     do {
@@ -393,17 +518,18 @@ async function runMyData(ev) {
       lookups.push(page.lookup_index);
       token = page.next_page_token || "";
     } while (token && uses.length < 5000);
-    const note = el("div", { class: "notice info", id: "mydata-lookup" }, "本次查询已记入审计日志（记录 #" + lookups.join(", #") + "）。This lookup is recorded in the audit log.");
+    const note = el("div", { class: "notice info", id: "mydata-lookup" }, "本次查询已记入审计日志（记录序号 " + lookups.join("、") + "）。");
     const t = uses.length ? table(uses, [
-      { label: "时间 When", render: (r) => new Date(r.time).toLocaleString("zh-CN") },
-      { label: "使用部门 Department", render: (r) => (r.department_name ? r.department_name + " " : "") + r.department },
-      { key: "kind", label: "方式 Kind" }, { key: "resource", label: "资源 Resource" }, { key: "data_items", label: "数据项 Data items" },
-      { key: "matter", label: "事项 Matter" }, { key: "case_number", label: "案件号 Case" },
-      { label: "结果 Outcome", render: (r) => r.outcome + (r.reason ? "（" + r.reason + "）" : "") },
-    ]) : el("p", { id: "mydata-none", text: "没有使用记录 No recorded use of this subject's data." });
+      { label: timeCol("时间"), render: (r) => fmtTime(r.time) },
+      { label: "使用部门", render: (r) => el("span", { class: "dept", title: "统一社会信用代码 " + r.department }, r.department_name || (state.depts[r.department] || {}).name || "未登记部门") },
+      { label: "方式", render: (r) => label("kind", r.kind) }, { label: "数据资源", render: (r) => resourceCell(r.resource) },
+      { label: "数据项", render: (r) => itemTitles(r.resource, r.data_items) },
+      { key: "matter", label: "事项编码", mono: true }, { key: "case_number", label: "办件编码", mono: true },
+      { label: "结果", render: (r) => outcomeText(r.outcome, r.reason) },
+    ]) : el("p", { id: "mydata-none", text: "没有使用此数据主体数据的记录。" });
     if (uses.length) t.id = "mydata-table";
     out.replaceChildren(note, t);
-  } catch (e) { out.replaceChildren(el("div", { class: "notice bad", id: "mydata-error", text: "查询失败 Lookup failed: " + errText(e) })); }
+  } catch (e) { out.replaceChildren(errorBox("mydata-error", "查询失败：", e)); }
 }
 
 // ---- 6. requirements and the working-day calendar ----
@@ -413,10 +539,10 @@ async function runMyData(ev) {
 function deadlineCell(r) {
   if (!r.deadline) return "—";
   // Deadlines are instants in Asia/Shanghai (00:00 after the last working day allowed).
-  const when = new Date(r.deadline).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai" }) + " 北京时间";
+  const when = fmtDeadline(r.deadline);
   if (!r.deadline_provisional) return when;
-  return el("span", { class: "st warn", title: "该年度工作日历尚未发布：按法定节假日暂定，发布后自动重算 · the year's calendar is not published yet" },
-    when + " ⚠ 暂定 provisional");
+  return el("span", { class: "st warn", title: "该年度工作日历尚未发布：按法定节假日暂定，发布后自动重算" },
+    when + " ⚠ 暂定");
 }
 loaders.requirements = async function () {
   const op = findOp((o) => o.method === "GET" && o.path === "/v1/requirements");
@@ -424,18 +550,18 @@ loaders.requirements = async function () {
     setNotice("requirements-api", "warn", "此中心尚无数据需求 API。This hub has no requirements API yet.");
     return;
   }
-  setNotice("requirements-api", "info", "来源 Source: " + op.path + " · 期限按官方工作日历计算；“暂定”期限所在年度的日历尚未发布，发布后自动重算 · Deadlines in working days; a provisional one is recomputed when its year is published");
+  setSource("requirements-api", "info", "期限按官方工作日历计算（北京时间）；“暂定”期限所在年度的日历尚未发布，发布后自动重算。", op.path);
   try {
     const items = (await api("GET", op.path + "?page_size=500")).requirements || [];
     const t = items.length ? table(items, [
-      { key: "id", label: "编号 ID", mono: true }, { key: "state", label: "状态 State" },
-      { label: "期限 Deadline", render: deadlineCell },
-      { key: "consumer", label: "需求部门 Consumer", mono: true }, { key: "provider", label: "提供部门 Provider", mono: true },
-      { key: "resource", label: "资源 Resource", mono: true }, { key: "items", label: "数据项 Items" },
-    ], (r) => (r.deadline_provisional ? "provisional" : "")) : el("p", { text: "没有数据需求 No requirements." });
+      { key: "id", label: "编号", mono: true }, { label: "状态", render: (r) => label("state", r.state) },
+      { label: "办理期限", render: deadlineCell },
+      { label: "需求部门", render: (r) => deptCell(r.consumer) }, { label: "提供部门", render: (r) => deptCell(r.provider) },
+      { label: "数据资源", render: (r) => resourceCell(r.resource) }, { label: "数据项", render: (r) => itemTitles(r.resource, r.items) },
+    ], (r) => (r.deadline_provisional ? "provisional" : "")) : el("p", { text: "没有数据需求。" });
     t.id = "requirements-table";
     $("requirements-result").replaceChildren(t);
-  } catch (e) { $("requirements-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
+  } catch (e) { $("requirements-result").replaceChildren(errorBox("requirements-error", "无法读取数据需求：", e)); }
 };
 
 // The coordinator owns the calendar: from 60 days before the announced years run out its
@@ -448,7 +574,7 @@ async function calendarBanner() {
     const w = y.coverage && y.coverage.warning;
     if (!w) return;
     const b = $("calendar-banner");
-    b.textContent = "工作日历预警 Working-day calendar: " + w;
+    b.textContent = "工作日历预警：" + w;
     b.hidden = false;
   } catch (e) { /* advisory only: the pages work without it */ }
 }
@@ -468,6 +594,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("mydata-form").addEventListener("submit", runMyData);
   await loadSpec();
   if (!(await whoami())) return;
+  await loadDirectory();
   await calendarBanner();
   window.addEventListener("hashchange", route);
   route();
