@@ -72,7 +72,7 @@ func calendarCmd() *cobra.Command {
 			if global.json {
 				return printProto(cmd.OutOrStdout(), r)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s (ends %s)%s\n", r.GetDeadlineDate(), r.GetDeadline().AsTime().In(cst).Format(time.RFC3339), provisionalNote(r.GetProvisional()))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (ends %s)%s\n", r.GetDeadlineDate(), showTS(r.GetDeadline()), provisionalNote(r.GetProvisional()))
 			return nil
 		},
 	}
@@ -125,7 +125,7 @@ func calendarYearsCmd() *cobra.Command {
 					version = strconv.FormatInt(y.GetVersion(), 10)
 				}
 				if y.GetPublishedAt() != nil {
-					at = y.GetPublishedAt().AsTime().In(cst).Format("2006-01-02 15:04")
+					at = showTS(y.GetPublishedAt())
 				}
 				by := y.GetPublishedBy()
 				if by == "" {
@@ -233,7 +233,7 @@ func calendarPublicationsCmd() *cobra.Command {
 				if p.GetEvidence() != "" {
 					signed = "SM2 (body SM3 " + p.GetBodyDigest() + ")"
 				}
-				tw.row(strconv.FormatInt(p.GetVersion(), 10), strings.Join(ys, ","), p.GetBy(), p.GetAt().AsTime().In(cst).Format("2006-01-02 15:04"),
+				tw.row(strconv.FormatInt(p.GetVersion(), 10), strings.Join(ys, ","), p.GetBy(), showTS(p.GetAt()),
 					strconv.FormatBool(p.GetReplace()), p.GetReason(), signed)
 			}
 			return tw.write(cmd.OutOrStdout())
