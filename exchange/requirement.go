@@ -66,6 +66,9 @@ const (
 	ActConfirmRefuse DecisionAction = "confirm_refusal"
 	ActRevoke        DecisionAction = "revoke"
 	ActWithdraw      DecisionAction = "withdraw"
+	// ActCatalogNotice is a system entry in a granted requirement's history: a change that
+	// narrows its resource was proposed or decided (CatalogProposal). The state is unchanged.
+	ActCatalogNotice DecisionAction = "catalogue_notice"
 )
 
 // Decision is one signed step of a requirement's history. Evidence is the deciding
@@ -74,8 +77,8 @@ const (
 type Decision struct {
 	Seq        int
 	Action     DecisionAction
-	By         string // department code, or "system"
-	LegalBasis string // required for refusals
+	By         string     // department code, or "system"
+	LegalBasis LegalBasis // required for refusals
 	Comment    string
 	At         time.Time
 	Evidence   string // signed request (compact JWS) that carried the decision
