@@ -362,11 +362,8 @@ func readMatterFile(cmd *cobra.Command, path string) ([]*exchangev1.Matter, erro
 // sameMatter compares what a registration sets (not the version or who stored it).
 func sameMatter(a, b *exchangev1.Matter) bool {
 	strip := func(m *exchangev1.Matter) *exchangev1.Matter {
-		m = proto.Clone(m).(*exchangev1.Matter)
+		m = server.MatterToProto(server.MatterFromProto(m)) // as the hub normalises it
 		m.Version, m.UpdatedAt, m.UpdatedBy = 0, nil, ""
-		if m.LegalBasis != nil {
-			m.LegalBasis.Citation = ""
-		}
 		return m
 	}
 	return proto.Equal(strip(a), strip(b))

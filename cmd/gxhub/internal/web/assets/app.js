@@ -316,7 +316,9 @@ loaders.catalog = async function () {
       const items = firstArray(await api("GET", op.path + "?" + q)) || [];
       const t = items.length ? table(items, [
         { key: "code", label: "资源代码 Code", mono: true }, { key: "name", label: "名称 Name" }, { key: "provider", label: "提供部门 Provider", mono: true },
-        { key: "share_type", label: "共享类型 Share type" }, { key: "update_cycle", label: "更新周期 Update cycle" },
+        { key: "share_type", label: "共享类型 Share type" },
+        { label: "共享条件/不予共享依据 Condition or legal basis", render: (r) => (r.legal_basis && r.legal_basis.citation) || r.condition || "" },
+        { key: "update_cycle", label: "更新周期 Update cycle" },
         { key: "freshness_limit", label: "鲜度上限(工作日) Limit" },
         { label: "数据项 Items", render: (r) => (r.items || []).map((x) => x.name || x.code).join("、") },
         { key: "version", label: "版本 Ver." }, { label: "发布 Published", render: (r) => (r.published ? "是 yes" : "否 no") },
