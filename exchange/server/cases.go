@@ -24,7 +24,6 @@ type Cases struct {
 	Now        Clock
 }
 
-
 // OpenCase opens a case for a registered matter.
 func (s *Cases) OpenCase(ctx context.Context, req *exchangev1.OpenCaseRequest) (*exchangev1.OpenCaseResponse, error) {
 	caller, err := RequireCaller(ctx)

@@ -29,7 +29,6 @@ type Matters struct {
 	Now        Clock
 }
 
-
 // DefineMatter registers a matter or stores a new version of it (coordinator).
 func (s *Matters) DefineMatter(ctx context.Context, req *exchangev1.DefineMatterRequest) (*exchangev1.DefineMatterResponse, error) {
 	caller, err := RequireRole(ctx, exchange.RoleCoordinator)

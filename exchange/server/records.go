@@ -132,7 +132,6 @@ type Objections struct {
 	Now         Clock
 }
 
-
 // audit records a step of an objection.
 func (s *Objections) audit(ctx context.Context, by string, evidence string, o *exchange.Objection, at time.Time, what string) {
 	rec := ledger.Record{Kind: KindObjection, Time: at, Department: by, Resource: o.Resource, DataItems: o.Items,
