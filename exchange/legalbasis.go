@@ -109,7 +109,7 @@ func (b LegalBasis) Validate(field string) error {
 			"cite the legal basis: kind (%s), document title, article (条/款) and, if it has one, the document number (文号)", basisKindList())
 	}
 	if _, err := ParseLegalBasisKind(string(b.Kind)); err != nil {
-		return Wrap(KindInvalid, "LEGAL_BASIS_KIND_INVALID", err, "%s: kind %q is not one of %s", field, b.Kind, basisKindList())
+		return bad("LEGAL_BASIS_KIND_INVALID", "kind %q is not one of %s: a refusal rests on a law, a regulation, a rule, a superior department's provision or a government approval (seed 004 Art. 30(二)), never on an internal rule", b.Kind, basisKindList())
 	}
 	n := utf8.RuneCountInString(b.Title)
 	if n < 2 || n > 128 || strings.ContainsAny(b.Title, "《》\n\r\t") {
