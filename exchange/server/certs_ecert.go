@@ -224,6 +224,9 @@ func (s *ECertService) ChangeECertStatus(ctx context.Context, req *certsv1.Chang
 	}
 	now := s.c.now()
 	reason := strings.TrimSpace(req.GetReason())
+	if err := exchange.CheckText("reason", reason, exchange.MaxText); err != nil {
+		return nil, err
+	}
 	if err := s.c.Store.Certs().ChangeStatus(ctx, e.Identifier, e.Status, to, store.ECertEvent{At: now, Reason: reason, By: caller.Department.Code}); err != nil {
 		return nil, err
 	}

@@ -191,10 +191,18 @@ func (f StoreFreshness) FreshnessOf(ctx context.Context, r *exchange.Resource, n
 	return FreshnessOf(ctx, f.Store, f.Calendar, r, now)
 }
 
+// caseBriefs reads cases for pulls without their history and materials.
+type caseBriefs struct{ store.Cases }
+
+// Get implements exchange.CaseReader.
+func (c caseBriefs) Get(ctx context.Context, number string) (*exchange.Case, error) {
+	return c.Brief(ctx, number)
+}
+
 // NewPuller wires the pull use case over the store, the policy, the hub's key and the
 // audit log.
 func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger.Log, subjectKey ledger.SubjectKeyFunc, cal exchange.WorkingTimer, now func() time.Time) *exchange.Puller {
-	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: s.Cases(), Matters: s.Matters(),
+	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: caseBriefs{s.Cases()}, Matters: s.Matters(),
 		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, Now: now}
 	if audit != nil {
 		p.Audit = PullAudit{Log: audit, SubjectKey: subjectKey}

@@ -17,6 +17,9 @@ type Cases interface {
 	// Get returns the case with its parties, history and materials, or ErrNotFound
 	// (CASE_NOT_FOUND).
 	Get(ctx context.Context, number string) (*exchange.Case, error)
+	// Brief returns the case with its parties but without history and materials (what a
+	// pull checks, in one read), or ErrNotFound (CASE_NOT_FOUND).
+	Brief(ctx context.Context, number string) (*exchange.Case, error)
 	// End appends e to the case's history and sets its state to e.State, if and only if
 	// the stored case is in state from with e.Seq-1 history entries (compare-and-set).
 	// Otherwise it writes nothing and fails with ErrFailedPrecondition (CASE_CHANGED).

@@ -120,13 +120,21 @@ func scanCase(row interface{ Scan(...any) error }) (*exchange.Case, error) {
 	return &c, nil
 }
 
-func (q cases) Get(ctx context.Context, number string) (*exchange.Case, error) {
+func (q cases) Brief(ctx context.Context, number string) (*exchange.Case, error) {
 	c, err := scanCase(q.s.queryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE number = $1`, number))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, caseNotFound(number)
 	}
 	if err != nil {
 		return nil, unavailable("read case", err)
+	}
+	return c, nil
+}
+
+func (q cases) Get(ctx context.Context, number string) (*exchange.Case, error) {
+	c, err := q.Brief(ctx, number)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := q.s.query(ctx, `SELECT seq, state, by_dept, comment, at, evidence, body_digest FROM case_events WHERE number = $1 ORDER BY seq`, number)
 	if err != nil {

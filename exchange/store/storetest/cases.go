@@ -33,6 +33,13 @@ func testCases(t *testing.T, s store.Store) {
 	got, err := cs.Get(ctx, c.Number)
 	require.NoError(t, err)
 	require.Equal(t, c, got)
+	brief, err := cs.Brief(ctx, c.Number)
+	require.NoError(t, err)
+	want := *c
+	want.History = nil
+	require.Equal(t, &want, brief, "brief: the case and its parties, no history")
+	_, err = cs.Brief(ctx, "NOPE")
+	require.ErrorIs(t, err, exchange.ErrNotFound)
 
 	t.Run("fail/the number is unique hub-wide", func(t *testing.T) {
 		err := cs.Create(ctx, Case(c.Number, "M-2", d2, at))
