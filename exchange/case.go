@@ -216,17 +216,18 @@ func (c *Case) End(to CaseState, by Actor, comment string, now time.Time) (CaseS
 }
 
 // OpenFor returns how long the case has been open at now in working days (calendar: the
-// hub's working-day calendar) and whether that is more than factor × the matter's time limit.
-func (c *Case) OpenFor(cal WorkingTimer, m *Matter, factor float64, now time.Time) (days float64, overdue bool, err error) {
+// hub's working-day calendar), whether that is more than factor × the matter's time limit,
+// and whether a day of a year not yet announced counted (provisional).
+func (c *Case) OpenFor(cal WorkingTimer, m *Matter, factor float64, now time.Time) (days float64, overdue, provisional bool, err error) {
 	if c.State != CaseOpen {
-		return 0, false, nil
+		return 0, false, false, nil
 	}
-	d, err := cal.WorkingTimeBetween(c.OpenedAt, now)
+	d, provisional, err := cal.WorkingTime(c.OpenedAt, now)
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	days = d.Hours() / 24
-	return days, m.TimeLimit > 0 && days > factor*float64(m.TimeLimit), nil
+	return days, m.TimeLimit > 0 && days > factor*float64(m.TimeLimit), provisional, nil
 }
 
 // String names the case for logs and messages.

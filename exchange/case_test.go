@@ -83,11 +83,12 @@ func TestCaseEnd(t *testing.T) {
 func TestCaseOpenFor(t *testing.T) {
 	c := &exchange.Case{Number: "YB-1", Applicant: applicant}
 	require.NoError(t, c.Open(caseMatter, yb, time.Date(2026, 3, 2, 9, 0, 0, 0, cst)))
-	days, overdue, err := c.OpenFor(calendar.Default(), caseMatter, 2, time.Date(2026, 3, 13, 9, 0, 0, 0, cst))
+	days, overdue, provisional, err := c.OpenFor(calendar.Default(), caseMatter, 2, time.Date(2026, 3, 13, 9, 0, 0, 0, cst))
 	require.NoError(t, err)
 	require.Equal(t, 9.0, days, "two weeks minus a weekend: 9 working days")
 	require.False(t, overdue, "9 ≤ 2 × 5")
-	days, overdue, err = c.OpenFor(calendar.Default(), caseMatter, 2, time.Date(2026, 3, 17, 9, 0, 0, 0, cst))
+	require.False(t, provisional)
+	days, overdue, _, err = c.OpenFor(calendar.Default(), caseMatter, 2, time.Date(2026, 3, 17, 9, 0, 0, 0, cst))
 	require.NoError(t, err)
 	require.Equal(t, 11.0, days)
 	require.True(t, overdue)

@@ -50,19 +50,22 @@ type ProposalDecision struct {
 // the granted requirements keep working until the approved change takes effect, and each
 // affected requirement's history says so.
 type CatalogProposal struct {
-	ID             string
-	Resource       string
-	Provider       string
-	BaseVersion    int       // the version the change was made on
-	Proposed       *Resource // the whole proposed resource (Version = BaseVersion + 1)
-	Narrowing      []string  // how it narrows, in words
-	Affected       []string  // requirements granted on the resource when it was proposed
-	State          ProposalState
-	Deadline       time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Decisions      []ProposalDecision
-	AppliedVersion int // the version the approval stored
+	ID          string
+	Resource    string
+	Provider    string
+	BaseVersion int       // the version the change was made on
+	Proposed    *Resource // the whole proposed resource (Version = BaseVersion + 1)
+	Narrowing   []string  // how it narrows, in words
+	Affected    []string  // requirements granted on the resource when it was proposed
+	State       ProposalState
+	Deadline    time.Time
+	// DeadlineProvisional is set when the deadline counted days of a year whose calendar
+	// was not announced yet (statutory holidays only).
+	DeadlineProvisional bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Decisions           []ProposalDecision
+	AppliedVersion      int // the version the approval stored
 }
 
 // Overdue reports whether a pending proposal is past the coordinator's deadline.
@@ -128,12 +131,12 @@ func (cc *ChangeControl) Plan(ch ResourceChange, by Actor, id string, now time.T
 	if days <= 0 {
 		days = DefaultProposalDays
 	}
-	deadline, err := cc.Calendar.AddWorkingDays(now, days)
+	deadline, provisional, err := cc.Calendar.Deadline(now, days)
 	if err != nil {
 		return nil, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "the coordinator's deadline of %d working days from %s cannot be computed", days, now.Format(time.DateOnly))
 	}
 	p := &CatalogProposal{ID: id, Resource: cur.Code, Provider: cur.Provider, BaseVersion: cur.Version, Proposed: next,
-		Narrowing: narrowing, State: ProposalPending, Deadline: deadline.UTC(), CreatedAt: now, UpdatedAt: now,
+		Narrowing: narrowing, State: ProposalPending, Deadline: deadline.UTC(), DeadlineProvisional: provisional, CreatedAt: now, UpdatedAt: now,
 		Decisions: []ProposalDecision{{Seq: 1, Action: ProposeChange, By: by.Department.Code, At: now, Evidence: by.Evidence, BodyDigest: by.BodyDigest}}}
 	for _, r := range ch.Granted {
 		p.Affected = append(p.Affected, r.ID)
@@ -208,8 +211,8 @@ func (p *CatalogProposal) Notice() string {
 	what := strings.Join(p.Narrowing, "; ")
 	switch p.State {
 	case ProposalPending:
-		return fmt.Sprintf("provider %s proposes to change resource %s: %s (proposal %s; the coordinator decides by %s). This requirement keeps working until a decision takes effect",
-			p.Provider, p.Resource, what, p.ID, p.Deadline.In(cst).Format("2006-01-02"))
+		return fmt.Sprintf("provider %s proposes to change resource %s: %s (proposal %s; the coordinator decides by %s%s). This requirement keeps working until a decision takes effect",
+			p.Provider, p.Resource, what, p.ID, p.Deadline.In(cst).Format("2006-01-02"), provisionalNote(p.DeadlineProvisional))
 	case ProposalApproved:
 		return fmt.Sprintf("coordinator %s approved proposal %s: resource %s changed in version %d (%s)%s", last.By, p.ID, p.Resource, p.AppliedVersion, what, withComment(last.Comment))
 	case ProposalRejected:

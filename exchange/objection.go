@@ -22,23 +22,26 @@ const (
 // Objection is a consumer's objection to a record (谁使用谁反馈); it is routed to the
 // provider and tracked until resolved (谁提供谁管理), with a deadline in working days.
 type Objection struct {
-	ID               string
-	Resource         string
-	Subject          string
-	RecordVersion    int64
-	Consumer         string
-	Provider         string
-	Items            []string
-	Text             string
-	State            ObjectionState
-	RaisedAt         time.Time
-	RaisedEvidence   string
-	Deadline         time.Time // the provider answers before it
-	EscalatedAt      time.Time // zero until the deadline passed unanswered
-	ResolvedAt       time.Time
-	ResolvedBy       string
-	Resolution       string
-	ResolvedEvidence string
+	ID             string
+	Resource       string
+	Subject        string
+	RecordVersion  int64
+	Consumer       string
+	Provider       string
+	Items          []string
+	Text           string
+	State          ObjectionState
+	RaisedAt       time.Time
+	RaisedEvidence string
+	Deadline       time.Time // the provider answers before it
+	// DeadlineProvisional is set when a day of a year whose working-day calendar was not
+	// announced yet counted, from the statutory holidays alone.
+	DeadlineProvisional bool
+	EscalatedAt         time.Time // zero until the deadline passed unanswered
+	ResolvedAt          time.Time
+	ResolvedBy          string
+	Resolution          string
+	ResolvedEvidence    string
 	// CorrectedVersion is the record version that corrected the data (state corrected).
 	CorrectedVersion int64
 }
@@ -76,10 +79,11 @@ func RaiseObjection(o *Objection, res *Resource, rec *Record, by Actor, cal Work
 	if days < 1 {
 		days = DefaultObjectionDays
 	}
-	deadline, err := cal.AddWorkingDays(now, days)
+	deadline, provisional, err := cal.Deadline(now, days)
 	if err != nil {
 		return Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "the answer deadline of %d working days from %s cannot be computed", days, now.Format(time.DateOnly))
 	}
+	o.DeadlineProvisional = provisional
 	o.Resource, o.Subject, o.RecordVersion = res.Code, rec.Subject, rec.Version
 	o.Consumer, o.Provider, o.State = by.Department.Code, res.Provider, ObjectionOpen
 	o.RaisedAt, o.RaisedEvidence, o.Deadline = now, by.Evidence, deadline.UTC()
@@ -135,6 +139,6 @@ func (o *Objection) Overdue(now time.Time) bool {
 
 // EscalationNote says why an objection was escalated, for the audit record.
 func (o *Objection) EscalationNote() string {
-	return fmt.Sprintf("provider %s did not answer objection %s (resource %s) before %s: escalated to the coordinator",
-		o.Provider, o.ID, o.Resource, o.Deadline.In(cst).Format("2006-01-02 15:04 MST"))
+	return fmt.Sprintf("provider %s did not answer objection %s (resource %s) before %s%s: escalated to the coordinator",
+		o.Provider, o.ID, o.Resource, o.Deadline.In(cst).Format("2006-01-02 15:04 MST"), provisionalNote(o.DeadlineProvisional))
 }

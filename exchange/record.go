@@ -23,4 +23,7 @@ type Freshness struct {
 	Limit          int // working days
 	Stale          bool
 	CalendarStatus string // "" or why staleness cannot be computed (e.g. year not announced)
+	// Provisional is set when WorkingAge counted days of a year whose working-day calendar
+	// is not announced, from the statutory holidays alone.
+	Provisional bool
 }

@@ -407,6 +407,9 @@ func printProposal(w io.Writer, p *exchangev1.CatalogProposal) error {
 	if p.GetOverdue() {
 		overdue = " OVERDUE"
 	}
+	if p.GetDeadlineProvisional() {
+		overdue += " (deadline provisional)"
+	}
 	fmt.Fprintf(w, "proposal %s  %s%s  resource %s v%d by %s, decide by %s\nnarrows: %s\naffects requirements: %s\n",
 		p.GetId(), p.GetState(), overdue, p.GetResource(), p.GetBaseVersion(), p.GetProvider(), p.GetDeadline().AsTime().In(cst).Format("2006-01-02"),
 		strings.Join(p.GetNarrowing(), "; "), strings.Join(p.GetAffected(), ", "))

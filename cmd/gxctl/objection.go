@@ -37,6 +37,9 @@ func printObjections(w io.Writer, os ...*exchangev1.Objection) error {
 		deadline := "-"
 		if o.GetDeadline() != nil {
 			deadline = o.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+			if o.GetDeadlineProvisional() {
+				deadline += " (provisional)"
+			}
 		}
 		tw.row(o.GetId(), o.GetResource(), o.GetSubject(), fmt.Sprint(o.GetRecordVersion()), o.GetConsumer(), o.GetProvider(),
 			state, deadline, o.GetText(), o.GetResolution())

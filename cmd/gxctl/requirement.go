@@ -19,7 +19,11 @@ func deadline(r *exchangev1.Requirement) string {
 	if r.GetDeadline() == nil {
 		return "-"
 	}
-	return r.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+	d := r.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+	if r.GetDeadlineProvisional() {
+		d += " (provisional)" // the year's calendar is not published yet
+	}
+	return d
 }
 
 func printRequirements(w io.Writer, rs ...*exchangev1.Requirement) error {

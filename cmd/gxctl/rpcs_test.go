@@ -77,6 +77,11 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.RequirementService.GetRequirement":    "requirement get",
 	"gxhub.exchange.v1.RequirementService.ListRequirements":  "requirement list",
 	"gxhub.exchange.v1.RequirementService.DecideRequirement": "requirement answer",
+
+	// Working-day calendar years and publications (F5).
+	"gxhub.exchange.v1.CalendarService.ListCalendarYears":        "calendar years",
+	"gxhub.exchange.v1.CalendarService.PublishCalendar":          "calendar publish",
+	"gxhub.exchange.v1.CalendarService.ListCalendarPublications": "calendar publications",
 }
 
 // rpcGaps are RPCs known to have no command yet, with who adds it. Keep it empty.

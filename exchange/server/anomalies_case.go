@@ -104,12 +104,16 @@ func (a *Audit) caseOpenTooLong(ctx context.Context, to time.Time, factor float6
 			if m == nil {
 				continue
 			}
-			days, overdue, err := c.OpenFor(a.Calendar, m, factor, to)
+			days, overdue, provisional, err := c.OpenFor(a.Calendar, m, factor, to)
 			if err != nil || !overdue {
-				continue // a year not announced cannot be measured: not flagged, never guessed
+				continue // a year with neither an announcement nor statutory holidays: not guessed
+			}
+			note := ""
+			if provisional {
+				note = " (provisional: days of a year whose working-day calendar is not announced counted from the statutory holidays alone)"
 			}
 			if !add(&auditv1.Anomaly{Rule: RuleCaseOpenTooLong, Department: c.Department, CaseNumber: c.Number,
-				Explanation: fmt.Sprintf("case %s (matter %s, promised %d working days) has been open %.1f working days since %s", c.Number, c.Matter, m.TimeLimit, days, c.OpenedAt.UTC().Format(time.RFC3339))}) {
+				Explanation: fmt.Sprintf("case %s (matter %s, promised %d working days) has been open %.1f working days since %s%s", c.Number, c.Matter, m.TimeLimit, days, c.OpenedAt.UTC().Format(time.RFC3339), note)}) {
 				return nil
 			}
 		}

@@ -254,7 +254,7 @@ func ProposalToProto(p *exchange.CatalogProposal, now time.Time) *exchangev1.Cat
 	}
 	out := &exchangev1.CatalogProposal{Id: p.ID, Resource: p.Resource, Provider: p.Provider, BaseVersion: int32(p.BaseVersion),
 		Narrowing: p.Narrowing, Affected: p.Affected, State: string(p.State), Deadline: ts(p.Deadline), Overdue: p.Overdue(now),
-		CreatedAt: ts(p.CreatedAt), UpdatedAt: ts(p.UpdatedAt), AppliedVersion: int32(p.AppliedVersion)}
+		CreatedAt: ts(p.CreatedAt), UpdatedAt: ts(p.UpdatedAt), AppliedVersion: int32(p.AppliedVersion), DeadlineProvisional: p.DeadlineProvisional}
 	if p.Proposed != nil {
 		out.Proposed = ResourceToProto(p.Proposed)
 	}

@@ -166,7 +166,7 @@ func ObjectionToProto(o *exchange.Objection) *exchangev1.Objection {
 	out := &exchangev1.Objection{Id: o.ID, Resource: o.Resource, Subject: o.Subject, RecordVersion: o.RecordVersion, Consumer: o.Consumer,
 		Provider: o.Provider, Items: o.Items, Text: o.Text, State: objectionStates[o.State], RaisedAt: timestamppb.New(o.RaisedAt),
 		ResolvedBy: o.ResolvedBy, Resolution: o.Resolution, ResolvedAt: ts(o.ResolvedAt), Deadline: ts(o.Deadline), EscalatedAt: ts(o.EscalatedAt),
-		CorrectedVersion: o.CorrectedVersion}
+		CorrectedVersion: o.CorrectedVersion, DeadlineProvisional: o.DeadlineProvisional}
 	return out
 }
 

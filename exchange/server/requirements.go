@@ -130,11 +130,20 @@ func involved(c *Caller, r *exchange.Requirement) bool {
 	return d.Code == r.Consumer || d.Code == r.Provider || d.HasRole(exchange.RoleCoordinator) || d.HasRole(exchange.RoleAuditor)
 }
 
-// load reads a requirement, escalating it first when it is past its deadline.
+// load reads a requirement, recomputing a provisional deadline whose year is now announced
+// and escalating it when it is past its deadline.
 func (s *Requirements) load(ctx context.Context, id string) (*exchange.Requirement, error) {
 	r, err := s.Store.Requirements().Get(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if s.Workflow.DeadlineSettled(r) { // a provisional deadline whose year is now announced
+		if _, err := s.recompute(ctx, r); err != nil {
+			return nil, err
+		}
+		if r, err = s.Store.Requirements().Get(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	if r.Overdue(s.now()) {
 		if _, err := s.escalate(ctx, r); err != nil {
@@ -162,9 +171,63 @@ func (s *Requirements) escalate(ctx context.Context, r *exchange.Requirement) (b
 	return true, nil
 }
 
+// recompute applies RecomputeDeadline to r (carrying its decisions). A concurrent
+// decision that got there first is not an error.
+func (s *Requirements) recompute(ctx context.Context, r *exchange.Requirement) (bool, error) {
+	from, d, ok, err := s.Workflow.RecomputeDeadline(r, s.now())
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
+		if exchange.KindOf(err) == exchange.KindFailedPrecondition {
+			return false, nil
+		}
+		return false, err
+	}
+	s.logDecision(ctx, r, d)
+	return true, nil
+}
+
+// RecomputeProvisional recomputes every provisional deadline whose year the calendar now
+// announces (after a publication; the hub also runs it with its periodic sweep, and reads
+// recompute the requirement they touch). It returns how many it recomputed.
+func (s *Requirements) RecomputeProvisional(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		page, err := s.Store.Requirements().List(ctx, store.RequirementFilter{DeadlineProvisional: true}, after, 100)
+		if err != nil {
+			return n, err
+		}
+		for _, o := range page {
+			if !s.Workflow.DeadlineSettled(o) {
+				continue // its year is still provisional
+			}
+			r, err := s.Store.Requirements().Get(ctx, o.ID)
+			if err != nil {
+				return n, err
+			}
+			ok, err := s.recompute(ctx, r)
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+			}
+		}
+		if len(page) < 100 {
+			return n, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
 // Sweep escalates every requirement past its deadline (the hub calls it periodically;
 // reads escalate the requirement they touch). It returns how many it escalated.
 func (s *Requirements) Sweep(ctx context.Context) (int, error) {
+	// A provisional deadline the published calendar moved is settled before it can expire.
+	if _, err := s.RecomputeProvisional(ctx); err != nil {
+		return 0, err
+	}
 	n := 0
 	for {
 		due, err := s.Store.Requirements().Overdue(ctx, s.now(), 100)
@@ -324,6 +387,7 @@ func RequirementToProto(r *exchange.Requirement) *exchangev1.Requirement {
 		LegalDuty: r.LegalDuty, ScopeRegion: r.ScopeRegion, State: string(r.State),
 		UpdateCycle: string(r.UpdateCycle), ProvisionMethod: string(r.ProvisionMethod),
 		Deadline: ts(r.Deadline), CreatedAt: ts(r.CreatedAt), UpdatedAt: ts(r.UpdatedAt),
+		DeadlineProvisional: r.DeadlineProvisional, DeadlineWorkingDays: int32(r.DeadlineDays),
 	}
 	for _, d := range r.Decisions {
 		out.Decisions = append(out.Decisions, &exchangev1.Decision{

@@ -37,6 +37,8 @@ type Store interface {
 	Proposals() Proposals
 	// Certs is the e-certificate registry and the hub-made seals (B2, B3).
 	Certs() Certs
+	// CalendarYears are the working-day calendar years the coordinator published (F5).
+	CalendarYears() CalendarYears
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).

@@ -48,11 +48,12 @@ func (s *Store) Proposals() store.Proposals { return proposals{s} }
 
 // proposalBody is the stored form of what a proposal's columns do not hold.
 type proposalBody struct {
-	BaseVersion    int
-	Proposed       *exchange.Resource
-	Narrowing      []string
-	Affected       []string
-	AppliedVersion int
+	DeadlineProvisional bool `json:",omitempty"`
+	BaseVersion         int
+	Proposed            *exchange.Resource
+	Narrowing           []string
+	Affected            []string
+	AppliedVersion      int
 }
 
 const proposalColumns = `id, resource, provider, state, decisions, deadline, created_at, updated_at, body`
@@ -68,7 +69,7 @@ func insertProposalDecision(ctx context.Context, tx *sql.Tx, id string, d exchan
 }
 
 func encodeProposal(p *exchange.CatalogProposal) (string, error) {
-	b, err := json.Marshal(proposalBody{BaseVersion: p.BaseVersion, Proposed: p.Proposed, Narrowing: p.Narrowing, Affected: p.Affected, AppliedVersion: p.AppliedVersion})
+	b, err := json.Marshal(proposalBody{DeadlineProvisional: p.DeadlineProvisional, BaseVersion: p.BaseVersion, Proposed: p.Proposed, Narrowing: p.Narrowing, Affected: p.Affected, AppliedVersion: p.AppliedVersion})
 	return string(b), err
 }
 
@@ -134,6 +135,7 @@ func scanProposal(row interface{ Scan(...any) error }) (*exchange.CatalogProposa
 	p.State = exchange.ProposalState(state)
 	p.Deadline, p.CreatedAt, p.UpdatedAt = fromMicro(deadline), fromMicro(created), fromMicro(updated)
 	p.BaseVersion, p.Proposed, p.Narrowing, p.Affected, p.AppliedVersion = b.BaseVersion, b.Proposed, b.Narrowing, b.Affected, b.AppliedVersion
+	p.DeadlineProvisional = b.DeadlineProvisional
 	return &p, n, nil
 }
 

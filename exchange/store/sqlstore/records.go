@@ -277,16 +277,17 @@ func init() {
 ALTER TABLE objections ADD COLUMN deadline {{int64}} NOT NULL DEFAULT 0;
 ALTER TABLE objections ADD COLUMN escalated_at {{int64}} NOT NULL DEFAULT 0;
 ALTER TABLE objections ADD COLUMN corrected_version {{int64}} NOT NULL DEFAULT 0;
+ALTER TABLE objections ADD COLUMN deadline_provisional INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX objections_due ON objections (state, escalated_at, deadline)
 `})
 }
 
-const objectionColumns = `id, resource, subject, record_version, consumer, provider, items, body, state, raised_at, raised_evidence, resolved_at, resolved_by, resolution, resolved_evidence, deadline, escalated_at, corrected_version`
+const objectionColumns = `id, resource, subject, record_version, consumer, provider, items, body, state, raised_at, raised_evidence, resolved_at, resolved_by, resolution, resolved_evidence, deadline, escalated_at, corrected_version, deadline_provisional`
 
 func (o objections) Raise(ctx context.Context, ob *exchange.Objection) error {
-	_, err := o.s.exec(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '', $12, 0, 0)`,
+	_, err := o.s.exec(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '', $12, 0, 0, $13)`,
 		ob.ID, ob.Resource, ob.Subject, ob.RecordVersion, ob.Consumer, ob.Provider, strings.Join(ob.Items, ","), ob.Text, string(exchange.ObjectionOpen),
-		ob.RaisedAt.UnixMicro(), ob.RaisedEvidence, micro(ob.Deadline))
+		ob.RaisedAt.UnixMicro(), ob.RaisedEvidence, micro(ob.Deadline), boolInt(ob.DeadlineProvisional))
 	if err != nil {
 		if o.s.d.IsUniqueViolation(err) {
 			return exchange.Errorf(exchange.KindAlreadyExists, "OBJECTION_EXISTS", "objection %s exists already", ob.ID)
@@ -302,9 +303,10 @@ func scanObjection(row interface{ Scan(...any) error }) (*exchange.Objection, er
 		ob                                    exchange.Objection
 		items, state                          string
 		raised, resolved, deadline, escalated int64
+		provisional                           int64
 	)
 	if err := row.Scan(&ob.ID, &ob.Resource, &ob.Subject, &ob.RecordVersion, &ob.Consumer, &ob.Provider, &items, &ob.Text, &state,
-		&raised, &ob.RaisedEvidence, &resolved, &ob.ResolvedBy, &ob.Resolution, &ob.ResolvedEvidence, &deadline, &escalated, &ob.CorrectedVersion); err != nil {
+		&raised, &ob.RaisedEvidence, &resolved, &ob.ResolvedBy, &ob.Resolution, &ob.ResolvedEvidence, &deadline, &escalated, &ob.CorrectedVersion, &provisional); err != nil {
 		return nil, err
 	}
 	if items != "" {
@@ -313,6 +315,7 @@ func scanObjection(row interface{ Scan(...any) error }) (*exchange.Objection, er
 	ob.State = exchange.ObjectionState(state)
 	ob.RaisedAt = time.UnixMicro(raised).UTC()
 	ob.ResolvedAt, ob.Deadline, ob.EscalatedAt = fromMicro(resolved), fromMicro(deadline), fromMicro(escalated)
+	ob.DeadlineProvisional = provisional != 0
 	return &ob, nil
 }
 

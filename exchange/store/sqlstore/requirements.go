@@ -58,7 +58,7 @@ type requirements struct{ s *Store }
 // Requirements implements store.Store.
 func (s *Store) Requirements() store.Requirements { return requirements{s} }
 
-const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method`
+const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method, deadline_days, deadline_provisional`
 
 // joinList stores a list of codes or names (none contains a newline: both are validated).
 func joinList(l []string) string { return strings.Join(l, "\n") }
@@ -152,10 +152,10 @@ func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error
 		return unavailable("create requirement", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		r.ID, r.Consumer, r.Provider, r.Resource, joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion,
 		string(r.State), micro(r.Deadline), len(r.Decisions), micro(r.CreatedAt), micro(r.UpdatedAt),
-		string(r.UpdateCycle), string(r.ProvisionMethod)); err != nil {
+		string(r.UpdateCycle), string(r.ProvisionMethod), r.DeadlineDays, bool01(r.DeadlineProvisional)); err != nil {
 		if q.s.d.IsUniqueViolation(err) {
 			return exists()
 		}
@@ -181,12 +181,13 @@ func scanRequirement(row interface{ Scan(...any) error }) (*exchange.Requirement
 		items, matters, state      string
 		cycle, provision           string
 		deadline, created, updated int64
-		n                          int
+		n, provisional             int
 	)
 	if err := row.Scan(&r.ID, &r.Consumer, &r.Provider, &r.Resource, &items, &matters, &r.LegalDuty, &r.ScopeRegion,
-		&state, &deadline, &n, &created, &updated, &cycle, &provision); err != nil {
+		&state, &deadline, &n, &created, &updated, &cycle, &provision, &r.DeadlineDays, &provisional); err != nil {
 		return nil, 0, err
 	}
+	r.DeadlineProvisional = provisional != 0
 	r.Items, r.MatterCodes, r.State = splitList(items), splitList(matters), exchange.RequirementState(state)
 	r.UpdateCycle, r.ProvisionMethod = exchange.UpdateCycle(cycle), exchange.ProvisionMethod(provision)
 	r.Deadline, r.CreatedAt, r.UpdatedAt = fromMicro(deadline), fromMicro(created), fromMicro(updated)
@@ -256,9 +257,10 @@ func (q requirements) Decide(ctx context.Context, r *exchange.Requirement, from 
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	res, err := tx.ExecContext(ctx, `UPDATE requirements SET items = $1, matter_codes = $2, legal_duty = $3, scope_region = $4,
-state = $5, deadline = $6, updated_at = $7, decisions = $8 WHERE id = $9 AND state = $10 AND decisions = $11`,
+state = $5, deadline = $6, updated_at = $7, decisions = $8, deadline_days = $12, deadline_provisional = $13
+WHERE id = $9 AND state = $10 AND decisions = $11`,
 		joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion, string(r.State), micro(r.Deadline), micro(r.UpdatedAt),
-		d.Seq, r.ID, string(from), d.Seq-1)
+		d.Seq, r.ID, string(from), d.Seq-1, r.DeadlineDays, bool01(r.DeadlineProvisional))
 	if err != nil {
 		return unavailable("decide requirement", err)
 	}
@@ -324,6 +326,9 @@ func (q requirements) List(ctx context.Context, f store.RequirementFilter, after
 	add("provider", f.Provider)
 	add("resource", f.Resource)
 	add("state", string(f.State))
+	if f.DeadlineProvisional {
+		query += ` AND deadline_provisional = 1`
+	}
 	args = append(args, limit)
 	query += ` ORDER BY id LIMIT $` + strconv.Itoa(len(args))
 	return q.scanList(ctx, "list requirements", query, args...)

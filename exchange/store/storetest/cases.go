@@ -146,7 +146,7 @@ func testProposals(t *testing.T, s store.Store) {
 	next.ShareType, next.LegalBasis, next.Version, next.UpdatedAt = exchange.ShareNotShared, Basis, 2, at
 	p := &exchange.CatalogProposal{ID: "P-1", Resource: r.Code, Provider: prov, BaseVersion: 1, Proposed: &next,
 		Narrowing: []string{"share type conditional → not_shared"}, Affected: []string{"RQ-1", "RQ-GONE"}, State: exchange.ProposalPending,
-		Deadline: at.Add(120 * time.Hour), CreatedAt: at, UpdatedAt: at,
+		Deadline: at.Add(120 * time.Hour), DeadlineProvisional: true, CreatedAt: at, UpdatedAt: at,
 		Decisions: []exchange.ProposalDecision{{Seq: 1, Action: exchange.ProposeChange, By: prov, At: at, Evidence: "GXHUB-SM2 p", BodyDigest: "d"}}}
 	require.NoError(t, s.Proposals().Create(ctx, p, "proposed"))
 	got, err := s.Proposals().Get(ctx, "P-1")

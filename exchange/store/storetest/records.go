@@ -143,7 +143,7 @@ func testObjections(t *testing.T, s store.Store) {
 	for i, cons := range []string{"C1", "C2", "C1"} {
 		require.NoError(t, os.Raise(ctx, &exchange.Objection{ID: fmt.Sprintf("o%d", i), Resource: "RES-1", Subject: IDNumber(1), RecordVersion: 2,
 			Consumer: cons, Provider: "P", Items: []string{"addr"}, Text: "地址有误", RaisedAt: at.Add(time.Duration(i) * time.Minute), RaisedEvidence: "jws",
-			Deadline: at.Add(time.Duration(24*(i+1)) * time.Hour)}))
+			Deadline: at.Add(time.Duration(24*(i+1)) * time.Hour), DeadlineProvisional: i == 1}))
 	}
 	require.ErrorIs(t, os.Raise(ctx, &exchange.Objection{ID: "o0", RaisedAt: at}), exchange.ErrAlreadyExists)
 
@@ -156,6 +156,7 @@ func testObjections(t *testing.T, s store.Store) {
 	require.Len(t, list, 1)
 	require.Equal(t, []string{"addr"}, list[0].Items)
 	require.Equal(t, at.Add(48*time.Hour), list[0].Deadline)
+	require.True(t, list[0].DeadlineProvisional)
 
 	// Overdue and escalation: once, by exactly one of concurrent sweepers.
 	due, err := os.Overdue(ctx, at.Add(48*time.Hour), 10)

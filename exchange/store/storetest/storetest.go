@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("CertTypes", func(t *testing.T) { testCertTypes(t, newStore(t)) })
 	t.Run("ECerts", func(t *testing.T) { testECerts(t, newStore(t)) })
 	t.Run("Seals", func(t *testing.T) { testSeals(t, newStore(t)) })
+	t.Run("CalendarYears", func(t *testing.T) { testCalendarYears(t, newStore(t)) })
+	t.Run("RequirementProvisional", func(t *testing.T) { testRequirementProvisional(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
 		t.Cleanup(func() { s.Close() })

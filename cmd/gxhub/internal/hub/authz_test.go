@@ -168,6 +168,10 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.CalendarService/AddWorkingDays":   public,
 	"/gxhub.exchange.v1.CalendarService/CountWorkingDays": public,
 
+	"/gxhub.exchange.v1.CalendarService/ListCalendarYears":        public,
+	"/gxhub.exchange.v1.CalendarService/ListCalendarPublications": public,
+	"/gxhub.exchange.v1.CalendarService/PublishCalendar":          only("coordinator"),
+
 	"/gxhub.exchange.v1.CatalogService/RegisterResource":     only("provider"),
 	"/gxhub.exchange.v1.CatalogService/UpdateResource":       only("provider"),
 	"/gxhub.exchange.v1.CatalogService/GetResource":          signed,

@@ -210,7 +210,7 @@ func TestBadInput(t *testing.T) {
 		"verify/not base64":     {"POST", "/v1/verify", []byte(`{"name":"a.ofd","content":"%%%"}`), yubei, 400, server.ReasonRequestMalformed, "content", "", ""},
 
 		// Dates out of range.
-		"calendar/unannounced year": {"GET", "/v1/calendar/days/2040-05-01", nil, unsigned, 400, "CALENDAR_YEAR_NOT_ANNOUNCED", "--calendar", "", ""},
+		"calendar/unannounced year": {"GET", "/v1/calendar/days/2101-05-01", nil, unsigned, 400, "CALENDAR_YEAR_NOT_ANNOUNCED", "gxctl calendar publish", "", ""},
 		"calendar/no such day":      {"GET", "/v1/calendar/days/2026-02-30", nil, unsigned, 400, "DATE_INVALID", "2026-02-30", "", ""},
 		"audit/from after to":       {"GET", "/v1/audit/records?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", nil, auditor, 400, "TIME_RANGE_INVALID", "must be before", "", ""},
 		"audit/unknown record":      {"GET", "/v1/audit/records/999999", nil, auditor, 404, "AUDIT_NOT_FOUND", "999999", "", ""},

@@ -28,7 +28,6 @@ import (
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
 	"github.com/gxhub/gxhub/exchange"
-	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres"
@@ -47,7 +46,7 @@ type Hub struct {
 	Log      *slog.Logger
 	Store    store.Store
 	CA       *CA
-	Calendar *calendar.Calendar
+	Calendar *server.LiveCalendar // embedded or --calendar years, published years, provisional years
 	Auth     *server.Authenticator
 	TLS      *tls.Config // nil when insecure
 	Audit    *Audit
@@ -94,17 +93,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 	}
-	var err error
-	if h.Calendar, err = loadCalendar(cfg.CalendarFile); err != nil {
+	baseCalendar, err := loadCalendar(cfg.CalendarFile)
+	if err != nil {
 		return nil, err
-	}
-	if !h.Calendar.Covers(h.now().In(calendar.Location()).Year()) {
-		log.Warn("the working-day calendar has no announcement for the current year: deadlines and freshness in this year will be refused until an updated calendar is loaded (--calendar)",
-			slog.Int("year", h.now().Year()), slog.Any("years", h.Calendar.Years()))
 	}
 	if h.Store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
+	h.Calendar = &server.LiveCalendar{Base: baseCalendar, Store: h.Store.CalendarYears(), Log: log}
 	password, err := readPassword(cfg.CAPasswordFile)
 	if err != nil {
 		h.Store.Close()
@@ -141,17 +137,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	return h, nil
 }
 
-func loadCalendar(path string) (*calendar.Calendar, error) {
-	if path == "" {
-		return calendar.Default(), nil
-	}
-	c, err := calendar.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("working-day calendar %s: %w", path, err)
-	}
-	return c, nil
-}
-
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
@@ -183,7 +168,8 @@ func (h *Hub) build(tlsDir string) error {
 	m := newMetrics(h.metrics)
 
 	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Log, Log: log, Now: h.now}
-	cal := &server.Calendar{Cal: h.Calendar}
+	cal := &server.Calendar{Live: h.Calendar, Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	h.registerCalendarMetrics(h.metrics)
 	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
 	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
 		trust.TLSCAPEM = string(b)
@@ -239,6 +225,7 @@ func (h *Hub) build(tlsDir string) error {
 		Audit: h.Audit.Log, Log: log, Now: h.now}
 	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
 		Audit: h.Audit.Log, Log: log, Now: h.now}
+	cal.Requirements = h.Requirements // a publication recomputes provisional deadlines
 	// Cases and matters (A7, A8): the registry, exemptions checked against the e-certificate
 	// registry, and collection for a case through the same pull use case.
 	cases := &server.Cases{Store: h.Store, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
@@ -319,7 +306,7 @@ func (h *Hub) build(tlsDir string) error {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx)))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -366,6 +353,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go h.purgeNonces(ctx)
 	go h.sweepRequirements(ctx)
+	go h.watchCalendar(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {

@@ -31,10 +31,24 @@ func startReplica(t *testing.T, first *testHub, dsn string) *testHub {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	require.NoError(t, os.CopyFS(cfg.DataDir, os.DirFS(first.h.Config.DataDir)))
-	cfg.Listen = "127.0.0.1:0"
 	cfg.Store.Driver, cfg.Store.PostgresDSN = "postgres", dsn
+	h, url := serveCopy(t, cfg)
+	return &testHub{h: h, url: url, dirs: first.dirs, http: first.http}
+}
+
+// serveCopy serves a hub with cfg on a random loopback port until the test ends and
+// returns it with its URL.
+func serveCopy(t *testing.T, cfg config.Config, opts ...hub.Option) (*hub.Hub, string) {
+	t.Helper()
+	return serveLogged(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+}
+
+// serveLogged is serveCopy with the hub's logger.
+func serveLogged(t *testing.T, cfg config.Config, log *slog.Logger, opts ...hub.Option) (*hub.Hub, string) {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := hub.New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(t, err)
@@ -45,7 +59,7 @@ func startReplica(t *testing.T, first *testHub, dsn string) *testHub {
 		require.NoError(t, <-done)
 		require.NoError(t, h.Close())
 	})
-	return &testHub{h: h, url: h.URL(ln.Addr()), dirs: first.dirs, http: first.http}
+	return h, h.URL(ln.Addr())
 }
 
 // TestReplicasShareOneLog runs three hubs on one PostgreSQL schema, pulls through all of

@@ -40,7 +40,7 @@ type testHub struct {
 	caPEM []byte
 }
 
-func startHub(t *testing.T, mutate func(*config.Config)) *testHub {
+func startHub(t *testing.T, mutate func(*config.Config), opts ...hub.Option) *testHub {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -53,7 +53,7 @@ func startHub(t *testing.T, mutate func(*config.Config)) *testHub {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, cfg, log)
+	h, err := hub.New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(t, err)

@@ -679,8 +679,11 @@ type CatalogProposal struct {
 	Decisions []*ProposalDecision `protobuf:"bytes,13,rep,name=decisions,proto3" json:"decisions,omitempty"`
 	// applied_version is the version an approval stored.
 	AppliedVersion int32 `protobuf:"varint,14,opt,name=applied_version,json=appliedVersion,proto3" json:"applied_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// deadline_provisional is set when the deadline counted days of a year
+	// whose working-day calendar was not announced yet.
+	DeadlineProvisional bool `protobuf:"varint,15,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CatalogProposal) Reset() {
@@ -809,6 +812,13 @@ func (x *CatalogProposal) GetAppliedVersion() int32 {
 		return x.AppliedVersion
 	}
 	return 0
+}
+
+func (x *CatalogProposal) GetDeadlineProvisional() bool {
+	if x != nil {
+		return x.DeadlineProvisional
+	}
+	return false
 }
 
 // ListProposalsRequest filters proposals; empty filters match all the
@@ -1674,7 +1684,7 @@ const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bevidence\x18\x06 \x01(\tR\bevidence\x12\x1f\n" +
 	"\vbody_digest\x18\a \x01(\tR\n" +
-	"bodyDigest\"\xb9\x04\n" +
+	"bodyDigest\"\xec\x04\n" +
 	"\x0fCatalogProposal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bresource\x18\x02 \x01(\tR\bresource\x12\x1a\n" +
@@ -1692,7 +1702,8 @@ const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12A\n" +
 	"\tdecisions\x18\r \x03(\v2#.gxhub.exchange.v1.ProposalDecisionR\tdecisions\x12'\n" +
-	"\x0fapplied_version\x18\x0e \x01(\x05R\x0eappliedVersion\"\x81\x01\n" +
+	"\x0fapplied_version\x18\x0e \x01(\x05R\x0eappliedVersion\x121\n" +
+	"\x14deadline_provisional\x18\x0f \x01(\bR\x13deadlineProvisional\"\x81\x01\n" +
 	"\x14ListProposalsRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +

@@ -648,8 +648,11 @@ type Objection struct {
 	EscalatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=escalated_at,json=escalatedAt,proto3" json:"escalated_at,omitempty"`
 	// The record version that corrected the data (state corrected).
 	CorrectedVersion int64 `protobuf:"varint,16,opt,name=corrected_version,json=correctedVersion,proto3" json:"corrected_version,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The deadline counted days of a year whose working-day calendar was not
+	// announced yet (statutory holidays only).
+	DeadlineProvisional bool `protobuf:"varint,17,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Objection) Reset() {
@@ -792,6 +795,13 @@ func (x *Objection) GetCorrectedVersion() int64 {
 		return x.CorrectedVersion
 	}
 	return 0
+}
+
+func (x *Objection) GetDeadlineProvisional() bool {
+	if x != nil {
+		return x.DeadlineProvisional
+	}
+	return false
 }
 
 // RaiseObjectionRequest objects to a record.
@@ -1194,7 +1204,7 @@ const file_exchange_v1_records_proto_rawDesc = "" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\"Q\n" +
 	"\x18GetRecordHistoryResponse\x125\n" +
-	"\bversions\x18\x01 \x03(\v2\x19.gxhub.exchange.v1.RecordR\bversions\"\xee\x04\n" +
+	"\bversions\x18\x01 \x03(\v2\x19.gxhub.exchange.v1.RecordR\bversions\"\xa1\x05\n" +
 	"\tObjection\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bresource\x18\x02 \x01(\tR\bresource\x12\x18\n" +
@@ -1216,7 +1226,8 @@ const file_exchange_v1_records_proto_rawDesc = "" +
 	"resolution\x126\n" +
 	"\bdeadline\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12=\n" +
 	"\fescalated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\vescalatedAt\x12+\n" +
-	"\x11corrected_version\x18\x10 \x01(\x03R\x10correctedVersion\"\x9e\x01\n" +
+	"\x11corrected_version\x18\x10 \x01(\x03R\x10correctedVersion\x121\n" +
+	"\x14deadline_provisional\x18\x11 \x01(\bR\x13deadlineProvisional\"\x9e\x01\n" +
 	"\x15RaiseObjectionRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12%\n" +

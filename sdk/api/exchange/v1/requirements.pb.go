@@ -177,8 +177,15 @@ type Requirement struct {
 	// provision_method is how the consumer wants the data: pull_api,
 	// subscription or batch_file.
 	ProvisionMethod string `protobuf:"bytes,15,opt,name=provision_method,json=provisionMethod,proto3" json:"provision_method,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// deadline_provisional is true when the deadline runs into a year whose
+	// working-day calendar is not announced yet and was computed from the
+	// statutory holidays alone; it is recomputed (a recompute_deadline decision)
+	// once the coordinator publishes the year.
+	DeadlineProvisional bool `protobuf:"varint,16,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	// deadline_working_days is the number of working days the deadline allows.
+	DeadlineWorkingDays int32 `protobuf:"varint,17,opt,name=deadline_working_days,json=deadlineWorkingDays,proto3" json:"deadline_working_days,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Requirement) Reset() {
@@ -314,6 +321,20 @@ func (x *Requirement) GetProvisionMethod() string {
 		return x.ProvisionMethod
 	}
 	return ""
+}
+
+func (x *Requirement) GetDeadlineProvisional() bool {
+	if x != nil {
+		return x.DeadlineProvisional
+	}
+	return false
+}
+
+func (x *Requirement) GetDeadlineWorkingDays() int32 {
+	if x != nil {
+		return x.DeadlineWorkingDays
+	}
+	return 0
 }
 
 // FileRequirementRequest is a new requirement.
@@ -837,7 +858,7 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bevidence\x18\a \x01(\tR\bevidence\x12\x1f\n" +
 	"\vbody_digest\x18\b \x01(\tR\n" +
-	"bodyDigestJ\x04\b\x04\x10\x05\"\xb9\x04\n" +
+	"bodyDigestJ\x04\b\x04\x10\x05\"\xa0\x05\n" +
 	"\vRequirement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bconsumer\x18\x02 \x01(\tR\bconsumer\x12\x1a\n" +
@@ -857,7 +878,9 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n" +
 	"\tdecisions\x18\r \x03(\v2\x1b.gxhub.exchange.v1.DecisionR\tdecisions\x12!\n" +
 	"\fupdate_cycle\x18\x0e \x01(\tR\vupdateCycle\x12)\n" +
-	"\x10provision_method\x18\x0f \x01(\tR\x0fprovisionMethod\"\x99\x02\n" +
+	"\x10provision_method\x18\x0f \x01(\tR\x0fprovisionMethod\x121\n" +
+	"\x14deadline_provisional\x18\x10 \x01(\bR\x13deadlineProvisional\x122\n" +
+	"\x15deadline_working_days\x18\x11 \x01(\x05R\x13deadlineWorkingDays\"\x99\x02\n" +
 	"\x16FileRequirementRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +
