@@ -191,6 +191,27 @@ func (f StoreFreshness) FreshnessOf(ctx context.Context, r *exchange.Resource, n
 	return FreshnessOf(ctx, f.Store, f.Calendar, r, now)
 }
 
+// registeredMatters answers whether a matter is registered, remembering the matters found:
+// a matter once registered stays registered (the registry has no deletion, a change is a
+// new version), and a pull checks only that, so a positive cache is exact. Codes not found
+// are asked again every time.
+type registeredMatters struct {
+	store.Matters
+	known sync.Map // code → *exchange.Matter
+}
+
+// Get implements exchange.MatterReader.
+func (m *registeredMatters) Get(ctx context.Context, code string) (*exchange.Matter, error) {
+	if v, ok := m.known.Load(code); ok {
+		return v.(*exchange.Matter), nil
+	}
+	mt, err := m.Matters.Get(ctx, code)
+	if err == nil {
+		m.known.Store(code, mt)
+	}
+	return mt, err
+}
+
 // caseBriefs reads cases for pulls without their history and materials.
 type caseBriefs struct{ store.Cases }
 
@@ -202,7 +223,7 @@ func (c caseBriefs) Get(ctx context.Context, number string) (*exchange.Case, err
 // NewPuller wires the pull use case over the store, the policy, the hub's key and the
 // audit log.
 func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger.Log, subjectKey ledger.SubjectKeyFunc, cal exchange.WorkingTimer, now func() time.Time) *exchange.Puller {
-	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: caseBriefs{s.Cases()}, Matters: s.Matters(),
+	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: caseBriefs{s.Cases()}, Matters: &registeredMatters{Matters: s.Matters()},
 		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, Now: now}
 	if audit != nil {
 		p.Audit = PullAudit{Log: audit, SubjectKey: subjectKey}
