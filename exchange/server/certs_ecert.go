@@ -364,20 +364,6 @@ func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.Veri
 var _ ecverify.StatusSource = registryStatus{}
 var _ verify.SealStatusChecker = registryStatus{}
 
-// HasCertType reports whether code is a catalogued licence type (the demo catalogue or a
-// registered type). The hub can use it for matter exemptions (Hub.ECertTypes).
-func (s *ECertService) HasCertType(ctx context.Context, code string) bool {
-	cat, err := s.c.catalogue(ctx)
-	if err != nil {
-		if s.c.Log != nil {
-			s.c.Log.WarnContext(ctx, "licence catalogue unavailable", "error", err.Error())
-		}
-		return false
-	}
-	_, ok := cat.Lookup(code)
-	return ok
-}
-
 // HeldECert implements exchange.ECertRegistry: the identifier of an active e-certificate of
 // the type that the holder holds in the registry, or why there is none.
 func (s *ECertService) HeldECert(ctx context.Context, holder, typeCode string) (string, string, error) {
