@@ -19,16 +19,8 @@ import (
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
-// dataAudit returns the records of kind in the data hub's log.
 func (dh *dataHub) dataAudit(t testing.TB, kind ledger.Kind) []ledger.Record {
-	t.Helper()
-	var out []ledger.Record
-	for _, e := range dh.auditFrom(t, 0) {
-		if e.Record.Kind == kind {
-			out = append(out, e.Record)
-		}
-	}
-	return out
+	return auditOfKind(t, dh.h, kind)
 }
 
 // TestCaseLifecycleAndAnomalies: a case's steps are signed, audited and visible to the

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/ledger"
@@ -20,12 +21,12 @@ import (
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
-// auditKinds returns the records of one kind in the hub's audit log, oldest first.
-func (eh *exchangeHub) auditKinds(t testing.TB, kind ledger.Kind) []ledger.Record {
+// auditOfKind returns the records of one kind in a hub's audit log, oldest first.
+func auditOfKind(t testing.TB, h *hub.Hub, kind ledger.Kind) []ledger.Record {
 	t.Helper()
 	var out []ledger.Record
 	for i := uint64(0); ; i++ {
-		e, err := eh.h.Audit.Log.GetRecord(context.Background(), i)
+		e, err := h.Audit.Log.GetRecord(context.Background(), i)
 		if errors.Is(err, ledger.ErrNotFound) {
 			return out
 		}
@@ -34,6 +35,10 @@ func (eh *exchangeHub) auditKinds(t testing.TB, kind ledger.Kind) []ledger.Recor
 			out = append(out, e.Record)
 		}
 	}
+}
+
+func (eh *exchangeHub) auditKinds(t testing.TB, kind ledger.Kind) []ledger.Record {
+	return auditOfKind(t, eh.h, kind)
 }
 
 // lastAudit returns the newest record of kind.
