@@ -15,17 +15,6 @@ type Record struct {
 	Batch       string // batch id the version arrived in
 }
 
-// PullRequest asks for subjects' records under a granted requirement, for one matter and
-// case (办件编码); purpose binding is checked on every pull.
-type PullRequest struct {
-	Requirement string
-	MatterCode  string
-	CaseNumber  string
-	Subjects    []string
-	Items       []string // subset of the requirement's items; empty = all granted items
-	FreshOnly   bool     // fail instead of returning stale data
-}
-
 // Freshness is a resource's staleness state.
 type Freshness struct {
 	Resource       string

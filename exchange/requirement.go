@@ -75,6 +75,9 @@ const (
 	// ActRecomputeDeadline (system) records a provisional deadline recomputed once the
 	// working-day calendar of its year was published.
 	ActRecomputeDeadline DecisionAction = "recompute_deadline"
+	// ActCatalogNotice is a system entry in a granted requirement's history: a change that
+	// narrows its resource was proposed or decided (CatalogProposal). The state is unchanged.
+	ActCatalogNotice DecisionAction = "catalogue_notice"
 )
 
 // Decision is one signed step of a requirement's history. Evidence is the deciding
@@ -83,8 +86,8 @@ const (
 type Decision struct {
 	Seq        int
 	Action     DecisionAction
-	By         string // department code, or "system"
-	LegalBasis string // required for refusals
+	By         string     // department code, or "system"
+	LegalBasis LegalBasis // required for refusals
 	Comment    string
 	At         time.Time
 	Evidence   string // signed request (compact JWS) that carried the decision

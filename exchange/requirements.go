@@ -66,8 +66,8 @@ type Actor struct {
 // DecisionRequest is what a department asks to decide on a requirement.
 type DecisionRequest struct {
 	Action     DecisionAction
-	LegalBasis string // required for refuse and confirm_refusal
-	Comment    string // required for return_incomplete (what is missing)
+	LegalBasis LegalBasis // required for refuse and confirm_refusal
+	Comment    string     // required for return_incomplete (what is missing)
 	// Amendment applies to ActSubmit on a returned requirement (resubmission): empty
 	// fields keep their value.
 	Items       []string
@@ -142,6 +142,12 @@ func checkContent(r *Requirement, res *Resource) error {
 	if strings.TrimSpace(r.LegalDuty) == "" {
 		return bad("LEGAL_DUTY_MISSING", "state the legal duty (law, regulation or rule) the data is needed for")
 	}
+	if err := CheckText("legal_duty", r.LegalDuty, MaxText); err != nil {
+		return err
+	}
+	if len(r.MatterCodes) > 100 {
+		return bad("MATTER_CODES_TOO_MANY", "a requirement covers at most 100 matters, got %d: file one requirement per group of matters", len(r.MatterCodes))
+	}
 	if r.ScopeRegion != "" && !regionRE.MatchString(r.ScopeRegion) {
 		return bad("REGION_INVALID", "scope region %q must be a 6-digit 行政区划代码", r.ScopeRegion)
 	}
@@ -155,6 +161,9 @@ func checkContent(r *Requirement, res *Resource) error {
 // MatterCodes, LegalDuty and ScopeRegion must be set; by must be the consumer.
 func (w *Workflow) File(r *Requirement, res *Resource, by Actor, now time.Time) error {
 	now = now.UTC().Truncate(time.Microsecond)
+	if res.Withdrawn {
+		return Errorf(KindFailedPrecondition, "RESOURCE_WITHDRAWN", "resource %s was withdrawn from the catalogue (version %d): no requirement can be filed for it", res.Code, res.Version)
+	}
 	if r.Consumer != by.Department.Code {
 		return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "department %s cannot file a requirement for consumer %s: file it as yourself", by.Department.Code, r.Consumer)
 	}
@@ -205,7 +214,7 @@ func (w *Workflow) File(r *Requirement, res *Resource, by Actor, now time.Time) 
 	case ShareNotShared:
 		r.State = ReqEscalated
 		r.Decisions = append(r.Decisions, systemDecision(2, ActEscalate, now,
-			fmt.Sprintf("resource %s is registered as not shared (不予共享; legal basis: %s): the coordinator decides", res.Code, res.LegalBasis)))
+			fmt.Sprintf("resource %s is registered as not shared (不予共享; legal basis: %s): the coordinator decides", res.Code, res.LegalBasis.Citation())))
 	default:
 		return Errorf(KindFailedPrecondition, "SHARE_TYPE_INVALID", "resource %s has share type %q", res.Code, res.ShareType)
 	}
@@ -251,12 +260,12 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 		}
 		return nil
 	}
+	req.LegalBasis = req.LegalBasis.Normalize()
 	legalBasis := func() error {
-		if strings.TrimSpace(req.LegalBasis) == "" {
-			return Errorf(KindInvalid, "LEGAL_BASIS_REQUIRED",
-				"a refusal must cite its legal basis (law, regulation, rule, a superior department's rule or a government approval); sharing is the rule (共享为原则、不共享为例外)")
-		}
-		return nil
+		return req.LegalBasis.Validate("a refusal's legal_basis (sharing is the rule, 共享为原则、不共享为例外: only a cited law, regulation, rule, superior department's provision or government approval makes an exception)")
+	}
+	if err := checkTexts(MaxText, "comment", req.Comment, "legal_duty", req.LegalDuty); err != nil {
+		return "", Decision{}, err
 	}
 	in := func(states ...RequirementState) error {
 		if !slices.Contains(states, r.State) {
@@ -347,7 +356,7 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 			err = in(ReqUnderReview, ReqReturned, ReqAwaitingProvider, ReqEscalated)
 			next.State = ReqWithdrawn
 		}
-	case ActAutoGrant, ActEscalate, ActRecomputeDeadline:
+	case ActAutoGrant, ActEscalate, ActRecomputeDeadline, ActCatalogNotice:
 		err = Errorf(KindInvalid, "ACTION_SYSTEM_ONLY", "%s is taken by the exchange itself, not requested", req.Action)
 	default:
 		err = Errorf(KindInvalid, "ACTION_INVALID", "action %q is not one of accept_complete, return_incomplete, submit, grant, refuse, order_share, confirm_refusal, revoke, withdraw", req.Action)
@@ -356,7 +365,10 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 		return "", Decision{}, err
 	}
 	d := by.decision(len(r.Decisions)+1, req.Action, now)
-	d.LegalBasis, d.Comment = strings.TrimSpace(req.LegalBasis), strings.TrimSpace(req.Comment)
+	d.Comment = strings.TrimSpace(req.Comment)
+	if req.Action == ActRefuse || req.Action == ActConfirmRefuse {
+		d.LegalBasis = req.LegalBasis
+	}
 	next.UpdatedAt = now
 	next.Decisions = append(slices.Clone(r.Decisions), d)
 	*r = next
@@ -405,7 +417,7 @@ func (r *Requirement) clearDeadline() {
 // deadline recomputation.
 func (r *Requirement) stepStart() (time.Time, bool) {
 	for i := len(r.Decisions) - 1; i >= 0; i-- {
-		if r.Decisions[i].Action != ActRecomputeDeadline {
+		if a := r.Decisions[i].Action; a != ActRecomputeDeadline && a != ActCatalogNotice {
 			return r.Decisions[i].At, true
 		}
 	}

@@ -48,6 +48,7 @@ func rolesScript(t *testing.T, blocks []string, port string) string {
 	var b strings.Builder
 	b.WriteString("set -euo pipefail\n")
 	heredoc := ""
+	mustFail := []string(nil) // the lines of a "! command" being collected
 	for i, block := range blocks {
 		fmt.Fprintf(&b, "echo '=== ROLES block %d'\n", i+1)
 		for _, line := range strings.Split(block, "\n") {
@@ -66,12 +67,32 @@ func rolesScript(t *testing.T, blocks []string, port string) string {
 				b.WriteString("# (built by the test) " + line + "\n")
 				continue
 			}
-			if m := expectedFailure.FindStringSubmatch(line); m != nil && heredoc == "" {
+			// "! command" (possibly continued with \) must fail.
+			if mustFail != nil || strings.HasPrefix(line, "! ") {
+				if mustFail == nil {
+					line = strings.TrimPrefix(line, "! ")
+				}
+				mustFail = append(mustFail, line)
+				if strings.HasSuffix(strings.TrimSpace(line), "\\") {
+					continue
+				}
+				last, comment := mustFail[len(mustFail)-1], ""
+				if i := strings.Index(last, " # "); i >= 0 {
+					last, comment = last[:i], strings.TrimSpace(last[i:])
+				}
+				mustFail[len(mustFail)-1] = last
+				cmd := strings.Join(mustFail, "\n")
+				fmt.Fprintf(&b, "if %s\nthen echo 'ROLES: expected to fail but succeeded: %s' >&2; exit 97; fi  %s\n", cmd, strings.ReplaceAll(strings.Fields(cmd)[0]+" …", "'", ""), comment)
+				mustFail = nil
+				continue
+			}
+			if m := expectedFailure.FindStringSubmatch(line); m != nil {
 				fmt.Fprintf(&b, "if %s; then echo 'ROLES: expected to fail but succeeded: %s' >&2; exit 97; fi  %s\n", m[1], strings.ReplaceAll(m[1], "'", ""), m[2])
 				continue
 			}
 			b.WriteString(line + "\n")
 		}
+		require.Nil(t, mustFail, "block %d ends inside a ! command", i+1)
 	}
 	b.WriteString("echo ROLES-DONE\n")
 	return b.String()

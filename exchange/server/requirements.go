@@ -65,7 +65,10 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 		UpdateCycle: exchange.UpdateCycle(req.GetUpdateCycle()), ProvisionMethod: exchange.ProvisionMethod(req.GetProvisionMethod()),
 	}
 	if err := s.Workflow.File(r, res, actor(caller), now); err != nil {
-		return nil, err
+		return nil, s.refused(ctx, caller, r, err)
+	}
+	if err := exchange.RequireRegistered(ctx, s.Store.Matters(), r.MatterCodes); err != nil {
+		return nil, s.refused(ctx, caller, r, err)
 	}
 	if err := s.Store.Requirements().Create(ctx, r); err != nil {
 		return nil, err
@@ -74,6 +77,20 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 		s.logDecision(ctx, r, d)
 	}
 	return &exchangev1.FileRequirementResponse{Requirement: RequirementToProto(r)}, nil
+}
+
+// refused records a refused filing (an unregistered matter, an unknown item, …) and
+// returns err.
+func (s *Requirements) refused(ctx context.Context, caller *Caller, r *exchange.Requirement, err error) error {
+	reason, msg := exchange.ErrorOf(err)
+	if reason == "" {
+		return err
+	}
+	digest := sm.Sum([]byte(caller.Evidence))
+	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: ledger.KindRequirementDecision, Time: s.now().UTC(), Department: caller.Department.Code,
+		Resource: r.Resource, DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: ledger.OutcomeDenied,
+		Reason: reason + ": filing refused: " + msg, ResponseDigest: digest[:]})
+	return err
 }
 
 // logDecision logs and audits a stored decision. The decision is durable by then: a
@@ -88,8 +105,8 @@ func (s *Requirements) logDecision(ctx context.Context, r *exchange.Requirement,
 			outcome = ledger.OutcomeDenied
 		}
 		reason := string(d.Action) + " → " + string(r.State)
-		if d.LegalBasis != "" {
-			reason += "; legal basis: " + d.LegalBasis
+		if !d.LegalBasis.IsZero() {
+			reason += "; legal basis: " + d.LegalBasis.Citation()
 		}
 		rec := ledger.Record{Kind: ledger.KindRequirementDecision, Time: d.At, Department: d.By, Resource: r.Resource,
 			DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: outcome, Reason: reason, RequestID: r.ID}
@@ -345,11 +362,16 @@ func (s *Requirements) DecideRequirement(ctx context.Context, req *exchangev1.De
 		return nil, err
 	}
 	from, d, err := s.Workflow.Decide(r, res, actor(caller), exchange.DecisionRequest{
-		Action: exchange.DecisionAction(req.GetAction()), LegalBasis: req.GetLegalBasis(), Comment: req.GetComment(),
+		Action: exchange.DecisionAction(req.GetAction()), LegalBasis: LegalBasisFromProto(req.GetLegalBasis()), Comment: req.GetComment(),
 		Items: req.GetItems(), MatterCodes: req.GetMatterCodes(), LegalDuty: strings.TrimSpace(req.GetLegalDuty()), ScopeRegion: req.GetScopeRegion(),
 	}, s.now())
 	if err != nil {
 		return nil, err
+	}
+	if d.Action == exchange.ActSubmit {
+		if err := exchange.RequireRegistered(ctx, s.Store.Matters(), r.MatterCodes); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
 		return nil, err
@@ -369,7 +391,7 @@ func RequirementToProto(r *exchange.Requirement) *exchangev1.Requirement {
 	}
 	for _, d := range r.Decisions {
 		out.Decisions = append(out.Decisions, &exchangev1.Decision{
-			Seq: int32(d.Seq), Action: string(d.Action), By: d.By, LegalBasis: d.LegalBasis, Comment: d.Comment,
+			Seq: int32(d.Seq), Action: string(d.Action), By: d.By, LegalBasis: LegalBasisToProto(d.LegalBasis), Comment: d.Comment,
 			At: ts(d.At), Evidence: d.Evidence, BodyDigest: d.BodyDigest,
 		})
 	}

@@ -28,8 +28,13 @@ type Store interface {
 	Catalog() Catalog
 	// Requirements are filed requirements and their decisions (A2).
 	Requirements() Requirements
-	// Matters is the matter catalogue (A7).
+	// Matters is the matter registry (A7, A8).
 	Matters() Matters
+	// Cases are the cases consuming departments open (A8, 一企一事一码).
+	Cases() Cases
+	// Proposals are providers' proposals to narrow resources, decided by the coordinator
+	// (A10).
+	Proposals() Proposals
 	// Certs is the e-certificate registry and the hub-made seals (B2, B3).
 	Certs() Certs
 	// CalendarYears are the working-day calendar years the coordinator published (F5).

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -88,9 +89,53 @@ func requirementNotFound(id string) error {
 }
 
 func insertDecision(ctx context.Context, tx *sql.Tx, id string, d exchange.Decision) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO requirement_decisions (requirement, seq, action, by_dept, legal_basis, comment, at, evidence, body_digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, d.Seq, string(d.Action), d.By, d.LegalBasis, d.Comment, micro(d.At), d.Evidence, d.BodyDigest)
+	basis, err := encodeBasis(d.LegalBasis)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO requirement_decisions (requirement, seq, action, by_dept, legal_basis, comment, at, evidence, body_digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, d.Seq, string(d.Action), d.By, basis, d.Comment, micro(d.At), d.Evidence, d.BodyDigest)
 	return err
+}
+
+// encodeBasis stores a legal basis as JSON ("" when there is none).
+func encodeBasis(b exchange.LegalBasis) (string, error) {
+	if b.IsZero() {
+		return "", nil
+	}
+	j, err := json.Marshal(b)
+	return string(j), err
+}
+
+// decodeBasis reads what encodeBasis stored; text stored before legal bases were
+// structured comes back as a basis without kind (readable, never valid).
+func decodeBasis(s string) exchange.LegalBasis {
+	var b exchange.LegalBasis
+	if s == "" {
+		return b
+	}
+	if strings.HasPrefix(s, "{") && json.Unmarshal([]byte(s), &b) == nil {
+		return b
+	}
+	return exchange.LegalBasis{Title: s}
+}
+
+// appendNotice appends a system notice to a requirement's history inside tx, leaving its
+// state as it is; a requirement that no longer exists is skipped.
+func appendNotice(ctx context.Context, tx *sql.Tx, id, comment string, at time.Time) error {
+	var seq int
+	err := tx.QueryRowContext(ctx, `UPDATE requirements SET decisions = decisions + 1, updated_at = $1 WHERE id = $2 RETURNING decisions`,
+		micro(at), id).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return unavailable("append requirement notice", err)
+	}
+	if err := insertDecision(ctx, tx, id, exchange.Decision{Seq: seq, Action: exchange.ActCatalogNotice, By: exchange.SystemActor, Comment: comment, At: at}); err != nil {
+		return unavailable("append requirement notice", err)
+	}
+	return nil
 }
 
 func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error {
@@ -176,7 +221,7 @@ FROM requirements r LEFT JOIN requirement_decisions d ON d.requirement = r.id WH
 		}
 		if seq.Valid {
 			r.Decisions = append(r.Decisions, exchange.Decision{Seq: int(seq.Int64), Action: exchange.DecisionAction(action.String),
-				By: by.String, LegalBasis: basis.String, Comment: comment.String, At: fromMicro(at.Int64),
+				By: by.String, LegalBasis: decodeBasis(basis.String), Comment: comment.String, At: fromMicro(at.Int64),
 				Evidence: evidence.String, BodyDigest: bodyDigest.String})
 		}
 	}

@@ -32,6 +32,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Requirements", func(t *testing.T) { testRequirements(t, newStore(t)) })
 	t.Run("RequirementList", func(t *testing.T) { testRequirementList(t, newStore(t)) })
 	t.Run("Matters", func(t *testing.T) { testMatters(t, newStore(t)) })
+	t.Run("Cases", func(t *testing.T) { testCases(t, newStore(t)) })
+	t.Run("Proposals", func(t *testing.T) { testProposals(t, newStore(t)) })
 	t.Run("CertTypes", func(t *testing.T) { testCertTypes(t, newStore(t)) })
 	t.Run("ECerts", func(t *testing.T) { testECerts(t, newStore(t)) })
 	t.Run("Seals", func(t *testing.T) { testSeals(t, newStore(t)) })

@@ -59,9 +59,11 @@ type Hub struct {
 	Decider *casbinpolicy.Decider
 	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
 	Requirements *server.Requirements
-	// ECertTypes reports whether an e-certificate type code is catalogued (matter
-	// exemptions): the ECertService's licence catalogue (demo plus registered types).
-	ECertTypes func(ctx context.Context, code string) bool
+	// Puller is the pull use case (exchange.Puller) over the store, the policy, the hub's
+	// key and the audit log.
+	Puller *exchange.Puller
+	// Objections tracks objections; Serve sweeps it for overdue answers.
+	Objections *server.Objections
 	deadlines  exchange.Deadlines
 
 	grpc    *grpc.Server
@@ -202,10 +204,13 @@ func (h *Hub) build(tlsDir string) error {
 		return fmt.Errorf("seed the default pull policy: %w", err)
 	}
 	h.Decider = casbinpolicy.New(h.Store.Policies())
-	pulls := &server.Pulls{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Key: h.SigningKey,
-		Calendar: h.Calendar, Log: log, Now: h.now}
+	signer := &server.PullSigner{Key: h.SigningKey}
+	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
+	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
-	objections := &server.Objections{Store: h.Store, Log: log, Now: h.now}
+	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
+		Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+	objections := h.Objections
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Log: log, Now: h.now}
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
@@ -218,9 +223,6 @@ func (h *Hub) build(tlsDir string) error {
 	if err != nil {
 		return err
 	}
-	if h.ECertTypes == nil {
-		h.ECertTypes = ecertSvc.HasCertType
-	}
 	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
 	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
 	certsv1.RegisterSealServiceServer(h.grpc, sealSvc)
@@ -230,15 +232,21 @@ func (h *Hub) build(tlsDir string) error {
 	if err := h.deadlines.Validate(); err != nil {
 		return err
 	}
-	catalog := &server.Catalog{Store: h.Store, Log: log, Now: h.now}
+	catalog := &server.Catalog{Store: h.Store, Changes: &exchange.ChangeControl{Calendar: h.Calendar, Days: h.Config.Deadlines.ProposalDays},
+		Audit: h.Audit.Log, Log: log, Now: h.now}
 	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
 		Audit: h.Audit.Log, Log: log, Now: h.now}
 	cal.Requirements = h.Requirements // a publication recomputes provisional deadlines
-	matters := &server.Matters{Store: h.Store, Log: log, Now: h.now, Puller: pulls,
-		ECertType: func(ctx context.Context, code string) bool { return h.ECertTypes != nil && h.ECertTypes(ctx, code) }}
+	// Cases and matters (A7, A8): the registry, exemptions checked against the e-certificate
+	// registry, and collection for a case through the same pull use case.
+	cases := &server.Cases{Store: h.Store, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+	exemptions := &exchange.ExemptionFinder{Matters: h.Store.Matters(), Catalog: h.Store.Catalog(), Requirements: server.ConsumerRequirements{Store: h.Store}, ECerts: ecertSvc}
+	matters := &server.Matters{Store: h.Store, Exemptions: exemptions, Signer: signer, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now,
+		Collector: &exchange.Collector{Cases: h.Store.Cases(), Materials: h.Store.Cases(), Exemptions: exemptions, Puller: h.Puller, Now: h.now}}
 	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
+	exchangev1.RegisterCaseServiceServer(h.grpc, cases)
 	// gRPC server reflection (v1 and v1alpha): grpcurl, Postman and Kreya list and
 	// describe the services. Public, like /openapi.json (server.PublicStreams).
 	reflection.Register(h.grpc)
@@ -293,6 +301,9 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	if err := exchangev1.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
+		return err
+	}
+	if err := exchangev1.RegisterCaseServiceHandlerServer(ctx, gw, cases); err != nil {
 		return err
 	}
 
@@ -402,8 +413,8 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sweepRequirements escalates requirements past their working-day deadline every minute
-// (reads escalate the requirement they touch in between).
+// sweepRequirements escalates requirements and objections past their working-day deadline
+// every minute (reads escalate what they touch in between).
 func (h *Hub) sweepRequirements(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -416,6 +427,11 @@ func (h *Hub) sweepRequirements(ctx context.Context) {
 				h.Log.Warn("escalate overdue requirements", slog.String("error", err.Error()))
 			} else if n > 0 {
 				h.Log.Info("escalated overdue requirements", slog.Int("count", n))
+			}
+			if n, err := h.Objections.Sweep(ctx); err != nil && ctx.Err() == nil {
+				h.Log.Warn("escalate overdue objections", slog.String("error", err.Error()))
+			} else if n > 0 {
+				h.Log.Info("escalated overdue objections", slog.Int("count", n))
 			}
 		}
 	}

@@ -439,7 +439,9 @@ loaders.catalog = async function () {
       for (const r of items) state.resources[r.code] = r;
       const t = items.length ? table(items, [
         { key: "code", label: "资源代码", mono: true }, { key: "name", label: "名称" }, { label: "提供部门", render: (r) => deptCell(r.provider) },
-        { label: "共享方式", render: (r) => label("share", r.share_type) }, { label: "更新周期", render: (r) => label("cycle", r.update_cycle) },
+        { label: "共享方式", render: (r) => label("share", r.share_type) },
+        { label: "共享条件 / 不予共享的依据", render: (r) => (r.legal_basis && r.legal_basis.citation) || r.condition || "" },
+        { label: "更新周期", render: (r) => label("cycle", r.update_cycle) },
         { label: "更新时限", render: (r) => (r.freshness_limit || 1) + " 个工作日" },
         { label: "数据项", render: (r) => (r.items || []).map((x) => x.title || x.name).join("、") },
         { key: "version", label: "版本" }, { label: "已发布数据", render: (r) => (r.published ? "是" : "否") },
