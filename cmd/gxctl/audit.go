@@ -295,8 +295,8 @@ A running count goes to stderr while exporting (silence it with --quiet).`,
 			n, err := c.SearchAuditRecords(cmd.Context(), &req, func(r *auditv1.AuditRecord) error {
 				switch format {
 				case "table":
-					row := recordRow(r)
-					tbl.row(row[0], row[1], row[2], row[3], row[5], row[8], row[9], row[10], row[11])
+					row := recordRow(r) // CSV keeps RFC 3339; the table the one time format
+					tbl.row(row[0], showTS(r.GetTime()), row[2], row[3], row[5], row[8], row[9], row[10], row[11])
 				case "csv":
 					return cw.Write(recordRow(r))
 				case "json":
