@@ -15,12 +15,21 @@ import (
 // chain checks cert (who = "signer" or "maker") against opts.Roots at time at. An issuer
 // that is not in the trust store is unknown (unless RequireChain); a chain that is found but
 // broken (expired at that time, wrong key usage, bad signature) fails.
-func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time) {
+func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time, extra ...*smx509.Certificate) {
 	name := who + ".chain"
 	if len(v.opts.Roots) == 0 {
 		v.r.add(scope, name, Unknown, "no trust roots configured: issuer %q not checked", cert.Issuer)
 		return
 	}
+	if isAnchor(cert, v.opts.Roots) {
+		if cert.ValidAt(at) {
+			v.r.add(scope, name, Pass, "the certificate is itself a configured trust anchor (valid at %s)", fmtTime(at))
+		} else {
+			v.r.add(scope, name, Fail, "the certificate is a configured trust anchor but not valid at %s", fmtTime(at))
+		}
+		return
+	}
+	intermediates := append(append([]*smx509.Certificate{}, v.opts.Intermediates...), extra...)
 	notTrusted := func(format string, args ...any) {
 		st := Unknown
 		if v.opts.RequireChain {
@@ -33,7 +42,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		for _, c := range v.opts.Roots {
 			roots.AddCert(c)
 		}
-		for _, c := range v.opts.Intermediates {
+		for _, c := range intermediates {
 			inter.AddCert(c)
 		}
 		chains, err := cert.X509.Verify(smx509.VerifyOptions{
@@ -45,7 +54,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		case err == nil:
 			root := chains[0][len(chains[0])-1]
 			v.r.add(scope, name, Pass, "chains to trusted root %q at %s", root.Subject.String(), fmtTime(at))
-		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, v.opts.Intermediates):
+		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, intermediates):
 			notTrusted("issuer not in trust store: %q", cert.Issuer)
 		case outsideValidity(cert.X509, at) && untrustedApartFromValidity(cert.X509, roots, inter):
 			// The certificate itself is outside its validity at the checked time (the
@@ -58,7 +67,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		return
 	}
 	// Lenient certificate: smx509 cannot build its chain; check its issuer's signature directly.
-	for _, iss := range append(append([]*smx509.Certificate{}, v.opts.Roots...), v.opts.Intermediates...) {
+	for _, iss := range append(append([]*smx509.Certificate{}, v.opts.Roots...), intermediates...) {
 		if !bytes.Equal(iss.RawSubject, cert.RawIssuer) {
 			continue
 		}
@@ -122,6 +131,17 @@ func issuerKnown(rawIssuer []byte, pools ...[]*smx509.Certificate) bool {
 	return false
 }
 
+// isAnchor reports whether cert itself is one of the configured trust anchors (a pinned
+// signer or seal-maker certificate).
+func isAnchor(cert *ses.Certificate, roots []*smx509.Certificate) bool {
+	for _, r := range roots {
+		if bytes.Equal(r.Raw, cert.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
 func isRoot(c *smx509.Certificate, roots []*smx509.Certificate) bool {
 	for _, r := range roots {
 		if bytes.Equal(r.Raw, c.Raw) {
@@ -141,6 +161,10 @@ func issuerKey(c *smx509.Certificate) (*ecdsa.PublicKey, error) {
 
 func (v *verifier) revocation(scope, who string, cert *ses.Certificate, at time.Time, trusted bool) {
 	name := who + ".revocation"
+	if isAnchor(cert, v.opts.Roots) {
+		v.r.add(scope, name, Pass, "the certificate is itself a configured trust anchor: it is trusted until it is removed from the trust store (trust anchors are not checked for revocation, RFC 5280 §6.1)")
+		return
+	}
 	if v.opts.Revocation == nil {
 		v.r.add(scope, name, Unknown, "no revocation source configured")
 		return
@@ -172,6 +196,8 @@ func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, er
 		v.r.add(scope, name, Unknown, "revocation status not available: %v", err)
 	case !st.Revoked:
 		v.r.add(scope, name, Pass, "not revoked%s", src)
+	case st.Compromise:
+		v.r.add(scope, name, Fail, "revoked at %s for %s: signatures made before then are suspect too%s", fmtTime(st.RevokedAt), st.Reason, src)
 	case st.RevokedAt.IsZero() || !st.RevokedAt.After(at):
 		v.r.add(scope, name, Fail, "revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
 	case trusted:
