@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -86,7 +87,7 @@ func (c *CRLs) CertificateStatus(_ context.Context, cert *ses.Certificate, at ti
 	case !seen:
 		return Status{}, fmt.Errorf("no CRL from the issuer %q is configured", cert.Issuer)
 	case best == nil:
-		return Status{}, errors.Join(problems...)
+		return Status{}, joined(problems)
 	case best.ThisUpdate.Before(at):
 		return Status{}, fmt.Errorf("the newest CRL from %q (thisUpdate %s) predates the time checked %s: it cannot show a revocation in between; fetch a newer CRL", bestIssuer.Subject.String(), fmtTime(best.ThisUpdate), fmtTime(at))
 	}
@@ -152,8 +153,21 @@ func (s Sources) first(none string, ask func(Checker) (Status, bool, error)) (St
 	if len(errs) == 0 {
 		return Status{}, errors.New(none)
 	}
-	return Status{}, errors.Join(errs...)
+	return Status{}, joined(errs)
 }
+
+// joined is several errors on one line ("a; b"), for reports.
+type joined []error
+
+func (j joined) Error() string {
+	msgs := make([]string, len(j))
+	for i, e := range j {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (j joined) Unwrap() []error { return j }
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {

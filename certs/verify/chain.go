@@ -184,25 +184,33 @@ func (v *verifier) sealStatus(scope string, seal *ses.Seal, at time.Time, truste
 	v.revocationOutcome(scope, name, st, err, at, trusted)
 }
 
-// revocationOutcome judges a revocation answer; trusted says whether `at` comes from a
-// verified timestamp (a revocation after a trusted time does not affect the signature).
+// revocationOutcome reports a revocation answer as check name.
 func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, err error, at time.Time, trusted bool) {
+	status, reason := JudgeRevocation(st, err, at, trusted)
+	v.r.add(scope, name, status, "%s", reason)
+}
+
+// JudgeRevocation turns a revocation source's answer about a certificate used at `at` into
+// a check outcome. trusted says whether `at` comes from a verified timestamp: a revocation
+// after a trusted signing time does not affect the signature, after a signer-asserted one
+// it cannot be ruled out (unknown). A revocation for key compromise fails whatever its time.
+func JudgeRevocation(st RevocationStatus, err error, at time.Time, trusted bool) (Status, string) {
 	src := ""
 	if st.Source != "" {
 		src = " (" + st.Source + ")"
 	}
 	switch {
 	case err != nil:
-		v.r.add(scope, name, Unknown, "revocation status not available: %v", err)
+		return Unknown, fmt.Sprintf("revocation status not available: %v", err)
 	case !st.Revoked:
-		v.r.add(scope, name, Pass, "not revoked%s", src)
+		return Pass, "not revoked" + src
 	case st.Compromise:
-		v.r.add(scope, name, Fail, "revoked at %s for %s: signatures made before then are suspect too%s", fmtTime(st.RevokedAt), st.Reason, src)
+		return Fail, fmt.Sprintf("revoked at %s for %s: signatures made before then are suspect too%s", fmtTime(st.RevokedAt), st.Reason, src)
 	case st.RevokedAt.IsZero() || !st.RevokedAt.After(at):
-		v.r.add(scope, name, Fail, "revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
+		return Fail, fmt.Sprintf("revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
 	case trusted:
-		v.r.add(scope, name, Pass, "revoked at %s, after the timestamped signing time %s%s", fmtTime(st.RevokedAt), fmtTime(at), src)
+		return Pass, fmt.Sprintf("revoked at %s, after the timestamped signing time %s%s", fmtTime(st.RevokedAt), fmtTime(at), src)
 	default:
-		v.r.add(scope, name, Unknown, "revoked at %s, after the time checked %s; that time is signer-asserted (no verified timestamp)%s", fmtTime(st.RevokedAt), fmtTime(at), src)
+		return Unknown, fmt.Sprintf("revoked at %s, after the time checked %s; that time is signer-asserted (no verified timestamp)%s", fmtTime(st.RevokedAt), fmtTime(at), src)
 	}
 }

@@ -55,8 +55,9 @@ func (v *verifier) ofdPackage(input []byte) error {
 	v.r.add("", "container", Pass, "OFD package with %d files, %d document(s)", len(pkg.Names()), len(docs))
 	rend := pkg.Rendered()
 
-	covered := map[string]sigState{} // path → best state of a signature whose reference to it matched
-	sigData := map[string]bool{}     // signature lists, Signature.xml, SignedValue, Seal files
+	covered := map[string]sigState{}   // path → best state of a signature whose reference to it matched
+	coveredBy := map[string][]string{} // path → intact signatures covering it
+	sigData := map[string]bool{}       // signature lists, Signature.xml, SignedValue, Seal files
 	nsig, nchecked := 0, 0
 	for i, d := range docs {
 		if d.SignaturesPath != "" {
@@ -86,6 +87,9 @@ func (v *verifier) ofdPackage(input []byte) error {
 			}
 			for _, p := range refs {
 				mark(p, st)
+				if st == intact {
+					coveredBy[p] = append(coveredBy[p], s.Path)
+				}
 			}
 			for _, p := range mismatched { // reported by its reference check
 				mark(p, broken)
@@ -101,6 +105,7 @@ func (v *verifier) ofdPackage(input []byte) error {
 		v.r.add("", "signatures", Pass, "%d signature(s) checked of %d in total", nchecked, nsig)
 	}
 	v.coverage(pkg, rend, covered, sigData)
+	v.licence(pkg, rend, coveredBy)
 	return nil
 }
 

@@ -90,6 +90,7 @@ func (v *verifier) signature(scope string, der, data []byte, haveData bool, sigP
 			v.r.add(scope, "signature.outer", Fail, "%v", err)
 		} else {
 			v.r.add(scope, "signature.outer", Pass, "SM2 (default UID, Z) valid over DER(TBS_Sign) as received, %s value", ses.ValueEncoding(sig.Value))
+			v.signers[scope] = signer
 		}
 	}
 

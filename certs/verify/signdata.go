@@ -118,8 +118,10 @@ func (v *verifier) signedData(scope string, der, data []byte, sigPath, dateTime 
 			v.r.add(scope, "signature.outer", Fail, "%v", err)
 		} else if si.SignedAttrsRaw != nil {
 			v.r.add(scope, "signature.outer", Pass, "SM2 (default UID, Z) valid over the DER SET of the signed attributes as received")
+			v.signers[scope] = signer
 		} else {
 			v.r.add(scope, "signature.outer", Pass, "SM2 (default UID, Z) valid over %s", label)
+			v.signers[scope] = signer
 		}
 	}
 

@@ -33,6 +33,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/gxhub/gxhub/certs/cms"
+	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/ofd"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/trust"
@@ -75,6 +76,11 @@ type Options struct {
 	Limits ofd.Limits
 	// Now is the clock for Report.VerifiedAt; nil means time.Now.
 	Now func() time.Time
+	// Catalogue returns the licence types known, for e-licence files (GB/T 36905); nil
+	// means the demo catalogue.
+	Catalogue func(ctx context.Context) (*ecert.Catalogue, error)
+	// Licences, when set, is the registry asked for an e-licence file's status.
+	Licences LicenceStatusChecker
 }
 
 // ErrInput is wrapped by Verify errors about input that is not a recognisable OFD package,
@@ -162,7 +168,7 @@ func Verify(ctx context.Context, input []byte, opts Options) (*Report, error) {
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	v := &verifier{ctx: ctx, opts: opts, r: &Report{Input: opts.Name, Kind: kind, VerifiedAt: now().UTC()}}
+	v := &verifier{ctx: ctx, opts: opts, r: &Report{Input: opts.Name, Kind: kind, VerifiedAt: now().UTC()}, signers: map[string]*ses.Certificate{}}
 	var err error
 	switch kind {
 	case KindOFD:
@@ -191,4 +197,7 @@ type verifier struct {
 	ctx  context.Context
 	opts Options
 	r    *Report
+	// signers are the signer certificates of signatures whose signature value verified,
+	// by scope.
+	signers map[string]*ses.Certificate
 }

@@ -32,6 +32,8 @@ type Store interface {
 	Matters() Matters
 	// Certs is the e-certificate registry and the hub-made seals (B2, B3).
 	Certs() Certs
+	// Trust is the verifier's trust store: trust bundles and CRL sources (B4).
+	Trust() Trust
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).

@@ -3,7 +3,9 @@ package sestest
 import (
 	"crypto/rand"
 	"encoding/asn1"
+	"io"
 	"math/big"
+	"net/http"
 	"testing"
 	"time"
 
@@ -58,10 +60,14 @@ var (
 // is SM3(covered) and genTime is at.
 func (t *TSA) Stamp(covered []byte, at time.Time) ([]byte, error) {
 	imprint := sm.Sum(covered)
+	return t.stamp(imprint[:], nil, at)
+}
+
+func (t *TSA) stamp(imprint []byte, nonce *big.Int, at time.Time) ([]byte, error) {
 	tst, err := asn1.Marshal(ses.TSTInfo{
 		Version: 1, Policy: asn1.ObjectIdentifier{1, 2, 3, 4, 1},
-		MessageImprint: ses.MessageImprint{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: ses.OIDSM3}, HashedMessage: imprint[:]},
-		SerialNumber:   big.NewInt(at.UnixNano()), GenTime: at.UTC(),
+		MessageImprint: ses.MessageImprint{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: ses.OIDSM3}, HashedMessage: imprint},
+		SerialNumber:   big.NewInt(at.UnixNano()), GenTime: at.UTC().Truncate(time.Second), Nonce: nonce,
 	})
 	if err != nil {
 		return nil, err
@@ -122,4 +128,42 @@ func (t *TSA) Stamp(covered []byte, at time.Time) ([]byte, error) {
 		})
 	})
 	return cb.Bytes()
+}
+
+// Handler answers RFC 3161 requests (application/timestamp-query) with a token at the
+// time now() returns, so that the TSA can run behind httptest.NewServer.
+func (t *TSA) Handler(now func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		var req struct {
+			Version        int
+			MessageImprint ses.MessageImprint
+			ReqPolicy      asn1.ObjectIdentifier `asn1:"optional"`
+			Nonce          *big.Int              `asn1:"optional"`
+			CertReq        bool                  `asn1:"optional,default:false"`
+		}
+		if err == nil {
+			_, err = asn1.Unmarshal(body, &req)
+		}
+		type status struct {
+			Status       int
+			StatusString []string `asn1:"optional,utf8"`
+		}
+		w.Header().Set("Content-Type", "application/timestamp-reply")
+		if err != nil || !req.MessageImprint.HashAlgorithm.Algorithm.Equal(ses.OIDSM3) {
+			out, _ := asn1.Marshal(struct{ Status status }{status{Status: 2, StatusString: []string{"bad request"}}})
+			_, _ = w.Write(out)
+			return
+		}
+		tok, err := t.stamp(req.MessageImprint.HashedMessage, req.Nonce, now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out, _ := asn1.Marshal(struct {
+			Status status
+			Token  asn1.RawValue
+		}{status{Status: 0}, asn1.RawValue{FullBytes: tok}})
+		_, _ = w.Write(out)
+	})
 }

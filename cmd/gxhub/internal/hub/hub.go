@@ -63,6 +63,9 @@ type Hub struct {
 	ECertTypes func(ctx context.Context, code string) bool
 	deadlines  exchange.Deadlines
 
+	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
+	Trust *server.TrustStore
+
 	grpc    *grpc.Server
 	handler http.Handler
 	web     *web.UI
@@ -225,6 +228,7 @@ func (h *Hub) build(tlsDir string) error {
 		h.ECertTypes = ecertSvc.HasCertType
 	}
 	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
+	certsv1.RegisterTrustStoreServiceServer(h.grpc, h.Trust)
 	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
 	certsv1.RegisterSealServiceServer(h.grpc, sealSvc)
 	if h.deadlines == (exchange.Deadlines{}) {
@@ -277,6 +281,9 @@ func (h *Hub) build(tlsDir string) error {
 		}
 	}
 	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterTrustStoreServiceHandlerServer(ctx, gw, h.Trust); err != nil {
 		return err
 	}
 	if err := certsv1.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
@@ -355,6 +362,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go h.purgeNonces(ctx)
 	go h.sweepRequirements(ctx)
+	go h.Trust.Run(ctx, h.Config.Verify.CRLRefresh)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {
