@@ -1,7 +1,6 @@
 package ecert
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
@@ -9,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/gxhub/gxhub/certs/ofd"
 )
 
 // LicenceTagNS is the namespace of the custom tag file that carries a licence's GB/T 36903
@@ -133,21 +134,13 @@ func NewLicenceOFD(m *Metadata, cat *Catalogue) ([]byte, error) {
 		{"Doc_0/Tags/CustomTags.xml", `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<ofd:CustomTags xmlns:ofd="http://www.ofdspec.org/2016"><ofd:CustomTag NameSpace="` + LicenceTagNS + `"><ofd:FileLoc>Licence.xml</ofd:FileLoc></ofd:CustomTag></ofd:CustomTags>`},
 		{"Doc_0/Tags/Licence.xml", `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + string(tagXML)},
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
+	var order []string
+	m2 := map[string][]byte{}
 	for _, f := range files {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write([]byte(f.body)); err != nil {
-			return nil, err
-		}
+		order = append(order, f.name)
+		m2[f.name] = []byte(f.body)
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return ofd.Pack(order, m2)
 }
 
 // ErrNotLicence is returned by ParseLicenceTag for a custom tag file that is not a

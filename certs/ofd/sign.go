@@ -149,6 +149,9 @@ func xmlEscape(s string) string {
 	return b.String()
 }
 
+// Pack writes an OFD package (a zip, deflated) holding files in the given order.
+func Pack(order []string, files map[string][]byte) ([]byte, error) { return writeZip(files, order) }
+
 // writeZip writes files in the given order (deflated).
 func writeZip(files map[string][]byte, order []string) ([]byte, error) {
 	var buf bytes.Buffer

@@ -211,15 +211,7 @@ func (r *OCSPResponse) parseTBS() error {
 			s.Status = 0
 		case cbasn1.Tag(1).ContextSpecific().Constructed():
 			s.Status = 1
-			if !st.ReadASN1GeneralizedTime(&s.RevokedAt) {
-				return errOCSP
-			}
-			var reason cryptobyte.String
-			var has bool
-			if !st.ReadOptionalASN1(&reason, &has, cbasn1.Tag(0).ContextSpecific().Constructed()) {
-				return errOCSP
-			}
-			if has && !reason.ReadASN1Enum(&s.Reason) {
+			if !st.ReadASN1GeneralizedTime(&s.RevokedAt) || !optional0(&st, func(v *cryptobyte.String) bool { return v.ReadASN1Enum(&s.Reason) }) {
 				return errOCSP
 			}
 		case cbasn1.Tag(2).ContextSpecific():
@@ -227,15 +219,7 @@ func (r *OCSPResponse) parseTBS() error {
 		default:
 			return errOCSP
 		}
-		if !sr.ReadASN1GeneralizedTime(&s.ThisUpdate) {
-			return errOCSP
-		}
-		var next cryptobyte.String
-		var has bool
-		if !sr.ReadOptionalASN1(&next, &has, cbasn1.Tag(0).ContextSpecific().Constructed()) {
-			return errOCSP
-		}
-		if has && !next.ReadASN1GeneralizedTime(&s.NextUpdate) {
+		if !sr.ReadASN1GeneralizedTime(&s.ThisUpdate) || !optional0(&sr, func(v *cryptobyte.String) bool { return v.ReadASN1GeneralizedTime(&s.NextUpdate) }) {
 			return errOCSP
 		}
 		r.Responses = append(r.Responses, s)
@@ -244,6 +228,16 @@ func (r *OCSPResponse) parseTBS() error {
 		}
 	}
 	return nil
+}
+
+// optional0 reads an optional [0] EXPLICIT element with read; false on a malformed one.
+func optional0(s *cryptobyte.String, read func(*cryptobyte.String) bool) bool {
+	var v cryptobyte.String
+	var has bool
+	if !s.ReadOptionalASN1(&v, &has, cbasn1.Tag(0).ContextSpecific().Constructed()) {
+		return false
+	}
+	return !has || read(&v)
 }
 
 func ocspStatusText(s int) string {

@@ -229,16 +229,9 @@ func (allGood) SealStatus(context.Context, *ses.Seal, time.Time) (verify.Revocat
 
 func zipOf(t *testing.T, order []string, files map[string][]byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, n := range order {
-		w, err := zw.Create(n)
-		require.NoError(t, err)
-		_, err = w.Write(files[n])
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
+	b, err := ofd.Pack(order, files)
+	require.NoError(t, err)
+	return b
 }
 
 // A zip bomb gets a report that says so (INVALID, container), decided from the zip's

@@ -135,15 +135,19 @@ func (c *Certs) catalogue(ctx context.Context) (*ecert.Catalogue, error) {
 	return cat, nil
 }
 
-func (c *Certs) audit(ctx context.Context, r ledger.Record) {
-	if c.Audit == nil {
+func (c *Certs) audit(ctx context.Context, r ledger.Record) { appendAudit(ctx, c.Audit, c.Log, c.now, r) }
+
+// appendAudit appends r (timed now when it has no time) to the audit log; a failure is
+// logged. The certificate services' audited writes all go through it.
+func appendAudit(ctx context.Context, audit ledger.Log, log *slog.Logger, now func() time.Time, r ledger.Record) {
+	if audit == nil {
 		return
 	}
 	if r.Time.IsZero() {
-		r.Time = c.now()
+		r.Time = now()
 	}
-	if _, err := c.Audit.Append(ctx, r); err != nil && c.Log != nil {
-		c.Log.ErrorContext(ctx, "audit append failed", slog.String("kind", string(r.Kind)), slog.String("resource", r.Resource), slog.String("error", err.Error()))
+	if _, err := audit.Append(ctx, r); err != nil && log != nil {
+		log.ErrorContext(ctx, "audit append failed", slog.String("kind", string(r.Kind)), slog.String("resource", r.Resource), slog.String("error", err.Error()))
 	}
 }
 

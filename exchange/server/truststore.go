@@ -207,17 +207,7 @@ func (t *TrustStore) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (t *TrustStore) audit(ctx context.Context, r ledger.Record) {
-	if t.Audit == nil {
-		return
-	}
-	if r.Time.IsZero() {
-		r.Time = t.now()
-	}
-	if _, err := t.Audit.Append(ctx, r); err != nil && t.Log != nil {
-		t.Log.ErrorContext(ctx, "audit append failed", slog.String("kind", string(r.Kind)), slog.String("resource", r.Resource), slog.String("error", err.Error()))
-	}
-}
+func (t *TrustStore) audit(ctx context.Context, r ledger.Record) { appendAudit(ctx, t.Audit, t.Log, t.now, r) }
 
 func (t *TrustStore) proto() *certsv1.TrustStore {
 	s := t.current()

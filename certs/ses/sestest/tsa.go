@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/trust"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -135,20 +136,11 @@ func (t *TSA) stamp(imprint []byte, nonce *big.Int, at time.Time) ([]byte, error
 func (t *TSA) Handler(now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
-		var req struct {
-			Version        int
-			MessageImprint ses.MessageImprint
-			ReqPolicy      asn1.ObjectIdentifier `asn1:"optional"`
-			Nonce          *big.Int              `asn1:"optional"`
-			CertReq        bool                  `asn1:"optional,default:false"`
-		}
+		var req trust.TimeStampReq
 		if err == nil {
 			_, err = asn1.Unmarshal(body, &req)
 		}
-		type status struct {
-			Status       int
-			StatusString []string `asn1:"optional,utf8"`
-		}
+		type status = trust.PKIStatusInfo
 		w.Header().Set("Content-Type", "application/timestamp-reply")
 		if err != nil || !req.MessageImprint.HashAlgorithm.Algorithm.Equal(ses.OIDSM3) {
 			out, _ := asn1.Marshal(struct{ Status status }{status{Status: 2, StatusString: []string{"bad request"}}})

@@ -55,6 +55,27 @@ CREATE INDEX sealed_documents_department ON sealed_documents (department, regist
 
 type trustStore struct{ s *Store }
 
+// queryAll runs q and scans every row with scan; what names the operation in errors.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable(what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, unavailable(what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(what, err)
+	}
+	return out, nil
+}
+
 // Trust implements store.Store.
 func (s *Store) Trust() store.Trust { return trustStore{s} }
 
@@ -109,20 +130,7 @@ func (t trustStore) CurrentBundle(ctx context.Context) (*store.TrustBundle, erro
 }
 
 func (t trustStore) ListBundles(ctx context.Context) ([]*store.TrustBundle, error) {
-	rows, err := t.s.query(ctx, `SELECT `+bundleCols+` FROM trust_bundles ORDER BY version DESC`)
-	if err != nil {
-		return nil, unavailable("list trust bundles", err)
-	}
-	defer rows.Close()
-	var out []*store.TrustBundle
-	for rows.Next() {
-		b, err := scanBundle(rows)
-		if err != nil {
-			return nil, unavailable("list trust bundles", err)
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, t.s, "list trust bundles", scanBundle, `SELECT `+bundleCols+` FROM trust_bundles ORDER BY version DESC`)
 }
 
 func (t trustStore) AddCRLSource(ctx context.Context, src *store.CRLSource) error {
@@ -153,24 +161,19 @@ func (t trustStore) RemoveCRLSource(ctx context.Context, id int64) error {
 	return nil
 }
 
+func scanCRLSource(sc interface{ Scan(...any) error }) (*store.CRLSource, error) {
+	var c store.CRLSource
+	var added, this, next, fetched, attempt int64
+	if err := sc.Scan(&c.ID, &c.Location, &c.Note, &c.AddedBy, &added, &c.DER, &c.Issuer, &this, &next, &fetched, &c.Revoked, &attempt, &c.LastError); err != nil {
+		return nil, err
+	}
+	c.AddedAt, c.ThisUpdate, c.NextUpdate, c.FetchedAt, c.LastAttemptAt = fromMicros(added), fromMicros(this), fromMicros(next), fromMicros(fetched), fromMicros(attempt)
+	return &c, nil
+}
+
 func (t trustStore) ListCRLSources(ctx context.Context) ([]*store.CRLSource, error) {
-	rows, err := t.s.query(ctx, `SELECT id, location, note, added_by, added_at, der, issuer, this_update, next_update, fetched_at, revoked, last_attempt_at, last_error
+	return queryAll(ctx, t.s, "list CRL sources", scanCRLSource, `SELECT id, location, note, added_by, added_at, der, issuer, this_update, next_update, fetched_at, revoked, last_attempt_at, last_error
 FROM crl_sources ORDER BY id`)
-	if err != nil {
-		return nil, unavailable("list CRL sources", err)
-	}
-	defer rows.Close()
-	var out []*store.CRLSource
-	for rows.Next() {
-		var c store.CRLSource
-		var added, this, next, fetched, attempt int64
-		if err := rows.Scan(&c.ID, &c.Location, &c.Note, &c.AddedBy, &added, &c.DER, &c.Issuer, &this, &next, &fetched, &c.Revoked, &attempt, &c.LastError); err != nil {
-			return nil, unavailable("list CRL sources", err)
-		}
-		c.AddedAt, c.ThisUpdate, c.NextUpdate, c.FetchedAt, c.LastAttemptAt = fromMicros(added), fromMicros(this), fromMicros(next), fromMicros(fetched), fromMicros(attempt)
-		out = append(out, &c)
-	}
-	return out, rows.Err()
 }
 
 func (t trustStore) RecordCRL(ctx context.Context, id int64, c *store.FetchedCRL) error {
@@ -249,18 +252,6 @@ func (c certs) GetSealedDocument(ctx context.Context, sm3 string) (*store.Sealed
 }
 
 func (c certs) ListSealedDocuments(ctx context.Context, dept string) ([]*store.SealedDocument, error) {
-	rows, err := c.s.query(ctx, `SELECT `+docCols+` FROM sealed_documents WHERE department = $1 ORDER BY registered_at DESC, sm3`, dept)
-	if err != nil {
-		return nil, unavailable("list sealed documents", err)
-	}
-	defer rows.Close()
-	var out []*store.SealedDocument
-	for rows.Next() {
-		d, err := scanDoc(rows, false)
-		if err != nil {
-			return nil, unavailable("list sealed documents", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, c.s, "list sealed documents", func(sc interface{ Scan(...any) error }) (*store.SealedDocument, error) { return scanDoc(sc, false) },
+		`SELECT `+docCols+` FROM sealed_documents WHERE department = $1 ORDER BY registered_at DESC, sm3`, dept)
 }

@@ -1,8 +1,6 @@
 package hub_test
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"math/big"
 	"net/http/httptest"
@@ -242,14 +240,7 @@ func TestLicenceOFD(t *testing.T) {
 
 func zipFiles(t *testing.T, order []string, files map[string][]byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, n := range order {
-		w, err := zw.Create(n)
-		require.NoError(t, err)
-		_, err = w.Write(files[n])
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
+	b, err := ofd.Pack(order, files)
+	require.NoError(t, err)
+	return b
 }
