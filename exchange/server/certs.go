@@ -135,7 +135,9 @@ func (c *Certs) catalogue(ctx context.Context) (*ecert.Catalogue, error) {
 	return cat, nil
 }
 
-func (c *Certs) audit(ctx context.Context, r ledger.Record) { appendAudit(ctx, c.Audit, c.Log, c.now, r) }
+func (c *Certs) audit(ctx context.Context, r ledger.Record) {
+	appendAudit(ctx, c.Audit, c.Log, c.now, r)
+}
 
 // appendAudit appends r (timed now when it has no time) to the audit log; a failure is
 // logged. The certificate services' audited writes all go through it.

@@ -207,7 +207,9 @@ func (t *TrustStore) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (t *TrustStore) audit(ctx context.Context, r ledger.Record) { appendAudit(ctx, t.Audit, t.Log, t.now, r) }
+func (t *TrustStore) audit(ctx context.Context, r ledger.Record) {
+	appendAudit(ctx, t.Audit, t.Log, t.now, r)
+}
 
 func (t *TrustStore) proto() *certsv1.TrustStore {
 	s := t.current()
