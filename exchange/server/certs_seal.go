@@ -233,7 +233,7 @@ func (s *SealService) RegisterSealedDocument(ctx context.Context, req *certsv1.R
 	}
 	defer release()
 	name := strings.TrimSpace(req.GetName())
-	rep, err := verify.Verify(ctx, content, s.c.verifyOptions(s.c.Trust.Roots(), true, nil, name))
+	rep, err := verify.Verify(ctx, content, s.c.verifyOptions(s.c.Trust.Roots(), false, nil, name))
 	if err != nil || rep.Kind != verify.KindOFD {
 		return nil, exchange.Errorf(exchange.KindInvalid, "INPUT_UNRECOGNISED", "%s is not an OFD package: register sealed OFD documents", name)
 	}
