@@ -15,7 +15,7 @@
 // An OFD is only as good as what its signatures cover: starting from every DocBody of
 // OFD.xml, every file a reader renders (document root, pages, templates, resources, fonts,
 // images, annotations, attachments, custom tags) must be covered by the references of a
-// signature that checked out, and every DocBody must carry a signature (see coverage.go and
+// signature that checked out, and every DocBody must carry a signature (see ofdcheck.go and
 // docs/CERTS.md).
 //
 // Times are checked at the signing time (TBS_Sign.timeInfo, signingTime, or a verified

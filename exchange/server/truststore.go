@@ -47,6 +47,10 @@ type TrustStore struct {
 	FileAnchors      []*smx509.Certificate
 	// HTTP fetches CRLs and asks OCSP responders; nil means a client with a 30 s timeout.
 	HTTP *http.Client
+	// Index, when set, is the audit log's index: a bundle version is trusted only when the
+	// audit log holds the record of its load with its SM3, so a bundle written into the
+	// database by other means (an insider's UPDATE) anchors nothing.
+	Index store.AuditIndex
 
 	snap     atomic.Pointer[trustSnapshot]
 	refresh  sync.Mutex // one fetch round at a time
@@ -57,6 +61,7 @@ type TrustStore struct {
 // trustSnapshot is one consistent view of the trust store.
 type trustSnapshot struct {
 	version int64
+	problem string
 	anchors []*certsv1.TrustAnchor
 	roots   []*smx509.Certificate
 	crls    []*smx509.RevocationList
@@ -125,7 +130,12 @@ func (t *TrustStore) Reload(ctx context.Context) error {
 	}
 	if b != nil {
 		s.version = b.Version
-		if b.PEM != "" {
+		if err := t.loadEvidence(ctx, b); err != nil {
+			s.problem = err.Error()
+			if t.Log != nil {
+				t.Log.ErrorContext(ctx, "trust bundle not used", slog.Int64("version", b.Version), slog.String("error", s.problem))
+			}
+		} else if b.PEM != "" {
 			parsed, err := trust.Parse([]byte(b.PEM))
 			if err != nil {
 				return fmt.Errorf("trust bundle version %d no longer parses: %w", b.Version, err)
@@ -148,6 +158,24 @@ func (t *TrustStore) Reload(ctx context.Context) error {
 	}
 	t.snap.Store(s)
 	return nil
+}
+
+// loadEvidence checks that the audit log records the load of bundle version b with its SM3.
+func (t *TrustStore) loadEvidence(ctx context.Context, b *store.TrustBundle) error {
+	if t.Index == nil {
+		return nil
+	}
+	entries, err := t.Index.Search(ctx, store.AuditQuery{Kind: KindTrustBundle, Resource: fmt.Sprintf("trust-bundle/v%d", b.Version)}, 0, 10)
+	if err != nil {
+		return fmt.Errorf("trust bundle version %d: its audit record cannot be read (%v): its anchors are not trusted until it can", b.Version, err)
+	}
+	sum := sm.Sum([]byte(b.PEM))
+	for _, e := range entries {
+		if e.Record.Outcome == ledger.OutcomeOK && string(e.Record.ResponseDigest) == string(sum[:]) {
+			return nil
+		}
+	}
+	return fmt.Errorf("trust bundle version %d (sm3 %x) has no audit record of its load with that SM3: it was not loaded through the trust store API, so its anchors are not trusted; a coordinator loads the bundle again", b.Version, sum[:])
 }
 
 // Refresh fetches every CRL source, records what it got and reloads. It returns the
@@ -213,7 +241,7 @@ func (t *TrustStore) audit(ctx context.Context, r ledger.Record) {
 
 func (t *TrustStore) proto() *certsv1.TrustStore {
 	s := t.current()
-	out := &certsv1.TrustStore{Version: s.version, Anchors: s.anchors}
+	out := &certsv1.TrustStore{Version: s.version, Anchors: s.anchors, Problem: s.problem}
 	for _, src := range s.sources {
 		out.CrlSources = append(out.CrlSources, &certsv1.CRLSource{Id: src.ID, Location: src.Location, Note: src.Note, AddedBy: src.AddedBy, AddedAt: certTS(src.AddedAt),
 			Issuer: src.Issuer, ThisUpdate: certTS(src.ThisUpdate), NextUpdate: certTS(src.NextUpdate), FetchedAt: certTS(src.FetchedAt),

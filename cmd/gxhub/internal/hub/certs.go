@@ -116,7 +116,7 @@ func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *serv
 		keyID = h.Audit.Signer.KeyID()
 	}
 	inter := []*smx509.Certificate{h.CA.Issuing.Cert}
-	h.Trust = &server.TrustStore{Store: h.Store, Audit: h.Audit.Log, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
+	h.Trust = &server.TrustStore{Store: h.Store, Audit: h.Audit.Log, Index: h.Audit.Index, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
 	if err := h.Trust.Reload(context.Background()); err != nil {
 		return nil, nil, nil, fmt.Errorf("trust store: %w", err)
 	}

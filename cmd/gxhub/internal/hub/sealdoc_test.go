@@ -2,6 +2,8 @@ package hub_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"math/big"
 	"net/http/httptest"
 	"os"
@@ -19,6 +21,7 @@ import (
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/ses/sestest"
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/certs/sm/smtest"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
@@ -181,13 +184,41 @@ func TestSealDocumentRoundTrip(t *testing.T) {
 		_, _, err = iss.SealDocument(ctx, doc, seal2.GetSeal().GetDer(), sdk.SealOptions{Name: "late.ofd"})
 		require.Equal(t, "DOCUMENT_NOT_VALID", server.Reason(err), "%v", err)
 	})
+	t.Run("a bundle written into the database by an insider anchors nothing", func(t *testing.T) {
+		insider := sestest.NewCA(t, "insider CA", time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+		pemText := tf.caPEM + string(pki.EncodeCertsPEM(insider.Cert))
+		sum := sm.Sum([]byte(pemText))
+		db := th.h.Store.(interface{ DB() *sql.DB }).DB()
+		_, err := db.ExecContext(ctx, `INSERT INTO trust_bundles (version, pem, sm3, loaded_by, loaded_at, note) VALUES ($1, $2, $3, $4, $5, $6)`,
+			put.GetStore().GetVersion()+1, pemText, hex.EncodeToString(sum[:]), "11500000000000019A", time.Now().UnixMicro(), "")
+		require.NoError(t, err)
+		st, err := coord.TrustStore.RefreshCRLs(ctx, &certsv1.RefreshCRLsRequest{})
+		require.NoError(t, err)
+		require.Contains(t, st.GetStore().GetProblem(), "no audit record of its load")
+		for _, a := range st.GetStore().GetAnchors() {
+			require.NotContains(t, a.GetSubject(), "insider CA")
+		}
+		// Nothing it lists is trusted, not even the TSA's CA that a coordinator loaded:
+		// the sealed invoice's timestamp chain is no longer confirmed.
+		resp, err := other.Verify.Verify(ctx, &certsv1.VerifyRequest{Content: signed})
+		require.NoError(t, err)
+		require.Equal(t, "INTACT", resp.GetReport().GetVerdict())
+		require.Equal(t, []string{"unknown"}, checkStatus(resp.GetReport(), "tsa.chain"))
+		// A coordinator loads the bundle again through the API: audited, trusted.
+		again, err := coord.TrustStore.PutTrustBundle(ctx, &certsv1.PutTrustBundleRequest{BundlePem: tf.caPEM, Note: "重新加载", ExpectedVersion: st.GetStore().GetVersion()})
+		require.NoError(t, err)
+		require.Empty(t, again.GetStore().GetProblem())
+		resp, err = other.Verify.Verify(ctx, &certsv1.VerifyRequest{Content: signed})
+		require.NoError(t, err)
+		require.Equal(t, "VALID", resp.GetReport().GetVerdict(), resp.GetReport().GetSummary())
+	})
 	t.Run("trust bundle versions are kept", func(t *testing.T) {
 		v, err := other.TrustStore.ListTrustBundleVersions(ctx, &certsv1.ListTrustBundleVersionsRequest{})
 		require.NoError(t, err)
-		require.Equal(t, "省时间戳服务", v.GetVersions()[0].GetNote())
+		require.Equal(t, "重新加载", v.GetVersions()[0].GetNote())
 		_, err = coord.TrustStore.PutTrustBundle(ctx, &certsv1.PutTrustBundleRequest{BundlePem: tf.caPEM, ExpectedVersion: 0})
 		require.Equal(t, "TRUST_VERSION_CONFLICT", server.Reason(err))
-		_, err = other.TrustStore.PutTrustBundle(ctx, &certsv1.PutTrustBundleRequest{BundlePem: tf.caPEM, ExpectedVersion: put.GetStore().GetVersion()})
+		_, err = other.TrustStore.PutTrustBundle(ctx, &certsv1.PutTrustBundleRequest{BundlePem: tf.caPEM, ExpectedVersion: v.GetVersions()[0].GetVersion()})
 		require.Equal(t, codes.PermissionDenied, status.Code(err))
 	})
 }

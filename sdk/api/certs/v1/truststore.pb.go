@@ -318,7 +318,11 @@ type TrustStore struct {
 	// anchors are every trust anchor in use.
 	Anchors []*TrustAnchor `protobuf:"bytes,2,rep,name=anchors,proto3" json:"anchors,omitempty"`
 	// crl_sources are the CRL sources and their state.
-	CrlSources    []*CRLSource `protobuf:"bytes,3,rep,name=crl_sources,json=crlSources,proto3" json:"crl_sources,omitempty"`
+	CrlSources []*CRLSource `protobuf:"bytes,3,rep,name=crl_sources,json=crlSources,proto3" json:"crl_sources,omitempty"`
+	// problem says why the anchors of the current trust bundle version are not in
+	// use (it has no audit record of its load with its SM3: it was not loaded
+	// through this API); empty when they are.
+	Problem       string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -372,6 +376,13 @@ func (x *TrustStore) GetCrlSources() []*CRLSource {
 		return x.CrlSources
 	}
 	return nil
+}
+
+func (x *TrustStore) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
 }
 
 // PutTrustBundleRequest carries the new bundle.
@@ -921,13 +932,14 @@ const file_certs_v1_truststore_proto_rawDesc = "" +
 	" \x01(\x05R\arevoked\x12B\n" +
 	"\x0flast_attempt_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\rlastAttemptAt\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\f \x01(\tR\tlastError\"\x99\x01\n" +
+	"last_error\x18\f \x01(\tR\tlastError\"\xb3\x01\n" +
 	"\n" +
 	"TrustStore\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x125\n" +
 	"\aanchors\x18\x02 \x03(\v2\x1b.gxhub.certs.v1.TrustAnchorR\aanchors\x12:\n" +
 	"\vcrl_sources\x18\x03 \x03(\v2\x19.gxhub.certs.v1.CRLSourceR\n" +
-	"crlSources\"u\n" +
+	"crlSources\x12\x18\n" +
+	"\aproblem\x18\x04 \x01(\tR\aproblem\"u\n" +
 	"\x15PutTrustBundleRequest\x12\x1d\n" +
 	"\n" +
 	"bundle_pem\x18\x01 \x01(\tR\tbundlePem\x12\x12\n" +
