@@ -60,7 +60,8 @@ type Package struct {
 	budget int64 // uncompressed bytes this package may hold (Limits.Budget of its size)
 	read   int64
 	cache  map[string][]byte
-	folded map[string]string // lower-case name → name (names never differ only in case)
+	folded map[string]string            // lower-case name → name (names never differ only in case)
+	texts  map[string]map[string]string // page ID → text object ID → text (see Text)
 }
 
 // Open opens an OFD package held in memory. Before anything is decompressed it checks the

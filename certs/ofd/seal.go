@@ -154,33 +154,35 @@ func Seal(doc []byte, req SealRequest) ([]byte, error) {
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // Text returns the text a page shows in the text object with the given ID (the
-// concatenated TextCode of the TextObject), and whether it exists.
+// concatenated TextCode of the TextObject), and whether it exists. The pages' text objects
+// are read once per package.
 func (p *Package) Text(pageID, objectID string) (string, bool) {
-	pages, err := p.Pages()
-	if err != nil {
-		return "", false
-	}
-	for _, pg := range pages {
-		if pg.ID != pageID {
-			continue
-		}
-		b, err := p.ReadFile(pg.Path)
+	if p.texts == nil {
+		p.texts = map[string]map[string]string{}
+		pages, err := p.Pages()
 		if err != nil {
 			return "", false
 		}
-		t, err := parseTree(b)
-		if err != nil {
-			return "", false
-		}
-		for _, o := range t.all("TextObject") {
-			if o.attr("ID") == objectID {
+		for _, pg := range pages {
+			objs := map[string]string{}
+			p.texts[pg.ID] = objs
+			b, err := p.ReadFile(pg.Path)
+			if err != nil {
+				continue
+			}
+			t, err := parseTree(b)
+			if err != nil {
+				continue
+			}
+			for _, o := range t.all("TextObject") {
 				var s strings.Builder
 				for _, c := range o.all("TextCode") {
 					s.WriteString(c.text)
 				}
-				return s.String(), true
+				objs[o.attr("ID")] = s.String()
 			}
 		}
 	}
-	return "", false
+	txt, ok := p.texts[pageID][objectID]
+	return txt, ok
 }
