@@ -64,8 +64,55 @@ func TestFetchCRL(t *testing.T) {
 	}
 }
 
-// ocspResponder answers every request for the issuing CA with status (0 good, 1 revoked),
-// signed by the CA's key.
+// ocspResponse builds a basic OCSP response for the request's CertID (cid, its DER) with
+// status (0 good, 1 revoked), signed by the CA's key.
+func ocspResponse(t testing.TB, ca *pki.CA, cid []byte, status int, revokedAt time.Time, reason int) []byte {
+	var data cryptobyte.Builder
+	data.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(ca.Cert.RawSubject) })
+		b.AddASN1GeneralizedTime(t0.Add(time.Hour))
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddBytes(cid)
+				if status == 0 {
+					b.AddASN1(cbasn1.Tag(0).ContextSpecific(), func(*cryptobyte.Builder) {})
+				} else {
+					b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
+						b.AddASN1GeneralizedTime(revokedAt)
+						b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddASN1Enum(int64(reason)) })
+					})
+				}
+				b.AddASN1GeneralizedTime(t0.Add(time.Hour))
+				b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddASN1GeneralizedTime(t0.Add(25 * time.Hour)) })
+			})
+		})
+	})
+	tbsDER, err := data.Bytes()
+	require.NoError(t, err)
+	sig, err := sm.Sign(ca.Key, tbsDER)
+	require.NoError(t, err)
+	var out cryptobyte.Builder
+	out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1Enum(0)
+		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(trust.OIDOCSPBasic)
+				b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddBytes(tbsDER)
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(ses.OIDSM2WithSM3) })
+						b.AddASN1BitString(sig)
+					})
+				})
+			})
+		})
+	})
+	der, err := out.Bytes()
+	require.NoError(t, err)
+	return der
+}
+
+// ocspResponder answers every request for the issuing CA with status, signed by the CA.
 func ocspResponder(t *testing.T, ca *pki.CA, status int, revokedAt time.Time, reason int, calls *atomic.Int32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -74,50 +121,8 @@ func ocspResponder(t *testing.T, ca *pki.CA, status int, revokedAt time.Time, re
 		var req, tbs, list, one, cid cryptobyte.String
 		require.True(t, in.ReadASN1(&req, cbasn1.SEQUENCE) && req.ReadASN1(&tbs, cbasn1.SEQUENCE) && tbs.ReadASN1(&list, cbasn1.SEQUENCE) &&
 			list.ReadASN1(&one, cbasn1.SEQUENCE) && one.ReadASN1Element(&cid, cbasn1.SEQUENCE))
-		var data cryptobyte.Builder
-		data.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(ca.Cert.RawSubject) })
-			b.AddASN1GeneralizedTime(t0.Add(time.Hour))
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddBytes(cid)
-					if status == 0 {
-						b.AddASN1(cbasn1.Tag(0).ContextSpecific(), func(*cryptobyte.Builder) {})
-					} else {
-						b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-							b.AddASN1GeneralizedTime(revokedAt)
-							b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddASN1Enum(int64(reason)) })
-						})
-					}
-					b.AddASN1GeneralizedTime(t0.Add(time.Hour))
-					b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddASN1GeneralizedTime(t0.Add(25 * time.Hour)) })
-				})
-			})
-		})
-		tbsDER, err := data.Bytes()
-		require.NoError(t, err)
-		sig, err := sm.Sign(ca.Key, tbsDER)
-		require.NoError(t, err)
-		var out cryptobyte.Builder
-		out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1Enum(0)
-			b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(trust.OIDOCSPBasic)
-					b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddBytes(tbsDER)
-							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(ses.OIDSM2WithSM3) })
-							b.AddASN1BitString(sig)
-						})
-					})
-				})
-			})
-		})
-		der, err := out.Bytes()
-		require.NoError(t, err)
 		w.Header().Set("Content-Type", "application/ocsp-response")
-		_, _ = w.Write(der)
+		_, _ = w.Write(ocspResponse(t, ca, cid, status, revokedAt, reason))
 	})
 }
 
@@ -198,9 +203,23 @@ func TestRequestTimestamp(t *testing.T) {
 	require.ErrorContains(t, err, "404")
 }
 
-// FuzzParseOCSPResponse: arbitrary bytes never panic the OCSP response parser.
+// FuzzParseOCSPResponse: arbitrary bytes never panic the OCSP response parser; seeded with
+// good and revoked answers signed by a test CA.
 func FuzzParseOCSPResponse(f *testing.F) {
-	f.Add([]byte{0x30, 0x03, 0x0a, 0x01, 0x00})
+	p := newPKI(f, "fuzz OCSP")
+	id, err := trust.NewCertID(p.issuing.Cert, big.NewInt(42), false)
+	require.NoError(f, err)
+	var cid cryptobyte.Builder
+	cid.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(id.HashAlg) })
+		b.AddASN1OctetString(id.IssuerNameHash)
+		b.AddASN1OctetString(id.IssuerKeyHash)
+		b.AddASN1BigInt(id.Serial)
+	})
+	cidDER, err := cid.Bytes()
+	require.NoError(f, err)
+	f.Add(ocspResponse(f, p.issuing, cidDER, 0, time.Time{}, 0))
+	f.Add(ocspResponse(f, p.issuing, cidDER, 1, t0, pki.ReasonKeyCompromise))
 	f.Add([]byte{0x30, 0x03, 0x0a, 0x01, 0x06})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := trust.ParseOCSPResponse(b)
