@@ -161,12 +161,19 @@ type walker struct {
 	// docDir is the directory of the current Document.xml (some vendors write paths
 	// relative to it from deeper files).
 	docDir string
+	// baseNames are the lower-case base names of the package's files: a value whose base
+	// name is not among them names no file, whatever the resolution (the generic scan
+	// skips it cheaply).
+	baseNames map[string]bool
 }
 
 // Rendered walks the package as a reader does (see Rendering). It never fails: files it
 // cannot read are listed in Unread.
 func (p *Package) Rendered() *Rendering {
-	w := &walker{p: p, r: &Rendering{}, seen: map[string]bool{}}
+	w := &walker{p: p, r: &Rendering{}, seen: map[string]bool{}, baseNames: map[string]bool{}}
+	for _, n := range p.names {
+		w.baseNames[strings.ToLower(path.Base(n))] = true
+	}
 	root, err := w.tree("OFD.xml", Part{Path: "OFD.xml", Role: "package entry point"})
 	if root == nil {
 		_ = err
@@ -205,6 +212,20 @@ func (p *Package) Rendered() *Rendering {
 	}
 	if len(w.r.Bodies) == 0 {
 		w.r.Problems = append(w.r.Problems, "OFD.xml has no DocBody: a reader shows nothing")
+	}
+	// A DocRoot outside every DocBody: a lenient reader may still open it.
+	inBody := 0
+	for _, db := range root.all("DocBody") {
+		inBody += len(db.all("DocRoot"))
+	}
+	if all := root.all("DocRoot"); len(all) > inBody {
+		w.r.Problems = append(w.r.Problems, fmt.Sprintf("OFD.xml has %d DocRoot element(s) outside a DocBody; they are reached too", len(all)-inBody))
+		w.body, w.docDir = len(w.r.Bodies), ""
+		for _, dr := range all {
+			for _, name := range w.candidates("OFD.xml", dr.text, nil) {
+				w.document(name, Part{Path: name, Role: "document root outside a DocBody", From: "OFD.xml", Body: w.body})
+			}
+		}
 	}
 	return w.r
 }
@@ -448,7 +469,7 @@ func (w *walker) generic(from string, t *node, bases []string, skip string) {
 		}
 		try := func(v string) {
 			v = strings.TrimSpace(v)
-			if v == "" || len(v) > 1024 || strings.ContainsAny(v, "\n\r\t") {
+			if v == "" || len(v) > 1024 || strings.ContainsAny(v, "\n\r\t") || !w.baseNames[strings.ToLower(path.Base(v))] {
 				return
 			}
 			for _, c := range w.candidates(from, v, bases) {

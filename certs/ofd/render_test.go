@@ -61,7 +61,7 @@ func TestRenderedRealPackages(t *testing.T) {
 func TestRenderedReferences(t *testing.T) {
 	ofdXML := `<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"><ofd:DocBody><ofd:DocInfo><ofd:Cover>/Doc_0/cover.png</ofd:Cover></ofd:DocInfo>` +
 		`<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot><ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>` +
-		`<ofd:DocBody><ofd:DocRoot>Doc_1/Document.xml</ofd:DocRoot><ofd:DocRoot>Doc_2/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>`
+		`<ofd:DocBody><ofd:DocRoot>Doc_1/Document.xml</ofd:DocRoot><ofd:DocRoot>Doc_2/Document.xml</ofd:DocRoot></ofd:DocBody><ofd:DocRoot>Doc_3/Document.xml</ofd:DocRoot></ofd:OFD>`
 	doc := `<ofd:Document xmlns:ofd="x"><ofd:CommonData><ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>` +
 		`<ofd:Pages><ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages><ofd:Extensions>Ext.xml</ofd:Extensions></ofd:Document>`
 	data := mkzip(t,
@@ -81,6 +81,7 @@ func TestRenderedReferences(t *testing.T) {
 		entry{"Doc_0/Signs/Signatures.xml", []byte(`<ofd:Signatures/>`)},
 		entry{"Doc_1/Document.xml", []byte(`<ofd:Document><ofd:Pages><ofd:Page ID="1" BaseLoc="missing.xml"/></ofd:Pages></ofd:Document>`)},
 		entry{"Doc_2/Document.xml", []byte(`<ofd:Document><broken`)},
+		entry{"Doc_3/Document.xml", []byte(`<ofd:Document/>`)},
 	)
 	pkg, err := ofd.Open(data, ofd.Limits{})
 	require.NoError(t, err)
@@ -96,8 +97,10 @@ func TestRenderedReferences(t *testing.T) {
 	require.NotContains(t, got, "Doc_0/secret.bin", "rendered text is not a reference")
 	require.NotContains(t, got, "Doc_0/Signs/Signatures.xml")
 	require.Equal(t, "document root of DocBody 1", got["Doc_2/Document.xml"], "every DocRoot is reached")
-	require.Len(t, r.Problems, 1)
+	require.Len(t, r.Problems, 2)
 	require.Contains(t, r.Problems[0], "DocBody 1 has 2 DocRoot elements")
+	require.Contains(t, r.Problems[1], "1 DocRoot element(s) outside a DocBody")
+	require.Equal(t, "document root outside a DocBody", got["Doc_3/Document.xml"])
 	require.Len(t, r.Missing, 1)
 	require.Equal(t, "Doc_1/missing.xml", r.Missing[0].Path)
 	require.Len(t, r.Unread, 1)
