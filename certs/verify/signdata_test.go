@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"encoding/asn1"
 	"os"
 	"path/filepath"
 	"testing"
@@ -210,4 +211,41 @@ func TestUnsupportedSignatures(t *testing.T) {
 			require.Equal(t, verify.ExitUnsupported, r.Verdict.ExitCode())
 		})
 	}
+}
+
+// A GB/T 35275 SignedData with an RFC 3161 timestamp token in its unsigned attributes: the
+// token's genTime is the signing time, and a token over another value fails.
+func TestSignedDataTimestamp(t *testing.T) {
+	ctx := context.Background()
+	f := sestest.NewFixture(t, false)
+	tsa := f.CA.NewTSA(t, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
+	cert, err := smx509.ParseCertificate(f.SignerCert)
+	require.NoError(t, err)
+	gen := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	stamped := func(over []byte) []byte {
+		sd, err := pkcs7.NewSMSignedData([]byte("content"))
+		require.NoError(t, err)
+		require.NoError(t, sd.AddSigner(cert, f.SignerKey, pkcs7.SignerInfoConfig{}))
+		si := &sd.GetSignedData().SignerInfos[0]
+		if over == nil {
+			over = si.EncryptedDigest
+		}
+		tok, err := tsa.Stamp(over, gen)
+		require.NoError(t, err)
+		require.NoError(t, si.SetUnauthenticatedAttributes([]pkcs7.Attribute{{Type: cms.OIDTimeStampToken, Value: asn1.RawValue{FullBytes: tok}}}))
+		der, err := sd.Finish()
+		require.NoError(t, err)
+		return der
+	}
+	opts := verify.Options{Roots: []*smx509.Certificate{f.CA.Cert}, Revocation: notRevoked{}}
+	r, err := verify.Verify(ctx, stamped(nil), opts)
+	require.NoError(t, err)
+	require.Equal(t, verify.Valid, r.Verdict, r.Summary)
+	require.Equal(t, gen, r.Signed[0].SigningTime)
+	require.Contains(t, r.Signed[0].SigningTimeSource, "timestamp genTime")
+	one(t, r, "tsa.chain", verify.Pass)
+
+	r, err = verify.Verify(ctx, stamped([]byte("another signature value")), opts)
+	require.NoError(t, err)
+	require.Equal(t, []string{"timestamp"}, failedNames(r))
 }
