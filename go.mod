@@ -3,6 +3,7 @@ module github.com/gxhub/gxhub
 go 1.26.0
 
 require (
+	github.com/6tail/lunar-go v1.4.7
 	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327
 	github.com/chromedp/chromedp v0.14.2
 	github.com/emmansun/gmsm v0.44.0

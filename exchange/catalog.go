@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -80,8 +81,8 @@ type Resource struct {
 	Items           []DataItem
 	SubjectKind     SubjectKind
 	ShareType       ShareType
-	Condition       string // for conditional sharing: the condition a requirement must meet
-	LegalBasis      string // for not_shared: the law, regulation or rule that forbids sharing
+	Condition       string     // for conditional sharing: the condition a requirement must meet
+	LegalBasis      LegalBasis // for not_shared: the law, regulation or rule that forbids sharing
 	UpdateCycle     UpdateCycle
 	ProvisionMethod ProvisionMethod
 	ScopeRegion     string // 6-digit region the data covers
@@ -89,9 +90,15 @@ type Resource struct {
 	// FreshnessLimit is how many working days the data may be stale (default 1; never
 	// looser than the update cycle allows).
 	FreshnessLimit int
-	Version        int
-	UpdatedAt      time.Time
-	UpdatedBy      string // department code of the change
+	// ObjectionDays is how many working days the provider has to answer an objection to
+	// one of its records (0: the hub's configured default).
+	ObjectionDays int
+	// Withdrawn is set on the version that withdrew the resource from the catalogue: no
+	// requirement can be filed for it and nothing is pulled from it.
+	Withdrawn bool
+	Version   int
+	UpdatedAt time.Time
+	UpdatedBy string // department code of the change
 	// Published reports whether the provider has published data for the resource yet
 	// (set by the publishing side; not part of a version). An unpublished resource gives
 	// the provider a longer answer deadline for conditional requirements.
@@ -132,6 +139,12 @@ func (r *Resource) Validate() error {
 	if strings.TrimSpace(r.Name) == "" {
 		return bad("RESOURCE_NAME_MISSING", "resource %s needs a name", r.Code)
 	}
+	if err := checkTexts(MaxShortText, "name", r.Name); err != nil {
+		return err
+	}
+	if err := checkTexts(MaxText, "description", r.Description, "condition", r.Condition); err != nil {
+		return err
+	}
 	if len(r.Items) == 0 {
 		return bad("DATA_ITEMS_MISSING", "resource %s must list its data items", r.Code)
 	}
@@ -142,6 +155,12 @@ func (r *Resource) Validate() error {
 		}
 		if seen[it.Name] {
 			return bad("DATA_ITEM_DUPLICATE", "data item %q is listed twice", it.Name)
+		}
+		if err := checkTexts(MaxShortText, "data item "+it.Name+" title", it.Title, "data item "+it.Name+" type", it.Type); err != nil {
+			return err
+		}
+		if err := CheckText("data item "+it.Name+" description", it.Description, MaxText); err != nil {
+			return err
 		}
 		seen[it.Name] = true
 		switch it.Sensitivity {
@@ -162,8 +181,9 @@ func (r *Resource) Validate() error {
 			return bad("CONDITION_MISSING", "a conditionally shared resource must state its sharing condition")
 		}
 	case ShareNotShared:
-		if strings.TrimSpace(r.LegalBasis) == "" {
-			return bad("LEGAL_BASIS_MISSING", "a resource that is not shared (不予共享) must cite the law, regulation or rule that forbids sharing it")
+		r.LegalBasis = r.LegalBasis.Normalize()
+		if err := r.LegalBasis.Validate("legal_basis of a resource that is not shared (不予共享)"); err != nil {
+			return err
 		}
 	default:
 		return bad("SHARE_TYPE_INVALID", "share type must be unconditional, conditional or not_shared")
@@ -188,5 +208,74 @@ func (r *Resource) Validate() error {
 		return bad("FRESHNESS_LIMIT_INVALID", "freshness limit %d working days is outside 1..%d allowed by the %s update cycle",
 			r.FreshnessLimit, r.UpdateCycle.MaxFreshness(), r.UpdateCycle)
 	}
+	if r.ObjectionDays < 0 || r.ObjectionDays > 60 {
+		return bad("OBJECTION_DAYS_INVALID", "objection answer deadline %d must be 1 to 60 working days (0 for the hub's default)", r.ObjectionDays)
+	}
+	if r.ShareType != ShareNotShared && !r.LegalBasis.IsZero() {
+		r.LegalBasis = r.LegalBasis.Normalize()
+		if err := r.LegalBasis.Validate("legal_basis"); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// shareRank orders share types from the widest (0) to the narrowest.
+func shareRank(t ShareType) int {
+	switch t {
+	case ShareUnconditional:
+		return 0
+	case ShareConditional:
+		return 1
+	}
+	return 2
+}
+
+var sensitivityRank = map[Sensitivity]int{SensitivityPublic: 0, SensitivityInternal: 1, SensitivityPersonal: 2, SensitivitySensitivePersonal: 3}
+
+// Narrowing lists, in words, how next shares less than cur: a share type towards 有条件共享
+// or 不予共享, a changed sharing condition, data items removed or made more sensitive, a
+// smaller scope, or the withdrawal of the resource. An empty list means next shares at
+// least as much. Narrowing a resource on which requirements are granted is a proposal the
+// coordinator decides (CatalogChange), never a unilateral edit (REQUIREMENTS A10).
+func Narrowing(cur, next *Resource) []string {
+	var out []string
+	if next.Withdrawn && !cur.Withdrawn {
+		out = append(out, "withdraws the resource from the catalogue")
+	}
+	if shareRank(next.ShareType) > shareRank(cur.ShareType) {
+		out = append(out, fmt.Sprintf("share type %s → %s", cur.ShareType, next.ShareType))
+	} else if next.ShareType == ShareConditional && cur.ShareType == ShareConditional && strings.TrimSpace(next.Condition) != strings.TrimSpace(cur.Condition) {
+		out = append(out, "changes the sharing condition")
+	}
+	for _, it := range cur.Items {
+		n, ok := next.Item(it.Name)
+		switch {
+		case !ok:
+			out = append(out, "removes data item "+it.Name)
+		case sensitivityRank[n.Sensitivity] > sensitivityRank[it.Sensitivity]:
+			out = append(out, fmt.Sprintf("restricts data item %s (%s → %s)", it.Name, it.Sensitivity, n.Sensitivity))
+		}
+	}
+	if !RegionCovers(next.ScopeRegion, cur.ScopeRegion) {
+		out = append(out, fmt.Sprintf("shrinks the scope %s → %s", cur.ScopeRegion, next.ScopeRegion))
+	}
+	return out
+}
+
+// RegionCovers reports whether scope (a 6-digit 行政区划代码) covers region: 500000 covers
+// 500112, 500100 covers 500112, 500112 covers only itself; an empty scope covers everything.
+func RegionCovers(scope, region string) bool {
+	if scope == "" {
+		return true
+	}
+	if len(scope) != 6 || len(region) != 6 {
+		return false
+	}
+	p := strings.TrimRight(scope[2:], "0")
+	prefix := scope[:2] + p
+	if len(p)%2 == 1 {
+		prefix += "0"
+	}
+	return strings.HasPrefix(region, prefix)
 }

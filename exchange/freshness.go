@@ -7,8 +7,13 @@ import (
 )
 
 // WorkingTimer measures working time between two instants (exchange/calendar implements
-// it; an unannounced year is an error, never a guess).
+// it). provisional is true when a day of an unannounced year counted from the statutory
+// holidays alone; a year with neither is an error, never a guess.
+//
+// WorkingTimeBetween is the strict form: it refuses a year that is not announced; new code
+// uses WorkingTime and carries the provisional flag.
 type WorkingTimer interface {
+	WorkingTime(from, to time.Time) (w time.Duration, provisional bool, err error)
 	WorkingTimeBetween(from, to time.Time) (time.Duration, error)
 }
 
@@ -22,6 +27,7 @@ const (
 // FreshnessLimit in working days (default 1). A resource is stale when its working age
 // exceeds limit×24h (A5). When the calendar cannot measure (a year not announced), the
 // resource is reported stale with CalendarStatus saying why: freshness is never guessed.
+// A working age measured over days of a provisional year is marked Provisional.
 func ComputeFreshness(cal WorkingTimer, r *Resource, last, now time.Time) Freshness {
 	limit := r.FreshnessLimit
 	if limit <= 0 {
@@ -35,13 +41,13 @@ func ComputeFreshness(cal WorkingTimer, r *Resource, last, now time.Time) Freshn
 	if now.Before(last) {
 		return f // published "in the future" by a clock a little ahead: fresh
 	}
-	age, err := cal.WorkingTimeBetween(last, now)
+	age, prov, err := cal.WorkingTime(last, now)
 	if err != nil {
 		f.Stale = true
 		f.CalendarStatus = fmt.Sprintf("staleness cannot be measured: %v", err)
 		return f
 	}
-	f.WorkingAge = age
+	f.WorkingAge, f.Provisional = age, prov
 	f.Stale = age > time.Duration(limit)*24*time.Hour
 	return f
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
+	"unicode/utf8"
 )
 
 // ExemptionSource says how a material can be obtained without the applicant.
@@ -28,46 +28,31 @@ type Exemption struct {
 	// it is a complete PullRequest.
 	Requirement string
 	Provider    string
-	Reason      string
+	// ECert is the applicant's active e-certificate that supplies the material (Source
+	// ecertificate): its identifier in the registry.
+	ECert  string
+	Reason string
 }
 
 // ApplicantKind classifies an applicant subject key: a 公民身份号码 (GB 11643) or a
-// 统一社会信用代码 (GB 32100). Anything else is an error saying which forms are accepted.
+// 统一社会信用代码 (GB 32100), each with its check character verified. Anything else is an
+// error saying which forms are accepted and, for a near miss, what is wrong.
 func ApplicantKind(subject string) (SubjectKind, error) {
-	s := strings.ToUpper(strings.TrimSpace(subject))
-	if ValidateUSCC(s) == nil {
+	s := NormalizeSubject(subject)
+	uerr := ValidateUSCC(s)
+	if uerr == nil {
 		return SubjectUSCC, nil
 	}
-	if err := checkCitizenID(s); err == nil {
+	ierr := ValidateIDNumber(s)
+	switch {
+	case ierr == nil:
 		return SubjectIDNumber, nil
-	} else if len(s) == 18 && s[0] >= '1' && s[0] <= '9' && strings.IndexFunc(s[:17], func(r rune) bool { return r < '0' || r > '9' }) < 0 {
-		return "", Wrap(KindInvalid, "APPLICANT_INVALID", err, "applicant %q is not a valid 公民身份号码", subject)
+	case idNumberRE.MatchString(s):
+		return "", Wrap(KindInvalid, "APPLICANT_INVALID", ierr, "applicant %q is not a valid 公民身份号码", subject)
+	case utf8.RuneCountInString(s) == 18:
+		return "", Wrap(KindInvalid, "APPLICANT_INVALID", uerr, "applicant %q is not a valid 统一社会信用代码", subject)
 	}
 	return "", Errorf(KindInvalid, "APPLICANT_INVALID", "applicant %q is neither a 公民身份号码 (18 characters, GB 11643) nor a 统一社会信用代码 (18 characters, GB 32100)", subject)
-}
-
-var citizenWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-
-// checkCitizenID checks an 18-character 公民身份号码: 17 digits, a birth date and the
-// MOD 11-2 check character.
-func checkCitizenID(id string) error {
-	if len(id) != 18 {
-		return fmt.Errorf("a citizen identity number has 18 characters, got %d", len(id))
-	}
-	sum := 0
-	for i := range 17 {
-		if id[i] < '0' || id[i] > '9' {
-			return fmt.Errorf("character %d must be a digit", i+1)
-		}
-		sum += int(id[i]-'0') * citizenWeights[i]
-	}
-	if b, err := time.Parse("20060102", id[6:14]); err != nil || b.Year() < 1880 {
-		return fmt.Errorf("%q is not a birth date", id[6:14])
-	}
-	if want := "10X98765432"[sum%11]; id[17] != want {
-		return fmt.Errorf("the check character is %q, GB 11643 gives %q: the number is mistyped", id[17], want)
-	}
-	return nil
 }
 
 // ExemptionQuery is what Exemptions decides on.
@@ -79,16 +64,17 @@ type ExemptionQuery struct {
 	Resources map[string]*Resource
 	// Requirements are the consumer's requirements for those resources, any state.
 	Requirements []*Requirement
-	// ECertType reports whether an e-certificate type code is known to the hub.
-	ECertType func(code string) bool
+	// HeldECert looks up, in the e-certificate registry, an active e-certificate of the type
+	// held by the applicant: its identifier, or "" and why there is none. Nil: none is held.
+	HeldECert func(typeCode string) (identifier, why string)
 }
 
 // Exemptions answers, for every material of the matter, whether the consumer must not
 // demand it from the applicant (REQUIREMENTS A7): a material is exempt when a granted
 // requirement of the consumer for its resource covers its data items and is bound to the
-// matter, and the resource is keyed by the applicant's kind of subject; or when it is an
-// e-certificate of a known type. Otherwise it must be submitted, and the reason says what
-// is missing (e.g. which requirement to file).
+// matter, and the resource is keyed by the applicant's kind of subject; or when the
+// applicant holds an active e-certificate of its type in the registry. Otherwise it must be
+// submitted, and the reason says what is missing (e.g. which requirement to file).
 func Exemptions(q ExemptionQuery) ([]Exemption, error) {
 	kind, err := ApplicantKind(q.Applicant)
 	if err != nil {
@@ -106,11 +92,15 @@ func Exemptions(q ExemptionQuery) ([]Exemption, error) {
 			}
 		}
 		if !e.Exempt && mt.ECertType != "" {
-			if q.ECertType != nil && q.ECertType(mt.ECertType) {
-				e.Exempt, e.Source = true, SourceECert
-				e.Reason = fmt.Sprintf("obtainable as an e-certificate (电子证照) of type %s: ask the applicant to present it (亮证) or look it up; do not demand the paper", mt.ECertType)
+			id, no := "", fmt.Sprintf("the applicant holds no active e-certificate of type %s in the registry", mt.ECertType)
+			if q.HeldECert != nil {
+				id, no = q.HeldECert(mt.ECertType)
+			}
+			if id != "" {
+				e.Exempt, e.Source, e.ECert = true, SourceECert, id
+				e.Reason = fmt.Sprintf("the applicant holds active e-certificate %s (电子证照, type %s): it is fetched from the registry and verified for the case; do not demand the paper", id, mt.ECertType)
 			} else {
-				why = append(why, fmt.Sprintf("e-certificate type %s is not in the hub's licence catalogue", mt.ECertType))
+				why = append(why, no)
 			}
 		}
 		if !e.Exempt {

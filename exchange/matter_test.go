@@ -1,6 +1,7 @@
 package exchange_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,15 +33,16 @@ func TestApplicantKind(t *testing.T) {
 }
 
 func TestExemptions(t *testing.T) {
-	m := &exchange.Matter{Code: "M-001", Name: "户籍迁入", Department: "CONSUMER", Version: 1, Materials: []exchange.Material{
-		{ID: "household", Name: "户口簿", Resource: "500000-GA-0001", Items: []string{"name", "address"}},
-		{ID: "photo", Name: "照片", Resource: "500000-GA-0001", Items: []string{"photo"}},
-		{ID: "id_card", Name: "居民身份证", ECertType: "KNOWN-TYPE"},
-		{ID: "diploma", Name: "学历证明", ECertType: "UNKNOWN-TYPE"},
-		{ID: "lease", Name: "租赁合同"},
-		{ID: "licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"name"}},
-		{ID: "marriage", Name: "结婚证", Resource: "500000-MZ-0001", Items: []string{"name"}},
-	}}
+	m := &exchange.Matter{Code: "M-001", Name: "户籍迁入", Department: "CONSUMER", Version: 1, TimeLimit: 5,
+		LegalBasis: exchange.LegalBasis{Kind: exchange.BasisAdministrativeRegulation, Title: "中华人民共和国户口登记条例", Article: "第十条"}, Materials: []exchange.Material{
+			{ID: "household", Name: "户口簿", Resource: "500000-GA-0001", Items: []string{"name", "address"}},
+			{ID: "photo", Name: "照片", Resource: "500000-GA-0001", Items: []string{"photo"}},
+			{ID: "id_card", Name: "居民身份证", ECertType: "KNOWN-TYPE"},
+			{ID: "diploma", Name: "学历证明", ECertType: "UNKNOWN-TYPE"},
+			{ID: "lease", Name: "租赁合同"},
+			{ID: "licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"name"}},
+			{ID: "marriage", Name: "结婚证", Resource: "500000-MZ-0001", Items: []string{"name"}},
+		}}
 	require.NoError(t, m.Validate())
 	ga := resource(exchange.ShareConditional, true)
 	lic := resource(exchange.ShareUnconditional, true)
@@ -57,7 +59,12 @@ func TestExemptions(t *testing.T) {
 		Matter: m, Applicant: "11010519491231002X", Consumer: "CONSUMER",
 		Resources:    map[string]*exchange.Resource{ga.Code: ga, lic.Code: lic, mz.Code: mz},
 		Requirements: []*exchange.Requirement{granted, otherMatter, someoneElses},
-		ECertType:    func(c string) bool { return c == "KNOWN-TYPE" },
+		HeldECert: func(c string) (string, string) {
+			if c == "KNOWN-TYPE" {
+				return "ECERT-42", ""
+			}
+			return "", "the applicant holds no active e-certificate of type " + c
+		},
 	}
 	got, err := exchange.Exemptions(q)
 	require.NoError(t, err)
@@ -70,8 +77,8 @@ func TestExemptions(t *testing.T) {
 	}{
 		{true, exchange.SourceSharing, "RQ-G", "under granted requirement RQ-G"},
 		{false, "", "", "lacks data items photo"},
-		{true, exchange.SourceECert, "", "type KNOWN-TYPE"},
-		{false, "", "", "UNKNOWN-TYPE is not in the hub's licence catalogue"},
+		{true, exchange.SourceECert, "", "holds active e-certificate ECERT-42"},
+		{false, "", "", "no active e-certificate of type UNKNOWN-TYPE"},
 		{false, "", "", "no catalogued resource or e-certificate type"},
 		{false, "", "", "keyed by uscc, the applicant by id_number"},
 		{false, "", "", "RQ-O is not bound to matter M-001"},
@@ -115,7 +122,9 @@ func TestExemptions(t *testing.T) {
 
 func TestMatterValidate(t *testing.T) {
 	ok := func() *exchange.Matter {
-		return &exchange.Matter{Code: "M-001", Name: "x", Materials: []exchange.Material{{ID: "a", Name: "A", Resource: "RES-1", Items: []string{"i"}}}}
+		return &exchange.Matter{Code: "M-001", Name: "x", Department: "CONSUMER", TimeLimit: 5,
+			LegalBasis: exchange.LegalBasis{Kind: exchange.BasisAdministrativeRegulation, Title: "住房公积金管理条例", Article: "第二十四条"},
+			Materials:  []exchange.Material{{ID: "a", Name: "A", Resource: "RES-1", Items: []string{"i"}}}}
 	}
 	require.NoError(t, ok().Validate())
 	for _, tc := range []struct {
@@ -129,6 +138,11 @@ func TestMatterValidate(t *testing.T) {
 		{"MATERIAL_ITEMS_MISSING", func(m *exchange.Matter) { m.Materials[0].Items = nil }},
 		{"MATERIAL_ITEMS_WITHOUT_RESOURCE", func(m *exchange.Matter) { m.Materials[0].Resource = "" }},
 		{"MATERIAL_ID_INVALID", func(m *exchange.Matter) { m.Materials[0].ID = "A B" }},
+		{"MATTER_DEPARTMENT_MISSING", func(m *exchange.Matter) { m.Department = " " }},
+		{"LEGAL_BASIS_REQUIRED", func(m *exchange.Matter) { m.LegalBasis = exchange.LegalBasis{} }},
+		{"LEGAL_BASIS_TITLE_INVALID", func(m *exchange.Matter) { m.LegalBasis.Title = "x" }},
+		{"MATTER_TIME_LIMIT_INVALID", func(m *exchange.Matter) { m.TimeLimit = 0 }},
+		{"TEXT_TOO_LONG", func(m *exchange.Matter) { m.Name = strings.Repeat("事", 100) }},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			m := ok()

@@ -15,17 +15,6 @@ type Record struct {
 	Batch       string // batch id the version arrived in
 }
 
-// PullRequest asks for subjects' records under a granted requirement, for one matter and
-// case (办件编码); purpose binding is checked on every pull.
-type PullRequest struct {
-	Requirement string
-	MatterCode  string
-	CaseNumber  string
-	Subjects    []string
-	Items       []string // subset of the requirement's items; empty = all granted items
-	FreshOnly   bool     // fail instead of returning stale data
-}
-
 // Freshness is a resource's staleness state.
 type Freshness struct {
 	Resource       string
@@ -34,4 +23,7 @@ type Freshness struct {
 	Limit          int // working days
 	Stale          bool
 	CalendarStatus string // "" or why staleness cannot be computed (e.g. year not announced)
+	// Provisional is set when WorkingAge counted days of a year whose working-day calendar
+	// is not announced, from the statutory holidays alone.
+	Provisional bool
 }

@@ -139,37 +139,6 @@ func IDNumberCheckChar(first17 string) byte {
 	return "10X98765432"[sum%11]
 }
 
-// ObjectionState is where an objection (异议) stands.
-type ObjectionState string
-
-// Objection states: raised by a consumer, then resolved by the provider (corrected or
-// rejected with an explanation).
-const (
-	ObjectionOpen      ObjectionState = "open"
-	ObjectionCorrected ObjectionState = "corrected" // the provider fixed the record
-	ObjectionRejected  ObjectionState = "rejected"  // the provider confirms the record, explaining why
-)
-
-// Objection is a consumer's objection to a record (谁使用谁反馈); it is routed to the
-// provider and tracked until resolved (谁提供谁管理).
-type Objection struct {
-	ID               string
-	Resource         string
-	Subject          string
-	RecordVersion    int64
-	Consumer         string
-	Provider         string
-	Items            []string
-	Text             string
-	State            ObjectionState
-	RaisedAt         time.Time
-	RaisedEvidence   string
-	ResolvedAt       time.Time
-	ResolvedBy       string
-	Resolution       string
-	ResolvedEvidence string
-}
-
 // FieldsJSON encodes record fields canonically (sorted keys).
 func FieldsJSON(f map[string]string) string {
 	if f == nil {

@@ -44,10 +44,16 @@ type Requirement struct {
 	ProvisionMethod ProvisionMethod
 	State           RequirementState
 	// Deadline is when the current step must be done (zero when no step is pending).
-	Deadline  time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Decisions []Decision
+	Deadline time.Time
+	// DeadlineDays is the number of working days the deadline allows (0 when none).
+	DeadlineDays int
+	// DeadlineProvisional is set when the deadline ran into a year whose working-day
+	// calendar was not announced yet and was computed from the statutory holidays alone;
+	// it is recomputed (RecomputeDeadline) once the year is announced.
+	DeadlineProvisional bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Decisions           []Decision
 }
 
 // DecisionAction is what a decision did.
@@ -66,6 +72,12 @@ const (
 	ActConfirmRefuse DecisionAction = "confirm_refusal"
 	ActRevoke        DecisionAction = "revoke"
 	ActWithdraw      DecisionAction = "withdraw"
+	// ActRecomputeDeadline (system) records a provisional deadline recomputed once the
+	// working-day calendar of its year was published.
+	ActRecomputeDeadline DecisionAction = "recompute_deadline"
+	// ActCatalogNotice is a system entry in a granted requirement's history: a change that
+	// narrows its resource was proposed or decided (CatalogProposal). The state is unchanged.
+	ActCatalogNotice DecisionAction = "catalogue_notice"
 )
 
 // Decision is one signed step of a requirement's history. Evidence is the deciding
@@ -74,8 +86,8 @@ const (
 type Decision struct {
 	Seq        int
 	Action     DecisionAction
-	By         string // department code, or "system"
-	LegalBasis string // required for refusals
+	By         string     // department code, or "system"
+	LegalBasis LegalBasis // required for refusals
 	Comment    string
 	At         time.Time
 	Evidence   string // signed request (compact JWS) that carried the decision

@@ -41,9 +41,15 @@ func (d Deadlines) Validate() error {
 	return nil
 }
 
-// WorkingDays computes deadlines in working days; *calendar.Calendar implements it. It
-// fails (with a *calendar.YearNotAnnouncedError) when a year needed is not announced.
+// WorkingDays computes deadlines in working days; *calendar.Calendar implements it (its
+// Deadline method). provisional is true when a day of a year the State Council has not
+// announced yet counted, from the statutory holidays alone; it fails (with a
+// *calendar.YearNotAnnouncedError) when a year needed has neither.
+//
+// AddWorkingDays is the strict form: it refuses a year that is not announced (no
+// provisional answer); new code uses Deadline and carries the provisional flag.
 type WorkingDays interface {
+	Deadline(from time.Time, n int) (end time.Time, provisional bool, err error)
 	AddWorkingDays(from time.Time, n int) (time.Time, error)
 }
 
@@ -60,8 +66,8 @@ type Actor struct {
 // DecisionRequest is what a department asks to decide on a requirement.
 type DecisionRequest struct {
 	Action     DecisionAction
-	LegalBasis string // required for refuse and confirm_refusal
-	Comment    string // required for return_incomplete (what is missing)
+	LegalBasis LegalBasis // required for refuse and confirm_refusal
+	Comment    string     // required for return_incomplete (what is missing)
 	// Amendment applies to ActSubmit on a returned requirement (resubmission): empty
 	// fields keep their value.
 	Items       []string
@@ -78,13 +84,15 @@ type Workflow struct {
 	Deadlines Deadlines
 }
 
-func (w *Workflow) deadline(now time.Time, days int) (time.Time, error) {
-	t, err := w.Calendar.AddWorkingDays(now, days)
+// setDeadline gives r's pending step the deadline of days working days from now.
+func (w *Workflow) setDeadline(r *Requirement, now time.Time, days int) error {
+	t, prov, err := w.Calendar.Deadline(now, days)
 	if err != nil {
-		return time.Time{}, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err,
-			"the deadline of %d working days from %s cannot be computed", days, now.Format(time.DateOnly))
+		return Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err,
+			"the deadline of %d working days from %s cannot be computed", days, now.In(cst).Format(time.DateOnly))
 	}
-	return t.UTC(), nil
+	r.Deadline, r.DeadlineDays, r.DeadlineProvisional = t.UTC(), days, prov
+	return nil
 }
 
 // answerDays is the provider's answer limit for res.
@@ -134,6 +142,12 @@ func checkContent(r *Requirement, res *Resource) error {
 	if strings.TrimSpace(r.LegalDuty) == "" {
 		return bad("LEGAL_DUTY_MISSING", "state the legal duty (law, regulation or rule) the data is needed for")
 	}
+	if err := CheckText("legal_duty", r.LegalDuty, MaxText); err != nil {
+		return err
+	}
+	if len(r.MatterCodes) > 100 {
+		return bad("MATTER_CODES_TOO_MANY", "a requirement covers at most 100 matters, got %d: file one requirement per group of matters", len(r.MatterCodes))
+	}
 	if r.ScopeRegion != "" && !regionRE.MatchString(r.ScopeRegion) {
 		return bad("REGION_INVALID", "scope region %q must be a 6-digit 行政区划代码", r.ScopeRegion)
 	}
@@ -147,6 +161,9 @@ func checkContent(r *Requirement, res *Resource) error {
 // MatterCodes, LegalDuty and ScopeRegion must be set; by must be the consumer.
 func (w *Workflow) File(r *Requirement, res *Resource, by Actor, now time.Time) error {
 	now = now.UTC().Truncate(time.Microsecond)
+	if res.Withdrawn {
+		return Errorf(KindFailedPrecondition, "RESOURCE_WITHDRAWN", "resource %s was withdrawn from the catalogue (version %d): no requirement can be filed for it", res.Code, res.Version)
+	}
 	if r.Consumer != by.Department.Code {
 		return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "department %s cannot file a requirement for consumer %s: file it as yourself", by.Department.Code, r.Consumer)
 	}
@@ -183,22 +200,21 @@ func (w *Workflow) File(r *Requirement, res *Resource, by Actor, now time.Time) 
 	}
 	r.CreatedAt, r.UpdatedAt = now, now
 	r.Decisions = []Decision{by.decision(1, ActSubmit, now)}
-	r.Deadline = time.Time{}
+	r.clearDeadline()
 	switch res.ShareType {
 	case ShareUnconditional:
 		r.State = ReqGranted
 		r.Decisions = append(r.Decisions, systemDecision(2, ActAutoGrant, now,
 			fmt.Sprintf("resource %s is shared unconditionally (无条件共享): granted at once", res.Code)))
 	case ShareConditional:
-		d, err := w.deadline(now, w.Deadlines.Review)
-		if err != nil {
+		if err := w.setDeadline(r, now, w.Deadlines.Review); err != nil {
 			return err
 		}
-		r.State, r.Deadline = ReqUnderReview, d
+		r.State = ReqUnderReview
 	case ShareNotShared:
 		r.State = ReqEscalated
 		r.Decisions = append(r.Decisions, systemDecision(2, ActEscalate, now,
-			fmt.Sprintf("resource %s is registered as not shared (不予共享; legal basis: %s): the coordinator decides", res.Code, res.LegalBasis)))
+			fmt.Sprintf("resource %s is registered as not shared (不予共享; legal basis: %s): the coordinator decides", res.Code, res.LegalBasis.Citation())))
 	default:
 		return Errorf(KindFailedPrecondition, "SHARE_TYPE_INVALID", "resource %s has share type %q", res.Code, res.ShareType)
 	}
@@ -224,7 +240,7 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 	now = now.UTC().Truncate(time.Microsecond)
 	from := r.State
 	next := *r
-	next.Deadline = time.Time{}
+	next.clearDeadline()
 	dept := by.Department
 	coordinator := func() error {
 		if !dept.HasRole(RoleCoordinator) {
@@ -244,12 +260,12 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 		}
 		return nil
 	}
+	req.LegalBasis = req.LegalBasis.Normalize()
 	legalBasis := func() error {
-		if strings.TrimSpace(req.LegalBasis) == "" {
-			return Errorf(KindInvalid, "LEGAL_BASIS_REQUIRED",
-				"a refusal must cite its legal basis (law, regulation, rule, a superior department's rule or a government approval); sharing is the rule (共享为原则、不共享为例外)")
-		}
-		return nil
+		return req.LegalBasis.Validate("a refusal's legal_basis (sharing is the rule, 共享为原则、不共享为例外: only a cited law, regulation, rule, superior department's provision or government approval makes an exception)")
+	}
+	if err := checkTexts(MaxText, "comment", req.Comment, "legal_duty", req.LegalDuty); err != nil {
+		return "", Decision{}, err
 	}
 	in := func(states ...RequirementState) error {
 		if !slices.Contains(states, r.State) {
@@ -263,7 +279,7 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 		if err = coordinator(); err == nil {
 			if err = in(ReqUnderReview); err == nil {
 				next.State = ReqAwaitingProvider
-				next.Deadline, err = w.deadline(now, w.answerDays(res))
+				err = w.setDeadline(&next, now, w.answerDays(res))
 			}
 		}
 	case ActReturn:
@@ -292,7 +308,7 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 				}
 				if err = checkContent(&next, res); err == nil {
 					next.State = ReqUnderReview
-					next.Deadline, err = w.deadline(now, w.Deadlines.Review)
+					err = w.setDeadline(&next, now, w.Deadlines.Review)
 				}
 			}
 		}
@@ -340,7 +356,7 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 			err = in(ReqUnderReview, ReqReturned, ReqAwaitingProvider, ReqEscalated)
 			next.State = ReqWithdrawn
 		}
-	case ActAutoGrant, ActEscalate:
+	case ActAutoGrant, ActEscalate, ActRecomputeDeadline, ActCatalogNotice:
 		err = Errorf(KindInvalid, "ACTION_SYSTEM_ONLY", "%s is taken by the exchange itself, not requested", req.Action)
 	default:
 		err = Errorf(KindInvalid, "ACTION_INVALID", "action %q is not one of accept_complete, return_incomplete, submit, grant, refuse, order_share, confirm_refusal, revoke, withdraw", req.Action)
@@ -349,7 +365,10 @@ func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionR
 		return "", Decision{}, err
 	}
 	d := by.decision(len(r.Decisions)+1, req.Action, now)
-	d.LegalBasis, d.Comment = strings.TrimSpace(req.LegalBasis), strings.TrimSpace(req.Comment)
+	d.Comment = strings.TrimSpace(req.Comment)
+	if req.Action == ActRefuse || req.Action == ActConfirmRefuse {
+		d.LegalBasis = req.LegalBasis
+	}
 	next.UpdatedAt = now
 	next.Decisions = append(slices.Clone(r.Decisions), d)
 	*r = next
@@ -376,10 +395,81 @@ func (w *Workflow) Escalate(r *Requirement, now time.Time) (from RequirementStat
 		who = "provider " + r.Provider + " did not answer"
 	}
 	d = systemDecision(len(r.Decisions)+1, ActEscalate, now,
-		fmt.Sprintf("%s before the deadline %s: escalated to the coordinator, who may order sharing", who, r.Deadline.In(cst).Format("2006-01-02 15:04 MST")))
-	r.State, r.Deadline, r.UpdatedAt = ReqEscalated, time.Time{}, now
+		fmt.Sprintf("%s before the deadline %s%s: escalated to the coordinator, who may order sharing", who, r.Deadline.In(cst).Format("2006-01-02 15:04 MST"), provisionalNote(r.DeadlineProvisional)))
+	r.State, r.UpdatedAt = ReqEscalated, now
+	r.clearDeadline()
 	r.Decisions = append(slices.Clone(r.Decisions), d)
 	return from, d, true
+}
+
+func provisionalNote(p bool) string {
+	if p {
+		return " (provisional: computed before the year's working-day calendar was announced, from the statutory holidays alone)"
+	}
+	return ""
+}
+
+func (r *Requirement) clearDeadline() {
+	r.Deadline, r.DeadlineDays, r.DeadlineProvisional = time.Time{}, 0, false
+}
+
+// stepStart is when r's pending step began: the time of the last decision that was not a
+// deadline recomputation.
+func (r *Requirement) stepStart() (time.Time, bool) {
+	for i := len(r.Decisions) - 1; i >= 0; i-- {
+		if a := r.Decisions[i].Action; a != ActRecomputeDeadline && a != ActCatalogNotice {
+			return r.Decisions[i].At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// DeadlineSettled reports, without r's decisions (lists carry none), whether r's
+// provisional deadline would now be recomputed: counted again from r's last update (when
+// its step began), no provisional day is needed any more.
+func (w *Workflow) DeadlineSettled(r *Requirement) bool {
+	if !r.DeadlineProvisional || r.Deadline.IsZero() || r.DeadlineDays < 1 {
+		return false
+	}
+	_, prov, err := w.Calendar.Deadline(r.UpdatedAt, r.DeadlineDays)
+	return err == nil && !prov
+}
+
+// RecomputeDeadline recomputes a provisional deadline of r (which must carry its
+// decisions) with the workflow's current calendar, in place, once the year it ran into
+// has been announced: the same number of working days from the same start, now on the
+// official days. It returns the state r is in and a system decision recording the old
+// and the new deadline, for a compare-and-set store; ok is false when r has no
+// provisional deadline or the calendar still has no announcement for it.
+func (w *Workflow) RecomputeDeadline(r *Requirement, now time.Time) (from RequirementState, d Decision, ok bool, err error) {
+	if !r.DeadlineProvisional || r.Deadline.IsZero() || r.DeadlineDays < 1 || (r.State != ReqUnderReview && r.State != ReqAwaitingProvider) {
+		return "", Decision{}, false, nil
+	}
+	start, found := r.stepStart()
+	if !found {
+		return "", Decision{}, false, nil
+	}
+	end, prov, err := w.Calendar.Deadline(start, r.DeadlineDays)
+	if err != nil {
+		return "", Decision{}, false, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err,
+			"the deadline of requirement %s cannot be recomputed", r.ID)
+	}
+	if prov {
+		return "", Decision{}, false, nil // still provisional: recomputed once the year is announced
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	old := r.Deadline
+	change := "is unchanged"
+	if !end.Equal(old) {
+		change = "moves to " + end.In(cst).Format("2006-01-02 15:04 MST")
+	}
+	d = systemDecision(len(r.Decisions)+1, ActRecomputeDeadline, now,
+		fmt.Sprintf("the working-day calendar for the deadline's year is now announced: the deadline of %d working days from %s, computed provisionally as %s, %s",
+			r.DeadlineDays, start.In(cst).Format("2006-01-02 15:04 MST"), old.In(cst).Format("2006-01-02 15:04 MST"), change))
+	from = r.State
+	r.Deadline, r.DeadlineProvisional, r.UpdatedAt = end.UTC(), false, now
+	r.Decisions = append(slices.Clone(r.Decisions), d)
+	return from, d, true, nil
 }
 
 var cst = time.FixedZone("CST", 8*3600)

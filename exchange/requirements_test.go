@@ -42,10 +42,16 @@ func resource(share exchange.ShareType, published bool) *exchange.Resource {
 	case exchange.ShareConditional:
 		r.Condition = "依法履职需要"
 	case exchange.ShareNotShared:
-		r.LegalBasis = "《中华人民共和国保守国家秘密法》第二十八条"
+		r.LegalBasis = secrecyLaw
 	}
 	return r
 }
+
+var (
+	secrecyLaw  = exchange.LegalBasis{Kind: exchange.BasisLaw, Title: "中华人民共和国保守国家秘密法", Article: "第二十八条"}
+	privacyLaw  = exchange.LegalBasis{Kind: exchange.BasisLaw, Title: "中华人民共和国个人信息保护法", Article: "第十三条"}
+	someRegText = exchange.LegalBasis{Kind: exchange.BasisAdministrativeRegulation, Title: "某条例", Article: "第一条"}
+)
 
 func newRequirement() *exchange.Requirement {
 	return &exchange.Requirement{
@@ -124,7 +130,7 @@ func TestFileRouting(t *testing.T) {
 		require.Equal(t, exchange.SystemActor, r.Decisions[1].By)
 		require.Empty(t, r.Decisions[1].Evidence)
 		before := *r
-		_, _, err := workflow().Decide(r, res, provider, exchange.DecisionRequest{Action: exchange.ActRefuse, LegalBasis: "某条例"}, at)
+		_, _, err := workflow().Decide(r, res, provider, exchange.DecisionRequest{Action: exchange.ActRefuse, LegalBasis: someRegText}, at)
 		require.Equal(t, "UNCONDITIONAL_REFUSAL_FORBIDDEN", reason(t, err))
 		require.Equal(t, before, *r)
 	})
@@ -133,7 +139,7 @@ func TestFileRouting(t *testing.T) {
 		r := filed(t, res, at)
 		require.Equal(t, exchange.ReqEscalated, r.State)
 		require.Equal(t, exchange.ActEscalate, r.Decisions[1].Action)
-		require.Contains(t, r.Decisions[1].Comment, res.LegalBasis)
+		require.Contains(t, r.Decisions[1].Comment, res.LegalBasis.Citation())
 		_, _, err := workflow().Decide(r, res, provider, exchange.DecisionRequest{Action: exchange.ActGrant}, at)
 		require.Equal(t, "COORDINATOR_DECIDES", reason(t, err))
 		_, _, err = workflow().Decide(r, res, coordinator, exchange.DecisionRequest{Action: exchange.ActConfirmRefuse}, at)
@@ -212,7 +218,7 @@ func TestDecideWhoMayDecide(t *testing.T) {
 		{"another provider cannot answer", awaiting, bystander, exchange.DecisionRequest{Action: exchange.ActGrant}, "NOT_REQUIREMENT_PROVIDER", ""},
 		{"coordinator cannot answer for the provider", awaiting, coordinator, exchange.DecisionRequest{Action: exchange.ActGrant}, "NOT_REQUIREMENT_PROVIDER", ""},
 		{"refusal without legal basis", awaiting, provider, exchange.DecisionRequest{Action: exchange.ActRefuse, Comment: "不想给"}, "LEGAL_BASIS_REQUIRED", ""},
-		{"refusal with legal basis", awaiting, provider, exchange.DecisionRequest{Action: exchange.ActRefuse, LegalBasis: "《个人信息保护法》第十三条"}, "", exchange.ReqRefused},
+		{"refusal with legal basis", awaiting, provider, exchange.DecisionRequest{Action: exchange.ActRefuse, LegalBasis: privacyLaw}, "", exchange.ReqRefused},
 		{"provider grants", awaiting, provider, exchange.DecisionRequest{Action: exchange.ActGrant}, "", exchange.ReqGranted},
 		{"order share needs escalation", awaiting, coordinator, exchange.DecisionRequest{Action: exchange.ActOrderShare}, "REQUIREMENT_STATE_INVALID", ""},
 		{"provider cannot order", awaiting, provider, exchange.DecisionRequest{Action: exchange.ActOrderShare}, "ROLE_REQUIRED", ""},

@@ -20,6 +20,7 @@ const (
 	KindPublish             Kind = "publish"              // a resource published to the catalogue
 	KindRequirementDecision Kind = "requirement.decision" // a share requirement approved or refused
 	KindPolicyChange        Kind = "policy.change"        // a policy rule added, changed or removed
+	KindCalendarPublish     Kind = "calendar.publish"     // working-day calendar years published by the coordinator
 	KindCertIssue           Kind = "cert.issue"           // an e-certificate issued
 	KindCertVerify          Kind = "cert.verify"          // an e-certificate or sealed document verified
 	KindCertRevoke          Kind = "cert.revoke"          // an e-certificate revoked

@@ -1,8 +1,8 @@
 // Package policy declares how gxhub decides whether a department (and an operator inside
 // it) may pull a resource's data (REQUIREMENTS D1–D3): the request facts, the decision with
 // a stable reason and words, the rule and change types that live in the store, and the
-// Decider contract. It uses the standard library only; policy/casbinpolicy implements the
-// Decider with a casbin model.
+// Decider contract. It uses the standard library and the exchange domain only;
+// policy/casbinpolicy implements the Decider with a casbin model.
 package policy
 
 import (
@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gxhub/gxhub/exchange"
 )
 
 // Actions a rule may govern.
@@ -139,18 +141,5 @@ func (c Change) Summary() string {
 }
 
 // RegionCovers reports whether scope (a 6-digit 行政区划代码) covers region: 500000 covers
-// 500112, 500100 covers 500112, 500112 covers only itself.
-func RegionCovers(scope, region string) bool {
-	if scope == "" {
-		return true
-	}
-	if len(scope) != 6 || len(region) != 6 {
-		return false
-	}
-	p := strings.TrimRight(scope[2:], "0")
-	prefix := scope[:2] + p
-	if len(p)%2 == 1 {
-		prefix += "0"
-	}
-	return strings.HasPrefix(region, prefix)
-}
+// 500112, 500100 covers 500112, 500112 covers only itself (exchange.RegionCovers).
+func RegionCovers(scope, region string) bool { return exchange.RegionCovers(scope, region) }

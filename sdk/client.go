@@ -37,11 +37,13 @@ type Client struct {
 	Calendar exchangev1.CalendarServiceClient
 	Trust    certsv1.TrustServiceClient
 	Audit    auditv1.AuditServiceClient
-	// Catalog, Requirements and Matters are the resource catalogue, the requirement
-	// workflow and the matter catalogue (gxhub.exchange.v1).
+	// Catalog, Requirements and Matters are the resource catalogue (with its change
+	// proposals), the requirement workflow and the matter registry (gxhub.exchange.v1).
 	Catalog      exchangev1.CatalogServiceClient
 	Requirements exchangev1.RequirementServiceClient
 	Matters      exchangev1.MatterServiceClient
+	// Cases are the cases (办件) pulls are made for (一企一事一码).
+	Cases exchangev1.CaseServiceClient
 	// Verify verifies documents, seals and e-certificates at the hub (B4).
 	Verify certsv1.VerifyServiceClient
 	// ECert is the e-certificate registry (B3).
@@ -150,6 +152,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Catalog = exchangev1.NewCatalogServiceClient(conn)
 	c.Requirements = exchangev1.NewRequirementServiceClient(conn)
 	c.Matters = exchangev1.NewMatterServiceClient(conn)
+	c.Cases = exchangev1.NewCaseServiceClient(conn)
 	c.Verify = certsv1.NewVerifyServiceClient(conn)
 	c.ECert = certsv1.NewECertServiceClient(conn)
 	c.Seal = certsv1.NewSealServiceClient(conn)

@@ -33,8 +33,9 @@ func dial(ctx context.Context, dir string) *sdk.Client {
 }
 
 // A consumer (住房公积金管理中心) files a requirement for the unconditionally shared
-// business-licence resource — granted at once — then pulls one company's record for a
-// case and checks the hub's signature on the response before using it.
+// business-licence resource — granted at once — for a registered matter, opens a case
+// (办件, 一企一事一码) for the applicant, then pulls the applicant's record for that case and
+// checks the hub's signature on the response before using it.
 func Example_consumer() {
 	ctx := context.Background()
 	c := dial(ctx, identityDir(housing))
@@ -50,6 +51,17 @@ func Example_consumer() {
 		log.Fatal(sdk.Reason(err), err)
 	}
 	fmt.Println("requirement:", req.GetRequirement().GetState())
+
+	// Pulls serve an open case of the department, and only its applicant and declared parties.
+	cs, err := c.Cases.OpenCase(ctx, &exchangev1.OpenCaseRequest{
+		Number:    "GJJ-2026-000042", // 办件编码, unique hub-wide
+		Matter:    "500000-GJJ-0001",
+		Applicant: "91500000MA5U000010",
+	})
+	if err != nil {
+		log.Fatal(sdk.Reason(err), err)
+	}
+	fmt.Println("case:", cs.GetCase().GetNumber(), cs.GetCase().GetState())
 
 	// Pin the hub's key (published by the audit service) and verify every pull with it.
 	info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
@@ -79,8 +91,36 @@ func Example_consumer() {
 	fmt.Println("audit records:", len(resp.GetAuditReferences()))
 	// Output:
 	// requirement: granted
+	// case: GJJ-2026-000042 open
 	// 91500000MA5U000010 重庆渝北示例科技有限公司 张建国
 	// audit records: 1
+}
+
+// The coordinator (大数据局) keeps the matter registry (事项目录): it registers a matter with
+// its handling department, legal basis and promised time limit. Requirements, cases and
+// pulls name registered matters only.
+func Example_coordinator() {
+	ctx := context.Background()
+	c := dial(ctx, identityDir(bigData))
+	defer c.Close()
+
+	resp, err := c.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: &exchangev1.Matter{
+		Code: "500112-YB-0101", Name: "食品经营许可变更（渝北区）", Department: yubei, TimeLimitDays: 10,
+		LegalBasis: &exchangev1.LegalBasis{Kind: "规章", Title: "食品经营许可和备案管理办法", Article: "第三十条", DocumentNumber: "国家市场监督管理总局令第78号"},
+		Materials: []*exchangev1.Material{
+			{Id: "business_licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"name", "legal_representative"}},
+			{Id: "application", Name: "变更申请书"},
+		},
+	}})
+	if err != nil {
+		log.Fatal(sdk.Reason(err), err)
+	}
+	m := resp.GetMatter()
+	fmt.Println(m.GetCode(), "version", m.GetVersion(), "handled by", m.GetDepartment(), "within", m.GetTimeLimitDays(), "working days")
+	fmt.Println("basis:", m.GetLegalBasis().GetCitation())
+	// Output:
+	// 500112-YB-0101 version 1 handled by 11500112000000086R within 10 working days
+	// basis: 《食品经营许可和备案管理办法》（国家市场监督管理总局令第78号）第三十条（规章）
 }
 
 // A provider (市场监督管理局) registers a resource in the catalogue and publishes its

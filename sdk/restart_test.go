@@ -39,7 +39,7 @@ func TestRetryAcrossHubRestart(t *testing.T) {
 
 	// While the hub is down: a write is not retried.
 	_, err = c.Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{Resource: "500000-SCJG-0001", Items: []string{"name"},
-		MatterCodes: []string{"500112-YB-0009"}, LegalDuty: "《优化营商环境条例》"})
+		MatterCodes: []string{"500112-YB-0001"}, LegalDuty: "《优化营商环境条例》"})
 	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 
 	go func() {

@@ -69,6 +69,10 @@ var IdempotentMethods = map[string]bool{
 	"/gxhub.exchange.v1.ObjectionService/ListObjections":      true,
 	"/gxhub.exchange.v1.RequirementService/GetRequirement":    true,
 	"/gxhub.exchange.v1.RequirementService/ListRequirements":  true,
+
+	// Working-day calendar years and publications (F5).
+	"/gxhub.exchange.v1.CalendarService/ListCalendarYears":        true,
+	"/gxhub.exchange.v1.CalendarService/ListCalendarPublications": true,
 }
 
 // retryable reports whether a failed attempt may be repeated.

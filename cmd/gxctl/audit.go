@@ -371,7 +371,7 @@ func anomaliesCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "anomalies",
-		Short: "Flag pulls without a case, pull volume spikes and use after a requirement was revoked (auditor role)",
+		Short: "Flag pulls without a case, volume spikes, use after revocation, and cases pulling many or unrelated subjects or open too long (auditor role)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -399,7 +399,7 @@ func anomaliesCmd() *cobra.Command {
 				fmt.Fprintf(w, "rule  %s\n", r)
 			}
 			var tbl table
-			tbl.row("RULE", "DEPARTMENT", "RECORDS", "EXPLANATION")
+			tbl.row("RULE", "DEPARTMENT", "CASE", "RECORDS", "EXPLANATION")
 			for _, a := range resp.GetAnomalies() {
 				var idx []string
 				for _, i := range a.GetRecordIndices() {
@@ -408,7 +408,7 @@ func anomaliesCmd() *cobra.Command {
 				if len(idx) > 5 {
 					idx = append(idx[:5], fmt.Sprintf("… (%d)", len(a.GetRecordIndices())))
 				}
-				tbl.row(a.GetRule(), a.GetDepartment(), strings.Join(idx, ","), a.GetExplanation())
+				tbl.row(a.GetRule(), a.GetDepartment(), a.GetCaseNumber(), strings.Join(idx, ","), a.GetExplanation())
 			}
 			if err := tbl.write(w); err != nil {
 				return err
@@ -428,6 +428,8 @@ func anomaliesCmd() *cobra.Command {
 	f.Int64Var(&req.SpikeMinCount, "spike-min", 0, "and has at least this many pulls (default 20)")
 	f.Int32Var(&req.BaselineHours, "baseline-hours", 0, "hours of baseline before each hour (default 24)")
 	f.Int32Var(&req.Limit, "limit", 0, "most anomalies listed (default 1000)")
+	f.Int32Var(&req.CaseSubjectsMin, "case-subjects", 0, "flag a case whose pulls name at least this many distinct subjects (default 10)")
+	f.Float64Var(&req.CaseOverdueFactor, "case-overdue", 0, "flag an open case older than this × its matter's time limit (default 2)")
 	return cmd
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -18,17 +17,49 @@ import (
 
 func init() { root.AddCommand(catalogCmd()) }
 
+// allPages calls page with each next-page token, from the first page to the last, and
+// returns every item.
+func allPages[T any](page func(ctx context.Context, token string) ([]T, string, error)) ([]T, error) {
+	var all []T
+	for token := ""; ; {
+		ctx, cancel := callContext()
+		items, next, err := page(ctx, token)
+		cancel()
+		if err != nil {
+			return nil, callErr(err)
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, nil
+		}
+		token = next
+	}
+}
+
+// showCmd builds a command that reads one thing by its id and prints it (--json: as JSON).
+func showCmd[T proto.Message](use, short string, get func(ctx context.Context, c *sdk.Client, id string) (T, error), print func(io.Writer, T) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(c *sdk.Client) error {
+				v, err := call(func(ctx context.Context) (T, error) { return get(ctx, c, args[0]) })
+				if err != nil {
+					return err
+				}
+				if global.json {
+					return printProto(cmd.OutOrStdout(), v)
+				}
+				return print(cmd.OutOrStdout(), v)
+			})
+		},
+	}
+}
+
 // readProtoFile fills m from a protojson file ("-" = stdin).
 func readProtoFile(cmd *cobra.Command, path string, m proto.Message) error {
-	var (
-		b   []byte
-		err error
-	)
-	if path == "-" {
-		b, err = io.ReadAll(cmd.InOrStdin())
-	} else {
-		b, err = os.ReadFile(path)
-	}
+	b, err := readInput(cmd, path)
 	if err != nil {
 		return exitf(2, "read %s: %v", path, err)
 	}
@@ -79,7 +110,10 @@ func printResourceDetail(w io.Writer, r *exchangev1.Resource) error {
 	case "conditional":
 		fmt.Fprintf(w, " (condition: %s)", r.GetCondition())
 	case "not_shared":
-		fmt.Fprintf(w, " (legal basis: %s)", r.GetLegalBasis())
+		fmt.Fprintf(w, " (legal basis: %s)", r.GetLegalBasis().GetCitation())
+	}
+	if r.GetWithdrawn() {
+		fmt.Fprint(w, "; WITHDRAWN from the catalogue")
 	}
 	fmt.Fprintf(w, "\nkeyed by %s; %s, %s; scope %s %s; freshness %d working day(s); published %v\n\n",
 		r.GetSubjectKind(), r.GetUpdateCycle(), r.GetProvisionMethod(), r.GetScopeRegion(), r.GetScopeLevel(), r.GetFreshnessLimit(), r.GetPublished())
@@ -93,9 +127,10 @@ func printResourceDetail(w io.Writer, r *exchangev1.Resource) error {
 
 // resourceFlags are the flags that describe a resource.
 type resourceFlags struct {
-	file, code, name, description, subject, share, condition, basis, cycle, provision, region, level string
-	items                                                                                            []string
-	freshness                                                                                        int32
+	file, code, name, description, subject, share, condition, cycle, provision, region, level string
+	basis                                                                                     basisFlags
+	items                                                                                     []string
+	freshness, objectionDays                                                                  int32
 }
 
 func (f *resourceFlags) add(cmd *cobra.Command) {
@@ -107,13 +142,14 @@ func (f *resourceFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.subject, "subject-kind", "", "id_number, uscc or certificate_number")
 	fl.StringVar(&f.share, "share-type", "", "unconditional, conditional or not_shared")
 	fl.StringVar(&f.condition, "condition", "", "sharing condition (conditional)")
-	fl.StringVar(&f.basis, "legal-basis", "", "law or rule that forbids sharing (not_shared)")
+	f.basis.add(cmd, "legal basis that forbids sharing (not_shared)")
 	fl.StringVar(&f.cycle, "update-cycle", "", "realtime, daily, weekly or monthly")
 	fl.StringVar(&f.provision, "provision", "", "pull_api, subscription or batch_file")
 	fl.StringVar(&f.region, "region", "", "6-digit region code the data covers")
 	fl.StringVar(&f.level, "level", "", "national, provincial, municipal, county or township")
 	fl.StringArrayVar(&f.items, "item", nil, "data item name:title:type:sensitivity (repeat; replaces the items)")
 	fl.Int32Var(&f.freshness, "freshness", 0, "working days the data may be stale (default 1)")
+	fl.Int32Var(&f.objectionDays, "objection-days", 0, "working days you take to answer an objection (0: the hub's default)")
 }
 
 func (f *resourceFlags) apply(cmd *cobra.Command, r *exchangev1.Resource) error {
@@ -133,13 +169,18 @@ func (f *resourceFlags) apply(cmd *cobra.Command, r *exchangev1.Resource) error 
 	set("subject-kind", &r.SubjectKind, f.subject)
 	set("share-type", &r.ShareType, f.share)
 	set("condition", &r.Condition, f.condition)
-	set("legal-basis", &r.LegalBasis, f.basis)
+	if b := f.basis.build(cmd); b != nil {
+		r.LegalBasis = b
+	}
 	set("update-cycle", &r.UpdateCycle, f.cycle)
 	set("provision", &r.ProvisionMethod, f.provision)
 	set("region", &r.ScopeRegion, f.region)
 	set("level", &r.ScopeLevel, f.level)
 	if cmd.Flags().Changed("freshness") {
 		r.FreshnessLimit = f.freshness
+	}
+	if cmd.Flags().Changed("objection-days") {
+		r.ObjectionDays = f.objectionDays
 	}
 	if len(f.items) > 0 {
 		r.Items = nil
@@ -214,10 +255,7 @@ func catalogCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if global.json {
-					return printProto(cmd.OutOrStdout(), resp.GetResource())
-				}
-				return printResources(cmd.OutOrStdout(), resp.GetResource())
+				return printChange(cmd, resp.GetResource(), resp.GetProposal())
 			})
 		},
 	}
@@ -315,6 +353,151 @@ func catalogCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(register, update, get, search, history)
+	var wversion int32
+	withdraw := &cobra.Command{
+		Use:   "withdraw CODE",
+		Short: "Withdraw your resource from the catalogue (a proposal to the coordinator while requirements on it are granted)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(c *sdk.Client) error {
+				if wversion == 0 {
+					cur, err := call(func(ctx context.Context) (*exchangev1.Resource, error) {
+						return c.Catalog.GetResource(ctx, &exchangev1.GetResourceRequest{Code: args[0]})
+					})
+					if err != nil {
+						return err
+					}
+					wversion = cur.GetVersion()
+				}
+				resp, err := call(func(ctx context.Context) (*exchangev1.WithdrawResourceResponse, error) {
+					return c.Catalog.WithdrawResource(ctx, &exchangev1.WithdrawResourceRequest{Code: args[0], Version: wversion})
+				})
+				if err != nil {
+					return err
+				}
+				return printChange(cmd, resp.GetResource(), resp.GetProposal())
+			})
+		},
+	}
+	withdraw.Flags().Int32Var(&wversion, "version", 0, "the current version (default: read it first)")
+
+	cmd.AddCommand(register, update, get, search, history, withdraw, proposalCmd())
+	return cmd
+}
+
+// printChange prints the outcome of a catalogue change: the new version, or the proposal
+// it became.
+func printChange(cmd *cobra.Command, r *exchangev1.Resource, p *exchangev1.CatalogProposal) error {
+	w := cmd.OutOrStdout()
+	if global.json {
+		if p != nil {
+			return printProto(w, p)
+		}
+		return printProto(w, r)
+	}
+	if p != nil {
+		fmt.Fprintf(w, "PROPOSED: the change narrows sharing of %s while requirements on it are granted, so the coordinator decides it.\n", p.GetResource())
+		return printProposal(w, p)
+	}
+	return printResources(w, r)
+}
+
+func printProposal(w io.Writer, p *exchangev1.CatalogProposal) error {
+	overdue := ""
+	if p.GetOverdue() {
+		overdue = " OVERDUE"
+	}
+	if p.GetDeadlineProvisional() {
+		overdue += " (deadline provisional)"
+	}
+	fmt.Fprintf(w, "proposal %s  %s%s  resource %s v%d by %s, decide by %s\nnarrows: %s\naffects requirements: %s\n",
+		p.GetId(), p.GetState(), overdue, p.GetResource(), p.GetBaseVersion(), p.GetProvider(), p.GetDeadline().AsTime().In(cst).Format("2006-01-02"),
+		strings.Join(p.GetNarrowing(), "; "), strings.Join(p.GetAffected(), ", "))
+	if p.GetAppliedVersion() > 0 {
+		fmt.Fprintf(w, "applied as version %d\n", p.GetAppliedVersion())
+	}
+	if len(p.GetDecisions()) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	var tw table
+	tw.row("SEQ", "AT", "ACTION", "BY", "COMMENT", "SIGNED")
+	for _, d := range p.GetDecisions() {
+		tw.row(strconv.Itoa(int(d.GetSeq())), d.GetAt().AsTime().In(cst).Format("2006-01-02 15:04"), d.GetAction(), d.GetBy(), d.GetComment(),
+			"SM2 (body SM3 "+d.GetBodyDigest()+")")
+	}
+	return tw.write(w)
+}
+
+func proposalCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "proposal", Short: "Proposals to narrow a resource: the coordinator approves or rejects, the provider may withdraw"}
+	var lreq exchangev1.ListProposalsRequest
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List proposals (--state pending is the coordinator's queue)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withClient(cmd, func(c *sdk.Client) error {
+				resp, err := call(func(ctx context.Context) (*exchangev1.ListProposalsResponse, error) {
+					return c.Catalog.ListProposals(ctx, &lreq)
+				})
+				if err != nil {
+					return err
+				}
+				if global.json {
+					return printProto(cmd.OutOrStdout(), resp)
+				}
+				var tw table
+				tw.row("ID", "STATE", "RESOURCE", "PROVIDER", "DEADLINE", "NARROWS")
+				for _, p := range resp.GetProposals() {
+					state := p.GetState()
+					if p.GetOverdue() {
+						state += " (overdue)"
+					}
+					tw.row(p.GetId(), state, p.GetResource(), p.GetProvider(), p.GetDeadline().AsTime().In(cst).Format("2006-01-02"), strings.Join(p.GetNarrowing(), "; "))
+				}
+				return tw.write(cmd.OutOrStdout())
+			})
+		},
+	}
+	list.Flags().StringVar(&lreq.Resource, "resource", "", "resource code")
+	list.Flags().StringVar(&lreq.Provider, "provider", "", "provider department code")
+	list.Flags().StringVar(&lreq.State, "state", "", "pending, approved, rejected or withdrawn")
+	get := showCmd("get ID", "Show a proposal with its signed decisions",
+		func(ctx context.Context, c *sdk.Client, id string) (*exchangev1.CatalogProposal, error) {
+			return c.Catalog.GetProposal(ctx, &exchangev1.GetProposalRequest{Id: id})
+		}, printProposal)
+	decide := func(action, short string) *cobra.Command {
+		var comment string
+		c := &cobra.Command{
+			Use:   action + " ID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withClient(cmd, func(c *sdk.Client) error {
+					resp, err := call(func(ctx context.Context) (*exchangev1.DecideProposalResponse, error) {
+						return c.Catalog.DecideProposal(ctx, &exchangev1.DecideProposalRequest{Id: args[0], Action: action, Comment: comment})
+					})
+					if err != nil {
+						return err
+					}
+					if global.json {
+						return printProto(cmd.OutOrStdout(), resp)
+					}
+					if err := printProposal(cmd.OutOrStdout(), resp.GetProposal()); err != nil {
+						return err
+					}
+					fmt.Fprintln(cmd.OutOrStdout())
+					return printResources(cmd.OutOrStdout(), resp.GetResource())
+				})
+			},
+		}
+		c.Flags().StringVar(&comment, "comment", "", "why (required to reject)")
+		return c
+	}
+	cmd.AddCommand(list, get,
+		decide("approve", "Coordinator: approve a proposal; the change takes effect at once as a new version"),
+		decide("reject", "Coordinator: reject a proposal (--comment says why); sharing continues unchanged"),
+		decide("withdraw", "Provider: withdraw your own proposal"))
 	return cmd
 }

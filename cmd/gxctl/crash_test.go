@@ -192,7 +192,7 @@ func (a *crashAcks) decide(ctx context.Context, consumer, coordinator *sdk.Clien
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	f, err := consumer.Requirements.FileRequirement(cctx, &exchangev1.FileRequirementRequest{Resource: crashResource,
-		Items: []string{"name"}, MatterCodes: []string{"500000-CRASH-XK"}, LegalDuty: "《优化营商环境条例》"})
+		Items: []string{"name"}, MatterCodes: []string{"500112-YB-0001"}, LegalDuty: "《优化营商环境条例》"})
 	if err != nil {
 		return
 	}
@@ -201,7 +201,7 @@ func (a *crashAcks) decide(ctx context.Context, consumer, coordinator *sdk.Clien
 	a.filed = append(a.filed, id)
 	a.mu.Unlock()
 	if _, err := coordinator.Requirements.DecideRequirement(cctx, &exchangev1.DecideRequirementRequest{Id: id, Action: "revoke",
-		Comment: "崩溃测试：撤销", LegalBasis: "《重庆市政务数据资源管理暂行办法》"}); err != nil {
+		Comment: "崩溃测试：撤销"}); err != nil {
 		return
 	}
 	a.mu.Lock()

@@ -57,14 +57,29 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 	require.Equal(t, "granted", req["state"])
 	rid := req["id"].(string)
 
-	out := ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company, absent)
+	// Pulls serve an open case of 渝北 (一企一事一码), for its applicant and declared parties.
+	refused("CASE_NOT_FOUND", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company)
+	out := ok(yubei, "case", "open", "--matter", "500112-YB-0001", "--number", "YB-2026-1", "--applicant", company, "--party", absent+":关联企业")
+	require.Contains(t, out, "case YB-2026-1  open")
+	mistyped := company[:17] + "0"
+	if company[17] == '0' {
+		mistyped = company[:17] + "1"
+	}
+	refused("APPLICANT_INVALID", yubei, "case", "open", "--matter", "500112-YB-0001", "--number", "YB-2026-9", "--applicant", mistyped)
+	refused("CASE_EXISTS", market, "case", "open", "--matter", "500112-YB-0001", "--number", "YB-2026-1", "--applicant", company)
+	ok(yubei, "case", "open", "--matter", "500112-YB-0002", "--number", "YB-2026-2", "--applicant", company)
+	out = ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company, absent)
 	require.Contains(t, out, "signature verified")
 	require.Contains(t, out, "重庆渝北示例科技有限公司")
 	require.Contains(t, out, "freshness: fresh")
 	require.Contains(t, out, "no record: "+absent)
 	require.NotContains(t, out, "500万元", "registered_capital was not approved")
-	refused("PURPOSE_NOT_COVERED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0099", "--case", "YB-2026-2", company)
-	refused("DATA_ITEM_NOT_APPROVED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-3", "--items", "registered_capital", company)
+	refused("PURPOSE_NOT_COVERED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0002", "--case", "YB-2026-2", company)
+	refused("MATTER_UNKNOWN", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0099", "--case", "YB-2026-2", company)
+	refused("DATA_ITEM_NOT_APPROVED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", "--items", "registered_capital", company)
+	other, err := exchange.USCCCheckChar("91500000MA5U00002")
+	require.NoError(t, err)
+	refused("CASE_SUBJECT_MISMATCH", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", "91500000MA5U00002"+string(other))
 
 	// The provider publishes a change from a JSON Lines file.
 	file := filepath.Join(t.TempDir(), "records.jsonl")
@@ -76,7 +91,7 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 	refused("ROLE_REQUIRED", yubei, "publish", "--resource", "500000-SCJG-0001", "--file", file)
 	refused("NOT_RESOURCE_PROVIDER", police, "publish", "--resource", "500000-SCJG-0001", "--file", file)
 	require.Contains(t, ok(market, "publish", "--resource", "500000-SCJG-0001", "--file", file, "--batch-id", "cli-1"), "1 records published")
-	require.Contains(t, ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-4", company), "李秀兰")
+	require.Contains(t, ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company), "李秀兰")
 
 	// Freshness: the view, and the alert of a provider that never published.
 	out = ok(yubei, "freshness")
@@ -96,7 +111,18 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 	v := pol["version"].(string) // int64 is a JSON string in proto JSON
 	ok(yubei, "policy", "change", "--expect", v, "--add", "g, clerk-1, operator, "+filepath.Base(yubei), "--comment", "新窗口人员")
 	refused("POLICY_VERSION_CONFLICT", yubei, "policy", "change", "--expect", v, "--add", "g, clerk-2, operator, "+filepath.Base(yubei))
-	require.Contains(t, ok(yubei, "pull", "--operator", "clerk-1", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-5", company), "signature verified")
-	refused("ROLE_NOT_ALLOWED", yubei, "pull", "--operator", "clerk-2", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-6", company)
+	require.Contains(t, ok(yubei, "pull", "--operator", "clerk-1", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company), "signature verified")
+	refused("ROLE_NOT_ALLOWED", yubei, "pull", "--operator", "clerk-2", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company)
 	require.Contains(t, ok(yubei, "policy", "history"), "新窗口人员")
+
+	// The case's life: shown with its signed history, closed, and no pull after that.
+	refused("NOT_INVOLVED", market, "case", "show", "YB-2026-1")
+	require.Contains(t, ok(yubei, "case", "list", "--state", "open"), "YB-2026-1")
+	out = ok(yubei, "case", "close", "YB-2026-1", "--comment", "办结")
+	require.Contains(t, out, "case YB-2026-1  closed")
+	require.Contains(t, out, "办结")
+	refused("CASE_CLOSED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company)
+	refused("COMMENT_REQUIRED", yubei, "case", "withdraw", "YB-2026-2")
+	require.Contains(t, ok(yubei, "case", "withdraw", "YB-2026-2", "--comment", "申请人撤回"), "withdrawn")
+	require.Contains(t, ok(filepath.Join(filepath.Dir(yubei), filepath.Base(ids[0])), "case", "show", "YB-2026-1"), "SM2 (body SM3 ", "the coordinator monitors every case")
 }

@@ -55,7 +55,12 @@ func healthCmd() *cobra.Command {
 				resp.Body.Close()
 				checks[strings.TrimPrefix(p, "/")] = check{resp.StatusCode, strings.TrimSpace(string(body))}
 				if !global.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "%-8s %d %s\n", p, resp.StatusCode, strings.TrimSpace(string(body)))
+					// /readyz adds detail lines (the working-day calendar's coverage and warnings).
+					lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+					fmt.Fprintf(cmd.OutOrStdout(), "%-8s %d %s\n", p, resp.StatusCode, lines[0])
+					for _, l := range lines[1:] {
+						fmt.Fprintf(cmd.OutOrStdout(), "         %s\n", l)
+					}
 				}
 				failed = failed || resp.StatusCode != http.StatusOK
 			}

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,11 +79,23 @@ func TestCatalogRequirementMatterCLI(t *testing.T) {
 		"--share-type", "conditional", "--condition", "依法履职", "--update-cycle", "daily", "--provision", "pull_api", "--region", "500000",
 		"--item", "name:姓名:string:personal", "--item", "household_address:户籍地址:string:personal")
 
+	// Matter registry: the coordinator alone registers; requirements name registered matters.
+	refused("MATTER_UNKNOWN", fund, "requirement", "file", "--resource", "500000-SCJG-0101", "--item", "name",
+		"--matter", "500000-GJJ-0101", "--duty", "《住房公积金管理条例》")
+	matterArgs := []string{"matter", "define", "--code", "500000-GJJ-0101", "--name", "住房公积金提取", "--department", filepath.Base(fund),
+		"--time-limit", "3", "--legal-basis", "行政法规:住房公积金管理条例:第二十四条:国务院令第350号",
+		"--material", "household:户口簿:resource=500000-GA-0101:items=name,household_address", "--material", "contract:购房合同"}
+	refused("ROLE_REQUIRED", fund, matterArgs...)
+	refused("LEGAL_BASIS_TITLE_INVALID", coordinator, append(matterArgs[:10:10], "--legal-basis", "行政法规:x:第二十四条")...)
+	out = ok(coordinator, matterArgs...)
+	require.Contains(t, out, "《住房公积金管理条例》（国务院令第350号）第二十四条（行政法规）")
+	require.Contains(t, out, "within 3 working day(s)")
+
 	// Unconditional: granted at once; the provider cannot refuse.
 	lic := jsonOf(ok(fund, "--json", "requirement", "file", "--resource", "500000-SCJG-0101", "--item", "name",
 		"--matter", "500000-GJJ-0101", "--duty", "《住房公积金管理条例》"))
 	require.Equal(t, "granted", lic["state"])
-	refused("UNCONDITIONAL_REFUSAL_FORBIDDEN", market, "requirement", "answer", lic["id"].(string), "--refuse", "--legal-basis", "某规定")
+	refused("UNCONDITIONAL_REFUSAL_FORBIDDEN", market, "requirement", "answer", lic["id"].(string), "--refuse", "--legal-basis", "规章:某某规定:第一条")
 
 	// Conditional: review, refusal without a basis refused, grant, revoke.
 	hh := jsonOf(ok(fund, "--json", "requirement", "file", "--resource", "500000-GA-0101", "--item", "name", "--item", "household_address",
@@ -95,6 +108,7 @@ func TestCatalogRequirementMatterCLI(t *testing.T) {
 	require.Contains(t, ok(coordinator, "requirement", "review", id, "--accept"), "awaiting_provider")
 	refused("NOT_REQUIREMENT_PROVIDER", fund, "requirement", "answer", id, "--grant")
 	refused("LEGAL_BASIS_REQUIRED", police, "requirement", "answer", id, "--refuse")
+	refused("LEGAL_BASIS_KIND_INVALID", police, "requirement", "answer", id, "--refuse", "--legal-basis", "x")
 	out = ok(police, "requirement", "answer", id, "--grant")
 	require.Contains(t, out, "granted")
 	require.Contains(t, out, "SM2 (body SM3 ", "decisions show their signed evidence")
@@ -103,9 +117,7 @@ func TestCatalogRequirementMatterCLI(t *testing.T) {
 	out = ok(coordinator, "requirement", "escalations")
 	require.NotContains(t, out, id)
 
-	// Matter: define, exemptions follow the grant, and end with the revocation.
-	ok(fund, "matter", "define", "--code", "500000-GJJ-0101", "--name", "住房公积金提取",
-		"--material", "household:户口簿:resource=500000-GA-0101:items=name,household_address", "--material", "contract:购房合同")
+	// Matter: exemptions follow the grant, and end with the revocation.
 	out = ok(fund, "matter", "get", "500000-GJJ-0101")
 	require.Contains(t, out, "户口簿")
 	out = ok(fund, "matter", "exemptions", "500000-GJJ-0101", "--applicant", "11010519491231002X")
@@ -121,4 +133,29 @@ func TestCatalogRequirementMatterCLI(t *testing.T) {
 	for _, action := range []string{"submit", "accept_complete", "grant", "revoke"} {
 		require.True(t, strings.Contains(out, action), "history shows %s: %s", action, out)
 	}
+
+	// Matter import: a CSV file, registered, then re-imported unchanged.
+	csv := filepath.Join(t.TempDir(), "matters.csv")
+	require.NoError(t, os.WriteFile(csv, []byte("code,name,department,time_limit_days,basis_kind,basis_title,basis_article,basis_doc_number,material_id,material_name,resource,items,ecert_type\n"+
+		"500112-YB-0201,个体工商户变更登记（渝北区）,"+filepath.Base(yubei)+",3,行政法规,促进个体工商户发展条例,第十条,国务院令第755号,licence,营业执照,500000-SCJG-0001,name;legal_representative,\n"+
+		"500112-YB-0201,,,,,,,,form,变更登记申请书,,,\n"), 0o600))
+	refused("ROLE_REQUIRED", fund, "matter", "import", csv)
+	require.Contains(t, ok(coordinator, "matter", "import", csv), "500112-YB-0201 stored as v1")
+	require.Contains(t, ok(coordinator, "matter", "import", csv), "500112-YB-0201 unchanged (v1)")
+	require.Contains(t, ok(yubei, "matter", "get", "500112-YB-0201"), "变更登记申请书")
+
+	// Catalogue change control: a narrowing of a resource with granted requirements is a
+	// proposal the coordinator decides; a free-text basis is refused.
+	refused("LEGAL_BASIS_KIND_INVALID", market, "catalog", "update", "500000-SCJG-0101", "--share-type", "not_shared", "--legal-basis", "内部规定")
+	out = ok(market, "catalog", "update", "500000-SCJG-0101", "--share-type", "conditional", "--condition", "仅限住房公积金事项")
+	require.Contains(t, out, "PROPOSED")
+	require.Contains(t, out, lic["id"].(string))
+	pid := strings.Fields(out[strings.Index(out, "proposal "):])[1]
+	require.Contains(t, ok(coordinator, "catalog", "proposal", "list", "--state", "pending"), pid)
+	refused("ROLE_REQUIRED", market, "catalog", "proposal", "approve", pid)
+	refused("COMMENT_REQUIRED", coordinator, "catalog", "proposal", "reject", pid)
+	out = ok(coordinator, "catalog", "proposal", "reject", pid, "--comment", "无法律依据，继续无条件共享")
+	require.Contains(t, out, "rejected")
+	require.Contains(t, ok(fund, "requirement", "get", lic["id"].(string)), "rejected proposal "+pid)
+	require.Contains(t, ok(yubei, "catalog", "get", "500000-SCJG-0101"), "unconditional")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,11 @@ func printFreshness(w io.Writer, rs []*exchangev1.ResourceFreshness) error {
 		if r.GetStale() {
 			state = "STALE"
 		}
-		tw.row(r.GetResource(), r.GetProvider(), last, r.GetWorkingAge().AsDuration().String(), fmt.Sprintf("%dd", r.GetLimitWorkingDays()), state, r.GetStatus())
+		note := r.GetStatus()
+		if r.GetProvisional() {
+			note = strings.TrimSpace("provisional calendar " + note)
+		}
+		tw.row(r.GetResource(), r.GetProvider(), last, r.GetWorkingAge().AsDuration().String(), fmt.Sprintf("%dd", r.GetLimitWorkingDays()), state, note)
 	}
 	return tw.write(w)
 }

@@ -25,10 +25,24 @@ func objectionState(s string) (exchangev1.ObjectionState, error) {
 
 func printObjections(w io.Writer, os ...*exchangev1.Objection) error {
 	var tw table
-	tw.row("ID", "RESOURCE", "SUBJECT", "V", "CONSUMER", "PROVIDER", "STATE", "TEXT", "RESOLUTION")
+	tw.row("ID", "RESOURCE", "SUBJECT", "V", "CONSUMER", "PROVIDER", "STATE", "DEADLINE", "TEXT", "RESOLUTION")
 	for _, o := range os {
+		state := strings.ToLower(strings.TrimPrefix(o.GetState().String(), "OBJECTION_STATE_"))
+		if o.GetEscalatedAt() != nil {
+			state += " (escalated)"
+		}
+		if o.GetCorrectedVersion() > 0 {
+			state += fmt.Sprintf(" (v%d)", o.GetCorrectedVersion())
+		}
+		deadline := "-"
+		if o.GetDeadline() != nil {
+			deadline = o.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+			if o.GetDeadlineProvisional() {
+				deadline += " (provisional)"
+			}
+		}
 		tw.row(o.GetId(), o.GetResource(), o.GetSubject(), fmt.Sprint(o.GetRecordVersion()), o.GetConsumer(), o.GetProvider(),
-			strings.ToLower(strings.TrimPrefix(o.GetState().String(), "OBJECTION_STATE_")), o.GetText(), o.GetResolution())
+			state, deadline, o.GetText(), o.GetResolution())
 	}
 	return tw.write(w)
 }
@@ -66,7 +80,7 @@ func objectionCmd() *cobra.Command {
 	var as, state, resource string
 	listCmd := &cobra.Command{
 		Use:   "list",
-		Short: "Objections you raised (--as provider: routed to you)",
+		Short: "Objections you raised (--as provider: routed to you; --as coordinator: escalated, unanswered past their deadline)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := objectionState(state)
@@ -88,7 +102,7 @@ func objectionCmd() *cobra.Command {
 			return printObjections(cmd.OutOrStdout(), resp.GetObjections()...)
 		},
 	}
-	listCmd.Flags().StringVar(&as, "as", "consumer", "consumer or provider")
+	listCmd.Flags().StringVar(&as, "as", "consumer", "consumer, provider or coordinator")
 	listCmd.Flags().StringVar(&state, "state", "", "open, corrected or rejected")
 	listCmd.Flags().StringVar(&resource, "resource", "", "resource code")
 	cmd.AddCommand(listCmd)
@@ -96,7 +110,7 @@ func objectionCmd() *cobra.Command {
 	var resState, resolution string
 	resolveCmd := &cobra.Command{
 		Use:   "resolve ID --state corrected|rejected --resolution TEXT",
-		Short: "Resolve an objection routed to you (provider)",
+		Short: "Resolve an objection routed to you (provider); corrected needs a record version published after the objection",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := objectionState(resState)

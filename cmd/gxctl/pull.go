@@ -61,7 +61,7 @@ audit service before printing anything, and shows the audit references of the pu
 			if f.GetStale() {
 				state = "STALE"
 			}
-			fmt.Fprintf(w, "freshness: %s (working age %s, limit %d working day(s)) %s\n", state, f.GetWorkingAge().AsDuration(), f.GetLimitWorkingDays(), f.GetStatus())
+			fmt.Fprintf(w, "freshness: %s (working age %s, limit %d working day(s))%s %s\n", state, f.GetWorkingAge().AsDuration(), f.GetLimitWorkingDays(), provisionalNote(f.GetProvisional()), f.GetStatus())
 			var tw table
 			tw.row(append([]string{"SUBJECT", "VERSION", "PUBLISHED"}, res.GetItems()...)...)
 			for _, r := range res.GetRecords() {

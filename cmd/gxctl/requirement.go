@@ -19,7 +19,11 @@ func deadline(r *exchangev1.Requirement) string {
 	if r.GetDeadline() == nil {
 		return "-"
 	}
-	return r.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+	d := r.GetDeadline().AsTime().In(cst).Format("2006-01-02 15:04")
+	if r.GetDeadlineProvisional() {
+		d += " (provisional)" // the year's calendar is not published yet
+	}
+	return d
 }
 
 func printRequirements(w io.Writer, rs ...*exchangev1.Requirement) error {
@@ -45,7 +49,7 @@ func printRequirementDetail(w io.Writer, r *exchangev1.Requirement) error {
 			signed = "SM2 (body SM3 " + d.GetBodyDigest() + ")"
 		}
 		tw.row(strconv.Itoa(int(d.GetSeq())), d.GetAt().AsTime().In(cst).Format("2006-01-02 15:04"), d.GetAction(), d.GetBy(),
-			d.GetLegalBasis(), d.GetComment(), signed)
+			d.GetLegalBasis().GetCitation(), d.GetComment(), signed)
 	}
 	return tw.write(w)
 }
@@ -133,19 +137,13 @@ func requirementCmd() *cobra.Command {
 					req.State = fixedState
 				}
 				return withClient(cmd, func(c *sdk.Client) error {
-					var all []*exchangev1.Requirement
-					for {
-						resp, err := call(func(ctx context.Context) (*exchangev1.ListRequirementsResponse, error) {
-							return c.Requirements.ListRequirements(ctx, req)
-						})
-						if err != nil {
-							return err
-						}
-						all = append(all, resp.GetRequirements()...)
-						if resp.GetNextPageToken() == "" {
-							break
-						}
-						req.PageToken = resp.GetNextPageToken()
+					all, err := allPages(func(ctx context.Context, token string) ([]*exchangev1.Requirement, string, error) {
+						req.PageToken = token
+						resp, err := c.Requirements.ListRequirements(ctx, req)
+						return resp.GetRequirements(), resp.GetNextPageToken(), err
+					})
+					if err != nil {
+						return err
 					}
 					if global.json {
 						return printProto(cmd.OutOrStdout(), &exchangev1.ListRequirementsResponse{Requirements: all})
@@ -185,7 +183,8 @@ func requirementCmd() *cobra.Command {
 	// decision builds a subcommand that sends one decision; choose picks the action from
 	// the mutually exclusive flags.
 	decision := func(use, short string, opts map[string]string, needsChoice bool) *cobra.Command {
-		var basis, comment string
+		var basis basisFlags
+		var comment string
 		chosen := map[string]*bool{}
 		var dreq exchangev1.DecideRequirementRequest
 		c := &cobra.Command{
@@ -212,7 +211,7 @@ func requirementCmd() *cobra.Command {
 				if action == "" {
 					return exitf(2, "choose one of %s", strings.Join(names, ", "))
 				}
-				req := &exchangev1.DecideRequirementRequest{Id: args[0], Action: action, LegalBasis: basis, Comment: comment,
+				req := &exchangev1.DecideRequirementRequest{Id: args[0], Action: action, LegalBasis: basis.build(cmd), Comment: comment,
 					Items: dreq.Items, MatterCodes: dreq.MatterCodes, LegalDuty: dreq.LegalDuty, ScopeRegion: dreq.ScopeRegion}
 				return withClient(cmd, func(c *sdk.Client) error {
 					resp, err := call(func(ctx context.Context) (*exchangev1.DecideRequirementResponse, error) {
@@ -230,7 +229,7 @@ func requirementCmd() *cobra.Command {
 				chosen[flag] = c.Flags().Bool(flag, false, act)
 			}
 		}
-		c.Flags().StringVar(&basis, "legal-basis", "", "legal basis (required to refuse or confirm a refusal)")
+		basis.add(c, "legal basis (required to refuse or confirm a refusal)")
 		c.Flags().StringVar(&comment, "comment", "", "comment (required to return an incomplete requirement)")
 		if use == "resubmit" {
 			c.Flags().StringArrayVar(&dreq.Items, "item", nil, "amended data items (repeat)")
@@ -242,7 +241,7 @@ func requirementCmd() *cobra.Command {
 	}
 	review := decision("review", "Coordinator: accept a requirement as complete, or return it for amendment",
 		map[string]string{"accept": "accept_complete", "return": "return_incomplete"}, true)
-	answer := decision("answer", "Provider: grant, or refuse with --legal-basis",
+	answer := decision("answer", "Provider: grant, or refuse citing the legal basis (--legal-basis KIND:TITLE:ARTICLE)",
 		map[string]string{"grant": "grant", "refuse": "refuse"}, true)
 	order := decision("order", "Coordinator, after escalation: order sharing, or confirm the refusal with --legal-basis",
 		map[string]string{"share": "order_share", "confirm-refusal": "confirm_refusal"}, true)

@@ -140,7 +140,7 @@ func calendarCountCmd() *cobra.Command {
 			if global.json {
 				return printProto(cmd.OutOrStdout(), r)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d working days (working time %s)\n", r.GetWorkingDays(), r.GetWorkingTime().AsDuration())
+			fmt.Fprintf(cmd.OutOrStdout(), "%d working days (working time %s)%s\n", r.GetWorkingDays(), r.GetWorkingTime().AsDuration(), provisionalNote(r.GetProvisional()))
 			return nil
 		},
 	}

@@ -47,6 +47,15 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.CatalogService.GetResource":           "catalog get",
 	"gxhub.exchange.v1.CatalogService.ListResourceVersions":  "catalog history",
 	"gxhub.exchange.v1.CatalogService.SearchResources":       "catalog search",
+	"gxhub.exchange.v1.CatalogService.WithdrawResource":      "catalog withdraw",
+	"gxhub.exchange.v1.CatalogService.ListProposals":         "catalog proposal list",
+	"gxhub.exchange.v1.CatalogService.GetProposal":           "catalog proposal get",
+	"gxhub.exchange.v1.CatalogService.DecideProposal":        "catalog proposal approve",
+	"gxhub.exchange.v1.CaseService.OpenCase":                 "case open",
+	"gxhub.exchange.v1.CaseService.GetCase":                  "case show",
+	"gxhub.exchange.v1.CaseService.ListCases":                "case list",
+	"gxhub.exchange.v1.CaseService.CloseCase":                "case close",
+	"gxhub.exchange.v1.CaseService.WithdrawCase":             "case withdraw",
 	"gxhub.exchange.v1.FreshnessService.ListFreshness":       "freshness",
 	"gxhub.exchange.v1.FreshnessService.ListFreshnessAlerts": "freshness",
 	"gxhub.exchange.v1.FreshnessService.Heartbeat":           "freshness heartbeat",
@@ -80,6 +89,11 @@ var rpcCommands = map[string]string{
 	"gxhub.certs.v1.TrustStoreService.AddCRLSource":            "trust-store crl-add",
 	"gxhub.certs.v1.TrustStoreService.RemoveCRLSource":         "trust-store crl-remove",
 	"gxhub.certs.v1.TrustStoreService.RefreshCRLs":             "trust-store refresh",
+
+	// Working-day calendar years and publications (F5).
+	"gxhub.exchange.v1.CalendarService.ListCalendarYears":        "calendar years",
+	"gxhub.exchange.v1.CalendarService.PublishCalendar":          "calendar publish",
+	"gxhub.exchange.v1.CalendarService.ListCalendarPublications": "calendar publications",
 }
 
 // rpcGaps are RPCs known to have no command yet, with who adds it. Keep it empty.

@@ -28,6 +28,9 @@ var (
 
 const loadMatter = "500000-LOAD-XK"
 
+// loadCases is how many subjects each consumer opens a case for (pulls pick among them).
+const loadCases = 100
+
 func init() {
 	ops["pull"] = Op{Name: "pull", Setup: setupPull, Do: doPull}
 	ops["publish"] = Op{Name: "publish", Setup: setupPublish, Do: doPublish}
@@ -54,7 +57,8 @@ type exchangeState struct {
 	resource    string
 	subjects    []string
 	consumers   []*sdk.Client
-	reqs        []string // requirement id per consumer
+	reqs        []string   // requirement id per consumer
+	cases       [][]string // per consumer, the case opened for subjects[j]
 	hubKey      *ecdsa.PublicKey
 	batches     atomic.Int64
 	runID       int64
@@ -126,6 +130,9 @@ func setupPull(ctx context.Context, clients []*sdk.Client) (any, error) {
 	if len(st.subjects) == 0 {
 		return nil, errors.New("--records must be at least 1 for pulls")
 	}
+	if err := registerLoadMatter(ctx, clients, st.resource); err != nil {
+		return nil, err
+	}
 	for _, c := range clients {
 		if c == st.provider {
 			continue
@@ -145,8 +152,19 @@ func setupPull(ctx context.Context, clients []*sdk.Client) (any, error) {
 		if s := f.GetRequirement().GetState(); s != "granted" {
 			return nil, fmt.Errorf("load requirement %s is %s, want granted (an unconditional resource is granted on filing)", f.GetRequirement().GetId(), s)
 		}
+		// 一企一事一码: each pull serves an open case of the consumer whose applicant it reads.
+		k := len(st.consumers)
+		var cases []string
+		for j, s := range st.subjects[:min(len(st.subjects), loadCases)] {
+			number := fmt.Sprintf("LOAD-%d-%d-%d", st.runID, k, j)
+			if _, err := c.Cases.OpenCase(ctx, &exchangev1.OpenCaseRequest{Number: number, Matter: loadMatter, Applicant: s}); err != nil {
+				return nil, fmt.Errorf("open load case %s: %w", number, err)
+			}
+			cases = append(cases, number)
+		}
 		st.consumers = append(st.consumers, c)
 		st.reqs = append(st.reqs, f.GetRequirement().GetId())
+		st.cases = append(st.cases, cases)
 	}
 	if len(st.consumers) == 0 {
 		return nil, errors.New("the pull load needs consumer departments other than the provider among --identities")
@@ -161,12 +179,47 @@ func setupPull(ctx context.Context, clients []*sdk.Client) (any, error) {
 	return st, nil
 }
 
-func doPull(ctx context.Context, state any, _ *sdk.Client, w, i int) error {
+// registerLoadMatter registers the load matter with the coordinator among clients, unless
+// it is registered already (matters are registered by the coordinator only).
+func registerLoadMatter(ctx context.Context, clients []*sdk.Client, resource string) error {
+	var coordinator *sdk.Client
+	var handler string
+	for _, c := range clients {
+		ok, code, err := hasRole(ctx, c, adminv1.Role_ROLE_COORDINATOR)
+		if err != nil {
+			return err
+		}
+		if ok && coordinator == nil {
+			coordinator = c
+		}
+		if cons, _, err := hasRole(ctx, c, adminv1.Role_ROLE_CONSUMER); err != nil {
+			return err
+		} else if cons && handler == "" {
+			handler = code
+		}
+	}
+	if coordinator == nil {
+		if _, err := clients[0].Matters.GetMatter(ctx, &exchangev1.GetMatterRequest{Code: loadMatter}); err != nil {
+			return fmt.Errorf("the pull load names matter %s: register it, or include the coordinator among --identities: %w", loadMatter, err)
+		}
+		return nil
+	}
+	_, err := coordinator.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: &exchangev1.Matter{
+		Code: loadMatter, Name: "压测事项", Department: handler, TimeLimitDays: 5,
+		LegalBasis: &exchangev1.LegalBasis{Kind: "administrative_regulation", Title: "优化营商环境条例", Article: "第三十五条", DocumentNumber: "国务院令第722号"},
+		Materials:  []*exchangev1.Material{{Id: "company", Name: "企业信息", Resource: resource, Items: []string{"name", "address"}}}}})
+	if err != nil && sdk.Reason(err) != "MATTER_EXISTS" {
+		return fmt.Errorf("register load matter %s: %w", loadMatter, err)
+	}
+	return nil
+}
+
+func doPull(ctx context.Context, state any, _ *sdk.Client, w, _ int) error {
 	st := state.(*exchangeState)
 	k := w % len(st.consumers)
-	subject := st.subjects[rand.IntN(len(st.subjects))]
-	req := &exchangev1.PullRequest{RequirementId: st.reqs[k], MatterCode: loadMatter,
-		CaseNumber: fmt.Sprintf("LOAD-%d-%d", w, i), Subjects: []string{subject}}
+	j := rand.IntN(len(st.cases[k]))
+	subject := st.subjects[j]
+	req := &exchangev1.PullRequest{RequirementId: st.reqs[k], MatterCode: loadMatter, CaseNumber: st.cases[k][j], Subjects: []string{subject}}
 	var resp *exchangev1.PullResponse
 	var err error
 	if transport == "rest" {

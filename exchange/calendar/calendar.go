@@ -17,16 +17,24 @@
 //
 // # Unannounced years
 //
-// The calendar never guesses. Every method returns a *YearNotAnnouncedError (which wraps
-// ErrYearNotAnnounced) when its answer depends on a date in a year the calendar does not
-// announce. A year is needed only when a date in it must be examined: for example
+// A calendar never guesses silently. Made by Parse, Load or Default it answers only for
+// announced years: every method returns a *YearNotAnnouncedError (which wraps
+// ErrYearNotAnnounced) when its answer depends on a date in a year it does not announce.
+// A year is needed only when a date in it must be examined: for example
 // WorkingDaysBetween(2026-12-31, 2026-12-31) needs no year at all and returns 0.
+//
+// A calendar made WithProvisional also answers for unannounced years that have a
+// statutory rule (see provisional.go), and says so: Day reports Provisional, and Deadline,
+// CountWorkingDays and WorkingTime return provisional = true when a provisional day
+// counted. The strict methods (IsWorkingDay, AddWorkingDays, WorkingDaysBetween,
+// WorkingTimeBetween) keep refusing provisional years on every calendar.
 //
 // # Source
 //
 // Default returns the calendar embedded from cn-workday-calendar.json (2024–2026 at the
 // time of writing). Load or Parse another file, in the same format, to cover new years;
-// cmd/ exposes that as --calendar.
+// the hub overlays the years its coordinator publishes (Overlay) and fills the rest
+// WithProvisional. Every year remembers its Source.
 package calendar
 
 import (
@@ -47,7 +55,7 @@ var cst = time.FixedZone("CST", 8*3600)
 func Location() *time.Location { return cst }
 
 var defaultCalendar = sync.OnceValue(func() *Calendar {
-	c, err := Parse(embedded)
+	c, err := parse(embedded, SourceEmbedded)
 	if err != nil {
 		// Only reachable if the file shipped in the binary is broken; a test guards it.
 		panic("calendar: embedded cn-workday-calendar.json is invalid: " + err.Error())
@@ -67,19 +75,40 @@ type Day struct {
 	Holiday     bool   // part of an announced public holiday (放假)
 	Makeup      bool   // a make-up working day (调休上班), always a Saturday or Sunday
 	HolidayName string // the holiday's name, e.g. "春节", when Holiday is true
+	// Provisional is true when the date's year is not announced and the answer comes from
+	// the statutory holidays alone (see WithProvisional).
+	Provisional bool
 }
 
 // Calendar is an immutable working-day calendar covering the announced years. It is safe
 // for concurrent use.
 type Calendar struct {
 	years map[int]*yearTable
+	// provisional: unannounced years with a statutory rule are answered provisionally.
+	provisional bool
 }
 
-// yearTable holds the flags of every date of one announced year, indexed by day of year.
+// yearTable holds the flags of every date of one year, indexed by day of year.
 type yearTable struct {
 	first    date // January 1
 	flags    []uint8
 	holidays map[date]string
+	source   Source
+}
+
+// finish sets the weekend and working flags from the holiday and make-up flags.
+func (t *yearTable) finish() {
+	for i, f := range t.flags {
+		d := t.first + date(i)
+		weekend := d.weekday() == time.Saturday || d.weekday() == time.Sunday
+		if weekend {
+			f |= flagWeekend
+		}
+		if f&flagMakeup != 0 || (!weekend && f&flagHoliday == 0) {
+			f |= flagWorking
+		}
+		t.flags[i] = f
+	}
 }
 
 const (
@@ -122,19 +151,27 @@ func (d date) weekday() time.Weekday { return time.Weekday((int64(d)%7 + 7 + 4) 
 
 func (d date) String() string { return d.civil().Format(time.DateOnly) }
 
-// flags returns the flags of d, or a *YearNotAnnouncedError.
-func (c *Calendar) flags(d date) (uint8, error) {
-	y := d.year()
-	t := c.years[y]
-	if t == nil {
-		return 0, &YearNotAnnouncedError{Year: y}
+// table returns the year table of y: the announced one, else (lenient, on a provisional
+// calendar) the provisional one, else a *YearNotAnnouncedError.
+func (c *Calendar) table(y int, lenient bool) (*yearTable, error) {
+	if t := c.years[y]; t != nil {
+		return t, nil
 	}
-	return t.flags[d-t.first], nil
+	if lenient && c.provisional {
+		if t := provisionalYear(y); t != nil {
+			return t, nil
+		}
+	}
+	return nil, &YearNotAnnouncedError{Year: y, Provisional: c.provisional}
 }
 
-func (c *Calendar) working(d date) (bool, error) {
-	f, err := c.flags(d)
-	return f&flagWorking != 0, err
+// lookup returns the flags of d and whether they are provisional.
+func (c *Calendar) lookup(d date, lenient bool) (uint8, bool, error) {
+	t, err := c.table(d.year(), lenient)
+	if err != nil {
+		return 0, false, err
+	}
+	return t.flags[d-t.first], t.source.Kind == SourceProvisional, nil
 }
 
 // Years returns the announced years in ascending order.
@@ -150,29 +187,34 @@ func (c *Calendar) Years() []int {
 // Covers reports whether the calendar announces year.
 func (c *Calendar) Covers(year int) bool { return c.years[year] != nil }
 
-// Day describes the Asia/Shanghai calendar date of t.
+// Day describes the Asia/Shanghai calendar date of t. On a provisional calendar an
+// unannounced year's date is described provisionally (Day.Provisional).
 func (c *Calendar) Day(t time.Time) (Day, error) {
 	d := dateOf(t)
-	f, err := c.flags(d)
+	tb, err := c.table(d.year(), true)
 	if err != nil {
 		return Day{}, err
 	}
+	f := tb.flags[d-tb.first]
 	day := Day{
-		Date:    d.String(),
-		Working: f&flagWorking != 0,
-		Weekend: f&flagWeekend != 0,
-		Holiday: f&flagHoliday != 0,
-		Makeup:  f&flagMakeup != 0,
+		Date:        d.String(),
+		Working:     f&flagWorking != 0,
+		Weekend:     f&flagWeekend != 0,
+		Holiday:     f&flagHoliday != 0,
+		Makeup:      f&flagMakeup != 0,
+		Provisional: tb.source.Kind == SourceProvisional,
 	}
 	if day.Holiday {
-		day.HolidayName = c.years[d.year()].holidays[d]
+		day.HolidayName = tb.holidays[d]
 	}
 	return day, nil
 }
 
-// IsWorkingDay reports whether the Asia/Shanghai calendar date of t is a working day.
+// IsWorkingDay reports whether the Asia/Shanghai calendar date of t is a working day. It
+// refuses a provisional year (use Day).
 func (c *Calendar) IsWorkingDay(t time.Time) (bool, error) {
-	return c.working(dateOf(t))
+	f, _, err := c.lookup(dateOf(t), false)
+	return f&flagWorking != 0, err
 }
 
 // AddWorkingDays returns the deadline for "within n working days from from": the end of
@@ -185,23 +227,37 @@ func (c *Calendar) IsWorkingDay(t time.Time) (bool, error) {
 // second working day is Tuesday 02-24). n must be at least 1.
 //
 // The result is in Location(). Dates from from's next day to the n-th working day must lie
-// in announced years, otherwise the error is a *YearNotAnnouncedError.
+// in announced years, otherwise the error is a *YearNotAnnouncedError (Deadline answers
+// provisionally instead).
 func (c *Calendar) AddWorkingDays(from time.Time, n int) (time.Time, error) {
+	t, _, err := c.addWorkingDays(from, n, false)
+	return t, err
+}
+
+// Deadline is AddWorkingDays that, on a provisional calendar, counts through unannounced
+// years provisionally; provisional is true when a provisional day was examined.
+func (c *Calendar) Deadline(from time.Time, n int) (end time.Time, provisional bool, err error) {
+	return c.addWorkingDays(from, n, true)
+}
+
+func (c *Calendar) addWorkingDays(from time.Time, n int, lenient bool) (time.Time, bool, error) {
 	if n < 1 {
-		return time.Time{}, fmt.Errorf("calendar: AddWorkingDays needs n >= 1 working days, got %d", n)
+		return time.Time{}, false, fmt.Errorf("calendar: AddWorkingDays needs n >= 1 working days, got %d", n)
 	}
 	d := dateOf(from)
+	prov := false
 	for n > 0 {
 		d++
-		w, err := c.working(d)
+		f, p, err := c.lookup(d, lenient)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, false, err
 		}
-		if w {
+		prov = prov || p
+		if f&flagWorking != 0 {
 			n--
 		}
 	}
-	return (d + 1).start(), nil
+	return (d + 1).start(), prov, nil
 }
 
 // WorkingDaysBetween returns the number of working days d with date(from) < d <= date(to),
@@ -209,21 +265,33 @@ func (c *Calendar) AddWorkingDays(from time.Time, n int) (time.Time, error) {
 // next Friday when both are working days. It is an error when to is before from. Every
 // date counted must lie in an announced year (*YearNotAnnouncedError otherwise).
 func (c *Calendar) WorkingDaysBetween(from, to time.Time) (int, error) {
+	n, _, err := c.countWorkingDays(from, to, false)
+	return n, err
+}
+
+// CountWorkingDays is WorkingDaysBetween that counts provisional years on a provisional
+// calendar, and says whether it did.
+func (c *Calendar) CountWorkingDays(from, to time.Time) (n int, provisional bool, err error) {
+	return c.countWorkingDays(from, to, true)
+}
+
+func (c *Calendar) countWorkingDays(from, to time.Time, lenient bool) (int, bool, error) {
 	if to.Before(from) {
-		return 0, fmt.Errorf("calendar: WorkingDaysBetween: to (%s) is before from (%s): pass the earlier time first",
+		return 0, false, fmt.Errorf("calendar: WorkingDaysBetween: to (%s) is before from (%s): pass the earlier time first",
 			to.In(cst).Format(time.RFC3339), from.In(cst).Format(time.RFC3339))
 	}
-	n := 0
+	n, prov := 0, false
 	for d, last := dateOf(from)+1, dateOf(to); d <= last; d++ {
-		w, err := c.working(d)
+		f, p, err := c.lookup(d, lenient)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		if w {
+		prov = prov || p
+		if f&flagWorking != 0 {
 			n++
 		}
 	}
-	return n, nil
+	return n, prov, nil
 }
 
 // WorkingTimeBetween returns how much of the half-open interval [from, to) falls on working
@@ -233,11 +301,23 @@ func (c *Calendar) WorkingDaysBetween(from, to time.Time) (int, error) {
 // date that [from, to) overlaps must lie in an announced year (*YearNotAnnouncedError
 // otherwise); a to of exactly 00:00 does not touch the day it starts.
 func (c *Calendar) WorkingTimeBetween(from, to time.Time) (time.Duration, error) {
+	w, _, err := c.workingTime(from, to, false)
+	return w, err
+}
+
+// WorkingTime is WorkingTimeBetween that measures through provisional years on a
+// provisional calendar, and says whether it did.
+func (c *Calendar) WorkingTime(from, to time.Time) (w time.Duration, provisional bool, err error) {
+	return c.workingTime(from, to, true)
+}
+
+func (c *Calendar) workingTime(from, to time.Time, lenient bool) (time.Duration, bool, error) {
 	if to.Before(from) {
-		return 0, fmt.Errorf("calendar: WorkingTimeBetween: to (%s) is before from (%s): pass the earlier time first",
+		return 0, false, fmt.Errorf("calendar: WorkingTimeBetween: to (%s) is before from (%s): pass the earlier time first",
 			to.In(cst).Format(time.RFC3339Nano), from.In(cst).Format(time.RFC3339Nano))
 	}
 	var total time.Duration
+	prov := false
 	for d, last := dateOf(from), dateOf(to); d <= last; d++ {
 		lo, hi := d.start(), (d + 1).start()
 		if lo.Before(from) {
@@ -249,13 +329,14 @@ func (c *Calendar) WorkingTimeBetween(from, to time.Time) (time.Duration, error)
 		if !lo.Before(hi) {
 			continue // [from, to) does not overlap this date (to is exactly 00:00, or from == to)
 		}
-		w, err := c.working(d)
+		f, p, err := c.lookup(d, lenient)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		if w {
+		prov = prov || p
+		if f&flagWorking != 0 {
 			total += hi.Sub(lo)
 		}
 	}
-	return total, nil
+	return total, prov, nil
 }

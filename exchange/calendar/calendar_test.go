@@ -494,7 +494,7 @@ func ExampleCalendar_AddWorkingDays() {
 	// within 1 working days: before 2026-02-15 00:00 CST
 	// within 2 working days: before 2026-02-25 00:00 CST
 	// within 5 working days: before 2026-02-28 00:00 CST
-	// working-day calendar has no announcement for 2027: load an updated calendar (State Council notice) with --calendar
+	// working-day calendar has no announcement for 2027: the coordinator publishes the State Council notice (gxctl calendar publish), or load an updated calendar with --calendar
 }
 
 func ExampleCalendar_WorkingTimeBetween() {

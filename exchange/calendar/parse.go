@@ -91,7 +91,9 @@ func Load(path string) (*Calendar, error) {
 // both years), a date in two holidays or listed twice as a make-up day, a date that is both
 // a holiday and a make-up working day, and a make-up working day that is not a Saturday or
 // Sunday.
-func Parse(b []byte) (*Calendar, error) {
+func Parse(b []byte) (*Calendar, error) { return parse(b, SourceFile) }
+
+func parse(b []byte, kind SourceKind) (*Calendar, error) {
 	if err := checkStructure(b); err != nil {
 		return nil, fmt.Errorf("calendar: %w", err)
 	}
@@ -119,6 +121,7 @@ func Parse(b []byte) (*Calendar, error) {
 		if err != nil {
 			return nil, fmt.Errorf("calendar: years.%s: %w", key, err)
 		}
+		t.source = Source{Kind: kind, Text: strings.TrimSpace(f.Source)}
 		c.years[y] = t
 	}
 	return c, nil
@@ -184,17 +187,7 @@ func buildYear(y int, yj *yearJSON) (*yearTable, error) {
 		}
 		t.flags[d-first] |= flagMakeup
 	}
-	for d := first; d < next; d++ {
-		f := t.flags[d-first]
-		weekend := d.weekday() == time.Saturday || d.weekday() == time.Sunday
-		if weekend {
-			f |= flagWeekend
-		}
-		if f&flagMakeup != 0 || (!weekend && f&flagHoliday == 0) {
-			f |= flagWorking
-		}
-		t.flags[d-first] = f
-	}
+	t.finish()
 	return t, nil
 }
 
@@ -221,6 +214,8 @@ func describeJSONError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("invalid JSON: the file ends before its object is closed (truncated?)")
 	case errors.As(err, &se):
 		return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, se)
 	case errors.As(err, &te):

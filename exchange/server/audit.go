@@ -41,6 +41,8 @@ type Audit struct {
 	SubjectKey ledger.SubjectKeyFunc
 	// Store resolves department names and requirements (anomalies, subject usage).
 	Store store.Store
+	// Calendar measures how long cases have been open (CASE_OPEN_TOO_LONG).
+	Calendar exchange.WorkingTimer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -344,15 +346,21 @@ func anomalyRules(factor float64, minCount int64, baseline int) []string {
 // ListAnomalies implements the auditor's anomaly flags (C4) over the window [from, to).
 //
 // Detected:
+//
 //   - PULL_WITHOUT_CASE: every pull record (granted or denied) with an empty case number.
+//
 //   - VOLUME_SPIKE: per department and UTC hour, a pull count ≥ spike_min_count and
 //     > spike_factor × the median of the department's hourly counts over the
 //     baseline_hours before (hours without pulls count as 0).
+//
 //   - PULL_REQUIREMENT_REVOKED: pulls refused with reason REQUIREMENT_REVOKED.
+//
 //   - PULL_AFTER_REVOCATION: granted pulls by a requirement's consumer on its resource,
 //     timed at or after a requirement.decision record whose reason starts with "revoke"
 //     (the decision record's request id is the requirement id; consumer and resource come
 //     from the requirement store).
+//
+//   - CASE_MANY_SUBJECTS, CASE_SUBJECT_MISMATCH, CASE_OPEN_TOO_LONG: see anomalies_case.go.
 //
 // Not detected: pull records do not name the requirement they were granted under, so a
 // granted pull after a revocation is flagged even when the consumer holds another granted
@@ -395,7 +403,18 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 	if factor < 1 || minCount < 1 || baseline < 1 || baseline > 24*31 || limit < 0 {
 		return nil, exchange.Errorf(exchange.KindInvalid, "ANOMALY_THRESHOLD_INVALID", "spike_factor must be ≥ 1, spike_min_count ≥ 1, baseline_hours 1..744, limit ≥ 0 (got %g, %d, %d, %d)", factor, minCount, baseline, limit)
 	}
-	resp := &auditv1.ListAnomaliesResponse{Rules: anomalyRules(factor, minCount, baseline), From: timestamppb.New(from), To: timestamppb.New(to)}
+	subjectsMin, overdueFactor := int(req.GetCaseSubjectsMin()), req.GetCaseOverdueFactor()
+	if subjectsMin == 0 {
+		subjectsMin = 10
+	}
+	if overdueFactor == 0 {
+		overdueFactor = 2
+	}
+	if subjectsMin < 2 || overdueFactor < 1 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "ANOMALY_THRESHOLD_INVALID", "case_subjects_min must be ≥ 2 and case_overdue_factor ≥ 1 (got %d, %g)", subjectsMin, overdueFactor)
+	}
+	resp := &auditv1.ListAnomaliesResponse{Rules: append(anomalyRules(factor, minCount, baseline), caseRules(subjectsMin, overdueFactor)...),
+		From: timestamppb.New(from), To: timestamppb.New(to)}
 	add := func(an *auditv1.Anomaly) bool {
 		if len(resp.Anomalies) >= limit {
 			resp.Truncated = true
@@ -527,6 +546,17 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 				break
 			}
 		}
+	}
+
+	// 5–7. Cases.
+	if err := a.caseManySubjects(ctx, ix, from, to, subjectsMin, add); err != nil {
+		return nil, err
+	}
+	if err := a.caseSubjectMismatch(ctx, each, from, to, add); err != nil {
+		return nil, err
+	}
+	if err := a.caseOpenTooLong(ctx, to, overdueFactor, add); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

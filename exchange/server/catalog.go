@@ -2,26 +2,34 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
-// Catalog implements gxhub.exchange.v1.CatalogService (REQUIREMENTS A1): providers
-// register and change their own resources, every change a new version; every registered
-// department reads and searches.
+// Catalog implements gxhub.exchange.v1.CatalogService (REQUIREMENTS A1, A10): providers
+// register and change their own resources, every change a new version and an audit record;
+// a change that narrows sharing while requirements are granted becomes a proposal the
+// coordinator decides (exchange.ChangeControl); every registered department reads and
+// searches.
 type Catalog struct {
 	exchangev1.UnimplementedCatalogServiceServer
-	Store store.Store
-	Log   *slog.Logger
-	Now   func() time.Time
+	Store   store.Store
+	Changes *exchange.ChangeControl
+	Audit   ledger.Log
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 func (c *Catalog) now() time.Time {
@@ -47,59 +55,214 @@ func (c *Catalog) RegisterResource(ctx context.Context, req *exchangev1.Register
 	}
 	r.Provider = caller.Department.Code
 	if err := r.Validate(); err != nil {
-		return nil, err
+		return nil, c.refused(ctx, caller, r.Code, "register", err)
 	}
 	r.UpdatedAt, r.UpdatedBy = c.now().UTC().Truncate(time.Microsecond), caller.Department.Code
 	if err := c.Store.Catalog().Create(ctx, r); err != nil {
 		return nil, err
 	}
-	c.log(ctx, "resource registered", r)
+	c.auditChange(ctx, caller, r, "register v1")
 	return &exchangev1.RegisterResourceResponse{Resource: ResourceToProto(r)}, nil
 }
 
-// UpdateResource stores the owning provider's change as a new version.
+// UpdateResource stores the owning provider's change as a new version, or as a proposal
+// for the coordinator when it narrows sharing of a resource with granted requirements.
 func (c *Catalog) UpdateResource(ctx context.Context, req *exchangev1.UpdateResourceRequest) (*exchangev1.UpdateResourceResponse, error) {
 	caller, err := RequireRole(ctx, exchange.RoleProvider)
 	if err != nil {
 		return nil, err
 	}
-	r, err := ResourceFromProto(req.GetResource())
+	next, err := ResourceFromProto(req.GetResource())
 	if err != nil {
 		return nil, err
 	}
-	cur, err := c.Store.Catalog().Get(ctx, r.Code, 0)
+	r, p, err := c.change(ctx, caller, next)
 	if err != nil {
 		return nil, err
 	}
-	if cur.Provider != caller.Department.Code {
-		return nil, exchange.Errorf(exchange.KindPermissionDenied, "NOT_RESOURCE_PROVIDER",
-			"resource %s belongs to provider %s: only its provider may change it (department %s is not)", r.Code, cur.Provider, caller.Department.Code)
-	}
-	if r.Provider != "" && r.Provider != cur.Provider {
-		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "RESOURCE_PROVIDER_FIXED", "the provider of resource %s cannot change", r.Code)
-	}
-	if r.Version != cur.Version {
-		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "RESOURCE_VERSION_CONFLICT",
-			"resource %s is at version %d but the change is based on version %d: read the current version and apply the change again", r.Code, cur.Version, r.Version)
-	}
-	r.Provider = cur.Provider
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	r.Version++
-	r.UpdatedAt, r.UpdatedBy = c.now().UTC().Truncate(time.Microsecond), caller.Department.Code
-	if err := c.Store.Catalog().Update(ctx, r); err != nil {
-		return nil, err
-	}
-	r.Published, r.PublishedAt = cur.Published, cur.PublishedAt
-	c.log(ctx, "resource changed", r)
-	return &exchangev1.UpdateResourceResponse{Resource: ResourceToProto(r)}, nil
+	return &exchangev1.UpdateResourceResponse{Resource: ResourceToProto(r), Proposal: ProposalToProto(p, c.now())}, nil
 }
 
-func (c *Catalog) log(ctx context.Context, msg string, r *exchange.Resource) {
-	if c.Log != nil {
-		c.Log.InfoContext(ctx, msg, slog.String("resource", r.Code), slog.Int("version", r.Version), slog.String("by", r.UpdatedBy))
+// WithdrawResource withdraws a resource (a new version marked withdrawn), or proposes to.
+func (c *Catalog) WithdrawResource(ctx context.Context, req *exchangev1.WithdrawResourceRequest) (*exchangev1.WithdrawResourceResponse, error) {
+	caller, err := RequireRole(ctx, exchange.RoleProvider)
+	if err != nil {
+		return nil, err
 	}
+	cur, err := c.Store.Catalog().Get(ctx, req.GetCode(), 0)
+	if err != nil {
+		return nil, err
+	}
+	next := *cur
+	next.Items = slices.Clone(cur.Items)
+	next.Withdrawn, next.Version = true, int(req.GetVersion())
+	r, p, err := c.change(ctx, caller, &next)
+	if err != nil {
+		return nil, err
+	}
+	return &exchangev1.WithdrawResourceResponse{Resource: ResourceToProto(r), Proposal: ProposalToProto(p, c.now())}, nil
+}
+
+// change applies or proposes a provider's change; it returns the resource as it is now and
+// the proposal, if one was made.
+func (c *Catalog) change(ctx context.Context, caller *Caller, next *exchange.Resource) (*exchange.Resource, *exchange.CatalogProposal, error) {
+	cur, err := c.Store.Catalog().Get(ctx, next.Code, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := exchange.ResourceChange{Cur: cur, Next: next}
+	if _, err := c.Store.Proposals().Pending(ctx, cur.Code); err == nil {
+		ch.Pending = true
+	} else if exchange.KindOf(err) != exchange.KindNotFound {
+		return nil, nil, err
+	}
+	if ch.Granted, err = allRequirements(ctx, c.Store, store.RequirementFilter{Resource: cur.Code, State: exchange.ReqGranted}); err != nil {
+		return nil, nil, err
+	}
+	p, err := c.Changes.Plan(ch, actor(caller), "CP-"+newID()[:16], c.now())
+	if err != nil {
+		return nil, nil, c.refused(ctx, caller, cur.Code, "change", err)
+	}
+	if p != nil {
+		if err := c.Store.Proposals().Create(ctx, p, p.Notice()); err != nil {
+			return nil, nil, err
+		}
+		c.auditProposal(ctx, caller, p, p.Decisions[0])
+		return cur, p, nil
+	}
+	if err := c.Store.Catalog().Update(ctx, next); err != nil {
+		return nil, nil, err
+	}
+	next.Published, next.PublishedAt = cur.Published, cur.PublishedAt
+	what := fmt.Sprintf("update v%d", next.Version)
+	if next.Withdrawn {
+		what = fmt.Sprintf("withdraw v%d", next.Version)
+	}
+	if n := exchange.Narrowing(cur, next); len(n) > 0 {
+		what += " (no granted requirement): " + strings.Join(n, "; ")
+	}
+	c.auditChange(ctx, caller, next, what)
+	return next, nil, nil
+}
+
+// auditChange records a catalogue change (register, update, withdraw) in the audit log.
+func (c *Catalog) auditChange(ctx context.Context, caller *Caller, r *exchange.Resource, what string) {
+	digest := sm.Sum([]byte(caller.Evidence))
+	appendAudit(ctx, c.Audit, c.Log, ledger.Record{Kind: KindCatalogChange, Time: r.UpdatedAt, Department: caller.Department.Code,
+		Resource: r.Code, Outcome: ledger.OutcomeOK, Reason: what + "; share type " + string(r.ShareType), ResponseDigest: digest[:],
+		RequestID: fmt.Sprintf("%s@v%d", r.Code, r.Version)})
+	if c.Log != nil {
+		c.Log.InfoContext(ctx, "catalogue change", slog.String("resource", r.Code), slog.Int("version", r.Version), slog.String("by", r.UpdatedBy), slog.String("what", what))
+	}
+}
+
+// refused records a refused catalogue change (a free-text legal basis, a change of another
+// provider's resource, …) and returns err: an insider's attempt leaves a trace.
+func (c *Catalog) refused(ctx context.Context, caller *Caller, code, what string, err error) error {
+	reason, msg := exchange.ErrorOf(err)
+	if reason == "" {
+		return err
+	}
+	digest := sm.Sum([]byte(caller.Evidence))
+	appendAudit(ctx, c.Audit, c.Log, ledger.Record{Kind: KindCatalogChange, Time: c.now().UTC(), Department: caller.Department.Code,
+		Resource: code, Outcome: ledger.OutcomeDenied, Reason: reason + ": " + what + " refused: " + msg, ResponseDigest: digest[:]})
+	return err
+}
+
+// auditProposal records a step of a proposal in the audit log.
+func (c *Catalog) auditProposal(ctx context.Context, caller *Caller, p *exchange.CatalogProposal, d exchange.ProposalDecision) {
+	digest := sm.Sum([]byte(caller.Evidence))
+	appendAudit(ctx, c.Audit, c.Log, ledger.Record{Kind: KindCatalogProposal, Time: d.At, Department: caller.Department.Code,
+		Resource: p.Resource, Outcome: ledger.OutcomeOK, Reason: string(d.Action) + " → " + string(p.State) + ": " + p.Summary(),
+		ResponseDigest: digest[:], RequestID: p.ID})
+}
+
+// ListProposals lists catalogue change proposals (the catalogue is readable by every
+// registered department, and so are the proposals to change it).
+func (c *Catalog) ListProposals(ctx context.Context, req *exchangev1.ListProposalsRequest) (*exchangev1.ListProposalsResponse, error) {
+	if _, err := RequireCaller(ctx); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	f := store.ProposalFilter{Resource: req.GetResource(), Provider: req.GetProvider(), State: exchange.ProposalState(req.GetState())}
+	switch f.State {
+	case "", exchange.ProposalPending, exchange.ProposalApproved, exchange.ProposalRejected, exchange.ProposalWithdrawn:
+	default:
+		return nil, exchange.Errorf(exchange.KindInvalid, "STATE_INVALID", "state %q is not pending, approved, rejected or withdrawn", f.State)
+	}
+	ps, err := c.Store.Proposals().List(ctx, f, size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &exchangev1.ListProposalsResponse{}
+	for _, p := range ps {
+		resp.Proposals = append(resp.Proposals, ProposalToProto(p, c.now()))
+	}
+	return resp, nil
+}
+
+// GetProposal returns a proposal with its decisions.
+func (c *Catalog) GetProposal(ctx context.Context, req *exchangev1.GetProposalRequest) (*exchangev1.CatalogProposal, error) {
+	if _, err := RequireCaller(ctx); err != nil {
+		return nil, err
+	}
+	p, err := c.Store.Proposals().Get(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return ProposalToProto(p, c.now()), nil
+}
+
+// DecideProposal records a signed decision on a proposal; an approval stores the new
+// resource version in the same transaction.
+func (c *Catalog) DecideProposal(ctx context.Context, req *exchangev1.DecideProposalRequest) (*exchangev1.DecideProposalResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.Store.Proposals().Get(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	cur, err := c.Store.Catalog().Get(ctx, p.Resource, 0)
+	if err != nil {
+		return nil, err
+	}
+	from, d, apply, err := c.Changes.Decide(p, cur, actor(caller), exchange.ProposalAction(req.GetAction()), req.GetComment(), c.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Store.Proposals().Decide(ctx, p, from, d, apply, p.Notice()); err != nil {
+		return nil, err
+	}
+	c.auditProposal(ctx, caller, p, d)
+	if apply != nil {
+		apply.Published, apply.PublishedAt = cur.Published, cur.PublishedAt
+		c.auditChange(ctx, caller, apply, fmt.Sprintf("update v%d approved by the coordinator (proposal %s): %s", apply.Version, p.ID, strings.Join(p.Narrowing, "; ")))
+		cur = apply
+	}
+	return &exchangev1.DecideProposalResponse{Proposal: ProposalToProto(p, c.now()), Resource: ResourceToProto(cur)}, nil
+}
+
+// ProposalToProto converts a proposal for the wire (nil for nil).
+func ProposalToProto(p *exchange.CatalogProposal, now time.Time) *exchangev1.CatalogProposal {
+	if p == nil {
+		return nil
+	}
+	out := &exchangev1.CatalogProposal{Id: p.ID, Resource: p.Resource, Provider: p.Provider, BaseVersion: int32(p.BaseVersion),
+		Narrowing: p.Narrowing, Affected: p.Affected, State: string(p.State), Deadline: ts(p.Deadline), Overdue: p.Overdue(now),
+		CreatedAt: ts(p.CreatedAt), UpdatedAt: ts(p.UpdatedAt), AppliedVersion: int32(p.AppliedVersion), DeadlineProvisional: p.DeadlineProvisional}
+	if p.Proposed != nil {
+		out.Proposed = ResourceToProto(p.Proposed)
+	}
+	for _, d := range p.Decisions {
+		out.Decisions = append(out.Decisions, &exchangev1.ProposalDecision{Seq: int32(d.Seq), Action: string(d.Action), By: d.By,
+			Comment: d.Comment, At: ts(d.At), Evidence: d.Evidence, BodyDigest: d.BodyDigest})
+	}
+	return out
 }
 
 // GetResource returns the current or an earlier version.
@@ -126,6 +289,23 @@ func pageSize(n int32) (int, error) {
 		return 0, exchange.Errorf(exchange.KindInvalid, "PAGE_SIZE_INVALID", "page_size must be between 1 and 1000 (0 means 100), got %d", n)
 	}
 	return int(n), nil
+}
+
+// listing checks what every paged listing needs: a signed caller, a page size and a page
+// token of at most 64 bytes (an id or a code the hub returned).
+func listing(ctx context.Context, size int32, token string) (*Caller, int, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := pageSize(size)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(token) > 64 {
+		return nil, 0, badToken(token)
+	}
+	return caller, n, nil
 }
 
 func badToken(tok string) error {
@@ -209,10 +389,10 @@ func ts(t time.Time) *timestamppb.Timestamp {
 func ResourceToProto(r *exchange.Resource) *exchangev1.Resource {
 	out := &exchangev1.Resource{
 		Code: r.Code, Name: r.Name, Provider: r.Provider, Description: r.Description,
-		SubjectKind: string(r.SubjectKind), ShareType: string(r.ShareType), Condition: r.Condition, LegalBasis: r.LegalBasis,
+		SubjectKind: string(r.SubjectKind), ShareType: string(r.ShareType), Condition: r.Condition, LegalBasis: LegalBasisToProto(r.LegalBasis),
 		UpdateCycle: string(r.UpdateCycle), ProvisionMethod: string(r.ProvisionMethod), ScopeRegion: r.ScopeRegion,
 		FreshnessLimit: int32(r.FreshnessLimit), Version: int32(r.Version), UpdatedAt: ts(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
-		Published: r.Published, PublishedAt: ts(r.PublishedAt),
+		Published: r.Published, PublishedAt: ts(r.PublishedAt), ObjectionDays: int32(r.ObjectionDays), Withdrawn: r.Withdrawn,
 	}
 	if r.ScopeLevel != exchange.LevelUnspecified {
 		out.ScopeLevel = r.ScopeLevel.String()
@@ -223,6 +403,20 @@ func ResourceToProto(r *exchange.Resource) *exchangev1.Resource {
 	return out
 }
 
+// LegalBasisToProto converts a citation for the wire, with its readable form (nil when
+// there is none).
+func LegalBasisToProto(b exchange.LegalBasis) *exchangev1.LegalBasis {
+	if b.IsZero() {
+		return nil
+	}
+	return &exchangev1.LegalBasis{Kind: string(b.Kind), Title: b.Title, Article: b.Article, DocumentNumber: b.DocNumber, Citation: b.Citation()}
+}
+
+// LegalBasisFromProto converts the wire form (citation is output only and ignored).
+func LegalBasisFromProto(p *exchangev1.LegalBasis) exchange.LegalBasis {
+	return exchange.LegalBasis{Kind: exchange.LegalBasisKind(p.GetKind()), Title: p.GetTitle(), Article: p.GetArticle(), DocNumber: p.GetDocumentNumber()}.Normalize()
+}
+
 // ResourceFromProto converts the wire form (hub-set fields other than version are ignored).
 func ResourceFromProto(p *exchangev1.Resource) (*exchange.Resource, error) {
 	if p == nil {
@@ -231,9 +425,9 @@ func ResourceFromProto(p *exchangev1.Resource) (*exchange.Resource, error) {
 	r := &exchange.Resource{
 		Code: strings.TrimSpace(p.GetCode()), Name: strings.TrimSpace(p.GetName()), Provider: p.GetProvider(), Description: p.GetDescription(),
 		SubjectKind: exchange.SubjectKind(p.GetSubjectKind()), ShareType: exchange.ShareType(p.GetShareType()),
-		Condition: p.GetCondition(), LegalBasis: p.GetLegalBasis(), UpdateCycle: exchange.UpdateCycle(p.GetUpdateCycle()),
+		Condition: p.GetCondition(), LegalBasis: LegalBasisFromProto(p.GetLegalBasis()), UpdateCycle: exchange.UpdateCycle(p.GetUpdateCycle()),
 		ProvisionMethod: exchange.ProvisionMethod(p.GetProvisionMethod()), ScopeRegion: p.GetScopeRegion(),
-		FreshnessLimit: int(p.GetFreshnessLimit()), Version: int(p.GetVersion()),
+		FreshnessLimit: int(p.GetFreshnessLimit()), ObjectionDays: int(p.GetObjectionDays()), Version: int(p.GetVersion()),
 	}
 	if p.GetScopeLevel() != "" {
 		l, err := exchange.ParseLevel(p.GetScopeLevel())

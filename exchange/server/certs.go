@@ -135,22 +135,13 @@ func (c *Certs) catalogue(ctx context.Context) (*ecert.Catalogue, error) {
 	return cat, nil
 }
 
+// audit appends the record of a certificate-service write (timed now when it has no
+// time) through appendAudit, the one path every audited write takes.
 func (c *Certs) audit(ctx context.Context, r ledger.Record) {
-	appendAudit(ctx, c.Audit, c.Log, c.now, r)
-}
-
-// appendAudit appends r (timed now when it has no time) to the audit log; a failure is
-// logged. The certificate services' audited writes all go through it.
-func appendAudit(ctx context.Context, audit ledger.Log, log *slog.Logger, now func() time.Time, r ledger.Record) {
-	if audit == nil {
-		return
-	}
 	if r.Time.IsZero() {
-		r.Time = now()
+		r.Time = c.now()
 	}
-	if _, err := audit.Append(ctx, r); err != nil && log != nil {
-		log.ErrorContext(ctx, "audit append failed", slog.String("kind", string(r.Kind)), slog.String("resource", r.Resource), slog.String("error", err.Error()))
-	}
+	appendAudit(ctx, c.Audit, c.Log, r)
 }
 
 // registryStatus answers from the hub's own registries: licence status
@@ -261,18 +252,6 @@ func hexSM3(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// failedSummary names the failed checks of a report for audit reasons and errors.
-func failedSummary(r *verify.Report) string {
-	var names []string
-	for _, c := range r.Failed() {
-		n := c.Name
-		if c.Scope != "" {
-			n += " (" + c.Scope + ")"
-		}
-		names = append(names, n+": "+c.Reason)
-	}
-	return strings.Join(names, "; ")
-}
 
 // VerifyService implements gxhub.certs.v1.VerifyService.
 type VerifyService struct {

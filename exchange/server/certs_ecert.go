@@ -224,6 +224,9 @@ func (s *ECertService) ChangeECertStatus(ctx context.Context, req *certsv1.Chang
 	}
 	now := s.c.now()
 	reason := strings.TrimSpace(req.GetReason())
+	if err := exchange.CheckText("reason", reason, exchange.MaxText); err != nil {
+		return nil, err
+	}
 	if err := s.c.Store.Certs().ChangeStatus(ctx, e.Identifier, e.Status, to, store.ECertEvent{At: now, Reason: reason, By: caller.Department.Code}); err != nil {
 		return nil, err
 	}
@@ -362,16 +365,43 @@ var _ ecverify.StatusSource = registryStatus{}
 var _ verify.SealStatusChecker = registryStatus{}
 var _ verify.RevocationChecker = registryStatus{}
 
-// HasCertType reports whether code is a catalogued licence type (the demo catalogue or a
-// registered type). The hub can use it for matter exemptions (Hub.ECertTypes).
-func (s *ECertService) HasCertType(ctx context.Context, code string) bool {
-	cat, err := s.c.catalogue(ctx)
+// HeldECert implements exchange.ECertRegistry: the identifier of an active e-certificate of
+// the type that the holder holds in the registry, or why there is none.
+func (s *ECertService) HeldECert(ctx context.Context, holder, typeCode string) (string, string, error) {
+	es, err := s.c.Store.Certs().ListByHolder(ctx, holder)
 	if err != nil {
-		if s.c.Log != nil {
-			s.c.Log.WarnContext(ctx, "licence catalogue unavailable", "error", err.Error())
-		}
-		return false
+		return "", "", err
 	}
-	_, ok := cat.Lookup(code)
-	return ok
+	var inactive *store.ECert
+	for _, e := range es { // newest registration first
+		if e.TypeCode != typeCode {
+			continue
+		}
+		if e.Status == store.ECertActive {
+			return e.Identifier, "", nil
+		}
+		if inactive == nil {
+			inactive = e
+		}
+	}
+	if inactive != nil {
+		return "", fmt.Sprintf("the applicant's e-certificate %s of type %s is %s, not active", inactive.Identifier, typeCode, inactive.Status), nil
+	}
+	return "", fmt.Sprintf("the applicant holds no e-certificate of type %s in the registry", typeCode), nil
+}
+
+// FetchECert implements exchange.ECertRegistry: the registered certificate, verified now
+// (issuer seal, chain to a trusted root, registry status).
+func (s *ECertService) FetchECert(ctx context.Context, identifier string) (exchange.FetchedECert, error) {
+	e, err := s.c.Store.Certs().Get(ctx, identifier)
+	if err != nil {
+		return exchange.FetchedECert{}, err
+	}
+	rep, _ := s.c.ecVerifier().VerifySealed(ctx, e.Sealed, identifier)
+	f := exchange.FetchedECert{Identifier: e.Identifier, TypeCode: e.TypeCode, Holder: e.HolderCode, Sealed: e.Sealed, Digest: e.SealedSM3,
+		Verdict: string(rep.Verdict), Valid: rep.Valid()}
+	if !f.Valid {
+		f.Reason = rep.Summary
+	}
+	return f, nil
 }

@@ -129,6 +129,9 @@ func (s *SealService) RevokeSeal(ctx context.Context, req *certsv1.RevokeSealReq
 		return nil, err
 	}
 	now := s.c.now()
+	if err := exchange.CheckText("reason", req.GetReason(), exchange.MaxText); err != nil {
+		return nil, err
+	}
 	if err := s.c.Store.Certs().RevokeSeal(ctx, seal.ESID, now, strings.TrimSpace(req.GetReason())); err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func FreshnessOf(ctx context.Context, s store.Store, cal exchange.WorkingTimer, 
 // FreshnessToProto converts for the wire.
 func FreshnessToProto(f exchange.Freshness, provider string) *exchangev1.ResourceFreshness {
 	out := &exchangev1.ResourceFreshness{Resource: f.Resource, Provider: provider, WorkingAge: durationpb.New(f.WorkingAge),
-		LimitWorkingDays: int32(f.Limit), Stale: f.Stale, Status: f.CalendarStatus}
+		LimitWorkingDays: int32(f.Limit), Stale: f.Stale, Status: f.CalendarStatus, Provisional: f.Provisional}
 	if !f.LastUpdate.IsZero() {
 		out.LastUpdate = timestamppb.New(f.LastUpdate)
 	}

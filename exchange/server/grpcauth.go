@@ -26,6 +26,10 @@ var PublicMethods = map[string]bool{
 	"/gxhub.audit.v1.AuditService/GetTreeHead":            true,
 	"/gxhub.audit.v1.AuditService/GetConsistencyProof":    true,
 	"/gxhub.audit.v1.AuditService/GetAnchor":              true,
+
+	// Working-day calendar years and publications (F5).
+	"/gxhub.exchange.v1.CalendarService/ListCalendarYears":        true,
+	"/gxhub.exchange.v1.CalendarService/ListCalendarPublications": true,
 }
 
 // digestCodec is the server's proto codec. It records the SM3 digest of every request

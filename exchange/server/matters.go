@@ -2,52 +2,50 @@ package server
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
-// Matters implements gxhub.exchange.v1.MatterService (REQUIREMENTS A7).
+// Matters implements gxhub.exchange.v1.MatterService (REQUIREMENTS A7, A8): the matter
+// registry the coordinator keeps, the exemptions (免于提交) and the collection of a case's
+// materials (exchange.ExemptionFinder, exchange.Collector).
 type Matters struct {
 	exchangev1.UnimplementedMatterServiceServer
-	Store store.Store
-	// ECertType reports whether an e-certificate type code is in the hub's licence
-	// catalogue (nil: none is).
-	ECertType func(ctx context.Context, code string) bool
-	// Puller pulls the materials sharing supplies (CollectMaterials).
-	Puller Puller
-	Log    *slog.Logger
-	Now    func() time.Time
+	Store      store.Store
+	Exemptions *exchange.ExemptionFinder
+	Collector  *exchange.Collector
+	Signer     *PullSigner
+	Audit      ledger.Log
+	SubjectKey ledger.SubjectKeyFunc
+	Log        *slog.Logger
+	Now        Clock
 }
 
-func (s *Matters) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-// DefineMatter creates a matter or stores a new version of it.
+// DefineMatter registers a matter or stores a new version of it (coordinator).
 func (s *Matters) DefineMatter(ctx context.Context, req *exchangev1.DefineMatterRequest) (*exchangev1.DefineMatterResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := RequireRole(ctx, exchange.RoleCoordinator)
 	if err != nil {
 		return nil, err
-	}
-	me := caller.Department
-	if !me.HasRole(exchange.RoleCoordinator) && !me.HasRole(exchange.RoleConsumer) {
-		return nil, exchange.Errorf(exchange.KindPermissionDenied, "ROLE_REQUIRED",
-			"department %s (%s) needs the consumer or coordinator role to define matters", me.Code, me.Name)
 	}
 	m := MatterFromProto(req.GetMatter())
 	if m == nil {
 		return nil, exchange.Errorf(exchange.KindInvalid, "MATTER_MISSING", "matter is required")
 	}
 	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.Departments().Get(ctx, m.Department); err != nil {
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			return nil, exchange.Errorf(exchange.KindInvalid, "MATTER_DEPARTMENT_UNKNOWN", "matter %s: handling department %s is not registered at the hub", m.Code, m.Department)
+		}
 		return nil, err
 	}
 	for _, mt := range m.Materials {
@@ -68,29 +66,26 @@ func (s *Matters) DefineMatter(ctx context.Context, req *exchangev1.DefineMatter
 		}
 	}
 	if m.Version == 0 {
-		m.Department, m.Version = me.Code, 1
+		m.Version = 1
 	} else {
 		cur, err := s.Store.Matters().Get(ctx, m.Code)
 		if err != nil {
 			return nil, err
 		}
-		if cur.Department != me.Code && !me.HasRole(exchange.RoleCoordinator) {
-			return nil, exchange.Errorf(exchange.KindPermissionDenied, "NOT_MATTER_OWNER",
-				"matter %s was defined by %s: only that department or a coordinator may change it", m.Code, cur.Department)
-		}
 		if m.Version != cur.Version {
 			return nil, exchange.Errorf(exchange.KindFailedPrecondition, "MATTER_VERSION_CONFLICT",
 				"matter %s is at version %d but the change is based on version %d: read it and apply the change again", m.Code, cur.Version, m.Version)
 		}
-		m.Department, m.Version = cur.Department, cur.Version+1
+		m.Version = cur.Version + 1
 	}
-	m.UpdatedAt, m.UpdatedBy = s.now().UTC().Truncate(time.Microsecond), me.Code
+	m.UpdatedAt, m.UpdatedBy = s.Now.now().UTC().Truncate(time.Microsecond), caller.Department.Code
 	if err := s.Store.Matters().Put(ctx, m); err != nil {
 		return nil, err
 	}
-	if s.Log != nil {
-		s.Log.InfoContext(ctx, "matter defined", slog.String("matter", m.Code), slog.Int("version", m.Version), slog.String("by", me.Code))
-	}
+	digest := sm.Sum([]byte(caller.Evidence))
+	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: KindMatterChange, Time: m.UpdatedAt, Department: caller.Department.Code, Matter: m.Code,
+		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("matter v%d: %s, handled by %s, %d working days, %d materials; basis %s", m.Version, m.Name, m.Department, m.TimeLimit, len(m.Materials), m.LegalBasis.Citation()),
+		ResponseDigest: digest[:], RequestID: fmt.Sprintf("%s@v%d", m.Code, m.Version)})
 	return &exchangev1.DefineMatterResponse{Matter: MatterToProto(m)}, nil
 }
 
@@ -108,15 +103,9 @@ func (s *Matters) GetMatter(ctx context.Context, req *exchangev1.GetMatterReques
 
 // ListMatters pages through matters.
 func (s *Matters) ListMatters(ctx context.Context, req *exchangev1.ListMattersRequest) (*exchangev1.ListMattersResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.GetPageSize())
+	_, size, err := listing(ctx, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
-	}
-	if len(req.GetPageToken()) > 64 {
-		return nil, badToken(req.GetPageToken())
 	}
 	ms, err := s.Store.Matters().List(ctx, req.GetDepartment(), req.GetPageToken(), min(size+1, 1000))
 	if err != nil {
@@ -133,48 +122,9 @@ func (s *Matters) ListMatters(ctx context.Context, req *exchangev1.ListMattersRe
 	return resp, nil
 }
 
-// Exemptions answers, for consumer (the department handling the case), which materials of
-// the matter must not be demanded from the applicant. It is the hook for fetching the
-// materials for a case: every exemption with Source sharing names the granted requirement
-// to pull Material.Items under, for the matter code and the applicant as subject.
-func (s *Matters) Exemptions(ctx context.Context, consumer, matterCode, applicant string) (*exchange.Matter, []exchange.Exemption, error) {
-	m, err := s.Store.Matters().Get(ctx, matterCode)
-	if err != nil {
-		return nil, nil, err
-	}
-	q := exchange.ExemptionQuery{Matter: m, Applicant: applicant, Consumer: consumer, Resources: map[string]*exchange.Resource{}}
-	if s.ECertType != nil {
-		q.ECertType = func(code string) bool { return s.ECertType(ctx, code) }
-	}
-	for _, mt := range m.Materials {
-		if mt.Resource == "" || q.Resources[mt.Resource] != nil {
-			continue
-		}
-		res, err := s.Store.Catalog().Get(ctx, mt.Resource, 0)
-		if exchange.KindOf(err) == exchange.KindNotFound {
-			continue
-		} else if err != nil {
-			return nil, nil, err
-		}
-		q.Resources[res.Code] = res
-		after := ""
-		for {
-			rs, err := s.Store.Requirements().List(ctx, store.RequirementFilter{Consumer: consumer, Resource: res.Code}, after, 1000)
-			if err != nil {
-				return nil, nil, err
-			}
-			q.Requirements = append(q.Requirements, rs...)
-			if len(rs) < 1000 {
-				break
-			}
-			after = rs[len(rs)-1].ID
-		}
-	}
-	ex, err := exchange.Exemptions(q)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, ex, nil
+func exemptionToProto(e exchange.Exemption) *exchangev1.Exemption {
+	return &exchangev1.Exemption{Material: materialToProto(e.Material), Exempt: e.Exempt, Source: string(e.Source),
+		Requirement: e.Requirement, Provider: e.Provider, Reason: e.Reason, Ecert: e.ECert}
 }
 
 // GetExemptions answers for the calling department.
@@ -183,78 +133,71 @@ func (s *Matters) GetExemptions(ctx context.Context, req *exchangev1.GetExemptio
 	if err != nil {
 		return nil, err
 	}
-	applicant := strings.ToUpper(strings.TrimSpace(req.GetApplicant()))
-	m, ex, err := s.Exemptions(ctx, caller.Department.Code, req.GetCode(), applicant)
+	applicant := exchange.NormalizeSubject(req.GetApplicant())
+	m, ex, err := s.Exemptions.Find(ctx, caller.Department.Code, req.GetCode(), applicant)
 	if err != nil {
 		return nil, err
 	}
 	kind, _ := exchange.ApplicantKind(applicant)
 	resp := &exchangev1.GetExemptionsResponse{MatterCode: m.Code, MatterVersion: int32(m.Version), ApplicantKind: string(kind)}
 	for _, e := range ex {
-		resp.Exemptions = append(resp.Exemptions, &exchangev1.Exemption{
-			Material: materialToProto(e.Material), Exempt: e.Exempt, Source: string(e.Source),
-			Requirement: e.Requirement, Provider: e.Provider, Reason: e.Reason,
-		})
+		resp.Exemptions = append(resp.Exemptions, exemptionToProto(e))
 	}
 	return resp, nil
 }
 
-// Puller runs one pull for the calling department (the PullService implementation).
-type Puller interface {
-	Pull(ctx context.Context, req *exchangev1.PullRequest) (*exchangev1.PullResponse, error)
-}
-
-// CollectMaterials answers the exemptions and pulls, for the case, every material that
-// sharing supplies — each through the ordinary pull path (policy, signature, audit).
+// CollectMaterials obtains, for an open case of the caller, every material sharing or the
+// e-certificate registry supplies, and records them in the case.
 func (s *Matters) CollectMaterials(ctx context.Context, req *exchangev1.CollectMaterialsRequest) (*exchangev1.CollectMaterialsResponse, error) {
 	caller, err := RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s.Puller == nil {
-		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "PULLS_UNAVAILABLE", "this hub has no pull service configured")
-	}
-	caseNo := strings.TrimSpace(req.GetCaseNumber())
-	if caseNo == "" {
-		return nil, exchange.Errorf(exchange.KindInvalid, "CASE_NUMBER_MISSING",
-			"case_number (办件编码) is required: materials are collected for one case and every pull is bound to it")
-	}
-	applicant := strings.ToUpper(strings.TrimSpace(req.GetApplicant()))
-	m, ex, err := s.Exemptions(ctx, caller.Department.Code, req.GetCode(), applicant)
+	out, err := s.Collector.Collect(ctx, exchange.CollectInput{Caller: caller.Department, CaseNumber: req.GetCaseNumber(),
+		MatterCode: strings.TrimSpace(req.GetCode()), Applicant: req.GetApplicant(), FreshOnly: req.GetFreshOnly()})
 	if err != nil {
 		return nil, err
 	}
-	resp := &exchangev1.CollectMaterialsResponse{MatterCode: m.Code, CaseNumber: caseNo}
-	for _, e := range ex {
-		cm := &exchangev1.CollectedMaterial{Exemption: &exchangev1.Exemption{
-			Material: materialToProto(e.Material), Exempt: e.Exempt, Source: string(e.Source),
-			Requirement: e.Requirement, Provider: e.Provider, Reason: e.Reason,
-		}}
-		if e.Source == exchange.SourceSharing {
-			pr, err := s.Puller.Pull(ctx, &exchangev1.PullRequest{
-				RequirementId: e.Requirement, MatterCode: m.Code, CaseNumber: caseNo,
-				Subjects: []string{applicant}, Items: e.Material.Items, FreshOnly: req.GetFreshOnly(),
-			})
-			if err != nil {
-				var de *exchange.Error
-				if errors.As(err, &de) && de.Kind != exchange.KindInternal {
-					cm.ErrorReason, cm.ErrorMessage = de.Reason, de.Error()
-				} else {
-					cm.ErrorReason, cm.ErrorMessage = Reason(err), "the pull failed; retry the collection"
-					if cm.ErrorReason == "" {
-						cm.ErrorReason = "PULL_FAILED"
-					}
-					if s.Log != nil {
-						s.Log.ErrorContext(ctx, "collect materials: pull failed", slog.String("material", e.Material.ID), slog.String("error", err.Error()))
-					}
+	cs := out.Case
+	resp := &exchangev1.CollectMaterialsResponse{MatterCode: cs.Matter, CaseNumber: cs.Number}
+	for _, m := range out.Materials {
+		cm := &exchangev1.CollectedMaterial{Exemption: exemptionToProto(m.Exemption)}
+		if m.Pull != nil {
+			if cm.Pull, err = s.Signer.Response(m.Pull); err != nil {
+				return nil, err
+			}
+		}
+		if e := m.ECert; e != nil {
+			cm.Ecert = &exchangev1.CollectedECert{Identifier: e.Identifier, TypeCode: e.TypeCode, Holder: e.Holder, Sealed: e.Sealed,
+				Digest: e.Digest, Verdict: e.Verdict, Reason: e.Reason}
+			s.auditECertUse(ctx, caller, cs, e)
+		}
+		if m.Err != nil {
+			cm.ErrorReason, cm.ErrorMessage = exchange.ErrorOf(m.Err)
+			if cm.ErrorReason == "" {
+				cm.ErrorReason, cm.ErrorMessage = "COLLECT_FAILED", "obtaining the material failed in the hub; it has been logged: retry the collection"
+				if s.Log != nil {
+					s.Log.ErrorContext(ctx, "collect materials", slog.String("case", cs.Number), slog.String("material", m.Exemption.Material.ID), slog.String("error", m.Err.Error()))
 				}
-			} else {
-				cm.Pull = pr
 			}
 		}
 		resp.Materials = append(resp.Materials, cm)
 	}
+	resp.Case = CaseToProto(cs)
 	return resp, nil
+}
+
+// auditECertUse records that an e-certificate was fetched from the registry for a case.
+func (s *Matters) auditECertUse(ctx context.Context, caller *Caller, cs *exchange.Case, e *exchange.FetchedECert) {
+	rec := ledger.Record{Kind: KindCase, Time: s.Now.now().UTC(), Department: caller.Department.Code, Resource: "ecert:" + e.Identifier,
+		Matter: cs.Matter, Case: cs.Number, Outcome: ledger.OutcomeOK, Reason: "collect e-certificate " + e.Identifier + ": " + e.Verdict, RequestID: cs.Number}
+	if !e.Valid {
+		rec.Outcome, rec.Reason = ledger.OutcomeFailed, rec.Reason+": "+e.Reason
+	}
+	if s.SubjectKey != nil {
+		rec.Subject = s.SubjectKey(cs.Applicant)
+	}
+	appendAudit(ctx, s.Audit, s.Log, rec)
 }
 
 func materialToProto(mt exchange.Material) *exchangev1.Material {
@@ -263,7 +206,8 @@ func materialToProto(mt exchange.Material) *exchangev1.Material {
 
 // MatterToProto converts a matter for the wire.
 func MatterToProto(m *exchange.Matter) *exchangev1.Matter {
-	out := &exchangev1.Matter{Code: m.Code, Name: m.Name, Department: m.Department, Version: int32(m.Version), UpdatedAt: ts(m.UpdatedAt), UpdatedBy: m.UpdatedBy}
+	out := &exchangev1.Matter{Code: m.Code, Name: m.Name, Department: m.Department, Version: int32(m.Version), UpdatedAt: ts(m.UpdatedAt), UpdatedBy: m.UpdatedBy,
+		LegalBasis: LegalBasisToProto(m.LegalBasis), TimeLimitDays: int32(m.TimeLimit)}
 	for _, mt := range m.Materials {
 		out.Materials = append(out.Materials, materialToProto(mt))
 	}
@@ -275,9 +219,36 @@ func MatterFromProto(p *exchangev1.Matter) *exchange.Matter {
 	if p == nil {
 		return nil
 	}
-	m := &exchange.Matter{Code: strings.TrimSpace(p.GetCode()), Name: strings.TrimSpace(p.GetName()), Version: int(p.GetVersion())}
+	m := &exchange.Matter{Code: strings.TrimSpace(p.GetCode()), Name: strings.TrimSpace(p.GetName()), Department: strings.TrimSpace(p.GetDepartment()),
+		LegalBasis: LegalBasisFromProto(p.GetLegalBasis()), TimeLimit: int(p.GetTimeLimitDays()), Version: int(p.GetVersion())}
 	for _, mt := range p.GetMaterials() {
 		m.Materials = append(m.Materials, exchange.Material{ID: mt.GetId(), Name: strings.TrimSpace(mt.GetName()), Resource: mt.GetResource(), Items: mt.GetItems(), ECertType: mt.GetEcertType()})
 	}
 	return m
+}
+
+// ConsumerRequirements lists a consumer's requirements for a resource from the store
+// (exchange.ConsumerRequirements).
+type ConsumerRequirements struct{ Store store.Store }
+
+// ForConsumer implements exchange.ConsumerRequirements.
+func (c ConsumerRequirements) ForConsumer(ctx context.Context, consumer, resource string) ([]*exchange.Requirement, error) {
+	return allRequirements(ctx, c.Store, store.RequirementFilter{Consumer: consumer, Resource: resource})
+}
+
+// allRequirements lists every requirement matching f, page by page.
+func allRequirements(ctx context.Context, s store.Store, f store.RequirementFilter) ([]*exchange.Requirement, error) {
+	var out []*exchange.Requirement
+	after := ""
+	for {
+		rs, err := s.Requirements().List(ctx, f, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+		if len(rs) < 1000 {
+			return out, nil
+		}
+		after = rs[len(rs)-1].ID
+	}
 }

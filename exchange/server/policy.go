@@ -102,6 +102,9 @@ func (s *Policy) ChangePolicy(ctx context.Context, req *exchangev1.ChangePolicyR
 			}
 		}
 	}
+	if err := exchange.CheckText("comment", req.GetComment(), exchange.MaxText); err != nil {
+		return nil, err
+	}
 	ch, err := s.Store.Policies().Apply(ctx, policy.Change{Add: add, Remove: remove, By: c.Department.Code, Operator: req.GetOperator(),
 		Comment: req.GetComment(), At: s.now().UTC().Truncate(time.Microsecond), Evidence: c.Evidence, BodyDigest: c.BodyDigest}, req.GetExpectVersion())
 	if err != nil {

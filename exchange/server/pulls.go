@@ -2,12 +2,8 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,10 +19,10 @@ import (
 )
 
 // MaxPullSubjects bounds one batch pull.
-const MaxPullSubjects = 1000
+const MaxPullSubjects = exchange.MaxPullSubjects
 
-// Pulls implements gxhub.exchange.v1.PullService (A3, A6): purpose-bound, policy-checked,
-// signed and audited pulls.
+// Pulls implements gxhub.exchange.v1.PullService (A3, A6): it decodes the request, runs the
+// pull use case (exchange.Puller, where every rule lives) and encodes the answer.
 //
 // The signed bytes: PullResponse.payload is the deterministic protobuf encoding
 // (proto.MarshalOptions{Deterministic: true}) of a PullResult; PullResponse.signature is
@@ -38,105 +34,8 @@ const MaxPullSubjects = 1000
 // bind this very payload.
 type Pulls struct {
 	exchangev1.UnimplementedPullServiceServer
-	Store      store.Store
-	Decider    policy.Decider
-	Audit      ledger.Log
-	SubjectKey ledger.SubjectKeyFunc
-	Key        *sm.PrivateKey // the hub's signing key
-	Calendar   exchange.WorkingTimer
-	Log        *slog.Logger
-	Now        func() time.Time
-
-	pubOnce sync.Once
-	pubPEM  string
-}
-
-func (p *Pulls) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
-}
-
-func (p *Pulls) publicPEM() string {
-	p.pubOnce.Do(func() {
-		if b, err := sm.MarshalPublicKeyPEM(&p.Key.PublicKey); err == nil {
-			p.pubPEM = string(b)
-		}
-	})
-	return p.pubPEM
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// pullFacts is what the audit records of one pull share.
-type pullFacts struct {
-	id       string
-	caller   *Caller
-	req      *exchangev1.PullRequest
-	resource string
-	items    []string
-}
-
-// audit appends one record per subject (one subject-less record when none was given) and
-// returns their indices in order.
-func (p *Pulls) audit(ctx context.Context, f pullFacts, at time.Time, outcome ledger.Outcome, reason string, digest []byte) ([]uint64, error) {
-	if p.Audit == nil {
-		return nil, errors.New("no audit log is configured: pulls are refused without an audit trail")
-	}
-	subjects := f.req.GetSubjects()
-	if len(subjects) == 0 || len(subjects) > MaxPullSubjects {
-		subjects = []string{""}
-	}
-	base := ledger.Record{Kind: ledger.KindPull, Time: at, Department: f.caller.Department.Code, Operator: f.req.GetOperator(),
-		Resource: f.resource, DataItems: f.items, Matter: f.req.GetMatterCode(), Case: f.req.GetCaseNumber(),
-		Outcome: outcome, Reason: reason, ResponseDigest: digest, RequestID: f.id}
-	idx := make([]uint64, len(subjects))
-	errs := make([]error, len(subjects))
-	var wg sync.WaitGroup
-	for i, s := range subjects {
-		r := base
-		if s != "" && p.SubjectKey != nil {
-			r.Subject = p.SubjectKey(exchange.NormalizeSubject(s))
-		}
-		wg.Add(1)
-		go func() { // concurrent appends share one group commit
-			defer wg.Done()
-			idx[i], errs[i] = p.Audit.Append(ctx, r)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the audit log could not record this pull, so no data is returned: try again")
-	}
-	return idx, nil
-}
-
-// deny audits a refusal and returns err (or the audit failure).
-func (p *Pulls) deny(ctx context.Context, f pullFacts, at time.Time, err error) error {
-	reason := "INVALID"
-	var de *exchange.Error
-	var pe *policy.DeniedError
-	switch {
-	case errors.As(err, &pe):
-		reason = pe.Decision.Reason
-	case errors.As(err, &de):
-		reason = de.Reason
-	}
-	if _, aerr := p.audit(ctx, f, at, ledger.OutcomeDenied, reason+": "+err.Error(), nil); aerr != nil {
-		p.Log.ErrorContext(ctx, "audit of a refused pull failed", slog.String("pull", f.id), slog.String("error", aerr.Error()))
-		return aerr
-	}
-	return err
-}
-
-// denial converts a policy decision into the domain error clients see.
-func denial(d policy.Decision) error {
-	return &exchange.Error{Kind: exchange.KindPermissionDenied, Reason: d.Reason, Msg: d.Message}
+	Puller *exchange.Puller
+	Signer *PullSigner
 }
 
 // Pull answers one pull.
@@ -145,110 +44,191 @@ func (p *Pulls) Pull(ctx context.Context, req *exchangev1.PullRequest) (*exchang
 	if err != nil {
 		return nil, err
 	}
-	now := p.now().UTC()
-	f := pullFacts{id: newID(), caller: caller, req: req, items: req.GetItems()}
-	bad := func(reason, format string, args ...any) error {
-		return p.deny(ctx, f, now, exchange.Errorf(exchange.KindInvalid, reason, format, args...))
-	}
-	if !caller.Department.HasRole(exchange.RoleConsumer) {
-		return nil, p.deny(ctx, f, now, exchange.Errorf(exchange.KindPermissionDenied, "ROLE_REQUIRED",
-			"department %s does not hold the consumer role needed to pull data", caller.Department.Code))
-	}
-	if req.GetRequirementId() == "" {
-		return nil, bad("REQUIREMENT_MISSING", "requirement_id is required: pulls are made under a granted requirement")
-	}
-	if strings.TrimSpace(req.GetMatterCode()) == "" {
-		return nil, bad("MATTER_CODE_MISSING", "matter_code (事项编码) is required: every pull is bound to the matter it serves")
-	}
-	if n := len(req.GetSubjects()); n == 0 || n > MaxPullSubjects {
-		return nil, bad("SUBJECTS_INVALID", "a pull names 1 to %d subjects, got %d", MaxPullSubjects, n)
-	}
-	rq, err := p.Store.Requirements().Get(ctx, req.GetRequirementId())
-	if err != nil {
-		if exchange.KindOf(err) == exchange.KindNotFound {
-			return nil, p.deny(ctx, f, now, exchange.Errorf(exchange.KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", req.GetRequirementId()))
-		}
-		return nil, err
-	}
-	f.resource = rq.Resource
-	res, err := p.Store.Catalog().Get(ctx, rq.Resource, 0)
-	if err != nil {
-		return nil, err
-	}
-	items := req.GetItems()
-	if len(items) == 0 {
-		items = rq.Items
-	}
-	f.items = items
-	scope := req.GetScopeRegion()
-	if scope == "" {
-		scope = caller.Department.Region
-	}
-	dec, err := p.Decider.Decide(ctx, policy.Request{
-		Department: caller.Department.Code, Operator: req.GetOperator(), Action: policy.ActionPull,
-		Resource: res.Code, ShareType: string(res.ShareType), LegalBasis: res.LegalBasis, SharingOrdered: sharingOrdered(rq),
-		RequirementID: rq.ID, RequirementConsumer: rq.Consumer, RequirementResource: rq.Resource, RequirementState: string(rq.State),
-		GrantedItems: rq.Items, MatterCodes: rq.MatterCodes, GrantedScope: rq.ScopeRegion,
-		MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(), Items: req.GetItems(), Scope: scope,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !dec.Allow {
-		return nil, p.deny(ctx, f, now, denial(dec))
-	}
-	fr := FreshnessOf(ctx, p.Store, p.Calendar, res, now)
-	if req.GetFreshOnly() && fr.Stale {
-		return nil, p.deny(ctx, f, now, exchange.StaleError(fr))
-	}
-	result := &exchangev1.PullResult{
-		PullId: f.id, RequirementId: rq.ID, Consumer: caller.Department.Code, Operator: req.GetOperator(),
-		Resource: res.Code, Provider: res.Provider, MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(),
-		Items: items, AsOf: timestamppb.New(now), Freshness: FreshnessToProto(fr, res.Provider), PolicyVersion: dec.Version,
-	}
-	for i, s := range req.GetSubjects() {
-		s = exchange.NormalizeSubject(s)
-		if err := exchange.ValidateSubject(res.SubjectKind, s); err != nil {
-			return nil, bad("SUBJECT_INVALID", "subject %d (%q) is not a valid %s: %v", i+1, s, res.SubjectKind, err)
-		}
-		rec, err := p.Store.Records().Latest(ctx, res.Code, s)
-		if exchange.KindOf(err) == exchange.KindNotFound || (err == nil && rec.Deleted) {
-			result.NotFound = append(result.NotFound, s)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		pr := &exchangev1.PulledRecord{Subject: s, Version: rec.Version, PublishedAt: timestamppb.New(rec.PublishedAt), BatchId: rec.Batch, Fields: map[string]string{}}
-		for _, it := range items {
-			if v, ok := rec.Fields[it]; ok {
-				pr.Fields[it] = v
-			}
-		}
-		result.Records = append(result.Records, pr)
-	}
-	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(result)
-	if err != nil {
-		return nil, fmt.Errorf("encode pull result: %w", err)
-	}
-	sig, err := sm.Sign(p.Key, payload)
-	if err != nil {
-		return nil, fmt.Errorf("sign pull result: %w", err)
-	}
-	digest := sm.Sum(payload)
-	refs, err := p.audit(ctx, f, now, ledger.OutcomeGranted, policy.ReasonGranted+": "+dec.Message, digest[:])
-	if err != nil {
-		return nil, err
-	}
-	return &exchangev1.PullResponse{Payload: payload, Signature: sig, SignerPublicKeyPem: p.publicPEM(), AuditReferences: refs, Result: result}, nil
+	return p.pull(ctx, caller, req)
 }
 
-// sharingOrdered reports whether the coordinator ordered sharing for the requirement.
-func sharingOrdered(r *exchange.Requirement) bool {
-	for _, d := range r.Decisions {
-		if d.Action == exchange.ActOrderShare {
-			return true
-		}
+func (p *Pulls) pull(ctx context.Context, caller *Caller, req *exchangev1.PullRequest) (*exchangev1.PullResponse, error) {
+	out, err := p.Puller.Pull(ctx, exchange.PullInput{Caller: caller.Department, Operator: req.GetOperator(),
+		RequirementID: req.GetRequirementId(), MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(),
+		Subjects: req.GetSubjects(), Items: req.GetItems(), FreshOnly: req.GetFreshOnly(), ScopeRegion: req.GetScopeRegion()})
+	if err != nil {
+		return nil, err
 	}
-	return false
+	return p.Signer.Response(out)
 }
+
+// PullSigner signs pull results with the hub's key (exchange.PullSigner): the payload is
+// the deterministic protobuf encoding of the result.
+type PullSigner struct {
+	Key *sm.PrivateKey
+
+	pubOnce sync.Once
+	pubPEM  string
+}
+
+// SignPull implements exchange.PullSigner.
+func (s *PullSigner) SignPull(_ context.Context, r *exchange.PullResult) (exchange.SignedPull, error) {
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(PullResultToProto(r))
+	if err != nil {
+		return exchange.SignedPull{}, fmt.Errorf("encode pull result: %w", err)
+	}
+	sig, err := sm.Sign(s.Key, payload)
+	if err != nil {
+		return exchange.SignedPull{}, err
+	}
+	d := sm.Sum(payload)
+	return exchange.SignedPull{Payload: payload, Signature: sig, Digest: d[:]}, nil
+}
+
+// PublicPEM is the hub's signing key in PEM.
+func (s *PullSigner) PublicPEM() string {
+	s.pubOnce.Do(func() {
+		if b, err := sm.MarshalPublicKeyPEM(&s.Key.PublicKey); err == nil {
+			s.pubPEM = string(b)
+		}
+	})
+	return s.pubPEM
+}
+
+// Response encodes a granted pull for the wire. Result is decoded from the signed payload,
+// so it shows exactly what was signed.
+func (s *PullSigner) Response(out *exchange.PullOutcome) (*exchangev1.PullResponse, error) {
+	result := &exchangev1.PullResult{}
+	if err := proto.Unmarshal(out.Signed.Payload, result); err != nil {
+		return nil, fmt.Errorf("decode signed pull result: %w", err)
+	}
+	return &exchangev1.PullResponse{Payload: out.Signed.Payload, Signature: out.Signed.Signature, SignerPublicKeyPem: s.PublicPEM(),
+		AuditReferences: out.AuditRefs, Result: result}, nil
+}
+
+// PullResultToProto converts a result for signing.
+func PullResultToProto(r *exchange.PullResult) *exchangev1.PullResult {
+	out := &exchangev1.PullResult{
+		PullId: r.PullID, RequirementId: r.RequirementID, Consumer: r.Consumer, Operator: r.Operator,
+		Resource: r.Resource, Provider: r.Provider, MatterCode: r.MatterCode, CaseNumber: r.CaseNumber,
+		Items: r.Items, AsOf: timestamppb.New(r.AsOf), Freshness: FreshnessToProto(r.Freshness, r.Provider),
+		PolicyVersion: r.PolicyVersion, NotFound: r.NotFound,
+	}
+	for _, rec := range r.Records {
+		out.Records = append(out.Records, &exchangev1.PulledRecord{Subject: rec.Subject, Version: rec.Version,
+			PublishedAt: timestamppb.New(rec.PublishedAt), BatchId: rec.Batch, Fields: rec.Fields})
+	}
+	return out
+}
+
+// PolicyRestriction lets the casbin policy restrict pulls further (exchange.PullPolicy).
+type PolicyRestriction struct{ Decider policy.Decider }
+
+// Restrict implements exchange.PullPolicy.
+func (p PolicyRestriction) Restrict(ctx context.Context, f exchange.PullFacts) (exchange.PolicyVerdict, error) {
+	rq, res := f.Requirement, f.Resource
+	dec, err := p.Decider.Decide(ctx, policy.Request{
+		Department: f.Caller.Code, Operator: f.Operator, Action: policy.ActionPull,
+		Resource: res.Code, ShareType: string(res.ShareType), LegalBasis: res.LegalBasis.Citation(), SharingOrdered: rq.SharingOrdered(),
+		RequirementID: rq.ID, RequirementConsumer: rq.Consumer, RequirementResource: rq.Resource, RequirementState: string(rq.State),
+		GrantedItems: rq.Items, MatterCodes: rq.MatterCodes, GrantedScope: rq.ScopeRegion,
+		MatterCode: f.MatterCode, CaseNumber: f.CaseNumber, Items: f.Items, Scope: f.Case.Region,
+	})
+	if err != nil {
+		return exchange.PolicyVerdict{}, err
+	}
+	return exchange.PolicyVerdict{Allow: dec.Allow, Reason: dec.Reason, Message: dec.Message, Version: dec.Version}, nil
+}
+
+// PullAudit appends a pull's audit records to the hub's log (exchange.PullAuditor): one
+// per subject, the subject as a keyed hash, concurrently so that they share a group commit.
+type PullAudit struct {
+	Log        ledger.Log
+	SubjectKey ledger.SubjectKeyFunc
+}
+
+// AuditPull implements exchange.PullAuditor.
+func (a PullAudit) AuditPull(ctx context.Context, p exchange.PullAudit) ([]uint64, error) {
+	if a.Log == nil {
+		return nil, errors.New("no audit log is configured")
+	}
+	outcome := ledger.OutcomeDenied
+	if p.Granted {
+		outcome = ledger.OutcomeGranted
+	}
+	subjects := p.Subjects
+	if len(subjects) == 0 {
+		subjects = []string{""}
+	}
+	base := ledger.Record{Kind: ledger.KindPull, Time: p.At, Department: p.Department, Operator: p.Operator,
+		Resource: p.Resource, DataItems: p.Items, Matter: p.Matter, Case: p.Case,
+		Outcome: outcome, Reason: clipText(p.Reason, maxAuditReason), ResponseDigest: p.Digest, RequestID: p.PullID}
+	idx := make([]uint64, len(subjects))
+	errs := make([]error, len(subjects))
+	var wg sync.WaitGroup
+	for i, s := range subjects {
+		r := base
+		if s != "" && a.SubjectKey != nil {
+			r.Subject = a.SubjectKey(s)
+		}
+		wg.Add(1)
+		go func() { // concurrent appends share one group commit
+			defer wg.Done()
+			idx[i], errs[i] = a.Log.Append(ctx, r)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return idx, nil
+}
+
+// StoreFreshness measures a resource's freshness from the store and the calendar
+// (exchange.FreshnessReader).
+type StoreFreshness struct {
+	Store    store.Store
+	Calendar exchange.WorkingTimer
+}
+
+// FreshnessOf implements exchange.FreshnessReader.
+func (f StoreFreshness) FreshnessOf(ctx context.Context, r *exchange.Resource, now time.Time) exchange.Freshness {
+	return FreshnessOf(ctx, f.Store, f.Calendar, r, now)
+}
+
+// registeredMatters answers whether a matter is registered, remembering the matters found:
+// a matter once registered stays registered (the registry has no deletion, a change is a
+// new version), and a pull checks only that, so a positive cache is exact. Codes not found
+// are asked again every time.
+type registeredMatters struct {
+	store.Matters
+	known sync.Map // code → *exchange.Matter
+}
+
+// Get implements exchange.MatterReader.
+func (m *registeredMatters) Get(ctx context.Context, code string) (*exchange.Matter, error) {
+	if v, ok := m.known.Load(code); ok {
+		return v.(*exchange.Matter), nil
+	}
+	mt, err := m.Matters.Get(ctx, code)
+	if err == nil {
+		m.known.Store(code, mt)
+	}
+	return mt, err
+}
+
+// caseBriefs reads cases for pulls without their history and materials.
+type caseBriefs struct{ store.Cases }
+
+// Get implements exchange.CaseReader.
+func (c caseBriefs) Get(ctx context.Context, number string) (*exchange.Case, error) {
+	return c.Brief(ctx, number)
+}
+
+// NewPuller wires the pull use case over the store, the policy, the hub's key and the
+// audit log.
+func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger.Log, subjectKey ledger.SubjectKeyFunc, cal exchange.WorkingTimer, now func() time.Time) *exchange.Puller {
+	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: caseBriefs{s.Cases()}, Matters: &registeredMatters{Matters: s.Matters()},
+		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, Now: now}
+	if audit != nil {
+		p.Audit = PullAudit{Log: audit, SubjectKey: subjectKey}
+	}
+	return p
+}
+
+func newID() string { return exchange.NewID() }

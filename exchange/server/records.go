@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -24,14 +25,7 @@ type Records struct {
 	Store store.Store
 	Audit ledger.Log
 	Log   *slog.Logger
-	Now   func() time.Time
-}
-
-func (s *Records) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	Now   Clock
 }
 
 var changeOps = map[exchangev1.ChangeOp]exchange.ChangeOp{
@@ -52,7 +46,7 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.Now.now().UTC().Truncate(time.Microsecond)
 	b := &exchange.Batch{ID: req.GetBatchId(), Resource: res.Code, Provider: c.Department.Code, At: now, Evidence: c.Evidence, BodyDigest: c.BodyDigest}
 	for i, ch := range req.GetChanges() {
 		op, ok := changeOps[ch.GetOp()]
@@ -122,19 +116,34 @@ func (s *Records) GetRecordHistory(ctx context.Context, req *exchangev1.GetRecor
 	return resp, nil
 }
 
-// Objections implements gxhub.exchange.v1.ObjectionService.
+// Objections implements gxhub.exchange.v1.ObjectionService (A4, 谁使用谁反馈): the rules
+// live in exchange (RaiseObjection, ResolveObjection); every step is audited and an
+// objection unanswered past its deadline in working days escalates to the coordinator.
 type Objections struct {
 	exchangev1.UnimplementedObjectionServiceServer
 	Store store.Store
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Calendar computes answer deadlines; DefaultDays is the deadline in working days of a
+	// resource that sets none (0: exchange.DefaultObjectionDays).
+	Calendar    exchange.WorkingDays
+	DefaultDays int
+	Audit       ledger.Log
+	SubjectKey  ledger.SubjectKeyFunc
+	Log         *slog.Logger
+	Now         Clock
 }
 
-func (s *Objections) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
+// audit records a step of an objection.
+func (s *Objections) audit(ctx context.Context, by string, evidence string, o *exchange.Objection, at time.Time, what string) {
+	rec := ledger.Record{Kind: KindObjection, Time: at, Department: by, Resource: o.Resource, DataItems: o.Items,
+		Outcome: ledger.OutcomeOK, Reason: what, RequestID: o.ID}
+	if evidence != "" {
+		d := sm.Sum([]byte(evidence))
+		rec.ResponseDigest = d[:]
 	}
-	return time.Now()
+	if s.SubjectKey != nil {
+		rec.Subject = s.SubjectKey(o.Subject)
+	}
+	appendAudit(ctx, s.Audit, s.Log, rec)
 }
 
 var objectionStates = map[exchange.ObjectionState]exchangev1.ObjectionState{
@@ -156,10 +165,8 @@ func objectionStateFromProto(p exchangev1.ObjectionState) exchange.ObjectionStat
 func ObjectionToProto(o *exchange.Objection) *exchangev1.Objection {
 	out := &exchangev1.Objection{Id: o.ID, Resource: o.Resource, Subject: o.Subject, RecordVersion: o.RecordVersion, Consumer: o.Consumer,
 		Provider: o.Provider, Items: o.Items, Text: o.Text, State: objectionStates[o.State], RaisedAt: timestamppb.New(o.RaisedAt),
-		ResolvedBy: o.ResolvedBy, Resolution: o.Resolution}
-	if !o.ResolvedAt.IsZero() {
-		out.ResolvedAt = timestamppb.New(o.ResolvedAt)
-	}
+		ResolvedBy: o.ResolvedBy, Resolution: o.Resolution, ResolvedAt: ts(o.ResolvedAt), Deadline: ts(o.Deadline), EscalatedAt: ts(o.EscalatedAt),
+		CorrectedVersion: o.CorrectedVersion, DeadlineProvisional: o.DeadlineProvisional}
 	return out
 }
 
@@ -168,9 +175,6 @@ func (s *Objections) RaiseObjection(ctx context.Context, req *exchangev1.RaiseOb
 	c, err := RequireRole(ctx, exchange.RoleConsumer)
 	if err != nil {
 		return nil, err
-	}
-	if strings.TrimSpace(req.GetText()) == "" {
-		return nil, exchange.Errorf(exchange.KindInvalid, "OBJECTION_TEXT_MISSING", "say what is wrong with the record (text)")
 	}
 	res, err := s.Store.Catalog().Get(ctx, req.GetResource(), 0)
 	if err != nil {
@@ -186,20 +190,45 @@ func (s *Objections) RaiseObjection(ctx context.Context, req *exchangev1.RaiseOb
 	if err != nil {
 		return nil, err
 	}
-	for _, it := range req.GetItems() {
-		if _, ok := res.Item(it); !ok {
-			return nil, exchange.Errorf(exchange.KindInvalid, "DATA_ITEM_UNKNOWN", "data item %q is not catalogued for %s", it, res.Code)
-		}
+	o := &exchange.Objection{ID: newID(), Items: req.GetItems(), Text: req.GetText()}
+	if err := exchange.RaiseObjection(o, res, rec, actor(c), s.Calendar, s.DefaultDays, s.Now.now()); err != nil {
+		return nil, err
 	}
-	o := &exchange.Objection{ID: newID(), Resource: res.Code, Subject: subject, RecordVersion: rec.Version, Consumer: c.Department.Code,
-		Provider: res.Provider, Items: req.GetItems(), Text: req.GetText(), RaisedAt: s.now().UTC().Truncate(time.Microsecond), RaisedEvidence: c.Evidence}
 	if err := s.Store.Objections().Raise(ctx, o); err != nil {
 		return nil, err
 	}
+	s.audit(ctx, c.Department.Code, c.Evidence, o, o.RaisedAt, fmt.Sprintf("raise: record version %d; the provider answers by %s", o.RecordVersion, o.Deadline.Format(time.RFC3339)))
 	return &exchangev1.RaiseObjectionResponse{Objection: ObjectionToProto(o)}, nil
 }
 
-// ListObjections lists the caller's objections (raised, or routed to it as provider).
+// Sweep escalates every open objection past its deadline to the coordinator and returns how
+// many it escalated (the hub calls it periodically; listings sweep first).
+func (s *Objections) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		due, err := s.Store.Objections().Overdue(ctx, s.Now.now(), 100)
+		if err != nil {
+			return n, err
+		}
+		for _, o := range due {
+			at := s.Now.now().UTC().Truncate(time.Microsecond)
+			ok, err := s.Store.Objections().Escalate(ctx, o.ID, at)
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+				s.audit(ctx, exchange.SystemActor, "", o, at, "escalate: "+o.EscalationNote())
+			}
+		}
+		if len(due) < 100 {
+			return n, nil
+		}
+	}
+}
+
+// ListObjections lists the caller's objections (raised, routed to it as provider, or —
+// for a coordinator — escalated).
 func (s *Objections) ListObjections(ctx context.Context, req *exchangev1.ListObjectionsRequest) (*exchangev1.ListObjectionsResponse, error) {
 	c, err := RequireCaller(ctx)
 	if err != nil {
@@ -211,12 +240,20 @@ func (s *Objections) ListObjections(ctx context.Context, req *exchangev1.ListObj
 		f.Consumer = c.Department.Code
 	case "provider":
 		f.Provider = c.Department.Code
+	case "coordinator":
+		if !c.Department.HasRole(exchange.RoleCoordinator) {
+			return nil, exchange.Errorf(exchange.KindPermissionDenied, "ROLE_REQUIRED", "only a coordinator lists escalated objections (as=coordinator)")
+		}
+		f.Escalated = true
 	default:
-		return nil, exchange.Errorf(exchange.KindInvalid, "AS_INVALID", "as must be consumer or provider, got %q", req.GetAs())
+		return nil, exchange.Errorf(exchange.KindInvalid, "AS_INVALID", "as must be consumer, provider or coordinator, got %q", req.GetAs())
 	}
 	size := int(req.GetPageSize())
 	if size == 0 {
 		size = 100
+	}
+	if _, err := s.Sweep(ctx); err != nil && s.Log != nil {
+		s.Log.WarnContext(ctx, "objection escalation sweep on read", slog.String("error", err.Error()))
 	}
 	list, err := s.Store.Objections().List(ctx, f, size)
 	if err != nil {
@@ -229,7 +266,8 @@ func (s *Objections) ListObjections(ctx context.Context, req *exchangev1.ListObj
 	return resp, nil
 }
 
-// ResolveObjection lets the provider resolve an open objection.
+// ResolveObjection lets the provider resolve an open objection; "corrected" needs a record
+// version published after the objection.
 func (s *Objections) ResolveObjection(ctx context.Context, req *exchangev1.ResolveObjectionRequest) (*exchangev1.ResolveObjectionResponse, error) {
 	c, err := RequireCaller(ctx)
 	if err != nil {
@@ -239,15 +277,22 @@ func (s *Objections) ResolveObjection(ctx context.Context, req *exchangev1.Resol
 	if err != nil {
 		return nil, err
 	}
-	if o.Provider != c.Department.Code {
-		return nil, exchange.Errorf(exchange.KindPermissionDenied, "NOT_RESOURCE_PROVIDER", "objection %s is routed to %s: only that provider resolves it", o.ID, o.Provider)
-	}
-	if strings.TrimSpace(req.GetResolution()) == "" {
-		return nil, exchange.Errorf(exchange.KindInvalid, "RESOLUTION_MISSING", "say what was corrected, or why the record stands (resolution)")
-	}
-	o, err = s.Store.Objections().Resolve(ctx, o.ID, objectionStateFromProto(req.GetState()), c.Department.Code, req.GetResolution(), c.Evidence, s.now().UTC().Truncate(time.Microsecond))
-	if err != nil {
+	latest, err := s.Store.Records().Latest(ctx, o.Resource, o.Subject)
+	if exchange.KindOf(err) == exchange.KindNotFound {
+		latest = nil
+	} else if err != nil {
 		return nil, err
 	}
+	if err := exchange.ResolveObjection(o, objectionStateFromProto(req.GetState()), req.GetResolution(), latest, actor(c), s.Now.now()); err != nil {
+		return nil, err
+	}
+	if err := s.Store.Objections().Resolve(ctx, o); err != nil {
+		return nil, err
+	}
+	what := "resolve: " + string(o.State)
+	if o.State == exchange.ObjectionCorrected {
+		what += fmt.Sprintf(" by record version %d", o.CorrectedVersion)
+	}
+	s.audit(ctx, c.Department.Code, c.Evidence, o, o.ResolvedAt, what)
 	return &exchangev1.ResolveObjectionResponse{Objection: ObjectionToProto(o)}, nil
 }

@@ -65,7 +65,10 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 		UpdateCycle: exchange.UpdateCycle(req.GetUpdateCycle()), ProvisionMethod: exchange.ProvisionMethod(req.GetProvisionMethod()),
 	}
 	if err := s.Workflow.File(r, res, actor(caller), now); err != nil {
-		return nil, err
+		return nil, s.refused(ctx, caller, r, err)
+	}
+	if err := exchange.RequireRegistered(ctx, s.Store.Matters(), r.MatterCodes); err != nil {
+		return nil, s.refused(ctx, caller, r, err)
 	}
 	if err := s.Store.Requirements().Create(ctx, r); err != nil {
 		return nil, err
@@ -74,6 +77,20 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 		s.logDecision(ctx, r, d)
 	}
 	return &exchangev1.FileRequirementResponse{Requirement: RequirementToProto(r)}, nil
+}
+
+// refused records a refused filing (an unregistered matter, an unknown item, …) and
+// returns err.
+func (s *Requirements) refused(ctx context.Context, caller *Caller, r *exchange.Requirement, err error) error {
+	reason, msg := exchange.ErrorOf(err)
+	if reason == "" {
+		return err
+	}
+	digest := sm.Sum([]byte(caller.Evidence))
+	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: ledger.KindRequirementDecision, Time: s.now().UTC(), Department: caller.Department.Code,
+		Resource: r.Resource, DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: ledger.OutcomeDenied,
+		Reason: reason + ": filing refused: " + msg, ResponseDigest: digest[:]})
+	return err
 }
 
 // logDecision logs and audits a stored decision. The decision is durable by then: a
@@ -88,8 +105,8 @@ func (s *Requirements) logDecision(ctx context.Context, r *exchange.Requirement,
 			outcome = ledger.OutcomeDenied
 		}
 		reason := string(d.Action) + " → " + string(r.State)
-		if d.LegalBasis != "" {
-			reason += "; legal basis: " + d.LegalBasis
+		if !d.LegalBasis.IsZero() {
+			reason += "; legal basis: " + d.LegalBasis.Citation()
 		}
 		rec := ledger.Record{Kind: ledger.KindRequirementDecision, Time: d.At, Department: d.By, Resource: r.Resource,
 			DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: outcome, Reason: reason, RequestID: r.ID}
@@ -113,11 +130,20 @@ func involved(c *Caller, r *exchange.Requirement) bool {
 	return d.Code == r.Consumer || d.Code == r.Provider || d.HasRole(exchange.RoleCoordinator) || d.HasRole(exchange.RoleAuditor)
 }
 
-// load reads a requirement, escalating it first when it is past its deadline.
+// load reads a requirement, recomputing a provisional deadline whose year is now announced
+// and escalating it when it is past its deadline.
 func (s *Requirements) load(ctx context.Context, id string) (*exchange.Requirement, error) {
 	r, err := s.Store.Requirements().Get(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if s.Workflow.DeadlineSettled(r) { // a provisional deadline whose year is now announced
+		if _, err := s.recompute(ctx, r); err != nil {
+			return nil, err
+		}
+		if r, err = s.Store.Requirements().Get(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	if r.Overdue(s.now()) {
 		if _, err := s.escalate(ctx, r); err != nil {
@@ -145,9 +171,63 @@ func (s *Requirements) escalate(ctx context.Context, r *exchange.Requirement) (b
 	return true, nil
 }
 
+// recompute applies RecomputeDeadline to r (carrying its decisions). A concurrent
+// decision that got there first is not an error.
+func (s *Requirements) recompute(ctx context.Context, r *exchange.Requirement) (bool, error) {
+	from, d, ok, err := s.Workflow.RecomputeDeadline(r, s.now())
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
+		if exchange.KindOf(err) == exchange.KindFailedPrecondition {
+			return false, nil
+		}
+		return false, err
+	}
+	s.logDecision(ctx, r, d)
+	return true, nil
+}
+
+// RecomputeProvisional recomputes every provisional deadline whose year the calendar now
+// announces (after a publication; the hub also runs it with its periodic sweep, and reads
+// recompute the requirement they touch). It returns how many it recomputed.
+func (s *Requirements) RecomputeProvisional(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		page, err := s.Store.Requirements().List(ctx, store.RequirementFilter{DeadlineProvisional: true}, after, 100)
+		if err != nil {
+			return n, err
+		}
+		for _, o := range page {
+			if !s.Workflow.DeadlineSettled(o) {
+				continue // its year is still provisional
+			}
+			r, err := s.Store.Requirements().Get(ctx, o.ID)
+			if err != nil {
+				return n, err
+			}
+			ok, err := s.recompute(ctx, r)
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+			}
+		}
+		if len(page) < 100 {
+			return n, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
 // Sweep escalates every requirement past its deadline (the hub calls it periodically;
 // reads escalate the requirement they touch). It returns how many it escalated.
 func (s *Requirements) Sweep(ctx context.Context) (int, error) {
+	// A provisional deadline the published calendar moved is settled before it can expire.
+	if _, err := s.RecomputeProvisional(ctx); err != nil {
+		return 0, err
+	}
 	n := 0
 	for {
 		due, err := s.Store.Requirements().Overdue(ctx, s.now(), 100)
@@ -282,11 +362,16 @@ func (s *Requirements) DecideRequirement(ctx context.Context, req *exchangev1.De
 		return nil, err
 	}
 	from, d, err := s.Workflow.Decide(r, res, actor(caller), exchange.DecisionRequest{
-		Action: exchange.DecisionAction(req.GetAction()), LegalBasis: req.GetLegalBasis(), Comment: req.GetComment(),
+		Action: exchange.DecisionAction(req.GetAction()), LegalBasis: LegalBasisFromProto(req.GetLegalBasis()), Comment: req.GetComment(),
 		Items: req.GetItems(), MatterCodes: req.GetMatterCodes(), LegalDuty: strings.TrimSpace(req.GetLegalDuty()), ScopeRegion: req.GetScopeRegion(),
 	}, s.now())
 	if err != nil {
 		return nil, err
+	}
+	if d.Action == exchange.ActSubmit {
+		if err := exchange.RequireRegistered(ctx, s.Store.Matters(), r.MatterCodes); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
 		return nil, err
@@ -302,10 +387,11 @@ func RequirementToProto(r *exchange.Requirement) *exchangev1.Requirement {
 		LegalDuty: r.LegalDuty, ScopeRegion: r.ScopeRegion, State: string(r.State),
 		UpdateCycle: string(r.UpdateCycle), ProvisionMethod: string(r.ProvisionMethod),
 		Deadline: ts(r.Deadline), CreatedAt: ts(r.CreatedAt), UpdatedAt: ts(r.UpdatedAt),
+		DeadlineProvisional: r.DeadlineProvisional, DeadlineWorkingDays: int32(r.DeadlineDays),
 	}
 	for _, d := range r.Decisions {
 		out.Decisions = append(out.Decisions, &exchangev1.Decision{
-			Seq: int32(d.Seq), Action: string(d.Action), By: d.By, LegalBasis: d.LegalBasis, Comment: d.Comment,
+			Seq: int32(d.Seq), Action: string(d.Action), By: d.By, LegalBasis: LegalBasisToProto(d.LegalBasis), Comment: d.Comment,
 			At: ts(d.At), Evidence: d.Evidence, BodyDigest: d.BodyDigest,
 		})
 	}

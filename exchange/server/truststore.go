@@ -236,7 +236,10 @@ func (t *TrustStore) Run(ctx context.Context, interval time.Duration) {
 }
 
 func (t *TrustStore) audit(ctx context.Context, r ledger.Record) {
-	appendAudit(ctx, t.Audit, t.Log, t.now, r)
+	if r.Time.IsZero() {
+		r.Time = t.now()
+	}
+	appendAudit(ctx, t.Audit, t.Log, r)
 }
 
 func (t *TrustStore) proto() *certsv1.TrustStore {

@@ -24,6 +24,10 @@ type AuditIndex interface {
 	// HourlyCounts returns, per department and UTC hour, how many records of kind were
 	// recorded with a time in [from, to). Hours without records are absent.
 	HourlyCounts(ctx context.Context, kind ledger.Kind, from, to time.Time) ([]HourCount, error)
+	// CaseSubjects returns, per case number and department, how many distinct subjects the
+	// records of kind name with a time in [from, to), for the cases naming at least min.
+	// Records without a case or a subject are not counted.
+	CaseSubjects(ctx context.Context, kind ledger.Kind, from, to time.Time, min int) ([]CaseSubjectCount, error)
 	// Backfill indexes every leaf of the log the index has not caught up with yet and
 	// returns how many it indexed. It is idempotent and safe to run while the log appends
 	// and from several processes.
@@ -66,6 +70,14 @@ type AuditEntry struct {
 	Record ledger.Record
 	// Undecodable reports a leaf that does not decode as a ledger.Record.
 	Undecodable bool
+}
+
+// CaseSubjectCount is how many distinct subjects one case's records name.
+type CaseSubjectCount struct {
+	Case       string
+	Department string
+	Subjects   int64
+	Records    int64
 }
 
 // HourCount is the number of records of a department in one UTC hour.

@@ -36,16 +36,23 @@ type Records interface {
 
 // Objections tracks consumers' objections to records until the provider resolves them.
 type Objections interface {
-	// Raise stores a new open objection (ID set by the caller, unique).
+	// Raise stores a new open objection (ID set by the caller, unique) with its deadline.
 	Raise(ctx context.Context, o *exchange.Objection) error
 	// Get returns one objection, or exchange.ErrNotFound.
 	Get(ctx context.Context, id string) (*exchange.Objection, error)
 	// List returns objections matching f, newest first, at most limit (1..1000).
 	List(ctx context.Context, f ObjectionFilter, limit int) ([]*exchange.Objection, error)
-	// Resolve moves an open objection to state (corrected or rejected) with resolution
-	// text, who and when. It MUST fail with reason OBJECTION_NOT_OPEN when it is not open
-	// (also when two resolve concurrently: exactly one wins).
-	Resolve(ctx context.Context, id string, state exchange.ObjectionState, by, resolution, evidence string, at time.Time) (*exchange.Objection, error)
+	// Resolve stores o's resolution (State corrected or rejected, Resolution, ResolvedBy,
+	// ResolvedAt, ResolvedEvidence, CorrectedVersion) if the stored objection is still
+	// open. It MUST fail with reason OBJECTION_NOT_OPEN otherwise (also when two resolve
+	// concurrently: exactly one wins).
+	Resolve(ctx context.Context, o *exchange.Objection) error
+	// Escalate marks an open objection escalated at `at` if it is not yet; it reports
+	// whether this call did it (of concurrent calls exactly one does).
+	Escalate(ctx context.Context, id string, at time.Time) (bool, error)
+	// Overdue returns open, not yet escalated objections whose deadline is at or before
+	// now, oldest deadline first, at most limit (1..1000).
+	Overdue(ctx context.Context, now time.Time, limit int) ([]*exchange.Objection, error)
 }
 
 // ObjectionFilter narrows Objections.List; zero fields are ignored.
@@ -54,4 +61,6 @@ type ObjectionFilter struct {
 	Consumer string
 	Resource string
 	State    exchange.ObjectionState
+	// Escalated selects only objections escalated to the coordinator.
+	Escalated bool
 }

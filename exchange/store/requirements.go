@@ -18,7 +18,8 @@ type Requirements interface {
 	// (REQUIREMENT_NOT_FOUND).
 	Get(ctx context.Context, id string) (*exchange.Requirement, error)
 	// Decide appends d to r's history and writes r's mutable fields (Items, MatterCodes,
-	// LegalDuty, ScopeRegion, State, Deadline, UpdatedAt), atomically, if and only if the
+	// LegalDuty, ScopeRegion, State, Deadline, DeadlineDays, DeadlineProvisional,
+	// UpdatedAt), atomically, if and only if the
 	// stored requirement is in state from and has exactly d.Seq-1 decisions. Otherwise it
 	// writes nothing and fails with ErrFailedPrecondition (reason REQUIREMENT_CHANGED: the
 	// requirement changed since it was read; read it again), or ErrNotFound.
@@ -38,4 +39,7 @@ type RequirementFilter struct {
 	Provider string
 	Resource string
 	State    exchange.RequirementState
+	// DeadlineProvisional keeps only requirements whose pending deadline was computed
+	// provisionally (to recompute once the year is published).
+	DeadlineProvisional bool
 }

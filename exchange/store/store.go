@@ -28,12 +28,19 @@ type Store interface {
 	Catalog() Catalog
 	// Requirements are filed requirements and their decisions (A2).
 	Requirements() Requirements
-	// Matters is the matter catalogue (A7).
+	// Matters is the matter registry (A7, A8).
 	Matters() Matters
+	// Cases are the cases consuming departments open (A8, 一企一事一码).
+	Cases() Cases
+	// Proposals are providers' proposals to narrow resources, decided by the coordinator
+	// (A10).
+	Proposals() Proposals
 	// Certs is the e-certificate registry and the hub-made seals (B2, B3).
 	Certs() Certs
 	// Trust is the verifier's trust store: trust bundles and CRL sources (B4).
 	Trust() Trust
+	// CalendarYears are the working-day calendar years the coordinator published (F5).
+	CalendarYears() CalendarYears
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).

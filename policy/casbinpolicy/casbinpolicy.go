@@ -1,5 +1,10 @@
-// Package casbinpolicy decides pulls with a casbin v3 model (REQUIREMENTS D1–D3). The rules
-// live in the hub's store (store.Policies) and reach casbin through a small
+// Package casbinpolicy decides pulls with a casbin v3 model (REQUIREMENTS D1–D3). It is asked
+// only after the pull's legal invariants hold (exchange.CheckPull: the caller's own granted
+// requirement, a registered and covered matter, the caller's open case and its subjects,
+// approved items, the scope): a rule here can refuse further — operator roles inside a
+// department, a department or resource suspended — but never allow what the invariants
+// refuse. The default rules below still list the invariants' refusals, as a second line.
+// The rules live in the hub's store (store.Policies) and reach casbin through a small
 // persist.Adapter; changes go through the store only, so that every change is versioned
 // and audited. Decisions are cached; the cache is dropped when the policy version in the
 // store changes, which the Decider checks cheaply (one indexed MAX) at most every

@@ -201,3 +201,32 @@ WHERE log_id = $1 AND kind = $2 AND time_ns >= $3 AND time_ns < $4 GROUP BY depa
 	}
 	return out, nil
 }
+
+func (a *auditIndex) CaseSubjects(ctx context.Context, kind ledger.Kind, from, to time.Time, min int) ([]store.CaseSubjectCount, error) {
+	if !from.Before(to) || min < 1 {
+		return nil, fmt.Errorf("%w: case subjects from %s to %s, at least %d: from must be before to and the minimum positive", ledger.ErrInvalid, from, to, min)
+	}
+	if _, err := a.Backfill(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := a.s.query(ctx, `SELECT case_number, department, count(DISTINCT subject), count(*) FROM audit_index
+WHERE log_id = $1 AND kind = $2 AND time_ns >= $3 AND time_ns < $4 AND case_number <> '' AND subject <> ''
+GROUP BY case_number, department HAVING count(DISTINCT subject) >= $5 ORDER BY case_number, department`,
+		a.log, string(kind), from.UnixNano(), to.UnixNano(), min)
+	if err != nil {
+		return nil, ledgerErr("count subjects per case", err)
+	}
+	defer rows.Close()
+	var out []store.CaseSubjectCount
+	for rows.Next() {
+		var c store.CaseSubjectCount
+		if err := rows.Scan(&c.Case, &c.Department, &c.Subjects, &c.Records); err != nil {
+			return nil, ledgerErr("count subjects per case", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, ledgerErr("count subjects per case", err)
+	}
+	return out, nil
+}

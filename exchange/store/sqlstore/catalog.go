@@ -53,12 +53,14 @@ type resourceJSON struct {
 	SubjectKind     exchange.SubjectKind
 	ShareType       exchange.ShareType
 	Condition       string
-	LegalBasis      string
+	LegalBasis      exchange.LegalBasis // a plain string in versions stored before it was structured
 	UpdateCycle     exchange.UpdateCycle
 	ProvisionMethod exchange.ProvisionMethod
 	ScopeRegion     string
 	ScopeLevel      exchange.Level
 	FreshnessLimit  int
+	ObjectionDays   int  `json:",omitempty"`
+	Withdrawn       bool `json:",omitempty"`
 	Version         int
 	UpdatedAt       int64
 	UpdatedBy       string
@@ -69,7 +71,8 @@ func encodeResource(r *exchange.Resource) (string, error) {
 		Code: r.Code, Name: r.Name, Provider: r.Provider, Description: r.Description, Items: r.Items,
 		SubjectKind: r.SubjectKind, ShareType: r.ShareType, Condition: r.Condition, LegalBasis: r.LegalBasis,
 		UpdateCycle: r.UpdateCycle, ProvisionMethod: r.ProvisionMethod, ScopeRegion: r.ScopeRegion, ScopeLevel: r.ScopeLevel,
-		FreshnessLimit: r.FreshnessLimit, Version: r.Version, UpdatedAt: r.UpdatedAt.UnixMicro(), UpdatedBy: r.UpdatedBy,
+		FreshnessLimit: r.FreshnessLimit, ObjectionDays: r.ObjectionDays, Withdrawn: r.Withdrawn,
+		Version: r.Version, UpdatedAt: r.UpdatedAt.UnixMicro(), UpdatedBy: r.UpdatedBy,
 	})
 	return string(b), err
 }
@@ -83,7 +86,8 @@ func decodeResource(body string, publishedAt sql.NullInt64) (*exchange.Resource,
 		Code: j.Code, Name: j.Name, Provider: j.Provider, Description: j.Description, Items: j.Items,
 		SubjectKind: j.SubjectKind, ShareType: j.ShareType, Condition: j.Condition, LegalBasis: j.LegalBasis,
 		UpdateCycle: j.UpdateCycle, ProvisionMethod: j.ProvisionMethod, ScopeRegion: j.ScopeRegion, ScopeLevel: j.ScopeLevel,
-		FreshnessLimit: j.FreshnessLimit, Version: j.Version, UpdatedAt: time.UnixMicro(j.UpdatedAt).UTC(), UpdatedBy: j.UpdatedBy,
+		FreshnessLimit: j.FreshnessLimit, ObjectionDays: j.ObjectionDays, Withdrawn: j.Withdrawn,
+		Version: j.Version, UpdatedAt: time.UnixMicro(j.UpdatedAt).UTC(), UpdatedBy: j.UpdatedBy,
 	}
 	if publishedAt.Valid {
 		r.Published, r.PublishedAt = true, time.UnixMicro(publishedAt.Int64).UTC()
@@ -137,16 +141,35 @@ VALUES ($1, $2, $3, $4, $5, $6, 1, $7)`, r.Code, r.Provider, r.Name, text, items
 }
 
 func (c catalog) Update(ctx context.Context, r *exchange.Resource) error {
-	body, err := encodeResource(r)
-	if err != nil {
-		return err
-	}
-	text, items := searchTexts(r)
 	tx, err := c.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable("update resource", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := c.s.updateResource(ctx, tx, r); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		if c.s.d.IsUniqueViolation(err) {
+			return versionConflict(r)
+		}
+		return unavailable("update resource", err)
+	}
+	return nil
+}
+
+func versionConflict(r *exchange.Resource) error {
+	return exchange.Errorf(exchange.KindFailedPrecondition, "RESOURCE_VERSION_CONFLICT", "resource %s version %d was stored concurrently: read it and apply the change again", r.Code, r.Version)
+}
+
+// updateResource stores r as the next version inside tx (compare-and-set on the version and
+// the provider; see store.Catalog.Update).
+func (s *Store) updateResource(ctx context.Context, tx *sql.Tx, r *exchange.Resource) error {
+	body, err := encodeResource(r)
+	if err != nil {
+		return err
+	}
+	text, items := searchTexts(r)
 	res, err := tx.ExecContext(ctx, `UPDATE resources SET name = $1, search_text = $2, item_text = $3, share_type = $4, version = $5, body = $6
 WHERE code = $7 AND version = $8 AND provider = $9`, r.Name, text, items, string(r.ShareType), r.Version, body, r.Code, r.Version-1, r.Provider)
 	if err != nil {
@@ -175,14 +198,8 @@ WHERE code = $7 AND version = $8 AND provider = $9`, r.Name, text, items, string
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO resource_versions (code, version, updated_at, updated_by, body) VALUES ($1, $2, $3, $4, $5)`,
 		r.Code, r.Version, r.UpdatedAt.UnixMicro(), r.UpdatedBy, body); err != nil {
-		if c.s.d.IsUniqueViolation(err) {
-			return exchange.Errorf(exchange.KindFailedPrecondition, "RESOURCE_VERSION_CONFLICT", "resource %s version %d was stored concurrently: read it and apply the change again", r.Code, r.Version)
-		}
-		return unavailable("update resource", err)
-	}
-	if err := tx.Commit(); err != nil {
-		if c.s.d.IsUniqueViolation(err) {
-			return exchange.Errorf(exchange.KindFailedPrecondition, "RESOURCE_VERSION_CONFLICT", "resource %s version %d was stored concurrently: read it and apply the change again", r.Code, r.Version)
+		if s.d.IsUniqueViolation(err) {
+			return versionConflict(r)
 		}
 		return unavailable("update resource", err)
 	}

@@ -118,8 +118,15 @@ func (p policies) Apply(ctx context.Context, c policy.Change, expect int64) (pol
 		return c, unavailable("begin policy change", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	// The change must follow the current version exactly: an expected version behind it
+	// (another change came first) or ahead of it (never read) is a conflict.
+	if cur, err := policyVersion(ctx, tx); err != nil {
+		return c, unavailable("policy version", err)
+	} else if cur != expect {
+		return c, store.ErrPolicyConflict
+	}
 	next := expect + 1
-	// Claim the version first: of two concurrent changes from the same version, the second
+	// Claim the version: of two concurrent changes from the same version, the second
 	// insert collides (or, on SQLite, waits for the writer) and writes nothing.
 	_, err = tx.ExecContext(ctx, `INSERT INTO policy_versions (version, added, removed, by_dept, operator, comment, at, evidence, body_digest)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, next, rulesJSON(c.Add), rulesJSON(c.Remove), c.By, c.Operator, c.Comment, c.At.UnixMicro(), c.Evidence, c.BodyDigest)

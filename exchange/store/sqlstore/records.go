@@ -272,12 +272,22 @@ func (r records) LastUpdate(ctx context.Context, resource string) (time.Time, er
 
 type objections struct{ s *Store }
 
-const objectionColumns = `id, resource, subject, record_version, consumer, provider, items, body, state, raised_at, raised_evidence, resolved_at, resolved_by, resolution, resolved_evidence`
+func init() {
+	register(migration{51, "objection deadlines, escalation and the correcting version", `
+ALTER TABLE objections ADD COLUMN deadline {{int64}} NOT NULL DEFAULT 0;
+ALTER TABLE objections ADD COLUMN escalated_at {{int64}} NOT NULL DEFAULT 0;
+ALTER TABLE objections ADD COLUMN corrected_version {{int64}} NOT NULL DEFAULT 0;
+ALTER TABLE objections ADD COLUMN deadline_provisional INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX objections_due ON objections (state, escalated_at, deadline)
+`})
+}
+
+const objectionColumns = `id, resource, subject, record_version, consumer, provider, items, body, state, raised_at, raised_evidence, resolved_at, resolved_by, resolution, resolved_evidence, deadline, escalated_at, corrected_version, deadline_provisional`
 
 func (o objections) Raise(ctx context.Context, ob *exchange.Objection) error {
-	_, err := o.s.exec(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '')`,
+	_, err := o.s.exec(ctx, `INSERT INTO objections (`+objectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', '', '', $12, 0, 0, $13)`,
 		ob.ID, ob.Resource, ob.Subject, ob.RecordVersion, ob.Consumer, ob.Provider, strings.Join(ob.Items, ","), ob.Text, string(exchange.ObjectionOpen),
-		ob.RaisedAt.UnixMicro(), ob.RaisedEvidence)
+		ob.RaisedAt.UnixMicro(), ob.RaisedEvidence, micro(ob.Deadline), boolInt(ob.DeadlineProvisional))
 	if err != nil {
 		if o.s.d.IsUniqueViolation(err) {
 			return exchange.Errorf(exchange.KindAlreadyExists, "OBJECTION_EXISTS", "objection %s exists already", ob.ID)
@@ -290,12 +300,13 @@ func (o objections) Raise(ctx context.Context, ob *exchange.Objection) error {
 
 func scanObjection(row interface{ Scan(...any) error }) (*exchange.Objection, error) {
 	var (
-		ob               exchange.Objection
-		items, state     string
-		raised, resolved int64
+		ob                                    exchange.Objection
+		items, state                          string
+		raised, resolved, deadline, escalated int64
+		provisional                           int64
 	)
 	if err := row.Scan(&ob.ID, &ob.Resource, &ob.Subject, &ob.RecordVersion, &ob.Consumer, &ob.Provider, &items, &ob.Text, &state,
-		&raised, &ob.RaisedEvidence, &resolved, &ob.ResolvedBy, &ob.Resolution, &ob.ResolvedEvidence); err != nil {
+		&raised, &ob.RaisedEvidence, &resolved, &ob.ResolvedBy, &ob.Resolution, &ob.ResolvedEvidence, &deadline, &escalated, &ob.CorrectedVersion, &provisional); err != nil {
 		return nil, err
 	}
 	if items != "" {
@@ -303,9 +314,8 @@ func scanObjection(row interface{ Scan(...any) error }) (*exchange.Objection, er
 	}
 	ob.State = exchange.ObjectionState(state)
 	ob.RaisedAt = time.UnixMicro(raised).UTC()
-	if resolved != 0 {
-		ob.ResolvedAt = time.UnixMicro(resolved).UTC()
-	}
+	ob.ResolvedAt, ob.Deadline, ob.EscalatedAt = fromMicro(resolved), fromMicro(deadline), fromMicro(escalated)
+	ob.DeadlineProvisional = provisional != 0
 	return &ob, nil
 }
 
@@ -320,9 +330,26 @@ func (o objections) Get(ctx context.Context, id string) (*exchange.Objection, er
 	return ob, nil
 }
 
+func (o objections) scan(ctx context.Context, op, q string, args ...any) ([]*exchange.Objection, error) {
+	rows, err := o.s.db.QueryContext(ctx, q, args...) // built per call: not cached
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	var out []*exchange.Objection
+	for rows.Next() {
+		ob, err := scanObjection(rows)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out = append(out, ob)
+	}
+	return out, rows.Err()
+}
+
 func (o objections) List(ctx context.Context, f store.ObjectionFilter, limit int) ([]*exchange.Objection, error) {
-	if limit < 1 || limit > 1000 {
-		return nil, exchange.Errorf(exchange.KindInvalid, "PAGE_SIZE_INVALID", "page size must be between 1 and 1000, got %d", limit)
+	if err := checkLimit(limit); err != nil {
+		return nil, err
 	}
 	q := `SELECT ` + objectionColumns + ` FROM objections WHERE 1 = 1`
 	var args []any
@@ -336,39 +363,52 @@ func (o objections) List(ctx context.Context, f store.ObjectionFilter, limit int
 	add("consumer", f.Consumer)
 	add("resource", f.Resource)
 	add("state", string(f.State))
+	if f.Escalated {
+		q += ` AND escalated_at > 0`
+	}
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY raised_at DESC, id LIMIT $%d`, len(args))
-	rows, err := o.s.db.QueryContext(ctx, q, args...) // built per call: not cached
-	if err != nil {
-		return nil, unavailable("list objections", err)
-	}
-	defer rows.Close()
-	var out []*exchange.Objection
-	for rows.Next() {
-		ob, err := scanObjection(rows)
-		if err != nil {
-			return nil, unavailable("list objections", err)
-		}
-		out = append(out, ob)
-	}
-	return out, rows.Err()
+	return o.scan(ctx, "list objections", q, args...)
 }
 
-func (o objections) Resolve(ctx context.Context, id string, state exchange.ObjectionState, by, resolution, evidence string, at time.Time) (*exchange.Objection, error) {
-	if state != exchange.ObjectionCorrected && state != exchange.ObjectionRejected {
-		return nil, exchange.Errorf(exchange.KindInvalid, "OBJECTION_STATE_INVALID", "an objection is resolved as corrected or rejected, not %q", state)
+func (o objections) Resolve(ctx context.Context, ob *exchange.Objection) error {
+	if ob.State != exchange.ObjectionCorrected && ob.State != exchange.ObjectionRejected {
+		return exchange.Errorf(exchange.KindInvalid, "OBJECTION_STATE_INVALID", "an objection is resolved as corrected or rejected, not %q", ob.State)
 	}
-	res, err := o.s.exec(ctx, `UPDATE objections SET state = $1, resolved_at = $2, resolved_by = $3, resolution = $4, resolved_evidence = $5 WHERE id = $6 AND state = $7`,
-		string(state), at.UnixMicro(), by, resolution, evidence, id, string(exchange.ObjectionOpen))
+	res, err := o.s.exec(ctx, `UPDATE objections SET state = $1, resolved_at = $2, resolved_by = $3, resolution = $4, resolved_evidence = $5, corrected_version = $6
+WHERE id = $7 AND state = $8`,
+		string(ob.State), micro(ob.ResolvedAt), ob.ResolvedBy, ob.Resolution, ob.ResolvedEvidence, ob.CorrectedVersion, ob.ID, string(exchange.ObjectionOpen))
 	if err != nil {
-		return nil, unavailable("resolve objection", err)
+		return unavailable("resolve objection", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		ob, err := o.Get(ctx, id)
+		cur, err := o.Get(ctx, ob.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "OBJECTION_NOT_OPEN", "objection %s was already resolved (%s by %s)", id, ob.State, ob.ResolvedBy)
+		return exchange.Errorf(exchange.KindFailedPrecondition, "OBJECTION_NOT_OPEN", "objection %s was already resolved (%s by %s)", ob.ID, cur.State, cur.ResolvedBy)
 	}
-	return o.Get(ctx, id)
+	return nil
+}
+
+func (o objections) Escalate(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := o.s.exec(ctx, `UPDATE objections SET escalated_at = $1 WHERE id = $2 AND state = $3 AND escalated_at = 0`,
+		micro(at), id, string(exchange.ObjectionOpen))
+	if err != nil {
+		return false, unavailable("escalate objection", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, unavailable("escalate objection", err)
+	}
+	return n == 1, nil
+}
+
+func (o objections) Overdue(ctx context.Context, now time.Time, limit int) ([]*exchange.Objection, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	return o.scan(ctx, "list overdue objections", `SELECT `+objectionColumns+` FROM objections
+WHERE state = $1 AND escalated_at = 0 AND deadline > 0 AND deadline <= $2 ORDER BY deadline, id LIMIT $3`,
+		string(exchange.ObjectionOpen), now.UnixMicro(), limit)
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ type requirements struct{ s *Store }
 // Requirements implements store.Store.
 func (s *Store) Requirements() store.Requirements { return requirements{s} }
 
-const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method`
+const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method, deadline_days, deadline_provisional`
 
 // joinList stores a list of codes or names (none contains a newline: both are validated).
 func joinList(l []string) string { return strings.Join(l, "\n") }
@@ -88,9 +89,53 @@ func requirementNotFound(id string) error {
 }
 
 func insertDecision(ctx context.Context, tx *sql.Tx, id string, d exchange.Decision) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO requirement_decisions (requirement, seq, action, by_dept, legal_basis, comment, at, evidence, body_digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, d.Seq, string(d.Action), d.By, d.LegalBasis, d.Comment, micro(d.At), d.Evidence, d.BodyDigest)
+	basis, err := encodeBasis(d.LegalBasis)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO requirement_decisions (requirement, seq, action, by_dept, legal_basis, comment, at, evidence, body_digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, d.Seq, string(d.Action), d.By, basis, d.Comment, micro(d.At), d.Evidence, d.BodyDigest)
 	return err
+}
+
+// encodeBasis stores a legal basis as JSON ("" when there is none).
+func encodeBasis(b exchange.LegalBasis) (string, error) {
+	if b.IsZero() {
+		return "", nil
+	}
+	j, err := json.Marshal(b)
+	return string(j), err
+}
+
+// decodeBasis reads what encodeBasis stored; text stored before legal bases were
+// structured comes back as a basis without kind (readable, never valid).
+func decodeBasis(s string) exchange.LegalBasis {
+	var b exchange.LegalBasis
+	if s == "" {
+		return b
+	}
+	if strings.HasPrefix(s, "{") && json.Unmarshal([]byte(s), &b) == nil {
+		return b
+	}
+	return exchange.LegalBasis{Title: s}
+}
+
+// appendNotice appends a system notice to a requirement's history inside tx, leaving its
+// state as it is; a requirement that no longer exists is skipped.
+func appendNotice(ctx context.Context, tx *sql.Tx, id, comment string, at time.Time) error {
+	var seq int
+	err := tx.QueryRowContext(ctx, `UPDATE requirements SET decisions = decisions + 1, updated_at = $1 WHERE id = $2 RETURNING decisions`,
+		micro(at), id).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return unavailable("append requirement notice", err)
+	}
+	if err := insertDecision(ctx, tx, id, exchange.Decision{Seq: seq, Action: exchange.ActCatalogNotice, By: exchange.SystemActor, Comment: comment, At: at}); err != nil {
+		return unavailable("append requirement notice", err)
+	}
+	return nil
 }
 
 func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error {
@@ -107,10 +152,10 @@ func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error
 		return unavailable("create requirement", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		r.ID, r.Consumer, r.Provider, r.Resource, joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion,
 		string(r.State), micro(r.Deadline), len(r.Decisions), micro(r.CreatedAt), micro(r.UpdatedAt),
-		string(r.UpdateCycle), string(r.ProvisionMethod)); err != nil {
+		string(r.UpdateCycle), string(r.ProvisionMethod), r.DeadlineDays, bool01(r.DeadlineProvisional)); err != nil {
 		if q.s.d.IsUniqueViolation(err) {
 			return exists()
 		}
@@ -136,12 +181,13 @@ func scanRequirement(row interface{ Scan(...any) error }) (*exchange.Requirement
 		items, matters, state      string
 		cycle, provision           string
 		deadline, created, updated int64
-		n                          int
+		n, provisional             int
 	)
 	if err := row.Scan(&r.ID, &r.Consumer, &r.Provider, &r.Resource, &items, &matters, &r.LegalDuty, &r.ScopeRegion,
-		&state, &deadline, &n, &created, &updated, &cycle, &provision); err != nil {
+		&state, &deadline, &n, &created, &updated, &cycle, &provision, &r.DeadlineDays, &provisional); err != nil {
 		return nil, 0, err
 	}
+	r.DeadlineProvisional = provisional != 0
 	r.Items, r.MatterCodes, r.State = splitList(items), splitList(matters), exchange.RequirementState(state)
 	r.UpdateCycle, r.ProvisionMethod = exchange.UpdateCycle(cycle), exchange.ProvisionMethod(provision)
 	r.Deadline, r.CreatedAt, r.UpdatedAt = fromMicro(deadline), fromMicro(created), fromMicro(updated)
@@ -175,7 +221,7 @@ FROM requirements r LEFT JOIN requirement_decisions d ON d.requirement = r.id WH
 		}
 		if seq.Valid {
 			r.Decisions = append(r.Decisions, exchange.Decision{Seq: int(seq.Int64), Action: exchange.DecisionAction(action.String),
-				By: by.String, LegalBasis: basis.String, Comment: comment.String, At: fromMicro(at.Int64),
+				By: by.String, LegalBasis: decodeBasis(basis.String), Comment: comment.String, At: fromMicro(at.Int64),
 				Evidence: evidence.String, BodyDigest: bodyDigest.String})
 		}
 	}
@@ -211,9 +257,10 @@ func (q requirements) Decide(ctx context.Context, r *exchange.Requirement, from 
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	res, err := tx.ExecContext(ctx, `UPDATE requirements SET items = $1, matter_codes = $2, legal_duty = $3, scope_region = $4,
-state = $5, deadline = $6, updated_at = $7, decisions = $8 WHERE id = $9 AND state = $10 AND decisions = $11`,
+state = $5, deadline = $6, updated_at = $7, decisions = $8, deadline_days = $12, deadline_provisional = $13
+WHERE id = $9 AND state = $10 AND decisions = $11`,
 		joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion, string(r.State), micro(r.Deadline), micro(r.UpdatedAt),
-		d.Seq, r.ID, string(from), d.Seq-1)
+		d.Seq, r.ID, string(from), d.Seq-1, r.DeadlineDays, bool01(r.DeadlineProvisional))
 	if err != nil {
 		return unavailable("decide requirement", err)
 	}
@@ -279,6 +326,9 @@ func (q requirements) List(ctx context.Context, f store.RequirementFilter, after
 	add("provider", f.Provider)
 	add("resource", f.Resource)
 	add("state", string(f.State))
+	if f.DeadlineProvisional {
+		query += ` AND deadline_provisional = 1`
+	}
 	args = append(args, limit)
 	query += ` ORDER BY id LIMIT $` + strconv.Itoa(len(args))
 	return q.scanList(ctx, "list requirements", query, args...)

@@ -165,7 +165,7 @@ type migration struct {
 
 // Version ranges reserved per area, so that areas add migrations in their own files
 // without colliding: core 1–9, ledger 10–19, catalogue 20–29, requirements 30–39,
-// policy 40–49, records and pulls 50–59, matters 60–69, certificates 70–79.
+// policy 40–49, records and pulls 50–59, matters 60–69, certificates 70–79, calendar 90–99.
 var migrations []migration
 
 // register adds a migration step; each file calls it from init. Never edit an applied step:

@@ -30,6 +30,7 @@ func RunAuditIndex(t *testing.T, open func(t *testing.T) AuditStore, forget func
 	t.Run("FailedAppendLeavesNoRows", func(t *testing.T) { testAuditAtomic(t, open(t)) })
 	t.Run("Backfill", func(t *testing.T) { testAuditBackfill(t, open(t), forget) })
 	t.Run("HourlyCounts", func(t *testing.T) { testAuditHourly(t, open(t)) })
+	t.Run("CaseSubjects", func(t *testing.T) { testAuditCaseSubjects(t, open(t)) })
 	t.Run("LogsAreSeparate", func(t *testing.T) { testAuditLogsSeparate(t, open(t)) })
 }
 
@@ -290,6 +291,55 @@ func testAuditHourly(t *testing.T, s AuditStore) {
 	}
 	require.Equal(t, want, gotMap)
 	_, err = ix.HourlyCounts(ctx, ledger.KindPull, to, from)
+	require.ErrorIs(t, err, ledger.ErrInvalid)
+}
+
+func testAuditCaseSubjects(t *testing.T, s AuditStore) {
+	ctx := context.Background()
+	ix := s.AuditIndex(auditLogID)
+	l := newAuditLog(t, s.LedgerStorage(auditLogID))
+	recs := auditRecords(150)
+	for i := range recs {
+		if recs[i].Case != "" {
+			recs[i].Case = fmt.Sprintf("CASE-%d", i%9) // cases pulled several times, for several subjects
+		}
+	}
+	appendConcurrently(t, l, recs)
+	from, to := recs[0].Time, recs[len(recs)-1].Time.Add(time.Minute)
+	want := map[string]map[ledger.SubjectKey]int{} // case@department → subject → records
+	for _, r := range recs {
+		if r.Kind != ledger.KindPull || r.Case == "" || r.Subject.IsZero() {
+			continue
+		}
+		k := r.Case + "@" + r.Department
+		if want[k] == nil {
+			want[k] = map[ledger.SubjectKey]int{}
+		}
+		want[k][r.Subject]++
+	}
+	for _, min := range []int{1, 2, 3} {
+		got, err := ix.CaseSubjects(ctx, ledger.KindPull, from, to, min)
+		require.NoError(t, err)
+		gotMap := map[string][2]int64{}
+		for _, c := range got {
+			gotMap[c.Case+"@"+c.Department] = [2]int64{c.Subjects, c.Records}
+		}
+		wantMap := map[string][2]int64{}
+		for k, subjects := range want {
+			if len(subjects) >= min {
+				var n int
+				for _, c := range subjects {
+					n += c
+				}
+				wantMap[k] = [2]int64{int64(len(subjects)), int64(n)}
+			}
+		}
+		require.Equal(t, wantMap, gotMap, "at least %d subjects", min)
+		if min <= 2 {
+			require.NotEmpty(t, gotMap, "the test records have cases pulling two or more subjects")
+		}
+	}
+	_, err := ix.CaseSubjects(ctx, ledger.KindPull, to, from, 1)
 	require.ErrorIs(t, err, ledger.ErrInvalid)
 }
 

@@ -15,7 +15,8 @@ import (
 // Matter returns a valid matter for tests.
 func Matter(code, department string) *exchange.Matter {
 	return &exchange.Matter{
-		Code: code, Name: "企业开办", Department: department, Version: 1,
+		Code: code, Name: "企业开办", Department: department, Version: 1, TimeLimit: 3,
+		LegalBasis: exchange.LegalBasis{Kind: exchange.BasisLocalRegulation, Title: "重庆市优化营商环境条例", Article: "第三十五条"},
 		Materials: []exchange.Material{
 			{ID: "business_licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"uscc", "name"}},
 			{ID: "id_card", Name: "居民身份证", ECertType: "11100000000013338W001"},

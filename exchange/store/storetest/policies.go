@@ -35,6 +35,7 @@ func testPolicies(t *testing.T, s store.Store) {
 		reason string
 	}{
 		"fail/stale version":         {policy.Change{Add: []policy.Rule{r3}, By: "D1", At: at}, 0, "POLICY_VERSION_CONFLICT"},
+		"fail/version ahead":         {policy.Change{Add: []policy.Rule{r3}, By: "D1", At: at}, 5, "POLICY_VERSION_CONFLICT"},
 		"fail/remove an absent rule": {policy.Change{Add: []policy.Rule{r3}, Remove: []policy.Rule{{PType: "g", Fields: []string{"x", "admin", "D1"}}}, By: "D1", At: at}, 1, "POLICY_RULE_ABSENT"},
 		"fail/add an existing rule":  {policy.Change{Add: []policy.Rule{r3, r1}, By: "D1", At: at}, 1, "POLICY_RULE_EXISTS"},
 		"fail/bad rule type":         {policy.Change{Add: []policy.Rule{{PType: "x", Fields: []string{"a"}}}, By: "D1", At: at}, 1, "POLICY_RULE_INVALID"},

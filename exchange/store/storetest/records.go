@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,7 +142,8 @@ func testObjections(t *testing.T, s store.Store) {
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	for i, cons := range []string{"C1", "C2", "C1"} {
 		require.NoError(t, os.Raise(ctx, &exchange.Objection{ID: fmt.Sprintf("o%d", i), Resource: "RES-1", Subject: IDNumber(1), RecordVersion: 2,
-			Consumer: cons, Provider: "P", Items: []string{"addr"}, Text: "地址有误", RaisedAt: at.Add(time.Duration(i) * time.Minute), RaisedEvidence: "jws"}))
+			Consumer: cons, Provider: "P", Items: []string{"addr"}, Text: "地址有误", RaisedAt: at.Add(time.Duration(i) * time.Minute), RaisedEvidence: "jws",
+			Deadline: at.Add(time.Duration(24*(i+1)) * time.Hour), DeadlineProvisional: i == 1}))
 	}
 	require.ErrorIs(t, os.Raise(ctx, &exchange.Objection{ID: "o0", RaisedAt: at}), exchange.ErrAlreadyExists)
 
@@ -153,6 +155,36 @@ func testObjections(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, []string{"addr"}, list[0].Items)
+	require.Equal(t, at.Add(48*time.Hour), list[0].Deadline)
+	require.True(t, list[0].DeadlineProvisional)
+
+	// Overdue and escalation: once, by exactly one of concurrent sweepers.
+	due, err := os.Overdue(ctx, at.Add(48*time.Hour), 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"o0", "o1"}, []string{due[0].ID, due[1].ID}, "oldest deadline first; o2 is not due yet")
+	require.Len(t, due, 2)
+	var escalated atomic.Int32
+	var ewg sync.WaitGroup
+	for range 4 {
+		ewg.Add(1)
+		go func() {
+			defer ewg.Done()
+			ok, err := os.Escalate(ctx, "o0", at.Add(49*time.Hour))
+			require.NoError(t, err)
+			if ok {
+				escalated.Add(1)
+			}
+		}()
+	}
+	ewg.Wait()
+	require.Equal(t, int32(1), escalated.Load())
+	esc, err := os.List(ctx, store.ObjectionFilter{Escalated: true}, 10)
+	require.NoError(t, err)
+	require.Len(t, esc, 1)
+	require.Equal(t, at.Add(49*time.Hour), esc[0].EscalatedAt)
+	due, err = os.Overdue(ctx, at.Add(100*time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 2, "o0 is escalated already; o1 and o2 are due")
 
 	// Two providers' clerks resolve at once: exactly one wins.
 	var wg sync.WaitGroup
@@ -161,7 +193,8 @@ func testObjections(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = os.Resolve(ctx, "o1", exchange.ObjectionCorrected, "P", fmt.Sprintf("fixed %d", i), "jws2", at.Add(time.Hour))
+			errs[i] = os.Resolve(ctx, &exchange.Objection{ID: "o1", State: exchange.ObjectionCorrected, ResolvedBy: "P", Resolution: fmt.Sprintf("fixed %d", i),
+				ResolvedEvidence: "jws2", ResolvedAt: at.Add(time.Hour), CorrectedVersion: 3})
 		}()
 	}
 	wg.Wait()
@@ -179,10 +212,12 @@ func testObjections(t *testing.T, s store.Store) {
 	require.Equal(t, exchange.ObjectionCorrected, ob.State)
 	require.Equal(t, at.Add(time.Hour), ob.ResolvedAt)
 	require.Equal(t, "P", ob.ResolvedBy)
-	_, err = os.Resolve(ctx, "o2", exchange.ObjectionOpen, "P", "", "", at)
-	require.ErrorIs(t, err, exchange.ErrInvalid)
-	_, err = os.Resolve(ctx, "nope", exchange.ObjectionRejected, "P", "", "", at)
-	require.ErrorIs(t, err, exchange.ErrNotFound)
+	require.Equal(t, int64(3), ob.CorrectedVersion)
+	ok, err := os.Escalate(ctx, "o1", at.Add(100*time.Hour))
+	require.NoError(t, err)
+	require.False(t, ok, "a resolved objection is not escalated")
+	require.ErrorIs(t, os.Resolve(ctx, &exchange.Objection{ID: "o2", State: exchange.ObjectionOpen}), exchange.ErrInvalid)
+	require.ErrorIs(t, os.Resolve(ctx, &exchange.Objection{ID: "nope", State: exchange.ObjectionRejected}), exchange.ErrNotFound)
 }
 
 func reasonOf(err error) string {

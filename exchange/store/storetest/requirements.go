@@ -100,7 +100,11 @@ func testRequirements(t *testing.T, s store.Store) {
 					n.State = exchange.ReqRefused
 				}
 				n.Deadline = time.Time{}
-				errs[i] = q.Decide(ctx, &n, exchange.ReqAwaitingProvider, exchange.Decision{Seq: 3, Action: exchange.ActGrant, By: prov, At: at, Comment: fmt.Sprint(i)})
+				d := exchange.Decision{Seq: 3, Action: exchange.ActGrant, By: prov, At: at, Comment: fmt.Sprint(i)}
+				if i%2 == 1 {
+					d.Action, d.LegalBasis = exchange.ActRefuse, Basis
+				}
+				errs[i] = q.Decide(ctx, &n, exchange.ReqAwaitingProvider, d)
 			}()
 		}
 		wg.Wait()
@@ -119,8 +123,16 @@ func testRequirements(t *testing.T, s store.Store) {
 		require.Len(t, got.Decisions, 3)
 		require.Equal(t, fmt.Sprint(won), got.Decisions[2].Comment)
 		require.True(t, got.Deadline.IsZero())
+		if won%2 == 1 {
+			require.Equal(t, Basis, got.Decisions[2].LegalBasis, "a refusal's structured legal basis round-trips")
+		} else {
+			require.True(t, got.Decisions[2].LegalBasis.IsZero())
+		}
 	})
 }
+
+// Basis is a valid structured legal basis for tests.
+var Basis = exchange.LegalBasis{Kind: exchange.BasisLaw, Title: "中华人民共和国个人信息保护法", Article: "第十三条第一款", DocNumber: ""}
 
 func testRequirementList(t *testing.T, s store.Store) {
 	t.Cleanup(func() { s.Close() })

@@ -83,6 +83,11 @@ type DeadlineConfig struct {
 	AnswerDays int `yaml:"answer_days" env:"DEADLINE_ANSWER_DAYS"`
 	// AnswerUnpublishedDays replaces AnswerDays when the resource is not published yet.
 	AnswerUnpublishedDays int `yaml:"answer_unpublished_days" env:"DEADLINE_ANSWER_UNPUBLISHED_DAYS"`
+	// ObjectionDays is the provider's answer to an objection, for resources that set no
+	// deadline of their own; unanswered, the objection escalates to the coordinator.
+	ObjectionDays int `yaml:"objection_days" env:"DEADLINE_OBJECTION_DAYS"`
+	// ProposalDays is the coordinator's decision on a proposal to narrow a resource.
+	ProposalDays int `yaml:"proposal_days" env:"DEADLINE_PROPOSAL_DAYS"`
 }
 
 // StoreConfig selects SQLite (embedded, default) or PostgreSQL.
@@ -97,7 +102,7 @@ func Default() Config {
 		Listen:            "127.0.0.1:8443",
 		DataDir:           "gxhub-data",
 		Store:             StoreConfig{Driver: "sqlite"},
-		Deadlines:         DeadlineConfig{ReviewDays: 2, AnswerDays: 5, AnswerUnpublishedDays: 10},
+		Deadlines:         DeadlineConfig{ReviewDays: 2, AnswerDays: 5, AnswerUnpublishedDays: 10, ObjectionDays: 5, ProposalDays: 5},
 		MaxClockSkew:      5 * time.Minute,
 		AuditLogID:        "gxhub/audit",
 		AuditHeadInterval: 5 * time.Second,
@@ -253,7 +258,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("anchor %q: use embedded or fabric", c.Anchor))
 	}
 	for name, d := range map[string]int{"deadlines.review_days": c.Deadlines.ReviewDays, "deadlines.answer_days": c.Deadlines.AnswerDays,
-		"deadlines.answer_unpublished_days": c.Deadlines.AnswerUnpublishedDays} {
+		"deadlines.answer_unpublished_days": c.Deadlines.AnswerUnpublishedDays, "deadlines.objection_days": c.Deadlines.ObjectionDays,
+		"deadlines.proposal_days": c.Deadlines.ProposalDays} {
 		if d < 1 || d > 60 {
 			errs = append(errs, fmt.Errorf("%s %d must be between 1 and 60 working days", name, d))
 		}

@@ -32,7 +32,7 @@ func TestLayering(t *testing.T) {
 	require.Equal(t, 2*time.Minute, c.MaxClockSkew)
 	require.Equal(t, []string{"hub.gov.cn", "10.0.0.1"}, c.TLSHosts)
 	require.True(t, c.Insecure)
-	require.Equal(t, config.DeadlineConfig{ReviewDays: 2, AnswerDays: 7, AnswerUnpublishedDays: 10}, c.Deadlines)
+	require.Equal(t, config.DeadlineConfig{ReviewDays: 2, AnswerDays: 7, AnswerUnpublishedDays: 10, ObjectionDays: 5, ProposalDays: 5}, c.Deadlines)
 	c.Deadlines.ReviewDays = 0
 	require.ErrorContains(t, c.Validate(), "deadlines.review_days")
 }

@@ -37,7 +37,7 @@ type Audit struct {
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject
 // usage view need: the index, the subject keyer, the store and the clock.
 func (h *Hub) wireAuditQueries(s *server.Audit) {
-	s.Index, s.SubjectKey, s.Store, s.Now = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now
+	s.Index, s.SubjectKey, s.Store, s.Now, s.Calendar = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now, h.Calendar
 }
 
 // loadOrCreateKey reads the SM2 key at path, creating it (0600) on first start.

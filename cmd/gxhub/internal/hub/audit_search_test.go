@@ -232,7 +232,7 @@ func testAuditQueries(t *testing.T, th *testHub) {
 	t.Run("anomalies", func(t *testing.T) {
 		resp, err := auditor.Audit.ListAnomalies(ctx, &auditv1.ListAnomaliesRequest{From: timestamppb.New(hour), To: timestamppb.New(hour.Add(2 * time.Hour))})
 		require.NoError(t, err)
-		require.Len(t, resp.GetRules(), 4)
+		require.Len(t, resp.GetRules(), 7)
 		by := map[string][]*auditv1.Anomaly{}
 		for _, a := range resp.GetAnomalies() {
 			require.NotEmpty(t, a.GetExplanation())

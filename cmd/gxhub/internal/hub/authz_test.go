@@ -168,17 +168,31 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.CalendarService/AddWorkingDays":   public,
 	"/gxhub.exchange.v1.CalendarService/CountWorkingDays": public,
 
+	"/gxhub.exchange.v1.CalendarService/ListCalendarYears":        public,
+	"/gxhub.exchange.v1.CalendarService/ListCalendarPublications": public,
+	"/gxhub.exchange.v1.CalendarService/PublishCalendar":          only("coordinator"),
+
 	"/gxhub.exchange.v1.CatalogService/RegisterResource":     only("provider"),
 	"/gxhub.exchange.v1.CatalogService/UpdateResource":       only("provider"),
 	"/gxhub.exchange.v1.CatalogService/GetResource":          signed,
 	"/gxhub.exchange.v1.CatalogService/ListResourceVersions": signed,
 	"/gxhub.exchange.v1.CatalogService/SearchResources":      signed,
+	"/gxhub.exchange.v1.CatalogService/WithdrawResource":     only("provider"),
+	"/gxhub.exchange.v1.CatalogService/ListProposals":        signed,
+	"/gxhub.exchange.v1.CatalogService/GetProposal":          signed,
+	"/gxhub.exchange.v1.CatalogService/DecideProposal":       resource("the coordinator approves or rejects; the proposing provider withdraws"),
+
+	"/gxhub.exchange.v1.CaseService/OpenCase":     only("consumer"),
+	"/gxhub.exchange.v1.CaseService/GetCase":      resource("the department that opened the case, coordinators and auditors"),
+	"/gxhub.exchange.v1.CaseService/ListCases":    signed,
+	"/gxhub.exchange.v1.CaseService/CloseCase":    resource("the department that opened the case"),
+	"/gxhub.exchange.v1.CaseService/WithdrawCase": resource("the department that opened the case"),
 
 	"/gxhub.exchange.v1.FreshnessService/ListFreshness":       signed,
 	"/gxhub.exchange.v1.FreshnessService/ListFreshnessAlerts": signed,
 	"/gxhub.exchange.v1.FreshnessService/Heartbeat":           only("provider"),
 
-	"/gxhub.exchange.v1.MatterService/DefineMatter":     only("coordinator", "consumer"),
+	"/gxhub.exchange.v1.MatterService/DefineMatter":     only("coordinator"),
 	"/gxhub.exchange.v1.MatterService/GetMatter":        signed,
 	"/gxhub.exchange.v1.MatterService/ListMatters":      signed,
 	"/gxhub.exchange.v1.MatterService/GetExemptions":    signed,
@@ -192,7 +206,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": signed,
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      resource("coordinator any rule; a department only its own operators' g rules"),
 
-	"/gxhub.exchange.v1.PullService/Pull":               {roles: []string{"consumer"}, note: "then the casbin policy and the granted requirement"},
+	"/gxhub.exchange.v1.PullService/Pull":               {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
 	"/gxhub.exchange.v1.RecordService/Publish":          only("provider"),
 	"/gxhub.exchange.v1.RecordService/GetRecordHistory": signed,
 

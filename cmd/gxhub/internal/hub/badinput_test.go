@@ -114,10 +114,11 @@ type badInput struct {
 	status int
 	reason string
 	fix    string // the message names what to fix
-	// deniedBy: the refusal is a pull by this department, refused after authentication,
-	// which is audited by design (one denied record naming the reason); every other
-	// refusal writes nothing.
-	deniedBy string
+	// deniedBy: the refusal is a pull (or, with deniedKind, a requirement filing) by this
+	// department, refused after authentication, which is audited by design (one denied
+	// record naming the reason); every other refusal writes nothing.
+	deniedBy   string
+	deniedKind ledger.Kind
 }
 
 // TestBadInput sends malformed, oversized, unsigned, wrongly signed, replayed, expired,
@@ -130,6 +131,7 @@ func TestBadInput(t *testing.T) {
 	dh := startDataHub(t, cst("2026-03-02 09:00"), func(c *config.Config) { c.AuditHeadInterval = time.Hour })
 	subject := storetest.IDNumber(21)
 	dh.publish(t, "batch-1", subject)
+	dh.openCase(t, "C-1", matter1, subject)
 	// From here the hub runs on the wall clock: nonces expire by it.
 	dh.clock.Set(time.Now())
 	now := dh.clock.Now
@@ -168,50 +170,50 @@ func TestBadInput(t *testing.T) {
 
 	cases := map[string]badInput{
 		// Pulls.
-		"pull/malformed JSON":                         {"POST", "/v1/pulls", []byte(`{"requirement_id":`), yubei, 400, server.ReasonRequestMalformed, "JSON", ""},
-		"pull/unknown field":                          {"POST", "/v1/pulls", pull(`,"subject_ids":["x"]`), yubei, 400, server.ReasonRequestMalformed, "subject_ids", ""},
-		"pull/unsigned":                               {"POST", "/v1/pulls", pull(""), unsigned, 401, reqsig.ReasonUnsigned, "sign", ""},
-		"pull/wrong key":                              {"POST", "/v1/pulls", pull(""), wrongKey, 401, reqsig.ReasonBadSignature, "key", ""},
-		"pull/another's identity":                     {"POST", "/v1/pulls", pull(""), impostor, 401, reqsig.ReasonBadSignature, dh.police.Code, ""},
-		"pull/replayed":                               {"POST", "/v1/pulls", replayBody, replayed, 401, reqsig.ReasonReplayed, "nonce", ""},
-		"pull/expired":                                {"POST", "/v1/pulls", pull(""), expired, 401, reqsig.ReasonExpired, "clock", ""},
-		"pull/unknown requirement":                    {"POST", "/v1/pulls", []byte(`{"requirement_id":"REQ-NOPE","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]}`), yubei, 404, "REQUIREMENT_NOT_FOUND", "REQ-NOPE", dh.yubei.Code},
-		"pull/another's requirement":                  {"POST", "/v1/pulls", []byte(`{"requirement_id":"` + dh.other + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]}`), yubei, 403, policy.ReasonRequirementForeign, dh.other, dh.yubei.Code},
-		"pull/invalid subject":                        {"POST", "/v1/pulls", []byte(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["500112199001010000"]}`), yubei, 400, "SUBJECT_INVALID", "500112199001010000", dh.yubei.Code},
-		"pull/another's requirement, as its provider": {"POST", "/v1/pulls", pull(""), police, 403, policy.ReasonRequirementForeign, dh.yubei.Code, dh.police.Code},
+		"pull/malformed JSON":                         {"POST", "/v1/pulls", []byte(`{"requirement_id":`), yubei, 400, server.ReasonRequestMalformed, "JSON", "", ""},
+		"pull/unknown field":                          {"POST", "/v1/pulls", pull(`,"subject_ids":["x"]`), yubei, 400, server.ReasonRequestMalformed, "subject_ids", "", ""},
+		"pull/unsigned":                               {"POST", "/v1/pulls", pull(""), unsigned, 401, reqsig.ReasonUnsigned, "sign", "", ""},
+		"pull/wrong key":                              {"POST", "/v1/pulls", pull(""), wrongKey, 401, reqsig.ReasonBadSignature, "key", "", ""},
+		"pull/another's identity":                     {"POST", "/v1/pulls", pull(""), impostor, 401, reqsig.ReasonBadSignature, dh.police.Code, "", ""},
+		"pull/replayed":                               {"POST", "/v1/pulls", replayBody, replayed, 401, reqsig.ReasonReplayed, "nonce", "", ""},
+		"pull/expired":                                {"POST", "/v1/pulls", pull(""), expired, 401, reqsig.ReasonExpired, "clock", "", ""},
+		"pull/unknown requirement":                    {"POST", "/v1/pulls", []byte(`{"requirement_id":"REQ-NOPE","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]}`), yubei, 404, "REQUIREMENT_NOT_FOUND", "REQ-NOPE", dh.yubei.Code, ""},
+		"pull/another's requirement":                  {"POST", "/v1/pulls", []byte(`{"requirement_id":"` + dh.other + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["` + subject + `"]}`), yubei, 403, policy.ReasonRequirementForeign, dh.other, dh.yubei.Code, ""},
+		"pull/invalid subject":                        {"POST", "/v1/pulls", []byte(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"C-1","subjects":["500112199001010000"]}`), yubei, 400, "SUBJECT_INVALID", "500112199001010000", dh.yubei.Code, ""},
+		"pull/another's requirement, as its provider": {"POST", "/v1/pulls", pull(""), police, 403, policy.ReasonRequirementForeign, dh.yubei.Code, dh.police.Code, ""},
 
 		// Publishing records.
-		"publish/malformed JSON":   {"POST", publishPath, []byte(`{"batch_id":1}`), police, 400, server.ReasonRequestMalformed, "batchId", ""},
-		"publish/unknown field":    {"POST", publishPath, []byte(`{"batch_id":"b-x","rows":[]}`), police, 400, server.ReasonRequestMalformed, "rows", ""},
-		"publish/unsigned":         {"POST", publishPath, publish("b-u", subject), unsigned, 401, reqsig.ReasonUnsigned, "sign", ""},
-		"publish/wrong key":        {"POST", publishPath, publish("b-w", subject), as(&identity.Identity{Code: dh.police.Code, Key: otherKey}, now), 401, reqsig.ReasonBadSignature, "key", ""},
-		"publish/another's data":   {"POST", publishPath, publish("b-y", subject), yubei, 403, "ROLE_REQUIRED", "provider", ""},
-		"publish/unknown resource": {"POST", "/v1/resources/500000-NOPE-0001/records:publish", publish("b-n", subject), police, 404, "RESOURCE_NOT_FOUND", "500000-NOPE-0001", ""},
-		"publish/invalid subject":  {"POST", publishPath, publish("b-s", "500112199001010000"), police, 400, "SUBJECT_INVALID", "500112199001010000", ""},
-		"publish/expired":          {"POST", publishPath, publish("b-e", subject), as(dh.police, func() time.Time { return now().Add(10 * time.Minute) }), 401, reqsig.ReasonExpired, "clock", ""},
+		"publish/malformed JSON":   {"POST", publishPath, []byte(`{"batch_id":1}`), police, 400, server.ReasonRequestMalformed, "batchId", "", ""},
+		"publish/unknown field":    {"POST", publishPath, []byte(`{"batch_id":"b-x","rows":[]}`), police, 400, server.ReasonRequestMalformed, "rows", "", ""},
+		"publish/unsigned":         {"POST", publishPath, publish("b-u", subject), unsigned, 401, reqsig.ReasonUnsigned, "sign", "", ""},
+		"publish/wrong key":        {"POST", publishPath, publish("b-w", subject), as(&identity.Identity{Code: dh.police.Code, Key: otherKey}, now), 401, reqsig.ReasonBadSignature, "key", "", ""},
+		"publish/another's data":   {"POST", publishPath, publish("b-y", subject), yubei, 403, "ROLE_REQUIRED", "provider", "", ""},
+		"publish/unknown resource": {"POST", "/v1/resources/500000-NOPE-0001/records:publish", publish("b-n", subject), police, 404, "RESOURCE_NOT_FOUND", "500000-NOPE-0001", "", ""},
+		"publish/invalid subject":  {"POST", publishPath, publish("b-s", "500112199001010000"), police, 400, "SUBJECT_INVALID", "500112199001010000", "", ""},
+		"publish/expired":          {"POST", publishPath, publish("b-e", subject), as(dh.police, func() time.Time { return now().Add(10 * time.Minute) }), 401, reqsig.ReasonExpired, "clock", "", ""},
 
 		// Requirements.
-		"requirement/malformed JSON":   {"POST", "/v1/requirements", []byte(`[1,2]`), yubei, 400, server.ReasonRequestMalformed, "JSON", ""},
-		"requirement/unknown resource": {"POST", "/v1/requirements", []byte(strings.Replace(string(requirement), dh.resource, "500000-NOPE-0002", 1)), yubei, 404, "RESOURCE_NOT_FOUND", "500000-NOPE-0002", ""},
-		"requirement/own resource":     {"POST", "/v1/requirements", requirement, police, 400, "REQUIREMENT_OWN_RESOURCE", "no requirement is needed", ""},
-		"requirement/unknown decision": {"POST", "/v1/requirements/REQ-NOPE:decide", []byte(`{"action":"grant"}`), police, 404, "REQUIREMENT_NOT_FOUND", "REQ-NOPE", ""},
+		"requirement/malformed JSON":   {"POST", "/v1/requirements", []byte(`[1,2]`), yubei, 400, server.ReasonRequestMalformed, "JSON", "", ""},
+		"requirement/unknown resource": {"POST", "/v1/requirements", []byte(strings.Replace(string(requirement), dh.resource, "500000-NOPE-0002", 1)), yubei, 404, "RESOURCE_NOT_FOUND", "500000-NOPE-0002", "", ""},
+		"requirement/own resource":     {"POST", "/v1/requirements", requirement, police, 400, "REQUIREMENT_OWN_RESOURCE", "no requirement is needed", dh.police.Code, ledger.KindRequirementDecision},
+		"requirement/unknown decision": {"POST", "/v1/requirements/REQ-NOPE:decide", []byte(`{"action":"grant"}`), police, 404, "REQUIREMENT_NOT_FOUND", "REQ-NOPE", "", ""},
 
 		// Departments.
-		"department/unknown field":     {"POST", "/v1/departments", []byte(`{"department":{"code":"x","colour":"red"}}`), coordinator, 400, server.ReasonRequestMalformed, "colour", ""},
-		"department/bad code":          {"POST", "/v1/departments", []byte(`{"department":{"code":"123","name":"x","level":"LEVEL_COUNTY","region":"500112"},"public_key_pem":"x"}`), coordinator, 400, "DEPARTMENT_CODE_INVALID", "123", ""},
-		"department/not a coordinator": {"POST", "/v1/departments", []byte(`{}`), yubei, 403, "ROLE_REQUIRED", "coordinator", ""},
-		"department/unknown":           {"GET", "/v1/departments/" + hubCode(t, "500112", "66666666"), nil, yubei, 404, "DEPARTMENT_NOT_FOUND", hubCode(t, "500112", "66666666"), ""},
+		"department/unknown field":     {"POST", "/v1/departments", []byte(`{"department":{"code":"x","colour":"red"}}`), coordinator, 400, server.ReasonRequestMalformed, "colour", "", ""},
+		"department/bad code":          {"POST", "/v1/departments", []byte(`{"department":{"code":"123","name":"x","level":"LEVEL_COUNTY","region":"500112"},"public_key_pem":"x"}`), coordinator, 400, "DEPARTMENT_CODE_INVALID", "123", "", ""},
+		"department/not a coordinator": {"POST", "/v1/departments", []byte(`{}`), yubei, 403, "ROLE_REQUIRED", "coordinator", "", ""},
+		"department/unknown":           {"GET", "/v1/departments/" + hubCode(t, "500112", "66666666"), nil, yubei, 404, "DEPARTMENT_NOT_FOUND", hubCode(t, "500112", "66666666"), "", ""},
 
 		// Verification.
-		"verify/oversized body": {"POST", "/v1/verify", oversized, yubei, 413, "BODY_TOO_LARGE", "split", ""},
-		"verify/empty":          {"POST", "/v1/verify", []byte(`{}`), yubei, 400, "INPUT_EMPTY", "content", ""},
-		"verify/not base64":     {"POST", "/v1/verify", []byte(`{"name":"a.ofd","content":"%%%"}`), yubei, 400, server.ReasonRequestMalformed, "content", ""},
+		"verify/oversized body": {"POST", "/v1/verify", oversized, yubei, 413, "BODY_TOO_LARGE", "split", "", ""},
+		"verify/empty":          {"POST", "/v1/verify", []byte(`{}`), yubei, 400, "INPUT_EMPTY", "content", "", ""},
+		"verify/not base64":     {"POST", "/v1/verify", []byte(`{"name":"a.ofd","content":"%%%"}`), yubei, 400, server.ReasonRequestMalformed, "content", "", ""},
 
 		// Dates out of range.
-		"calendar/unannounced year": {"GET", "/v1/calendar/days/2040-05-01", nil, unsigned, 400, "CALENDAR_YEAR_NOT_ANNOUNCED", "--calendar", ""},
-		"calendar/no such day":      {"GET", "/v1/calendar/days/2026-02-30", nil, unsigned, 400, "DATE_INVALID", "2026-02-30", ""},
-		"audit/from after to":       {"GET", "/v1/audit/records?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", nil, auditor, 400, "TIME_RANGE_INVALID", "must be before", ""},
-		"audit/unknown record":      {"GET", "/v1/audit/records/999999", nil, auditor, 404, "AUDIT_NOT_FOUND", "999999", ""},
+		"calendar/unannounced year": {"GET", "/v1/calendar/days/2101-05-01", nil, unsigned, 400, "CALENDAR_YEAR_NOT_ANNOUNCED", "gxctl calendar publish", "", ""},
+		"calendar/no such day":      {"GET", "/v1/calendar/days/2026-02-30", nil, unsigned, 400, "DATE_INVALID", "2026-02-30", "", ""},
+		"audit/from after to":       {"GET", "/v1/audit/records?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", nil, auditor, 400, "TIME_RANGE_INVALID", "must be before", "", ""},
+		"audit/unknown record":      {"GET", "/v1/audit/records/999999", nil, auditor, 404, "AUDIT_NOT_FOUND", "999999", "", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -243,7 +245,11 @@ func TestBadInput(t *testing.T) {
 			}
 			require.Len(t, added, 1, "a denied pull is audited once")
 			r := added[0].Record
-			require.Equal(t, ledger.KindPull, r.Kind)
+			kind := tc.deniedKind
+			if kind == "" {
+				kind = ledger.KindPull
+			}
+			require.Equal(t, kind, r.Kind)
 			require.Equal(t, ledger.OutcomeDenied, r.Outcome)
 			require.Equal(t, tc.deniedBy, r.Department)
 			require.True(t, strings.HasPrefix(r.Reason, tc.reason+": "), r.Reason)

@@ -145,7 +145,7 @@ var demoResources = []struct {
 			{Name: "fingerprint", Title: "指纹信息", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
 		},
 		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareNotShared,
-		LegalBasis:  "《中华人民共和国居民身份证法》第三条、第六条第三款：公安机关对因制作、发放、查询、查验居民身份证而知悉的公民个人信息（含指纹信息）应当予以保密",
+		LegalBasis:  exchange.LegalBasis{Kind: exchange.BasisLaw, Title: "中华人民共和国居民身份证法", Article: "第三条第三款、第六条第三款"},
 		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
 	{3, false, exchange.Resource{Code: "500000-BDC-0001", Name: "不动产登记信息", Description: "不动产权利人、坐落、权属证书号",
 		Items: []exchange.DataItem{
@@ -174,9 +174,10 @@ const demoIDProofType = "11999999000000029N001"
 
 // SeedDemoCatalog registers the demo catalogue (营业执照信息 unconditional, 户籍人口信息
 // conditional, 居民身份证指纹信息 not shared, 不动产登记信息 conditional and not yet
-// published, 婚姻登记信息 conditional) and the 住房公积金购房提取 matter, whose 居民身份证
-// material is the demo licence catalogue's 居民身份证明 type. Idempotent: what exists is kept. SeedDemo calls
-// it when the hub serves --demo (Config.Demo); otherwise call it after SeedDemo.
+// published, 婚姻登记信息 conditional) and the demo matter registry (demoMatters: 住房公积金
+// 购房提取, whose 居民身份证 material is the demo licence catalogue's 居民身份证明 type, and
+// 渝北区's two business matters). Idempotent: what exists is kept. SeedDemo calls it when
+// the hub serves --demo (Config.Demo); otherwise call it after SeedDemo.
 func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 	codes := make([]string, len(DemoDepartments))
 	for i, dd := range DemoDepartments {
@@ -206,21 +207,46 @@ func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 	if err := h.seedDemoRecords(ctx, codes, now); err != nil {
 		return err
 	}
-	m := &exchange.Matter{Code: "500000-GJJ-0001", Name: "住房公积金购房提取", Department: codes[4], Version: 1, UpdatedAt: now, UpdatedBy: codes[4],
-		Materials: []exchange.Material{
-			{ID: "id_proof", Name: "居民身份证", ECertType: demoIDProofType},
-			{ID: "household_register", Name: "户口簿", Resource: "500000-GA-0001", Items: []string{"name", "household_address"}},
-			{ID: "marriage_proof", Name: "婚姻状况证明", Resource: "500000-MZ-0001", Items: []string{"marital_status", "spouse_id_number"}},
-			{ID: "property_certificate", Name: "不动产权证书", Resource: "500000-BDC-0001", Items: []string{"certificate_number", "owner_name", "location"}},
-			{ID: "purchase_contract", Name: "购房合同及付款凭证"},
-		}}
-	if err := m.Validate(); err != nil {
-		return err
-	}
-	if err := h.Store.Matters().Put(ctx, m); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
-		return fmt.Errorf("demo matter %s: %w", m.Code, err)
+	for _, m := range demoMatters(codes) {
+		m.Version, m.UpdatedAt, m.UpdatedBy = 1, now, codes[0]
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("demo matter %s: %w", m.Code, err)
+		}
+		if err := h.Store.Matters().Put(ctx, m); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+			return fmt.Errorf("demo matter %s: %w", m.Code, err)
+		}
 	}
 	return nil
+}
+
+// optimisingBusiness is 《优化营商环境条例》(国务院令第722号), the basis of the demo's
+// business matters.
+var optimisingBusiness = exchange.LegalBasis{Kind: exchange.BasisAdministrativeRegulation, Title: "优化营商环境条例", Article: "第三十五条", DocNumber: "国务院令第722号"}
+
+// demoMatters is the demo matter registry (事项目录), kept by the coordinator: the matters
+// docs/ROLES.md and the SDK examples name. codes are the demo departments' codes.
+func demoMatters(codes []string) []*exchange.Matter {
+	return []*exchange.Matter{
+		{Code: "500000-GJJ-0001", Name: "住房公积金购房提取", Department: codes[4], TimeLimit: 3,
+			LegalBasis: exchange.LegalBasis{Kind: exchange.BasisAdministrativeRegulation, Title: "住房公积金管理条例", Article: "第二十四条、第二十五条", DocNumber: "国务院令第350号"},
+			Materials: []exchange.Material{
+				{ID: "id_proof", Name: "居民身份证", ECertType: demoIDProofType},
+				{ID: "household_register", Name: "户口簿", Resource: "500000-GA-0001", Items: []string{"name", "household_address"}},
+				{ID: "marriage_proof", Name: "婚姻状况证明", Resource: "500000-MZ-0001", Items: []string{"marital_status", "spouse_id_number"}},
+				{ID: "property_certificate", Name: "不动产权证书", Resource: "500000-BDC-0001", Items: []string{"certificate_number", "owner_name", "location"}},
+				{ID: "purchase_contract", Name: "购房合同及付款凭证"},
+			}},
+		{Code: "500112-YB-0001", Name: "企业变更登记（渝北区）", Department: codes[7], TimeLimit: 3, LegalBasis: optimisingBusiness,
+			Materials: []exchange.Material{
+				{ID: "business_licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"name", "legal_representative"}},
+				{ID: "change_resolution", Name: "变更决议或决定"},
+			}},
+		{Code: "500112-YB-0002", Name: "企业住所（经营场所）核验（渝北区）", Department: codes[7], TimeLimit: 5, LegalBasis: optimisingBusiness,
+			Materials: []exchange.Material{
+				{ID: "business_licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"name", "address"}},
+				{ID: "lease", Name: "住所使用证明"},
+			}},
+	}
 }
 
 // demoPerson is a fictitious resident of the demo data (ID numbers are made valid with the

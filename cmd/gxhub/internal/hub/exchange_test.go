@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,13 +20,16 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/calendar"
+	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 	"github.com/gxhub/gxhub/sdk/reqsig"
@@ -113,6 +117,30 @@ func (eh *exchangeHub) c(t testing.TB, i int) *sdk.Client {
 
 func (eh *exchangeHub) code(t *testing.T, i int) string { return eh.identity(t, i).Code }
 
+// issueIDProof has demo issuer i issue a 居民身份证明 (the demo licence type the
+// 住房公积金购房提取 matter's id_proof material names) to a resident, dated by the hub's
+// clock; it returns the identifier.
+func (eh *exchangeHub) issueIDProof(t *testing.T, i int, idNumber, name, serial string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, issuer := eh.c(t, i), eh.identity(t, i)
+	cat, err := c.Catalogue(ctx)
+	require.NoError(t, err)
+	ty, ok := cat.Lookup("11999999000000029N001")
+	require.True(t, ok)
+	id, err := ecert.NewIdentifier(ty.Code, issuer.Code, serial, 1)
+	require.NoError(t, err)
+	m, err := ecert.NewMetadata(ty, id)
+	require.NoError(t, err)
+	today := ecert.DateOf(eh.clock.Now().In(ecert.ChinaTime))
+	m.Number, m.IssuerName, m.IssueDate = "ID"+serial, issuer.Name, today
+	m.HolderName, m.HolderCode, m.ValidFrom = name, idNumber, today
+	m.Items = map[string]string{"name": name, "sex": "男", "birth_date": "1949-12-31", "address": "重庆市渝北区龙溪街道"}
+	e, err := c.IssueLicence(ctx, m, "")
+	require.NoError(t, err)
+	return e.GetIdentifier()
+}
+
 func requireReason(t *testing.T, err error, code codes.Code, reason string) {
 	t.Helper()
 	require.Error(t, err)
@@ -128,11 +156,21 @@ func (eh *exchangeHub) file(t *testing.T, consumer int, resource string, items .
 	return resp.GetRequirement()
 }
 
+// decide sends a decision; basis is KIND:TITLE:ARTICLE (as gxctl's --legal-basis), or "".
 func (eh *exchangeHub) decide(t *testing.T, by int, id, action, basis string) (*exchangev1.Requirement, error) {
 	t.Helper()
 	resp, err := eh.c(t, by).Requirements.DecideRequirement(context.Background(), &exchangev1.DecideRequirementRequest{
-		Id: id, Action: action, LegalBasis: basis, Comment: "测试"})
+		Id: id, Action: action, LegalBasis: basisOf(basis), Comment: "测试"})
 	return resp.GetRequirement(), err
+}
+
+// basisOf parses KIND:TITLE:ARTICLE[:NUMBER] ("" or blank: none).
+func basisOf(s string) *exchangev1.LegalBasis {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	p := append(strings.SplitN(s, ":", 4), "", "", "")
+	return &exchangev1.LegalBasis{Kind: p[0], Title: p[1], Article: p[2], DocumentNumber: p[3]}
 }
 
 func (eh *exchangeHub) get(t *testing.T, by int, id string) *exchangev1.Requirement {
@@ -172,7 +210,7 @@ func TestCatalogService(t *testing.T) {
 		r := proto.Clone(newRes).(*exchangev1.Resource)
 		r.Code, r.ShareType = "500000-SCJG-0003", "not_shared"
 		_, err := market.Catalog.RegisterResource(ctx, &exchangev1.RegisterResourceRequest{Resource: r})
-		requireReason(t, err, codes.InvalidArgument, "LEGAL_BASIS_MISSING")
+		requireReason(t, err, codes.InvalidArgument, "LEGAL_BASIS_REQUIRED")
 	})
 	t.Run("fail/only the provider changes its resource", func(t *testing.T) {
 		r := proto.Clone(reg.GetResource()).(*exchangev1.Resource)
@@ -233,7 +271,7 @@ func TestCatalogService(t *testing.T) {
 		s, err = yubei.Catalog.SearchResources(ctx, &exchangev1.SearchResourcesRequest{ShareType: "not_shared"})
 		require.NoError(t, err)
 		require.Len(t, s.GetResources(), 1)
-		require.Contains(t, s.GetResources()[0].GetLegalBasis(), "居民身份证法")
+		require.Equal(t, "《中华人民共和国居民身份证法》第三条第三款、第六条第三款（法律）", s.GetResources()[0].GetLegalBasis().GetCitation(), "a readable citation")
 		s, err = yubei.Catalog.SearchResources(ctx, &exchangev1.SearchResourcesRequest{PageSize: 2})
 		require.NoError(t, err)
 		require.Len(t, s.GetResources(), 2)
@@ -294,7 +332,7 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 		require.Error(t, err, "another department's key does not verify it")
 	})
 	t.Run("provider cannot refuse an unconditional requirement", func(t *testing.T) {
-		_, err := eh.decide(t, dMarket, lic.GetId(), "refuse", "《某条例》")
+		_, err := eh.decide(t, dMarket, lic.GetId(), "refuse", "administrative_regulation:某某条例:第一条")
 		requireReason(t, err, codes.FailedPrecondition, "UNCONDITIONAL_REFUSAL_FORBIDDEN")
 		require.Len(t, eh.get(t, dFund, lic.GetId()).GetDecisions(), 2, "nothing written")
 	})
@@ -358,11 +396,17 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 	t.Run("refusal without a legal basis is rejected, with one accepted", func(t *testing.T) {
 		_, err := eh.decide(t, dPolice, hh.GetId(), "refuse", "  ")
 		requireReason(t, err, codes.InvalidArgument, "LEGAL_BASIS_REQUIRED")
+		_, err = eh.decide(t, dPolice, hh.GetId(), "refuse", "x")
+		requireReason(t, err, codes.InvalidArgument, "LEGAL_BASIS_KIND_INVALID")
+		_, err = eh.decide(t, dPolice, hh.GetId(), "refuse", "law:x:第一条")
+		requireReason(t, err, codes.InvalidArgument, "LEGAL_BASIS_TITLE_INVALID")
 		require.Len(t, eh.get(t, dFund, hh.GetId()).GetDecisions(), 2)
-		r, err := eh.decide(t, dPolice, hh.GetId(), "refuse", "《中华人民共和国个人信息保护法》第三十四条")
+		r, err := eh.decide(t, dPolice, hh.GetId(), "refuse", "法律:《中华人民共和国个人信息保护法》:第三十四条")
 		require.NoError(t, err)
 		require.Equal(t, "refused", r.GetState())
 		d := r.GetDecisions()[2]
+		require.Equal(t, "《中华人民共和国个人信息保护法》第三十四条（法律）", d.GetLegalBasis().GetCitation())
+		require.Equal(t, "law", d.GetLegalBasis().GetKind(), "the Chinese kind name is stored as its code")
 		require.Equal(t, eh.code(t, dPolice), d.GetBy())
 		require.Contains(t, d.GetEvidence(), "GXHUB-SM2 ")
 		require.NotEmpty(t, d.GetBodyDigest())
@@ -391,7 +435,7 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 		requireReason(t, err, codes.FailedPrecondition, "COORDINATOR_DECIDES")
 		_, err = eh.decide(t, dCoordinator, r.GetId(), "confirm_refusal", "")
 		requireReason(t, err, codes.InvalidArgument, "LEGAL_BASIS_REQUIRED")
-		c, err := eh.decide(t, dCoordinator, r.GetId(), "confirm_refusal", "《中华人民共和国居民身份证法》第六条")
+		c, err := eh.decide(t, dCoordinator, r.GetId(), "confirm_refusal", "law:中华人民共和国居民身份证法:第六条")
 		require.NoError(t, err)
 		require.Equal(t, "refused", c.GetState())
 	})
@@ -431,16 +475,27 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 		_, err = eh.c(t, dPolice).Requirements.ListRequirements(ctx, &exchangev1.ListRequirementsRequest{Consumer: fund})
 		requireReason(t, err, codes.PermissionDenied, "NOT_INVOLVED")
 	})
-	t.Run("exemptions follow the grants", func(t *testing.T) {
-		ex, err := eh.c(t, dFund).Matters.GetExemptions(ctx, &exchangev1.GetExemptionsRequest{Code: "500000-GJJ-0001", Applicant: "11010519491231002x"})
-		require.NoError(t, err)
-		require.Equal(t, "id_number", ex.GetApplicantKind())
-		got := map[string]*exchangev1.Exemption{}
-		for _, e := range ex.GetExemptions() {
-			got[e.GetMaterial().GetId()] = e
+	t.Run("exemptions follow the grants and the e-certificates the applicant holds", func(t *testing.T) {
+		const applicant = "11010519491231002X"
+		exemptions := func(c *sdk.Client) map[string]*exchangev1.Exemption {
+			ex, err := c.Matters.GetExemptions(ctx, &exchangev1.GetExemptionsRequest{Code: "500000-GJJ-0001", Applicant: strings.ToLower(applicant)})
+			require.NoError(t, err)
+			require.Equal(t, "id_number", ex.GetApplicantKind())
+			got := map[string]*exchangev1.Exemption{}
+			for _, e := range ex.GetExemptions() {
+				got[e.GetMaterial().GetId()] = e
+			}
+			return got
 		}
-		require.True(t, got["id_proof"].GetExempt())
+		got := exemptions(eh.c(t, dFund))
+		require.False(t, got["id_proof"].GetExempt(), "a known e-certificate type is not enough: the applicant must hold one")
+		require.Contains(t, got["id_proof"].GetReason(), "holds no e-certificate of type 11999999000000029N001")
+
+		idProof := eh.issueIDProof(t, dCivil, applicant, "王示例", "2026000101")
+		got = exemptions(eh.c(t, dFund))
+		require.True(t, got["id_proof"].GetExempt(), got["id_proof"].GetReason())
 		require.Equal(t, "ecertificate", got["id_proof"].GetSource())
+		require.Equal(t, idProof, got["id_proof"].GetEcert())
 		require.True(t, got["household_register"].GetExempt())
 		require.Equal(t, "sharing", got["household_register"].GetSource())
 		require.True(t, got["marriage_proof"].GetExempt())
@@ -448,14 +503,45 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 		require.False(t, got["property_certificate"].GetExempt())
 		require.Contains(t, got["property_certificate"].GetReason(), "awaiting_provider")
 		require.False(t, got["purchase_contract"].GetExempt())
-		// The same matter for a department without grants: everything shared must be submitted.
-		other, err := eh.c(t, dYubei).Matters.GetExemptions(ctx, &exchangev1.GetExemptionsRequest{Code: "500000-GJJ-0001", Applicant: "11010519491231002X"})
-		require.NoError(t, err)
-		for _, e := range other.GetExemptions() {
+		// The same matter for a department without grants: only the e-certificate is exempt.
+		for _, e := range exemptions(eh.c(t, dYubei)) {
 			require.Equal(t, e.GetMaterial().GetId() == "id_proof", e.GetExempt(), e.GetReason())
 		}
-		_, err = eh.c(t, dFund).Matters.GetExemptions(ctx, &exchangev1.GetExemptionsRequest{Code: "500000-GJJ-0001", Applicant: "123"})
+		_, err := eh.c(t, dFund).Matters.GetExemptions(ctx, &exchangev1.GetExemptionsRequest{Code: "500000-GJJ-0001", Applicant: "123"})
 		requireReason(t, err, codes.InvalidArgument, "APPLICANT_INVALID")
+
+		// Collect: the e-certificate is fetched from the registry and verified, the shared
+		// materials are pulled, and the case records both with how they were obtained.
+		fund := eh.c(t, dFund)
+		_, err = fund.Cases.OpenCase(ctx, &exchangev1.OpenCaseRequest{Number: "GJJ-2026-0001", Matter: "500000-GJJ-0001", Applicant: applicant})
+		require.NoError(t, err)
+		col, err := fund.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: "500000-GJJ-0001", CaseNumber: "GJJ-2026-0001"})
+		require.NoError(t, err)
+		byID := map[string]*exchangev1.CollectedMaterial{}
+		for _, m := range col.GetMaterials() {
+			byID[m.GetExemption().GetMaterial().GetId()] = m
+		}
+		ec := byID["id_proof"].GetEcert()
+		require.NotNil(t, ec, byID["id_proof"].GetErrorMessage())
+		require.Equal(t, "VALID", ec.GetVerdict(), ec.GetReason())
+		require.Equal(t, idProof, ec.GetIdentifier())
+		require.NotEmpty(t, ec.GetSealed())
+		require.NotNil(t, byID["household_register"].GetPull())
+		sources := map[string]string{}
+		for _, m := range col.GetCase().GetMaterials() {
+			sources[m.GetMaterial()] = m.GetSource()
+		}
+		require.Equal(t, map[string]string{"id_proof": "ecertificate", "household_register": "sharing", "marriage_proof": "sharing"}, sources)
+		use := eh.lastAudit(t, server.KindCase)
+		require.Equal(t, "ecert:"+idProof, use.Resource, "fetching the e-certificate for the case is audited")
+		require.Equal(t, "GJJ-2026-0001", use.Case)
+
+		// A suspended e-certificate exempts nothing.
+		_, err = eh.c(t, dCivil).ECert.ChangeECertStatus(ctx, &certsv1.ChangeECertStatusRequest{Identifier: idProof, Action: certsv1.StatusAction_STATUS_ACTION_SUSPEND, Reason: "核查中"})
+		require.NoError(t, err)
+		got = exemptions(eh.c(t, dFund))
+		require.False(t, got["id_proof"].GetExempt())
+		require.Contains(t, got["id_proof"].GetReason(), "is suspended, not active")
 	})
 	t.Run("revoke: by the consumer, not the provider; exemption ends", func(t *testing.T) {
 		_, err := eh.decide(t, dCivil, marriage.GetId(), "revoke", "")
@@ -484,6 +570,12 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 		_, err = eh.c(t, dCoordinator).Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{
 			Resource: "500000-GA-0001", Items: []string{"name"}, MatterCodes: []string{"M-1"}, LegalDuty: "x"})
 		requireReason(t, err, codes.PermissionDenied, "ROLE_REQUIRED")
+		_, err = eh.c(t, dFund).Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{
+			Resource: "500000-GA-0001", Items: []string{"name"}, MatterCodes: []string{"500000-GJJ-0001", "999999-XX-0001"}, LegalDuty: "x"})
+		requireReason(t, err, codes.InvalidArgument, "MATTER_UNKNOWN")
+		_, err = eh.c(t, dFund).Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{
+			Resource: "500000-GA-0001", Items: []string{"name"}, MatterCodes: []string{"500000-GJJ-0001"}, LegalDuty: strings.Repeat("职", 1<<20)})
+		requireReason(t, err, codes.InvalidArgument, "TEXT_TOO_LONG")
 		all, err := eh.c(t, dCoordinator).Requirements.ListRequirements(ctx, &exchangev1.ListRequirementsRequest{})
 		require.NoError(t, err)
 		require.Len(t, all.GetRequirements(), 6, "refused filings wrote nothing")
@@ -494,32 +586,60 @@ func TestMatterService(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, cstZone)}
 	eh := startHubAt(t, clk)
 	ctx := context.Background()
-	m := &exchangev1.Matter{Code: "500112-QYKB-0001", Name: "企业开办", Materials: []*exchangev1.Material{
-		{Id: "business_licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"uscc", "name"}},
-		{Id: "articles", Name: "公司章程"},
-	}}
-	d, err := eh.c(t, dYubei).Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: m})
+	basis := &exchangev1.LegalBasis{Kind: "行政法规", Title: "优化营商环境条例", Article: "第三十五条", DocumentNumber: "国务院令第722号"}
+	m := &exchangev1.Matter{Code: "500112-QYKB-0001", Name: "企业开办", Department: eh.code(t, dYubei), TimeLimitDays: 3, LegalBasis: basis,
+		Materials: []*exchangev1.Material{
+			{Id: "business_licence", Name: "营业执照", Resource: "500000-SCJG-0001", Items: []string{"uscc", "name"}},
+			{Id: "articles", Name: "公司章程"},
+		}}
+	_, err := eh.c(t, dYubei).Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: m})
+	requireReason(t, err, codes.PermissionDenied, "ROLE_REQUIRED") // the coordinator keeps the registry
+	coord := eh.c(t, dCoordinator)
+	d, err := coord.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: m})
 	require.NoError(t, err)
 	require.Equal(t, int32(1), d.GetMatter().GetVersion())
 	require.Equal(t, eh.code(t, dYubei), d.GetMatter().GetDepartment())
+	require.Equal(t, eh.code(t, dCoordinator), d.GetMatter().GetUpdatedBy())
+	require.Equal(t, "《优化营商环境条例》（国务院令第722号）第三十五条（行政法规）", d.GetMatter().GetLegalBasis().GetCitation())
 
-	bad := &exchangev1.Matter{Code: "500112-QYKB-0002", Name: "x", Materials: []*exchangev1.Material{{Id: "a", Name: "A", Resource: "500000-SCJG-0001", Items: []string{"salary"}}}}
-	_, err = eh.c(t, dYubei).Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: bad})
-	requireReason(t, err, codes.InvalidArgument, "DATA_ITEM_UNKNOWN")
-	_, err = eh.c(t, dFund).Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: &exchangev1.Matter{Code: m.Code, Name: "改", Version: 1, Materials: m.Materials}})
-	requireReason(t, err, codes.PermissionDenied, "NOT_MATTER_OWNER")
-	_, err = eh.c(t, dYubei).Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: m})
+	for _, tc := range []struct {
+		name   string
+		mut    func(*exchangev1.Matter)
+		reason string
+	}{
+		{"unknown data item", func(b *exchangev1.Matter) {
+			b.Materials = []*exchangev1.Material{{Id: "a", Name: "A", Resource: "500000-SCJG-0001", Items: []string{"salary"}}}
+		}, "DATA_ITEM_UNKNOWN"},
+		{"unknown department", func(b *exchangev1.Matter) { b.Department = "91350100M000100Y43" }, "MATTER_DEPARTMENT_UNKNOWN"},
+		{"free-text basis", func(b *exchangev1.Matter) {
+			b.LegalBasis = &exchangev1.LegalBasis{Kind: "law", Title: "x", Article: "第一条"}
+		}, "LEGAL_BASIS_TITLE_INVALID"},
+		{"no time limit", func(b *exchangev1.Matter) { b.TimeLimitDays = 0 }, "MATTER_TIME_LIMIT_INVALID"},
+	} {
+		t.Run("fail/"+tc.name, func(t *testing.T) {
+			b := proto.Clone(m).(*exchangev1.Matter)
+			b.Code = "500112-QYKB-0002"
+			tc.mut(b)
+			_, err := coord.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: b})
+			requireReason(t, err, codes.InvalidArgument, tc.reason)
+		})
+	}
+	_, err = coord.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: m})
 	requireReason(t, err, codes.AlreadyExists, "MATTER_EXISTS")
-	v2, err := eh.c(t, dCoordinator).Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: &exchangev1.Matter{Code: m.Code, Name: "企业开办一件事", Version: 1, Materials: m.Materials}})
+	v2m := proto.Clone(m).(*exchangev1.Matter)
+	v2m.Name, v2m.Version = "企业开办一件事", 1
+	v2, err := coord.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: v2m})
 	require.NoError(t, err)
 	require.Equal(t, int32(2), v2.GetMatter().GetVersion())
-	require.Equal(t, eh.code(t, dYubei), v2.GetMatter().GetDepartment(), "the owner stays")
 	got, err := eh.c(t, dPolice).Matters.GetMatter(ctx, &exchangev1.GetMatterRequest{Code: m.Code})
 	require.NoError(t, err)
 	require.Equal(t, "企业开办一件事", got.GetName())
 	l, err := eh.c(t, dPolice).Matters.ListMatters(ctx, &exchangev1.ListMattersRequest{})
 	require.NoError(t, err)
-	require.Len(t, l.GetMatters(), 2) // the demo matter and this one
+	require.Len(t, l.GetMatters(), 4) // the three demo matters and this one
+	audited := eh.auditKinds(t, server.KindMatterChange)
+	require.Len(t, audited, 2, "both versions are audited")
+	require.Equal(t, m.Code, audited[1].Matter)
 
 	// The licence is unconditional: one filing exempts it, for a company applicant.
 	_, err = eh.c(t, dYubei).Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{
@@ -532,22 +652,29 @@ func TestMatterService(t *testing.T) {
 	require.False(t, ex.GetExemptions()[1].GetExempt())
 	require.True(t, strings.HasPrefix(ex.GetExemptions()[1].GetReason(), "must be submitted"))
 
-	t.Run("collect: the exempt material is pulled for the case in one call", func(t *testing.T) {
+	t.Run("collect: the exempt material is pulled for the open case in one call, and recorded in it", func(t *testing.T) {
 		const company = "91350100M000100Y43"
 		_, err := eh.c(t, dMarket).Records.Publish(ctx, &exchangev1.PublishRequest{Resource: "500000-SCJG-0001", BatchId: "collect-1",
 			Changes: []*exchangev1.RecordChange{{Op: exchangev1.ChangeOp_CHANGE_OP_UPSERT, Subject: company,
 				Fields: map[string]string{"uscc": company, "name": "福州示例科技有限公司", "legal_representative": "张三"}}}})
 		require.NoError(t, err)
-		_, err = eh.c(t, dYubei).Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, Applicant: company})
+		yubei := eh.c(t, dYubei)
+		_, err = yubei.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, Applicant: company})
 		requireReason(t, err, codes.InvalidArgument, "CASE_NUMBER_MISSING")
+		_, err = yubei.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, CaseNumber: "YB2026030200001"})
+		requireReason(t, err, codes.FailedPrecondition, "CASE_NOT_FOUND")
+		_, err = yubei.Cases.OpenCase(ctx, &exchangev1.OpenCaseRequest{Number: "YB2026030200001", Matter: m.Code, Applicant: company})
+		require.NoError(t, err)
+		_, err = yubei.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, Applicant: "91350100M000200Y98", CaseNumber: "YB2026030200001"})
+		requireReason(t, err, codes.InvalidArgument, "APPLICANT_MISMATCH")
 
-		col, err := eh.c(t, dYubei).Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, Applicant: company, CaseNumber: "YB2026030200001"})
+		col, err := yubei.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, CaseNumber: "YB2026030200001"})
 		require.NoError(t, err)
 		require.Len(t, col.GetMaterials(), 2)
 		licence, articles := col.GetMaterials()[0], col.GetMaterials()[1]
 		require.True(t, licence.GetExemption().GetExempt())
 		require.Empty(t, licence.GetErrorReason(), licence.GetErrorMessage())
-		info, err := eh.c(t, dYubei).Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
+		info, err := yubei.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
 		require.NoError(t, err)
 		hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
 		require.NoError(t, err)
@@ -560,6 +687,19 @@ func TestMatterService(t *testing.T) {
 		require.NotEmpty(t, licence.GetPull().GetAuditReferences())
 		require.False(t, articles.GetExemption().GetExempt())
 		require.Nil(t, articles.GetPull(), "a material to submit is not pulled")
+		mats := col.GetCase().GetMaterials()
+		require.Len(t, mats, 1, "the case holds what was obtained and how")
+		require.Equal(t, "business_licence", mats[0].GetMaterial())
+		require.Equal(t, "sharing", mats[0].GetSource())
+		require.Equal(t, res.GetPullId(), mats[0].GetPullId())
+		require.Equal(t, licence.GetPull().GetAuditReferences(), mats[0].GetAuditReferences())
+		digest := sdk.PayloadDigest(licence.GetPull())
+		require.Equal(t, hex.EncodeToString(digest[:]), mats[0].GetDigest())
+
+		_, err = yubei.Cases.CloseCase(ctx, &exchangev1.CloseCaseRequest{Number: "YB2026030200001"})
+		require.NoError(t, err)
+		_, err = yubei.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: m.Code, CaseNumber: "YB2026030200001"})
+		requireReason(t, err, codes.FailedPrecondition, "CASE_CLOSED")
 	})
 
 	t.Run("REST: exemptions and decisions over the gateway", func(t *testing.T) {
@@ -578,6 +718,9 @@ func TestMatterService(t *testing.T) {
 		require.NoError(t, err)
 		path := "/v1/requirements/" + f.GetRequirement().GetId() + ":decide"
 		code, body = post(path, `{"action":"refuse","legal_basis":"x"}`)
+		require.Equal(t, http.StatusBadRequest, code, body)
+		require.Equal(t, "REQUEST_MALFORMED", body["reason"], "a free-text basis does not even parse: it is a structure")
+		code, body = post(path, `{"action":"refuse","legal_basis":{"kind":"law","title":"中华人民共和国个人信息保护法","article":"第十三条"}}`)
 		require.Equal(t, http.StatusForbidden, code, body)
 		require.Equal(t, "NOT_REQUIREMENT_PROVIDER", body["reason"])
 		code, body = post(path, `{"action":"withdraw"}`)

@@ -28,7 +28,6 @@ import (
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
 	"github.com/gxhub/gxhub/exchange"
-	"github.com/gxhub/gxhub/exchange/calendar"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres"
@@ -47,7 +46,7 @@ type Hub struct {
 	Log      *slog.Logger
 	Store    store.Store
 	CA       *CA
-	Calendar *calendar.Calendar
+	Calendar *server.LiveCalendar // embedded or --calendar years, published years, provisional years
 	Auth     *server.Authenticator
 	TLS      *tls.Config // nil when insecure
 	Audit    *Audit
@@ -58,9 +57,11 @@ type Hub struct {
 	Decider *casbinpolicy.Decider
 	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
 	Requirements *server.Requirements
-	// ECertTypes reports whether an e-certificate type code is catalogued (matter
-	// exemptions): the ECertService's licence catalogue (demo plus registered types).
-	ECertTypes func(ctx context.Context, code string) bool
+	// Puller is the pull use case (exchange.Puller) over the store, the policy, the hub's
+	// key and the audit log.
+	Puller *exchange.Puller
+	// Objections tracks objections; Serve sweeps it for overdue answers.
+	Objections *server.Objections
 	deadlines  exchange.Deadlines
 
 	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
@@ -95,17 +96,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 	}
-	var err error
-	if h.Calendar, err = loadCalendar(cfg.CalendarFile); err != nil {
+	baseCalendar, err := loadCalendar(cfg.CalendarFile)
+	if err != nil {
 		return nil, err
-	}
-	if !h.Calendar.Covers(h.now().In(calendar.Location()).Year()) {
-		log.Warn("the working-day calendar has no announcement for the current year: deadlines and freshness in this year will be refused until an updated calendar is loaded (--calendar)",
-			slog.Int("year", h.now().Year()), slog.Any("years", h.Calendar.Years()))
 	}
 	if h.Store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
+	h.Calendar = &server.LiveCalendar{Base: baseCalendar, Store: h.Store.CalendarYears(), Log: log}
 	password, err := readPassword(cfg.CAPasswordFile)
 	if err != nil {
 		h.Store.Close()
@@ -142,17 +140,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	return h, nil
 }
 
-func loadCalendar(path string) (*calendar.Calendar, error) {
-	if path == "" {
-		return calendar.Default(), nil
-	}
-	c, err := calendar.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("working-day calendar %s: %w", path, err)
-	}
-	return c, nil
-}
-
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
@@ -184,7 +171,8 @@ func (h *Hub) build(tlsDir string) error {
 	m := newMetrics(h.metrics)
 
 	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Log, Log: log, Now: h.now}
-	cal := &server.Calendar{Cal: h.Calendar}
+	cal := &server.Calendar{Live: h.Calendar, Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	h.registerCalendarMetrics(h.metrics)
 	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
 	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
 		trust.TLSCAPEM = string(b)
@@ -208,10 +196,13 @@ func (h *Hub) build(tlsDir string) error {
 		return fmt.Errorf("seed the default pull policy: %w", err)
 	}
 	h.Decider = casbinpolicy.New(h.Store.Policies())
-	pulls := &server.Pulls{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Key: h.SigningKey,
-		Calendar: h.Calendar, Log: log, Now: h.now}
+	signer := &server.PullSigner{Key: h.SigningKey}
+	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
+	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
-	objections := &server.Objections{Store: h.Store, Log: log, Now: h.now}
+	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
+		Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+	objections := h.Objections
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Log: log, Now: h.now}
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
@@ -224,9 +215,6 @@ func (h *Hub) build(tlsDir string) error {
 	if err != nil {
 		return err
 	}
-	if h.ECertTypes == nil {
-		h.ECertTypes = ecertSvc.HasCertType
-	}
 	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
 	certsv1.RegisterTrustStoreServiceServer(h.grpc, h.Trust)
 	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
@@ -237,14 +225,21 @@ func (h *Hub) build(tlsDir string) error {
 	if err := h.deadlines.Validate(); err != nil {
 		return err
 	}
-	catalog := &server.Catalog{Store: h.Store, Log: log, Now: h.now}
+	catalog := &server.Catalog{Store: h.Store, Changes: &exchange.ChangeControl{Calendar: h.Calendar, Days: h.Config.Deadlines.ProposalDays},
+		Audit: h.Audit.Log, Log: log, Now: h.now}
 	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
 		Audit: h.Audit.Log, Log: log, Now: h.now}
-	matters := &server.Matters{Store: h.Store, Log: log, Now: h.now, Puller: pulls,
-		ECertType: func(ctx context.Context, code string) bool { return h.ECertTypes != nil && h.ECertTypes(ctx, code) }}
+	cal.Requirements = h.Requirements // a publication recomputes provisional deadlines
+	// Cases and matters (A7, A8): the registry, exemptions checked against the e-certificate
+	// registry, and collection for a case through the same pull use case.
+	cases := &server.Cases{Store: h.Store, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+	exemptions := &exchange.ExemptionFinder{Matters: h.Store.Matters(), Catalog: h.Store.Catalog(), Requirements: server.ConsumerRequirements{Store: h.Store}, ECerts: ecertSvc}
+	matters := &server.Matters{Store: h.Store, Exemptions: exemptions, Signer: signer, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now,
+		Collector: &exchange.Collector{Cases: h.Store.Cases(), Materials: h.Store.Cases(), Exemptions: exemptions, Puller: h.Puller, Now: h.now}}
 	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
+	exchangev1.RegisterCaseServiceServer(h.grpc, cases)
 
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(server.GatewayErrorHandler(log)),
@@ -301,6 +296,9 @@ func (h *Hub) build(tlsDir string) error {
 	if err := exchangev1.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
 		return err
 	}
+	if err := exchangev1.RegisterCaseServiceHandlerServer(ctx, gw, cases); err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -315,7 +313,7 @@ func (h *Hub) build(tlsDir string) error {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx)))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -363,6 +361,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	go h.purgeNonces(ctx)
 	go h.sweepRequirements(ctx)
 	go h.Trust.Run(ctx, h.Config.Verify.CRLRefresh)
+	go h.watchCalendar(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {
@@ -385,8 +384,8 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// sweepRequirements escalates requirements past their working-day deadline every minute
-// (reads escalate the requirement they touch in between).
+// sweepRequirements escalates requirements and objections past their working-day deadline
+// every minute (reads escalate what they touch in between).
 func (h *Hub) sweepRequirements(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -399,6 +398,11 @@ func (h *Hub) sweepRequirements(ctx context.Context) {
 				h.Log.Warn("escalate overdue requirements", slog.String("error", err.Error()))
 			} else if n > 0 {
 				h.Log.Info("escalated overdue requirements", slog.Int("count", n))
+			}
+			if n, err := h.Objections.Sweep(ctx); err != nil && ctx.Err() == nil {
+				h.Log.Warn("escalate overdue objections", slog.String("error", err.Error()))
+			} else if n > 0 {
+				h.Log.Info("escalated overdue objections", slog.Int("count", n))
 			}
 		}
 	}

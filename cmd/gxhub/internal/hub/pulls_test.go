@@ -63,7 +63,13 @@ type dataHub struct {
 }
 
 // fingerprintBasis is the legal basis of the not-shared test resource.
-const fingerprintBasis = "《中华人民共和国居民身份证法》第六条第三款"
+var fingerprintBasis = exchange.LegalBasis{Kind: exchange.BasisLaw, Title: "中华人民共和国居民身份证法", Article: "第六条第三款"}
+
+// The registered matters of the pull tests: 渝北's requirements cover 0001 and 0002; 0099
+// is registered but covered by none.
+const (
+	matter1, matter2, matter99 = "500000-0001-XK", "500000-0002-XK", "500000-0099-XK"
+)
 
 func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config)) *dataHub {
 	t.Helper()
@@ -136,6 +142,13 @@ func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config))
 		}
 		return id
 	}
+	for _, code := range []string{matter1, matter2, matter99} {
+		m := &exchange.Matter{Code: code, Name: "测试事项 " + code, Department: dh.yubei.Code, TimeLimit: 5, Version: 1, UpdatedAt: start, UpdatedBy: dh.coordinator.Code,
+			LegalBasis: exchange.LegalBasis{Kind: exchange.BasisRule, Title: "重庆市政务数据资源管理暂行办法", Article: "第十二条"},
+			Materials:  []exchange.Material{{ID: "household", Name: "户口簿", Resource: dh.resource, Items: []string{"name", "address"}}}}
+		require.NoError(t, m.Validate())
+		require.NoError(t, h.Store.Matters().Put(ctx, m))
+	}
 	dh.granted = req("REQ-YB-1", dh.yubei.Code, exchange.ReqGranted)
 	dh.other = req("REQ-SC-1", dh.sc.Code, exchange.ReqGranted)
 	dh.revoked = req("REQ-YB-2", dh.yubei.Code, exchange.ReqRevoked)
@@ -144,6 +157,19 @@ func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config))
 }
 
 func (dh *dataHub) c(id *identity.Identity) *sdk.Client { return dh.clients[id.Code] }
+
+// openCase opens case number for 渝北 (一企一事一码): the first subject is the applicant,
+// the others its declared parties.
+func (dh *dataHub) openCase(t testing.TB, number, matter string, subjects ...string) string {
+	t.Helper()
+	req := &exchangev1.OpenCaseRequest{Number: number, Matter: matter, Applicant: subjects[0]}
+	for _, s := range subjects[1:] {
+		req.Parties = append(req.Parties, &exchangev1.Party{Subject: s})
+	}
+	_, err := dh.c(dh.yubei).Cases.OpenCase(context.Background(), req)
+	require.NoError(t, err)
+	return number
+}
 
 // auditFrom returns the audit entries from index `from` to the end of the log.
 func (dh *dataHub) auditFrom(t testing.TB, from uint64) []ledger.Entry {
@@ -198,7 +224,9 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 	dh.clock.Set(cst("2026-03-02 11:00"))
 
 	hubKey := &dh.h.SigningKey.PublicKey
-	ok := &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0002-XK", CaseNumber: "YB-2026-000123", Subjects: []string{a, strings.ToLower(b), unknown}}
+	dh.openCase(t, "YB-2026-000123", matter2, a, b, unknown)
+	dh.openCase(t, "YB-C1", matter1, a)
+	ok := &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter2, CaseNumber: "YB-2026-000123", Subjects: []string{a, strings.ToLower(b), unknown}}
 	before := dh.auditSize(t)
 	resp, err := dh.c(dh.yubei).Pulls.Pull(ctx, ok)
 	require.NoError(t, err)
@@ -259,14 +287,16 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		req    *exchangev1.PullRequest
 		reason string
 	}{
-		"fail/wrong purpose":                    {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0099-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonPurposeNotCovered},
-		"fail/unapproved data item":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Items: []string{"name", "ethnicity"}}, policy.ReasonDataItemNotApproved},
-		"fail/revoked requirement":              {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.revoked, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonRequirementRevoked},
-		"fail/another department's":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.other, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonRequirementForeign},
+		"fail/wrong purpose":                    {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter99, CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonPurposeNotCovered},
+		"fail/unregistered matter":              {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0098-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, exchange.ReasonMatterUnknown},
+		"fail/subject outside the case":         {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-C1", Subjects: []string{b}}, exchange.ReasonCaseSubjectMismatch},
+		"fail/unapproved data item":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}, Items: []string{"name", "ethnicity"}}, policy.ReasonDataItemNotApproved},
+		"fail/revoked requirement":              {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.revoked, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonRequirementRevoked},
+		"fail/another department's":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.other, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonRequirementForeign},
 		"fail/no case number":                   {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", Subjects: []string{a}}, policy.ReasonCaseNumberMissing},
-		"fail/operator without the role":        {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Operator: "clerk-9"}, policy.ReasonRoleNotAllowed},
-		"fail/not shared, with its legal basis": {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.notShared, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}}, policy.ReasonNotShared},
-		"fail/invalid subject":                  {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{"500112199001010000"}}, "SUBJECT_INVALID"},
+		"fail/operator without the role":        {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}, Operator: "clerk-9"}, policy.ReasonRoleNotAllowed},
+		"fail/not shared, with its legal basis": {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.notShared, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonNotShared},
+		"fail/invalid subject":                  {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{"500112199001010000"}}, "SUBJECT_INVALID"},
 	}
 	for name, tc := range refusals {
 		t.Run(name, func(t *testing.T) {
@@ -275,7 +305,7 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 			require.Error(t, err)
 			require.Equal(t, tc.reason, server.Reason(err), "%v", err)
 			if tc.reason == policy.ReasonNotShared {
-				require.Contains(t, err.Error(), fingerprintBasis)
+				require.Contains(t, err.Error(), fingerprintBasis.Citation())
 			}
 			entries := dh.auditFrom(t, from)
 			require.NotEmpty(t, entries, "a refused pull is audited")
@@ -306,7 +336,7 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
 			return resp.StatusCode, out
 		}
-		code, out := post(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"REST-1","subjects":["` + a + `"]}`)
+		code, out := post(`{"requirement_id":"` + dh.granted + `","matter_code":"500000-0001-XK","case_number":"YB-C1","subjects":["` + a + `"]}`)
 		require.Equal(t, http.StatusOK, code, "%v", out)
 		payload, err := base64.StdEncoding.DecodeString(out["payload"].(string))
 		require.NoError(t, err)
@@ -315,9 +345,9 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		res, err := sdk.VerifyPull(&exchangev1.PullResponse{Payload: payload, Signature: sig}, hubKey)
 		require.NoError(t, err)
 		require.Equal(t, a, res.GetRecords()[0].GetSubject())
-		code, out = post(`{"requirement_id":"` + dh.granted + `","matter_code":"NOT-MINE","case_number":"REST-2","subjects":["` + a + `"]}`)
+		code, out = post(`{"requirement_id":"` + dh.granted + `","matter_code":"NOT-MINE","case_number":"YB-C1","subjects":["` + a + `"]}`)
 		require.Equal(t, http.StatusForbidden, code)
-		require.Equal(t, policy.ReasonPurposeNotCovered, out["reason"])
+		require.Equal(t, exchange.ReasonMatterUnknown, out["reason"])
 		require.Contains(t, out["message"], "NOT-MINE")
 	})
 
@@ -332,7 +362,7 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		e, err := dh.h.Audit.Log.GetRecord(ctx, ch.GetAuditReference())
 		require.NoError(t, err)
 		require.Equal(t, ledger.KindPolicyChange, e.Record.Kind)
-		_, err = dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C1", Subjects: []string{a}, Operator: "clerk-9"})
+		_, err = dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}, Operator: "clerk-9"})
 		require.NoError(t, err)
 
 		// A department may not touch another's roles nor the p rules.
@@ -383,6 +413,7 @@ func TestFreshnessAcrossSpringFestival(t *testing.T) {
 	require.False(t, w)
 
 	a := storetest.IDNumber(21)
+	dh.openCase(t, "YB-2026-000200", matter1, a)
 	dh.clock.Set(cst("2026-02-14 18:00"))
 	dh.publish(t, "before-holiday", a)
 	pull := func(freshOnly bool) (*exchangev1.PullResponse, error) {
@@ -509,7 +540,8 @@ func TestPublishAndObjections(t *testing.T) {
 	require.True(t, strings.HasPrefix(batch.Evidence, "GXHUB-SM2 "), "the provider's signed request is kept as the batch signature")
 
 	// 渝北 pulls, finds the address wrong and objects.
-	resp, err := dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "C7", Subjects: []string{a}})
+	dh.openCase(t, "YB-C7", matter1, a)
+	resp, err := dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C7", Subjects: []string{a}})
 	require.NoError(t, err)
 	v := resp.GetResult().GetRecords()[0].GetVersion()
 	raised, err := dh.c(dh.yubei).Objections.RaiseObjection(ctx, &exchangev1.RaiseObjectionRequest{Resource: dh.resource, Subject: a, RecordVersion: v,
@@ -555,6 +587,7 @@ func BenchmarkPull(b *testing.B) {
 	dh.clock.Set(time.Now())
 	a := storetest.IDNumber(41)
 	dh.publish(b, "bench", a)
+	dh.openCase(b, "BENCH-1", matter1, a)
 	req := &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "BENCH-1", Subjects: []string{a}}
 	c := dh.c(dh.yubei)
 	_, err := c.Pulls.Pull(ctx, req)

@@ -31,10 +31,24 @@ func startReplica(t *testing.T, first *testHub, dsn string) *testHub {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	require.NoError(t, os.CopyFS(cfg.DataDir, os.DirFS(first.h.Config.DataDir)))
-	cfg.Listen = "127.0.0.1:0"
 	cfg.Store.Driver, cfg.Store.PostgresDSN = "postgres", dsn
+	h, url := serveCopy(t, cfg)
+	return &testHub{h: h, url: url, dirs: first.dirs, http: first.http}
+}
+
+// serveCopy serves a hub with cfg on a random loopback port until the test ends and
+// returns it with its URL.
+func serveCopy(t *testing.T, cfg config.Config, opts ...hub.Option) (*hub.Hub, string) {
+	t.Helper()
+	return serveLogged(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+}
+
+// serveLogged is serveCopy with the hub's logger.
+func serveLogged(t *testing.T, cfg config.Config, log *slog.Logger, opts ...hub.Option) (*hub.Hub, string) {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := hub.New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(t, err)
@@ -45,7 +59,7 @@ func startReplica(t *testing.T, first *testHub, dsn string) *testHub {
 		require.NoError(t, <-done)
 		require.NoError(t, h.Close())
 	})
-	return &testHub{h: h, url: h.URL(ln.Addr()), dirs: first.dirs, http: first.http}
+	return h, h.URL(ln.Addr())
 }
 
 // TestReplicasShareOneLog runs three hubs on one PostgreSQL schema, pulls through all of
@@ -84,8 +98,19 @@ func TestReplicasShareOneLog(t *testing.T) {
 	_, err = mc.Records.Publish(ctx, pub)
 	require.NoError(t, err)
 
+	// The coordinator registers the matter the pulls serve.
+	cc, err := sdk.Dial(ctx, first.identity(t, 0))
+	require.NoError(t, err)
+	defer cc.Close()
+	_, err = cc.Matters.DefineMatter(ctx, &exchangev1.DefineMatterRequest{Matter: &exchangev1.Matter{Code: "500000-REPL-XK", Name: "副本测试事项",
+		Department: first.identity(t, 7).Code, TimeLimitDays: 5,
+		LegalBasis: &exchangev1.LegalBasis{Kind: "administrative_regulation", Title: "优化营商环境条例", Article: "第三十五条"},
+		Materials:  []*exchangev1.Material{{Id: "info", Name: "企业信息", Resource: "500000-SCJG-REPL", Items: []string{"name"}}}}})
+	require.NoError(t, err)
+
 	type consumer struct {
 		req     string
+		cases   []string      // the consumer's case for subjects[j]
 		clients []*sdk.Client // one per replica
 	}
 	var consumers []consumer
@@ -95,10 +120,16 @@ func TestReplicasShareOneLog(t *testing.T) {
 		require.NoError(t, err)
 		f, err := c.Requirements.FileRequirement(ctx, &exchangev1.FileRequirementRequest{Resource: "500000-SCJG-REPL",
 			Items: []string{"name"}, MatterCodes: []string{"500000-REPL-XK"}, LegalDuty: "《优化营商环境条例》"})
-		c.Close()
 		require.NoError(t, err)
 		require.Equal(t, "granted", f.GetRequirement().GetState())
 		cs := consumer{req: f.GetRequirement().GetId()}
+		for j, s := range subjects {
+			number := fmt.Sprintf("REPL-%d-%d", i, j)
+			_, err := c.Cases.OpenCase(ctx, &exchangev1.OpenCaseRequest{Number: number, Matter: "500000-REPL-XK", Applicant: s})
+			require.NoError(t, err)
+			cs.cases = append(cs.cases, number)
+		}
+		c.Close()
 		for _, r := range replicas {
 			rc, err := sdk.Dial(ctx, id, sdk.WithURL(r.url))
 			require.NoError(t, err)
@@ -108,11 +139,11 @@ func TestReplicasShareOneLog(t *testing.T) {
 		consumers = append(consumers, cs)
 	}
 
-	// Concurrent pulls: every consumer through every replica, each pull its own case.
+	// Concurrent pulls: every consumer through every replica, each for the case of its subject.
 	const perWorker = 15
 	type ack struct {
-		caseNo string
-		index  uint64
+		pull  string
+		index uint64
 	}
 	var (
 		mu     sync.Mutex
@@ -127,15 +158,15 @@ func TestReplicasShareOneLog(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for k := range perWorker {
-					caseNo := fmt.Sprintf("REPL-%d-%d-%d", ci, ri, k)
+					j := (ci*7 + ri*3 + k) % len(subjects)
 					resp, err := c.Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: cs.req, MatterCode: "500000-REPL-XK",
-						CaseNumber: caseNo, Subjects: []string{subjects[(ci*7+ri*3+k)%len(subjects)]}})
+						CaseNumber: cs.cases[j], Subjects: []string{subjects[j]}})
 					mu.Lock()
 					if err != nil {
 						failed[fmt.Sprintf("%s: %v", sdk.Reason(err), err)]++
 					} else {
 						require.Len(t, resp.GetAuditReferences(), 1)
-						acked = append(acked, ack{caseNo, resp.GetAuditReferences()[0]})
+						acked = append(acked, ack{resp.GetResult().GetPullId(), resp.GetAuditReferences()[0]})
 					}
 					mu.Unlock()
 				}
@@ -159,27 +190,27 @@ func TestReplicasShareOneLog(t *testing.T) {
 	v, err := sm2sig.NewVerifier(&auditor.h.SigningKey.PublicKey)
 	require.NoError(t, err)
 
-	byCase := map[string]uint64{}
+	byPull := map[string]uint64{}
 	var leaves [][]byte
 	for i := range final.Size {
 		e, err := lg.GetRecord(ctx, i)
 		require.NoError(t, err)
 		leaves = append(leaves, e.Leaf)
 		if e.Record.Kind == ledger.KindPull {
-			_, dup := byCase[e.Record.Case]
-			require.False(t, dup, "case %s audited twice", e.Record.Case)
-			byCase[e.Record.Case] = i
+			_, dup := byPull[e.Record.RequestID]
+			require.False(t, dup, "pull %s audited twice", e.Record.RequestID)
+			byPull[e.Record.RequestID] = i
 		}
 		p, err := lg.InclusionProof(ctx, i, final.Size)
 		require.NoError(t, err)
 		require.NoError(t, verify.Record(v, final, i, e.Record, p), "record %d included under the final head", i)
 	}
 	require.NoError(t, verify.Contents(v, final, leaves))
-	require.Len(t, byCase, len(acked), "exactly one pull record per acknowledged pull")
+	require.Len(t, byPull, len(acked), "exactly one pull record per acknowledged pull")
 	for _, a := range acked {
-		i, ok := byCase[a.caseNo]
-		require.True(t, ok, "acknowledged pull %s has no audit record", a.caseNo)
-		require.Equal(t, a.index, i, "pull %s: the hub returned audit index %d, the record is at %d", a.caseNo, a.index, i)
+		i, ok := byPull[a.pull]
+		require.True(t, ok, "acknowledged pull %s has no audit record", a.pull)
+		require.Equal(t, a.index, i, "pull %s: the hub returned audit index %d, the record is at %d", a.pull, a.index, i)
 	}
 	// Every head a replica signed is consistent with the final one.
 	for _, sth := range heads {

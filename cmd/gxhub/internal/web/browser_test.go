@@ -379,6 +379,7 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, ctx, "07-catalog")
 		require.Contains(t, text, "500000-GA-0001")
 		require.Contains(t, text, "户籍人口信息")
+		require.Contains(t, text, "《中华人民共和国居民身份证法》第三条第三款、第六条第三款（法律）", "a not-shared resource shows the readable citation of its legal basis")
 	})
 
 	t.Run("who used my data (department acting for the holder)", func(t *testing.T) {

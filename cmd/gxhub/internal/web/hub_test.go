@@ -41,7 +41,7 @@ type testHub struct {
 	caPEM []byte
 }
 
-func startHub(t *testing.T, mutate func(*config.Config)) *testHub {
+func startHub(t *testing.T, mutate func(*config.Config), opts ...hub.Option) *testHub {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -54,7 +54,7 @@ func startHub(t *testing.T, mutate func(*config.Config)) *testHub {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, cfg, log)
+	h, err := hub.New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	require.NoError(t, err)
@@ -189,7 +189,8 @@ func (th *testHub) countRecords(t *testing.T, department string) int {
 }
 
 // seedPull lets 住房公积金管理中心 pull 张建国's 户籍人口信息 (a demo resource of 公安局) for the
-// demo matter under a granted requirement, and returns the subject and case number.
+// demo matter under a granted requirement, for the case it opens for him, and returns the
+// subject and case number.
 func (th *testHub) seedPull(t *testing.T) (subject, caseNumber string) {
 	t.Helper()
 	ctx := context.Background()
@@ -205,6 +206,8 @@ func (th *testHub) seedPull(t *testing.T) (subject, caseNumber string) {
 	c, err := sdk.Dial(ctx, gjj)
 	require.NoError(t, err)
 	defer c.Close()
+	_, err = c.Cases.OpenCase(ctx, &exchangev1.OpenCaseRequest{Number: caseNumber, Matter: "500000-GJJ-0001", Applicant: subject})
+	require.NoError(t, err)
 	_, err = c.Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: r.ID, MatterCode: "500000-GJJ-0001", CaseNumber: caseNumber, Subjects: []string{subject}})
 	require.NoError(t, err)
 	return subject, caseNumber

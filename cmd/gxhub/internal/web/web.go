@@ -125,7 +125,7 @@ func (u *UI) cookie(value string, expires time.Time) *http.Cookie {
 		c.MaxAge = -1
 	} else {
 		c.Expires = expires
-		c.MaxAge = int(time.Until(expires).Seconds())
+		c.MaxAge = int(expires.Sub(u.opts.Now()).Seconds()) // the hub's clock, which set expires
 	}
 	return c
 }

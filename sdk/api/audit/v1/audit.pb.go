@@ -1156,9 +1156,15 @@ type ListAnomaliesRequest struct {
 	// Volume spike: hours of baseline before each hour (default 24).
 	BaselineHours int32 `protobuf:"varint,5,opt,name=baseline_hours,json=baselineHours,proto3" json:"baseline_hours,omitempty"`
 	// Most anomalies returned (default and maximum 1000); truncated says when more exist.
-	Limit         int32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Limit int32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Case pulling many subjects: flag a case whose pulls in the window name at
+	// least this many distinct subjects (default 10).
+	CaseSubjectsMin int32 `protobuf:"varint,7,opt,name=case_subjects_min,json=caseSubjectsMin,proto3" json:"case_subjects_min,omitempty"`
+	// Case open too long: flag an open case whose working age exceeds this
+	// many times its matter's promised time limit (default 2).
+	CaseOverdueFactor float64 `protobuf:"fixed64,8,opt,name=case_overdue_factor,json=caseOverdueFactor,proto3" json:"case_overdue_factor,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListAnomaliesRequest) Reset() {
@@ -1233,10 +1239,26 @@ func (x *ListAnomaliesRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *ListAnomaliesRequest) GetCaseSubjectsMin() int32 {
+	if x != nil {
+		return x.CaseSubjectsMin
+	}
+	return 0
+}
+
+func (x *ListAnomaliesRequest) GetCaseOverdueFactor() float64 {
+	if x != nil {
+		return x.CaseOverdueFactor
+	}
+	return 0
+}
+
 // Anomaly is one flagged finding.
 type Anomaly struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// PULL_WITHOUT_CASE, VOLUME_SPIKE, PULL_REQUIREMENT_REVOKED or PULL_AFTER_REVOCATION.
+	// PULL_WITHOUT_CASE, VOLUME_SPIKE, PULL_REQUIREMENT_REVOKED,
+	// PULL_AFTER_REVOCATION, CASE_MANY_SUBJECTS, CASE_SUBJECT_MISMATCH or
+	// CASE_OPEN_TOO_LONG.
 	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Department concerned.
 	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
@@ -1251,7 +1273,9 @@ type Anomaly struct {
 	// VOLUME_SPIKE: the median hourly pulls of the baseline.
 	BaselineMedian float64 `protobuf:"fixed64,7,opt,name=baseline_median,json=baselineMedian,proto3" json:"baseline_median,omitempty"`
 	// Resource concerned, if any.
-	Resource      string `protobuf:"bytes,8,opt,name=resource,proto3" json:"resource,omitempty"`
+	Resource string `protobuf:"bytes,8,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Case concerned (the CASE_* rules).
+	CaseNumber    string `protobuf:"bytes,9,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1338,6 +1362,13 @@ func (x *Anomaly) GetBaselineMedian() float64 {
 func (x *Anomaly) GetResource() string {
 	if x != nil {
 		return x.Resource
+	}
+	return ""
+}
+
+func (x *Anomaly) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
 	}
 	return ""
 }
@@ -1796,14 +1827,16 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x15SearchRecordsResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.gxhub.audit.v1.AuditRecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x19\n" +
-	"\blog_size\x18\x03 \x01(\x04R\alogSize\"\xfa\x01\n" +
+	"\blog_size\x18\x03 \x01(\x04R\alogSize\"\xd6\x02\n" +
 	"\x14ListAnomaliesRequest\x12.\n" +
 	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
 	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12!\n" +
 	"\fspike_factor\x18\x03 \x01(\x01R\vspikeFactor\x12&\n" +
 	"\x0fspike_min_count\x18\x04 \x01(\x03R\rspikeMinCount\x12%\n" +
 	"\x0ebaseline_hours\x18\x05 \x01(\x05R\rbaselineHours\x12\x14\n" +
-	"\x05limit\x18\x06 \x01(\x05R\x05limit\"\x91\x02\n" +
+	"\x05limit\x18\x06 \x01(\x05R\x05limit\x12*\n" +
+	"\x11case_subjects_min\x18\a \x01(\x05R\x0fcaseSubjectsMin\x12.\n" +
+	"\x13case_overdue_factor\x18\b \x01(\x01R\x11caseOverdueFactor\"\xb2\x02\n" +
 	"\aAnomaly\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1e\n" +
 	"\n" +
@@ -1814,7 +1847,9 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x04hour\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04hour\x12\x14\n" +
 	"\x05count\x18\x06 \x01(\x03R\x05count\x12'\n" +
 	"\x0fbaseline_median\x18\a \x01(\x01R\x0ebaselineMedian\x12\x1a\n" +
-	"\bresource\x18\b \x01(\tR\bresource\"\xde\x01\n" +
+	"\bresource\x18\b \x01(\tR\bresource\x12\x1f\n" +
+	"\vcase_number\x18\t \x01(\tR\n" +
+	"caseNumber\"\xde\x01\n" +
 	"\x15ListAnomaliesResponse\x125\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x17.gxhub.audit.v1.AnomalyR\tanomalies\x12\x14\n" +
 	"\x05rules\x18\x02 \x03(\tR\x05rules\x12\x1c\n" +

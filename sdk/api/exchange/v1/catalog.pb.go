@@ -132,9 +132,9 @@ type Resource struct {
 	ShareType string `protobuf:"bytes,7,opt,name=share_type,json=shareType,proto3" json:"share_type,omitempty"`
 	// condition is the sharing condition (required for conditional).
 	Condition string `protobuf:"bytes,8,opt,name=condition,proto3" json:"condition,omitempty"`
-	// legal_basis is the law or rule that forbids sharing (required for
+	// legal_basis is the cited document that forbids sharing (required for
 	// not_shared).
-	LegalBasis string `protobuf:"bytes,9,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	LegalBasis *LegalBasis `protobuf:"bytes,20,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
 	// update_cycle is realtime, daily, weekly or monthly.
 	UpdateCycle string `protobuf:"bytes,10,opt,name=update_cycle,json=updateCycle,proto3" json:"update_cycle,omitempty"`
 	// provision_method is pull_api, subscription or batch_file.
@@ -158,7 +158,12 @@ type Resource struct {
 	// resource (not part of a version).
 	Published bool `protobuf:"varint,18,opt,name=published,proto3" json:"published,omitempty"`
 	// published_at is the first publication, when published.
-	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	// objection_days is how many working days the provider has to answer an
+	// objection to one of its records (0: the hub's default).
+	ObjectionDays int32 `protobuf:"varint,21,opt,name=objection_days,json=objectionDays,proto3" json:"objection_days,omitempty"`
+	// withdrawn is set on the version that withdrew the resource.
+	Withdrawn     bool `protobuf:"varint,22,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,11 +254,11 @@ func (x *Resource) GetCondition() string {
 	return ""
 }
 
-func (x *Resource) GetLegalBasis() string {
+func (x *Resource) GetLegalBasis() *LegalBasis {
 	if x != nil {
 		return x.LegalBasis
 	}
-	return ""
+	return nil
 }
 
 func (x *Resource) GetUpdateCycle() string {
@@ -326,6 +331,781 @@ func (x *Resource) GetPublishedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Resource) GetObjectionDays() int32 {
+	if x != nil {
+		return x.ObjectionDays
+	}
+	return 0
+}
+
+func (x *Resource) GetWithdrawn() bool {
+	if x != nil {
+		return x.Withdrawn
+	}
+	return false
+}
+
+// LegalBasis is a structured citation (seed 004 Art. 30(二)): kind of
+// document, title, article and document number.
+type LegalBasis struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is law (法律), administrative_regulation (行政法规),
+	// local_regulation (地方性法规), rule (规章), superior_rule (上级部门规定)
+	// or government_approval (政府批准文件); the Chinese names are accepted.
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// title is the document's title as published, e.g.
+	// 中华人民共和国居民身份证法 (《》 optional).
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// article is the article cited, e.g. 第六条第三款 (optional for a
+	// government approval).
+	Article string `protobuf:"bytes,3,opt,name=article,proto3" json:"article,omitempty"`
+	// document_number is the 文号, e.g. 渝府函〔2024〕15号 (required for a
+	// government approval).
+	DocumentNumber string `protobuf:"bytes,4,opt,name=document_number,json=documentNumber,proto3" json:"document_number,omitempty"`
+	// citation is the readable citation the hub renders (output only), e.g.
+	// 《中华人民共和国居民身份证法》第六条第三款（法律）.
+	Citation      string `protobuf:"bytes,5,opt,name=citation,proto3" json:"citation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LegalBasis) Reset() {
+	*x = LegalBasis{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LegalBasis) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LegalBasis) ProtoMessage() {}
+
+func (x *LegalBasis) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LegalBasis.ProtoReflect.Descriptor instead.
+func (*LegalBasis) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LegalBasis) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *LegalBasis) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *LegalBasis) GetArticle() string {
+	if x != nil {
+		return x.Article
+	}
+	return ""
+}
+
+func (x *LegalBasis) GetDocumentNumber() string {
+	if x != nil {
+		return x.DocumentNumber
+	}
+	return ""
+}
+
+func (x *LegalBasis) GetCitation() string {
+	if x != nil {
+		return x.Citation
+	}
+	return ""
+}
+
+// WithdrawResourceRequest names the resource and the version the
+// withdrawal is based on.
+type WithdrawResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the resource code.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// version is the current version.
+	Version       int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawResourceRequest) Reset() {
+	*x = WithdrawResourceRequest{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawResourceRequest) ProtoMessage() {}
+
+func (x *WithdrawResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawResourceRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawResourceRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WithdrawResourceRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *WithdrawResourceRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// WithdrawResourceResponse carries the withdrawn resource, or the proposal
+// the withdrawal became.
+type WithdrawResourceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// resource is the resource as stored (unchanged when a proposal was made).
+	Resource *Resource `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
+	// proposal is set when requirements on the resource are granted.
+	Proposal      *CatalogProposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawResourceResponse) Reset() {
+	*x = WithdrawResourceResponse{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawResourceResponse) ProtoMessage() {}
+
+func (x *WithdrawResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawResourceResponse.ProtoReflect.Descriptor instead.
+func (*WithdrawResourceResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WithdrawResourceResponse) GetResource() *Resource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
+func (x *WithdrawResourceResponse) GetProposal() *CatalogProposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+// ProposalDecision is one signed step of a proposal.
+type ProposalDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq numbers the steps from 1.
+	Seq int32 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// action is propose, approve, reject or withdraw.
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// by is the department that took the step.
+	By string `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	// comment is free text (required for a rejection).
+	Comment string `protobuf:"bytes,4,opt,name=comment,proto3" json:"comment,omitempty"`
+	// at is when the step was recorded.
+	At *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	// evidence is the signed request (GXHUB-SM2 JWS) that carried the step.
+	Evidence string `protobuf:"bytes,6,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	// body_digest is the base64url SM3 of the request body the JWS covers.
+	BodyDigest    string `protobuf:"bytes,7,opt,name=body_digest,json=bodyDigest,proto3" json:"body_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposalDecision) Reset() {
+	*x = ProposalDecision{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposalDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposalDecision) ProtoMessage() {}
+
+func (x *ProposalDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposalDecision.ProtoReflect.Descriptor instead.
+func (*ProposalDecision) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ProposalDecision) GetSeq() int32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ProposalDecision) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ProposalDecision) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ProposalDecision) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *ProposalDecision) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ProposalDecision) GetEvidence() string {
+	if x != nil {
+		return x.Evidence
+	}
+	return ""
+}
+
+func (x *ProposalDecision) GetBodyDigest() string {
+	if x != nil {
+		return x.BodyDigest
+	}
+	return ""
+}
+
+// CatalogProposal is a provider's change that narrows a resource on which
+// requirements are granted, awaiting or past the coordinator's decision.
+type CatalogProposal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is assigned by the hub.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// resource is the resource code.
+	Resource string `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	// provider is the proposing provider.
+	Provider string `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	// base_version is the version the change was made on.
+	BaseVersion int32 `protobuf:"varint,4,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	// proposed is the whole proposed resource.
+	Proposed *Resource `protobuf:"bytes,5,opt,name=proposed,proto3" json:"proposed,omitempty"`
+	// narrowing says how it narrows sharing.
+	Narrowing []string `protobuf:"bytes,6,rep,name=narrowing,proto3" json:"narrowing,omitempty"`
+	// affected are the requirements granted on the resource when proposed.
+	Affected []string `protobuf:"bytes,7,rep,name=affected,proto3" json:"affected,omitempty"`
+	// state is pending, approved, rejected or withdrawn.
+	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
+	// deadline is when the coordinator should have decided.
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// overdue is set while a pending proposal is past its deadline (sharing
+	// continues: silence never narrows it).
+	Overdue bool `protobuf:"varint,10,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// created_at is when it was proposed.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// updated_at is the last step's time.
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// decisions are the signed steps, oldest first (empty in lists).
+	Decisions []*ProposalDecision `protobuf:"bytes,13,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	// applied_version is the version an approval stored.
+	AppliedVersion int32 `protobuf:"varint,14,opt,name=applied_version,json=appliedVersion,proto3" json:"applied_version,omitempty"`
+	// deadline_provisional is set when the deadline counted days of a year
+	// whose working-day calendar was not announced yet.
+	DeadlineProvisional bool `protobuf:"varint,15,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CatalogProposal) Reset() {
+	*x = CatalogProposal{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogProposal) ProtoMessage() {}
+
+func (x *CatalogProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogProposal.ProtoReflect.Descriptor instead.
+func (*CatalogProposal) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CatalogProposal) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CatalogProposal) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *CatalogProposal) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *CatalogProposal) GetBaseVersion() int32 {
+	if x != nil {
+		return x.BaseVersion
+	}
+	return 0
+}
+
+func (x *CatalogProposal) GetProposed() *Resource {
+	if x != nil {
+		return x.Proposed
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetNarrowing() []string {
+	if x != nil {
+		return x.Narrowing
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetAffected() []string {
+	if x != nil {
+		return x.Affected
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CatalogProposal) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+func (x *CatalogProposal) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetDecisions() []*ProposalDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+func (x *CatalogProposal) GetAppliedVersion() int32 {
+	if x != nil {
+		return x.AppliedVersion
+	}
+	return 0
+}
+
+func (x *CatalogProposal) GetDeadlineProvisional() bool {
+	if x != nil {
+		return x.DeadlineProvisional
+	}
+	return false
+}
+
+// ListProposalsRequest filters proposals; empty filters match all the
+// caller may see (a provider sees its own, a coordinator or auditor all).
+type ListProposalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// resource is a resource code.
+	Resource string `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
+	// provider is a provider department code.
+	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	// state is pending, approved, rejected or withdrawn.
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// page_size is 1 to 1000 (0 means 100).
+	PageSize      int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProposalsRequest) Reset() {
+	*x = ListProposalsRequest{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProposalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProposalsRequest) ProtoMessage() {}
+
+func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
+func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListProposalsRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListProposalsResponse lists proposals newest first.
+type ListProposalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// proposals without their decisions.
+	Proposals     []*CatalogProposal `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProposalsResponse) Reset() {
+	*x = ListProposalsResponse{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProposalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProposalsResponse) ProtoMessage() {}
+
+func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
+func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListProposalsResponse) GetProposals() []*CatalogProposal {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
+// GetProposalRequest names a proposal.
+type GetProposalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the proposal id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProposalRequest) Reset() {
+	*x = GetProposalRequest{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProposalRequest) ProtoMessage() {}
+
+func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
+func (*GetProposalRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetProposalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DecideProposalRequest is one decision on a proposal.
+type DecideProposalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the proposal id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// action is approve, reject or withdraw.
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// comment says why (required for reject).
+	Comment       string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideProposalRequest) Reset() {
+	*x = DecideProposalRequest{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideProposalRequest) ProtoMessage() {}
+
+func (x *DecideProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideProposalRequest.ProtoReflect.Descriptor instead.
+func (*DecideProposalRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DecideProposalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DecideProposalRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *DecideProposalRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+// DecideProposalResponse carries the proposal and the resource as it is now.
+type DecideProposalResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// proposal is the proposal as stored.
+	Proposal *CatalogProposal `protobuf:"bytes,1,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	// resource is the current resource (the new version after an approval).
+	Resource      *Resource `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideProposalResponse) Reset() {
+	*x = DecideProposalResponse{}
+	mi := &file_exchange_v1_catalog_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideProposalResponse) ProtoMessage() {}
+
+func (x *DecideProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_catalog_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideProposalResponse.ProtoReflect.Descriptor instead.
+func (*DecideProposalResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DecideProposalResponse) GetProposal() *CatalogProposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+func (x *DecideProposalResponse) GetResource() *Resource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
 // RegisterResourceRequest carries a new resource.
 type RegisterResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -338,7 +1118,7 @@ type RegisterResourceRequest struct {
 
 func (x *RegisterResourceRequest) Reset() {
 	*x = RegisterResourceRequest{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[2]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +1130,7 @@ func (x *RegisterResourceRequest) String() string {
 func (*RegisterResourceRequest) ProtoMessage() {}
 
 func (x *RegisterResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[2]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +1143,7 @@ func (x *RegisterResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResourceRequest.ProtoReflect.Descriptor instead.
 func (*RegisterResourceRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{2}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterResourceRequest) GetResource() *Resource {
@@ -385,7 +1165,7 @@ type UpdateResourceRequest struct {
 
 func (x *UpdateResourceRequest) Reset() {
 	*x = UpdateResourceRequest{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[3]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +1177,7 @@ func (x *UpdateResourceRequest) String() string {
 func (*UpdateResourceRequest) ProtoMessage() {}
 
 func (x *UpdateResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[3]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +1190,7 @@ func (x *UpdateResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResourceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateResourceRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateResourceRequest) GetResource() *Resource {
@@ -433,7 +1213,7 @@ type GetResourceRequest struct {
 
 func (x *GetResourceRequest) Reset() {
 	*x = GetResourceRequest{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[4]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +1225,7 @@ func (x *GetResourceRequest) String() string {
 func (*GetResourceRequest) ProtoMessage() {}
 
 func (x *GetResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[4]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +1238,7 @@ func (x *GetResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourceRequest.ProtoReflect.Descriptor instead.
 func (*GetResourceRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetResourceRequest) GetCode() string {
@@ -490,7 +1270,7 @@ type ListResourceVersionsRequest struct {
 
 func (x *ListResourceVersionsRequest) Reset() {
 	*x = ListResourceVersionsRequest{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[5]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +1282,7 @@ func (x *ListResourceVersionsRequest) String() string {
 func (*ListResourceVersionsRequest) ProtoMessage() {}
 
 func (x *ListResourceVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[5]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +1295,7 @@ func (x *ListResourceVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResourceVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListResourceVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListResourceVersionsRequest) GetCode() string {
@@ -552,7 +1332,7 @@ type ListResourceVersionsResponse struct {
 
 func (x *ListResourceVersionsResponse) Reset() {
 	*x = ListResourceVersionsResponse{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[6]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +1344,7 @@ func (x *ListResourceVersionsResponse) String() string {
 func (*ListResourceVersionsResponse) ProtoMessage() {}
 
 func (x *ListResourceVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[6]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +1357,7 @@ func (x *ListResourceVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResourceVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListResourceVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListResourceVersionsResponse) GetVersions() []*Resource {
@@ -615,7 +1395,7 @@ type SearchResourcesRequest struct {
 
 func (x *SearchResourcesRequest) Reset() {
 	*x = SearchResourcesRequest{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[7]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +1407,7 @@ func (x *SearchResourcesRequest) String() string {
 func (*SearchResourcesRequest) ProtoMessage() {}
 
 func (x *SearchResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[7]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +1420,7 @@ func (x *SearchResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResourcesRequest.ProtoReflect.Descriptor instead.
 func (*SearchResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{7}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SearchResourcesRequest) GetQuery() string {
@@ -698,7 +1478,7 @@ type SearchResourcesResponse struct {
 
 func (x *SearchResourcesResponse) Reset() {
 	*x = SearchResourcesResponse{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[8]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +1490,7 @@ func (x *SearchResourcesResponse) String() string {
 func (*SearchResourcesResponse) ProtoMessage() {}
 
 func (x *SearchResourcesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[8]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +1503,7 @@ func (x *SearchResourcesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResourcesResponse.ProtoReflect.Descriptor instead.
 func (*SearchResourcesResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{8}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SearchResourcesResponse) GetResources() []*Resource {
@@ -751,7 +1531,7 @@ type RegisterResourceResponse struct {
 
 func (x *RegisterResourceResponse) Reset() {
 	*x = RegisterResourceResponse{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[9]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +1543,7 @@ func (x *RegisterResourceResponse) String() string {
 func (*RegisterResourceResponse) ProtoMessage() {}
 
 func (x *RegisterResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[9]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +1556,7 @@ func (x *RegisterResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResourceResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResourceResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{9}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RegisterResourceResponse) GetResource() *Resource {
@@ -786,18 +1566,22 @@ func (x *RegisterResourceResponse) GetResource() *Resource {
 	return nil
 }
 
-// UpdateResourceResponse carries the stored resource.
+// UpdateResourceResponse carries the stored resource, or the proposal the
+// change became.
 type UpdateResourceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// resource is the resource as stored.
-	Resource      *Resource `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
+	// resource is the resource as stored (unchanged when a proposal was made).
+	Resource *Resource `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
+	// proposal is set when the change narrows sharing of a resource with
+	// granted requirements: the coordinator decides it.
+	Proposal      *CatalogProposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateResourceResponse) Reset() {
 	*x = UpdateResourceResponse{}
-	mi := &file_exchange_v1_catalog_proto_msgTypes[10]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1593,7 @@ func (x *UpdateResourceResponse) String() string {
 func (*UpdateResourceResponse) ProtoMessage() {}
 
 func (x *UpdateResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_catalog_proto_msgTypes[10]
+	mi := &file_exchange_v1_catalog_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,12 +1606,19 @@ func (x *UpdateResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResourceResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResourceResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{10}
+	return file_exchange_v1_catalog_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateResourceResponse) GetResource() *Resource {
 	if x != nil {
 		return x.Resource
+	}
+	return nil
+}
+
+func (x *UpdateResourceResponse) GetProposal() *CatalogProposal {
+	if x != nil {
+		return x.Proposal
 	}
 	return nil
 }
@@ -842,7 +1633,7 @@ const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12 \n" +
-	"\vsensitivity\x18\x05 \x01(\tR\vsensitivity\"\xb0\x05\n" +
+	"\vsensitivity\x18\x05 \x01(\tR\vsensitivity\"\x9a\x06\n" +
 	"\bResource\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -852,8 +1643,8 @@ const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\fsubject_kind\x18\x06 \x01(\tR\vsubjectKind\x12\x1d\n" +
 	"\n" +
 	"share_type\x18\a \x01(\tR\tshareType\x12\x1c\n" +
-	"\tcondition\x18\b \x01(\tR\tcondition\x12\x1f\n" +
-	"\vlegal_basis\x18\t \x01(\tR\n" +
+	"\tcondition\x18\b \x01(\tR\tcondition\x12>\n" +
+	"\vlegal_basis\x18\x14 \x01(\v2\x1d.gxhub.exchange.v1.LegalBasisR\n" +
 	"legalBasis\x12!\n" +
 	"\fupdate_cycle\x18\n" +
 	" \x01(\tR\vupdateCycle\x12)\n" +
@@ -868,7 +1659,67 @@ const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"updated_by\x18\x11 \x01(\tR\tupdatedBy\x12\x1c\n" +
 	"\tpublished\x18\x12 \x01(\bR\tpublished\x12=\n" +
-	"\fpublished_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\"R\n" +
+	"\fpublished_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12%\n" +
+	"\x0eobjection_days\x18\x15 \x01(\x05R\robjectionDays\x12\x1c\n" +
+	"\twithdrawn\x18\x16 \x01(\bR\twithdrawnJ\x04\b\t\x10\n" +
+	"\"\x95\x01\n" +
+	"\n" +
+	"LegalBasis\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
+	"\aarticle\x18\x03 \x01(\tR\aarticle\x12'\n" +
+	"\x0fdocument_number\x18\x04 \x01(\tR\x0edocumentNumber\x12\x1a\n" +
+	"\bcitation\x18\x05 \x01(\tR\bcitation\"G\n" +
+	"\x17WithdrawResourceRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\"\x93\x01\n" +
+	"\x18WithdrawResourceResponse\x127\n" +
+	"\bresource\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource\x12>\n" +
+	"\bproposal\x18\x02 \x01(\v2\".gxhub.exchange.v1.CatalogProposalR\bproposal\"\xcf\x01\n" +
+	"\x10ProposalDecision\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x05R\x03seq\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12\x18\n" +
+	"\acomment\x18\x04 \x01(\tR\acomment\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
+	"\bevidence\x18\x06 \x01(\tR\bevidence\x12\x1f\n" +
+	"\vbody_digest\x18\a \x01(\tR\n" +
+	"bodyDigest\"\xec\x04\n" +
+	"\x0fCatalogProposal\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bresource\x18\x02 \x01(\tR\bresource\x12\x1a\n" +
+	"\bprovider\x18\x03 \x01(\tR\bprovider\x12!\n" +
+	"\fbase_version\x18\x04 \x01(\x05R\vbaseVersion\x127\n" +
+	"\bproposed\x18\x05 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bproposed\x12\x1c\n" +
+	"\tnarrowing\x18\x06 \x03(\tR\tnarrowing\x12\x1a\n" +
+	"\baffected\x18\a \x03(\tR\baffected\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x126\n" +
+	"\bdeadline\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x18\n" +
+	"\aoverdue\x18\n" +
+	" \x01(\bR\aoverdue\x129\n" +
+	"\n" +
+	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12A\n" +
+	"\tdecisions\x18\r \x03(\v2#.gxhub.exchange.v1.ProposalDecisionR\tdecisions\x12'\n" +
+	"\x0fapplied_version\x18\x0e \x01(\x05R\x0eappliedVersion\x121\n" +
+	"\x14deadline_provisional\x18\x0f \x01(\bR\x13deadlineProvisional\"\x81\x01\n" +
+	"\x14ListProposalsRequest\x12\x1a\n" +
+	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
+	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\"Y\n" +
+	"\x15ListProposalsResponse\x12@\n" +
+	"\tproposals\x18\x01 \x03(\v2\".gxhub.exchange.v1.CatalogProposalR\tproposals\"$\n" +
+	"\x12GetProposalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"Y\n" +
+	"\x15DecideProposalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x18\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\"\x91\x01\n" +
+	"\x16DecideProposalResponse\x12>\n" +
+	"\bproposal\x18\x01 \x01(\v2\".gxhub.exchange.v1.CatalogProposalR\bproposal\x127\n" +
+	"\bresource\x18\x02 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource\"R\n" +
 	"\x17RegisterResourceRequest\x127\n" +
 	"\bresource\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource\"P\n" +
 	"\x15UpdateResourceRequest\x127\n" +
@@ -897,14 +1748,23 @@ const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\tresources\x18\x01 \x03(\v2\x1b.gxhub.exchange.v1.ResourceR\tresources\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"S\n" +
 	"\x18RegisterResourceResponse\x127\n" +
-	"\bresource\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource\"Q\n" +
+	"\bresource\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource\"\x91\x01\n" +
 	"\x16UpdateResourceResponse\x127\n" +
-	"\bresource\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource2\x98\r\n" +
+	"\bresource\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.ResourceR\bresource\x12>\n" +
+	"\bproposal\x18\x02 \x01(\v2\".gxhub.exchange.v1.CatalogProposalR\bproposal2\xea\x18\n" +
 	"\x0eCatalogService\x12\x9b\x03\n" +
 	"\x10RegisterResource\x12*.gxhub.exchange.v1.RegisterResourceRequest\x1a+.gxhub.exchange.v1.RegisterResourceResponse\"\xad\x02\x92A\x8a\x02\n" +
-	"\x0eCatalogService\x12\x13Register a resource\x1a\xe2\x01A provider registers a resource it holds: data items with sensitivity, share type (unconditional, conditional with its condition, not_shared with its legal basis), update cycle, provision method and scope. Stored as version 1.\x82\xd3\xe4\x93\x02\x19:\bresource\"\r/v1/resources\x12\xee\x02\n" +
-	"\x0eUpdateResource\x12(.gxhub.exchange.v1.UpdateResourceRequest\x1a).gxhub.exchange.v1.UpdateResourceResponse\"\x86\x02\x92A\xd3\x01\n" +
-	"\x0eCatalogService\x12\x1fChange a resource (new version)\x1a\x9f\x01The owning provider changes its resource; the hub stores it as version resource.version + 1 if resource.version is still the current version (compare-and-set).\x82\xd3\xe4\x93\x02):\bresource\x1a\x1d/v1/resources/{resource.code}\x12\xe5\x01\n" +
+	"\x0eCatalogService\x12\x13Register a resource\x1a\xe2\x01A provider registers a resource it holds: data items with sensitivity, share type (unconditional, conditional with its condition, not_shared with its legal basis), update cycle, provision method and scope. Stored as version 1.\x82\xd3\xe4\x93\x02\x19:\bresource\"\r/v1/resources\x12\x9b\x04\n" +
+	"\x0eUpdateResource\x12(.gxhub.exchange.v1.UpdateResourceRequest\x1a).gxhub.exchange.v1.UpdateResourceResponse\"\xb3\x03\x92A\x80\x03\n" +
+	"\x0eCatalogService\x12.Change a resource (new version, or a proposal)\x1a\xbd\x02The owning provider changes its resource; the hub stores it as version resource.version + 1 if resource.version is still the current version (compare-and-set). A narrowing change while requirements are granted becomes a proposal for the coordinator instead (proposal set, resource unchanged). Every change is audited.\x82\xd3\xe4\x93\x02):\bresource\x1a\x1d/v1/resources/{resource.code}\x12\xc7\x02\n" +
+	"\x10WithdrawResource\x12*.gxhub.exchange.v1.WithdrawResourceRequest\x1a+.gxhub.exchange.v1.WithdrawResourceResponse\"\xd9\x01\x92A\xad\x01\n" +
+	"\x0eCatalogService\x12\x13Withdraw a resource\x1a\x85\x01The provider withdraws its resource: no new requirement and no pull. With granted requirements this is a proposal to the coordinator.\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/resources/{code}:withdraw\x12\xc3\x02\n" +
+	"\rListProposals\x12'.gxhub.exchange.v1.ListProposalsRequest\x1a(.gxhub.exchange.v1.ListProposalsResponse\"\xde\x01\x92A\xbd\x01\n" +
+	"\x0eCatalogService\x12\x1fList catalogue change proposals\x1a\x89\x01Proposals to narrow resources: the coordinator's queue (state=pending, overdue ones flagged), a provider's own, or those on one resource.\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/catalog-proposals\x12\xa7\x02\n" +
+	"\vGetProposal\x12%.gxhub.exchange.v1.GetProposalRequest\x1a\".gxhub.exchange.v1.CatalogProposal\"\xcc\x01\x92A\xa6\x01\n" +
+	"\x0eCatalogService\x12 Read a catalogue change proposal\x1arThe proposed resource, how it narrows sharing, the requirements it affects, its deadline and its signed decisions.\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/catalog-proposals/{id}\x12\xe8\x02\n" +
+	"\x0eDecideProposal\x12(.gxhub.exchange.v1.DecideProposalRequest\x1a).gxhub.exchange.v1.DecideProposalResponse\"\x80\x02\x92A\xd0\x01\n" +
+	"\x0eCatalogService\x12\"Decide a catalogue change proposal\x1a\x99\x01approve / reject (coordinator; a rejection says why) or withdraw (the provider). Signed, audited, and noted in the history of every affected requirement.\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/catalog-proposals/{id}:decide\x12\xe5\x01\n" +
 	"\vGetResource\x12%.gxhub.exchange.v1.GetResourceRequest\x1a\x1b.gxhub.exchange.v1.Resource\"\x91\x01\x92Ar\n" +
 	"\x0eCatalogService\x12\x0fRead a resource\x1aOReturns the current version, or the version asked for (history stays readable).\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/resources/{code}\x12\x85\x02\n" +
 	"\x14ListResourceVersions\x12..gxhub.exchange.v1.ListResourceVersionsRequest\x1a/.gxhub.exchange.v1.ListResourceVersionsResponse\"\x8b\x01\x92Ac\n" +
@@ -929,46 +1789,77 @@ func file_exchange_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_catalog_proto_rawDescData
 }
 
-var file_exchange_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_exchange_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_exchange_v1_catalog_proto_goTypes = []any{
 	(*DataItem)(nil),                     // 0: gxhub.exchange.v1.DataItem
 	(*Resource)(nil),                     // 1: gxhub.exchange.v1.Resource
-	(*RegisterResourceRequest)(nil),      // 2: gxhub.exchange.v1.RegisterResourceRequest
-	(*UpdateResourceRequest)(nil),        // 3: gxhub.exchange.v1.UpdateResourceRequest
-	(*GetResourceRequest)(nil),           // 4: gxhub.exchange.v1.GetResourceRequest
-	(*ListResourceVersionsRequest)(nil),  // 5: gxhub.exchange.v1.ListResourceVersionsRequest
-	(*ListResourceVersionsResponse)(nil), // 6: gxhub.exchange.v1.ListResourceVersionsResponse
-	(*SearchResourcesRequest)(nil),       // 7: gxhub.exchange.v1.SearchResourcesRequest
-	(*SearchResourcesResponse)(nil),      // 8: gxhub.exchange.v1.SearchResourcesResponse
-	(*RegisterResourceResponse)(nil),     // 9: gxhub.exchange.v1.RegisterResourceResponse
-	(*UpdateResourceResponse)(nil),       // 10: gxhub.exchange.v1.UpdateResourceResponse
-	(*timestamppb.Timestamp)(nil),        // 11: google.protobuf.Timestamp
+	(*LegalBasis)(nil),                   // 2: gxhub.exchange.v1.LegalBasis
+	(*WithdrawResourceRequest)(nil),      // 3: gxhub.exchange.v1.WithdrawResourceRequest
+	(*WithdrawResourceResponse)(nil),     // 4: gxhub.exchange.v1.WithdrawResourceResponse
+	(*ProposalDecision)(nil),             // 5: gxhub.exchange.v1.ProposalDecision
+	(*CatalogProposal)(nil),              // 6: gxhub.exchange.v1.CatalogProposal
+	(*ListProposalsRequest)(nil),         // 7: gxhub.exchange.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),        // 8: gxhub.exchange.v1.ListProposalsResponse
+	(*GetProposalRequest)(nil),           // 9: gxhub.exchange.v1.GetProposalRequest
+	(*DecideProposalRequest)(nil),        // 10: gxhub.exchange.v1.DecideProposalRequest
+	(*DecideProposalResponse)(nil),       // 11: gxhub.exchange.v1.DecideProposalResponse
+	(*RegisterResourceRequest)(nil),      // 12: gxhub.exchange.v1.RegisterResourceRequest
+	(*UpdateResourceRequest)(nil),        // 13: gxhub.exchange.v1.UpdateResourceRequest
+	(*GetResourceRequest)(nil),           // 14: gxhub.exchange.v1.GetResourceRequest
+	(*ListResourceVersionsRequest)(nil),  // 15: gxhub.exchange.v1.ListResourceVersionsRequest
+	(*ListResourceVersionsResponse)(nil), // 16: gxhub.exchange.v1.ListResourceVersionsResponse
+	(*SearchResourcesRequest)(nil),       // 17: gxhub.exchange.v1.SearchResourcesRequest
+	(*SearchResourcesResponse)(nil),      // 18: gxhub.exchange.v1.SearchResourcesResponse
+	(*RegisterResourceResponse)(nil),     // 19: gxhub.exchange.v1.RegisterResourceResponse
+	(*UpdateResourceResponse)(nil),       // 20: gxhub.exchange.v1.UpdateResourceResponse
+	(*timestamppb.Timestamp)(nil),        // 21: google.protobuf.Timestamp
 }
 var file_exchange_v1_catalog_proto_depIdxs = []int32{
 	0,  // 0: gxhub.exchange.v1.Resource.items:type_name -> gxhub.exchange.v1.DataItem
-	11, // 1: gxhub.exchange.v1.Resource.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 2: gxhub.exchange.v1.Resource.published_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: gxhub.exchange.v1.RegisterResourceRequest.resource:type_name -> gxhub.exchange.v1.Resource
-	1,  // 4: gxhub.exchange.v1.UpdateResourceRequest.resource:type_name -> gxhub.exchange.v1.Resource
-	1,  // 5: gxhub.exchange.v1.ListResourceVersionsResponse.versions:type_name -> gxhub.exchange.v1.Resource
-	1,  // 6: gxhub.exchange.v1.SearchResourcesResponse.resources:type_name -> gxhub.exchange.v1.Resource
-	1,  // 7: gxhub.exchange.v1.RegisterResourceResponse.resource:type_name -> gxhub.exchange.v1.Resource
-	1,  // 8: gxhub.exchange.v1.UpdateResourceResponse.resource:type_name -> gxhub.exchange.v1.Resource
-	2,  // 9: gxhub.exchange.v1.CatalogService.RegisterResource:input_type -> gxhub.exchange.v1.RegisterResourceRequest
-	3,  // 10: gxhub.exchange.v1.CatalogService.UpdateResource:input_type -> gxhub.exchange.v1.UpdateResourceRequest
-	4,  // 11: gxhub.exchange.v1.CatalogService.GetResource:input_type -> gxhub.exchange.v1.GetResourceRequest
-	5,  // 12: gxhub.exchange.v1.CatalogService.ListResourceVersions:input_type -> gxhub.exchange.v1.ListResourceVersionsRequest
-	7,  // 13: gxhub.exchange.v1.CatalogService.SearchResources:input_type -> gxhub.exchange.v1.SearchResourcesRequest
-	9,  // 14: gxhub.exchange.v1.CatalogService.RegisterResource:output_type -> gxhub.exchange.v1.RegisterResourceResponse
-	10, // 15: gxhub.exchange.v1.CatalogService.UpdateResource:output_type -> gxhub.exchange.v1.UpdateResourceResponse
-	1,  // 16: gxhub.exchange.v1.CatalogService.GetResource:output_type -> gxhub.exchange.v1.Resource
-	6,  // 17: gxhub.exchange.v1.CatalogService.ListResourceVersions:output_type -> gxhub.exchange.v1.ListResourceVersionsResponse
-	8,  // 18: gxhub.exchange.v1.CatalogService.SearchResources:output_type -> gxhub.exchange.v1.SearchResourcesResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	2,  // 1: gxhub.exchange.v1.Resource.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	21, // 2: gxhub.exchange.v1.Resource.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 3: gxhub.exchange.v1.Resource.published_at:type_name -> google.protobuf.Timestamp
+	1,  // 4: gxhub.exchange.v1.WithdrawResourceResponse.resource:type_name -> gxhub.exchange.v1.Resource
+	6,  // 5: gxhub.exchange.v1.WithdrawResourceResponse.proposal:type_name -> gxhub.exchange.v1.CatalogProposal
+	21, // 6: gxhub.exchange.v1.ProposalDecision.at:type_name -> google.protobuf.Timestamp
+	1,  // 7: gxhub.exchange.v1.CatalogProposal.proposed:type_name -> gxhub.exchange.v1.Resource
+	21, // 8: gxhub.exchange.v1.CatalogProposal.deadline:type_name -> google.protobuf.Timestamp
+	21, // 9: gxhub.exchange.v1.CatalogProposal.created_at:type_name -> google.protobuf.Timestamp
+	21, // 10: gxhub.exchange.v1.CatalogProposal.updated_at:type_name -> google.protobuf.Timestamp
+	5,  // 11: gxhub.exchange.v1.CatalogProposal.decisions:type_name -> gxhub.exchange.v1.ProposalDecision
+	6,  // 12: gxhub.exchange.v1.ListProposalsResponse.proposals:type_name -> gxhub.exchange.v1.CatalogProposal
+	6,  // 13: gxhub.exchange.v1.DecideProposalResponse.proposal:type_name -> gxhub.exchange.v1.CatalogProposal
+	1,  // 14: gxhub.exchange.v1.DecideProposalResponse.resource:type_name -> gxhub.exchange.v1.Resource
+	1,  // 15: gxhub.exchange.v1.RegisterResourceRequest.resource:type_name -> gxhub.exchange.v1.Resource
+	1,  // 16: gxhub.exchange.v1.UpdateResourceRequest.resource:type_name -> gxhub.exchange.v1.Resource
+	1,  // 17: gxhub.exchange.v1.ListResourceVersionsResponse.versions:type_name -> gxhub.exchange.v1.Resource
+	1,  // 18: gxhub.exchange.v1.SearchResourcesResponse.resources:type_name -> gxhub.exchange.v1.Resource
+	1,  // 19: gxhub.exchange.v1.RegisterResourceResponse.resource:type_name -> gxhub.exchange.v1.Resource
+	1,  // 20: gxhub.exchange.v1.UpdateResourceResponse.resource:type_name -> gxhub.exchange.v1.Resource
+	6,  // 21: gxhub.exchange.v1.UpdateResourceResponse.proposal:type_name -> gxhub.exchange.v1.CatalogProposal
+	12, // 22: gxhub.exchange.v1.CatalogService.RegisterResource:input_type -> gxhub.exchange.v1.RegisterResourceRequest
+	13, // 23: gxhub.exchange.v1.CatalogService.UpdateResource:input_type -> gxhub.exchange.v1.UpdateResourceRequest
+	3,  // 24: gxhub.exchange.v1.CatalogService.WithdrawResource:input_type -> gxhub.exchange.v1.WithdrawResourceRequest
+	7,  // 25: gxhub.exchange.v1.CatalogService.ListProposals:input_type -> gxhub.exchange.v1.ListProposalsRequest
+	9,  // 26: gxhub.exchange.v1.CatalogService.GetProposal:input_type -> gxhub.exchange.v1.GetProposalRequest
+	10, // 27: gxhub.exchange.v1.CatalogService.DecideProposal:input_type -> gxhub.exchange.v1.DecideProposalRequest
+	14, // 28: gxhub.exchange.v1.CatalogService.GetResource:input_type -> gxhub.exchange.v1.GetResourceRequest
+	15, // 29: gxhub.exchange.v1.CatalogService.ListResourceVersions:input_type -> gxhub.exchange.v1.ListResourceVersionsRequest
+	17, // 30: gxhub.exchange.v1.CatalogService.SearchResources:input_type -> gxhub.exchange.v1.SearchResourcesRequest
+	19, // 31: gxhub.exchange.v1.CatalogService.RegisterResource:output_type -> gxhub.exchange.v1.RegisterResourceResponse
+	20, // 32: gxhub.exchange.v1.CatalogService.UpdateResource:output_type -> gxhub.exchange.v1.UpdateResourceResponse
+	4,  // 33: gxhub.exchange.v1.CatalogService.WithdrawResource:output_type -> gxhub.exchange.v1.WithdrawResourceResponse
+	8,  // 34: gxhub.exchange.v1.CatalogService.ListProposals:output_type -> gxhub.exchange.v1.ListProposalsResponse
+	6,  // 35: gxhub.exchange.v1.CatalogService.GetProposal:output_type -> gxhub.exchange.v1.CatalogProposal
+	11, // 36: gxhub.exchange.v1.CatalogService.DecideProposal:output_type -> gxhub.exchange.v1.DecideProposalResponse
+	1,  // 37: gxhub.exchange.v1.CatalogService.GetResource:output_type -> gxhub.exchange.v1.Resource
+	16, // 38: gxhub.exchange.v1.CatalogService.ListResourceVersions:output_type -> gxhub.exchange.v1.ListResourceVersionsResponse
+	18, // 39: gxhub.exchange.v1.CatalogService.SearchResources:output_type -> gxhub.exchange.v1.SearchResourcesResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_catalog_proto_init() }
@@ -982,7 +1873,7 @@ func file_exchange_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_catalog_proto_rawDesc), len(file_exchange_v1_catalog_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,10 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	CatalogService_RegisterResource_FullMethodName     = "/gxhub.exchange.v1.CatalogService/RegisterResource"
 	CatalogService_UpdateResource_FullMethodName       = "/gxhub.exchange.v1.CatalogService/UpdateResource"
+	CatalogService_WithdrawResource_FullMethodName     = "/gxhub.exchange.v1.CatalogService/WithdrawResource"
+	CatalogService_ListProposals_FullMethodName        = "/gxhub.exchange.v1.CatalogService/ListProposals"
+	CatalogService_GetProposal_FullMethodName          = "/gxhub.exchange.v1.CatalogService/GetProposal"
+	CatalogService_DecideProposal_FullMethodName       = "/gxhub.exchange.v1.CatalogService/DecideProposal"
 	CatalogService_GetResource_FullMethodName          = "/gxhub.exchange.v1.CatalogService/GetResource"
 	CatalogService_ListResourceVersions_FullMethodName = "/gxhub.exchange.v1.CatalogService/ListResourceVersions"
 	CatalogService_SearchResources_FullMethodName      = "/gxhub.exchange.v1.CatalogService/SearchResources"
@@ -44,8 +48,25 @@ type CatalogServiceClient interface {
 	// UpdateResource stores a changed resource as a new version. Only the
 	// resource's provider may change it; resource.version must be the version
 	// the change is based on (the current one), otherwise the call fails with
-	// RESOURCE_VERSION_CONFLICT and nothing is written.
+	// RESOURCE_VERSION_CONFLICT and nothing is written. A change that narrows
+	// sharing (share type towards conditional or not_shared, a changed
+	// condition, items removed or made more sensitive, a smaller scope) while
+	// requirements on the resource are granted is not applied: it becomes a
+	// proposal the coordinator decides (response.proposal), and the resource
+	// stays as it is until then.
 	UpdateResource(ctx context.Context, in *UpdateResourceRequest, opts ...grpc.CallOption) (*UpdateResourceResponse, error)
+	// WithdrawResource withdraws a resource from the catalogue (a new version
+	// marked withdrawn). While requirements on it are granted, the withdrawal
+	// is a proposal the coordinator decides.
+	WithdrawResource(ctx context.Context, in *WithdrawResourceRequest, opts ...grpc.CallOption) (*WithdrawResourceResponse, error)
+	// ListProposals lists catalogue change proposals, newest first.
+	ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error)
+	// GetProposal returns a proposal with its signed decisions.
+	GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*CatalogProposal, error)
+	// DecideProposal approves or rejects a proposal (coordinator) or withdraws
+	// it (its provider). An approval stores the proposed resource as the next
+	// version at once.
+	DecideProposal(ctx context.Context, in *DecideProposalRequest, opts ...grpc.CallOption) (*DecideProposalResponse, error)
 	// GetResource returns the current or a given version of a resource.
 	GetResource(ctx context.Context, in *GetResourceRequest, opts ...grpc.CallOption) (*Resource, error)
 	// ListResourceVersions returns a resource's versions, oldest first.
@@ -76,6 +97,46 @@ func (c *catalogServiceClient) UpdateResource(ctx context.Context, in *UpdateRes
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateResourceResponse)
 	err := c.cc.Invoke(ctx, CatalogService_UpdateResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) WithdrawResource(ctx context.Context, in *WithdrawResourceRequest, opts ...grpc.CallOption) (*WithdrawResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WithdrawResourceResponse)
+	err := c.cc.Invoke(ctx, CatalogService_WithdrawResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListProposalsResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListProposals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*CatalogProposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CatalogProposal)
+	err := c.cc.Invoke(ctx, CatalogService_GetProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) DecideProposal(ctx context.Context, in *DecideProposalRequest, opts ...grpc.CallOption) (*DecideProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecideProposalResponse)
+	err := c.cc.Invoke(ctx, CatalogService_DecideProposal_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +187,25 @@ type CatalogServiceServer interface {
 	// UpdateResource stores a changed resource as a new version. Only the
 	// resource's provider may change it; resource.version must be the version
 	// the change is based on (the current one), otherwise the call fails with
-	// RESOURCE_VERSION_CONFLICT and nothing is written.
+	// RESOURCE_VERSION_CONFLICT and nothing is written. A change that narrows
+	// sharing (share type towards conditional or not_shared, a changed
+	// condition, items removed or made more sensitive, a smaller scope) while
+	// requirements on the resource are granted is not applied: it becomes a
+	// proposal the coordinator decides (response.proposal), and the resource
+	// stays as it is until then.
 	UpdateResource(context.Context, *UpdateResourceRequest) (*UpdateResourceResponse, error)
+	// WithdrawResource withdraws a resource from the catalogue (a new version
+	// marked withdrawn). While requirements on it are granted, the withdrawal
+	// is a proposal the coordinator decides.
+	WithdrawResource(context.Context, *WithdrawResourceRequest) (*WithdrawResourceResponse, error)
+	// ListProposals lists catalogue change proposals, newest first.
+	ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error)
+	// GetProposal returns a proposal with its signed decisions.
+	GetProposal(context.Context, *GetProposalRequest) (*CatalogProposal, error)
+	// DecideProposal approves or rejects a proposal (coordinator) or withdraws
+	// it (its provider). An approval stores the proposed resource as the next
+	// version at once.
+	DecideProposal(context.Context, *DecideProposalRequest) (*DecideProposalResponse, error)
 	// GetResource returns the current or a given version of a resource.
 	GetResource(context.Context, *GetResourceRequest) (*Resource, error)
 	// ListResourceVersions returns a resource's versions, oldest first.
@@ -149,6 +227,18 @@ func (UnimplementedCatalogServiceServer) RegisterResource(context.Context, *Regi
 }
 func (UnimplementedCatalogServiceServer) UpdateResource(context.Context, *UpdateResourceRequest) (*UpdateResourceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateResource not implemented")
+}
+func (UnimplementedCatalogServiceServer) WithdrawResource(context.Context, *WithdrawResourceRequest) (*WithdrawResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WithdrawResource not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProposals not implemented")
+}
+func (UnimplementedCatalogServiceServer) GetProposal(context.Context, *GetProposalRequest) (*CatalogProposal, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProposal not implemented")
+}
+func (UnimplementedCatalogServiceServer) DecideProposal(context.Context, *DecideProposalRequest) (*DecideProposalResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DecideProposal not implemented")
 }
 func (UnimplementedCatalogServiceServer) GetResource(context.Context, *GetResourceRequest) (*Resource, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetResource not implemented")
@@ -212,6 +302,78 @@ func _CatalogService_UpdateResource_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CatalogServiceServer).UpdateResource(ctx, req.(*UpdateResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_WithdrawResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).WithdrawResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_WithdrawResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).WithdrawResource(ctx, req.(*WithdrawResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ListProposals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProposalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListProposals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListProposals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListProposals(ctx, req.(*ListProposalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_GetProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).GetProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_GetProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).GetProposal(ctx, req.(*GetProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_DecideProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).DecideProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_DecideProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).DecideProposal(ctx, req.(*DecideProposalRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -284,6 +446,22 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateResource",
 			Handler:    _CatalogService_UpdateResource_Handler,
+		},
+		{
+			MethodName: "WithdrawResource",
+			Handler:    _CatalogService_WithdrawResource_Handler,
+		},
+		{
+			MethodName: "ListProposals",
+			Handler:    _CatalogService_ListProposals_Handler,
+		},
+		{
+			MethodName: "GetProposal",
+			Handler:    _CatalogService_GetProposal_Handler,
+		},
+		{
+			MethodName: "DecideProposal",
+			Handler:    _CatalogService_DecideProposal_Handler,
 		},
 		{
 			MethodName: "GetResource",

@@ -90,7 +90,10 @@ type Workday struct {
 	MakeupWorkday bool `protobuf:"varint,4,opt,name=makeup_workday,json=makeupWorkday,proto3" json:"makeup_workday,omitempty"`
 	// weekend is true when the date is a Saturday or a Sunday, whether or not
 	// it is worked.
-	Weekend       bool `protobuf:"varint,5,opt,name=weekend,proto3" json:"weekend,omitempty"`
+	Weekend bool `protobuf:"varint,5,opt,name=weekend,proto3" json:"weekend,omitempty"`
+	// provisional is true when the date's year is not announced yet and the
+	// answer comes from the statutory public holidays alone.
+	Provisional   bool `protobuf:"varint,6,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -156,6 +159,13 @@ func (x *Workday) GetMakeupWorkday() bool {
 func (x *Workday) GetWeekend() bool {
 	if x != nil {
 		return x.Weekend
+	}
+	return false
+}
+
+func (x *Workday) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
 	}
 	return false
 }
@@ -226,7 +236,11 @@ type AddWorkingDaysResponse struct {
 	Deadline *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// deadline_date is the last working day allowed, YYYY-MM-DD (Asia/Shanghai):
 	// the calendar date just before deadline.
-	DeadlineDate  string `protobuf:"bytes,2,opt,name=deadline_date,json=deadlineDate,proto3" json:"deadline_date,omitempty"`
+	DeadlineDate string `protobuf:"bytes,2,opt,name=deadline_date,json=deadlineDate,proto3" json:"deadline_date,omitempty"`
+	// provisional is true when a day of a year not announced yet counted (from
+	// the statutory public holidays alone): the deadline may move once the year
+	// is published.
+	Provisional   bool `protobuf:"varint,3,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -273,6 +287,13 @@ func (x *AddWorkingDaysResponse) GetDeadlineDate() string {
 		return x.DeadlineDate
 	}
 	return ""
+}
+
+func (x *AddWorkingDaysResponse) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
+	}
+	return false
 }
 
 // CountWorkingDaysRequest names the interval to measure.
@@ -341,7 +362,10 @@ type CountWorkingDaysResponse struct {
 	// working_time is how much of the half-open interval [from, to) falls on
 	// working days, each working day counting 24 hours (00:00 to 24:00
 	// Asia/Shanghai).
-	WorkingTime   *durationpb.Duration `protobuf:"bytes,2,opt,name=working_time,json=workingTime,proto3" json:"working_time,omitempty"`
+	WorkingTime *durationpb.Duration `protobuf:"bytes,2,opt,name=working_time,json=workingTime,proto3" json:"working_time,omitempty"`
+	// provisional is true when a day of a year not announced yet counted (from
+	// the statutory public holidays alone).
+	Provisional   bool `protobuf:"varint,3,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -390,31 +414,727 @@ func (x *CountWorkingDaysResponse) GetWorkingTime() *durationpb.Duration {
 	return nil
 }
 
+func (x *CountWorkingDaysResponse) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
+	}
+	return false
+}
+
+// ListCalendarYearsRequest has no parameters.
+type ListCalendarYearsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarYearsRequest) Reset() {
+	*x = ListCalendarYearsRequest{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarYearsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarYearsRequest) ProtoMessage() {}
+
+func (x *ListCalendarYearsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarYearsRequest.ProtoReflect.Descriptor instead.
+func (*ListCalendarYearsRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{6}
+}
+
+// CalendarYear is one year the calendar answers for.
+type CalendarYear struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// year, e.g. 2027.
+	Year int32 `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
+	// source is embedded (built into the hub), file (loaded with --calendar),
+	// published (by the coordinator) or provisional (statutory holidays only).
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// source_text is the file's "source" (which State Council notice), or for a
+	// provisional year the rule it is computed from.
+	SourceText string `protobuf:"bytes,3,opt,name=source_text,json=sourceText,proto3" json:"source_text,omitempty"`
+	// version is the publication version (published years; 0 otherwise).
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// published_by is the publishing coordinator's department code.
+	PublishedBy string `protobuf:"bytes,5,opt,name=published_by,json=publishedBy,proto3" json:"published_by,omitempty"`
+	// published_at is when it was published.
+	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarYear) Reset() {
+	*x = CalendarYear{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarYear) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarYear) ProtoMessage() {}
+
+func (x *CalendarYear) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarYear.ProtoReflect.Descriptor instead.
+func (*CalendarYear) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CalendarYear) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *CalendarYear) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *CalendarYear) GetSourceText() string {
+	if x != nil {
+		return x.SourceText
+	}
+	return ""
+}
+
+func (x *CalendarYear) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CalendarYear) GetPublishedBy() string {
+	if x != nil {
+		return x.PublishedBy
+	}
+	return ""
+}
+
+func (x *CalendarYear) GetPublishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PublishedAt
+	}
+	return nil
+}
+
+// CalendarCoverage is how far ahead the calendar is announced.
+type CalendarCoverage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// today is the current date, YYYY-MM-DD (Asia/Shanghai).
+	Today string `protobuf:"bytes,1,opt,name=today,proto3" json:"today,omitempty"`
+	// through is the last announced day of the run of announced years from
+	// today's year (YYYY-MM-DD), empty when today's year is not announced.
+	Through string `protobuf:"bytes,2,opt,name=through,proto3" json:"through,omitempty"`
+	// days_left counts the announced days from today to through, both
+	// included (0 when today's year is not announced).
+	DaysLeft int32 `protobuf:"varint,3,opt,name=days_left,json=daysLeft,proto3" json:"days_left,omitempty"`
+	// next_year is the first year from today's on that is not announced.
+	NextYear int32 `protobuf:"varint,4,opt,name=next_year,json=nextYear,proto3" json:"next_year,omitempty"`
+	// warning is set from 60 days before through: what runs out and what to
+	// do.
+	Warning       string `protobuf:"bytes,5,opt,name=warning,proto3" json:"warning,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarCoverage) Reset() {
+	*x = CalendarCoverage{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarCoverage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarCoverage) ProtoMessage() {}
+
+func (x *CalendarCoverage) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarCoverage.ProtoReflect.Descriptor instead.
+func (*CalendarCoverage) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CalendarCoverage) GetToday() string {
+	if x != nil {
+		return x.Today
+	}
+	return ""
+}
+
+func (x *CalendarCoverage) GetThrough() string {
+	if x != nil {
+		return x.Through
+	}
+	return ""
+}
+
+func (x *CalendarCoverage) GetDaysLeft() int32 {
+	if x != nil {
+		return x.DaysLeft
+	}
+	return 0
+}
+
+func (x *CalendarCoverage) GetNextYear() int32 {
+	if x != nil {
+		return x.NextYear
+	}
+	return 0
+}
+
+func (x *CalendarCoverage) GetWarning() string {
+	if x != nil {
+		return x.Warning
+	}
+	return ""
+}
+
+// ListCalendarYearsResponse lists the years.
+type ListCalendarYearsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// years in ascending order: the announced years, and the provisional years
+	// up to the year after today's.
+	Years []*CalendarYear `protobuf:"bytes,1,rep,name=years,proto3" json:"years,omitempty"`
+	// version is the newest publication's version (0 when none).
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// coverage is the early-warning view.
+	Coverage *CalendarCoverage `protobuf:"bytes,3,opt,name=coverage,proto3" json:"coverage,omitempty"`
+	// problems lists stored publications the hub ignores because they no
+	// longer validate (empty normally).
+	Problems      []string `protobuf:"bytes,4,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarYearsResponse) Reset() {
+	*x = ListCalendarYearsResponse{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarYearsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarYearsResponse) ProtoMessage() {}
+
+func (x *ListCalendarYearsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarYearsResponse.ProtoReflect.Descriptor instead.
+func (*ListCalendarYearsResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListCalendarYearsResponse) GetYears() []*CalendarYear {
+	if x != nil {
+		return x.Years
+	}
+	return nil
+}
+
+func (x *ListCalendarYearsResponse) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ListCalendarYearsResponse) GetCoverage() *CalendarCoverage {
+	if x != nil {
+		return x.Coverage
+	}
+	return nil
+}
+
+func (x *ListCalendarYearsResponse) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+// PublishCalendarRequest carries a calendar file.
+type PublishCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// file is the calendar JSON text: {"source": "<the notice>", "years":
+	// {"2027": {"holidays": [{"name", "from", "to"}], "makeup_workdays":
+	// ["YYYY-MM-DD"]}}}. Required.
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// replace must be set to replace a year that is already announced.
+	Replace bool `protobuf:"varint,2,opt,name=replace,proto3" json:"replace,omitempty"`
+	// reason is why an announced year is replaced (required then; audited).
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// operator names the person inside the coordinator department (optional).
+	Operator      string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishCalendarRequest) Reset() {
+	*x = PublishCalendarRequest{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishCalendarRequest) ProtoMessage() {}
+
+func (x *PublishCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishCalendarRequest.ProtoReflect.Descriptor instead.
+func (*PublishCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PublishCalendarRequest) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *PublishCalendarRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+func (x *PublishCalendarRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PublishCalendarRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+// CalendarPublication is one stored publication.
+type CalendarPublication struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version assigned by the hub: 1, 2, ...
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// years the file announces.
+	Years []int32 `protobuf:"varint,2,rep,packed,name=years,proto3" json:"years,omitempty"`
+	// file is the calendar JSON exactly as published.
+	File string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	// replace tells whether it replaced announced years.
+	Replace bool `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
+	// reason given for a replacement.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// by is the publishing department's code.
+	By string `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	// operator inside it, if named.
+	Operator string `protobuf:"bytes,7,opt,name=operator,proto3" json:"operator,omitempty"`
+	// at is when it was published.
+	At *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=at,proto3" json:"at,omitempty"`
+	// evidence is the signed request that carried it (GXHUB-SM2 compact JWS).
+	Evidence string `protobuf:"bytes,9,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	// body_digest is the base64url SM3 of the request body the signature
+	// covers.
+	BodyDigest    string `protobuf:"bytes,10,opt,name=body_digest,json=bodyDigest,proto3" json:"body_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarPublication) Reset() {
+	*x = CalendarPublication{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarPublication) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarPublication) ProtoMessage() {}
+
+func (x *CalendarPublication) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarPublication.ProtoReflect.Descriptor instead.
+func (*CalendarPublication) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CalendarPublication) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CalendarPublication) GetYears() []int32 {
+	if x != nil {
+		return x.Years
+	}
+	return nil
+}
+
+func (x *CalendarPublication) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *CalendarPublication) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+func (x *CalendarPublication) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CalendarPublication) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *CalendarPublication) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *CalendarPublication) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *CalendarPublication) GetEvidence() string {
+	if x != nil {
+		return x.Evidence
+	}
+	return ""
+}
+
+func (x *CalendarPublication) GetBodyDigest() string {
+	if x != nil {
+		return x.BodyDigest
+	}
+	return ""
+}
+
+// PublishCalendarResponse is the stored publication.
+type PublishCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// publication as stored.
+	Publication *CalendarPublication `protobuf:"bytes,1,opt,name=publication,proto3" json:"publication,omitempty"`
+	// audit_reference is the index of the calendar.publish audit record.
+	AuditReference uint64 `protobuf:"varint,2,opt,name=audit_reference,json=auditReference,proto3" json:"audit_reference,omitempty"`
+	// recomputed_deadlines counts the provisional requirement deadlines this
+	// hub recomputed at once (the others follow on their next read or sweep).
+	RecomputedDeadlines int32 `protobuf:"varint,3,opt,name=recomputed_deadlines,json=recomputedDeadlines,proto3" json:"recomputed_deadlines,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *PublishCalendarResponse) Reset() {
+	*x = PublishCalendarResponse{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishCalendarResponse) ProtoMessage() {}
+
+func (x *PublishCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishCalendarResponse.ProtoReflect.Descriptor instead.
+func (*PublishCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PublishCalendarResponse) GetPublication() *CalendarPublication {
+	if x != nil {
+		return x.Publication
+	}
+	return nil
+}
+
+func (x *PublishCalendarResponse) GetAuditReference() uint64 {
+	if x != nil {
+		return x.AuditReference
+	}
+	return 0
+}
+
+func (x *PublishCalendarResponse) GetRecomputedDeadlines() int32 {
+	if x != nil {
+		return x.RecomputedDeadlines
+	}
+	return 0
+}
+
+// ListCalendarPublicationsRequest has no parameters.
+type ListCalendarPublicationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarPublicationsRequest) Reset() {
+	*x = ListCalendarPublicationsRequest{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarPublicationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarPublicationsRequest) ProtoMessage() {}
+
+func (x *ListCalendarPublicationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarPublicationsRequest.ProtoReflect.Descriptor instead.
+func (*ListCalendarPublicationsRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{13}
+}
+
+// ListCalendarPublicationsResponse lists the publications.
+type ListCalendarPublicationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// publications oldest first.
+	Publications  []*CalendarPublication `protobuf:"bytes,1,rep,name=publications,proto3" json:"publications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarPublicationsResponse) Reset() {
+	*x = ListCalendarPublicationsResponse{}
+	mi := &file_exchange_v1_exchange_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarPublicationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarPublicationsResponse) ProtoMessage() {}
+
+func (x *ListCalendarPublicationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_exchange_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarPublicationsResponse.ProtoReflect.Descriptor instead.
+func (*ListCalendarPublicationsResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_exchange_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListCalendarPublicationsResponse) GetPublications() []*CalendarPublication {
+	if x != nil {
+		return x.Publications
+	}
+	return nil
+}
+
 var File_exchange_v1_exchange_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_exchange_proto_rawDesc = "" +
 	"\n" +
 	"\x1aexchange/v1/exchange.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"Y\n" +
 	"\x11GetWorkdayRequest\x12D\n" +
-	"\x04date\x18\x01 \x01(\tB0\x92A-J\f\"2026-02-14\"\x8a\x01\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x04date\"\x9b\x01\n" +
+	"\x04date\x18\x01 \x01(\tB0\x92A-J\f\"2026-02-14\"\x8a\x01\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x04date\"\xbd\x01\n" +
 	"\aWorkday\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x18\n" +
 	"\aworking\x18\x02 \x01(\bR\aworking\x12!\n" +
 	"\fholiday_name\x18\x03 \x01(\tR\vholidayName\x12%\n" +
 	"\x0emakeup_workday\x18\x04 \x01(\bR\rmakeupWorkday\x12\x18\n" +
-	"\aweekend\x18\x05 \x01(\bR\aweekend\"[\n" +
+	"\aweekend\x18\x05 \x01(\bR\aweekend\x12 \n" +
+	"\vprovisional\x18\x06 \x01(\bR\vprovisional\"[\n" +
 	"\x15AddWorkingDaysRequest\x12.\n" +
 	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12\x12\n" +
-	"\x04days\x18\x02 \x01(\x05R\x04days\"u\n" +
+	"\x04days\x18\x02 \x01(\x05R\x04days\"\x97\x01\n" +
 	"\x16AddWorkingDaysResponse\x126\n" +
 	"\bdeadline\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12#\n" +
-	"\rdeadline_date\x18\x02 \x01(\tR\fdeadlineDate\"u\n" +
+	"\rdeadline_date\x18\x02 \x01(\tR\fdeadlineDate\x12 \n" +
+	"\vprovisional\x18\x03 \x01(\bR\vprovisional\"u\n" +
 	"\x17CountWorkingDaysRequest\x12.\n" +
 	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"{\n" +
+	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x9d\x01\n" +
 	"\x18CountWorkingDaysResponse\x12!\n" +
 	"\fworking_days\x18\x01 \x01(\x05R\vworkingDays\x12<\n" +
-	"\fworking_time\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vworkingTime2\xf4\t\n" +
+	"\fworking_time\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vworkingTime\x12 \n" +
+	"\vprovisional\x18\x03 \x01(\bR\vprovisional\"\x1a\n" +
+	"\x18ListCalendarYearsRequest\"\xd7\x01\n" +
+	"\fCalendarYear\x12\x12\n" +
+	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1f\n" +
+	"\vsource_text\x18\x03 \x01(\tR\n" +
+	"sourceText\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion\x12!\n" +
+	"\fpublished_by\x18\x05 \x01(\tR\vpublishedBy\x12=\n" +
+	"\fpublished_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\"\x96\x01\n" +
+	"\x10CalendarCoverage\x12\x14\n" +
+	"\x05today\x18\x01 \x01(\tR\x05today\x12\x18\n" +
+	"\athrough\x18\x02 \x01(\tR\athrough\x12\x1b\n" +
+	"\tdays_left\x18\x03 \x01(\x05R\bdaysLeft\x12\x1b\n" +
+	"\tnext_year\x18\x04 \x01(\x05R\bnextYear\x12\x18\n" +
+	"\awarning\x18\x05 \x01(\tR\awarning\"\xc9\x01\n" +
+	"\x19ListCalendarYearsResponse\x125\n" +
+	"\x05years\x18\x01 \x03(\v2\x1f.gxhub.exchange.v1.CalendarYearR\x05years\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12?\n" +
+	"\bcoverage\x18\x03 \x01(\v2#.gxhub.exchange.v1.CalendarCoverageR\bcoverage\x12\x1a\n" +
+	"\bproblems\x18\x04 \x03(\tR\bproblems\"z\n" +
+	"\x16PublishCalendarRequest\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x18\n" +
+	"\areplace\x18\x02 \x01(\bR\areplace\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\"\xa0\x02\n" +
+	"\x13CalendarPublication\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x14\n" +
+	"\x05years\x18\x02 \x03(\x05R\x05years\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\tR\x04file\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplace\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x0e\n" +
+	"\x02by\x18\x06 \x01(\tR\x02by\x12\x1a\n" +
+	"\boperator\x18\a \x01(\tR\boperator\x12*\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
+	"\bevidence\x18\t \x01(\tR\bevidence\x12\x1f\n" +
+	"\vbody_digest\x18\n" +
+	" \x01(\tR\n" +
+	"bodyDigest\"\xbf\x01\n" +
+	"\x17PublishCalendarResponse\x12H\n" +
+	"\vpublication\x18\x01 \x01(\v2&.gxhub.exchange.v1.CalendarPublicationR\vpublication\x12'\n" +
+	"\x0faudit_reference\x18\x02 \x01(\x04R\x0eauditReference\x121\n" +
+	"\x14recomputed_deadlines\x18\x03 \x01(\x05R\x13recomputedDeadlines\"!\n" +
+	"\x1fListCalendarPublicationsRequest\"n\n" +
+	" ListCalendarPublicationsResponse\x12J\n" +
+	"\fpublications\x18\x01 \x03(\v2&.gxhub.exchange.v1.CalendarPublicationR\fpublications2\xc0\x18\n" +
 	"\x0fCalendarService\x12\xdf\x02\n" +
 	"\n" +
 	"GetWorkday\x12$.gxhub.exchange.v1.GetWorkdayRequest\x1a\x1a.gxhub.exchange.v1.Workday\"\x8e\x02\x92A\xea\x01\n" +
@@ -422,7 +1142,13 @@ const file_exchange_v1_exchange_proto_rawDesc = "" +
 	"\x0eAddWorkingDays\x12(.gxhub.exchange.v1.AddWorkingDaysRequest\x1a).gxhub.exchange.v1.AddWorkingDaysResponse\"\xa5\x02\x92A\xfe\x01\n" +
 	"\x0fCalendarService\x12'Deadline after a number of working days\x1a\xbf\x01Returns the deadline for \"within `days` working days from `from`\": the end of the days-th working day strictly after from's date (the day of `from` never counts). Public: no signature needed.b\x00\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/calendar:addWorkingDays\x12\xee\x03\n" +
 	"\x10CountWorkingDays\x12*.gxhub.exchange.v1.CountWorkingDaysRequest\x1a+.gxhub.exchange.v1.CountWorkingDaysResponse\"\x80\x03\x92A\xd7\x02\n" +
-	"\x0fCalendarService\x122Working days and working time between two instants\x1a\x8d\x02Counts the working days after from's date up to and including to's date, and measures how much of [from, to) falls on working days (each working day counting 24 hours). Data is at most one working day stale when working_time is at most 24h. Public: no signature needed.b\x00\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/calendar:countWorkingDaysB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\x0fCalendarService\x122Working days and working time between two instants\x1a\x8d\x02Counts the working days after from's date up to and including to's date, and measures how much of [from, to) falls on working days (each working day counting 24 hours). Data is at most one working day stale when working_time is at most 24h. Public: no signature needed.b\x00\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/calendar:countWorkingDays\x12\x89\x04\n" +
+	"\x11ListCalendarYears\x12+.gxhub.exchange.v1.ListCalendarYearsRequest\x1a,.gxhub.exchange.v1.ListCalendarYearsResponse\"\x98\x03\x92A\xfa\x02\n" +
+	"\x0fCalendarService\x12(Calendar years, their source and version\x1a\xba\x02Lists each announced year with its source (embedded in the hub, loaded from a file, or published by the coordinator: by whom, when, which version), the provisional years that follow, and the coverage: the last announced day, the days left, and the early warning from 60 days before it. Public: no signature needed.b\x00\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/calendar/years\x12\xd6\x06\n" +
+	"\x0fPublishCalendar\x12).gxhub.exchange.v1.PublishCalendarRequest\x1a*.gxhub.exchange.v1.PublishCalendarResponse\"\xeb\x05\x92A\xca\x05\n" +
+	"\x0fCalendarService\x120Publish working-day calendar years (coordinator)\x1a\x84\x05The coordinator publishes the State Council's notice typed into the calendar file format (the same JSON as the embedded cn-workday-calendar.json). The hub validates it (dates inside their year, ranges ordered and not overlapping, make-up days on weekends and never inside a holiday, the source named, every statutory holiday present), stores it as a new version with the signed request as evidence, audits it (calendar.publish), and every replica uses it within seconds. Replacing a year already announced needs replace and a reason. Deadlines computed provisionally are then recomputed and the change is recorded in each requirement's history.\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/calendar/years\x12\xe4\x03\n" +
+	"\x18ListCalendarPublications\x122.gxhub.exchange.v1.ListCalendarPublicationsRequest\x1a3.gxhub.exchange.v1.ListCalendarPublicationsResponse\"\xde\x02\x92A\xb9\x02\n" +
+	"\x0fCalendarService\x12,Calendar publications (history and evidence)\x1a\xf5\x01Every calendar publication, oldest first: the file exactly as published, who published it, when, why (for a replacement), and the coordinator's signed request (GXHUB-SM2 JWS and the SM3 digest of the body it covers). Public: no signature needed.b\x00\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/calendar/publicationsB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -441,34 +1167,55 @@ func file_exchange_v1_exchange_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_exchange_proto_rawDescData
 }
 
-var file_exchange_v1_exchange_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_exchange_v1_exchange_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_exchange_v1_exchange_proto_goTypes = []any{
-	(*GetWorkdayRequest)(nil),        // 0: gxhub.exchange.v1.GetWorkdayRequest
-	(*Workday)(nil),                  // 1: gxhub.exchange.v1.Workday
-	(*AddWorkingDaysRequest)(nil),    // 2: gxhub.exchange.v1.AddWorkingDaysRequest
-	(*AddWorkingDaysResponse)(nil),   // 3: gxhub.exchange.v1.AddWorkingDaysResponse
-	(*CountWorkingDaysRequest)(nil),  // 4: gxhub.exchange.v1.CountWorkingDaysRequest
-	(*CountWorkingDaysResponse)(nil), // 5: gxhub.exchange.v1.CountWorkingDaysResponse
-	(*timestamppb.Timestamp)(nil),    // 6: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 7: google.protobuf.Duration
+	(*GetWorkdayRequest)(nil),                // 0: gxhub.exchange.v1.GetWorkdayRequest
+	(*Workday)(nil),                          // 1: gxhub.exchange.v1.Workday
+	(*AddWorkingDaysRequest)(nil),            // 2: gxhub.exchange.v1.AddWorkingDaysRequest
+	(*AddWorkingDaysResponse)(nil),           // 3: gxhub.exchange.v1.AddWorkingDaysResponse
+	(*CountWorkingDaysRequest)(nil),          // 4: gxhub.exchange.v1.CountWorkingDaysRequest
+	(*CountWorkingDaysResponse)(nil),         // 5: gxhub.exchange.v1.CountWorkingDaysResponse
+	(*ListCalendarYearsRequest)(nil),         // 6: gxhub.exchange.v1.ListCalendarYearsRequest
+	(*CalendarYear)(nil),                     // 7: gxhub.exchange.v1.CalendarYear
+	(*CalendarCoverage)(nil),                 // 8: gxhub.exchange.v1.CalendarCoverage
+	(*ListCalendarYearsResponse)(nil),        // 9: gxhub.exchange.v1.ListCalendarYearsResponse
+	(*PublishCalendarRequest)(nil),           // 10: gxhub.exchange.v1.PublishCalendarRequest
+	(*CalendarPublication)(nil),              // 11: gxhub.exchange.v1.CalendarPublication
+	(*PublishCalendarResponse)(nil),          // 12: gxhub.exchange.v1.PublishCalendarResponse
+	(*ListCalendarPublicationsRequest)(nil),  // 13: gxhub.exchange.v1.ListCalendarPublicationsRequest
+	(*ListCalendarPublicationsResponse)(nil), // 14: gxhub.exchange.v1.ListCalendarPublicationsResponse
+	(*timestamppb.Timestamp)(nil),            // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),              // 16: google.protobuf.Duration
 }
 var file_exchange_v1_exchange_proto_depIdxs = []int32{
-	6, // 0: gxhub.exchange.v1.AddWorkingDaysRequest.from:type_name -> google.protobuf.Timestamp
-	6, // 1: gxhub.exchange.v1.AddWorkingDaysResponse.deadline:type_name -> google.protobuf.Timestamp
-	6, // 2: gxhub.exchange.v1.CountWorkingDaysRequest.from:type_name -> google.protobuf.Timestamp
-	6, // 3: gxhub.exchange.v1.CountWorkingDaysRequest.to:type_name -> google.protobuf.Timestamp
-	7, // 4: gxhub.exchange.v1.CountWorkingDaysResponse.working_time:type_name -> google.protobuf.Duration
-	0, // 5: gxhub.exchange.v1.CalendarService.GetWorkday:input_type -> gxhub.exchange.v1.GetWorkdayRequest
-	2, // 6: gxhub.exchange.v1.CalendarService.AddWorkingDays:input_type -> gxhub.exchange.v1.AddWorkingDaysRequest
-	4, // 7: gxhub.exchange.v1.CalendarService.CountWorkingDays:input_type -> gxhub.exchange.v1.CountWorkingDaysRequest
-	1, // 8: gxhub.exchange.v1.CalendarService.GetWorkday:output_type -> gxhub.exchange.v1.Workday
-	3, // 9: gxhub.exchange.v1.CalendarService.AddWorkingDays:output_type -> gxhub.exchange.v1.AddWorkingDaysResponse
-	5, // 10: gxhub.exchange.v1.CalendarService.CountWorkingDays:output_type -> gxhub.exchange.v1.CountWorkingDaysResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	15, // 0: gxhub.exchange.v1.AddWorkingDaysRequest.from:type_name -> google.protobuf.Timestamp
+	15, // 1: gxhub.exchange.v1.AddWorkingDaysResponse.deadline:type_name -> google.protobuf.Timestamp
+	15, // 2: gxhub.exchange.v1.CountWorkingDaysRequest.from:type_name -> google.protobuf.Timestamp
+	15, // 3: gxhub.exchange.v1.CountWorkingDaysRequest.to:type_name -> google.protobuf.Timestamp
+	16, // 4: gxhub.exchange.v1.CountWorkingDaysResponse.working_time:type_name -> google.protobuf.Duration
+	15, // 5: gxhub.exchange.v1.CalendarYear.published_at:type_name -> google.protobuf.Timestamp
+	7,  // 6: gxhub.exchange.v1.ListCalendarYearsResponse.years:type_name -> gxhub.exchange.v1.CalendarYear
+	8,  // 7: gxhub.exchange.v1.ListCalendarYearsResponse.coverage:type_name -> gxhub.exchange.v1.CalendarCoverage
+	15, // 8: gxhub.exchange.v1.CalendarPublication.at:type_name -> google.protobuf.Timestamp
+	11, // 9: gxhub.exchange.v1.PublishCalendarResponse.publication:type_name -> gxhub.exchange.v1.CalendarPublication
+	11, // 10: gxhub.exchange.v1.ListCalendarPublicationsResponse.publications:type_name -> gxhub.exchange.v1.CalendarPublication
+	0,  // 11: gxhub.exchange.v1.CalendarService.GetWorkday:input_type -> gxhub.exchange.v1.GetWorkdayRequest
+	2,  // 12: gxhub.exchange.v1.CalendarService.AddWorkingDays:input_type -> gxhub.exchange.v1.AddWorkingDaysRequest
+	4,  // 13: gxhub.exchange.v1.CalendarService.CountWorkingDays:input_type -> gxhub.exchange.v1.CountWorkingDaysRequest
+	6,  // 14: gxhub.exchange.v1.CalendarService.ListCalendarYears:input_type -> gxhub.exchange.v1.ListCalendarYearsRequest
+	10, // 15: gxhub.exchange.v1.CalendarService.PublishCalendar:input_type -> gxhub.exchange.v1.PublishCalendarRequest
+	13, // 16: gxhub.exchange.v1.CalendarService.ListCalendarPublications:input_type -> gxhub.exchange.v1.ListCalendarPublicationsRequest
+	1,  // 17: gxhub.exchange.v1.CalendarService.GetWorkday:output_type -> gxhub.exchange.v1.Workday
+	3,  // 18: gxhub.exchange.v1.CalendarService.AddWorkingDays:output_type -> gxhub.exchange.v1.AddWorkingDaysResponse
+	5,  // 19: gxhub.exchange.v1.CalendarService.CountWorkingDays:output_type -> gxhub.exchange.v1.CountWorkingDaysResponse
+	9,  // 20: gxhub.exchange.v1.CalendarService.ListCalendarYears:output_type -> gxhub.exchange.v1.ListCalendarYearsResponse
+	12, // 21: gxhub.exchange.v1.CalendarService.PublishCalendar:output_type -> gxhub.exchange.v1.PublishCalendarResponse
+	14, // 22: gxhub.exchange.v1.CalendarService.ListCalendarPublications:output_type -> gxhub.exchange.v1.ListCalendarPublicationsResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_exchange_proto_init() }
@@ -482,7 +1229,7 @@ func file_exchange_v1_exchange_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_exchange_proto_rawDesc), len(file_exchange_v1_exchange_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

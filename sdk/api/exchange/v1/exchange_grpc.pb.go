@@ -23,9 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CalendarService_GetWorkday_FullMethodName       = "/gxhub.exchange.v1.CalendarService/GetWorkday"
-	CalendarService_AddWorkingDays_FullMethodName   = "/gxhub.exchange.v1.CalendarService/AddWorkingDays"
-	CalendarService_CountWorkingDays_FullMethodName = "/gxhub.exchange.v1.CalendarService/CountWorkingDays"
+	CalendarService_GetWorkday_FullMethodName               = "/gxhub.exchange.v1.CalendarService/GetWorkday"
+	CalendarService_AddWorkingDays_FullMethodName           = "/gxhub.exchange.v1.CalendarService/AddWorkingDays"
+	CalendarService_CountWorkingDays_FullMethodName         = "/gxhub.exchange.v1.CalendarService/CountWorkingDays"
+	CalendarService_ListCalendarYears_FullMethodName        = "/gxhub.exchange.v1.CalendarService/ListCalendarYears"
+	CalendarService_PublishCalendar_FullMethodName          = "/gxhub.exchange.v1.CalendarService/PublishCalendar"
+	CalendarService_ListCalendarPublications_FullMethodName = "/gxhub.exchange.v1.CalendarService/ListCalendarPublications"
 )
 
 // CalendarServiceClient is the client API for CalendarService service.
@@ -34,10 +37,13 @@ const (
 //
 // CalendarService answers working-day questions. A day is a calendar date in
 // Asia/Shanghai (UTC+08:00); a working day is a make-up working day, or a
-// Monday to Friday that is not a public holiday. The calendar never guesses:
-// a question that needs a date in a year the State Council has not announced
-// fails with FAILED_PRECONDITION (HTTP 400). It is public reference data: no
-// signature is needed.
+// Monday to Friday that is not a public holiday. The coordinator publishes
+// each year the State Council announces (PublishCalendar). A year not
+// announced yet is answered provisionally from the statutory public holidays
+// of 《全国年节及纪念日放假办法》 (no make-up working days), and every answer
+// that used such a day says provisional = true; a year with no statutory rule
+// either fails with FAILED_PRECONDITION (HTTP 400). Reading is public
+// reference data: no signature is needed.
 type CalendarServiceClient interface {
 	// GetWorkday reports whether a date is a working day, and why.
 	GetWorkday(ctx context.Context, in *GetWorkdayRequest, opts ...grpc.CallOption) (*Workday, error)
@@ -47,6 +53,14 @@ type CalendarServiceClient interface {
 	// CountWorkingDays counts the working days and the working time between
 	// two instants.
 	CountWorkingDays(ctx context.Context, in *CountWorkingDaysRequest, opts ...grpc.CallOption) (*CountWorkingDaysResponse, error)
+	// ListCalendarYears lists the years the calendar answers for, with where each
+	// comes from, and how far ahead it is announced.
+	ListCalendarYears(ctx context.Context, in *ListCalendarYearsRequest, opts ...grpc.CallOption) (*ListCalendarYearsResponse, error)
+	// PublishCalendar publishes one or more announced years (coordinator only).
+	PublishCalendar(ctx context.Context, in *PublishCalendarRequest, opts ...grpc.CallOption) (*PublishCalendarResponse, error)
+	// ListCalendarPublications lists every publication, oldest first, with the
+	// file as published and the signed request that carried it.
+	ListCalendarPublications(ctx context.Context, in *ListCalendarPublicationsRequest, opts ...grpc.CallOption) (*ListCalendarPublicationsResponse, error)
 }
 
 type calendarServiceClient struct {
@@ -87,16 +101,49 @@ func (c *calendarServiceClient) CountWorkingDays(ctx context.Context, in *CountW
 	return out, nil
 }
 
+func (c *calendarServiceClient) ListCalendarYears(ctx context.Context, in *ListCalendarYearsRequest, opts ...grpc.CallOption) (*ListCalendarYearsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCalendarYearsResponse)
+	err := c.cc.Invoke(ctx, CalendarService_ListCalendarYears_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarServiceClient) PublishCalendar(ctx context.Context, in *PublishCalendarRequest, opts ...grpc.CallOption) (*PublishCalendarResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishCalendarResponse)
+	err := c.cc.Invoke(ctx, CalendarService_PublishCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarServiceClient) ListCalendarPublications(ctx context.Context, in *ListCalendarPublicationsRequest, opts ...grpc.CallOption) (*ListCalendarPublicationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCalendarPublicationsResponse)
+	err := c.cc.Invoke(ctx, CalendarService_ListCalendarPublications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CalendarServiceServer is the server API for CalendarService service.
 // All implementations must embed UnimplementedCalendarServiceServer
 // for forward compatibility.
 //
 // CalendarService answers working-day questions. A day is a calendar date in
 // Asia/Shanghai (UTC+08:00); a working day is a make-up working day, or a
-// Monday to Friday that is not a public holiday. The calendar never guesses:
-// a question that needs a date in a year the State Council has not announced
-// fails with FAILED_PRECONDITION (HTTP 400). It is public reference data: no
-// signature is needed.
+// Monday to Friday that is not a public holiday. The coordinator publishes
+// each year the State Council announces (PublishCalendar). A year not
+// announced yet is answered provisionally from the statutory public holidays
+// of 《全国年节及纪念日放假办法》 (no make-up working days), and every answer
+// that used such a day says provisional = true; a year with no statutory rule
+// either fails with FAILED_PRECONDITION (HTTP 400). Reading is public
+// reference data: no signature is needed.
 type CalendarServiceServer interface {
 	// GetWorkday reports whether a date is a working day, and why.
 	GetWorkday(context.Context, *GetWorkdayRequest) (*Workday, error)
@@ -106,6 +153,14 @@ type CalendarServiceServer interface {
 	// CountWorkingDays counts the working days and the working time between
 	// two instants.
 	CountWorkingDays(context.Context, *CountWorkingDaysRequest) (*CountWorkingDaysResponse, error)
+	// ListCalendarYears lists the years the calendar answers for, with where each
+	// comes from, and how far ahead it is announced.
+	ListCalendarYears(context.Context, *ListCalendarYearsRequest) (*ListCalendarYearsResponse, error)
+	// PublishCalendar publishes one or more announced years (coordinator only).
+	PublishCalendar(context.Context, *PublishCalendarRequest) (*PublishCalendarResponse, error)
+	// ListCalendarPublications lists every publication, oldest first, with the
+	// file as published and the signed request that carried it.
+	ListCalendarPublications(context.Context, *ListCalendarPublicationsRequest) (*ListCalendarPublicationsResponse, error)
 	mustEmbedUnimplementedCalendarServiceServer()
 }
 
@@ -124,6 +179,15 @@ func (UnimplementedCalendarServiceServer) AddWorkingDays(context.Context, *AddWo
 }
 func (UnimplementedCalendarServiceServer) CountWorkingDays(context.Context, *CountWorkingDaysRequest) (*CountWorkingDaysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CountWorkingDays not implemented")
+}
+func (UnimplementedCalendarServiceServer) ListCalendarYears(context.Context, *ListCalendarYearsRequest) (*ListCalendarYearsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCalendarYears not implemented")
+}
+func (UnimplementedCalendarServiceServer) PublishCalendar(context.Context, *PublishCalendarRequest) (*PublishCalendarResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishCalendar not implemented")
+}
+func (UnimplementedCalendarServiceServer) ListCalendarPublications(context.Context, *ListCalendarPublicationsRequest) (*ListCalendarPublicationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCalendarPublications not implemented")
 }
 func (UnimplementedCalendarServiceServer) mustEmbedUnimplementedCalendarServiceServer() {}
 func (UnimplementedCalendarServiceServer) testEmbeddedByValue()                         {}
@@ -200,6 +264,60 @@ func _CalendarService_CountWorkingDays_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarService_ListCalendarYears_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCalendarYearsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarServiceServer).ListCalendarYears(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarService_ListCalendarYears_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarServiceServer).ListCalendarYears(ctx, req.(*ListCalendarYearsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarService_PublishCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarServiceServer).PublishCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarService_PublishCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarServiceServer).PublishCalendar(ctx, req.(*PublishCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarService_ListCalendarPublications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCalendarPublicationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarServiceServer).ListCalendarPublications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarService_ListCalendarPublications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarServiceServer).ListCalendarPublications(ctx, req.(*ListCalendarPublicationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CalendarService_ServiceDesc is the grpc.ServiceDesc for CalendarService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -218,6 +336,18 @@ var CalendarService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CountWorkingDays",
 			Handler:    _CalendarService_CountWorkingDays_Handler,
+		},
+		{
+			MethodName: "ListCalendarYears",
+			Handler:    _CalendarService_ListCalendarYears_Handler,
+		},
+		{
+			MethodName: "PublishCalendar",
+			Handler:    _CalendarService_PublishCalendar_Handler,
+		},
+		{
+			MethodName: "ListCalendarPublications",
+			Handler:    _CalendarService_ListCalendarPublications_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

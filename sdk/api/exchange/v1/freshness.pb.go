@@ -43,7 +43,10 @@ type ResourceFreshness struct {
 	// Whether the resource is past its limit (or cannot be measured).
 	Stale bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
 	// Why staleness could not be measured ("never_published", or the calendar's error); empty when measured.
-	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	Status string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	// Whether the working age counted days of a year whose working-day calendar
+	// is not announced yet (statutory holidays only).
+	Provisional   bool `protobuf:"varint,8,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -125,6 +128,13 @@ func (x *ResourceFreshness) GetStatus() string {
 		return x.Status
 	}
 	return ""
+}
+
+func (x *ResourceFreshness) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
+	}
+	return false
 }
 
 // ListFreshnessRequest asks for the freshness view.
@@ -370,7 +380,7 @@ var File_exchange_v1_freshness_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_freshness_proto_rawDesc = "" +
 	"\n" +
-	"\x1bexchange/v1/freshness.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa0\x02\n" +
+	"\x1bexchange/v1/freshness.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xc2\x02\n" +
 	"\x11ResourceFreshness\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12;\n" +
@@ -380,7 +390,8 @@ const file_exchange_v1_freshness_proto_rawDesc = "" +
 	"workingAge\x12,\n" +
 	"\x12limit_working_days\x18\x05 \x01(\x05R\x10limitWorkingDays\x12\x14\n" +
 	"\x05stale\x18\x06 \x01(\bR\x05stale\x12\x16\n" +
-	"\x06status\x18\a \x01(\tR\x06status\"5\n" +
+	"\x06status\x18\a \x01(\tR\x06status\x12 \n" +
+	"\vprovisional\x18\b \x01(\bR\vprovisional\"5\n" +
 	"\x14ListFreshnessRequest\x12\x1d\n" +
 	"\n" +
 	"stale_only\x18\x01 \x01(\bR\tstaleOnly\"\x8c\x01\n" +

@@ -32,11 +32,12 @@ const (
 // CollectMaterialsRequest names the matter, the applicant and the case.
 type CollectMaterialsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// code is the matter (事项) code.
+	// code is the matter (事项) code; it must be the case's.
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	// applicant is the applicant's 公民身份号码 or 统一社会信用代码.
+	// applicant is the applicant's 公民身份号码 or 统一社会信用代码 (optional;
+	// when given it must be the case's applicant).
 	Applicant string `protobuf:"bytes,2,opt,name=applicant,proto3" json:"applicant,omitempty"`
-	// case_number is the case (办件编码) the materials are collected for.
+	// case_number is the open case (办件编码) the materials are collected for.
 	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	// fresh_only refuses a material whose resource is past its freshness limit.
 	FreshOnly     bool `protobuf:"varint,4,opt,name=fresh_only,json=freshOnly,proto3" json:"fresh_only,omitempty"`
@@ -112,7 +113,10 @@ type CollectedMaterial struct {
 	// error_reason is the stable reason when that pull was refused or failed.
 	ErrorReason string `protobuf:"bytes,3,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
 	// error_message says what was wrong and what to do.
-	ErrorMessage  string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	ErrorMessage string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	// ecert is the e-certificate fetched from the registry and verified, for
+	// a material supplied by an e-certificate.
+	Ecert         *CollectedECert `protobuf:"bytes,5,opt,name=ecert,proto3" json:"ecert,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -175,6 +179,114 @@ func (x *CollectedMaterial) GetErrorMessage() string {
 	return ""
 }
 
+func (x *CollectedMaterial) GetEcert() *CollectedECert {
+	if x != nil {
+		return x.Ecert
+	}
+	return nil
+}
+
+// CollectedECert is an e-certificate fetched for a case.
+type CollectedECert struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identifier is the certificate identifier (GB/T 36904).
+	Identifier string `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	// type_code is the licence type.
+	TypeCode string `protobuf:"bytes,2,opt,name=type_code,json=typeCode,proto3" json:"type_code,omitempty"`
+	// holder is the holder's code.
+	Holder string `protobuf:"bytes,3,opt,name=holder,proto3" json:"holder,omitempty"`
+	// sealed is the issuer's sealed compact form (verify it offline).
+	Sealed string `protobuf:"bytes,4,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// digest is the hex SM3 of sealed.
+	Digest string `protobuf:"bytes,5,opt,name=digest,proto3" json:"digest,omitempty"`
+	// verdict is valid, intact, invalid or unsupported (as a verification
+	// report says).
+	Verdict string `protobuf:"bytes,6,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	// reason is the first check that failed, when not VALID.
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectedECert) Reset() {
+	*x = CollectedECert{}
+	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectedECert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectedECert) ProtoMessage() {}
+
+func (x *CollectedECert) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectedECert.ProtoReflect.Descriptor instead.
+func (*CollectedECert) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CollectedECert) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *CollectedECert) GetTypeCode() string {
+	if x != nil {
+		return x.TypeCode
+	}
+	return ""
+}
+
+func (x *CollectedECert) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *CollectedECert) GetSealed() string {
+	if x != nil {
+		return x.Sealed
+	}
+	return ""
+}
+
+func (x *CollectedECert) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *CollectedECert) GetVerdict() string {
+	if x != nil {
+		return x.Verdict
+	}
+	return ""
+}
+
+func (x *CollectedECert) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // CollectMaterialsResponse lists every material of the matter.
 type CollectMaterialsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -183,14 +295,17 @@ type CollectMaterialsResponse struct {
 	// case_number echoes the request.
 	CaseNumber string `protobuf:"bytes,2,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	// materials in the matter's order.
-	Materials     []*CollectedMaterial `protobuf:"bytes,3,rep,name=materials,proto3" json:"materials,omitempty"`
+	Materials []*CollectedMaterial `protobuf:"bytes,3,rep,name=materials,proto3" json:"materials,omitempty"`
+	// case is the case after the collection, with every material obtained
+	// for it so far.
+	Case          *Case `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CollectMaterialsResponse) Reset() {
 	*x = CollectMaterialsResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	mi := &file_exchange_v1_matters_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -202,7 +317,7 @@ func (x *CollectMaterialsResponse) String() string {
 func (*CollectMaterialsResponse) ProtoMessage() {}
 
 func (x *CollectMaterialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[2]
+	mi := &file_exchange_v1_matters_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -215,7 +330,7 @@ func (x *CollectMaterialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectMaterialsResponse.ProtoReflect.Descriptor instead.
 func (*CollectMaterialsResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{2}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CollectMaterialsResponse) GetMatterCode() string {
@@ -239,6 +354,13 @@ func (x *CollectMaterialsResponse) GetMaterials() []*CollectedMaterial {
 	return nil
 }
 
+func (x *CollectMaterialsResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 // Material is one required material of a matter.
 type Material struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -258,7 +380,7 @@ type Material struct {
 
 func (x *Material) Reset() {
 	*x = Material{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[3]
+	mi := &file_exchange_v1_matters_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +392,7 @@ func (x *Material) String() string {
 func (*Material) ProtoMessage() {}
 
 func (x *Material) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[3]
+	mi := &file_exchange_v1_matters_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +405,7 @@ func (x *Material) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Material.ProtoReflect.Descriptor instead.
 func (*Material) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Material) GetId() string {
@@ -328,8 +450,7 @@ type Matter struct {
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// name is the matter's name.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// department is the department that handles and defined the matter (set
-	// by the hub).
+	// department is the handling department's code (办理部门).
 	Department string `protobuf:"bytes,3,opt,name=department,proto3" json:"department,omitempty"`
 	// materials are the required materials.
 	Materials []*Material `protobuf:"bytes,4,rep,name=materials,proto3" json:"materials,omitempty"`
@@ -338,15 +459,20 @@ type Matter struct {
 	Version int32 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	// updated_at is when this version was stored.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	// updated_by is the department that stored it.
-	UpdatedBy     string `protobuf:"bytes,7,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// updated_by is the coordinator that stored it.
+	UpdatedBy string `protobuf:"bytes,7,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// legal_basis is the document that sets up the matter (设定依据).
+	LegalBasis *LegalBasis `protobuf:"bytes,8,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// time_limit_days is the promised time to complete a case (承诺办结时限), in
+	// working days; a case open far beyond it is flagged to auditors.
+	TimeLimitDays int32 `protobuf:"varint,9,opt,name=time_limit_days,json=timeLimitDays,proto3" json:"time_limit_days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Matter) Reset() {
 	*x = Matter{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[4]
+	mi := &file_exchange_v1_matters_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +484,7 @@ func (x *Matter) String() string {
 func (*Matter) ProtoMessage() {}
 
 func (x *Matter) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[4]
+	mi := &file_exchange_v1_matters_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +497,7 @@ func (x *Matter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Matter.ProtoReflect.Descriptor instead.
 func (*Matter) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Matter) GetCode() string {
@@ -423,6 +549,20 @@ func (x *Matter) GetUpdatedBy() string {
 	return ""
 }
 
+func (x *Matter) GetLegalBasis() *LegalBasis {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return nil
+}
+
+func (x *Matter) GetTimeLimitDays() int32 {
+	if x != nil {
+		return x.TimeLimitDays
+	}
+	return 0
+}
+
 // DefineMatterRequest carries a matter.
 type DefineMatterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -434,7 +574,7 @@ type DefineMatterRequest struct {
 
 func (x *DefineMatterRequest) Reset() {
 	*x = DefineMatterRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[5]
+	mi := &file_exchange_v1_matters_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +586,7 @@ func (x *DefineMatterRequest) String() string {
 func (*DefineMatterRequest) ProtoMessage() {}
 
 func (x *DefineMatterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[5]
+	mi := &file_exchange_v1_matters_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +599,7 @@ func (x *DefineMatterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefineMatterRequest.ProtoReflect.Descriptor instead.
 func (*DefineMatterRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DefineMatterRequest) GetMatter() *Matter {
@@ -480,7 +620,7 @@ type GetMatterRequest struct {
 
 func (x *GetMatterRequest) Reset() {
 	*x = GetMatterRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[6]
+	mi := &file_exchange_v1_matters_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +632,7 @@ func (x *GetMatterRequest) String() string {
 func (*GetMatterRequest) ProtoMessage() {}
 
 func (x *GetMatterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[6]
+	mi := &file_exchange_v1_matters_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +645,7 @@ func (x *GetMatterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMatterRequest.ProtoReflect.Descriptor instead.
 func (*GetMatterRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetMatterRequest) GetCode() string {
@@ -530,7 +670,7 @@ type ListMattersRequest struct {
 
 func (x *ListMattersRequest) Reset() {
 	*x = ListMattersRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[7]
+	mi := &file_exchange_v1_matters_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +682,7 @@ func (x *ListMattersRequest) String() string {
 func (*ListMattersRequest) ProtoMessage() {}
 
 func (x *ListMattersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[7]
+	mi := &file_exchange_v1_matters_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +695,7 @@ func (x *ListMattersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMattersRequest.ProtoReflect.Descriptor instead.
 func (*ListMattersRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{7}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListMattersRequest) GetDepartment() string {
@@ -592,7 +732,7 @@ type ListMattersResponse struct {
 
 func (x *ListMattersResponse) Reset() {
 	*x = ListMattersResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[8]
+	mi := &file_exchange_v1_matters_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +744,7 @@ func (x *ListMattersResponse) String() string {
 func (*ListMattersResponse) ProtoMessage() {}
 
 func (x *ListMattersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[8]
+	mi := &file_exchange_v1_matters_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +757,7 @@ func (x *ListMattersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMattersResponse.ProtoReflect.Descriptor instead.
 func (*ListMattersResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{8}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListMattersResponse) GetMatters() []*Matter {
@@ -647,7 +787,7 @@ type GetExemptionsRequest struct {
 
 func (x *GetExemptionsRequest) Reset() {
 	*x = GetExemptionsRequest{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[9]
+	mi := &file_exchange_v1_matters_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +799,7 @@ func (x *GetExemptionsRequest) String() string {
 func (*GetExemptionsRequest) ProtoMessage() {}
 
 func (x *GetExemptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[9]
+	mi := &file_exchange_v1_matters_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +812,7 @@ func (x *GetExemptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExemptionsRequest.ProtoReflect.Descriptor instead.
 func (*GetExemptionsRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{9}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetExemptionsRequest) GetCode() string {
@@ -705,14 +845,17 @@ type Exemption struct {
 	Provider string `protobuf:"bytes,5,opt,name=provider,proto3" json:"provider,omitempty"`
 	// reason explains the answer and, when the material must be submitted,
 	// what would exempt it.
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// ecert is the applicant's active e-certificate that supplies the
+	// material (source ecertificate).
+	Ecert         string `protobuf:"bytes,7,opt,name=ecert,proto3" json:"ecert,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Exemption) Reset() {
 	*x = Exemption{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[10]
+	mi := &file_exchange_v1_matters_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +867,7 @@ func (x *Exemption) String() string {
 func (*Exemption) ProtoMessage() {}
 
 func (x *Exemption) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[10]
+	mi := &file_exchange_v1_matters_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +880,7 @@ func (x *Exemption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exemption.ProtoReflect.Descriptor instead.
 func (*Exemption) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{10}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Exemption) GetMaterial() *Material {
@@ -782,6 +925,13 @@ func (x *Exemption) GetReason() string {
 	return ""
 }
 
+func (x *Exemption) GetEcert() string {
+	if x != nil {
+		return x.Ecert
+	}
+	return ""
+}
+
 // GetExemptionsResponse lists every material's answer.
 type GetExemptionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -799,7 +949,7 @@ type GetExemptionsResponse struct {
 
 func (x *GetExemptionsResponse) Reset() {
 	*x = GetExemptionsResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[11]
+	mi := &file_exchange_v1_matters_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +961,7 @@ func (x *GetExemptionsResponse) String() string {
 func (*GetExemptionsResponse) ProtoMessage() {}
 
 func (x *GetExemptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[11]
+	mi := &file_exchange_v1_matters_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +974,7 @@ func (x *GetExemptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExemptionsResponse.ProtoReflect.Descriptor instead.
 func (*GetExemptionsResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{11}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetExemptionsResponse) GetMatterCode() string {
@@ -866,7 +1016,7 @@ type DefineMatterResponse struct {
 
 func (x *DefineMatterResponse) Reset() {
 	*x = DefineMatterResponse{}
-	mi := &file_exchange_v1_matters_proto_msgTypes[12]
+	mi := &file_exchange_v1_matters_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1028,7 @@ func (x *DefineMatterResponse) String() string {
 func (*DefineMatterResponse) ProtoMessage() {}
 
 func (x *DefineMatterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_matters_proto_msgTypes[12]
+	mi := &file_exchange_v1_matters_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1041,7 @@ func (x *DefineMatterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefineMatterResponse.ProtoReflect.Descriptor instead.
 func (*DefineMatterResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{12}
+	return file_exchange_v1_matters_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DefineMatterResponse) GetMatter() *Matter {
@@ -905,32 +1055,44 @@ var File_exchange_v1_matters_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_matters_proto_rawDesc = "" +
 	"\n" +
-	"\x19exchange/v1/matters.proto\x12\x11gxhub.exchange.v1\x1a\x17exchange/v1/pulls.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x8b\x01\n" +
+	"\x19exchange/v1/matters.proto\x12\x11gxhub.exchange.v1\x1a\x17exchange/v1/cases.proto\x1a\x19exchange/v1/catalog.proto\x1a\x17exchange/v1/pulls.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x8b\x01\n" +
 	"\x17CollectMaterialsRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1c\n" +
 	"\tapplicant\x18\x02 \x01(\tR\tapplicant\x12\x1f\n" +
 	"\vcase_number\x18\x03 \x01(\tR\n" +
 	"caseNumber\x12\x1d\n" +
 	"\n" +
-	"fresh_only\x18\x04 \x01(\bR\tfreshOnly\"\xcc\x01\n" +
+	"fresh_only\x18\x04 \x01(\bR\tfreshOnly\"\x85\x02\n" +
 	"\x11CollectedMaterial\x12:\n" +
 	"\texemption\x18\x01 \x01(\v2\x1c.gxhub.exchange.v1.ExemptionR\texemption\x123\n" +
 	"\x04pull\x18\x02 \x01(\v2\x1f.gxhub.exchange.v1.PullResponseR\x04pull\x12!\n" +
 	"\ferror_reason\x18\x03 \x01(\tR\verrorReason\x12#\n" +
-	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\"\xa0\x01\n" +
+	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\x127\n" +
+	"\x05ecert\x18\x05 \x01(\v2!.gxhub.exchange.v1.CollectedECertR\x05ecert\"\xc7\x01\n" +
+	"\x0eCollectedECert\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x1b\n" +
+	"\ttype_code\x18\x02 \x01(\tR\btypeCode\x12\x16\n" +
+	"\x06holder\x18\x03 \x01(\tR\x06holder\x12\x16\n" +
+	"\x06sealed\x18\x04 \x01(\tR\x06sealed\x12\x16\n" +
+	"\x06digest\x18\x05 \x01(\tR\x06digest\x12\x18\n" +
+	"\averdict\x18\x06 \x01(\tR\averdict\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xcd\x01\n" +
 	"\x18CollectMaterialsResponse\x12\x1f\n" +
 	"\vmatter_code\x18\x01 \x01(\tR\n" +
 	"matterCode\x12\x1f\n" +
 	"\vcase_number\x18\x02 \x01(\tR\n" +
 	"caseNumber\x12B\n" +
-	"\tmaterials\x18\x03 \x03(\v2$.gxhub.exchange.v1.CollectedMaterialR\tmaterials\"\x7f\n" +
+	"\tmaterials\x18\x03 \x03(\v2$.gxhub.exchange.v1.CollectedMaterialR\tmaterials\x12+\n" +
+	"\x04case\x18\x04 \x01(\v2\x17.gxhub.exchange.v1.CaseR\x04case\"\x7f\n" +
 	"\bMaterial\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bresource\x18\x03 \x01(\tR\bresource\x12\x14\n" +
 	"\x05items\x18\x04 \x03(\tR\x05items\x12\x1d\n" +
 	"\n" +
-	"ecert_type\x18\x05 \x01(\tR\tecertType\"\xff\x01\n" +
+	"ecert_type\x18\x05 \x01(\tR\tecertType\"\xe7\x02\n" +
 	"\x06Matter\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1e\n" +
@@ -942,7 +1104,10 @@ const file_exchange_v1_matters_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\a \x01(\tR\tupdatedBy\"H\n" +
+	"updated_by\x18\a \x01(\tR\tupdatedBy\x12>\n" +
+	"\vlegal_basis\x18\b \x01(\v2\x1d.gxhub.exchange.v1.LegalBasisR\n" +
+	"legalBasis\x12&\n" +
+	"\x0ftime_limit_days\x18\t \x01(\x05R\rtimeLimitDays\"H\n" +
 	"\x13DefineMatterRequest\x121\n" +
 	"\x06matter\x18\x01 \x01(\v2\x19.gxhub.exchange.v1.MatterR\x06matter\"&\n" +
 	"\x10GetMatterRequest\x12\x12\n" +
@@ -959,14 +1124,15 @@ const file_exchange_v1_matters_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
 	"\x14GetExemptionsRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1c\n" +
-	"\tapplicant\x18\x02 \x01(\tR\tapplicant\"\xca\x01\n" +
+	"\tapplicant\x18\x02 \x01(\tR\tapplicant\"\xe0\x01\n" +
 	"\tExemption\x127\n" +
 	"\bmaterial\x18\x01 \x01(\v2\x1b.gxhub.exchange.v1.MaterialR\bmaterial\x12\x16\n" +
 	"\x06exempt\x18\x02 \x01(\bR\x06exempt\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\tR\x06source\x12 \n" +
 	"\vrequirement\x18\x04 \x01(\tR\vrequirement\x12\x1a\n" +
 	"\bprovider\x18\x05 \x01(\tR\bprovider\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xc4\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05ecert\x18\a \x01(\tR\x05ecert\"\xc4\x01\n" +
 	"\x15GetExemptionsResponse\x12\x1f\n" +
 	"\vmatter_code\x18\x01 \x01(\tR\n" +
 	"matterCode\x12%\n" +
@@ -976,18 +1142,18 @@ const file_exchange_v1_matters_proto_rawDesc = "" +
 	"exemptions\x18\x04 \x03(\v2\x1c.gxhub.exchange.v1.ExemptionR\n" +
 	"exemptions\"I\n" +
 	"\x14DefineMatterResponse\x121\n" +
-	"\x06matter\x18\x01 \x01(\v2\x19.gxhub.exchange.v1.MatterR\x06matter2\xaf\f\n" +
-	"\rMatterService\x12\xb9\x02\n" +
-	"\fDefineMatter\x12&.gxhub.exchange.v1.DefineMatterRequest\x1a'.gxhub.exchange.v1.DefineMatterResponse\"\xd7\x01\x92A\xb8\x01\n" +
-	"\rMatterService\x12\x19Define or change a matter\x1a\x8b\x01A matter (事项编码, name) with its required materials; each maps to a resource and data items, to an e-certificate type, or to nothing.\x82\xd3\xe4\x93\x02\x15:\x06matter\"\v/v1/matters\x12\xbd\x01\n" +
+	"\x06matter\x18\x01 \x01(\v2\x19.gxhub.exchange.v1.MatterR\x06matter2\xc7\x0e\n" +
+	"\rMatterService\x12\xd2\x03\n" +
+	"\fDefineMatter\x12&.gxhub.exchange.v1.DefineMatterRequest\x1a'.gxhub.exchange.v1.DefineMatterResponse\"\xf0\x02\x92A\xd1\x02\n" +
+	"\rMatterService\x12)Register or change a matter (coordinator)\x1a\x94\x02A matter (事项编码, name, handling department, legal basis, promised time limit in working days) with its required materials; each maps to a resource and data items, to an e-certificate type, or to nothing. `gxctl matter import` loads a CSV or JSON file through this call.\x82\xd3\xe4\x93\x02\x15:\x06matter\"\v/v1/matters\x12\xbd\x01\n" +
 	"\tGetMatter\x12#.gxhub.exchange.v1.GetMatterRequest\x1a\x19.gxhub.exchange.v1.Matter\"p\x92AS\n" +
 	"\rMatterService\x12\rRead a matter\x1a3The current version of a matter with its materials.\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/matters/{code}\x12\xd0\x01\n" +
 	"\vListMatters\x12%.gxhub.exchange.v1.ListMattersRequest\x1a&.gxhub.exchange.v1.ListMattersResponse\"r\x92A\\\n" +
-	"\rMatterService\x12\fList matters\x1a=Matters ordered by code, optionally of one department, paged.\x82\xd3\xe4\x93\x02\r\x12\v/v1/matters\x12\xb2\x03\n" +
-	"\rGetExemptions\x12'.gxhub.exchange.v1.GetExemptionsRequest\x1a(.gxhub.exchange.v1.GetExemptionsResponse\"\xcd\x02\x92A\xa1\x02\n" +
-	"\rMatterService\x12$Which materials must not be demanded\x1a\xe9\x01A material is exempt when a granted requirement of the calling department covers its data items for this matter, or when it is an e-certificate of a known type. POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/matters/{code}:exemptions\x12\x99\x03\n" +
-	"\x10CollectMaterials\x12*.gxhub.exchange.v1.CollectMaterialsRequest\x1a+.gxhub.exchange.v1.CollectMaterialsResponse\"\xab\x02\x92A\x82\x02\n" +
-	"\rMatterService\x12%Collect a case's materials by sharing\x1a\xc9\x01Exemptions for the applicant plus, for each material supplied by sharing, the signed pull result (verify each with the hub key). POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/matters/{code}:collectB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\rMatterService\x12\fList matters\x1a=Matters ordered by code, optionally of one department, paged.\x82\xd3\xe4\x93\x02\r\x12\v/v1/matters\x12\xd3\x03\n" +
+	"\rGetExemptions\x12'.gxhub.exchange.v1.GetExemptionsRequest\x1a(.gxhub.exchange.v1.GetExemptionsResponse\"\xee\x02\x92A\xc2\x02\n" +
+	"\rMatterService\x12$Which materials must not be demanded\x1a\x8a\x02A material is exempt when a granted requirement of the calling department covers its data items for this matter, or when the applicant holds an active e-certificate of its type in the registry. POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/matters/{code}:exemptions\x12\xf7\x03\n" +
+	"\x10CollectMaterials\x12*.gxhub.exchange.v1.CollectMaterialsRequest\x1a+.gxhub.exchange.v1.CollectMaterialsResponse\"\x89\x03\x92A\xe0\x02\n" +
+	"\rMatterService\x12%Collect a case's materials by sharing\x1a\xa7\x02For an open case of the caller: exemptions for its applicant plus, for each material supplied by sharing, the signed pull result (verify each with the hub key), and for each e-certificate material the verified certificate. POST so that the applicant's identity number stays out of URLs and logs.\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/matters/{code}:collectB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -1006,50 +1172,56 @@ func file_exchange_v1_matters_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_matters_proto_rawDescData
 }
 
-var file_exchange_v1_matters_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_exchange_v1_matters_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_exchange_v1_matters_proto_goTypes = []any{
 	(*CollectMaterialsRequest)(nil),  // 0: gxhub.exchange.v1.CollectMaterialsRequest
 	(*CollectedMaterial)(nil),        // 1: gxhub.exchange.v1.CollectedMaterial
-	(*CollectMaterialsResponse)(nil), // 2: gxhub.exchange.v1.CollectMaterialsResponse
-	(*Material)(nil),                 // 3: gxhub.exchange.v1.Material
-	(*Matter)(nil),                   // 4: gxhub.exchange.v1.Matter
-	(*DefineMatterRequest)(nil),      // 5: gxhub.exchange.v1.DefineMatterRequest
-	(*GetMatterRequest)(nil),         // 6: gxhub.exchange.v1.GetMatterRequest
-	(*ListMattersRequest)(nil),       // 7: gxhub.exchange.v1.ListMattersRequest
-	(*ListMattersResponse)(nil),      // 8: gxhub.exchange.v1.ListMattersResponse
-	(*GetExemptionsRequest)(nil),     // 9: gxhub.exchange.v1.GetExemptionsRequest
-	(*Exemption)(nil),                // 10: gxhub.exchange.v1.Exemption
-	(*GetExemptionsResponse)(nil),    // 11: gxhub.exchange.v1.GetExemptionsResponse
-	(*DefineMatterResponse)(nil),     // 12: gxhub.exchange.v1.DefineMatterResponse
-	(*PullResponse)(nil),             // 13: gxhub.exchange.v1.PullResponse
-	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+	(*CollectedECert)(nil),           // 2: gxhub.exchange.v1.CollectedECert
+	(*CollectMaterialsResponse)(nil), // 3: gxhub.exchange.v1.CollectMaterialsResponse
+	(*Material)(nil),                 // 4: gxhub.exchange.v1.Material
+	(*Matter)(nil),                   // 5: gxhub.exchange.v1.Matter
+	(*DefineMatterRequest)(nil),      // 6: gxhub.exchange.v1.DefineMatterRequest
+	(*GetMatterRequest)(nil),         // 7: gxhub.exchange.v1.GetMatterRequest
+	(*ListMattersRequest)(nil),       // 8: gxhub.exchange.v1.ListMattersRequest
+	(*ListMattersResponse)(nil),      // 9: gxhub.exchange.v1.ListMattersResponse
+	(*GetExemptionsRequest)(nil),     // 10: gxhub.exchange.v1.GetExemptionsRequest
+	(*Exemption)(nil),                // 11: gxhub.exchange.v1.Exemption
+	(*GetExemptionsResponse)(nil),    // 12: gxhub.exchange.v1.GetExemptionsResponse
+	(*DefineMatterResponse)(nil),     // 13: gxhub.exchange.v1.DefineMatterResponse
+	(*PullResponse)(nil),             // 14: gxhub.exchange.v1.PullResponse
+	(*Case)(nil),                     // 15: gxhub.exchange.v1.Case
+	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*LegalBasis)(nil),               // 17: gxhub.exchange.v1.LegalBasis
 }
 var file_exchange_v1_matters_proto_depIdxs = []int32{
-	10, // 0: gxhub.exchange.v1.CollectedMaterial.exemption:type_name -> gxhub.exchange.v1.Exemption
-	13, // 1: gxhub.exchange.v1.CollectedMaterial.pull:type_name -> gxhub.exchange.v1.PullResponse
-	1,  // 2: gxhub.exchange.v1.CollectMaterialsResponse.materials:type_name -> gxhub.exchange.v1.CollectedMaterial
-	3,  // 3: gxhub.exchange.v1.Matter.materials:type_name -> gxhub.exchange.v1.Material
-	14, // 4: gxhub.exchange.v1.Matter.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 5: gxhub.exchange.v1.DefineMatterRequest.matter:type_name -> gxhub.exchange.v1.Matter
-	4,  // 6: gxhub.exchange.v1.ListMattersResponse.matters:type_name -> gxhub.exchange.v1.Matter
-	3,  // 7: gxhub.exchange.v1.Exemption.material:type_name -> gxhub.exchange.v1.Material
-	10, // 8: gxhub.exchange.v1.GetExemptionsResponse.exemptions:type_name -> gxhub.exchange.v1.Exemption
-	4,  // 9: gxhub.exchange.v1.DefineMatterResponse.matter:type_name -> gxhub.exchange.v1.Matter
-	5,  // 10: gxhub.exchange.v1.MatterService.DefineMatter:input_type -> gxhub.exchange.v1.DefineMatterRequest
-	6,  // 11: gxhub.exchange.v1.MatterService.GetMatter:input_type -> gxhub.exchange.v1.GetMatterRequest
-	7,  // 12: gxhub.exchange.v1.MatterService.ListMatters:input_type -> gxhub.exchange.v1.ListMattersRequest
-	9,  // 13: gxhub.exchange.v1.MatterService.GetExemptions:input_type -> gxhub.exchange.v1.GetExemptionsRequest
-	0,  // 14: gxhub.exchange.v1.MatterService.CollectMaterials:input_type -> gxhub.exchange.v1.CollectMaterialsRequest
-	12, // 15: gxhub.exchange.v1.MatterService.DefineMatter:output_type -> gxhub.exchange.v1.DefineMatterResponse
-	4,  // 16: gxhub.exchange.v1.MatterService.GetMatter:output_type -> gxhub.exchange.v1.Matter
-	8,  // 17: gxhub.exchange.v1.MatterService.ListMatters:output_type -> gxhub.exchange.v1.ListMattersResponse
-	11, // 18: gxhub.exchange.v1.MatterService.GetExemptions:output_type -> gxhub.exchange.v1.GetExemptionsResponse
-	2,  // 19: gxhub.exchange.v1.MatterService.CollectMaterials:output_type -> gxhub.exchange.v1.CollectMaterialsResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 0: gxhub.exchange.v1.CollectedMaterial.exemption:type_name -> gxhub.exchange.v1.Exemption
+	14, // 1: gxhub.exchange.v1.CollectedMaterial.pull:type_name -> gxhub.exchange.v1.PullResponse
+	2,  // 2: gxhub.exchange.v1.CollectedMaterial.ecert:type_name -> gxhub.exchange.v1.CollectedECert
+	1,  // 3: gxhub.exchange.v1.CollectMaterialsResponse.materials:type_name -> gxhub.exchange.v1.CollectedMaterial
+	15, // 4: gxhub.exchange.v1.CollectMaterialsResponse.case:type_name -> gxhub.exchange.v1.Case
+	4,  // 5: gxhub.exchange.v1.Matter.materials:type_name -> gxhub.exchange.v1.Material
+	16, // 6: gxhub.exchange.v1.Matter.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 7: gxhub.exchange.v1.Matter.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	5,  // 8: gxhub.exchange.v1.DefineMatterRequest.matter:type_name -> gxhub.exchange.v1.Matter
+	5,  // 9: gxhub.exchange.v1.ListMattersResponse.matters:type_name -> gxhub.exchange.v1.Matter
+	4,  // 10: gxhub.exchange.v1.Exemption.material:type_name -> gxhub.exchange.v1.Material
+	11, // 11: gxhub.exchange.v1.GetExemptionsResponse.exemptions:type_name -> gxhub.exchange.v1.Exemption
+	5,  // 12: gxhub.exchange.v1.DefineMatterResponse.matter:type_name -> gxhub.exchange.v1.Matter
+	6,  // 13: gxhub.exchange.v1.MatterService.DefineMatter:input_type -> gxhub.exchange.v1.DefineMatterRequest
+	7,  // 14: gxhub.exchange.v1.MatterService.GetMatter:input_type -> gxhub.exchange.v1.GetMatterRequest
+	8,  // 15: gxhub.exchange.v1.MatterService.ListMatters:input_type -> gxhub.exchange.v1.ListMattersRequest
+	10, // 16: gxhub.exchange.v1.MatterService.GetExemptions:input_type -> gxhub.exchange.v1.GetExemptionsRequest
+	0,  // 17: gxhub.exchange.v1.MatterService.CollectMaterials:input_type -> gxhub.exchange.v1.CollectMaterialsRequest
+	13, // 18: gxhub.exchange.v1.MatterService.DefineMatter:output_type -> gxhub.exchange.v1.DefineMatterResponse
+	5,  // 19: gxhub.exchange.v1.MatterService.GetMatter:output_type -> gxhub.exchange.v1.Matter
+	9,  // 20: gxhub.exchange.v1.MatterService.ListMatters:output_type -> gxhub.exchange.v1.ListMattersResponse
+	12, // 21: gxhub.exchange.v1.MatterService.GetExemptions:output_type -> gxhub.exchange.v1.GetExemptionsResponse
+	3,  // 22: gxhub.exchange.v1.MatterService.CollectMaterials:output_type -> gxhub.exchange.v1.CollectMaterialsResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_matters_proto_init() }
@@ -1057,6 +1229,8 @@ func file_exchange_v1_matters_proto_init() {
 	if File_exchange_v1_matters_proto != nil {
 		return
 	}
+	file_exchange_v1_cases_proto_init()
+	file_exchange_v1_catalog_proto_init()
 	file_exchange_v1_pulls_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1064,7 +1238,7 @@ func file_exchange_v1_matters_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_matters_proto_rawDesc), len(file_exchange_v1_matters_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

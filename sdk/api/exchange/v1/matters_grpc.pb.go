@@ -37,10 +37,10 @@ const (
 //
 // MatterService defines matters and answers which materials are exempt.
 type MatterServiceClient interface {
-	// DefineMatter creates a matter (matter.version 0) or stores a new version
-	// (matter.version = the current version). Coordinators and consumers may
-	// define matters; only the defining department or a coordinator may
-	// change one.
+	// DefineMatter registers a matter (matter.version 0) or stores a new
+	// version (matter.version = the current version). The coordinator keeps
+	// the matter registry (事项目录): requirements, cases and pulls name
+	// registered matters only. Every version is kept and audited.
 	DefineMatter(ctx context.Context, in *DefineMatterRequest, opts ...grpc.CallOption) (*DefineMatterResponse, error)
 	// GetMatter returns the current version of a matter.
 	GetMatter(ctx context.Context, in *GetMatterRequest, opts ...grpc.CallOption) (*Matter, error)
@@ -50,12 +50,15 @@ type MatterServiceClient interface {
 	// calling department must not demand (免于提交) and which must still be
 	// submitted, with the reason for each.
 	GetExemptions(ctx context.Context, in *GetExemptionsRequest, opts ...grpc.CallOption) (*GetExemptionsResponse, error)
-	// CollectMaterials answers the exemptions for an applicant and, in the same
-	// call, pulls every material that sharing supplies for the case: one
-	// purpose-bound pull (matter code, case number, applicant as subject) under
-	// the granted requirement that covers it, each signed by the hub and
-	// audited like any pull. A pull that is refused or fails is reported for its
-	// material; the others still come back.
+	// CollectMaterials answers the exemptions for an open case's applicant and,
+	// in the same call, obtains every material that sharing or the
+	// e-certificate registry supplies: one purpose-bound pull (the case's
+	// matter and number, the applicant as subject) under the granted
+	// requirement that covers it, each signed by the hub and audited like any
+	// pull; and the applicant's active e-certificate of the material's type,
+	// fetched from the registry and verified. What was obtained, and how, is
+	// recorded in the case. A material that fails is reported; the others
+	// still come back.
 	CollectMaterials(ctx context.Context, in *CollectMaterialsRequest, opts ...grpc.CallOption) (*CollectMaterialsResponse, error)
 }
 
@@ -123,10 +126,10 @@ func (c *matterServiceClient) CollectMaterials(ctx context.Context, in *CollectM
 //
 // MatterService defines matters and answers which materials are exempt.
 type MatterServiceServer interface {
-	// DefineMatter creates a matter (matter.version 0) or stores a new version
-	// (matter.version = the current version). Coordinators and consumers may
-	// define matters; only the defining department or a coordinator may
-	// change one.
+	// DefineMatter registers a matter (matter.version 0) or stores a new
+	// version (matter.version = the current version). The coordinator keeps
+	// the matter registry (事项目录): requirements, cases and pulls name
+	// registered matters only. Every version is kept and audited.
 	DefineMatter(context.Context, *DefineMatterRequest) (*DefineMatterResponse, error)
 	// GetMatter returns the current version of a matter.
 	GetMatter(context.Context, *GetMatterRequest) (*Matter, error)
@@ -136,12 +139,15 @@ type MatterServiceServer interface {
 	// calling department must not demand (免于提交) and which must still be
 	// submitted, with the reason for each.
 	GetExemptions(context.Context, *GetExemptionsRequest) (*GetExemptionsResponse, error)
-	// CollectMaterials answers the exemptions for an applicant and, in the same
-	// call, pulls every material that sharing supplies for the case: one
-	// purpose-bound pull (matter code, case number, applicant as subject) under
-	// the granted requirement that covers it, each signed by the hub and
-	// audited like any pull. A pull that is refused or fails is reported for its
-	// material; the others still come back.
+	// CollectMaterials answers the exemptions for an open case's applicant and,
+	// in the same call, obtains every material that sharing or the
+	// e-certificate registry supplies: one purpose-bound pull (the case's
+	// matter and number, the applicant as subject) under the granted
+	// requirement that covers it, each signed by the hub and audited like any
+	// pull; and the applicant's active e-certificate of the material's type,
+	// fetched from the registry and verified. What was obtained, and how, is
+	// recorded in the case. A material that fails is reported; the others
+	// still come back.
 	CollectMaterials(context.Context, *CollectMaterialsRequest) (*CollectMaterialsResponse, error)
 	mustEmbedUnimplementedMatterServiceServer()
 }

@@ -639,9 +639,20 @@ type Objection struct {
 	// Department that resolved it.
 	ResolvedBy string `protobuf:"bytes,12,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
 	// Resolution text.
-	Resolution    string `protobuf:"bytes,13,opt,name=resolution,proto3" json:"resolution,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Resolution string `protobuf:"bytes,13,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	// The provider answers before this (working days from raised_at: the
+	// resource's objection_days or the hub's default).
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// When the unanswered objection was escalated to the coordinator (unset
+	// until then).
+	EscalatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=escalated_at,json=escalatedAt,proto3" json:"escalated_at,omitempty"`
+	// The record version that corrected the data (state corrected).
+	CorrectedVersion int64 `protobuf:"varint,16,opt,name=corrected_version,json=correctedVersion,proto3" json:"corrected_version,omitempty"`
+	// The deadline counted days of a year whose working-day calendar was not
+	// announced yet (statutory holidays only).
+	DeadlineProvisional bool `protobuf:"varint,17,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Objection) Reset() {
@@ -763,6 +774,34 @@ func (x *Objection) GetResolution() string {
 		return x.Resolution
 	}
 	return ""
+}
+
+func (x *Objection) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Objection) GetEscalatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EscalatedAt
+	}
+	return nil
+}
+
+func (x *Objection) GetCorrectedVersion() int64 {
+	if x != nil {
+		return x.CorrectedVersion
+	}
+	return 0
+}
+
+func (x *Objection) GetDeadlineProvisional() bool {
+	if x != nil {
+		return x.DeadlineProvisional
+	}
+	return false
 }
 
 // RaiseObjectionRequest objects to a record.
@@ -942,7 +981,8 @@ func (x *ResolveObjectionResponse) GetObjection() *Objection {
 // ListObjectionsRequest filters objections.
 type ListObjectionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "provider" (routed to the caller) or "consumer" (raised by the caller; default).
+	// "provider" (routed to the caller), "consumer" (raised by the caller;
+	// default) or "coordinator" (escalated objections; coordinators only).
 	As string `protobuf:"bytes,1,opt,name=as,proto3" json:"as,omitempty"`
 	// Only this state (unspecified = any).
 	State ObjectionState `protobuf:"varint,2,opt,name=state,proto3,enum=gxhub.exchange.v1.ObjectionState" json:"state,omitempty"`
@@ -1063,7 +1103,8 @@ type ResolveObjectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Objection id.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// OBJECTION_STATE_CORRECTED or OBJECTION_STATE_REJECTED.
+	// OBJECTION_STATE_CORRECTED (needs a record version published after the
+	// objection) or OBJECTION_STATE_REJECTED.
 	State ObjectionState `protobuf:"varint,2,opt,name=state,proto3,enum=gxhub.exchange.v1.ObjectionState" json:"state,omitempty"`
 	// What was done, or why the record stands.
 	Resolution    string `protobuf:"bytes,3,opt,name=resolution,proto3" json:"resolution,omitempty"`
@@ -1163,7 +1204,7 @@ const file_exchange_v1_records_proto_rawDesc = "" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\"Q\n" +
 	"\x18GetRecordHistoryResponse\x125\n" +
-	"\bversions\x18\x01 \x03(\v2\x19.gxhub.exchange.v1.RecordR\bversions\"\xca\x03\n" +
+	"\bversions\x18\x01 \x03(\v2\x19.gxhub.exchange.v1.RecordR\bversions\"\xa1\x05\n" +
 	"\tObjection\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bresource\x18\x02 \x01(\tR\bresource\x12\x18\n" +
@@ -1182,7 +1223,11 @@ const file_exchange_v1_records_proto_rawDesc = "" +
 	"resolvedBy\x12\x1e\n" +
 	"\n" +
 	"resolution\x18\r \x01(\tR\n" +
-	"resolution\"\x9e\x01\n" +
+	"resolution\x126\n" +
+	"\bdeadline\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12=\n" +
+	"\fescalated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\vescalatedAt\x12+\n" +
+	"\x11corrected_version\x18\x10 \x01(\x03R\x10correctedVersion\x121\n" +
+	"\x14deadline_provisional\x18\x11 \x01(\bR\x13deadlineProvisional\"\x9e\x01\n" +
 	"\x15RaiseObjectionRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12%\n" +
@@ -1282,26 +1327,28 @@ var file_exchange_v1_records_proto_depIdxs = []int32{
 	1,  // 8: gxhub.exchange.v1.Objection.state:type_name -> gxhub.exchange.v1.ObjectionState
 	18, // 9: gxhub.exchange.v1.Objection.raised_at:type_name -> google.protobuf.Timestamp
 	18, // 10: gxhub.exchange.v1.Objection.resolved_at:type_name -> google.protobuf.Timestamp
-	9,  // 11: gxhub.exchange.v1.RaiseObjectionResponse.objection:type_name -> gxhub.exchange.v1.Objection
-	9,  // 12: gxhub.exchange.v1.ResolveObjectionResponse.objection:type_name -> gxhub.exchange.v1.Objection
-	1,  // 13: gxhub.exchange.v1.ListObjectionsRequest.state:type_name -> gxhub.exchange.v1.ObjectionState
-	9,  // 14: gxhub.exchange.v1.ListObjectionsResponse.objections:type_name -> gxhub.exchange.v1.Objection
-	1,  // 15: gxhub.exchange.v1.ResolveObjectionRequest.state:type_name -> gxhub.exchange.v1.ObjectionState
-	3,  // 16: gxhub.exchange.v1.RecordService.Publish:input_type -> gxhub.exchange.v1.PublishRequest
-	7,  // 17: gxhub.exchange.v1.RecordService.GetRecordHistory:input_type -> gxhub.exchange.v1.GetRecordHistoryRequest
-	10, // 18: gxhub.exchange.v1.ObjectionService.RaiseObjection:input_type -> gxhub.exchange.v1.RaiseObjectionRequest
-	13, // 19: gxhub.exchange.v1.ObjectionService.ListObjections:input_type -> gxhub.exchange.v1.ListObjectionsRequest
-	15, // 20: gxhub.exchange.v1.ObjectionService.ResolveObjection:input_type -> gxhub.exchange.v1.ResolveObjectionRequest
-	5,  // 21: gxhub.exchange.v1.RecordService.Publish:output_type -> gxhub.exchange.v1.PublishResponse
-	8,  // 22: gxhub.exchange.v1.RecordService.GetRecordHistory:output_type -> gxhub.exchange.v1.GetRecordHistoryResponse
-	11, // 23: gxhub.exchange.v1.ObjectionService.RaiseObjection:output_type -> gxhub.exchange.v1.RaiseObjectionResponse
-	14, // 24: gxhub.exchange.v1.ObjectionService.ListObjections:output_type -> gxhub.exchange.v1.ListObjectionsResponse
-	12, // 25: gxhub.exchange.v1.ObjectionService.ResolveObjection:output_type -> gxhub.exchange.v1.ResolveObjectionResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	18, // 11: gxhub.exchange.v1.Objection.deadline:type_name -> google.protobuf.Timestamp
+	18, // 12: gxhub.exchange.v1.Objection.escalated_at:type_name -> google.protobuf.Timestamp
+	9,  // 13: gxhub.exchange.v1.RaiseObjectionResponse.objection:type_name -> gxhub.exchange.v1.Objection
+	9,  // 14: gxhub.exchange.v1.ResolveObjectionResponse.objection:type_name -> gxhub.exchange.v1.Objection
+	1,  // 15: gxhub.exchange.v1.ListObjectionsRequest.state:type_name -> gxhub.exchange.v1.ObjectionState
+	9,  // 16: gxhub.exchange.v1.ListObjectionsResponse.objections:type_name -> gxhub.exchange.v1.Objection
+	1,  // 17: gxhub.exchange.v1.ResolveObjectionRequest.state:type_name -> gxhub.exchange.v1.ObjectionState
+	3,  // 18: gxhub.exchange.v1.RecordService.Publish:input_type -> gxhub.exchange.v1.PublishRequest
+	7,  // 19: gxhub.exchange.v1.RecordService.GetRecordHistory:input_type -> gxhub.exchange.v1.GetRecordHistoryRequest
+	10, // 20: gxhub.exchange.v1.ObjectionService.RaiseObjection:input_type -> gxhub.exchange.v1.RaiseObjectionRequest
+	13, // 21: gxhub.exchange.v1.ObjectionService.ListObjections:input_type -> gxhub.exchange.v1.ListObjectionsRequest
+	15, // 22: gxhub.exchange.v1.ObjectionService.ResolveObjection:input_type -> gxhub.exchange.v1.ResolveObjectionRequest
+	5,  // 23: gxhub.exchange.v1.RecordService.Publish:output_type -> gxhub.exchange.v1.PublishResponse
+	8,  // 24: gxhub.exchange.v1.RecordService.GetRecordHistory:output_type -> gxhub.exchange.v1.GetRecordHistoryResponse
+	11, // 25: gxhub.exchange.v1.ObjectionService.RaiseObjection:output_type -> gxhub.exchange.v1.RaiseObjectionResponse
+	14, // 26: gxhub.exchange.v1.ObjectionService.ListObjections:output_type -> gxhub.exchange.v1.ListObjectionsResponse
+	12, // 27: gxhub.exchange.v1.ObjectionService.ResolveObjection:output_type -> gxhub.exchange.v1.ResolveObjectionResponse
+	23, // [23:28] is the sub-list for method output_type
+	18, // [18:23] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_records_proto_init() }

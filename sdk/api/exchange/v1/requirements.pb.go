@@ -35,12 +35,13 @@ type Decision struct {
 	// seq numbers the decisions from 1.
 	Seq int32 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// action is submit, auto_grant, accept_complete, return_incomplete, grant,
-	// refuse, escalate, order_share, confirm_refusal, revoke or withdraw.
+	// refuse, escalate, order_share, confirm_refusal, revoke, withdraw or
+	// catalogue_notice (a change of the resource was proposed or decided).
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
 	// by is the deciding department's code, or "system".
 	By string `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
 	// legal_basis is the cited legal basis (refusals).
-	LegalBasis string `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	LegalBasis *LegalBasis `protobuf:"bytes,9,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
 	// comment is free text.
 	Comment string `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
 	// at is when the decision was recorded.
@@ -105,11 +106,11 @@ func (x *Decision) GetBy() string {
 	return ""
 }
 
-func (x *Decision) GetLegalBasis() string {
+func (x *Decision) GetLegalBasis() *LegalBasis {
 	if x != nil {
 		return x.LegalBasis
 	}
-	return ""
+	return nil
 }
 
 func (x *Decision) GetComment() string {
@@ -176,8 +177,15 @@ type Requirement struct {
 	// provision_method is how the consumer wants the data: pull_api,
 	// subscription or batch_file.
 	ProvisionMethod string `protobuf:"bytes,15,opt,name=provision_method,json=provisionMethod,proto3" json:"provision_method,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// deadline_provisional is true when the deadline runs into a year whose
+	// working-day calendar is not announced yet and was computed from the
+	// statutory holidays alone; it is recomputed (a recompute_deadline decision)
+	// once the coordinator publishes the year.
+	DeadlineProvisional bool `protobuf:"varint,16,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	// deadline_working_days is the number of working days the deadline allows.
+	DeadlineWorkingDays int32 `protobuf:"varint,17,opt,name=deadline_working_days,json=deadlineWorkingDays,proto3" json:"deadline_working_days,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Requirement) Reset() {
@@ -313,6 +321,20 @@ func (x *Requirement) GetProvisionMethod() string {
 		return x.ProvisionMethod
 	}
 	return ""
+}
+
+func (x *Requirement) GetDeadlineProvisional() bool {
+	if x != nil {
+		return x.DeadlineProvisional
+	}
+	return false
+}
+
+func (x *Requirement) GetDeadlineWorkingDays() int32 {
+	if x != nil {
+		return x.DeadlineWorkingDays
+	}
+	return 0
 }
 
 // FileRequirementRequest is a new requirement.
@@ -625,8 +647,10 @@ type DecideRequirementRequest struct {
 	// action is accept_complete, return_incomplete, submit, grant, refuse,
 	// order_share, confirm_refusal, revoke or withdraw.
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
-	// legal_basis is required for refuse and confirm_refusal.
-	LegalBasis string `protobuf:"bytes,3,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// legal_basis is required for refuse and confirm_refusal: kind, title,
+	// article and document number of the law, regulation, rule, superior
+	// department's provision or government approval.
+	LegalBasis *LegalBasis `protobuf:"bytes,9,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
 	// comment is required for return_incomplete (what is missing).
 	Comment string `protobuf:"bytes,4,opt,name=comment,proto3" json:"comment,omitempty"`
 	// items amends the data items (submit only).
@@ -685,11 +709,11 @@ func (x *DecideRequirementRequest) GetAction() string {
 	return ""
 }
 
-func (x *DecideRequirementRequest) GetLegalBasis() string {
+func (x *DecideRequirementRequest) GetLegalBasis() *LegalBasis {
 	if x != nil {
 		return x.LegalBasis
 	}
-	return ""
+	return nil
 }
 
 func (x *DecideRequirementRequest) GetComment() string {
@@ -823,18 +847,18 @@ var File_exchange_v1_requirements_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"\n" +
-	"\x1eexchange/v1/requirements.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe8\x01\n" +
+	"\x1eexchange/v1/requirements.proto\x12\x11gxhub.exchange.v1\x1a\x19exchange/v1/catalog.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x8d\x02\n" +
 	"\bDecision\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x05R\x03seq\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x0e\n" +
-	"\x02by\x18\x03 \x01(\tR\x02by\x12\x1f\n" +
-	"\vlegal_basis\x18\x04 \x01(\tR\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12>\n" +
+	"\vlegal_basis\x18\t \x01(\v2\x1d.gxhub.exchange.v1.LegalBasisR\n" +
 	"legalBasis\x12\x18\n" +
 	"\acomment\x18\x05 \x01(\tR\acomment\x12*\n" +
 	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bevidence\x18\a \x01(\tR\bevidence\x12\x1f\n" +
 	"\vbody_digest\x18\b \x01(\tR\n" +
-	"bodyDigest\"\xb9\x04\n" +
+	"bodyDigestJ\x04\b\x04\x10\x05\"\xa0\x05\n" +
 	"\vRequirement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bconsumer\x18\x02 \x01(\tR\bconsumer\x12\x1a\n" +
@@ -854,7 +878,9 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n" +
 	"\tdecisions\x18\r \x03(\v2\x1b.gxhub.exchange.v1.DecisionR\tdecisions\x12!\n" +
 	"\fupdate_cycle\x18\x0e \x01(\tR\vupdateCycle\x12)\n" +
-	"\x10provision_method\x18\x0f \x01(\tR\x0fprovisionMethod\"\x99\x02\n" +
+	"\x10provision_method\x18\x0f \x01(\tR\x0fprovisionMethod\x121\n" +
+	"\x14deadline_provisional\x18\x10 \x01(\bR\x13deadlineProvisional\x122\n" +
+	"\x15deadline_working_days\x18\x11 \x01(\x05R\x13deadlineWorkingDays\"\x99\x02\n" +
 	"\x16FileRequirementRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +
@@ -877,18 +903,18 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"\x86\x01\n" +
 	"\x18ListRequirementsResponse\x12B\n" +
 	"\frequirements\x18\x01 \x03(\v2\x1e.gxhub.exchange.v1.RequirementR\frequirements\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf8\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9d\x02\n" +
 	"\x18DecideRequirementRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06action\x18\x02 \x01(\tR\x06action\x12\x1f\n" +
-	"\vlegal_basis\x18\x03 \x01(\tR\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12>\n" +
+	"\vlegal_basis\x18\t \x01(\v2\x1d.gxhub.exchange.v1.LegalBasisR\n" +
 	"legalBasis\x12\x18\n" +
 	"\acomment\x18\x04 \x01(\tR\acomment\x12\x14\n" +
 	"\x05items\x18\x05 \x03(\tR\x05items\x12!\n" +
 	"\fmatter_codes\x18\x06 \x03(\tR\vmatterCodes\x12\x1d\n" +
 	"\n" +
 	"legal_duty\x18\a \x01(\tR\tlegalDuty\x12!\n" +
-	"\fscope_region\x18\b \x01(\tR\vscopeRegion\"[\n" +
+	"\fscope_region\x18\b \x01(\tR\vscopeRegionJ\x04\b\x03\x10\x04\"[\n" +
 	"\x17FileRequirementResponse\x12@\n" +
 	"\vrequirement\x18\x01 \x01(\v2\x1e.gxhub.exchange.v1.RequirementR\vrequirement\"]\n" +
 	"\x19DecideRequirementResponse\x12@\n" +
@@ -931,30 +957,33 @@ var file_exchange_v1_requirements_proto_goTypes = []any{
 	(*DecideRequirementRequest)(nil),  // 6: gxhub.exchange.v1.DecideRequirementRequest
 	(*FileRequirementResponse)(nil),   // 7: gxhub.exchange.v1.FileRequirementResponse
 	(*DecideRequirementResponse)(nil), // 8: gxhub.exchange.v1.DecideRequirementResponse
-	(*timestamppb.Timestamp)(nil),     // 9: google.protobuf.Timestamp
+	(*LegalBasis)(nil),                // 9: gxhub.exchange.v1.LegalBasis
+	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
 }
 var file_exchange_v1_requirements_proto_depIdxs = []int32{
-	9,  // 0: gxhub.exchange.v1.Decision.at:type_name -> google.protobuf.Timestamp
-	9,  // 1: gxhub.exchange.v1.Requirement.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 2: gxhub.exchange.v1.Requirement.created_at:type_name -> google.protobuf.Timestamp
-	9,  // 3: gxhub.exchange.v1.Requirement.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: gxhub.exchange.v1.Requirement.decisions:type_name -> gxhub.exchange.v1.Decision
-	1,  // 5: gxhub.exchange.v1.ListRequirementsResponse.requirements:type_name -> gxhub.exchange.v1.Requirement
-	1,  // 6: gxhub.exchange.v1.FileRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
-	1,  // 7: gxhub.exchange.v1.DecideRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
-	2,  // 8: gxhub.exchange.v1.RequirementService.FileRequirement:input_type -> gxhub.exchange.v1.FileRequirementRequest
-	3,  // 9: gxhub.exchange.v1.RequirementService.GetRequirement:input_type -> gxhub.exchange.v1.GetRequirementRequest
-	4,  // 10: gxhub.exchange.v1.RequirementService.ListRequirements:input_type -> gxhub.exchange.v1.ListRequirementsRequest
-	6,  // 11: gxhub.exchange.v1.RequirementService.DecideRequirement:input_type -> gxhub.exchange.v1.DecideRequirementRequest
-	7,  // 12: gxhub.exchange.v1.RequirementService.FileRequirement:output_type -> gxhub.exchange.v1.FileRequirementResponse
-	1,  // 13: gxhub.exchange.v1.RequirementService.GetRequirement:output_type -> gxhub.exchange.v1.Requirement
-	5,  // 14: gxhub.exchange.v1.RequirementService.ListRequirements:output_type -> gxhub.exchange.v1.ListRequirementsResponse
-	8,  // 15: gxhub.exchange.v1.RequirementService.DecideRequirement:output_type -> gxhub.exchange.v1.DecideRequirementResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 0: gxhub.exchange.v1.Decision.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	10, // 1: gxhub.exchange.v1.Decision.at:type_name -> google.protobuf.Timestamp
+	10, // 2: gxhub.exchange.v1.Requirement.deadline:type_name -> google.protobuf.Timestamp
+	10, // 3: gxhub.exchange.v1.Requirement.created_at:type_name -> google.protobuf.Timestamp
+	10, // 4: gxhub.exchange.v1.Requirement.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 5: gxhub.exchange.v1.Requirement.decisions:type_name -> gxhub.exchange.v1.Decision
+	1,  // 6: gxhub.exchange.v1.ListRequirementsResponse.requirements:type_name -> gxhub.exchange.v1.Requirement
+	9,  // 7: gxhub.exchange.v1.DecideRequirementRequest.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	1,  // 8: gxhub.exchange.v1.FileRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
+	1,  // 9: gxhub.exchange.v1.DecideRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
+	2,  // 10: gxhub.exchange.v1.RequirementService.FileRequirement:input_type -> gxhub.exchange.v1.FileRequirementRequest
+	3,  // 11: gxhub.exchange.v1.RequirementService.GetRequirement:input_type -> gxhub.exchange.v1.GetRequirementRequest
+	4,  // 12: gxhub.exchange.v1.RequirementService.ListRequirements:input_type -> gxhub.exchange.v1.ListRequirementsRequest
+	6,  // 13: gxhub.exchange.v1.RequirementService.DecideRequirement:input_type -> gxhub.exchange.v1.DecideRequirementRequest
+	7,  // 14: gxhub.exchange.v1.RequirementService.FileRequirement:output_type -> gxhub.exchange.v1.FileRequirementResponse
+	1,  // 15: gxhub.exchange.v1.RequirementService.GetRequirement:output_type -> gxhub.exchange.v1.Requirement
+	5,  // 16: gxhub.exchange.v1.RequirementService.ListRequirements:output_type -> gxhub.exchange.v1.ListRequirementsResponse
+	8,  // 17: gxhub.exchange.v1.RequirementService.DecideRequirement:output_type -> gxhub.exchange.v1.DecideRequirementResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_requirements_proto_init() }
@@ -962,6 +991,7 @@ func file_exchange_v1_requirements_proto_init() {
 	if File_exchange_v1_requirements_proto != nil {
 		return
 	}
+	file_exchange_v1_catalog_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

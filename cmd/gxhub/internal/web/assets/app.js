@@ -335,7 +335,9 @@ loaders.catalog = async function () {
       const items = firstArray(await api("GET", op.path + "?" + q)) || [];
       const t = items.length ? table(items, [
         { key: "code", label: "资源代码 Code", mono: true }, { key: "name", label: "名称 Name" }, { key: "provider", label: "提供部门 Provider", mono: true },
-        { key: "share_type", label: "共享类型 Share type" }, { key: "update_cycle", label: "更新周期 Update cycle" },
+        { key: "share_type", label: "共享类型 Share type" },
+        { label: "共享条件/不予共享依据 Condition or legal basis", render: (r) => (r.legal_basis && r.legal_basis.citation) || r.condition || "" },
+        { key: "update_cycle", label: "更新周期 Update cycle" },
         { key: "freshness_limit", label: "鲜度上限(工作日) Limit" },
         { label: "数据项 Items", render: (r) => (r.items || []).map((x) => x.name || x.code).join("、") },
         { key: "version", label: "版本 Ver." }, { label: "发布 Published", render: (r) => (r.published ? "是 yes" : "否 no") },
@@ -374,7 +376,8 @@ loaders.freshness = async function () {
     const summary = el("div", { class: "notice " + (stale ? "bad" : "ok"), id: "freshness-summary" },
       "共 " + items.length + " 个资源，逾期 " + stale + " 个 · " + items.length + " resources, " + stale + " stale" + (resp.as_of ? " · 截至 as of " + new Date(resp.as_of).toLocaleString("zh-CN") : ""));
     const t = items.length ? table(items, [
-      { label: "状态 Status", render: (r) => el("span", { class: "st " + (r.stale ? "fail" : "pass"), text: r.stale ? "✗ 逾期 stale" + (r.status ? " (" + r.status + ")" : "") : "✓ 正常 fresh" }) },
+      { label: "状态 Status", render: (r) => el("span", { class: "st " + (r.stale ? "fail" : "pass"), text: (r.stale ? "✗ 逾期 stale" + (r.status ? " (" + r.status + ")" : "") : "✓ 正常 fresh") +
+        (r.provisional ? " · ⚠ 暂定日历 provisional calendar" : "") }) },
       { key: "resource", label: "资源 Resource", mono: true }, { key: "provider", label: "提供部门 Provider", mono: true },
       { label: "最近更新 Last update", render: (r) => (r.last_update ? new Date(r.last_update).toLocaleString("zh-CN") : "从未 never") },
       { label: "工作时间已过 Working age", render: (r) => workingAge(r.working_age) },
@@ -424,6 +427,53 @@ async function runMyData(ev) {
   } catch (e) { out.replaceChildren(el("div", { class: "notice bad", id: "mydata-error", text: "查询失败 Lookup failed: " + errText(e) })); }
 }
 
+// ---- 6. requirements and the working-day calendar ----
+// RequirementService.ListRequirements: GET /v1/requirements. A deadline that runs into a
+// year whose working-day calendar is not published yet is provisional (statutory holidays
+// only) and is recomputed once the coordinator publishes the year.
+function deadlineCell(r) {
+  if (!r.deadline) return "—";
+  // Deadlines are instants in Asia/Shanghai (00:00 after the last working day allowed).
+  const when = new Date(r.deadline).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai" }) + " 北京时间";
+  if (!r.deadline_provisional) return when;
+  return el("span", { class: "st warn", title: "该年度工作日历尚未发布：按法定节假日暂定，发布后自动重算 · the year's calendar is not published yet" },
+    when + " ⚠ 暂定 provisional");
+}
+loaders.requirements = async function () {
+  const op = findOp((o) => o.method === "GET" && o.path === "/v1/requirements");
+  if (!op) {
+    setNotice("requirements-api", "warn", "此中心尚无数据需求 API。This hub has no requirements API yet.");
+    return;
+  }
+  setNotice("requirements-api", "info", "来源 Source: " + op.path + " · 期限按官方工作日历计算；“暂定”期限所在年度的日历尚未发布，发布后自动重算 · Deadlines in working days; a provisional one is recomputed when its year is published");
+  try {
+    const items = (await api("GET", op.path + "?page_size=500")).requirements || [];
+    const t = items.length ? table(items, [
+      { key: "id", label: "编号 ID", mono: true }, { key: "state", label: "状态 State" },
+      { label: "期限 Deadline", render: deadlineCell },
+      { key: "consumer", label: "需求部门 Consumer", mono: true }, { key: "provider", label: "提供部门 Provider", mono: true },
+      { key: "resource", label: "资源 Resource", mono: true }, { key: "items", label: "数据项 Items" },
+    ], (r) => (r.deadline_provisional ? "provisional" : "")) : el("p", { text: "没有数据需求 No requirements." });
+    t.id = "requirements-table";
+    $("requirements-result").replaceChildren(t);
+  } catch (e) { $("requirements-result").replaceChildren(el("div", { class: "notice bad", text: errText(e) })); }
+};
+
+// The coordinator owns the calendar: from 60 days before the announced years run out its
+// pages carry the hub's warning (GET /v1/calendar/years, public).
+async function calendarBanner() {
+  const d = state.me && (state.me.department || state.me);
+  if (!d || !(d.roles || []).some((r) => /COORDINATOR/i.test(String(r)))) return;
+  try {
+    const y = await api("GET", "/v1/calendar/years");
+    const w = y.coverage && y.coverage.warning;
+    if (!w) return;
+    const b = $("calendar-banner");
+    b.textContent = "工作日历预警 Working-day calendar: " + w;
+    b.hidden = false;
+  } catch (e) { /* advisory only: the pages work without it */ }
+}
+
 // ---- start ----
 document.addEventListener("DOMContentLoaded", async () => {
   $("logout").addEventListener("click", logout);
@@ -439,6 +489,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("mydata-form").addEventListener("submit", runMyData);
   await loadSpec();
   if (!(await whoami())) return;
+  await calendarBanner();
   window.addEventListener("hashchange", route);
   route();
   document.body.dataset.ready = "1";
