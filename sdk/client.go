@@ -48,8 +48,10 @@ type Client struct {
 	Verify certsv1.VerifyServiceClient
 	// ECert is the e-certificate registry (B3).
 	ECert certsv1.ECertServiceClient
-	// Seal makes and revokes departments' e-seals (B2).
+	// Seal makes and revokes departments' e-seals and registers sealed documents (B2).
 	Seal certsv1.SealServiceClient
+	// TrustStore manages the verifier's trust anchors and CRL sources (coordinator).
+	TrustStore certsv1.TrustStoreServiceClient
 	// Data exchange: pulls (verify responses with VerifyPull), publishing, objections,
 	// freshness and the pull policy.
 	Pulls      exchangev1.PullServiceClient
@@ -154,6 +156,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Verify = certsv1.NewVerifyServiceClient(conn)
 	c.ECert = certsv1.NewECertServiceClient(conn)
 	c.Seal = certsv1.NewSealServiceClient(conn)
+	c.TrustStore = certsv1.NewTrustStoreServiceClient(conn)
 	c.Pulls = exchangev1.NewPullServiceClient(conn)
 	c.Records = exchangev1.NewRecordServiceClient(conn)
 	c.Objections = exchangev1.NewObjectionServiceClient(conn)

@@ -200,8 +200,10 @@ func Example_issuer() {
 }
 
 // An approver checks a sealed e-invoice (OFD, 国家税务总局重庆市税务局 test seal) offline —
-// no hub needed — and then at the hub, which also consults the seal and e-certificate
-// registries and records the check in the audit log.
+// no hub needed — and then at the hub, which also consults its trust store, the seal and
+// e-certificate registries and records the check in the audit log. The tax CA is in
+// neither trust store, so the invoice is INTACT: its signatures hold, its signer is not
+// confirmed.
 func Example_approver() {
 	ctx := context.Background()
 	file, err := os.ReadFile("../certs/testdata/external/ofd/v4signed_gomain_chongqing_tax.ofd")
@@ -223,8 +225,8 @@ func Example_approver() {
 	}
 	fmt.Println("online:", online.GetReport().GetVerdict(), len(online.GetReport().GetChecks()) == len(rep.Checks))
 	// Output:
-	// offline: valid 测试全国统一发票监制章国家税务总局重庆市税务局 signed 2020-10-10
-	// online: valid true
+	// offline: INTACT 测试全国统一发票监制章国家税务总局重庆市税务局 signed 2020-10-10
+	// online: INTACT true
 }
 
 // An auditor (审计局) finds the publications of the business-licence resource, fetches a

@@ -25,26 +25,48 @@ type Limits struct {
 	MaxArchiveSize int64 // bytes of the zip itself
 	MaxEntries     int   // number of zip entries
 	MaxFileSize    int64 // uncompressed bytes of one entry
-	MaxTotalSize   int64 // uncompressed bytes read from the package in total
+	MaxTotalSize   int64 // uncompressed bytes of the whole package, at most
+	// MaxRatio, when positive, also bounds the uncompressed total to MaxRatio times the
+	// size of the zip (but never below RatioFloor): the budget is proportional to what was
+	// accepted, so a small upload cannot claim the whole MaxTotalSize.
+	MaxRatio   int64
+	RatioFloor int64
 }
 
-// DefaultLimits suit e-licences and invoices (a few MB) with a wide margin.
+// DefaultLimits suit e-licences and invoices (tens of KB to a few MB): a package of at most
+// 64 MiB, whose entries together decompress to at most 16 times its size (at least 1 MiB,
+// at most 64 MiB).
 func DefaultLimits() Limits {
-	return Limits{MaxArchiveSize: 256 << 20, MaxEntries: 10000, MaxFileSize: 64 << 20, MaxTotalSize: 512 << 20}
+	return Limits{MaxArchiveSize: 64 << 20, MaxEntries: 10000, MaxFileSize: 64 << 20, MaxTotalSize: 64 << 20, MaxRatio: 16, RatioFloor: 1 << 20}
+}
+
+// Budget returns the uncompressed bytes a package of archiveSize bytes may hold.
+func (l Limits) Budget(archiveSize int64) int64 {
+	if l.MaxRatio <= 0 || archiveSize >= l.MaxTotalSize/l.MaxRatio {
+		return l.MaxTotalSize
+	}
+	return min(l.MaxTotalSize, max(l.MaxRatio*archiveSize, l.RatioFloor))
 }
 
 // ErrUnsafe is wrapped by errors about a package that breaks a hardening rule.
 var ErrUnsafe = errors.New("unsafe OFD package")
 
-// Package is an opened OFD zip.
+// Package is an opened OFD zip. Every file is decompressed at most once (ReadFile caches
+// it); the bytes returned must not be modified.
 type Package struct {
 	files  map[string]*zip.File
 	names  []string
 	limits Limits
+	budget int64 // uncompressed bytes this package may hold (Limits.Budget of its size)
 	read   int64
+	cache  map[string][]byte
+	folded map[string]string            // lower-case name → name (names never differ only in case)
+	texts  map[string]map[string]string // page ID → text object ID → text (see Text)
 }
 
-// Open opens an OFD package held in memory.
+// Open opens an OFD package held in memory. Before anything is decompressed it checks the
+// central directory: entry count, names, and the declared uncompressed sizes against the
+// budget (Limits.Budget); ReadFile enforces the same bounds on the bytes actually produced.
 func Open(data []byte, lim Limits) (*Package, error) {
 	if lim == (Limits{}) {
 		lim = DefaultLimits()
@@ -59,12 +81,17 @@ func Open(data []byte, lim Limits) (*Package, error) {
 	if len(zr.File) > lim.MaxEntries {
 		return nil, fmt.Errorf("%w: %d zip entries, above the limit of %d", ErrUnsafe, len(zr.File), lim.MaxEntries)
 	}
-	p := &Package{files: make(map[string]*zip.File, len(zr.File)), limits: lim}
 	folded := make(map[string]string, len(zr.File))
+	p := &Package{files: make(map[string]*zip.File, len(zr.File)), limits: lim, budget: lim.Budget(int64(len(data))), cache: map[string][]byte{}, folded: folded}
+	var declared uint64
 	for _, f := range zr.File {
 		name, err := cleanEntryName(f.Name)
 		if err != nil {
 			return nil, err
+		}
+		declared += f.UncompressedSize64
+		if declared > uint64(p.budget) || f.UncompressedSize64 > uint64(p.budget) {
+			return nil, fmt.Errorf("%w: the entries declare more than %d bytes uncompressed for a %d-byte package (the limit is %s): a zip bomb is refused before anything is decompressed", ErrUnsafe, p.budget, len(data), lim.describe())
 		}
 		if strings.HasSuffix(f.Name, "/") {
 			continue // directory entry
@@ -88,6 +115,14 @@ func Open(data []byte, lim Limits) (*Package, error) {
 	return p, nil
 }
 
+// describe states the limits for error messages.
+func (l Limits) describe() string {
+	if l.MaxRatio > 0 {
+		return fmt.Sprintf("%d times the package size, at least %d and at most %d bytes", l.MaxRatio, l.RatioFloor, l.MaxTotalSize)
+	}
+	return fmt.Sprintf("%d bytes", l.MaxTotalSize)
+}
+
 func cleanEntryName(n string) (string, error) {
 	switch {
 	case n == "" || strings.ContainsAny(n, "\\\x00"):
@@ -109,9 +144,25 @@ func (p *Package) Names() []string { return append([]string(nil), p.names...) }
 // Has reports whether the package holds the file.
 func (p *Package) Has(name string) bool { _, ok := p.files[name]; return ok }
 
+// Lookup finds a file by name, or by the same name in another case (readers on
+// case-insensitive file systems find it so; Open refuses names that differ only in case,
+// so the answer is unique).
+func (p *Package) Lookup(name string) (string, bool) {
+	if p.Has(name) {
+		return name, true
+	}
+	n, ok := p.folded[strings.ToLower(name)]
+	return n, ok
+}
+
 // ReadFile returns the bytes of a package file (package-relative name, no leading slash),
-// enforcing the size limits while decompressing.
+// enforcing the size limits while decompressing: an entry may not produce more than it
+// declared, nor more than the package's remaining budget. The result is cached and shared:
+// do not modify it.
 func (p *Package) ReadFile(name string) ([]byte, error) {
+	if b, ok := p.cache[name]; ok {
+		return b, nil
+	}
 	f, ok := p.files[name]
 	if !ok {
 		return nil, fmt.Errorf("OFD package has no file %q", name)
@@ -121,18 +172,19 @@ func (p *Package) ReadFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("open %q in the package: %w", name, err)
 	}
 	defer rc.Close()
-	limit := p.limits.MaxFileSize
-	if rest := p.limits.MaxTotalSize - p.read; rest < limit {
-		limit = rest
-	}
+	limit := min(p.limits.MaxFileSize, p.budget-p.read, int64(min(f.UncompressedSize64, uint64(1)<<62)))
 	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
+		if errors.Is(err, zip.ErrFormat) {
+			return nil, fmt.Errorf("%w: %q decompresses to more than the %d bytes it declares (zip bomb?) or is corrupt: %v", ErrUnsafe, name, f.UncompressedSize64, err)
+		}
 		return nil, fmt.Errorf("read %q in the package: %w", name, err)
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%w: %q decompresses beyond the size limit (zip bomb?)", ErrUnsafe, name)
 	}
 	p.read += int64(len(b))
+	p.cache[name] = b
 	return b, nil
 }
 
@@ -256,15 +308,18 @@ type Document struct {
 	Signatures     []*Signature
 }
 
+// utf8Only is the XML CharsetReader of OFD files: UTF-8 only.
+func utf8Only(label string, r io.Reader) (io.Reader, error) {
+	if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8") {
+		return r, nil
+	}
+	return nil, fmt.Errorf("unsupported XML encoding %q (OFD uses UTF-8)", label)
+}
+
 func decodeXML(b []byte, v any, what string) error {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
-	d.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
-		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8") {
-			return r, nil
-		}
-		return nil, fmt.Errorf("unsupported XML encoding %q (OFD uses UTF-8)", label)
-	}
+	d.CharsetReader = utf8Only
 	if err := d.Decode(v); err != nil {
 		return fmt.Errorf("%s is not well-formed XML: %w", what, err)
 	}

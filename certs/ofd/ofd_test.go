@@ -3,6 +3,8 @@ package ofd_test
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -126,7 +128,8 @@ func TestHardening(t *testing.T) {
 		{"not a zip", []byte("hello"), ofd.Limits{}, "not a readable zip", ""},
 		{"too many entries", mkzip(t, ofdXML, entry{"a", nil}, entry{"b", nil}), ofd.Limits{MaxArchiveSize: 1 << 20, MaxEntries: 2, MaxFileSize: 1 << 20, MaxTotalSize: 1 << 20}, "zip entries", ""},
 		{"file too large", mkzip(t, ofdXML, big), ofd.Limits{MaxArchiveSize: 1 << 20, MaxEntries: 10, MaxFileSize: 1 << 19, MaxTotalSize: 1 << 22}, "declares", ""},
-		{"total too large", mkzip(t, ofdXML, big), ofd.Limits{MaxArchiveSize: 1 << 20, MaxEntries: 10, MaxFileSize: 1 << 21, MaxTotalSize: 1 << 19}, "", "size limit"},
+		{"total too large", mkzip(t, ofdXML, big), ofd.Limits{MaxArchiveSize: 1 << 20, MaxEntries: 10, MaxFileSize: 1 << 21, MaxTotalSize: 1 << 19}, "zip bomb is refused before anything is decompressed", ""},
+		{"more than 16 times the package", mkzip(t, ofdXML, big), ofd.Limits{}, "16 times the package size", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +144,83 @@ func TestHardening(t *testing.T) {
 			require.ErrorIs(t, err, ofd.ErrUnsafe)
 		})
 	}
+}
+
+// bomb is a small zip whose one entry inflates to n zero bytes.
+func bomb(t testing.TB, n int) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("OFD.xml")
+	require.NoError(t, err)
+	_, err = w.Write([]byte(`<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>`))
+	require.NoError(t, err)
+	w, err = zw.Create("Doc_0/Res/image.png")
+	require.NoError(t, err)
+	zero := make([]byte, 1<<20)
+	for n > 0 {
+		k := min(n, len(zero))
+		_, err = w.Write(zero[:k])
+		require.NoError(t, err)
+		n -= k
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// A zip bomb is refused from its central directory, before anything is decompressed:
+// 100 MiB in a package of about 100 KB is far above 16 times its size.
+func TestZipBombRefused(t *testing.T) {
+	b := bomb(t, 100<<20)
+	require.Less(t, len(b), 200<<10)
+	_, err := ofd.Open(b, ofd.Limits{})
+	require.ErrorIs(t, err, ofd.ErrUnsafe)
+	require.ErrorContains(t, err, "zip bomb is refused before anything is decompressed")
+	require.ErrorContains(t, err, "16 times the package size")
+}
+
+// An entry that declares a small size in the central directory but inflates to more is
+// stopped while it is read, at the size it declared.
+func TestLyingEntryStoppedWhileReading(t *testing.T) {
+	var raw bytes.Buffer
+	fw, err := flate.NewWriter(&raw, flate.BestCompression)
+	require.NoError(t, err)
+	_, err = fw.Write(make([]byte, 8<<20))
+	require.NoError(t, err)
+	require.NoError(t, fw.Close())
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("OFD.xml")
+	require.NoError(t, err)
+	_, _ = w.Write([]byte("<ofd:OFD/>"))
+	w, err = zw.CreateRaw(&zip.FileHeader{Name: "Doc_0/x.bin", Method: zip.Deflate, CompressedSize64: uint64(raw.Len()), UncompressedSize64: 100, CRC32: 0})
+	require.NoError(t, err)
+	_, err = w.Write(raw.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	pkg, err := ofd.Open(buf.Bytes(), ofd.Limits{})
+	require.NoError(t, err, "the central directory declares 100 bytes")
+	_, err = pkg.ReadFile("Doc_0/x.bin")
+	require.ErrorIs(t, err, ofd.ErrUnsafe)
+	require.ErrorContains(t, err, "more than the 100 bytes it declares")
+}
+
+// BenchmarkZipBombRefused measures how fast a 100 MiB zip bomb is refused (docs/BENCHMARKS.md).
+func BenchmarkZipBombRefused(b *testing.B) {
+	data := bomb(b, 100<<20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ofd.Open(data, ofd.Limits{}); !errors.Is(err, ofd.ErrUnsafe) {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestBudget(t *testing.T) {
+	l := ofd.DefaultLimits()
+	require.Equal(t, int64(1<<20), l.Budget(10<<10), "floor")
+	require.Equal(t, int64(16*(200<<10)), l.Budget(200<<10))
+	require.Equal(t, int64(64<<20), l.Budget(32<<20), "cap")
+	require.Equal(t, int64(64<<20), ofd.Limits{MaxTotalSize: 64 << 20}.Budget(1), "no ratio")
 }
 
 // KingGrid files carry bytes before the zip; archive/zip finds the directory anyway.
@@ -196,7 +276,8 @@ func TestAddSignatureAndRebuild(t *testing.T) {
 	require.Equal(t, "<x/>", string(b))
 }
 
-func FuzzOpenOFD(f *testing.F) {
+// seedOFDs adds every real OFD of the test data to a fuzz corpus.
+func seedOFDs(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(ext, "ofd/*.ofd"))
 	for _, p := range files {
 		b, err := os.ReadFile(p)
@@ -205,6 +286,10 @@ func FuzzOpenOFD(f *testing.F) {
 		}
 		f.Add(b)
 	}
+}
+
+func FuzzOpenOFD(f *testing.F) {
+	seedOFDs(f)
 	f.Add([]byte("PK\x05\x06" + string(make([]byte, 18))))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pkg, err := ofd.Open(b, ofd.Limits{MaxArchiveSize: 1 << 22, MaxEntries: 100, MaxFileSize: 1 << 20, MaxTotalSize: 1 << 22})

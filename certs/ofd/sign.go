@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -26,14 +27,20 @@ type SignOptions struct {
 	// StampAnnot places the seal picture: page ID and boundary "x y w h" in mm (optional).
 	PageRef  string
 	Boundary string
-	Limits   Limits
+	// SealLoc, when set, names the Seal.esl file the Signature.xml points to (optional).
+	SealLoc string
+	Limits  Limits
 }
 
+var docBodyEnd = regexp.MustCompile(`</([A-Za-z_][A-Za-z0-9_.-]*:)?DocBody>`)
+
 // AddSignature adds a seal signature (Type="Seal") to the first document of an OFD package
-// and returns the new package. It references every file of the package outside the
-// signatures directory (including OFD.xml, after adding a Signatures entry to it when
-// missing) with its SM3 digest, writes Signature.xml, signs it with sign and stores the
-// result as SignedValue.dat.
+// and returns the new package. It references every file of the package with its SM3
+// digest (including OFD.xml, after adding a Signatures entry to it when missing, and the
+// files of earlier signatures, so that a later seal attests to them) except the signature
+// list Signatures.xml, which every later signature rewrites; it writes Signature.xml, signs
+// it with sign and stores the result as SignedValue.dat. Earlier signatures keep every file
+// they reference unchanged, so they stay valid.
 func AddSignature(data []byte, sign Signer, opts SignOptions) ([]byte, error) {
 	pkg, err := Open(data, opts.Limits)
 	if err != nil {
@@ -54,11 +61,12 @@ func AddSignature(data []byte, sign Signer, opts SignOptions) ([]byte, error) {
 	if sigsPath == "" {
 		sigsPath = path.Join(path.Dir(doc.Root), "Signs", "Signatures.xml")
 		ofdXML := string(files["OFD.xml"])
-		i := strings.Index(ofdXML, "</ofd:DocBody>")
-		if i < 0 {
-			return nil, errors.New("OFD.xml has no </ofd:DocBody> to add the Signatures entry to")
+		m := docBodyEnd.FindStringSubmatchIndex(ofdXML)
+		if m == nil {
+			return nil, errors.New("OFD.xml has no </DocBody> to add the Signatures entry to")
 		}
-		files["OFD.xml"] = []byte(ofdXML[:i] + "<ofd:Signatures>" + sigsPath + "</ofd:Signatures>" + ofdXML[i:])
+		prefix := ofdXML[m[2]:m[3]]
+		files["OFD.xml"] = []byte(ofdXML[:m[0]] + "<" + prefix + "Signatures>" + sigsPath + "</" + prefix + "Signatures>" + ofdXML[m[0]:])
 	}
 	signsDir := path.Dir(sigsPath)
 	n := len(doc.Signatures)
@@ -71,7 +79,7 @@ func AddSignature(data []byte, sign Signer, opts SignOptions) ([]byte, error) {
 
 	var names []string
 	for name := range files {
-		if !strings.HasPrefix(name, signsDir+"/") {
+		if name != sigsPath {
 			names = append(names, name)
 		}
 	}
@@ -93,6 +101,9 @@ func AddSignature(data []byte, sign Signer, opts SignOptions) ([]byte, error) {
 	b.WriteString(`</ofd:References>`)
 	if opts.PageRef != "" && opts.Boundary != "" {
 		fmt.Fprintf(&b, `<ofd:StampAnnot ID="%d" PageRef="%s" Boundary="%s"/>`, n+1, xmlEscape(opts.PageRef), xmlEscape(opts.Boundary))
+	}
+	if opts.SealLoc != "" {
+		fmt.Fprintf(&b, `<ofd:Seal><ofd:BaseLoc>%s</ofd:BaseLoc></ofd:Seal>`, xmlEscape(opts.SealLoc))
 	}
 	fmt.Fprintf(&b, `</ofd:SignedInfo><ofd:SignedValue>/%s</ofd:SignedValue></ofd:Signature>`, valuePath)
 	sigXML := b.Bytes()
@@ -137,6 +148,9 @@ func xmlEscape(s string) string {
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
+
+// Pack writes an OFD package (a zip, deflated) holding files in the given order.
+func Pack(order []string, files map[string][]byte) ([]byte, error) { return writeZip(files, order) }
 
 // writeZip writes files in the given order (deflated).
 func writeZip(files map[string][]byte, order []string) ([]byte, error) {

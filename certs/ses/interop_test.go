@@ -4,30 +4,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/ses/sestest"
+	"github.com/gxhub/gxhub/certs/sm/smtest"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// openssl runs the system OpenSSL 3, an independent SM2 and ASN.1 implementation.
+// openssl runs the system OpenSSL 3 (an independent SM2 implementation).
 func openssl(t *testing.T, args ...string) []byte {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required in CI for SM2 interop tests")
-		}
-		t.Skip("openssl not installed: seal interop not tested")
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
-	require.NoError(t, err, "openssl %s: %s", strings.Join(args, " "), out)
-	return out
+	return smtest.OpenSSL(t, args...)
 }
 
 func write(t *testing.T, dir, name string, b []byte) string {

@@ -31,11 +31,19 @@ type TSTInfo struct {
 	MessageImprint MessageImprint
 	SerialNumber   *big.Int
 	GenTime        time.Time     `asn1:"generalized"`
-	Accuracy       asn1.RawValue `asn1:"optional"`
+	Accuracy       Accuracy      `asn1:"optional"`
 	Ordering       bool          `asn1:"optional,default:false"`
 	Nonce          *big.Int      `asn1:"optional"`
 	TSA            asn1.RawValue `asn1:"optional,explicit,tag:0"`
 	Extensions     asn1.RawValue `asn1:"optional,tag:1"`
+}
+
+// Accuracy is the TSTInfo accuracy (a SEQUENCE: typed so that an optional RawValue does
+// not swallow the nonce that follows an absent accuracy).
+type Accuracy struct {
+	Seconds int `asn1:"optional"`
+	Millis  int `asn1:"optional,tag:0"`
+	Micros  int `asn1:"optional,tag:1"`
 }
 
 // MessageImprint is the hash a timestamp covers.

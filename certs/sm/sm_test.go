@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/sm/smtest"
 )
 
 type vectors struct {
@@ -168,16 +169,7 @@ func TestKeyPEMRoundTrip(t *testing.T) {
 // openssl runs the system OpenSSL 3 (an independent SM2 implementation).
 func openssl(t *testing.T, args ...string) []byte {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required in CI for SM2 interop tests")
-		}
-		t.Skip("openssl not installed: SM2 interop not tested")
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
-	require.NoError(t, err, "openssl %s: %s", strings.Join(args, " "), out)
-	return out
+	return smtest.OpenSSL(t, args...)
 }
 
 // TestOpenSSLInterop signs with each side and verifies with the other, with encrypted and

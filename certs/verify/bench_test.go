@@ -46,8 +46,8 @@ func BenchmarkVerifyOFD(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		r, err := verify.Verify(ctx, src, verify.Options{})
-		if err != nil || !r.Valid() {
-			b.Fatal(err, r.Failed())
+		if err != nil || r.Verdict != verify.Intact {
+			b.Fatal(err, r.Summary)
 		}
 	}
 }

@@ -15,12 +15,21 @@ import (
 // chain checks cert (who = "signer" or "maker") against opts.Roots at time at. An issuer
 // that is not in the trust store is unknown (unless RequireChain); a chain that is found but
 // broken (expired at that time, wrong key usage, bad signature) fails.
-func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time) {
+func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time, extra ...*smx509.Certificate) {
 	name := who + ".chain"
 	if len(v.opts.Roots) == 0 {
 		v.r.add(scope, name, Unknown, "no trust roots configured: issuer %q not checked", cert.Issuer)
 		return
 	}
+	if isAnchor(cert, v.opts.Roots) {
+		if cert.ValidAt(at) {
+			v.r.add(scope, name, Pass, "the certificate is itself a configured trust anchor (valid at %s)", fmtTime(at))
+		} else {
+			v.r.add(scope, name, Fail, "the certificate is a configured trust anchor but not valid at %s", fmtTime(at))
+		}
+		return
+	}
+	intermediates := append(append([]*smx509.Certificate{}, v.opts.Intermediates...), extra...)
 	notTrusted := func(format string, args ...any) {
 		st := Unknown
 		if v.opts.RequireChain {
@@ -33,7 +42,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		for _, c := range v.opts.Roots {
 			roots.AddCert(c)
 		}
-		for _, c := range v.opts.Intermediates {
+		for _, c := range intermediates {
 			inter.AddCert(c)
 		}
 		chains, err := cert.X509.Verify(smx509.VerifyOptions{
@@ -45,7 +54,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		case err == nil:
 			root := chains[0][len(chains[0])-1]
 			v.r.add(scope, name, Pass, "chains to trusted root %q at %s", root.Subject.String(), fmtTime(at))
-		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, v.opts.Intermediates):
+		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, intermediates):
 			notTrusted("issuer not in trust store: %q", cert.Issuer)
 		case outsideValidity(cert.X509, at) && untrustedApartFromValidity(cert.X509, roots, inter):
 			// The certificate itself is outside its validity at the checked time (the
@@ -58,7 +67,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time)
 		return
 	}
 	// Lenient certificate: smx509 cannot build its chain; check its issuer's signature directly.
-	for _, iss := range append(append([]*smx509.Certificate{}, v.opts.Roots...), v.opts.Intermediates...) {
+	for _, iss := range append(append([]*smx509.Certificate{}, v.opts.Roots...), intermediates...) {
 		if !bytes.Equal(iss.RawSubject, cert.RawIssuer) {
 			continue
 		}
@@ -122,6 +131,17 @@ func issuerKnown(rawIssuer []byte, pools ...[]*smx509.Certificate) bool {
 	return false
 }
 
+// isAnchor reports whether cert itself is one of the configured trust anchors (a pinned
+// signer or seal-maker certificate).
+func isAnchor(cert *ses.Certificate, roots []*smx509.Certificate) bool {
+	for _, r := range roots {
+		if bytes.Equal(r.Raw, cert.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
 func isRoot(c *smx509.Certificate, roots []*smx509.Certificate) bool {
 	for _, r := range roots {
 		if bytes.Equal(r.Raw, c.Raw) {
@@ -141,6 +161,10 @@ func issuerKey(c *smx509.Certificate) (*ecdsa.PublicKey, error) {
 
 func (v *verifier) revocation(scope, who string, cert *ses.Certificate, at time.Time, trusted bool) {
 	name := who + ".revocation"
+	if isAnchor(cert, v.opts.Roots) {
+		v.r.add(scope, name, Pass, "the certificate is itself a configured trust anchor: it is trusted until it is removed from the trust store (trust anchors are not checked for revocation, RFC 5280 §6.1)")
+		return
+	}
 	if v.opts.Revocation == nil {
 		v.r.add(scope, name, Unknown, "no revocation source configured")
 		return
@@ -160,23 +184,33 @@ func (v *verifier) sealStatus(scope string, seal *ses.Seal, at time.Time, truste
 	v.revocationOutcome(scope, name, st, err, at, trusted)
 }
 
-// revocationOutcome judges a revocation answer; trusted says whether `at` comes from a
-// verified timestamp (a revocation after a trusted time does not affect the signature).
+// revocationOutcome reports a revocation answer as check name.
 func (v *verifier) revocationOutcome(scope, name string, st RevocationStatus, err error, at time.Time, trusted bool) {
+	status, reason := JudgeRevocation(st, err, at, trusted)
+	v.r.add(scope, name, status, "%s", reason)
+}
+
+// JudgeRevocation turns a revocation source's answer about a certificate used at `at` into
+// a check outcome. trusted says whether `at` comes from a verified timestamp: a revocation
+// after a trusted signing time does not affect the signature, after a signer-asserted one
+// it cannot be ruled out (unknown). A revocation for key compromise fails whatever its time.
+func JudgeRevocation(st RevocationStatus, err error, at time.Time, trusted bool) (Status, string) {
 	src := ""
 	if st.Source != "" {
 		src = " (" + st.Source + ")"
 	}
 	switch {
 	case err != nil:
-		v.r.add(scope, name, Unknown, "revocation status not available: %v", err)
+		return Unknown, fmt.Sprintf("revocation status not available: %v", err)
 	case !st.Revoked:
-		v.r.add(scope, name, Pass, "not revoked%s", src)
+		return Pass, "not revoked" + src
+	case st.Compromise:
+		return Fail, fmt.Sprintf("revoked at %s for %s: signatures made before then are suspect too%s", fmtTime(st.RevokedAt), st.Reason, src)
 	case st.RevokedAt.IsZero() || !st.RevokedAt.After(at):
-		v.r.add(scope, name, Fail, "revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
+		return Fail, fmt.Sprintf("revoked at %s (reason %q), not after the time checked %s%s", fmtTime(st.RevokedAt), st.Reason, fmtTime(at), src)
 	case trusted:
-		v.r.add(scope, name, Pass, "revoked at %s, after the timestamped signing time %s%s", fmtTime(st.RevokedAt), fmtTime(at), src)
+		return Pass, fmt.Sprintf("revoked at %s, after the timestamped signing time %s%s", fmtTime(st.RevokedAt), fmtTime(at), src)
 	default:
-		v.r.add(scope, name, Unknown, "revoked at %s, after the time checked %s; that time is signer-asserted (no verified timestamp)%s", fmtTime(st.RevokedAt), fmtTime(at), src)
+		return Unknown, fmt.Sprintf("revoked at %s, after the time checked %s; that time is signer-asserted (no verified timestamp)%s", fmtTime(st.RevokedAt), fmtTime(at), src)
 	}
 }

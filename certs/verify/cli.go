@@ -12,21 +12,19 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/gxhub/gxhub/certs/cms"
+	"github.com/gxhub/gxhub/certs/trust"
 )
 
-// Exit codes of RunCLI.
-const (
-	ExitValid   = 0
-	ExitInvalid = 1
-	ExitUsage   = 2
-)
+const usage = `usage: verify FILE [--data FILE] [--trust DIR|FILE] [--intermediates PEM] [--require-chain] [--at RFC3339] [--json]
 
-const usage = `usage: verify FILE [--data FILE] [--trust PEM] [--intermediates PEM] [--require-chain] [--at RFC3339] [--json]
-
-Verifies an OFD package, a standalone seal (.esl) or an SES_Signature (SignedValue.dat,
-with --data naming the signed Signature.xml). Exit status: 0 valid, 1 invalid, 2 usage or
-unreadable input. Checks without trust roots (--trust) or a revocation source are reported
-as unknown and do not make the result invalid.
+Verifies an OFD package, a standalone seal (.esl), an SES_Signature (SignedValue.dat, with
+--data naming the signed Signature.xml) or a GB/T 35275 SignedData (.p7s; --data for
+detached content). --trust names the trust anchors and CRLs (a PEM/DER file or a directory
+of *.pem, *.crt, *.cer, *.der, *.crl). Exit status: 0 VALID, 1 INVALID, 2 usage or
+unreadable input, 3 INTACT (signatures intact, trust or revocation not established),
+4 UNSUPPORTED (a signature this verifier cannot check).
 `
 
 // RunCLI implements "gxctl verify". args are the arguments after the command name (flags
@@ -37,7 +35,7 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	dataFile := fs.String("data", "", "signed data for an SES_Signature input (e.g. its Signature.xml)")
-	trust := fs.String("trust", "", "PEM file of trusted root certificates")
+	trustPath := fs.String("trust", "", "trust anchors and CRLs: a PEM/DER file or a directory")
 	inter := fs.String("intermediates", "", "PEM file of intermediate CA certificates")
 	requireChain := fs.Bool("require-chain", false, "fail (not unknown) when a certificate does not chain to --trust")
 	atText := fs.String("at", "", "time (RFC 3339) at which to check a standalone seal's validity")
@@ -76,17 +74,24 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 			return ExitUsage
 		}
 	}
-	if *trust != "" {
-		if opts.Roots, err = readCerts(*trust); err != nil {
-			fmt.Fprintf(stderr, "verify: --trust: %v\n", err)
-			return ExitUsage
-		}
-	}
 	if *inter != "" {
 		if opts.Intermediates, err = readCerts(*inter); err != nil {
 			fmt.Fprintf(stderr, "verify: --intermediates: %v\n", err)
 			return ExitUsage
 		}
+	}
+	if *trustPath != "" {
+		b, err := trust.Load(*trustPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "verify: --trust: %v\n", err)
+			return ExitUsage
+		}
+		if len(b.Anchors) == 0 {
+			fmt.Fprintf(stderr, "verify: --trust: %s holds no PEM CERTIFICATE (only CRLs): give the trust anchors too\n", *trustPath)
+			return ExitUsage
+		}
+		opts.Roots = b.Anchors
+		opts.Revocation = &trust.CRLs{Issuers: append(append([]*smx509.Certificate{}, b.Anchors...), opts.Intermediates...), Lists: b.CRLs}
 	}
 	if *atText != "" {
 		if opts.At, err = time.Parse(time.RFC3339, *atText); err != nil {
@@ -103,6 +108,12 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "verify: %s is an SES_Signature: give the signed data with --data (for OFD, the Signature.xml)\n", files[0])
 		return ExitUsage
 	}
+	if kind == KindSignedData && opts.Data == nil {
+		if sd, err := cms.Parse(input); err == nil && sd.EContent == nil {
+			fmt.Fprintf(stderr, "verify: %s is a SignedData with detached content: give the signed data with --data\n", files[0])
+			return ExitUsage
+		}
+	}
 	rep, err := Verify(context.Background(), input, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "verify: %s: %v\n", files[0], err)
@@ -117,10 +128,7 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "verify: write report: %v\n", err)
 		return ExitUsage
 	}
-	if !rep.Valid() {
-		return ExitInvalid
-	}
-	return ExitValid
+	return rep.Verdict.ExitCode()
 }
 
 // readCerts reads every CERTIFICATE block of a PEM file.

@@ -26,7 +26,7 @@ func ExampleVerify() {
 		fmt.Println(c.Name+":", c.Reason)
 	}
 	// Output:
-	// ofd invalid OFD R&W 测试用印章
+	// ofd INVALID OFD R&W 测试用印章
 	// signer.validity_at_signing: signing time 2026-08-04T02:08:09Z outside the signer certificate's validity 2020-04-21T14:39:08Z .. 2022-04-21T14:39:08Z
 	// seal.validity_at_signing: signing time 2026-08-04T02:08:09Z outside the seal's validity 2020-04-22T02:09:00Z .. 2022-04-22T02:09:00Z
 }

@@ -53,9 +53,9 @@ func TestRoundTripOFD(t *testing.T) {
 	signed, err := ofd.AddSignature(minimalOFD(t), signer(f, f.SignerKey, f.SignerCert, at), ofd.SignOptions{Provider: "gxhub", Time: at})
 	require.NoError(t, err)
 
-	r, err := verify.Verify(ctx, signed, verify.Options{Roots: []*smx509.Certificate{f.CA.Cert}})
+	r, err := verify.Verify(ctx, signed, verify.Options{Roots: []*smx509.Certificate{f.CA.Cert}, Revocation: allGood{}})
 	require.NoError(t, err)
-	require.Equal(t, verify.Valid, r.Verdict, "%v", r.Failed())
+	require.Equal(t, verify.Valid, r.Verdict, r.Summary)
 	for _, name := range []string{"signature.outer", "seal.maker_signature", "signer.in_seal", "signature.data_hash",
 		"signer.validity_at_signing", "seal.validity_at_signing", "signer.chain", "maker.chain",
 		"maker.validity_at_seal_creation", "references.coverage", "signature.property_info",
@@ -70,15 +70,23 @@ func TestRoundTripOFD(t *testing.T) {
 	// A second signature on top keeps the first one valid.
 	twice, err := ofd.AddSignature(signed, signer(f, f.SignerKey, f.SignerCert, at.Add(time.Hour)), ofd.SignOptions{Provider: "gxhub"})
 	require.NoError(t, err)
+	r, err = verify.Verify(ctx, twice, verify.Options{Roots: []*smx509.Certificate{f.CA.Cert}, Revocation: allGood{}})
+	require.NoError(t, err)
+	require.Equal(t, verify.Valid, r.Verdict, r.Summary)
+	require.Len(t, r.Signed, 2)
+
+	// Without a revocation source the same document is INTACT, saying what is unknown.
 	r, err = verify.Verify(ctx, twice, verify.Options{Roots: []*smx509.Certificate{f.CA.Cert}})
 	require.NoError(t, err)
-	require.Equal(t, verify.Valid, r.Verdict, "%v", r.Failed())
-	require.Len(t, r.Signed, 2)
+	require.Equal(t, verify.Intact, r.Verdict)
+	require.Contains(t, r.Summary, "revocation")
 
 	// An unsigned OFD is not valid.
 	r, err = verify.Verify(ctx, minimalOFD(t), verify.Options{})
 	require.NoError(t, err)
-	require.Equal(t, []string{"signatures"}, failedNames(r))
+	require.Equal(t, verify.Invalid, r.Verdict)
+	require.Contains(t, failedNames(r), "signatures")
+	require.Contains(t, failedNames(r), "coverage[Doc_0/Pages/Page_0/Content.xml]")
 }
 
 // resign rebuilds an SES_Signature with another certificate in place of the signer's.
@@ -230,9 +238,10 @@ func TestChains(t *testing.T) {
 	}
 	all := verify.Options{Data: data, Roots: []*smx509.Certificate{root, f.CA.Cert}, Intermediates: []*smx509.Certificate{sub}}
 
+	all.Revocation = allGood{}
 	r, err := verify.Verify(ctx, sign(leaf), all)
 	require.NoError(t, err)
-	require.Equal(t, verify.Valid, r.Verdict, "%v", r.Failed())
+	require.Equal(t, verify.Valid, r.Verdict, r.Summary)
 	require.Contains(t, one(t, r, "signer.chain", verify.Pass).Reason, root.Subject.CommonName)
 
 	r, err = verify.Verify(ctx, sign(expired), all)
@@ -245,7 +254,7 @@ func TestChains(t *testing.T) {
 	r, err = verify.Verify(ctx, sign(leaf), noSub)
 	require.NoError(t, err)
 	require.Contains(t, one(t, r, "signer.chain", verify.Unknown).Reason, "issuer not in trust store")
-	require.Equal(t, verify.Valid, r.Verdict)
+	require.Equal(t, verify.Intact, r.Verdict)
 	noSub.RequireChain = true
 	r, err = verify.Verify(ctx, sign(leaf), noSub)
 	require.NoError(t, err)
@@ -266,7 +275,7 @@ func TestChains(t *testing.T) {
 		Data: read(t, "ses/zsbk_ynca_badIA5_Signature.xml"), Roots: []*smx509.Certificate{root}})
 	require.NoError(t, err)
 	require.Contains(t, one(t, r, "signer.chain", verify.Unknown).Reason, "parsed leniently")
-	require.Equal(t, verify.Valid, r.Verdict)
+	require.Equal(t, verify.Intact, r.Verdict)
 }
 
 type revocations struct {
@@ -317,16 +326,19 @@ func TestRevocation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := verify.Verify(ctx, der, verify.Options{Data: data, Revocation: tc.rc})
+			r, err := verify.Verify(ctx, der, verify.Options{Data: data, Revocation: tc.rc, Roots: []*smx509.Certificate{f.CA.Cert}})
 			require.NoError(t, err)
-			wantValid := true
+			want := verify.Valid
 			for name, st := range tc.status {
 				one(t, r, name, st)
-				if st == verify.Fail {
-					wantValid = false
+				switch {
+				case st == verify.Fail:
+					want = verify.Invalid
+				case st == verify.Unknown && want == verify.Valid:
+					want = verify.Intact
 				}
 			}
-			require.Equal(t, wantValid, r.Valid())
+			require.Equal(t, want, r.Verdict, r.Summary)
 		})
 	}
 }
@@ -359,7 +371,7 @@ func TestTimeStampedSignatures(t *testing.T) {
 		rc := revocations{revoked: map[string]time.Time{sc.Subject: gen.Add(time.Hour)}}
 		r, err := verify.Verify(ctx, sign(t, gen, nil), verify.Options{Data: data, Roots: roots, Revocation: rc})
 		require.NoError(t, err)
-		require.Equal(t, verify.Valid, r.Verdict, "%v", r.Failed())
+		require.Equal(t, verify.Valid, r.Verdict, r.Summary)
 		require.Contains(t, one(t, r, "timestamp", verify.Pass).Reason, "gxhub test TSA")
 		one(t, r, "tsa.chain", verify.Pass)
 		one(t, r, "signer.revocation", verify.Pass)

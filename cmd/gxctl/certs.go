@@ -18,6 +18,7 @@ import (
 	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/ecert/ecverify"
 	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/trust"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/sdk"
@@ -29,14 +30,18 @@ func init() {
 	root.AddCommand(verifyCmd(), verifyBatchCmd(), ecertCmd(), sealCmd())
 }
 
-const verifyUsage = `usage: gxctl verify FILE [--data FILE] [--trust ROOTS.pem] [--require-chain] [--at RFC3339] [--json]
+const verifyUsage = `usage: gxctl verify FILE [--data FILE] [--trust DIR|FILE] [--require-chain] [--at RFC3339] [--json]
                     [--online [--identity DIR] [--hub URL] [--ca PEM]]
 
-Verifies an OFD package, a seal (.esl), an SES_Signature (with --data), a sealed
-e-certificate (JWS) or, with --online, a presentation token. Offline by default (no hub:
-chains need --trust, registry status is unknown); --online sends the file to the hub, which
-uses its trust roots and its e-certificate and seal registries and audits the verification.
-Exit status: 0 valid, 1 invalid, 2 usage, unreadable input or hub error.
+Verifies an OFD package (GB/T 38540 seals, GB/T 35275 signatures, GB/T 36905 licence
+files), a seal (.esl), an SES_Signature or SignedData (with --data), a sealed e-certificate
+(JWS) or, with --online, a presentation token. Offline by default: no hub, chains need
+--trust (trust anchors and CRLs: a PEM/DER file or a directory), registry status is
+unknown. --online sends the file to the hub, which uses its trust store, CRLs and
+registries and audits the verification.
+Exit status: 0 VALID, 1 INVALID, 2 usage, unreadable input or hub error, 3 INTACT
+(signatures intact, trust, revocation or status not established), 4 UNSUPPORTED (a
+signature this verifier cannot check).
 `
 
 // verifyCmd is "gxctl verify": offline through verify.RunCLI (e-certificate tokens through
@@ -44,7 +49,7 @@ Exit status: 0 valid, 1 invalid, 2 usage, unreadable input or hub error.
 func verifyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:                "verify FILE [--data FILE] [--trust PEM] [--json] [--online]",
-		Short:              "Verify a sealed OFD, seal, SES_Signature or e-certificate (exit 0 valid, 1 invalid, 2 error)",
+		Short:              "Verify a sealed OFD, seal, signature or e-certificate (exit 0 VALID, 1 INVALID, 2 error, 3 INTACT, 4 UNSUPPORTED)",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code := runVerify(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -69,7 +74,7 @@ func parseVerifyArgs(args []string, stderr io.Writer) (*verifyFlags, []string, e
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage) }
 	var f verifyFlags
 	fs.StringVar(&f.data, "data", "", "signed data of an SES_Signature")
-	fs.StringVar(&f.trust, "trust", "", "PEM file of trusted roots")
+	fs.StringVar(&f.trust, "trust", "", "trust anchors and CRLs: a PEM/DER file or a directory")
 	fs.StringVar(&f.inter, "intermediates", "", "PEM file of intermediate CAs (offline)")
 	fs.StringVar(&f.at, "at", "", "time for a standalone seal's validity (offline)")
 	fs.BoolVar(&f.requireChain, "require-chain", false, "an untrusted chain fails instead of unknown")
@@ -142,18 +147,19 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // verifyTokenOffline checks a sealed e-certificate without the hub: signature, chain
-// (with --trust), issuer, metadata against the demo catalogue, validity today; registry
-// status is unknown offline.
+// (with --trust), the signer's revocation (CRLs in --trust), issuer, metadata against the
+// demo catalogue, validity today; registry status is unknown offline, so at best INTACT.
 func verifyTokenOffline(ctx context.Context, f *verifyFlags, name string, input []byte, stdout, stderr io.Writer) int {
 	v := &ecverify.Verifier{Catalogue: func(context.Context) (*ecert.Catalogue, error) { return ecert.DemoCatalogue() }}
 	if f.trust != "" {
-		b, err := os.ReadFile(f.trust)
-		if err == nil {
-			v.Roots, err = pki.ParseCertsPEM(b)
-		}
+		b, err := trust.Load(f.trust)
 		if err != nil {
 			fmt.Fprintf(stderr, "gxctl verify: --trust: %v\n", err)
 			return verify.ExitUsage
+		}
+		v.Roots = b.Anchors
+		if len(b.CRLs) > 0 {
+			v.Revocation = &trust.CRLs{Issuers: b.Anchors, Lists: b.CRLs}
 		}
 	}
 	rep, _ := v.VerifySealed(ctx, string(input), name)
@@ -171,10 +177,7 @@ func writeReport(rep *verify.Report, asJSON bool, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "gxctl verify: write report: %v\n", err)
 		return verify.ExitUsage
 	}
-	if !rep.Valid() {
-		return verify.ExitInvalid
-	}
-	return verify.ExitValid
+	return rep.Verdict.ExitCode()
 }
 
 func dialFor(ctx context.Context, f *verifyFlags) (*sdk.Client, error) {
@@ -194,11 +197,11 @@ func readRequest(name string, f *verifyFlags) (*certsv1.VerifyRequest, error) {
 		}
 	}
 	if f.trust != "" {
-		b, err := os.ReadFile(f.trust)
+		b, err := trust.Load(f.trust)
 		if err != nil {
 			return nil, fmt.Errorf("--trust: %w", err)
 		}
-		req.TrustRootsPem = string(b)
+		req.TrustRootsPem = string(pki.EncodeCertsPEM(b.Anchors...))
 	}
 	return req, nil
 }
@@ -233,7 +236,8 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 		}
 		return writeReport(server.ReportFromProto(resp.GetReport()), f.asJSON, stdout, stderr)
 	}
-	code := verify.ExitValid
+	codes := []int{verify.ExitValid}
+	counts := map[string]int{}
 	bar := newProgress(stderr, "verified", "files", len(reqs))
 	defer bar.done()
 	for start := 0; start < len(reqs); start += server.MaxVerifyBatch {
@@ -245,37 +249,46 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 		}
 		bar.clear()
 		for _, r := range resp.GetResults() {
-			switch {
-			case r.GetReport() == nil:
+			if r.GetReport() == nil {
 				fmt.Fprintf(stderr, "%s: %s: %s\n", r.GetName(), r.GetErrorReason(), r.GetErrorMessage())
-				code = verify.ExitUsage
-			case f.asJSON:
-				_ = server.ReportFromProto(r.GetReport()).WriteJSON(stdout)
-			default:
-				rep := r.GetReport()
-				failed := ""
-				for _, ch := range rep.GetChecks() {
-					if ch.GetStatus() == "fail" {
-						failed = ch.GetName() + ": " + ch.GetReason()
-						break
-					}
-				}
-				fmt.Fprintf(stdout, "%-8s %s %s %s\n", strings.ToUpper(rep.GetVerdict()), r.GetName(), rep.GetKind(), failed)
+				codes = append(codes, verify.ExitUsage)
+				counts["unreadable"]++
+				continue
 			}
-			if r.GetReport() != nil && r.GetReport().GetVerdict() != "valid" && code == verify.ExitValid {
-				code = verify.ExitInvalid
+			rep := server.ReportFromProto(r.GetReport())
+			codes = append(codes, rep.Verdict.ExitCode())
+			counts[string(rep.Verdict)]++
+			if f.asJSON {
+				_ = rep.WriteJSON(stdout)
+				continue
 			}
+			fmt.Fprintf(stdout, "%-11s %s %s %s\n", rep.Verdict, r.GetName(), rep.Kind, batchReason(rep))
 		}
 		bar.set(end, "")
 	}
-	return code
+	if !f.asJSON {
+		fmt.Fprintf(stdout, "%d file(s): %d VALID, %d INTACT, %d INVALID, %d UNSUPPORTED, %d unreadable\n", len(reqs),
+			counts[string(verify.Valid)], counts[string(verify.Intact)], counts[string(verify.Invalid)], counts[string(verify.Unsupported)], counts["unreadable"])
+	}
+	return verify.WorstExit(codes...)
+}
+
+// batchReason is the first reason behind a verdict: a failed check, else one that cannot
+// be checked, else one that could not be established.
+func batchReason(rep *verify.Report) string {
+	for _, set := range [][]verify.Check{rep.Failed(), rep.Unsupporteds(), rep.Unknowns()} {
+		if len(set) > 0 {
+			return set[0].Name + ": " + set[0].Reason
+		}
+	}
+	return ""
 }
 
 func verifyBatchCmd() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify-batch FILE...",
-		Short: "Verify several files at the hub (exit 0 all valid, 1 any invalid, 2 any unreadable)",
+		Short: "Verify several files at the hub (exit: the worst of 1 INVALID, 2 unreadable, 4 UNSUPPORTED, 3 INTACT, 0 VALID)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.identity, f.hub, f.ca, f.pwFile, f.asJSON = global.identity, global.hub, global.caFile, global.passwordFile, global.json
@@ -285,7 +298,7 @@ func verifyBatchCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&f.trust, "trust", "", "PEM file of trust roots (replaces the hub's default trust)")
+	cmd.Flags().StringVar(&f.trust, "trust", "", "trust anchors (a PEM/DER file or a directory) replacing the hub's trust store")
 	cmd.Flags().BoolVar(&f.requireChain, "require-chain", false, "an untrusted chain fails instead of unknown")
 	return cmd
 }
@@ -313,16 +326,7 @@ func printECerts(w io.Writer, es ...*certsv1.ECert) error {
 
 func ecertCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ecert", Short: "E-certificates (电子证照): types, issue, status, presentations (亮证)"}
-	withClient := func(fn func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, ctx, done, err := connect(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return fn(ctx, c, cmd, args)
-		}
-	}
+	withClient := withHub
 
 	types := &cobra.Command{Use: "types", Short: "List licence types", Args: cobra.NoArgs,
 		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
@@ -347,7 +351,7 @@ func ecertCmd() *cobra.Command {
 			return t.write(cmd.OutOrStdout())
 		})}
 
-	var typeCode, serial, holderCode, holderName, number, validFrom, validUntil, area, out string
+	var typeCode, serial, holderCode, holderName, number, validFrom, validUntil, area, out, ofdOut, ofdSeal string
 	var items []string
 	issue := &cobra.Command{Use: "issue", Short: "Seal a licence with your department's key and register it (issuer role)", Args: cobra.NoArgs,
 		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
@@ -376,11 +380,20 @@ func ecertCmd() *cobra.Command {
 			if err := applyLicenceFlags(m, validFrom, validUntil, items); err != nil {
 				return err
 			}
+			if (ofdOut == "") != (ofdSeal == "") {
+				return exitf(2, "--ofd and --seal go together: the licence file is sealed with your seal")
+			}
 			e, err := c.IssueLicence(ctx, m, "")
 			if err != nil {
 				return licenceErr(err)
 			}
-			return finishIssue(cmd.OutOrStdout(), e, out)
+			if err := finishIssue(cmd.OutOrStdout(), e, out); err != nil {
+				return err
+			}
+			if ofdOut != "" {
+				return licenceOFD(ctx, c, m, ofdSeal, ofdOut, cmd.OutOrStdout())
+			}
+			return nil
 		})}
 	issue.Flags().StringVar(&typeCode, "type", "", "licence type code (gxctl ecert types)")
 	issue.Flags().StringVar(&serial, "serial", "", "serial number within your department (digits/letters)")
@@ -392,6 +405,8 @@ func ecertCmd() *cobra.Command {
 	issue.Flags().StringVar(&area, "area", "", "6-digit area code")
 	issue.Flags().StringArrayVar(&items, "item", nil, "data item key=value (repeat)")
 	issue.Flags().StringVar(&out, "out", "", "write the sealed licence (JWS) to this file")
+	issue.Flags().StringVar(&ofdOut, "ofd", "", "also write the licence as a sealed GB/T 36905 OFD file (needs --seal)")
+	issue.Flags().StringVar(&ofdSeal, "seal", "", "your seal for the OFD file: a .esl file or the esID of one of your seals")
 	for _, f := range []string{"type", "serial", "holder-code", "holder-name", "number"} {
 		_ = issue.MarkFlagRequired(f)
 	}
@@ -510,7 +525,7 @@ func ecertCmd() *cobra.Command {
 	_ = present.MarkFlagRequired("purpose")
 
 	var expect string
-	verifyPresentation := &cobra.Command{Use: "verify-presentation TOKENFILE", Short: "Verify a presentation token as its approver (exit 0 valid, 1 invalid)", Args: cobra.ExactArgs(1),
+	verifyPresentation := &cobra.Command{Use: "verify-presentation TOKENFILE", Short: "Verify a presentation token as its approver (exit 0 VALID, 1 INVALID, 3 INTACT)", Args: cobra.ExactArgs(1),
 		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
 			tok, err := os.ReadFile(args[0])
 			if err != nil {
@@ -582,16 +597,7 @@ func finishIssue(w io.Writer, e *certsv1.ECert, out string) error {
 
 func sealCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "seal", Short: "Electronic seals (电子印章) made by the hub"}
-	run := func(fn func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, ctx, done, err := connect(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return fn(ctx, c, cmd, args)
-		}
-	}
+	run := withHub
 	printSeals := func(w io.Writer, ss ...*certsv1.Seal) error {
 		if global.json {
 			for _, s := range ss {
@@ -675,6 +681,6 @@ func sealCmd() *cobra.Command {
 			return printSeals(cmd.OutOrStdout(), resp.GetSeals()...)
 		})}
 	list.Flags().StringVar(&ldept, "department", "", "department USCC (default: yours)")
-	cmd.AddCommand(mk, revoke, list)
+	cmd.AddCommand(mk, revoke, list, sealSignCmd(), sealedDocsCmd())
 	return cmd
 }

@@ -156,12 +156,12 @@ func TestRolesDocument(t *testing.T) {
 	}
 	// What the page says the commands show.
 	for _, want := range []string{
-		"signature verified",                   // consumer pull
-		"valid: SM2 signature",                 // gxctl sm2 verify over the REST payload
+		"signature verified",                    // consumer pull
+		"valid: SM2 signature",                  // gxctl sm2 verify over the REST payload
 		"records published to 500000-SCJG-0002", // provider publish
-		"VALID",                                // verification and the offline receipt check
-		"INVALID",                              // one vendor file of the batch
-		"重庆市渝北区民政局",                            // the registered department's whoami
+		"VALID",                                 // verification and the offline receipt check
+		"INVALID",                               // one vendor file of the batch
+		"重庆市渝北区民政局",                             // the registered department's whoami
 	} {
 		require.Contains(t, log, want, "docs/ROLES.md run output")
 	}

@@ -78,6 +78,18 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.RequirementService.ListRequirements":  "requirement list",
 	"gxhub.exchange.v1.RequirementService.DecideRequirement": "requirement answer",
 
+	// Trust store and sealed documents (issue 15).
+	"gxhub.certs.v1.SealService.Timestamp":                     "seal sign",
+	"gxhub.certs.v1.SealService.RegisterSealedDocument":        "seal sign",
+	"gxhub.certs.v1.SealService.GetSealedDocument":             "seal documents",
+	"gxhub.certs.v1.SealService.ListSealedDocuments":           "seal documents",
+	"gxhub.certs.v1.TrustStoreService.GetTrustStore":           "trust-store show",
+	"gxhub.certs.v1.TrustStoreService.PutTrustBundle":          "trust-store load",
+	"gxhub.certs.v1.TrustStoreService.ListTrustBundleVersions": "trust-store versions",
+	"gxhub.certs.v1.TrustStoreService.AddCRLSource":            "trust-store crl-add",
+	"gxhub.certs.v1.TrustStoreService.RemoveCRLSource":         "trust-store crl-remove",
+	"gxhub.certs.v1.TrustStoreService.RefreshCRLs":             "trust-store refresh",
+
 	// Working-day calendar years and publications (F5).
 	"gxhub.exchange.v1.CalendarService.ListCalendarYears":        "calendar years",
 	"gxhub.exchange.v1.CalendarService.PublishCalendar":          "calendar publish",

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -19,6 +21,7 @@ import (
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/trust"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
@@ -55,23 +58,48 @@ type Certs struct {
 	Audit ledger.Log
 	Log   *slog.Logger
 	Now   func() time.Time
-	// Roots are the default trust roots (the hub's root plus configured extra roots);
-	// Intermediates are the hub's issuing CAs.
-	Roots, Intermediates []*smx509.Certificate
+	// Trust is the trust store: the hub's root, the coordinator's trust bundle, extra
+	// roots, and the CRL and OCSP revocation sources. Intermediates are the hub's issuing CAs.
+	Trust         *TrustStore
+	Intermediates []*smx509.Certificate
 	// HubKey signs presentation tokens; HubKeyID is its kid.
 	HubKey   *sm.PrivateKey
 	HubKeyID string
 	// Maker makes seals; nil disables MakeSeal.
 	Maker *SealMaker
+	// TSA is the URL of the RFC 3161 time-stamping authority Timestamp asks; empty: none.
+	TSA string
+	// HTTP reaches the TSA; nil means a client with a 30 s timeout.
+	HTTP *http.Client
+	// Gate bounds concurrent verifications (nil: unbounded).
+	Gate *verify.Gate
 
-	ecv *ecverify.Verifier
+	ecvMu sync.Mutex
+	ecv   *ecverify.Verifier
+	ecvAt int64 // trust bundle version ecv was built for
 }
 
-// NewCerts finishes c (the shared e-certificate verifier with its chain cache) and returns
-// the three services.
+// NewCerts returns the three services sharing c.
 func NewCerts(c *Certs) (*VerifyService, *ECertService, *SealService) {
-	c.ecv = c.verifier(c.Roots)
 	return &VerifyService{c: c}, &ECertService{c: c}, &SealService{c: c}
+}
+
+// ecVerifier returns the shared e-certificate verifier (with its chain cache) for the
+// trust store in use, rebuilding it when the trust bundle changed.
+func (c *Certs) ecVerifier() *ecverify.Verifier {
+	c.ecvMu.Lock()
+	defer c.ecvMu.Unlock()
+	if v := c.Trust.Version(); c.ecv == nil || c.ecvAt != v {
+		c.ecv, c.ecvAt = c.verifier(c.Trust.Roots()), v
+	}
+	return c.ecv
+}
+
+// revocation answers for the certificates the hub itself vouches for (its departments'
+// registered certificates, its seal maker), then from the trust store's CRLs and OCSP
+// responders; seal status comes from the hub's seal registry.
+func (c *Certs) revocation() verify.RevocationChecker {
+	return append(trust.Sources{registryStatus{c}}, c.Trust.Revocation()...)
 }
 
 func (c *Certs) now() time.Time {
@@ -82,7 +110,7 @@ func (c *Certs) now() time.Time {
 }
 
 func (c *Certs) verifier(roots []*smx509.Certificate) *ecverify.Verifier {
-	return &ecverify.Verifier{Catalogue: c.catalogue, Roots: roots, Intermediates: c.Intermediates, Status: registryStatus{c.Store}, Now: c.now}
+	return &ecverify.Verifier{Catalogue: c.catalogue, Roots: roots, Intermediates: c.Intermediates, Status: registryStatus{c}, Revocation: c.revocation(), Now: c.now}
 }
 
 // catalogue is the demo catalogue plus the registered types.
@@ -107,24 +135,22 @@ func (c *Certs) catalogue(ctx context.Context) (*ecert.Catalogue, error) {
 	return cat, nil
 }
 
+// audit appends the record of a certificate-service write (timed now when it has no
+// time) through appendAudit, the one path every audited write takes.
 func (c *Certs) audit(ctx context.Context, r ledger.Record) {
-	if c.Audit == nil {
-		return
-	}
 	if r.Time.IsZero() {
 		r.Time = c.now()
 	}
-	if _, err := c.Audit.Append(ctx, r); err != nil && c.Log != nil {
-		c.Log.ErrorContext(ctx, "audit append failed", slog.String("kind", string(r.Kind)), slog.String("resource", r.Resource), slog.String("error", err.Error()))
-	}
+	appendAudit(ctx, c.Audit, c.Log, r)
 }
 
-// registryStatus answers licence status (ecverify.StatusSource) and seal status
-// (verify.SealStatusChecker) from the store.
-type registryStatus struct{ s store.Store }
+// registryStatus answers from the hub's own registries: licence status
+// (ecverify.StatusSource), seal status (verify.SealStatusChecker), and the revocation of the
+// certificates the hub issued or holds (department certificates, its seal maker).
+type registryStatus struct{ c *Certs }
 
 func (r registryStatus) ECertStatus(ctx context.Context, id string, at time.Time) (ecverify.Status, error) {
-	ev, err := r.s.Certs().StatusAt(ctx, id, at)
+	ev, err := r.c.Store.Certs().StatusAt(ctx, id, at)
 	if err != nil {
 		if exchange.KindOf(err) == exchange.KindNotFound {
 			return ecverify.Status{}, ecverify.ErrUnregistered
@@ -134,12 +160,39 @@ func (r registryStatus) ECertStatus(ctx context.Context, id string, at time.Time
 	return ecverify.Status{Status: string(ev.Status), Since: ev.At, Reason: ev.Reason}, nil
 }
 
-func (r registryStatus) CertificateStatus(context.Context, *ses.Certificate, time.Time) (verify.RevocationStatus, error) {
-	return verify.RevocationStatus{}, errors.New("the hub has no revocation source for signing certificates (no CRL or OCSP configured)")
+// CertificateStatus answers for certificates the hub's issuing CA issued: the seal maker's
+// (held by this hub) and the departments' registered signing certificates. The hub has no
+// revocation list of its own yet: a department certificate that is the department's
+// registered one is reported not revoked; one that was replaced is unknown here.
+func (r registryStatus) CertificateStatus(ctx context.Context, cert *ses.Certificate, _ time.Time) (verify.RevocationStatus, error) {
+	if r.c.Maker != nil && string(cert.Raw) == string(r.c.Maker.Cert.Raw) {
+		return verify.RevocationStatus{Source: "the hub's own seal-maker certificate"}, nil
+	}
+	issued := false
+	for _, ca := range r.c.Intermediates {
+		if string(ca.RawSubject) == string(cert.RawIssuer) {
+			issued = true
+		}
+	}
+	if !issued || cert.X509 == nil {
+		return verify.RevocationStatus{}, errors.New("not issued by this hub: the hub's registry does not know it")
+	}
+	code, err := pki.DepartmentCode(cert.X509)
+	if err != nil {
+		return verify.RevocationStatus{}, err
+	}
+	d, err := r.c.Store.Departments().Get(ctx, code)
+	if err != nil {
+		return verify.RevocationStatus{}, fmt.Errorf("department %s: %w", code, err)
+	}
+	if string(d.Certificate) != string(cert.Raw) {
+		return verify.RevocationStatus{}, fmt.Errorf("no longer the registered certificate of department %s (it was replaced): its revocation status is not known here", code)
+	}
+	return verify.RevocationStatus{Source: "gxhub department registry: the current certificate of " + code}, nil
 }
 
 func (r registryStatus) SealStatus(ctx context.Context, seal *ses.Seal, _ time.Time) (verify.RevocationStatus, error) {
-	s, err := r.s.Certs().GetSeal(ctx, seal.Info.ESID)
+	s, err := r.c.Store.Certs().GetSeal(ctx, seal.Info.ESID)
 	if err != nil {
 		if exchange.KindOf(err) == exchange.KindNotFound {
 			return verify.RevocationStatus{}, fmt.Errorf("seal %s was not made by this hub: its status is not known here", seal.Info.ESID)
@@ -154,9 +207,9 @@ func (r registryStatus) SealStatus(ctx context.Context, seal *ses.Seal, _ time.T
 
 // ReportToProto converts a verification report.
 func ReportToProto(r *verify.Report, inputSM3 string) *certsv1.Report {
-	out := &certsv1.Report{Input: r.Input, Kind: string(r.Kind), Verdict: string(r.Verdict), VerifiedAt: certTS(r.VerifiedAt), InputSm3: inputSM3}
+	out := &certsv1.Report{Input: r.Input, Kind: string(r.Kind), Verdict: string(r.Verdict), Summary: r.Summary, VerifiedAt: certTS(r.VerifiedAt), InputSm3: inputSM3}
 	for _, s := range r.Signed {
-		out.Signed = append(out.Signed, &certsv1.Signed{Scope: s.Scope, SigningTime: certTS(s.SigningTime), SigningTimeSource: s.SigningTimeSource,
+		out.Signed = append(out.Signed, &certsv1.Signed{Scope: s.Scope, Type: s.Type, SigningTime: certTS(s.SigningTime), SigningTimeSource: s.SigningTimeSource,
 			SealId: s.SealID, SealName: s.SealName, SealVendor: s.SealVendor, SealVersion: int32(s.SealVersion),
 			SealValidFrom: certTS(s.SealValidFrom), SealValidTo: certTS(s.SealValidTo), Signer: s.Signer, Maker: s.Maker, Provider: s.Provider})
 	}
@@ -168,9 +221,9 @@ func ReportToProto(r *verify.Report, inputSM3 string) *certsv1.Report {
 
 // ReportFromProto converts a wire report back (for clients).
 func ReportFromProto(p *certsv1.Report) *verify.Report {
-	r := &verify.Report{Input: p.GetInput(), Kind: verify.Kind(p.GetKind()), Verdict: verify.Verdict(p.GetVerdict()), VerifiedAt: p.GetVerifiedAt().AsTime()}
+	r := &verify.Report{Input: p.GetInput(), Kind: verify.Kind(p.GetKind()), Verdict: verify.ParseVerdict(p.GetVerdict()), Summary: p.GetSummary(), VerifiedAt: p.GetVerifiedAt().AsTime()}
 	for _, s := range p.GetSigned() {
-		r.Signed = append(r.Signed, verify.Signed{Scope: s.GetScope(), SigningTime: asTime(s.GetSigningTime()), SigningTimeSource: s.GetSigningTimeSource(),
+		r.Signed = append(r.Signed, verify.Signed{Scope: s.GetScope(), Type: s.GetType(), SigningTime: asTime(s.GetSigningTime()), SigningTimeSource: s.GetSigningTimeSource(),
 			SealID: s.GetSealId(), SealName: s.GetSealName(), SealVendor: s.GetSealVendor(), SealVersion: int(s.GetSealVersion()),
 			SealValidFrom: asTime(s.GetSealValidFrom()), SealValidTo: asTime(s.GetSealValidTo()), Signer: s.GetSigner(), Maker: s.GetMaker(), Provider: s.GetProvider()})
 	}
@@ -199,18 +252,6 @@ func hexSM3(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// failedSummary names the failed checks of a report for audit reasons and errors.
-func failedSummary(r *verify.Report) string {
-	var names []string
-	for _, c := range r.Failed() {
-		n := c.Name
-		if c.Scope != "" {
-			n += " (" + c.Scope + ")"
-		}
-		names = append(names, n+": "+c.Reason)
-	}
-	return strings.Join(names, "; ")
-}
 
 // VerifyService implements gxhub.certs.v1.VerifyService.
 type VerifyService struct {
@@ -267,57 +308,80 @@ func (v *VerifyService) verifyOne(ctx context.Context, caller *Caller, req *cert
 	if len(content) == 0 {
 		return nil, exchange.Errorf(exchange.KindInvalid, "INPUT_EMPTY", "content is empty: send the file's bytes (base64 in REST JSON)")
 	}
+	release, err := c.Gate.Enter(ctx)
+	if err != nil {
+		if errors.Is(err, verify.ErrBusy) {
+			return nil, exchange.Wrap(exchange.KindUnavailable, "VERIFY_BUSY", err, "%v", err)
+		}
+		return nil, err
+	}
+	defer release()
 	digest := sm.Sum(content)
 	inputSM3 := hex.EncodeToString(digest[:])
-	roots := c.Roots
+	roots, custom := c.Trust.Roots(), false
 	if p := strings.TrimSpace(req.GetTrustRootsPem()); p != "" {
 		var err error
 		if roots, err = pki.ParseCertsPEM([]byte(p)); err != nil {
 			return nil, exchange.Wrap(exchange.KindInvalid, "TRUST_ROOTS_INVALID", err, "trust_roots_pem holds no usable PEM certificate")
 		}
+		custom = true
 	}
 	name := req.GetName()
 	var rep *verify.Report
 	switch ecverify.TokenType(content) {
 	case ecert.SealedType:
-		ev := c.ecv
-		if req.GetTrustRootsPem() != "" {
+		ev := c.ecVerifier()
+		if custom {
 			ev = c.verifier(roots)
 		}
 		rep, _ = ev.VerifySealed(ctx, string(content), name)
 	case ecert.PresentationType:
 		var err error
-		if rep, _, err = v.c.presentation(ctx, caller, string(content), req.GetSealedEcert(), roots, name); err != nil {
+		if rep, _, err = v.c.presentation(ctx, caller, string(content), req.GetSealedEcert(), roots, custom, name); err != nil {
 			return nil, err
 		}
 	default:
 		var err error
-		rep, err = verify.Verify(ctx, content, verify.Options{Roots: roots, Intermediates: c.Intermediates, RequireChain: req.GetRequireChain(),
-			Revocation: registryStatus{c.Store}, Data: req.GetData(), Name: name, Now: c.now})
+		rep, err = verify.Verify(ctx, content, c.verifyOptions(roots, req.GetRequireChain(), req.GetData(), name))
 		if err != nil {
 			if errors.Is(err, verify.ErrInput) {
 				c.audit(ctx, ledger.Record{Kind: KindCertVerify, Department: caller.Department.Code, Resource: "sm3:" + inputSM3, Outcome: ledger.OutcomeFailed,
 					Reason: "input not recognised", ResponseDigest: digest[:]})
-				return nil, exchange.Wrap(exchange.KindInvalid, "INPUT_UNRECOGNISED", err, "%s: %v: send an OFD package, a .esl seal, an SES_Signature (with data), a sealed e-certificate or a presentation token", name, err)
+				return nil, exchange.Wrap(exchange.KindInvalid, "INPUT_UNRECOGNISED", err, "%s: %v: send an OFD package, a .esl seal, an SES_Signature or SignedData (with data), a sealed e-certificate or a presentation token", name, err)
 			}
 			return nil, err
 		}
 	}
 	out := ReportToProto(rep, inputSM3)
-	outcome, reason := ledger.OutcomeOK, string(rep.Kind)+" valid"
-	if !rep.Valid() {
-		outcome, reason = ledger.OutcomeFailed, string(rep.Kind)+" invalid: "+failedSummary(rep)
+	c.audit(ctx, verifyRecord(caller, rep, inputSM3, digest[:]))
+	return out, nil
+}
+
+// verifyOptions are the options of a document verification at the hub: the trust store's
+// anchors (or roots), the hub's issuing CAs, and its revocation sources and registries.
+func (c *Certs) verifyOptions(roots []*smx509.Certificate, requireChain bool, data []byte, name string) verify.Options {
+	return verify.Options{Roots: roots, Intermediates: c.Intermediates, RequireChain: requireChain,
+		Revocation: c.revocation(), Licences: registryStatus{c}, Catalogue: c.catalogue, Data: data, Name: name, Now: c.now}
+}
+
+// verifyRecord is the audit record of a verification: outcome ok for VALID and INTACT
+// (nothing failed), failed otherwise; the reason carries the verdict and its summary.
+func verifyRecord(caller *Caller, rep *verify.Report, inputSM3 string, digest []byte) ledger.Record {
+	outcome := ledger.OutcomeOK
+	if rep.Verdict == verify.Invalid || rep.Verdict == verify.Unsupported {
+		outcome = ledger.OutcomeFailed
 	}
+	reason := string(rep.Kind) + " " + string(rep.Verdict) + ": " + rep.Summary
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
 	// The record's digest is the SM3 of the input verified (the resource names it too).
-	c.audit(ctx, ledger.Record{Kind: KindCertVerify, Department: caller.Department.Code, Resource: "sm3:" + inputSM3, Outcome: outcome, Reason: reason, ResponseDigest: digest[:]})
-	return out, nil
+	return ledger.Record{Kind: KindCertVerify, Department: caller.Department.Code, Resource: "sm3:" + inputSM3, Outcome: outcome, Reason: reason, ResponseDigest: digest}
 }
 
-// presentation verifies a presentation token for the caller (the approver).
-func (c *Certs) presentation(ctx context.Context, caller *Caller, token, sealed string, roots []*smx509.Certificate, name string) (*verify.Report, *ecverify.Presented, error) {
+// presentation verifies a presentation token for the caller (the approver); custom says
+// roots replace the trust store's.
+func (c *Certs) presentation(ctx context.Context, caller *Caller, token, sealed string, roots []*smx509.Certificate, custom bool, name string) (*verify.Report, *ecverify.Presented, error) {
 	if c.HubKey == nil {
 		return nil, nil, exchange.Errorf(exchange.KindFailedPrecondition, "PRESENTATION_UNAVAILABLE", "this hub has no presentation key configured")
 	}
@@ -336,8 +400,8 @@ func (c *Certs) presentation(ctx context.Context, caller *Caller, token, sealed 
 		}
 		sealed = e.Sealed
 	}
-	ev := c.ecv
-	if len(roots) != len(c.Roots) || (len(roots) > 0 && roots[0] != c.Roots[0]) {
+	ev := c.ecVerifier()
+	if custom {
 		ev = c.verifier(roots)
 	}
 	rep, p := ev.VerifyPresentation(ctx, token, sealed, &c.HubKey.PublicKey, caller.Department.Code, name)

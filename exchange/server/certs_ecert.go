@@ -105,10 +105,10 @@ func (s *ECertService) checkSealed(ctx context.Context, caller *Caller, token st
 	if token == "" {
 		return nil, ecert.Identifier{}, exchange.Errorf(exchange.KindInvalid, "ECERT_SEALED_MISSING", "sealed is required: the licence sealed with the issuer's key (gxctl ecert issue does it)")
 	}
-	rep, sealed := s.c.ecv.VerifySealed(ctx, token, "")
+	rep, sealed := s.c.ecVerifier().VerifySealed(ctx, token, "")
 	var failed []string
-	for _, c := range rep.Failed() {
-		if c.Name == "ecert.validity" || c.Name == "ecert.status" {
+	for _, c := range rep.Checks {
+		if c.Name == "ecert.validity" || c.Name == "ecert.status" || (c.Status != verify.Fail && c.Status != verify.NotSupported) {
 			continue
 		}
 		failed = append(failed, c.Name+": "+c.Reason)
@@ -309,9 +309,9 @@ func (s *ECertService) PresentECert(ctx context.Context, req *certsv1.PresentECe
 		return nil, exchange.Errorf(exchange.KindInvalid, "LIFETIME_INVALID", "lifetime_seconds must be 1..%d", int(ecert.MaxPresentationLifetime.Seconds()))
 	}
 	// Present only a licence that verifies now (status active, valid today).
-	rep, _ := s.c.ecv.VerifySealed(ctx, e.Sealed, e.Identifier)
+	rep, _ := s.c.ecVerifier().VerifySealed(ctx, e.Sealed, e.Identifier)
 	if !rep.Valid() {
-		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "ECERT_NOT_USABLE", "licence %s cannot be presented: %s", e.Identifier, failedSummary(rep))
+		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "ECERT_NOT_USABLE", "licence %s cannot be presented: it is %s: %s", e.Identifier, rep.Verdict, rep.Summary)
 	}
 	now := s.c.now()
 	tok, err := ecert.Present(e.Sealed, req.GetAudience(), req.GetPurpose(), req.GetMatterCode(), now, life, s.c.HubKey, s.c.HubKeyID)
@@ -329,7 +329,7 @@ func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.Veri
 	if err != nil {
 		return nil, err
 	}
-	rep, p, err := s.c.presentation(ctx, caller, req.GetToken(), req.GetSealed(), s.c.Roots, "presentation")
+	rep, p, err := s.c.presentation(ctx, caller, req.GetToken(), req.GetSealed(), s.c.Trust.Roots(), false, "presentation")
 	if err != nil {
 		return nil, err
 	}
@@ -350,9 +350,9 @@ func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.Veri
 	if resource == "" && p != nil && p.Sealed != nil && p.Sealed.Licence != nil {
 		resource = p.Sealed.Licence.Identifier
 	}
-	outcome, reason := ledger.OutcomeOK, "presentation valid"
-	if !rep.Valid() {
-		outcome, reason = ledger.OutcomeFailed, "presentation invalid: "+failedSummary(rep)
+	outcome, reason := ledger.OutcomeOK, "presentation "+string(rep.Verdict)+": "+rep.Summary
+	if rep.Verdict == verify.Invalid || rep.Verdict == verify.Unsupported {
+		outcome = ledger.OutcomeFailed
 	}
 	if len(reason) > 1000 {
 		reason = reason[:1000]
@@ -363,6 +363,7 @@ func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.Veri
 
 var _ ecverify.StatusSource = registryStatus{}
 var _ verify.SealStatusChecker = registryStatus{}
+var _ verify.RevocationChecker = registryStatus{}
 
 // HeldECert implements exchange.ECertRegistry: the identifier of an active e-certificate of
 // the type that the holder holds in the registry, or why there is none.
@@ -396,11 +397,11 @@ func (s *ECertService) FetchECert(ctx context.Context, identifier string) (excha
 	if err != nil {
 		return exchange.FetchedECert{}, err
 	}
-	rep, _ := s.c.ecv.VerifySealed(ctx, e.Sealed, identifier)
+	rep, _ := s.c.ecVerifier().VerifySealed(ctx, e.Sealed, identifier)
 	f := exchange.FetchedECert{Identifier: e.Identifier, TypeCode: e.TypeCode, Holder: e.HolderCode, Sealed: e.Sealed, Digest: e.SealedSM3,
 		Verdict: string(rep.Verdict), Valid: rep.Valid()}
 	if !f.Valid {
-		f.Reason = failedSummary(rep)
+		f.Reason = rep.Summary
 	}
 	return f, nil
 }

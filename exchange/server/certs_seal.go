@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/certs/ses"
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/trust"
+	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
@@ -186,4 +190,136 @@ func defaultSealPicture() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// Audit kind of sealed-document registration.
+const KindDocumentSeal ledger.Kind = "document.seal"
+
+// Timestamp asks the hub's TSA for a token over a signature value.
+func (s *SealService) Timestamp(ctx context.Context, req *certsv1.TimestampRequest) (*certsv1.TimestampResponse, error) {
+	if _, err := RequireCaller(ctx); err != nil {
+		return nil, err
+	}
+	if s.c.TSA == "" {
+		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "TSA_UNAVAILABLE", "this hub has no time-stamping authority configured (verify.tsa_url): seal without a timestamp")
+	}
+	v := req.GetSignatureValue()
+	if len(v) == 0 || len(v) > 1024 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "SIGNATURE_VALUE_INVALID", "signature_value must be the 1..1024-byte value of the signature being made")
+	}
+	tok, ts, err := trust.RequestTimestamp(ctx, s.c.HTTP, s.c.TSA, v)
+	if err != nil {
+		return nil, exchange.Wrap(exchange.KindUnavailable, "TSA_FAILED", err, "the time-stamping authority: %v", err)
+	}
+	return &certsv1.TimestampResponse{Token: tok, GenTime: certTS(ts.Info.GenTime), Tsa: ts.TSA.Subject.String()}, nil
+}
+
+// SealedDocumentToProto converts a sealed document.
+func SealedDocumentToProto(d *store.SealedDocument) *certsv1.SealedDocument {
+	return &certsv1.SealedDocument{Sm3: d.SM3, Name: d.Name, DepartmentCode: d.Department, Esid: d.ESID, SignedAt: certTS(d.SignedAt),
+		RegisteredAt: certTS(d.RegisteredAt), Signatures: int32(d.Signatures), EcertIdentifier: d.ECertIdentifier, Size: d.Size, Content: d.Content}
+}
+
+// RegisterSealedDocument verifies a document the caller sealed and keeps it as evidence.
+func (s *SealService) RegisterSealedDocument(ctx context.Context, req *certsv1.RegisterSealedDocumentRequest) (*certsv1.RegisterSealedDocumentResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	content := req.GetContent()
+	if len(content) == 0 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "INPUT_EMPTY", "content is empty: send the sealed OFD")
+	}
+	release, err := s.c.Gate.Enter(ctx)
+	if err != nil {
+		return nil, exchange.Wrap(exchange.KindUnavailable, "VERIFY_BUSY", err, "%v", err)
+	}
+	defer release()
+	name := strings.TrimSpace(req.GetName())
+	rep, err := verify.Verify(ctx, content, s.c.verifyOptions(s.c.Trust.Roots(), false, nil, name))
+	if err != nil || rep.Kind != verify.KindOFD {
+		return nil, exchange.Errorf(exchange.KindInvalid, "INPUT_UNRECOGNISED", "%s is not an OFD package: register sealed OFD documents", name)
+	}
+	doc, err := s.c.sealedBy(ctx, caller, rep)
+	if err != nil {
+		return nil, err
+	}
+	sum := sm.Sum(content)
+	doc.SM3, doc.Name, doc.Size, doc.Content = hex.EncodeToString(sum[:]), name, int64(len(content)), content
+	doc.RegisteredAt = s.c.now().UTC()
+	if err := s.c.Store.Certs().PutSealedDocument(ctx, doc); err != nil {
+		return nil, err
+	}
+	s.c.audit(ctx, sealedRecord(caller, doc, rep))
+	doc.Content = nil
+	return &certsv1.RegisterSealedDocumentResponse{Document: SealedDocumentToProto(doc), Report: ReportToProto(rep, doc.SM3)}, nil
+}
+
+// sealedRecord is the audit record of a document registration.
+func sealedRecord(caller *Caller, d *store.SealedDocument, rep *verify.Report) ledger.Record {
+	digest, _ := hex.DecodeString(d.SM3)
+	return ledger.Record{Kind: KindDocumentSeal, Time: d.RegisteredAt, Department: caller.Department.Code, Resource: "sm3:" + d.SM3,
+		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%s sealed with %s (%d signature(s)) %s", d.Name, d.ESID, d.Signatures, rep.Verdict), ResponseDigest: digest}
+}
+
+// sealedBy checks that a verified document may be registered by caller: VALID, and its
+// newest signature made with an active hub-made seal of the caller and the caller's
+// registered certificate. It returns the document's description.
+func (c *Certs) sealedBy(ctx context.Context, caller *Caller, rep *verify.Report) (*store.SealedDocument, error) {
+	if rep.Verdict != verify.Valid {
+		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "DOCUMENT_NOT_VALID", "the document verifies %s, not VALID, with the hub's trust store: %s", rep.Verdict, rep.Summary)
+	}
+	var last *verify.Signed
+	n := 0
+	d := &store.SealedDocument{Department: caller.Department.Code}
+	for i := range rep.Signed {
+		sg := &rep.Signed[i]
+		switch sg.Type {
+		case "Seal", "Sign":
+			n++
+			last = sg
+		case "ecert":
+			d.ECertIdentifier = sg.SealID
+		}
+	}
+	if last == nil || last.Type != "Seal" {
+		return nil, exchange.Errorf(exchange.KindInvalid, "DOCUMENT_NOT_SEALED", "the document's newest signature is not a seal signature")
+	}
+	seal, err := c.Store.Certs().GetSeal(ctx, last.SealID)
+	if err != nil {
+		return nil, err
+	}
+	if seal.Department != caller.Department.Code {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, "SEAL_NOT_YOURS", "the newest signature uses seal %s of department %s: a department registers only documents it sealed itself", seal.ESID, seal.Department)
+	}
+	d.ESID, d.SignedAt, d.Signatures = seal.ESID, last.SigningTime, n
+	return d, nil
+}
+
+// GetSealedDocument returns a registered document with its content.
+func (s *SealService) GetSealedDocument(ctx context.Context, req *certsv1.GetSealedDocumentRequest) (*certsv1.SealedDocument, error) {
+	if _, err := RequireCaller(ctx); err != nil {
+		return nil, err
+	}
+	d, err := s.c.Store.Certs().GetSealedDocument(ctx, strings.ToLower(strings.TrimSpace(req.GetSm3())))
+	if err != nil {
+		return nil, err
+	}
+	return SealedDocumentToProto(d), nil
+}
+
+// ListSealedDocuments lists a department's registered documents.
+func (s *SealService) ListSealedDocuments(ctx context.Context, req *certsv1.ListSealedDocumentsRequest) (*certsv1.ListSealedDocumentsResponse, error) {
+	if _, err := RequireCaller(ctx); err != nil {
+		return nil, err
+	}
+	list, err := s.c.Store.Certs().ListSealedDocuments(ctx, req.GetDepartmentCode())
+	if err != nil {
+		return nil, err
+	}
+	resp := &certsv1.ListSealedDocumentsResponse{}
+	for _, d := range list {
+		resp.Documents = append(resp.Documents, SealedDocumentToProto(d))
+	}
+	return resp, nil
 }

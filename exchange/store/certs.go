@@ -105,4 +105,12 @@ type Certs interface {
 	// RevokeSeal marks a seal revoked at `at`; KindFailedPrecondition (SEAL_REVOKED) if it
 	// already is, ErrNotFound if absent.
 	RevokeSeal(ctx context.Context, esid string, at time.Time, reason string) error
+
+	// PutSealedDocument keeps a sealed document; ErrAlreadyExists (SEALED_DOCUMENT_EXISTS)
+	// when a document with the same SM3 is registered.
+	PutSealedDocument(ctx context.Context, d *SealedDocument) error
+	// GetSealedDocument returns a document with its content, or ErrNotFound.
+	GetSealedDocument(ctx context.Context, sm3 string) (*SealedDocument, error)
+	// ListSealedDocuments returns a department's documents without content, newest first.
+	ListSealedDocuments(ctx context.Context, department string) ([]*SealedDocument, error)
 }

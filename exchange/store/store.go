@@ -37,6 +37,8 @@ type Store interface {
 	Proposals() Proposals
 	// Certs is the e-certificate registry and the hub-made seals (B2, B3).
 	Certs() Certs
+	// Trust is the verifier's trust store: trust bundles and CRL sources (B4).
+	Trust() Trust
 	// CalendarYears are the working-day calendar years the coordinator published (F5).
 	CalendarYears() CalendarYears
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).

@@ -27,6 +27,7 @@ import (
 	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/jws"
 	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/certs/verify"
 )
@@ -38,22 +39,15 @@ const (
 )
 
 // Status is a registry's answer about one licence version at a time.
-type Status struct {
-	// Status is active, suspended, revoked, annulled or superseded.
-	Status string
-	Since  time.Time
-	Reason string
-}
+type Status = verify.LicenceStatus
 
 // StatusSource answers the registry status of a licence version at a time. It returns an
 // error when the status cannot be determined (the check is then unknown); ErrUnregistered
 // when the registry does not know the licence.
-type StatusSource interface {
-	ECertStatus(ctx context.Context, identifier string, at time.Time) (Status, error)
-}
+type StatusSource = verify.LicenceStatusChecker
 
 // ErrUnregistered is returned by a StatusSource that does not know the licence.
-var ErrUnregistered = errors.New("the licence is not registered here")
+var ErrUnregistered = verify.ErrUnregistered
 
 // Verifier verifies sealed licences and presentations. It is safe for concurrent use; its
 // fields must not change after first use.
@@ -64,6 +58,9 @@ type Verifier struct {
 	Roots, Intermediates []*smx509.Certificate
 	// Status, when set, is the registry consulted for the licence's status.
 	Status StatusSource
+	// Revocation, when set, is asked whether the signing certificate was revoked at the
+	// signing time (CRLs, OCSP, the hub's department registry).
+	Revocation verify.RevocationChecker
 	// Now is the clock (time of use); nil means time.Now.
 	Now func() time.Time
 	// NoCache disables the chain cache and the cache of parsed certificates.
@@ -144,17 +141,10 @@ func (r report) add(name string, st verify.Status, format string, args ...any) {
 	r.r.Checks = append(r.r.Checks, verify.Check{Name: name, Status: st, Reason: fmt.Sprintf(format, args...)})
 }
 
-// Finish sets the verdict of a report built outside package verify: invalid when any
-// check failed.
-func Finish(r *verify.Report) {
-	r.Verdict = verify.Valid
-	for _, c := range r.Checks {
-		if c.Status == verify.Fail {
-			r.Verdict = verify.Invalid
-			return
-		}
-	}
-}
+// Finish sets the verdict of a report built outside package verify (see
+// verify.Report.Finish): VALID only when every check passed, including the chain, the
+// signer's revocation and the registry status.
+func Finish(r *verify.Report) { r.Finish() }
 
 // Sealed is what VerifySealed learnt from a token (nil fields when it could not get that far).
 type Sealed struct {
@@ -190,7 +180,7 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 	m := p.Licence
 	signedAt := time.Unix(p.IssuedAt, 0).UTC()
 	out := &Sealed{Licence: m, SignedAt: signedAt}
-	r.r.Signed = append(r.r.Signed, verify.Signed{Scope: "ecert", SigningTime: signedAt, SigningTimeSource: "iat of the sealed licence, issuer-asserted",
+	r.r.Signed = append(r.r.Signed, verify.Signed{Scope: "ecert", Type: "ecert", SigningTime: signedAt, SigningTimeSource: "iat of the sealed licence, issuer-asserted",
 		SealID: m.Identifier, SealName: m.Name})
 	r.add("ecert.format", verify.Pass, "sealed licence %s (%s), signed at %s", m.Identifier, m.Name, signedAt.Format(time.RFC3339))
 
@@ -246,6 +236,7 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 	default:
 		r.add("signer.chain", verify.Pass, "department certificate of %s chains to the trust roots at the signing time %s", code, signedAt.Format(time.RFC3339))
 	}
+	v.revocation(ctx, r, signer, signedAt)
 	if code != "" {
 		if code == m.IssuerCode {
 			r.add("ecert.issuer", verify.Pass, "signed by the issuing authority %s (%s)", code, m.IssuerName)
@@ -274,27 +265,26 @@ func (v *Verifier) sealedChecks(ctx context.Context, r report, token string, use
 		r.add("ecert.validity", verify.Fail, "%v: %s is outside %s..%s", ecert.ErrLicenceNotValid, day, m.ValidFrom, until)
 	}
 
-	switch {
-	case v.Status == nil:
-		r.add("ecert.status", verify.Unknown, "no licence registry consulted")
-	default:
-		st, err := v.Status.ECertStatus(ctx, m.Identifier, usedAt)
-		switch {
-		case errors.Is(err, ErrUnregistered):
-			r.add("ecert.status", verify.Unknown, "%s is not registered at this hub: its status (suspended, revoked, annulled) is unknown here", m.Identifier)
-		case err != nil:
-			r.add("ecert.status", verify.Unknown, "registry status not available: %v", err)
-		case st.Status == "active":
-			r.add("ecert.status", verify.Pass, "active at %s (since %s)", usedAt.UTC().Format(time.RFC3339), st.Since.UTC().Format(time.RFC3339))
-		default:
-			reason := ""
-			if st.Reason != "" {
-				reason = fmt.Sprintf(" (reason %q)", st.Reason)
-			}
-			r.add("ecert.status", verify.Fail, "%s at %s: %s since %s%s", m.Identifier, usedAt.UTC().Format(time.RFC3339), st.Status, st.Since.UTC().Format(time.RFC3339), reason)
-		}
-	}
+	st, reason := verify.JudgeLicenceStatus(ctx, v.Status, m.Identifier, usedAt)
+	r.add("ecert.status", st, "%s", reason)
 	return out
+}
+
+// revocation asks the revocation source about the signing certificate at the signing time
+// (which the licence states itself: a revocation after it stays unknown).
+func (v *Verifier) revocation(ctx context.Context, r report, signer *smx509.Certificate, at time.Time) {
+	if v.Revocation == nil {
+		r.add("signer.revocation", verify.Unknown, "no revocation source configured (offline): the department certificate may have been revoked")
+		return
+	}
+	c, err := ses.ParseCertificate(signer.Raw)
+	if err != nil {
+		r.add("signer.revocation", verify.Unknown, "%v", err)
+		return
+	}
+	st, err := v.Revocation.CertificateStatus(ctx, c, at)
+	status, reason := verify.JudgeRevocation(st, err, at, false)
+	r.add("signer.revocation", status, "%s", reason)
 }
 
 // chain verifies signer at `at`, using the cache; sums are the SM3 of the DER of signer

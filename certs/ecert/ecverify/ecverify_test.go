@@ -12,6 +12,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/certs/verify"
 )
@@ -66,6 +67,18 @@ func newFixture(t testing.TB) *fixture {
 	return &fixture{cat: cat, m: m, root: root, issuing: issuing, key: key, cert: cert, sealed: sealed, usedAt: time.Date(2026, 6, 1, 10, 0, 0, 0, ecert.ChinaTime)}
 }
 
+type notRevoked struct{}
+
+func (notRevoked) CertificateStatus(context.Context, *ses.Certificate, time.Time) (verify.RevocationStatus, error) {
+	return verify.RevocationStatus{Source: "test"}, nil
+}
+
+type revokedAt struct{ at time.Time }
+
+func (r revokedAt) CertificateStatus(context.Context, *ses.Certificate, time.Time) (verify.RevocationStatus, error) {
+	return verify.RevocationStatus{Revoked: true, RevokedAt: r.at, Reason: "superseded", Source: "test"}, nil
+}
+
 type statusMap map[string]Status
 
 func (s statusMap) ECertStatus(_ context.Context, id string, _ time.Time) (Status, error) {
@@ -78,10 +91,11 @@ func (s statusMap) ECertStatus(_ context.Context, id string, _ time.Time) (Statu
 
 func (f *fixture) verifier(status StatusSource) *Verifier {
 	return &Verifier{
-		Catalogue: func(context.Context) (*ecert.Catalogue, error) { return f.cat, nil },
-		Roots:     []*smx509.Certificate{f.root.Cert},
-		Status:    status,
-		Now:       func() time.Time { return f.usedAt },
+		Catalogue:  func(context.Context) (*ecert.Catalogue, error) { return f.cat, nil },
+		Roots:      []*smx509.Certificate{f.root.Cert},
+		Status:     status,
+		Revocation: notRevoked{},
+		Now:        func() time.Time { return f.usedAt },
 	}
 }
 
@@ -114,7 +128,10 @@ func TestVerifySealed(t *testing.T) {
 		want    verify.Status
 	}{
 		{"ok/active", f.sealed, nil, statusMap{f.m.Identifier: {Status: "active"}}, verify.Valid, "ecert.status", verify.Pass},
-		{"ok/unregistered is unknown", f.sealed, nil, statusMap{}, verify.Valid, "ecert.status", verify.Unknown},
+		{"intact/unregistered is unknown", f.sealed, nil, statusMap{}, verify.Intact, "ecert.status", verify.Unknown},
+		{"intact/offline: no registry", f.sealed, nil, nil, verify.Intact, "ecert.status", verify.Unknown},
+		{"intact/offline: no revocation source", f.sealed, func(v *Verifier) { v.Revocation = nil }, statusMap{f.m.Identifier: {Status: "active"}}, verify.Intact, "signer.revocation", verify.Unknown},
+		{"fail/signer revoked", f.sealed, func(v *Verifier) { v.Revocation = revokedAt{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)} }, statusMap{f.m.Identifier: {Status: "active"}}, verify.Invalid, "signer.revocation", verify.Fail},
 		{"fail/revoked", f.sealed, nil, statusMap{f.m.Identifier: {Status: "revoked", Reason: "吊销"}}, verify.Invalid, "ecert.status", verify.Fail},
 		{"fail/suspended", f.sealed, nil, statusMap{f.m.Identifier: {Status: "suspended"}}, verify.Invalid, "ecert.status", verify.Fail},
 		{"fail/tampered signature", string(tampered), nil, nil, verify.Invalid, "ecert.signature", verify.Fail},
@@ -198,16 +215,16 @@ func BenchmarkVerify(b *testing.B) {
 		v := f.verifier(nil)
 		v.NoCache = true
 		for b.Loop() {
-			if rep, _ := v.VerifySealed(ctx, f.sealed, ""); !rep.Valid() {
-				b.Fatal(rep.Failed())
+			if rep, _ := v.VerifySealed(ctx, f.sealed, ""); rep.Verdict != verify.Intact {
+				b.Fatal(rep.Summary)
 			}
 		}
 	})
 	b.Run("ecert/warm-chain", func(b *testing.B) {
 		v := f.verifier(nil)
 		for b.Loop() {
-			if rep, _ := v.VerifySealed(ctx, f.sealed, ""); !rep.Valid() {
-				b.Fatal(rep.Failed())
+			if rep, _ := v.VerifySealed(ctx, f.sealed, ""); rep.Verdict != verify.Intact {
+				b.Fatal(rep.Summary)
 			}
 		}
 	})

@@ -3,7 +3,9 @@ package sestest
 import (
 	"crypto/rand"
 	"encoding/asn1"
+	"io"
 	"math/big"
+	"net/http"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/trust"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -58,10 +61,14 @@ var (
 // is SM3(covered) and genTime is at.
 func (t *TSA) Stamp(covered []byte, at time.Time) ([]byte, error) {
 	imprint := sm.Sum(covered)
+	return t.stamp(imprint[:], nil, at)
+}
+
+func (t *TSA) stamp(imprint []byte, nonce *big.Int, at time.Time) ([]byte, error) {
 	tst, err := asn1.Marshal(ses.TSTInfo{
 		Version: 1, Policy: asn1.ObjectIdentifier{1, 2, 3, 4, 1},
-		MessageImprint: ses.MessageImprint{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: ses.OIDSM3}, HashedMessage: imprint[:]},
-		SerialNumber:   big.NewInt(at.UnixNano()), GenTime: at.UTC(),
+		MessageImprint: ses.MessageImprint{HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: ses.OIDSM3}, HashedMessage: imprint},
+		SerialNumber:   big.NewInt(at.UnixNano()), GenTime: at.UTC().Truncate(time.Second), Nonce: nonce,
 	})
 	if err != nil {
 		return nil, err
@@ -122,4 +129,33 @@ func (t *TSA) Stamp(covered []byte, at time.Time) ([]byte, error) {
 		})
 	})
 	return cb.Bytes()
+}
+
+// Handler answers RFC 3161 requests (application/timestamp-query) with a token at the
+// time now() returns, so that the TSA can run behind httptest.NewServer.
+func (t *TSA) Handler(now func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		var req trust.TimeStampReq
+		if err == nil {
+			_, err = asn1.Unmarshal(body, &req)
+		}
+		type status = trust.PKIStatusInfo
+		w.Header().Set("Content-Type", "application/timestamp-reply")
+		if err != nil || !req.MessageImprint.HashAlgorithm.Algorithm.Equal(ses.OIDSM3) {
+			out, _ := asn1.Marshal(struct{ Status status }{status{Status: 2, StatusString: []string{"bad request"}}})
+			_, _ = w.Write(out)
+			return
+		}
+		tok, err := t.stamp(req.MessageImprint.HashedMessage, req.Nonce, now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out, _ := asn1.Marshal(struct {
+			Status status
+			Token  asn1.RawValue
+		}{status{Status: 0}, asn1.RawValue{FullBytes: tok}})
+		_, _ = w.Write(out)
+	})
 }

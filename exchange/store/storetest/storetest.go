@@ -37,6 +37,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("CertTypes", func(t *testing.T) { testCertTypes(t, newStore(t)) })
 	t.Run("ECerts", func(t *testing.T) { testECerts(t, newStore(t)) })
 	t.Run("Seals", func(t *testing.T) { testSeals(t, newStore(t)) })
+	t.Run("TrustBundles", func(t *testing.T) { testTrustBundles(t, newStore(t)) })
+	t.Run("CRLSources", func(t *testing.T) { testCRLSources(t, newStore(t)) })
+	t.Run("SealedDocuments", func(t *testing.T) { testSealedDocuments(t, newStore(t)) })
 	t.Run("CalendarYears", func(t *testing.T) { testCalendarYears(t, newStore(t)) })
 	t.Run("RequirementProvisional", func(t *testing.T) { testRequirementProvisional(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) {

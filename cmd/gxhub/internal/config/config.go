@@ -59,6 +59,20 @@ type Config struct {
 	LogFormat string `yaml:"log_format" env:"LOG_FORMAT"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+	// Verify configures document verification and sealing (docs/CERTS.md).
+	Verify VerifyConfig `yaml:"verify"`
+}
+
+// VerifyConfig configures the verifier's revocation sources and time-stamping.
+type VerifyConfig struct {
+	// TSAURL is the RFC 3161 (GB/T 20520) time-stamping authority that SealService.Timestamp
+	// asks; empty: sealing without timestamps.
+	TSAURL string `yaml:"tsa_url" env:"TSA_URL"`
+	// CRLRefresh is how often the CRL sources are fetched (sooner when a CRL's nextUpdate
+	// comes first).
+	CRLRefresh time.Duration `yaml:"crl_refresh" env:"CRL_REFRESH"`
+	// MaxConcurrent bounds the verifications running at once (each may hold up to 64 MiB).
+	MaxConcurrent int `yaml:"max_concurrent" env:"VERIFY_MAX_CONCURRENT"`
 }
 
 // DeadlineConfig holds the working-day limits of the requirement workflow.
@@ -96,6 +110,7 @@ func Default() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		ShutdownTimeout:   15 * time.Second,
+		Verify:            VerifyConfig{CRLRefresh: time.Hour, MaxConcurrent: 4},
 	}
 }
 
@@ -198,6 +213,15 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("store.driver %q: use sqlite or postgres", c.Store.Driver))
+	}
+	if c.Verify.CRLRefresh < time.Minute || c.Verify.CRLRefresh > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("verify.crl_refresh %s must be between 1m and 168h", c.Verify.CRLRefresh))
+	}
+	if c.Verify.MaxConcurrent < 1 || c.Verify.MaxConcurrent > 256 {
+		errs = append(errs, fmt.Errorf("verify.max_concurrent %d must be 1..256", c.Verify.MaxConcurrent))
+	}
+	if u := c.Verify.TSAURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		errs = append(errs, fmt.Errorf("verify.tsa_url %q must be an http(s) URL of an RFC 3161 time-stamping authority", u))
 	}
 	if c.MaxClockSkew < time.Second || c.MaxClockSkew > time.Hour {
 		errs = append(errs, fmt.Errorf("max_clock_skew %s must be between 1s and 1h", c.MaxClockSkew))

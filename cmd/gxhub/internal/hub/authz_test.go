@@ -214,6 +214,18 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.RequirementService/GetRequirement":    resource("consumer, provider, coordinator or auditor of the requirement"),
 	"/gxhub.exchange.v1.RequirementService/ListRequirements":  signed,
 	"/gxhub.exchange.v1.RequirementService/DecideRequirement": resource("the provider of the requirement (or the coordinator on escalation)"),
+
+	// Trust store and sealed documents (issue 15).
+	"/gxhub.certs.v1.SealService/Timestamp":                     signed,
+	"/gxhub.certs.v1.SealService/RegisterSealedDocument":        resource("the department whose seal made the newest signature"),
+	"/gxhub.certs.v1.SealService/GetSealedDocument":             signed,
+	"/gxhub.certs.v1.SealService/ListSealedDocuments":           signed,
+	"/gxhub.certs.v1.TrustStoreService/GetTrustStore":           signed,
+	"/gxhub.certs.v1.TrustStoreService/ListTrustBundleVersions": signed,
+	"/gxhub.certs.v1.TrustStoreService/PutTrustBundle":          only("coordinator"),
+	"/gxhub.certs.v1.TrustStoreService/AddCRLSource":            only("coordinator"),
+	"/gxhub.certs.v1.TrustStoreService/RemoveCRLSource":         only("coordinator"),
+	"/gxhub.certs.v1.TrustStoreService/RefreshCRLs":             only("coordinator"),
 }
 
 // requestFor builds the request an RPC is probed with; nil means the empty message. An

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange/server"
 )
@@ -96,7 +98,7 @@ func extraRoots(dataDir string) ([]*smx509.Certificate, error) {
 	return out, nil
 }
 
-// certServices builds the verification, e-certificate and seal services.
+// certServices builds the trust store and the verification, e-certificate and seal services.
 func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *server.SealService, error) {
 	password, err := config.ReadPassword(h.Config.CAPasswordFile)
 	if err != nil {
@@ -114,9 +116,14 @@ func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *serv
 	if h.Audit != nil && h.Audit.Signer != nil {
 		keyID = h.Audit.Signer.KeyID()
 	}
+	inter := []*smx509.Certificate{h.CA.Issuing.Cert}
+	h.Trust = &server.TrustStore{Store: h.Store, Audit: h.Audit.Log, Index: h.Audit.Index, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
+	if err := h.Trust.Reload(context.Background()); err != nil {
+		return nil, nil, nil, fmt.Errorf("trust store: %w", err)
+	}
 	v, e, s := server.NewCerts(&server.Certs{
 		Store: h.Store, Audit: h.Audit.Log, Log: h.Log, Now: h.now,
-		Roots: append([]*smx509.Certificate{h.CA.Root.Cert}, extra...), Intermediates: []*smx509.Certificate{h.CA.Issuing.Cert},
+		Trust: h.Trust, Intermediates: inter, TSA: h.Config.Verify.TSAURL, Gate: verify.NewGate(h.Config.Verify.MaxConcurrent),
 		HubKey: h.SigningKey, HubKeyID: keyID, Maker: maker,
 	})
 	return v, e, s, nil

@@ -523,7 +523,7 @@ func testRequirementWorkflowService(t *testing.T, postgres bool) {
 		}
 		ec := byID["id_proof"].GetEcert()
 		require.NotNil(t, ec, byID["id_proof"].GetErrorMessage())
-		require.Equal(t, "valid", ec.GetVerdict(), ec.GetReason())
+		require.Equal(t, "VALID", ec.GetVerdict(), ec.GetReason())
 		require.Equal(t, idProof, ec.GetIdentifier())
 		require.NotEmpty(t, ec.GetSealed())
 		require.NotNil(t, byID["household_register"].GetPull())

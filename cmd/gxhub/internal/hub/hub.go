@@ -66,6 +66,9 @@ type Hub struct {
 	Objections *server.Objections
 	deadlines  exchange.Deadlines
 
+	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
+	Trust *server.TrustStore
+
 	grpc    *grpc.Server
 	handler http.Handler
 	web     *web.UI
@@ -224,6 +227,7 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	certsv1.RegisterVerifyServiceServer(h.grpc, verifySvc)
+	certsv1.RegisterTrustStoreServiceServer(h.grpc, h.Trust)
 	certsv1.RegisterECertServiceServer(h.grpc, ecertSvc)
 	certsv1.RegisterSealServiceServer(h.grpc, sealSvc)
 	if h.deadlines == (exchange.Deadlines{}) {
@@ -286,6 +290,9 @@ func (h *Hub) build(tlsDir string) error {
 		}
 	}
 	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
+		return err
+	}
+	if err := certsv1.RegisterTrustStoreServiceHandlerServer(ctx, gw, h.Trust); err != nil {
 		return err
 	}
 	if err := certsv1.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
@@ -375,6 +382,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go h.purgeNonces(bg)
 	go h.sweepRequirements(bg)
+	go h.Trust.Run(bg, h.Config.Verify.CRLRefresh)
 	go h.watchCalendar(bg)
 	errc := make(chan error, 1)
 	go func() {

@@ -191,7 +191,7 @@ func TestBrowser(t *testing.T) {
 		input      []byte
 		shot       string
 	}{
-		{"vendor OFD (GOMAIN, Chongqing tax)", ofdPath, orig, "02-verify-valid"},
+		{"vendor OFD (GOMAIN, Chongqing tax)", ofdPath, orig, "02-verify-intact"},
 		{"tampered OFD", tamperedPath, tampered, "03-verify-tampered"},
 	}
 	for _, c := range verifyCases {
@@ -217,7 +217,7 @@ func TestBrowser(t *testing.T) {
 			for _, ch := range want.Checks {
 				require.Contains(t, checks, ch.Name)
 			}
-			if want.Valid() {
+			if want.Verdict != verify.Invalid {
 				require.Empty(t, failed)
 				require.NotEmpty(t, want.Signed)
 			} else {
@@ -228,14 +228,37 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
-	t.Run("verify/the original is valid and the tampered one names the content reference", func(t *testing.T) {
+	t.Run("verify/the original is intact and the tampered one names the content reference", func(t *testing.T) {
 		w, err := verify.Verify(context.Background(), orig, verify.Options{})
 		require.NoError(t, err)
-		require.True(t, w.Valid(), "%v", w.Failed())
+		require.Equal(t, verify.Intact, w.Verdict, "signatures hold, the tax CA is not trusted: %s", w.Summary)
 		w, err = verify.Verify(context.Background(), tampered, verify.Options{})
 		require.NoError(t, err)
 		require.NotEmpty(t, w.Find("reference["+content+"]"))
 		require.Equal(t, verify.Fail, w.Find("reference[" + content + "]")[0].Status)
+	})
+
+	t.Run("verify/a pasted e-certificate renders as verdict and checks", func(t *testing.T) {
+		token := th.issueLicence(t)
+		var verdict, checks, banner, raw string
+		require.NoError(t, step(ctx,
+			chromedp.Navigate(pageURL(th, "verify")),
+			chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery),
+			chromedp.SetValue("#token", token, chromedp.ByID),
+			chromedp.Click("#verify-token", chromedp.ByID),
+			chromedp.WaitVisible("#verdict", chromedp.ByID),
+			chromedp.AttributeValue("#verdict", "data-verdict", &verdict, nil, chromedp.ByID),
+			chromedp.Text("#verdict", &banner, chromedp.ByID),
+			chromedp.Text("#checks", &checks, chromedp.ByID),
+			chromedp.Evaluate(`document.querySelectorAll("#verify-result pre").length + ""`, &raw),
+		))
+		screenshot(t, ctx, "03b-verify-ecert")
+		require.Equal(t, "VALID", verdict, "the hub's root, its registry and the department's certificate: %s", checks)
+		require.True(t, strings.HasPrefix(banner, "✓ 有效"), "Chinese first: %q", banner)
+		for _, name := range []string{"ecert.signature", "signer.chain", "signer.revocation", "ecert.status"} {
+			require.Contains(t, checks, name)
+		}
+		require.Equal(t, "0", raw, "no raw JSON dump")
 	})
 
 	t.Run("trace with proofs checked in the browser", func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
@@ -258,4 +259,34 @@ func (th *testHub) requireOperation(t *testing.T, method, path string) {
 	if _, ok := spec.Paths[path][strings.ToLower(method)]; !ok {
 		t.Skipf("SKIPPING: the hub's OpenAPI document has no %s %s (regenerate sdk/api/openapi with `make generate`); the page reports the API as missing", method, path)
 	}
+}
+
+// issueLicence has the demo issuer (市场监督管理局) seal and register a 营业执照 for the
+// demo police department and returns the sealed token.
+func (th *testHub) issueLicence(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	iss, holder := th.identity(t, 1), th.identity(t, 2)
+	c, err := sdk.Dial(ctx, iss)
+	require.NoError(t, err)
+	defer c.Close()
+	cat, err := c.Catalogue(ctx)
+	require.NoError(t, err)
+	var bl ecert.CertType
+	for _, ty := range cat.Types() {
+		if ty.Name == "营业执照" {
+			bl = ty
+		}
+	}
+	id, err := ecert.NewIdentifier(bl.Code, iss.Code, "2026009001", 1)
+	require.NoError(t, err)
+	m, err := ecert.NewMetadata(bl, id)
+	require.NoError(t, err)
+	today := ecert.DateOf(time.Now().In(ecert.ChinaTime))
+	m.Number, m.IssuerName, m.IssueDate, m.HolderName, m.HolderCode, m.ValidFrom = "5000009001", iss.Name, today, holder.Name, holder.Code, today
+	m.Items = map[string]string{"entity_name": holder.Name, "entity_type": "机关", "legal_representative": "张三",
+		"established_on": "2020-01-02", "domicile": "重庆市渝北区", "business_scope": "演示"}
+	e, err := c.IssueLicence(ctx, m, "")
+	require.NoError(t, err)
+	return e.GetSealed()
 }

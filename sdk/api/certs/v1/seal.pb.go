@@ -26,6 +26,493 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TimestampRequest carries the signature value to timestamp.
+type TimestampRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// signature_value is the signature value the token must cover (its SM3 is
+	// the messageImprint).
+	SignatureValue []byte `protobuf:"bytes,1,opt,name=signature_value,json=signatureValue,proto3" json:"signature_value,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TimestampRequest) Reset() {
+	*x = TimestampRequest{}
+	mi := &file_certs_v1_seal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimestampRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimestampRequest) ProtoMessage() {}
+
+func (x *TimestampRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimestampRequest.ProtoReflect.Descriptor instead.
+func (*TimestampRequest) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *TimestampRequest) GetSignatureValue() []byte {
+	if x != nil {
+		return x.SignatureValue
+	}
+	return nil
+}
+
+// TimestampResponse carries the token.
+type TimestampResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// token is the DER TimeStampToken (CMS SignedData over TSTInfo).
+	Token []byte `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// gen_time is the TSA's time.
+	GenTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=gen_time,json=genTime,proto3" json:"gen_time,omitempty"`
+	// tsa is the TSA certificate's subject.
+	Tsa           string `protobuf:"bytes,3,opt,name=tsa,proto3" json:"tsa,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimestampResponse) Reset() {
+	*x = TimestampResponse{}
+	mi := &file_certs_v1_seal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimestampResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimestampResponse) ProtoMessage() {}
+
+func (x *TimestampResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimestampResponse.ProtoReflect.Descriptor instead.
+func (*TimestampResponse) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TimestampResponse) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *TimestampResponse) GetGenTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GenTime
+	}
+	return nil
+}
+
+func (x *TimestampResponse) GetTsa() string {
+	if x != nil {
+		return x.Tsa
+	}
+	return ""
+}
+
+// RegisterSealedDocumentRequest carries the sealed OFD.
+type RegisterSealedDocumentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name labels the document (e.g. its file name).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// content is the sealed OFD package.
+	Content       []byte `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterSealedDocumentRequest) Reset() {
+	*x = RegisterSealedDocumentRequest{}
+	mi := &file_certs_v1_seal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterSealedDocumentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterSealedDocumentRequest) ProtoMessage() {}
+
+func (x *RegisterSealedDocumentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterSealedDocumentRequest.ProtoReflect.Descriptor instead.
+func (*RegisterSealedDocumentRequest) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegisterSealedDocumentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisterSealedDocumentRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// RegisterSealedDocumentResponse is the registration and its verification.
+type RegisterSealedDocumentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// document is the registered document (without content).
+	Document *SealedDocument `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// report is the hub's verification of the document.
+	Report        *Report `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterSealedDocumentResponse) Reset() {
+	*x = RegisterSealedDocumentResponse{}
+	mi := &file_certs_v1_seal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterSealedDocumentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterSealedDocumentResponse) ProtoMessage() {}
+
+func (x *RegisterSealedDocumentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterSealedDocumentResponse.ProtoReflect.Descriptor instead.
+func (*RegisterSealedDocumentResponse) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RegisterSealedDocumentResponse) GetDocument() *SealedDocument {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+func (x *RegisterSealedDocumentResponse) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+// SealedDocument is a document a department sealed and registered.
+type SealedDocument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sm3 is the hex SM3 of the document's bytes (its identifier).
+	Sm3 string `protobuf:"bytes,1,opt,name=sm3,proto3" json:"sm3,omitempty"`
+	// name labels the document.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// department_code is the department that sealed and registered it.
+	DepartmentCode string `protobuf:"bytes,3,opt,name=department_code,json=departmentCode,proto3" json:"department_code,omitempty"`
+	// esid is the seal of its newest signature.
+	Esid string `protobuf:"bytes,4,opt,name=esid,proto3" json:"esid,omitempty"`
+	// signed_at is the newest signature's signing time.
+	SignedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=signed_at,json=signedAt,proto3" json:"signed_at,omitempty"`
+	// registered_at is when the hub registered it.
+	RegisteredAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	// signatures is the number of signatures the document carries.
+	Signatures int32 `protobuf:"varint,7,opt,name=signatures,proto3" json:"signatures,omitempty"`
+	// ecert_identifier is the GB/T 36904 identifier when the document is an
+	// e-licence (GB/T 36905) carrying licence metadata.
+	EcertIdentifier string `protobuf:"bytes,8,opt,name=ecert_identifier,json=ecertIdentifier,proto3" json:"ecert_identifier,omitempty"`
+	// size is the document's size in bytes.
+	Size int64 `protobuf:"varint,9,opt,name=size,proto3" json:"size,omitempty"`
+	// content is the document (GetSealedDocument only).
+	Content       []byte `protobuf:"bytes,10,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedDocument) Reset() {
+	*x = SealedDocument{}
+	mi := &file_certs_v1_seal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedDocument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedDocument) ProtoMessage() {}
+
+func (x *SealedDocument) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedDocument.ProtoReflect.Descriptor instead.
+func (*SealedDocument) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SealedDocument) GetSm3() string {
+	if x != nil {
+		return x.Sm3
+	}
+	return ""
+}
+
+func (x *SealedDocument) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SealedDocument) GetDepartmentCode() string {
+	if x != nil {
+		return x.DepartmentCode
+	}
+	return ""
+}
+
+func (x *SealedDocument) GetEsid() string {
+	if x != nil {
+		return x.Esid
+	}
+	return ""
+}
+
+func (x *SealedDocument) GetSignedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignedAt
+	}
+	return nil
+}
+
+func (x *SealedDocument) GetRegisteredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RegisteredAt
+	}
+	return nil
+}
+
+func (x *SealedDocument) GetSignatures() int32 {
+	if x != nil {
+		return x.Signatures
+	}
+	return 0
+}
+
+func (x *SealedDocument) GetEcertIdentifier() string {
+	if x != nil {
+		return x.EcertIdentifier
+	}
+	return ""
+}
+
+func (x *SealedDocument) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *SealedDocument) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// GetSealedDocumentRequest names a document.
+type GetSealedDocumentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sm3 is the hex SM3 of the document.
+	Sm3           string `protobuf:"bytes,1,opt,name=sm3,proto3" json:"sm3,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSealedDocumentRequest) Reset() {
+	*x = GetSealedDocumentRequest{}
+	mi := &file_certs_v1_seal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSealedDocumentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSealedDocumentRequest) ProtoMessage() {}
+
+func (x *GetSealedDocumentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSealedDocumentRequest.ProtoReflect.Descriptor instead.
+func (*GetSealedDocumentRequest) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetSealedDocumentRequest) GetSm3() string {
+	if x != nil {
+		return x.Sm3
+	}
+	return ""
+}
+
+// ListSealedDocumentsRequest names the department.
+type ListSealedDocumentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// department_code is the department that registered the documents.
+	DepartmentCode string `protobuf:"bytes,1,opt,name=department_code,json=departmentCode,proto3" json:"department_code,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListSealedDocumentsRequest) Reset() {
+	*x = ListSealedDocumentsRequest{}
+	mi := &file_certs_v1_seal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSealedDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSealedDocumentsRequest) ProtoMessage() {}
+
+func (x *ListSealedDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSealedDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*ListSealedDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListSealedDocumentsRequest) GetDepartmentCode() string {
+	if x != nil {
+		return x.DepartmentCode
+	}
+	return ""
+}
+
+// ListSealedDocumentsResponse holds the documents.
+type ListSealedDocumentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// documents are newest first, without content.
+	Documents     []*SealedDocument `protobuf:"bytes,1,rep,name=documents,proto3" json:"documents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSealedDocumentsResponse) Reset() {
+	*x = ListSealedDocumentsResponse{}
+	mi := &file_certs_v1_seal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSealedDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSealedDocumentsResponse) ProtoMessage() {}
+
+func (x *ListSealedDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certs_v1_seal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSealedDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*ListSealedDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListSealedDocumentsResponse) GetDocuments() []*SealedDocument {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
 // MakeSealRequest describes the seal.
 type MakeSealRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -47,7 +534,7 @@ type MakeSealRequest struct {
 
 func (x *MakeSealRequest) Reset() {
 	*x = MakeSealRequest{}
-	mi := &file_certs_v1_seal_proto_msgTypes[0]
+	mi := &file_certs_v1_seal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -59,7 +546,7 @@ func (x *MakeSealRequest) String() string {
 func (*MakeSealRequest) ProtoMessage() {}
 
 func (x *MakeSealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[0]
+	mi := &file_certs_v1_seal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -72,7 +559,7 @@ func (x *MakeSealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeSealRequest.ProtoReflect.Descriptor instead.
 func (*MakeSealRequest) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{0}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MakeSealRequest) GetDepartmentCode() string {
@@ -144,7 +631,7 @@ type Seal struct {
 
 func (x *Seal) Reset() {
 	*x = Seal{}
-	mi := &file_certs_v1_seal_proto_msgTypes[1]
+	mi := &file_certs_v1_seal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +643,7 @@ func (x *Seal) String() string {
 func (*Seal) ProtoMessage() {}
 
 func (x *Seal) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[1]
+	mi := &file_certs_v1_seal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +656,7 @@ func (x *Seal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Seal.ProtoReflect.Descriptor instead.
 func (*Seal) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{1}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Seal) GetEsid() string {
@@ -248,7 +735,7 @@ type RevokeSealRequest struct {
 
 func (x *RevokeSealRequest) Reset() {
 	*x = RevokeSealRequest{}
-	mi := &file_certs_v1_seal_proto_msgTypes[2]
+	mi := &file_certs_v1_seal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +747,7 @@ func (x *RevokeSealRequest) String() string {
 func (*RevokeSealRequest) ProtoMessage() {}
 
 func (x *RevokeSealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[2]
+	mi := &file_certs_v1_seal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +760,7 @@ func (x *RevokeSealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSealRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSealRequest) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{2}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevokeSealRequest) GetEsid() string {
@@ -301,7 +788,7 @@ type ListSealsRequest struct {
 
 func (x *ListSealsRequest) Reset() {
 	*x = ListSealsRequest{}
-	mi := &file_certs_v1_seal_proto_msgTypes[3]
+	mi := &file_certs_v1_seal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +800,7 @@ func (x *ListSealsRequest) String() string {
 func (*ListSealsRequest) ProtoMessage() {}
 
 func (x *ListSealsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[3]
+	mi := &file_certs_v1_seal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +813,7 @@ func (x *ListSealsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSealsRequest.ProtoReflect.Descriptor instead.
 func (*ListSealsRequest) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{3}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListSealsRequest) GetDepartmentCode() string {
@@ -347,7 +834,7 @@ type ListSealsResponse struct {
 
 func (x *ListSealsResponse) Reset() {
 	*x = ListSealsResponse{}
-	mi := &file_certs_v1_seal_proto_msgTypes[4]
+	mi := &file_certs_v1_seal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +846,7 @@ func (x *ListSealsResponse) String() string {
 func (*ListSealsResponse) ProtoMessage() {}
 
 func (x *ListSealsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[4]
+	mi := &file_certs_v1_seal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +859,7 @@ func (x *ListSealsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSealsResponse.ProtoReflect.Descriptor instead.
 func (*ListSealsResponse) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{4}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListSealsResponse) GetSeals() []*Seal {
@@ -393,7 +880,7 @@ type MakeSealResponse struct {
 
 func (x *MakeSealResponse) Reset() {
 	*x = MakeSealResponse{}
-	mi := &file_certs_v1_seal_proto_msgTypes[5]
+	mi := &file_certs_v1_seal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +892,7 @@ func (x *MakeSealResponse) String() string {
 func (*MakeSealResponse) ProtoMessage() {}
 
 func (x *MakeSealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[5]
+	mi := &file_certs_v1_seal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +905,7 @@ func (x *MakeSealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeSealResponse.ProtoReflect.Descriptor instead.
 func (*MakeSealResponse) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{5}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MakeSealResponse) GetSeal() *Seal {
@@ -439,7 +926,7 @@ type RevokeSealResponse struct {
 
 func (x *RevokeSealResponse) Reset() {
 	*x = RevokeSealResponse{}
-	mi := &file_certs_v1_seal_proto_msgTypes[6]
+	mi := &file_certs_v1_seal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +938,7 @@ func (x *RevokeSealResponse) String() string {
 func (*RevokeSealResponse) ProtoMessage() {}
 
 func (x *RevokeSealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certs_v1_seal_proto_msgTypes[6]
+	mi := &file_certs_v1_seal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +951,7 @@ func (x *RevokeSealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSealResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSealResponse) Descriptor() ([]byte, []int) {
-	return file_certs_v1_seal_proto_rawDescGZIP(), []int{6}
+	return file_certs_v1_seal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RevokeSealResponse) GetSeal() *Seal {
@@ -478,7 +965,39 @@ var File_certs_v1_seal_proto protoreflect.FileDescriptor
 
 const file_certs_v1_seal_proto_rawDesc = "" +
 	"\n" +
-	"\x13certs/v1/seal.proto\x12\x0egxhub.certs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbe\x01\n" +
+	"\x13certs/v1/seal.proto\x12\x0egxhub.certs.v1\x1a\x15certs/v1/verify.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\";\n" +
+	"\x10TimestampRequest\x12'\n" +
+	"\x0fsignature_value\x18\x01 \x01(\fR\x0esignatureValue\"r\n" +
+	"\x11TimestampResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\x125\n" +
+	"\bgen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\agenTime\x12\x10\n" +
+	"\x03tsa\x18\x03 \x01(\tR\x03tsa\"M\n" +
+	"\x1dRegisterSealedDocumentRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\x8c\x01\n" +
+	"\x1eRegisterSealedDocumentResponse\x12:\n" +
+	"\bdocument\x18\x01 \x01(\v2\x1e.gxhub.certs.v1.SealedDocumentR\bdocument\x12.\n" +
+	"\x06report\x18\x02 \x01(\v2\x16.gxhub.certs.v1.ReportR\x06report\"\xe6\x02\n" +
+	"\x0eSealedDocument\x12\x10\n" +
+	"\x03sm3\x18\x01 \x01(\tR\x03sm3\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
+	"\x0fdepartment_code\x18\x03 \x01(\tR\x0edepartmentCode\x12\x12\n" +
+	"\x04esid\x18\x04 \x01(\tR\x04esid\x127\n" +
+	"\tsigned_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bsignedAt\x12?\n" +
+	"\rregistered_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\x12\x1e\n" +
+	"\n" +
+	"signatures\x18\a \x01(\x05R\n" +
+	"signatures\x12)\n" +
+	"\x10ecert_identifier\x18\b \x01(\tR\x0fecertIdentifier\x12\x12\n" +
+	"\x04size\x18\t \x01(\x03R\x04size\x12\x18\n" +
+	"\acontent\x18\n" +
+	" \x01(\fR\acontent\",\n" +
+	"\x18GetSealedDocumentRequest\x12\x10\n" +
+	"\x03sm3\x18\x01 \x01(\tR\x03sm3\"E\n" +
+	"\x1aListSealedDocumentsRequest\x12'\n" +
+	"\x0fdepartment_code\x18\x01 \x01(\tR\x0edepartmentCode\"[\n" +
+	"\x1bListSealedDocumentsResponse\x12<\n" +
+	"\tdocuments\x18\x01 \x03(\v2\x1e.gxhub.certs.v1.SealedDocumentR\tdocuments\"\xbe\x01\n" +
 	"\x0fMakeSealRequest\x12'\n" +
 	"\x0fdepartment_code\x18\x01 \x01(\tR\x0edepartmentCode\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -508,7 +1027,7 @@ const file_certs_v1_seal_proto_rawDesc = "" +
 	"\x10MakeSealResponse\x12(\n" +
 	"\x04seal\x18\x01 \x01(\v2\x14.gxhub.certs.v1.SealR\x04seal\">\n" +
 	"\x12RevokeSealResponse\x12(\n" +
-	"\x04seal\x18\x01 \x01(\v2\x14.gxhub.certs.v1.SealR\x04seal2\xf4\x06\n" +
+	"\x04seal\x18\x01 \x01(\v2\x14.gxhub.certs.v1.SealR\x04seal2\x8f\x13\n" +
 	"\vSealService\x12\xd9\x02\n" +
 	"\bMakeSeal\x12\x1f.gxhub.certs.v1.MakeSealRequest\x1a .gxhub.certs.v1.MakeSealResponse\"\x89\x02\x92A\xf1\x01\n" +
 	"\vSealService\x12\x0eMake an e-seal\x1a\xd1\x01Makes a V4 seal for a department (an issuer for itself, a coordinator for any department), listing the department's registered signing certificate and signed by the hub's seal maker. Picture optional. Audited.\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/seals\x12\x98\x02\n" +
@@ -516,7 +1035,15 @@ const file_certs_v1_seal_proto_rawDesc = "" +
 	"RevokeSeal\x12!.gxhub.certs.v1.RevokeSealRequest\x1a\".gxhub.certs.v1.RevokeSealResponse\"\xc2\x01\x92A\x9c\x01\n" +
 	"\vSealService\x12\x10Revoke an e-seal\x1a{Revokes a hub-made seal (its department or a coordinator). Signatures made after the revocation fail verification. Audited.\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/seals/{esid}:revoke\x12\xed\x01\n" +
 	"\tListSeals\x12 .gxhub.certs.v1.ListSealsRequest\x1a!.gxhub.certs.v1.ListSealsResponse\"\x9a\x01\x92A\x85\x01\n" +
-	"\vSealService\x12\x1bList a department's e-seals\x1aYLists the seals the hub made for a department (query department_code), with their status.\x82\xd3\xe4\x93\x02\v\x12\t/v1/sealsB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\vSealService\x12\x1bList a department's e-seals\x1aYLists the seals the hub made for a department (query department_code), with their status.\x82\xd3\xe4\x93\x02\v\x12\t/v1/seals\x12\x8b\x03\n" +
+	"\tTimestamp\x12 .gxhub.certs.v1.TimestampRequest\x1a!.gxhub.certs.v1.TimestampResponse\"\xb8\x02\x92A\x9b\x02\n" +
+	"\vSealService\x12\x1bTimestamp a signature value\x1a\xee\x01Asks the hub's configured time-stamping authority for an RFC 3161 token whose messageImprint is the SM3 of signature_value (the value of an SES signature being made). FAILED_PRECONDITION TSA_UNAVAILABLE when the hub has no TSA configured.\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/timestamps\x12\xe3\x04\n" +
+	"\x16RegisterSealedDocument\x12-.gxhub.certs.v1.RegisterSealedDocumentRequest\x1a..gxhub.certs.v1.RegisterSealedDocumentResponse\"\xe9\x03\x92A\xc6\x03\n" +
+	"\vSealService\x12\x1aRegister a sealed document\x1a\x9a\x03The calling department submits an OFD it sealed with one of its hub-made seals (gxctl seal sign, the SDK). The hub verifies it with its trust store and registries: the verdict must be VALID, the newest signature must use an active seal of the caller made by this hub, signed with the caller's registered certificate. The document is kept (SM3, content) as evidence and the registration audited (document.seal).\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/sealed-documents\x12\xfe\x01\n" +
+	"\x11GetSealedDocument\x12(.gxhub.certs.v1.GetSealedDocumentRequest\x1a\x1e.gxhub.certs.v1.SealedDocument\"\x9e\x01\x92Ay\n" +
+	"\vSealService\x12\x15Get a sealed document\x1aSReturns a registered sealed document by the hex SM3 of its bytes, with its content.\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/sealed-documents/{sm3}\x12\xa3\x02\n" +
+	"\x13ListSealedDocuments\x12*.gxhub.certs.v1.ListSealedDocumentsRequest\x1a+.gxhub.certs.v1.ListSealedDocumentsResponse\"\xb2\x01\x92A\x92\x01\n" +
+	"\vSealService\x12\x15List sealed documents\x1alLists the documents registered by a department (query department_code), newest first, without their content.\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/sealed-documentsB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -535,35 +1062,58 @@ func file_certs_v1_seal_proto_rawDescGZIP() []byte {
 	return file_certs_v1_seal_proto_rawDescData
 }
 
-var file_certs_v1_seal_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_certs_v1_seal_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_certs_v1_seal_proto_goTypes = []any{
-	(*MakeSealRequest)(nil),       // 0: gxhub.certs.v1.MakeSealRequest
-	(*Seal)(nil),                  // 1: gxhub.certs.v1.Seal
-	(*RevokeSealRequest)(nil),     // 2: gxhub.certs.v1.RevokeSealRequest
-	(*ListSealsRequest)(nil),      // 3: gxhub.certs.v1.ListSealsRequest
-	(*ListSealsResponse)(nil),     // 4: gxhub.certs.v1.ListSealsResponse
-	(*MakeSealResponse)(nil),      // 5: gxhub.certs.v1.MakeSealResponse
-	(*RevokeSealResponse)(nil),    // 6: gxhub.certs.v1.RevokeSealResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*TimestampRequest)(nil),               // 0: gxhub.certs.v1.TimestampRequest
+	(*TimestampResponse)(nil),              // 1: gxhub.certs.v1.TimestampResponse
+	(*RegisterSealedDocumentRequest)(nil),  // 2: gxhub.certs.v1.RegisterSealedDocumentRequest
+	(*RegisterSealedDocumentResponse)(nil), // 3: gxhub.certs.v1.RegisterSealedDocumentResponse
+	(*SealedDocument)(nil),                 // 4: gxhub.certs.v1.SealedDocument
+	(*GetSealedDocumentRequest)(nil),       // 5: gxhub.certs.v1.GetSealedDocumentRequest
+	(*ListSealedDocumentsRequest)(nil),     // 6: gxhub.certs.v1.ListSealedDocumentsRequest
+	(*ListSealedDocumentsResponse)(nil),    // 7: gxhub.certs.v1.ListSealedDocumentsResponse
+	(*MakeSealRequest)(nil),                // 8: gxhub.certs.v1.MakeSealRequest
+	(*Seal)(nil),                           // 9: gxhub.certs.v1.Seal
+	(*RevokeSealRequest)(nil),              // 10: gxhub.certs.v1.RevokeSealRequest
+	(*ListSealsRequest)(nil),               // 11: gxhub.certs.v1.ListSealsRequest
+	(*ListSealsResponse)(nil),              // 12: gxhub.certs.v1.ListSealsResponse
+	(*MakeSealResponse)(nil),               // 13: gxhub.certs.v1.MakeSealResponse
+	(*RevokeSealResponse)(nil),             // 14: gxhub.certs.v1.RevokeSealResponse
+	(*timestamppb.Timestamp)(nil),          // 15: google.protobuf.Timestamp
+	(*Report)(nil),                         // 16: gxhub.certs.v1.Report
 }
 var file_certs_v1_seal_proto_depIdxs = []int32{
-	7, // 0: gxhub.certs.v1.Seal.made_at:type_name -> google.protobuf.Timestamp
-	7, // 1: gxhub.certs.v1.Seal.valid_to:type_name -> google.protobuf.Timestamp
-	7, // 2: gxhub.certs.v1.Seal.revoked_at:type_name -> google.protobuf.Timestamp
-	1, // 3: gxhub.certs.v1.ListSealsResponse.seals:type_name -> gxhub.certs.v1.Seal
-	1, // 4: gxhub.certs.v1.MakeSealResponse.seal:type_name -> gxhub.certs.v1.Seal
-	1, // 5: gxhub.certs.v1.RevokeSealResponse.seal:type_name -> gxhub.certs.v1.Seal
-	0, // 6: gxhub.certs.v1.SealService.MakeSeal:input_type -> gxhub.certs.v1.MakeSealRequest
-	2, // 7: gxhub.certs.v1.SealService.RevokeSeal:input_type -> gxhub.certs.v1.RevokeSealRequest
-	3, // 8: gxhub.certs.v1.SealService.ListSeals:input_type -> gxhub.certs.v1.ListSealsRequest
-	5, // 9: gxhub.certs.v1.SealService.MakeSeal:output_type -> gxhub.certs.v1.MakeSealResponse
-	6, // 10: gxhub.certs.v1.SealService.RevokeSeal:output_type -> gxhub.certs.v1.RevokeSealResponse
-	4, // 11: gxhub.certs.v1.SealService.ListSeals:output_type -> gxhub.certs.v1.ListSealsResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	15, // 0: gxhub.certs.v1.TimestampResponse.gen_time:type_name -> google.protobuf.Timestamp
+	4,  // 1: gxhub.certs.v1.RegisterSealedDocumentResponse.document:type_name -> gxhub.certs.v1.SealedDocument
+	16, // 2: gxhub.certs.v1.RegisterSealedDocumentResponse.report:type_name -> gxhub.certs.v1.Report
+	15, // 3: gxhub.certs.v1.SealedDocument.signed_at:type_name -> google.protobuf.Timestamp
+	15, // 4: gxhub.certs.v1.SealedDocument.registered_at:type_name -> google.protobuf.Timestamp
+	4,  // 5: gxhub.certs.v1.ListSealedDocumentsResponse.documents:type_name -> gxhub.certs.v1.SealedDocument
+	15, // 6: gxhub.certs.v1.Seal.made_at:type_name -> google.protobuf.Timestamp
+	15, // 7: gxhub.certs.v1.Seal.valid_to:type_name -> google.protobuf.Timestamp
+	15, // 8: gxhub.certs.v1.Seal.revoked_at:type_name -> google.protobuf.Timestamp
+	9,  // 9: gxhub.certs.v1.ListSealsResponse.seals:type_name -> gxhub.certs.v1.Seal
+	9,  // 10: gxhub.certs.v1.MakeSealResponse.seal:type_name -> gxhub.certs.v1.Seal
+	9,  // 11: gxhub.certs.v1.RevokeSealResponse.seal:type_name -> gxhub.certs.v1.Seal
+	8,  // 12: gxhub.certs.v1.SealService.MakeSeal:input_type -> gxhub.certs.v1.MakeSealRequest
+	10, // 13: gxhub.certs.v1.SealService.RevokeSeal:input_type -> gxhub.certs.v1.RevokeSealRequest
+	11, // 14: gxhub.certs.v1.SealService.ListSeals:input_type -> gxhub.certs.v1.ListSealsRequest
+	0,  // 15: gxhub.certs.v1.SealService.Timestamp:input_type -> gxhub.certs.v1.TimestampRequest
+	2,  // 16: gxhub.certs.v1.SealService.RegisterSealedDocument:input_type -> gxhub.certs.v1.RegisterSealedDocumentRequest
+	5,  // 17: gxhub.certs.v1.SealService.GetSealedDocument:input_type -> gxhub.certs.v1.GetSealedDocumentRequest
+	6,  // 18: gxhub.certs.v1.SealService.ListSealedDocuments:input_type -> gxhub.certs.v1.ListSealedDocumentsRequest
+	13, // 19: gxhub.certs.v1.SealService.MakeSeal:output_type -> gxhub.certs.v1.MakeSealResponse
+	14, // 20: gxhub.certs.v1.SealService.RevokeSeal:output_type -> gxhub.certs.v1.RevokeSealResponse
+	12, // 21: gxhub.certs.v1.SealService.ListSeals:output_type -> gxhub.certs.v1.ListSealsResponse
+	1,  // 22: gxhub.certs.v1.SealService.Timestamp:output_type -> gxhub.certs.v1.TimestampResponse
+	3,  // 23: gxhub.certs.v1.SealService.RegisterSealedDocument:output_type -> gxhub.certs.v1.RegisterSealedDocumentResponse
+	4,  // 24: gxhub.certs.v1.SealService.GetSealedDocument:output_type -> gxhub.certs.v1.SealedDocument
+	7,  // 25: gxhub.certs.v1.SealService.ListSealedDocuments:output_type -> gxhub.certs.v1.ListSealedDocumentsResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_certs_v1_seal_proto_init() }
@@ -571,13 +1121,14 @@ func file_certs_v1_seal_proto_init() {
 	if File_certs_v1_seal_proto != nil {
 		return
 	}
+	file_certs_v1_verify_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certs_v1_seal_proto_rawDesc), len(file_certs_v1_seal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,9 +21,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SealService_MakeSeal_FullMethodName   = "/gxhub.certs.v1.SealService/MakeSeal"
-	SealService_RevokeSeal_FullMethodName = "/gxhub.certs.v1.SealService/RevokeSeal"
-	SealService_ListSeals_FullMethodName  = "/gxhub.certs.v1.SealService/ListSeals"
+	SealService_MakeSeal_FullMethodName               = "/gxhub.certs.v1.SealService/MakeSeal"
+	SealService_RevokeSeal_FullMethodName             = "/gxhub.certs.v1.SealService/RevokeSeal"
+	SealService_ListSeals_FullMethodName              = "/gxhub.certs.v1.SealService/ListSeals"
+	SealService_Timestamp_FullMethodName              = "/gxhub.certs.v1.SealService/Timestamp"
+	SealService_RegisterSealedDocument_FullMethodName = "/gxhub.certs.v1.SealService/RegisterSealedDocument"
+	SealService_GetSealedDocument_FullMethodName      = "/gxhub.certs.v1.SealService/GetSealedDocument"
+	SealService_ListSealedDocuments_FullMethodName    = "/gxhub.certs.v1.SealService/ListSealedDocuments"
 )
 
 // SealServiceClient is the client API for SealService service.
@@ -34,6 +38,12 @@ const (
 // hub CA's seal-maker certificate, revokes them and lists them. The seal
 // lists the department's own signing certificate, so only the department's
 // key can sign with it. Seal status is consulted by VerifyService.
+//
+// Documents are sealed by the department itself (the hub holds no department
+// keys): gxctl seal sign and the SDK add the signature to the OFD with the
+// department's key, optionally timestamp it through Timestamp, and register
+// the sealed document with RegisterSealedDocument, which verifies it and keeps
+// it as evidence.
 type SealServiceClient interface {
 	// MakeSeal makes a seal for a department.
 	MakeSeal(ctx context.Context, in *MakeSealRequest, opts ...grpc.CallOption) (*MakeSealResponse, error)
@@ -41,6 +51,15 @@ type SealServiceClient interface {
 	RevokeSeal(ctx context.Context, in *RevokeSealRequest, opts ...grpc.CallOption) (*RevokeSealResponse, error)
 	// ListSeals lists a department's seals.
 	ListSeals(ctx context.Context, in *ListSealsRequest, opts ...grpc.CallOption) (*ListSealsResponse, error)
+	// Timestamp gets an RFC 3161 (GB/T 20520) timestamp token over a signature
+	// value from the TSA the hub is configured with.
+	Timestamp(ctx context.Context, in *TimestampRequest, opts ...grpc.CallOption) (*TimestampResponse, error)
+	// RegisterSealedDocument verifies and keeps a document the caller sealed.
+	RegisterSealedDocument(ctx context.Context, in *RegisterSealedDocumentRequest, opts ...grpc.CallOption) (*RegisterSealedDocumentResponse, error)
+	// GetSealedDocument returns a registered sealed document.
+	GetSealedDocument(ctx context.Context, in *GetSealedDocumentRequest, opts ...grpc.CallOption) (*SealedDocument, error)
+	// ListSealedDocuments lists the documents a department sealed.
+	ListSealedDocuments(ctx context.Context, in *ListSealedDocumentsRequest, opts ...grpc.CallOption) (*ListSealedDocumentsResponse, error)
 }
 
 type sealServiceClient struct {
@@ -81,6 +100,46 @@ func (c *sealServiceClient) ListSeals(ctx context.Context, in *ListSealsRequest,
 	return out, nil
 }
 
+func (c *sealServiceClient) Timestamp(ctx context.Context, in *TimestampRequest, opts ...grpc.CallOption) (*TimestampResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TimestampResponse)
+	err := c.cc.Invoke(ctx, SealService_Timestamp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sealServiceClient) RegisterSealedDocument(ctx context.Context, in *RegisterSealedDocumentRequest, opts ...grpc.CallOption) (*RegisterSealedDocumentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterSealedDocumentResponse)
+	err := c.cc.Invoke(ctx, SealService_RegisterSealedDocument_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sealServiceClient) GetSealedDocument(ctx context.Context, in *GetSealedDocumentRequest, opts ...grpc.CallOption) (*SealedDocument, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SealedDocument)
+	err := c.cc.Invoke(ctx, SealService_GetSealedDocument_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sealServiceClient) ListSealedDocuments(ctx context.Context, in *ListSealedDocumentsRequest, opts ...grpc.CallOption) (*ListSealedDocumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSealedDocumentsResponse)
+	err := c.cc.Invoke(ctx, SealService_ListSealedDocuments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SealServiceServer is the server API for SealService service.
 // All implementations must embed UnimplementedSealServiceServer
 // for forward compatibility.
@@ -89,6 +148,12 @@ func (c *sealServiceClient) ListSeals(ctx context.Context, in *ListSealsRequest,
 // hub CA's seal-maker certificate, revokes them and lists them. The seal
 // lists the department's own signing certificate, so only the department's
 // key can sign with it. Seal status is consulted by VerifyService.
+//
+// Documents are sealed by the department itself (the hub holds no department
+// keys): gxctl seal sign and the SDK add the signature to the OFD with the
+// department's key, optionally timestamp it through Timestamp, and register
+// the sealed document with RegisterSealedDocument, which verifies it and keeps
+// it as evidence.
 type SealServiceServer interface {
 	// MakeSeal makes a seal for a department.
 	MakeSeal(context.Context, *MakeSealRequest) (*MakeSealResponse, error)
@@ -96,6 +161,15 @@ type SealServiceServer interface {
 	RevokeSeal(context.Context, *RevokeSealRequest) (*RevokeSealResponse, error)
 	// ListSeals lists a department's seals.
 	ListSeals(context.Context, *ListSealsRequest) (*ListSealsResponse, error)
+	// Timestamp gets an RFC 3161 (GB/T 20520) timestamp token over a signature
+	// value from the TSA the hub is configured with.
+	Timestamp(context.Context, *TimestampRequest) (*TimestampResponse, error)
+	// RegisterSealedDocument verifies and keeps a document the caller sealed.
+	RegisterSealedDocument(context.Context, *RegisterSealedDocumentRequest) (*RegisterSealedDocumentResponse, error)
+	// GetSealedDocument returns a registered sealed document.
+	GetSealedDocument(context.Context, *GetSealedDocumentRequest) (*SealedDocument, error)
+	// ListSealedDocuments lists the documents a department sealed.
+	ListSealedDocuments(context.Context, *ListSealedDocumentsRequest) (*ListSealedDocumentsResponse, error)
 	mustEmbedUnimplementedSealServiceServer()
 }
 
@@ -114,6 +188,18 @@ func (UnimplementedSealServiceServer) RevokeSeal(context.Context, *RevokeSealReq
 }
 func (UnimplementedSealServiceServer) ListSeals(context.Context, *ListSealsRequest) (*ListSealsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSeals not implemented")
+}
+func (UnimplementedSealServiceServer) Timestamp(context.Context, *TimestampRequest) (*TimestampResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Timestamp not implemented")
+}
+func (UnimplementedSealServiceServer) RegisterSealedDocument(context.Context, *RegisterSealedDocumentRequest) (*RegisterSealedDocumentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterSealedDocument not implemented")
+}
+func (UnimplementedSealServiceServer) GetSealedDocument(context.Context, *GetSealedDocumentRequest) (*SealedDocument, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSealedDocument not implemented")
+}
+func (UnimplementedSealServiceServer) ListSealedDocuments(context.Context, *ListSealedDocumentsRequest) (*ListSealedDocumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSealedDocuments not implemented")
 }
 func (UnimplementedSealServiceServer) mustEmbedUnimplementedSealServiceServer() {}
 func (UnimplementedSealServiceServer) testEmbeddedByValue()                     {}
@@ -190,6 +276,78 @@ func _SealService_ListSeals_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SealService_Timestamp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TimestampRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SealServiceServer).Timestamp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SealService_Timestamp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SealServiceServer).Timestamp(ctx, req.(*TimestampRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SealService_RegisterSealedDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterSealedDocumentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SealServiceServer).RegisterSealedDocument(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SealService_RegisterSealedDocument_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SealServiceServer).RegisterSealedDocument(ctx, req.(*RegisterSealedDocumentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SealService_GetSealedDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSealedDocumentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SealServiceServer).GetSealedDocument(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SealService_GetSealedDocument_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SealServiceServer).GetSealedDocument(ctx, req.(*GetSealedDocumentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SealService_ListSealedDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSealedDocumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SealServiceServer).ListSealedDocuments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SealService_ListSealedDocuments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SealServiceServer).ListSealedDocuments(ctx, req.(*ListSealedDocumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SealService_ServiceDesc is the grpc.ServiceDesc for SealService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,6 +366,22 @@ var SealService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSeals",
 			Handler:    _SealService_ListSeals_Handler,
+		},
+		{
+			MethodName: "Timestamp",
+			Handler:    _SealService_Timestamp_Handler,
+		},
+		{
+			MethodName: "RegisterSealedDocument",
+			Handler:    _SealService_RegisterSealedDocument_Handler,
+		},
+		{
+			MethodName: "GetSealedDocument",
+			Handler:    _SealService_GetSealedDocument_Handler,
+		},
+		{
+			MethodName: "ListSealedDocuments",
+			Handler:    _SealService_ListSealedDocuments_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

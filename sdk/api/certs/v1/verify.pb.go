@@ -31,13 +31,14 @@ type VerifyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name labels the input in the report (e.g. the file name).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// content is the input: OFD, .esl, SES_Signature DER, or the text of an
-	// e-certificate JWS or presentation token.
+	// content is the input: OFD, .esl, SES_Signature or SignedData DER, or the
+	// text of an e-certificate JWS or presentation token.
 	Content []byte `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
-	// data is the signed data of an SES_Signature input (its Signature.xml).
+	// data is the signed data of an SES_Signature input (its Signature.xml) or
+	// the detached content of a SignedData input.
 	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
-	// trust_roots_pem replaces the default trust (the hub's root plus
-	// configured extra roots) with these PEM root certificates.
+	// trust_roots_pem replaces the hub's trust store with these PEM trust
+	// anchors for this request (revocation sources stay the hub's).
 	TrustRootsPem string `protobuf:"bytes,4,opt,name=trust_roots_pem,json=trustRootsPem,proto3" json:"trust_roots_pem,omitempty"`
 	// require_chain makes a certificate that does not chain to the trust roots
 	// a failure instead of unknown.
@@ -172,10 +173,13 @@ type Report struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// input is the name given in the request.
 	Input string `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
-	// kind is the detected input kind: ofd, seal, ses_signature, ecert or
-	// ecert_presentation.
+	// kind is the detected input kind: ofd, seal, ses_signature, signed_data,
+	// ecert or ecert_presentation.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// verdict is valid (no check failed) or invalid.
+	// verdict is VALID (every check passed), INTACT (签名完整，信任未确认:
+	// signatures and coverage hold, trust, revocation or status not
+	// established), INVALID (a check failed) or UNSUPPORTED (无法校验: a
+	// signature kind the verifier cannot check or a signer it cannot identify).
 	Verdict string `protobuf:"bytes,3,opt,name=verdict,proto3" json:"verdict,omitempty"`
 	// verified_at is when the hub verified the input.
 	VerifiedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=verified_at,json=verifiedAt,proto3" json:"verified_at,omitempty"`
@@ -184,7 +188,9 @@ type Report struct {
 	// checks are the individual checks in order.
 	Checks []*Check `protobuf:"bytes,6,rep,name=checks,proto3" json:"checks,omitempty"`
 	// input_sm3 is the hex SM3 digest of the content (as audited).
-	InputSm3      string `protobuf:"bytes,7,opt,name=input_sm3,json=inputSm3,proto3" json:"input_sm3,omitempty"`
+	InputSm3 string `protobuf:"bytes,7,opt,name=input_sm3,json=inputSm3,proto3" json:"input_sm3,omitempty"`
+	// summary says in one line why the verdict is what it is.
+	Summary       string `protobuf:"bytes,8,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -268,6 +274,13 @@ func (x *Report) GetInputSm3() string {
 	return ""
 }
 
+func (x *Report) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 // Check is one verification step.
 type Check struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -275,7 +288,8 @@ type Check struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// scope says which signature the check concerns (empty: the whole input).
 	Scope string `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
-	// status is pass, fail or unknown.
+	// status is pass, fail, unknown (could not be established), unsupported
+	// (cannot be checked by this verifier) or note (information).
 	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	// reason explains the outcome.
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -367,7 +381,10 @@ type Signed struct {
 	// maker is the seal maker certificate's subject.
 	Maker string `protobuf:"bytes,11,opt,name=maker,proto3" json:"maker,omitempty"`
 	// provider is the signing software named by the OFD.
-	Provider      string `protobuf:"bytes,12,opt,name=provider,proto3" json:"provider,omitempty"`
+	Provider string `protobuf:"bytes,12,opt,name=provider,proto3" json:"provider,omitempty"`
+	// type is Seal (GB/T 38540 seal signature), Sign (GB/T 35275 SignedData),
+	// SESeal (a standalone seal) or ecert.
+	Type          string `protobuf:"bytes,13,opt,name=type,proto3" json:"type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -482,6 +499,13 @@ func (x *Signed) GetMaker() string {
 func (x *Signed) GetProvider() string {
 	if x != nil {
 		return x.Provider
+	}
+	return ""
+}
+
+func (x *Signed) GetType() string {
+	if x != nil {
+		return x.Type
 	}
 	return ""
 }
@@ -665,7 +689,7 @@ const file_certs_v1_verify_proto_rawDesc = "" +
 	"\rrequire_chain\x18\x05 \x01(\bR\frequireChain\x12!\n" +
 	"\fsealed_ecert\x18\x06 \x01(\tR\vsealedEcert\"@\n" +
 	"\x0eVerifyResponse\x12.\n" +
-	"\x06report\x18\x01 \x01(\v2\x16.gxhub.certs.v1.ReportR\x06report\"\x85\x02\n" +
+	"\x06report\x18\x01 \x01(\v2\x16.gxhub.certs.v1.ReportR\x06report\"\x9f\x02\n" +
 	"\x06Report\x12\x14\n" +
 	"\x05input\x18\x01 \x01(\tR\x05input\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -674,12 +698,13 @@ const file_certs_v1_verify_proto_rawDesc = "" +
 	"verifiedAt\x12.\n" +
 	"\x06signed\x18\x05 \x03(\v2\x16.gxhub.certs.v1.SignedR\x06signed\x12-\n" +
 	"\x06checks\x18\x06 \x03(\v2\x15.gxhub.certs.v1.CheckR\x06checks\x12\x1b\n" +
-	"\tinput_sm3\x18\a \x01(\tR\binputSm3\"a\n" +
+	"\tinput_sm3\x18\a \x01(\tR\binputSm3\x12\x18\n" +
+	"\asummary\x18\b \x01(\tR\asummary\"a\n" +
 	"\x05Check\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xd5\x03\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xe9\x03\n" +
 	"\x06Signed\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12=\n" +
 	"\fsigning_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vsigningTime\x12.\n" +
@@ -694,7 +719,8 @@ const file_certs_v1_verify_proto_rawDesc = "" +
 	"\x06signer\x18\n" +
 	" \x01(\tR\x06signer\x12\x14\n" +
 	"\x05maker\x18\v \x01(\tR\x05maker\x12\x1a\n" +
-	"\bprovider\x18\f \x01(\tR\bprovider\"I\n" +
+	"\bprovider\x18\f \x01(\tR\bprovider\x12\x12\n" +
+	"\x04type\x18\r \x01(\tR\x04type\"I\n" +
 	"\x12VerifyBatchRequest\x123\n" +
 	"\x05items\x18\x01 \x03(\v2\x1d.gxhub.certs.v1.VerifyRequestR\x05items\"R\n" +
 	"\x13VerifyBatchResponse\x12;\n" +
@@ -703,10 +729,10 @@ const file_certs_v1_verify_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x06report\x18\x02 \x01(\v2\x16.gxhub.certs.v1.ReportR\x06report\x12!\n" +
 	"\ferror_reason\x18\x03 \x01(\tR\verrorReason\x12#\n" +
-	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage2\x9a\a\n" +
-	"\rVerifyService\x12\xc9\x04\n" +
-	"\x06Verify\x12\x1d.gxhub.certs.v1.VerifyRequest\x1a\x1e.gxhub.certs.v1.VerifyResponse\"\xff\x03\x92A\xe6\x03\n" +
-	"\rVerifyService\x123Verify a document, seal, signature or e-certificate\x1a\x9f\x03Verifies an OFD package, a standalone seal (.esl), an SES_Signature with its signed data, a sealed e-certificate (compact JWS) or a presentation token. Every check is listed with pass, fail or unknown and a reason. Trust: the hub's root plus configured extra roots unless trust_roots_pem is given. Registry status of e-certificates and hub-made seals is consulted. REST body limit 8 MiB (content is base64 in JSON).\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
+	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage2\xd8\t\n" +
+	"\rVerifyService\x12\x87\a\n" +
+	"\x06Verify\x12\x1d.gxhub.certs.v1.VerifyRequest\x1a\x1e.gxhub.certs.v1.VerifyResponse\"\xbd\x06\x92A\xa4\x06\n" +
+	"\rVerifyService\x123Verify a document, seal, signature or e-certificate\x1a\xdd\x05Verifies an OFD package (GB/T 38540 seals and GB/T 35275 signatures), a standalone seal (.esl), an SES_Signature or GB/T 35275 SignedData with its signed data, a sealed e-certificate (compact JWS) or a presentation token. Verdict VALID (every check passed, chains to the trust store, revocation and registry status checked), INTACT (signatures and coverage hold, trust, revocation or status not established), INVALID (a check failed) or UNSUPPORTED (a signature the verifier cannot check). Every check is listed with pass, fail, unknown, unsupported or note and a reason. Trust: the hub's trust store (its root, the coordinator's trust bundle, CRLs) unless trust_roots_pem is given. REST body limit 8 MiB (content is base64 in JSON).\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/verify\x12\xbc\x02\n" +
 	"\vVerifyBatch\x12\".gxhub.certs.v1.VerifyBatchRequest\x1a#.gxhub.certs.v1.VerifyBatchResponse\"\xe3\x01\x92A\xc4\x01\n" +
 	"\rVerifyService\x12\x15Verify several inputs\x1a\x9b\x01Verifies up to 32 inputs in one call (total request at most 8 MiB). Each input gets its own report or its own error; one bad input does not fail the batch.\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/verify:batchB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +

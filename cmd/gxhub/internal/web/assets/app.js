@@ -270,21 +270,38 @@ async function verifyFile(file) {
     out.replaceChildren(el("div", { class: "notice bad", id: "verify-error", text: "无法校验 Cannot verify: " + errText(e) }));
   }
 }
-const statusText = { pass: "✓ 通过 pass", fail: "✗ 失败 fail", unknown: "? 未知 unknown" };
+const statusText = { pass: "✓ 通过 pass", fail: "✗ 失败 fail", unknown: "? 未确认 unknown", unsupported: "⊘ 无法校验 unsupported", note: "· 说明 note" };
+// The verdict banner: Chinese first, green only for VALID.
+const verdictText = {
+  VALID: "✓ 有效 VALID",
+  INTACT: "◐ 签名完整，信任未确认 INTACT",
+  INVALID: "✗ 无效 INVALID",
+  UNSUPPORTED: "⊘ 无法校验 UNSUPPORTED",
+};
+const verdictHelp = {
+  VALID: "所有检查均通过：签名完整、证书链可信、吊销及登记状态已核验。Every check passed: signatures, trust chain, revocation and registry status.",
+  INTACT: "签名与覆盖范围完整，但以下信任、吊销或状态无法确认，不能仅凭此认定真实有效。The signatures hold, but what is listed below could not be established: do not treat it as authentic on this alone.",
+  INVALID: "至少一项检查未通过，文件或令牌不可采信。A check failed: do not rely on it.",
+  UNSUPPORTED: "含有本系统无法校验的签名或无法识别的签署人。It carries a signature this verifier cannot check, or a signer it cannot identify.",
+};
 function renderReport(rep, name) {
   const out = $("verify-result");
-  const valid = rep.verdict === "valid";
+  const word = String(rep.verdict || "").toUpperCase();
   const failed = (rep.checks || []).filter((c) => c.status === "fail");
-  const v = el("div", { class: "verdict " + (valid ? "valid" : "invalid"), id: "verdict", "data-verdict": rep.verdict },
-    valid ? "✓ 有效 VALID" : "✗ 无效 INVALID", el("small", { text: "  " + name + " · " + (rep.kind || "") }));
-  const parts = [v];
+  const open = (rep.checks || []).filter((c) => c.status === "unknown" || c.status === "unsupported");
+  const v = el("div", { class: "verdict " + word.toLowerCase(), id: "verdict", "data-verdict": word },
+    verdictText[word] || word, el("small", { text: "  " + name + " · " + (rep.kind || "") }));
+  const parts = [v, el("p", { class: "small", id: "verdict-help", text: verdictHelp[word] || "" })];
+  if (rep.summary) parts.push(el("p", { class: "small en", id: "verdict-summary", text: rep.summary }));
   if (failed.length) parts.push(el("div", { class: "notice bad", id: "failed-checks" }, "未通过的检查 Failed checks: " + failed.map((c) => c.name).join(", ")));
+  if (open.length) parts.push(el("div", { class: "notice warn", id: "open-checks" }, "未能确认的检查 Not established: " + open.map((c) => c.name).join(", ")));
   if ((rep.signed || []).length) {
-    parts.push(el("h2", { text: "签章 Signatures" }));
+    parts.push(el("h2", { text: "签章与证照 Signatures and licences" }));
     parts.push(table(rep.signed, [
       { key: "scope", label: "位置 Scope", mono: true },
+      { key: "type", label: "类型 Type" },
       { key: "signer", label: "签章人 Signer" },
-      { label: "印章 Seal", render: (s) => [s.seal_name, s.seal_id].filter(Boolean).join(" · ") },
+      { label: "印章/证照 Seal or licence", render: (s) => [s.seal_name, s.seal_id].filter(Boolean).join(" · ") },
       { key: "seal_vendor", label: "厂商 Vendor" },
       { label: "签章时间 Signing time", render: (s) => (s.signing_time ? new Date(s.signing_time).toLocaleString("zh-CN") + " (" + (s.signing_time_source || "") + ")" : "—") },
       { label: "印章有效期 Seal validity", render: (s) => (s.seal_valid_from ? s.seal_valid_from.slice(0, 10) + " – " + (s.seal_valid_to || "").slice(0, 10) : "") },
@@ -305,12 +322,14 @@ function renderReport(rep, name) {
 async function verifyToken() {
   const op = tokenOp(), out = $("verify-result"), tok = $("token").value.trim();
   if (!op || !tok) return;
+  out.replaceChildren(el("div", { class: "notice info", text: "正在校验令牌 Verifying the token …" }));
   try {
     const rep = await api("POST", op.path, JSON.stringify({ name: "token", content: b64bytes(new TextEncoder().encode(tok)) }), { "Content-Type": "application/json" });
-    if (rep.checks || rep.verdict) renderReport(rep.report || rep, "token");
-    else out.replaceChildren(el("pre", { text: JSON.stringify(rep, null, 2) }));
+    const r = rep.report || rep;
+    if (r.checks || r.verdict) renderReport(r, r.kind === "ecert_presentation" ? "亮证令牌 presentation" : "电子证照 e-certificate");
+    else out.replaceChildren(el("div", { class: "notice bad", id: "verify-error", text: "无法校验 Cannot verify: the hub answered without a report" }));
   } catch (e) {
-    out.replaceChildren(el("div", { class: "notice bad", text: "无法校验 Cannot verify: " + errText(e) }));
+    out.replaceChildren(el("div", { class: "notice bad", id: "verify-error", text: "无法校验 Cannot verify: " + errText(e) }));
   }
 }
 
