@@ -38,8 +38,12 @@ func rolesBlocks(t *testing.T, doc string) []string {
 	return blocks
 }
 
-// expectedFailure matches a one-line command whose comment says it fails.
-var expectedFailure = regexp.MustCompile(`^(\S.*?)\s+(# (refused|exit 1)\b.*)$`)
+// expectedExit matches a one-line command whose comment names its exit code ("exit 3"),
+// expectedFailure one whose comment says it is refused.
+var (
+	expectedExit    = regexp.MustCompile(`^(\S.*?)\s+(#.*\bexit (\d+)\b.*)$`)
+	expectedFailure = regexp.MustCompile(`^(\S.*?)\s+(# refused\b.*)$`)
+)
 
 // rolesScript turns the document's blocks into the script the test runs, with the only
 // changes the document's "Verified" section declares.
@@ -84,6 +88,11 @@ func rolesScript(t *testing.T, blocks []string, port string) string {
 				cmd := strings.Join(mustFail, "\n")
 				fmt.Fprintf(&b, "if %s\nthen echo 'ROLES: expected to fail but succeeded: %s' >&2; exit 97; fi  %s\n", cmd, strings.ReplaceAll(strings.Fields(cmd)[0]+" …", "'", ""), comment)
 				mustFail = nil
+				continue
+			}
+			if m := expectedExit.FindStringSubmatch(line); m != nil {
+				fmt.Fprintf(&b, "set +e; %s; rc=$?; set -e  %s\n[ $rc -eq %s ] || { echo \"ROLES: exit $rc, the page says %s: %s\" >&2; exit 97; }\n",
+					m[1], m[2], m[3], m[3], strings.NewReplacer(`"`, "", "$", "").Replace(m[1]))
 				continue
 			}
 			if m := expectedFailure.FindStringSubmatch(line); m != nil {
