@@ -371,6 +371,7 @@ func (h *Hub) Handler() http.Handler { return h.handler }
 // lets requests in flight finish for up to Config.ShutdownTimeout ("drained"), then closes
 // what is left. It logs each step, so that a clean stop is told apart from a crash.
 func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
+	h.web.SetPublicURL(h.PublicURL(ln.Addr()))
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
@@ -399,7 +400,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	h.Log.Info("ready", slog.String("addr", ln.Addr().String()))
+	h.Log.Info("ready", slog.String("addr", ln.Addr().String()), slog.String("public_url", h.PublicURL(ln.Addr())))
 	select {
 	case err := <-errc:
 		h.Log.Error("serving stopped", slog.String("error", err.Error()))
@@ -473,6 +474,22 @@ func (h *Hub) purgeNonces(ctx context.Context) {
 // Close flushes the audit log and releases the store.
 func (h *Hub) Close() error {
 	return errors.Join(h.closeAudit(), h.Store.Close())
+}
+
+// PublicURL is the audience of web sign-in tokens for the listener at addr: public_url when
+// configured, otherwise derived from the listen address (a wildcard host becomes the first
+// tls_hosts entry, else 127.0.0.1) and the port the listener got. Never from a request.
+func (h *Hub) PublicURL(addr net.Addr) string {
+	if h.Config.PublicURL != "" {
+		return server.NormalizeAudience(h.Config.PublicURL)
+	}
+	u := h.URL(addr)
+	if host, _, _ := net.SplitHostPort(h.Config.Listen); (host == "" || host == "0.0.0.0" || host == "::") && len(h.Config.TLSHosts) > 0 {
+		_, port, _ := net.SplitHostPort(addr.String())
+		scheme, _, _ := strings.Cut(u, "://")
+		u = scheme + "://" + net.JoinHostPort(h.Config.TLSHosts[0], port)
+	}
+	return server.NormalizeAudience(u)
 }
 
 // URL is the base URL clients use for a listener address.
