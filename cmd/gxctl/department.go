@@ -288,7 +288,82 @@ unencrypted.`,
 	f.BoolVar(&reg.plaintext, "plaintext-key", false, "store the new key unencrypted (tests and demos only)")
 
 	cmd.AddCommand(list, get, register)
+	cmd.AddCommand(certificateStatusCmds()...)
 	return cmd
+}
+
+// certificateStatusCmds are the coordinator's certificate lifecycle commands: revoke,
+// suspend, resume (docs/AUTH.md#certificate-lifecycle).
+func certificateStatusCmds() []*cobra.Command {
+	var reason, serial string
+	run := func(change string) func(cmd *cobra.Command, args []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			if change == "revoke" && reason == "" {
+				return exitf(2, "--reason is required: key_compromise, superseded, cessation_of_operation, affiliation_changed or privilege_withdrawn")
+			}
+			c, ctx, done, err := connect(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var st *adminv1.CertificateStatus
+			switch change {
+			case "revoke":
+				var resp *adminv1.RevokeCertificateResponse
+				resp, err = c.Admin.RevokeCertificate(ctx, &adminv1.RevokeCertificateRequest{Code: args[0], Reason: reason, Serial: serial})
+				st = resp.GetStatus()
+			case "suspend":
+				var resp *adminv1.SuspendCertificateResponse
+				resp, err = c.Admin.SuspendCertificate(ctx, &adminv1.SuspendCertificateRequest{Code: args[0], Serial: serial})
+				st = resp.GetStatus()
+			default:
+				var resp *adminv1.ResumeCertificateResponse
+				resp, err = c.Admin.ResumeCertificate(ctx, &adminv1.ResumeCertificateRequest{Code: args[0], Serial: serial})
+				st = resp.GetStatus()
+			}
+			if err != nil {
+				return callErr(err)
+			}
+			if global.json {
+				return printProto(cmd.OutOrStdout(), st)
+			}
+			line := fmt.Sprintf("certificate %s of %s: %s", st.GetSerial(), st.GetCode(), st.GetState())
+			if st.GetReason() != "" {
+				line += " (" + st.GetReason() + ")"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s since %s; audit record %d\n", line, showTS(st.GetSince()), st.GetAuditIndex())
+			return nil
+		}
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke CODE --reason key_compromise|superseded|cessation_of_operation",
+		Short: "Revoke a department's certificate (coordinator only; final)",
+		Long: `Revoke the department's current SM2 certificate. From the moment the hub stores it, on
+every replica, the department's signatures, sign-in links and browser sessions are refused
+(CERTIFICATE_REVOKED) and the hub's CRL (GET /v1/trust/crl) lists the certificate with the
+reason. Revocation cannot be undone. The change is an audit record keeping this signed request.`,
+		Args: cobra.ExactArgs(1),
+		RunE: run("revoke"),
+	}
+	revoke.Flags().StringVar(&reason, "reason", "", "key_compromise, superseded, cessation_of_operation, affiliation_changed or privilege_withdrawn")
+	suspend := &cobra.Command{
+		Use:   "suspend CODE",
+		Short: "Suspend a department's certificate until resumed (coordinator only)",
+		Long: `Suspend the department's current certificate (certificateHold in the CRL): its
+signatures, sign-in links and sessions are refused (CERTIFICATE_SUSPENDED) until resumed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: run("suspend"),
+	}
+	resume := &cobra.Command{
+		Use:   "resume CODE",
+		Short: "Resume a suspended certificate (coordinator only)",
+		Args:  cobra.ExactArgs(1),
+		RunE:  run("resume"),
+	}
+	for _, c := range []*cobra.Command{revoke, suspend, resume} {
+		c.Flags().StringVar(&serial, "serial", "", "act only if this (hex) is still the department's current certificate serial")
+	}
+	return []*cobra.Command{revoke, suspend, resume}
 }
 
 func signRequestCmd() *cobra.Command {

@@ -62,7 +62,7 @@ func (a *Admin) GetDepartment(ctx context.Context, req *adminv1.GetDepartmentReq
 	if err != nil {
 		return nil, err
 	}
-	return DepartmentToProto(d), nil
+	return a.withCertState(ctx, DepartmentToProto(d))
 }
 
 // ListDepartments pages through the registry in code order.
@@ -180,6 +180,16 @@ func DepartmentToProto(d *exchange.Department) *adminv1.Department {
 		out.Roles = append(out.Roles, roleToProto[r])
 	}
 	return out
+}
+
+// withCertState fills the department's certificate_state from the store.
+func (a *Admin) withCertState(ctx context.Context, p *adminv1.Department) (*adminv1.Department, error) {
+	st, err := a.Store.CertStatuses().Get(ctx, p.GetCertificateSerial())
+	if err != nil {
+		return nil, err
+	}
+	p.CertificateState = string(st.State)
+	return p, nil
 }
 
 var roleToProto = map[exchange.Role]adminv1.Role{

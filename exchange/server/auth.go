@@ -139,6 +139,9 @@ func (a *Authenticator) department(ctx context.Context, code string) (*exchange.
 	c, ok := a.cache[code]
 	a.mu.Unlock()
 	if ok && time.Since(c.fetched) < ttl {
+		if err := a.CheckCertificate(ctx, c.dept.CertSerial, "department "+code); err != nil {
+			return nil, nil, err
+		}
 		return c.dept, c.cert, nil
 	}
 	d, err := a.Store.Departments().Get(ctx, code)
@@ -155,6 +158,9 @@ func (a *Authenticator) department(ctx context.Context, code string) (*exchange.
 	}
 	if _, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok {
 		return nil, nil, fmt.Errorf("stored certificate of department %s has no EC key", code)
+	}
+	if err := a.CheckCertificate(ctx, d.CertSerial, "department "+code); err != nil {
+		return nil, nil, err
 	}
 	a.mu.Lock()
 	if a.cache == nil {

@@ -41,6 +41,8 @@ type Store interface {
 	Trust() Trust
 	// CalendarYears are the working-day calendar years the coordinator published (F5).
 	CalendarYears() CalendarYears
+	// CertStatuses are revocations and suspensions of the certificates the hub issued (E5).
+	CertStatuses() CertStatuses
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).
@@ -62,6 +64,19 @@ type Departments interface {
 	List(ctx context.Context, f DepartmentFilter, after string, limit int) ([]*exchange.Department, error)
 	// UpdateCertificate replaces the department's signing certificate; ErrNotFound if absent.
 	UpdateCertificate(ctx context.Context, code string, certDER []byte, serial string) error
+}
+
+// CertStatuses is the lifecycle state of the certificates the hub's CA issued
+// (exchange/certstatus.go).
+type CertStatuses interface {
+	// Get returns the certificate's status: State CertActive when nothing was recorded.
+	Get(ctx context.Context, serial string) (exchange.CertStatus, error)
+	// Change applies change with c's subject, reason, time, author and evidence. It MUST
+	// apply exchange.CertChange.Allowed atomically with the write (a conditional write), and
+	// return its error when the current state does not allow the change, writing nothing.
+	Change(ctx context.Context, change exchange.CertChange, c exchange.CertStatus) error
+	// List returns every revoked or suspended certificate, ordered by serial.
+	List(ctx context.Context) ([]exchange.CertStatus, error)
 }
 
 // DepartmentFilter narrows List.

@@ -138,6 +138,9 @@ var authzMatrix = map[string]access{
 	"/gxhub.admin.v1.AdminService/ListDepartments":    signed,
 	"/gxhub.admin.v1.AdminService/GetDepartment":      signed,
 	"/gxhub.admin.v1.AdminService/RegisterDepartment": only("coordinator"),
+	"/gxhub.admin.v1.AdminService/RevokeCertificate":  only("coordinator"),
+	"/gxhub.admin.v1.AdminService/SuspendCertificate": only("coordinator"),
+	"/gxhub.admin.v1.AdminService/ResumeCertificate":  only("coordinator"),
 
 	"/gxhub.audit.v1.AuditService/GetLogInfo":          public,
 	"/gxhub.audit.v1.AuditService/GetTreeHead":         public,

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sync"
@@ -99,6 +100,29 @@ func (c *CA) IssueDepartment(pub *ecdsa.PublicKey, d *exchange.Department, now t
 		return nil, "", "", fmt.Errorf("issue department certificate: %w", err)
 	}
 	return cert.Raw, fmt.Sprintf("%x", cert.SerialNumber), c.ChainPEM(), nil
+}
+
+// crlValidity is how long a published CRL is current (its nextUpdate): relying parties
+// fetch a new one at least this often.
+const crlValidity = time.Hour
+
+// CRL issues the issuing CA's CRL (DER) listing every revoked certificate with its reason
+// and every suspended one as certificateHold, signed now.
+func (c *CA) CRL(statuses []exchange.CertStatus, now time.Time) ([]byte, error) {
+	entries := make([]pki.RevokedCert, 0, len(statuses))
+	for _, s := range statuses {
+		if s.State != exchange.CertRevoked && s.State != exchange.CertSuspended {
+			continue
+		}
+		serial, ok := new(big.Int).SetString(s.Serial, 16)
+		if !ok {
+			return nil, fmt.Errorf("certificate status of %s: serial %q is not hexadecimal", s.Subject, s.Serial)
+		}
+		entries = append(entries, pki.RevokedCert{Serial: serial, RevokedAt: s.Since, Reason: int(s.Reason)})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Issuing.CreateCRL(entries, now, now.Add(crlValidity))
 }
 
 func pemCertDER(der []byte) []byte {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/gxhub/gxhub/certs/keystore"
+	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
@@ -351,6 +352,7 @@ func (h *Hub) build(tlsDir string) error {
 	}
 	mux.Handle("/ui/", h.web)
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	mux.Handle("GET /v1/trust/crl", m.http(http.HandlerFunc(h.serveCRL)))
 	mux.Handle("/v1/", m.http(server.HTTPAuthSessions(h.Auth, h.web.Sessions, log, gw)))
 
 	grpcServer := h.grpc
@@ -362,6 +364,35 @@ func (h *Hub) build(tlsDir string) error {
 		mux.ServeHTTP(w, r)
 	})
 	return nil
+}
+
+// serveCRL publishes the issuing CA's CRL (public, like the trust bundle): DER
+// (application/pkix-crl) by default, PEM with ?format=pem. It is issued fresh from the
+// store on each request, so it lists every revocation and suspension made on any replica.
+func (h *Hub) serveCRL(w http.ResponseWriter, r *http.Request) {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "der" && format != "pem" {
+		server.WriteHTTPError(w, r, h.Log, exchange.Errorf(exchange.KindInvalid, "FORMAT_INVALID", "format %q: use der (the default) or pem", format))
+		return
+	}
+	statuses, err := h.Store.CertStatuses().List(r.Context())
+	if err != nil {
+		server.WriteHTTPError(w, r, h.Log, err)
+		return
+	}
+	der, err := h.CA.CRL(statuses, h.now())
+	if err != nil {
+		server.WriteHTTPError(w, r, h.Log, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	if format == "pem" {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(pki.EncodeCRLPEM(der))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	_, _ = w.Write(der)
 }
 
 // Handler is the hub's whole HTTP handler (gRPC, REST and operational endpoints).

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"sync/atomic"
@@ -14,6 +15,8 @@ import (
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/sdk"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 )
 
 func TestSignIn(t *testing.T) {
@@ -194,6 +197,31 @@ func TestSignInTokenAttacks(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, r.status, "%v", r.body)
 		require.Equal(t, server.ReasonLoginEarly, r.reason(), "%v", r.body)
 		require.Empty(t, r.resp.Cookies())
+	})
+
+	// A department whose certificate the coordinator suspends loses its open session at its
+	// next call and cannot sign in again; resumed, it can.
+	t.Run("suspended department", func(t *testing.T) {
+		police := th.identity(t, 2)
+		cl := th.client(t)
+		tok, err := server.SignLogin(police.Key, police.Code, th.url, clock())
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, th.call(t, cl, "POST", "/ui/session", loginBody(tok), true).status)
+		require.Equal(t, http.StatusOK, th.call(t, cl, "GET", "/v1/whoami", nil, true).status)
+		coord, err := sdk.Dial(context.Background(), auditor)
+		require.NoError(t, err)
+		defer coord.Close()
+		_, err = coord.Admin.SuspendCertificate(context.Background(), &adminv1.SuspendCertificateRequest{Code: police.Code})
+		require.NoError(t, err)
+		r := th.call(t, cl, "GET", "/v1/whoami", nil, true)
+		require.Equal(t, http.StatusUnauthorized, r.status, "%v", r.body)
+		require.Equal(t, server.ReasonCertificateSuspended, r.reason())
+		tok, err = server.SignLogin(police.Key, police.Code, th.url, clock())
+		require.NoError(t, err)
+		require.Equal(t, server.ReasonCertificateSuspended, login(t, tok, "").reason())
+		_, err = coord.Admin.ResumeCertificate(context.Background(), &adminv1.ResumeCertificateRequest{Code: police.Code})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, th.call(t, cl, "GET", "/v1/whoami", nil, true).status)
 	})
 }
 

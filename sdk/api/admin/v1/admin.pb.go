@@ -178,9 +178,12 @@ type Department struct {
 	// the department's current SM2 signing certificate. Output only.
 	CertificateSerial string `protobuf:"bytes,6,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
 	// registered_at is when the department was registered. Output only.
-	RegisteredAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RegisteredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	// certificate_state is active, suspended or revoked: the state of the
+	// certificate named by certificate_serial. Output only.
+	CertificateState string `protobuf:"bytes,8,opt,name=certificate_state,json=certificateState,proto3" json:"certificate_state,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Department) Reset() {
@@ -262,6 +265,427 @@ func (x *Department) GetRegisteredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Department) GetCertificateState() string {
+	if x != nil {
+		return x.CertificateState
+	}
+	return ""
+}
+
+// RevokeCertificateRequest names the department whose current certificate is revoked.
+type RevokeCertificateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the department's 18-character 统一社会信用代码.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// reason is key_compromise, superseded, cessation_of_operation,
+	// affiliation_changed or privilege_withdrawn.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// serial, when set, must equal the department's current certificate serial (hex):
+	// a guard against acting on a certificate that was replaced meanwhile.
+	Serial        string `protobuf:"bytes,3,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificateRequest) Reset() {
+	*x = RevokeCertificateRequest{}
+	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificateRequest) ProtoMessage() {}
+
+func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RevokeCertificateRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RevokeCertificateRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RevokeCertificateRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// RevokeCertificateResponse is the certificate's new status.
+type RevokeCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status is the revoked certificate's status.
+	Status        *CertificateStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificateResponse) Reset() {
+	*x = RevokeCertificateResponse{}
+	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificateResponse) ProtoMessage() {}
+
+func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RevokeCertificateResponse) GetStatus() *CertificateStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// SuspendCertificateRequest names the department whose current certificate is suspended.
+type SuspendCertificateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the department's 18-character 统一社会信用代码.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// serial, when set, must equal the department's current certificate serial (hex).
+	Serial        string `protobuf:"bytes,3,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendCertificateRequest) Reset() {
+	*x = SuspendCertificateRequest{}
+	mi := &file_admin_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendCertificateRequest) ProtoMessage() {}
+
+func (x *SuspendCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendCertificateRequest.ProtoReflect.Descriptor instead.
+func (*SuspendCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SuspendCertificateRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *SuspendCertificateRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// SuspendCertificateResponse is the certificate's new status.
+type SuspendCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status is the suspended certificate's status.
+	Status        *CertificateStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendCertificateResponse) Reset() {
+	*x = SuspendCertificateResponse{}
+	mi := &file_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendCertificateResponse) ProtoMessage() {}
+
+func (x *SuspendCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendCertificateResponse.ProtoReflect.Descriptor instead.
+func (*SuspendCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SuspendCertificateResponse) GetStatus() *CertificateStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// ResumeCertificateRequest names the department whose suspended certificate is resumed.
+type ResumeCertificateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the department's 18-character 统一社会信用代码.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// serial, when set, must equal the department's current certificate serial (hex).
+	Serial        string `protobuf:"bytes,3,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeCertificateRequest) Reset() {
+	*x = ResumeCertificateRequest{}
+	mi := &file_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeCertificateRequest) ProtoMessage() {}
+
+func (x *ResumeCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeCertificateRequest.ProtoReflect.Descriptor instead.
+func (*ResumeCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ResumeCertificateRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ResumeCertificateRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// ResumeCertificateResponse is the certificate's new status.
+type ResumeCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status is the resumed certificate's status.
+	Status        *CertificateStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeCertificateResponse) Reset() {
+	*x = ResumeCertificateResponse{}
+	mi := &file_admin_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeCertificateResponse) ProtoMessage() {}
+
+func (x *ResumeCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeCertificateResponse.ProtoReflect.Descriptor instead.
+func (*ResumeCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ResumeCertificateResponse) GetStatus() *CertificateStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// CertificateStatus is the lifecycle state of one certificate the hub issued.
+type CertificateStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the department the certificate belongs to.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// serial is the certificate's serial number in hexadecimal.
+	Serial string `protobuf:"bytes,2,opt,name=serial,proto3" json:"serial,omitempty"`
+	// state is active, suspended or revoked.
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// reason is the RFC 5280 reason of a revocation or suspension (certificate_hold).
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// since is when the state took effect.
+	Since *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=since,proto3" json:"since,omitempty"`
+	// changed_by is the coordinator department that made the change.
+	ChangedBy string `protobuf:"bytes,6,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	// audit_index is the index of the change's audit record.
+	AuditIndex    uint64 `protobuf:"varint,7,opt,name=audit_index,json=auditIndex,proto3" json:"audit_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificateStatus) Reset() {
+	*x = CertificateStatus{}
+	mi := &file_admin_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificateStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificateStatus) ProtoMessage() {}
+
+func (x *CertificateStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificateStatus.ProtoReflect.Descriptor instead.
+func (*CertificateStatus) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CertificateStatus) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CertificateStatus) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *CertificateStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CertificateStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CertificateStatus) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *CertificateStatus) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
+func (x *CertificateStatus) GetAuditIndex() uint64 {
+	if x != nil {
+		return x.AuditIndex
+	}
+	return 0
+}
+
 // WhoAmIRequest takes no fields: the caller is identified by its signature.
 type WhoAmIRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -271,7 +695,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +707,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +720,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 // WhoAmIResponse names the department that signed the request.
@@ -313,7 +737,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +749,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +762,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WhoAmIResponse) GetDepartment() *Department {
@@ -375,7 +799,7 @@ type ListDepartmentsRequest struct {
 
 func (x *ListDepartmentsRequest) Reset() {
 	*x = ListDepartmentsRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +811,7 @@ func (x *ListDepartmentsRequest) String() string {
 func (*ListDepartmentsRequest) ProtoMessage() {}
 
 func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +824,7 @@ func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListDepartmentsRequest) GetPageSize() int32 {
@@ -444,7 +868,7 @@ type ListDepartmentsResponse struct {
 
 func (x *ListDepartmentsResponse) Reset() {
 	*x = ListDepartmentsResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +880,7 @@ func (x *ListDepartmentsResponse) String() string {
 func (*ListDepartmentsResponse) ProtoMessage() {}
 
 func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +893,7 @@ func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListDepartmentsResponse) GetDepartments() []*Department {
@@ -497,7 +921,7 @@ type GetDepartmentRequest struct {
 
 func (x *GetDepartmentRequest) Reset() {
 	*x = GetDepartmentRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +933,7 @@ func (x *GetDepartmentRequest) String() string {
 func (*GetDepartmentRequest) ProtoMessage() {}
 
 func (x *GetDepartmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +946,7 @@ func (x *GetDepartmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDepartmentRequest.ProtoReflect.Descriptor instead.
 func (*GetDepartmentRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetDepartmentRequest) GetCode() string {
@@ -549,7 +973,7 @@ type RegisterDepartmentRequest struct {
 
 func (x *RegisterDepartmentRequest) Reset() {
 	*x = RegisterDepartmentRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +985,7 @@ func (x *RegisterDepartmentRequest) String() string {
 func (*RegisterDepartmentRequest) ProtoMessage() {}
 
 func (x *RegisterDepartmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +998,7 @@ func (x *RegisterDepartmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDepartmentRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDepartmentRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterDepartmentRequest) GetDepartment() *Department {
@@ -609,7 +1033,7 @@ type RegisterDepartmentResponse struct {
 
 func (x *RegisterDepartmentResponse) Reset() {
 	*x = RegisterDepartmentResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +1045,7 @@ func (x *RegisterDepartmentResponse) String() string {
 func (*RegisterDepartmentResponse) ProtoMessage() {}
 
 func (x *RegisterDepartmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +1058,7 @@ func (x *RegisterDepartmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDepartmentResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDepartmentResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterDepartmentResponse) GetDepartment() *Department {
@@ -662,7 +1086,7 @@ var File_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x14admin/v1/admin.proto\x12\x0egxhub.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf5\x02\n" +
+	"\x14admin/v1/admin.proto\x12\x0egxhub.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa2\x03\n" +
 	"\n" +
 	"Department\x12V\n" +
 	"\x04code\x18\x01 \x01(\tBB\x92A?x\x12\x80\x01\x12\x8a\x017^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$R\x04code\x12\x12\n" +
@@ -672,7 +1096,34 @@ const file_admin_v1_admin_proto_rawDesc = "" +
 	"^[0-9]{6}$R\x06region\x12*\n" +
 	"\x05roles\x18\x05 \x03(\x0e2\x14.gxhub.admin.v1.RoleR\x05roles\x12-\n" +
 	"\x12certificate_serial\x18\x06 \x01(\tR\x11certificateSerial\x12?\n" +
-	"\rregistered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\"\x0f\n" +
+	"\rregistered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\x12+\n" +
+	"\x11certificate_state\x18\b \x01(\tR\x10certificateState\"^\n" +
+	"\x18RevokeCertificateRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06serial\x18\x03 \x01(\tR\x06serial\"V\n" +
+	"\x19RevokeCertificateResponse\x129\n" +
+	"\x06status\x18\x01 \x01(\v2!.gxhub.admin.v1.CertificateStatusR\x06status\"G\n" +
+	"\x19SuspendCertificateRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
+	"\x06serial\x18\x03 \x01(\tR\x06serial\"W\n" +
+	"\x1aSuspendCertificateResponse\x129\n" +
+	"\x06status\x18\x01 \x01(\v2!.gxhub.admin.v1.CertificateStatusR\x06status\"F\n" +
+	"\x18ResumeCertificateRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
+	"\x06serial\x18\x03 \x01(\tR\x06serial\"V\n" +
+	"\x19ResumeCertificateResponse\x129\n" +
+	"\x06status\x18\x01 \x01(\v2!.gxhub.admin.v1.CertificateStatusR\x06status\"\xdf\x01\n" +
+	"\x11CertificateStatus\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
+	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x120\n" +
+	"\x05since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\x06 \x01(\tR\tchangedBy\x12\x1f\n" +
+	"\vaudit_index\x18\a \x01(\x04R\n" +
+	"auditIndex\"\x0f\n" +
 	"\rWhoAmIRequest\"{\n" +
 	"\x0eWhoAmIResponse\x12:\n" +
 	"\n" +
@@ -715,8 +1166,7 @@ const file_admin_v1_admin_proto_rawDesc = "" +
 	"\rROLE_PROVIDER\x10\x02\x12\x11\n" +
 	"\rROLE_CONSUMER\x10\x03\x12\x0f\n" +
 	"\vROLE_ISSUER\x10\x04\x12\x10\n" +
-	"\fROLE_AUDITOR\x10\x052\xb4\n" +
-	"\n" +
+	"\fROLE_AUDITOR\x10\x052\xb4\x16\n" +
 	"\fAdminService\x12\xaa\x02\n" +
 	"\x06WhoAmI\x12\x1d.gxhub.admin.v1.WhoAmIRequest\x1a\x1e.gxhub.admin.v1.WhoAmIResponse\"\xe0\x01\x92A\xca\x01\n" +
 	"\fAdminService\x12\x1fIdentify the calling department\x1a\x98\x01Returns the department whose SM2 certificate signed this request, and that certificate's serial number. Use it to check a client's key and clock set-up.\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -726,7 +1176,13 @@ const file_admin_v1_admin_proto_rawDesc = "" +
 	"\rGetDepartment\x12$.gxhub.admin.v1.GetDepartmentRequest\x1a\x1a.gxhub.admin.v1.Department\"\x9b\x01\x92Az\n" +
 	"\fAdminService\x12\x10Get a department\x1aXReturns the department with the given 统一社会信用代码, or NOT_FOUND (HTTP 404).\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/departments/{code}\x12\xd0\x03\n" +
 	"\x12RegisterDepartment\x12).gxhub.admin.v1.RegisterDepartmentRequest\x1a*.gxhub.admin.v1.RegisterDepartmentResponse\"\xe2\x02\x92A\xc4\x02\n" +
-	"\fAdminService\x12)Register a department (coordinators only)\x1a\x88\x02Enrols a department and has the hub's CA issue an SM2 signing certificate for the submitted public key. Only a department holding ROLE_COORDINATOR may call it; others get PERMISSION_DENIED (HTTP 403). Registering a code that exists gives ALREADY_EXISTS (HTTP 409).\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/departmentsB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\fAdminService\x12)Register a department (coordinators only)\x1a\x88\x02Enrols a department and has the hub's CA issue an SM2 signing certificate for the submitted public key. Only a department holding ROLE_COORDINATOR may call it; others get PERMISSION_DENIED (HTTP 403). Registering a code that exists gives ALREADY_EXISTS (HTTP 409).\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/departments\x12\xb3\x05\n" +
+	"\x11RevokeCertificate\x12(.gxhub.admin.v1.RevokeCertificateRequest\x1a).gxhub.admin.v1.RevokeCertificateResponse\"\xc8\x04\x92A\x9c\x04\n" +
+	"\fAdminService\x125Revoke a department's certificate (coordinators only)\x1a\xd4\x03Revokes the department's current SM2 signing certificate with an RFC 5280 reason (key_compromise, superseded, cessation_of_operation, affiliation_changed, privilege_withdrawn). Revocation is final and takes effect at once on every replica: the department's signatures, sign-in tokens and sessions are refused with CERTIFICATE_REVOKED, and the certificate is listed in the CRL (GET /v1/trust/crl). The change is an audit record keeping the coordinator's signed request.\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/departments/{code}:revoke\x12\xd5\x03\n" +
+	"\x12SuspendCertificate\x12).gxhub.admin.v1.SuspendCertificateRequest\x1a*.gxhub.admin.v1.SuspendCertificateResponse\"\xe7\x02\x92A\xba\x02\n" +
+	"\fAdminService\x126Suspend a department's certificate (coordinators only)\x1a\xf1\x01Suspends the department's current certificate (RFC 5280 certificateHold): until it is resumed, the department's signatures, sign-in tokens and sessions are refused with CERTIFICATE_SUSPENDED, and the CRL lists it with reason certificateHold.\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/departments/{code}:suspend\x12\xef\x02\n" +
+	"\x11ResumeCertificate\x12(.gxhub.admin.v1.ResumeCertificateRequest\x1a).gxhub.admin.v1.ResumeCertificateResponse\"\x84\x02\x92A\xd8\x01\n" +
+	"\fAdminService\x122Resume a suspended certificate (coordinators only)\x1a\x93\x01Lifts a suspension: the certificate authenticates again and leaves the CRL. A revoked certificate is never resumed (CERTIFICATE_REVOKED, HTTP 409).\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/departments/{code}:resumeB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -746,42 +1202,59 @@ func file_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_admin_v1_admin_proto_goTypes = []any{
 	(Level)(0),                         // 0: gxhub.admin.v1.Level
 	(Role)(0),                          // 1: gxhub.admin.v1.Role
 	(*Department)(nil),                 // 2: gxhub.admin.v1.Department
-	(*WhoAmIRequest)(nil),              // 3: gxhub.admin.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),             // 4: gxhub.admin.v1.WhoAmIResponse
-	(*ListDepartmentsRequest)(nil),     // 5: gxhub.admin.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil),    // 6: gxhub.admin.v1.ListDepartmentsResponse
-	(*GetDepartmentRequest)(nil),       // 7: gxhub.admin.v1.GetDepartmentRequest
-	(*RegisterDepartmentRequest)(nil),  // 8: gxhub.admin.v1.RegisterDepartmentRequest
-	(*RegisterDepartmentResponse)(nil), // 9: gxhub.admin.v1.RegisterDepartmentResponse
-	(*timestamppb.Timestamp)(nil),      // 10: google.protobuf.Timestamp
+	(*RevokeCertificateRequest)(nil),   // 3: gxhub.admin.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil),  // 4: gxhub.admin.v1.RevokeCertificateResponse
+	(*SuspendCertificateRequest)(nil),  // 5: gxhub.admin.v1.SuspendCertificateRequest
+	(*SuspendCertificateResponse)(nil), // 6: gxhub.admin.v1.SuspendCertificateResponse
+	(*ResumeCertificateRequest)(nil),   // 7: gxhub.admin.v1.ResumeCertificateRequest
+	(*ResumeCertificateResponse)(nil),  // 8: gxhub.admin.v1.ResumeCertificateResponse
+	(*CertificateStatus)(nil),          // 9: gxhub.admin.v1.CertificateStatus
+	(*WhoAmIRequest)(nil),              // 10: gxhub.admin.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),             // 11: gxhub.admin.v1.WhoAmIResponse
+	(*ListDepartmentsRequest)(nil),     // 12: gxhub.admin.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),    // 13: gxhub.admin.v1.ListDepartmentsResponse
+	(*GetDepartmentRequest)(nil),       // 14: gxhub.admin.v1.GetDepartmentRequest
+	(*RegisterDepartmentRequest)(nil),  // 15: gxhub.admin.v1.RegisterDepartmentRequest
+	(*RegisterDepartmentResponse)(nil), // 16: gxhub.admin.v1.RegisterDepartmentResponse
+	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
 }
 var file_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: gxhub.admin.v1.Department.level:type_name -> gxhub.admin.v1.Level
 	1,  // 1: gxhub.admin.v1.Department.roles:type_name -> gxhub.admin.v1.Role
-	10, // 2: gxhub.admin.v1.Department.registered_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: gxhub.admin.v1.WhoAmIResponse.department:type_name -> gxhub.admin.v1.Department
-	0,  // 4: gxhub.admin.v1.ListDepartmentsRequest.level:type_name -> gxhub.admin.v1.Level
-	2,  // 5: gxhub.admin.v1.ListDepartmentsResponse.departments:type_name -> gxhub.admin.v1.Department
-	2,  // 6: gxhub.admin.v1.RegisterDepartmentRequest.department:type_name -> gxhub.admin.v1.Department
-	2,  // 7: gxhub.admin.v1.RegisterDepartmentResponse.department:type_name -> gxhub.admin.v1.Department
-	3,  // 8: gxhub.admin.v1.AdminService.WhoAmI:input_type -> gxhub.admin.v1.WhoAmIRequest
-	5,  // 9: gxhub.admin.v1.AdminService.ListDepartments:input_type -> gxhub.admin.v1.ListDepartmentsRequest
-	7,  // 10: gxhub.admin.v1.AdminService.GetDepartment:input_type -> gxhub.admin.v1.GetDepartmentRequest
-	8,  // 11: gxhub.admin.v1.AdminService.RegisterDepartment:input_type -> gxhub.admin.v1.RegisterDepartmentRequest
-	4,  // 12: gxhub.admin.v1.AdminService.WhoAmI:output_type -> gxhub.admin.v1.WhoAmIResponse
-	6,  // 13: gxhub.admin.v1.AdminService.ListDepartments:output_type -> gxhub.admin.v1.ListDepartmentsResponse
-	2,  // 14: gxhub.admin.v1.AdminService.GetDepartment:output_type -> gxhub.admin.v1.Department
-	9,  // 15: gxhub.admin.v1.AdminService.RegisterDepartment:output_type -> gxhub.admin.v1.RegisterDepartmentResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	17, // 2: gxhub.admin.v1.Department.registered_at:type_name -> google.protobuf.Timestamp
+	9,  // 3: gxhub.admin.v1.RevokeCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
+	9,  // 4: gxhub.admin.v1.SuspendCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
+	9,  // 5: gxhub.admin.v1.ResumeCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
+	17, // 6: gxhub.admin.v1.CertificateStatus.since:type_name -> google.protobuf.Timestamp
+	2,  // 7: gxhub.admin.v1.WhoAmIResponse.department:type_name -> gxhub.admin.v1.Department
+	0,  // 8: gxhub.admin.v1.ListDepartmentsRequest.level:type_name -> gxhub.admin.v1.Level
+	2,  // 9: gxhub.admin.v1.ListDepartmentsResponse.departments:type_name -> gxhub.admin.v1.Department
+	2,  // 10: gxhub.admin.v1.RegisterDepartmentRequest.department:type_name -> gxhub.admin.v1.Department
+	2,  // 11: gxhub.admin.v1.RegisterDepartmentResponse.department:type_name -> gxhub.admin.v1.Department
+	10, // 12: gxhub.admin.v1.AdminService.WhoAmI:input_type -> gxhub.admin.v1.WhoAmIRequest
+	12, // 13: gxhub.admin.v1.AdminService.ListDepartments:input_type -> gxhub.admin.v1.ListDepartmentsRequest
+	14, // 14: gxhub.admin.v1.AdminService.GetDepartment:input_type -> gxhub.admin.v1.GetDepartmentRequest
+	15, // 15: gxhub.admin.v1.AdminService.RegisterDepartment:input_type -> gxhub.admin.v1.RegisterDepartmentRequest
+	3,  // 16: gxhub.admin.v1.AdminService.RevokeCertificate:input_type -> gxhub.admin.v1.RevokeCertificateRequest
+	5,  // 17: gxhub.admin.v1.AdminService.SuspendCertificate:input_type -> gxhub.admin.v1.SuspendCertificateRequest
+	7,  // 18: gxhub.admin.v1.AdminService.ResumeCertificate:input_type -> gxhub.admin.v1.ResumeCertificateRequest
+	11, // 19: gxhub.admin.v1.AdminService.WhoAmI:output_type -> gxhub.admin.v1.WhoAmIResponse
+	13, // 20: gxhub.admin.v1.AdminService.ListDepartments:output_type -> gxhub.admin.v1.ListDepartmentsResponse
+	2,  // 21: gxhub.admin.v1.AdminService.GetDepartment:output_type -> gxhub.admin.v1.Department
+	16, // 22: gxhub.admin.v1.AdminService.RegisterDepartment:output_type -> gxhub.admin.v1.RegisterDepartmentResponse
+	4,  // 23: gxhub.admin.v1.AdminService.RevokeCertificate:output_type -> gxhub.admin.v1.RevokeCertificateResponse
+	6,  // 24: gxhub.admin.v1.AdminService.SuspendCertificate:output_type -> gxhub.admin.v1.SuspendCertificateResponse
+	8,  // 25: gxhub.admin.v1.AdminService.ResumeCertificate:output_type -> gxhub.admin.v1.ResumeCertificateResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_admin_v1_admin_proto_init() }
@@ -795,7 +1268,7 @@ func file_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_v1_admin_proto_rawDesc), len(file_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,9 @@ const (
 	AdminService_ListDepartments_FullMethodName    = "/gxhub.admin.v1.AdminService/ListDepartments"
 	AdminService_GetDepartment_FullMethodName      = "/gxhub.admin.v1.AdminService/GetDepartment"
 	AdminService_RegisterDepartment_FullMethodName = "/gxhub.admin.v1.AdminService/RegisterDepartment"
+	AdminService_RevokeCertificate_FullMethodName  = "/gxhub.admin.v1.AdminService/RevokeCertificate"
+	AdminService_SuspendCertificate_FullMethodName = "/gxhub.admin.v1.AdminService/SuspendCertificate"
+	AdminService_ResumeCertificate_FullMethodName  = "/gxhub.admin.v1.AdminService/ResumeCertificate"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -46,6 +49,12 @@ type AdminServiceClient interface {
 	// certificate for the submitted SM2 public key. Only a department holding
 	// ROLE_COORDINATOR may call it.
 	RegisterDepartment(ctx context.Context, in *RegisterDepartmentRequest, opts ...grpc.CallOption) (*RegisterDepartmentResponse, error)
+	// RevokeCertificate revokes a department's current signing certificate (coordinators only).
+	RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error)
+	// SuspendCertificate suspends a department's current certificate (coordinators only).
+	SuspendCertificate(ctx context.Context, in *SuspendCertificateRequest, opts ...grpc.CallOption) (*SuspendCertificateResponse, error)
+	// ResumeCertificate lifts a suspension (coordinators only).
+	ResumeCertificate(ctx context.Context, in *ResumeCertificateRequest, opts ...grpc.CallOption) (*ResumeCertificateResponse, error)
 }
 
 type adminServiceClient struct {
@@ -96,6 +105,36 @@ func (c *adminServiceClient) RegisterDepartment(ctx context.Context, in *Registe
 	return out, nil
 }
 
+func (c *adminServiceClient) RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeCertificateResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) SuspendCertificate(ctx context.Context, in *SuspendCertificateRequest, opts ...grpc.CallOption) (*SuspendCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuspendCertificateResponse)
+	err := c.cc.Invoke(ctx, AdminService_SuspendCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ResumeCertificate(ctx context.Context, in *ResumeCertificateRequest, opts ...grpc.CallOption) (*ResumeCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeCertificateResponse)
+	err := c.cc.Invoke(ctx, AdminService_ResumeCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -114,6 +153,12 @@ type AdminServiceServer interface {
 	// certificate for the submitted SM2 public key. Only a department holding
 	// ROLE_COORDINATOR may call it.
 	RegisterDepartment(context.Context, *RegisterDepartmentRequest) (*RegisterDepartmentResponse, error)
+	// RevokeCertificate revokes a department's current signing certificate (coordinators only).
+	RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error)
+	// SuspendCertificate suspends a department's current certificate (coordinators only).
+	SuspendCertificate(context.Context, *SuspendCertificateRequest) (*SuspendCertificateResponse, error)
+	// ResumeCertificate lifts a suspension (coordinators only).
+	ResumeCertificate(context.Context, *ResumeCertificateRequest) (*ResumeCertificateResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -135,6 +180,15 @@ func (UnimplementedAdminServiceServer) GetDepartment(context.Context, *GetDepart
 }
 func (UnimplementedAdminServiceServer) RegisterDepartment(context.Context, *RegisterDepartmentRequest) (*RegisterDepartmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterDepartment not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeCertificate not implemented")
+}
+func (UnimplementedAdminServiceServer) SuspendCertificate(context.Context, *SuspendCertificateRequest) (*SuspendCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendCertificate not implemented")
+}
+func (UnimplementedAdminServiceServer) ResumeCertificate(context.Context, *ResumeCertificateRequest) (*ResumeCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeCertificate not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -229,6 +283,60 @@ func _AdminService_RegisterDepartment_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RevokeCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeCertificate(ctx, req.(*RevokeCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_SuspendCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuspendCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SuspendCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SuspendCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SuspendCertificate(ctx, req.(*SuspendCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ResumeCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ResumeCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ResumeCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ResumeCertificate(ctx, req.(*ResumeCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -251,6 +359,18 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RegisterDepartment",
 			Handler:    _AdminService_RegisterDepartment_Handler,
+		},
+		{
+			MethodName: "RevokeCertificate",
+			Handler:    _AdminService_RevokeCertificate_Handler,
+		},
+		{
+			MethodName: "SuspendCertificate",
+			Handler:    _AdminService_SuspendCertificate_Handler,
+		},
+		{
+			MethodName: "ResumeCertificate",
+			Handler:    _AdminService_ResumeCertificate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
