@@ -363,7 +363,94 @@ signatures, sign-in links and sessions are refused (CERTIFICATE_SUSPENDED) until
 	for _, c := range []*cobra.Command{revoke, suspend, resume} {
 		c.Flags().StringVar(&serial, "serial", "", "act only if this (hex) is still the department's current certificate serial")
 	}
-	return []*cobra.Command{revoke, suspend, resume}
+	return []*cobra.Command{revoke, suspend, resume, rekeyCmd()}
+}
+
+func rekeyCmd() *cobra.Command {
+	var out, keyPW, pubFile string
+	var plaintext bool
+	var overlap uint32
+	cmd := &cobra.Command{
+		Use:   "rekey [CODE] --out DIR",
+		Short: "Give the department a new key (or renew its certificate) with an overlap",
+		Long: `Re-key --identity's department: make a new SM2 key here, have the hub certify it, and
+write the new identity to --out (key encrypted as for register). The previous certificate
+is revoked as superseded after --overlap-hours (default 24, at most 168), during which the
+old identity still signs; switch to --out within it.
+
+A coordinator re-keys another department (CODE), e.g. one whose key was compromised and
+revoked, with the public key that department made (--public-key PUB.pem from
+'gxctl sm2 keygen'); the new certificate is printed. The previous certificate then gets no
+overlap.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code := ""
+			if len(args) == 1 {
+				code = args[0]
+			}
+			var key *sm.PrivateKey
+			var pub []byte
+			var pw []byte
+			var err error
+			if pubFile != "" {
+				if pub, err = os.ReadFile(pubFile); err != nil {
+					return exitf(2, "--public-key: %v", err)
+				}
+			} else {
+				if out == "" {
+					return exitf(2, "--out DIR is required: where to write the identity with the new key (or give --public-key)")
+				}
+				if _, err := os.Stat(filepath.Join(out, "key.pem")); err == nil {
+					return exitf(2, "%s already holds an identity: choose another --out", out)
+				}
+				if pw, err = newKeyPassword(keyPW, plaintext, "the department's new key"); err != nil {
+					return err
+				}
+				if key, err = sm.GenerateKey(); err != nil {
+					return err
+				}
+				if pub, err = sm.MarshalPublicKeyPEM(&key.PublicKey); err != nil {
+					return err
+				}
+			}
+			c, ctx, done, err := connect(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := c.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{Code: code, PublicKeyPem: string(pub), OverlapHours: overlap})
+			if err != nil {
+				return callErr(err)
+			}
+			if key != nil {
+				me := c.Identity()
+				id := &identity.Identity{Code: resp.GetDepartment().GetCode(), Name: resp.GetDepartment().GetName(), HubURL: me.HubURL,
+					Key: key, CertPEM: []byte(resp.GetCertificatePem()), CAChainPEM: []byte(resp.GetCaChainPem()), TLSCAPEM: me.TLSCAPEM}
+				if err := id.Save(out, pw); err != nil {
+					return exitf(1, "re-keyed, but writing the identity failed: %v", err)
+				}
+			}
+			if global.json {
+				return printProto(cmd.OutOrStdout(), resp)
+			}
+			if key == nil {
+				fmt.Fprint(cmd.OutOrStdout(), resp.GetCertificatePem())
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "certificate %s issued for %s; the previous certificate %s is revoked (superseded) from %s; audit record %d\n",
+				resp.GetDepartment().GetCertificateSerial(), resp.GetDepartment().GetCode(), resp.GetPreviousSerial(), showTS(resp.GetPreviousRevokedAt()), resp.GetAuditIndex())
+			if key != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "new identity written to %s\n", out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "directory for the identity with the new key")
+	f.StringVar(&keyPW, "key-password-file", "", "file with the password that encrypts the new key (default: typed at the terminal)")
+	f.BoolVar(&plaintext, "plaintext-key", false, "store the new key unencrypted (tests and demos only)")
+	f.StringVar(&pubFile, "public-key", "", "certify this SM2 public key (PEM) instead of making a key here")
+	f.Uint32Var(&overlap, "overlap-hours", 0, "hours the previous key keeps signing (default 24, at most 168)")
+	return cmd
 }
 
 func signRequestCmd() *cobra.Command {

@@ -18,6 +18,7 @@ var rpcCommands = map[string]string{
 	"gxhub.admin.v1.AdminService.RevokeCertificate":          "department revoke",
 	"gxhub.admin.v1.AdminService.SuspendCertificate":         "department suspend",
 	"gxhub.admin.v1.AdminService.ResumeCertificate":          "department resume",
+	"gxhub.admin.v1.AdminService.RekeyDepartment":            "department rekey",
 	"gxhub.audit.v1.AuditService.GetLogInfo":                 "audit key",
 	"gxhub.audit.v1.AuditService.GetTreeHead":                "audit head",
 	"gxhub.audit.v1.AuditService.GetConsistencyProof":        "audit consistency",

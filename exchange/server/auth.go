@@ -103,7 +103,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, 
 		return nil, err
 	}
 	now := a.now()
-	claims, err := req.Verify(cert.PublicKey, reqsig.Expect{Method: method, Path: path, BodyDigest: bodyDigest, Now: now, MaxSkew: a.MaxSkew})
+	expect := reqsig.Expect{Method: method, Path: path, BodyDigest: bodyDigest, Now: now, MaxSkew: a.MaxSkew}
+	claims, err := req.Verify(cert.PublicKey, expect)
+	if isBadSignature(err) {
+		// After a re-key, the previous key signs until its superseded certificate's
+		// revocation takes effect (the overlap).
+		if prev, pclaims, perr := a.verifyPrevious(ctx, dept.Code, req, expect, now); perr != nil {
+			return nil, perr
+		} else if prev != nil {
+			cert, claims, err = prev, pclaims, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,17 +2,20 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/ledger"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
 // KindCertificateStatus is the audit kind of a certificate revocation, suspension or
@@ -35,6 +38,9 @@ func (a *Authenticator) CheckCertificate(ctx context.Context, serial, who string
 	}
 	switch st.State {
 	case exchange.CertRevoked:
+		if st.Since.After(a.now()) {
+			return nil // superseded by a re-key, still in its overlap
+		}
 		return exchange.Errorf(exchange.KindUnauthenticated, ReasonCertificateRevoked,
 			"%s's certificate (serial %s) was revoked at %s (reason %s) by the coordinator: it authenticates nothing any more; the department needs a new key registered",
 			who, serial, st.Since.UTC().Format(time.RFC3339), st.Reason)
@@ -130,4 +136,118 @@ func (a *Admin) changeCertificate(ctx context.Context, change exchange.CertChang
 			slog.String("state", string(st.State)), slog.String("by", st.By))
 	}
 	return out, nil
+}
+
+func isBadSignature(err error) bool {
+	var e *exchange.Error
+	return errors.As(err, &e) && e.Reason == reqsig.ReasonBadSignature
+}
+
+// verifyPrevious verifies req with the department's superseded certificates still in their
+// overlap; it returns the one that verifies (nil when none does).
+func (a *Authenticator) verifyPrevious(ctx context.Context, code string, req *reqsig.Request, expect reqsig.Expect, now time.Time) (*smx509.Certificate, *reqsig.Claims, error) {
+	ders, err := a.Store.CertStatuses().Overlapping(ctx, code, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, der := range ders {
+		cert, err := smx509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		if claims, err := req.Verify(cert.PublicKey, expect); err == nil {
+			return cert, claims, nil
+		}
+	}
+	return nil, nil, nil
+}
+
+// KindDepartmentRekey is the audit kind of a re-key or renewal.
+const KindDepartmentRekey ledger.Kind = "department.rekey"
+
+// Re-key overlap bounds.
+const (
+	defaultRekeyOverlap = 24 * time.Hour
+	maxRekeyOverlap     = 7 * 24 * time.Hour
+)
+
+// RekeyDepartment implements AdminService.RekeyDepartment: the department (with its current,
+// active certificate) or a coordinator has the CA certify a new key, or the same key again
+// (renewal). The previous certificate is revoked as superseded — after the overlap for a new
+// key of a department whose certificate was active, at once otherwise — and the change is
+// audited with the signed request.
+func (a *Admin) RekeyDepartment(ctx context.Context, req *adminv1.RekeyDepartmentRequest) (*adminv1.RekeyDepartmentResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	code := strings.TrimSpace(req.GetCode())
+	if code == "" {
+		code = caller.Department.Code
+	}
+	if code != caller.Department.Code && !caller.Department.HasRole(exchange.RoleCoordinator) {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, "ROLE_REQUIRED", "department %s may re-key only itself; re-keying %s needs the coordinator role", caller.Department.Code, code)
+	}
+	if caller.Evidence == "" {
+		return nil, exchange.Errorf(exchange.KindPermissionDenied, ReasonSessionScope, "a re-key must be signed (it is kept as evidence): use gxctl or a signed request, not a browser session")
+	}
+	pub, err := sm.ParsePublicKeyPEM([]byte(req.GetPublicKeyPem()))
+	if err != nil {
+		return nil, exchange.Wrap(exchange.KindInvalid, "PUBLIC_KEY_INVALID", err, "public_key_pem must be the department's new SM2 public key in PEM (gxctl department rekey makes it)")
+	}
+	overlap := time.Duration(req.GetOverlapHours()) * time.Hour
+	if overlap == 0 {
+		overlap = defaultRekeyOverlap
+	}
+	if overlap > maxRekeyOverlap {
+		return nil, exchange.Errorf(exchange.KindInvalid, "OVERLAP_INVALID", "overlap_hours %d is more than %d: the old key must stop signing within a week", req.GetOverlapHours(), int(maxRekeyOverlap.Hours()))
+	}
+	d, err := a.Store.Departments().Get(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	old, err := smx509.ParseCertificate(d.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("stored certificate of department %s does not parse: %w", code, err)
+	}
+	cur, err := a.Store.CertStatuses().Get(ctx, d.CertSerial)
+	if err != nil {
+		return nil, err
+	}
+	renewal := pub.Equal(old.PublicKey)
+	if renewal || cur.State != exchange.CertActive {
+		overlap = 0 // the same key needs none; a revoked or suspended key gets none
+	}
+	now := a.now().UTC().Truncate(time.Microsecond)
+	der, serial, chain, err := a.Issuer.IssueDepartment(pub, d, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Store.Departments().UpdateCertificate(ctx, code, der, serial); err != nil {
+		return nil, err
+	}
+	until := now.Add(overlap)
+	if err := a.Store.CertStatuses().Supersede(ctx, exchange.CertStatus{Serial: d.CertSerial, Subject: code, Since: until, By: caller.Department.Code, Evidence: caller.Evidence}, d.Certificate); err != nil {
+		return nil, err
+	}
+	a.Auth.Forget(code)
+	prevSerial := d.CertSerial
+	d.Certificate, d.CertSerial = der, serial
+	what := "re-key"
+	if renewal {
+		what = "renewal"
+	}
+	digest := sm.Sum([]byte(caller.Evidence))
+	resp := &adminv1.RekeyDepartmentResponse{Department: DepartmentToProto(d), CertificatePem: string(pemCert(der)), CaChainPem: chain,
+		PreviousSerial: prevSerial, PreviousRevokedAt: timestamppb.New(until)}
+	if idx, ok := appendAudit(ctx, a.Audit, a.Log, ledger.Record{Kind: KindDepartmentRekey, Time: now, Department: caller.Department.Code, Resource: code,
+		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%s: certificate %s supersedes %s, which is revoked (superseded) from %s", what, serial, prevSerial, until.Format(time.RFC3339)),
+		RequestID: "rekey-" + serial, ResponseDigest: digest[:]}); ok {
+		resp.AuditIndex = idx
+	}
+	if a.Log != nil {
+		a.Log.InfoContext(ctx, "department certificate replaced", slog.String("code", code), slog.String("what", what), slog.String("serial", serial),
+			slog.String("previous", prevSerial), slog.Time("previous_until", until), slog.String("by", caller.Department.Code))
+	}
+	return resp, nil
 }

@@ -75,8 +75,16 @@ type CertStatuses interface {
 	// apply exchange.CertChange.Allowed atomically with the write (a conditional write), and
 	// return its error when the current state does not allow the change, writing nothing.
 	Change(ctx context.Context, change exchange.CertChange, c exchange.CertStatus) error
-	// List returns every revoked or suspended certificate, ordered by serial.
+	// List returns every revoked or suspended certificate, ordered by serial (revocations
+	// taking effect later included).
 	List(ctx context.Context) ([]exchange.CertStatus, error)
+	// Supersede records the previous certificate of a re-keyed department as revoked
+	// (superseded) from c.Since, keeping its DER for the overlap; a certificate already
+	// revoked keeps its revocation.
+	Supersede(ctx context.Context, c exchange.CertStatus, cert []byte) error
+	// Overlapping returns the DER of the subject's superseded certificates whose revocation
+	// takes effect after now (newest first).
+	Overlapping(ctx context.Context, subject string, now time.Time) ([][]byte, error)
 }
 
 // DepartmentFilter narrows List.

@@ -25,6 +25,9 @@ CREATE TABLE certificate_status (
 );
 CREATE INDEX certificate_status_subject ON certificate_status (subject);
 `})
+	register(migration{126, "certificate status: the superseded certificate kept for the re-key overlap", `
+ALTER TABLE certificate_status ADD COLUMN certificate {{blob}};
+`})
 }
 
 type certStatuses struct{ s *Store }
@@ -94,6 +97,41 @@ WHERE serial = $1 AND subject = $2 AND state = 'suspended'`
 		return exchange.Errorf(exchange.KindUnavailable, "CERTIFICATE_STATUS_CONFLICT", "certificate %s changed at the same time: try again", c.Serial)
 	}
 	return nil
+}
+
+func (r certStatuses) Supersede(ctx context.Context, c exchange.CertStatus, cert []byte) error {
+	c.State, c.Reason = exchange.CertRevoked, exchange.ReasonSuperseded
+	// An earlier revocation (say, for key compromise) stays as it was.
+	_, err := r.s.exec(ctx, `INSERT INTO certificate_status (`+certStatusColumns+`, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (serial) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
+	changed_by = excluded.changed_by, evidence = excluded.evidence, certificate = excluded.certificate WHERE certificate_status.state <> 'revoked'`,
+		c.Serial, c.Subject, string(c.State), int64(c.Reason), c.Since.UnixMicro(), c.By, c.Evidence, cert)
+	if err != nil {
+		return unavailable("supersede certificate", err)
+	}
+	return nil
+}
+
+func (r certStatuses) Overlapping(ctx context.Context, subject string, now time.Time) ([][]byte, error) {
+	rows, err := r.s.query(ctx, `SELECT certificate FROM certificate_status
+WHERE subject = $1 AND state = 'revoked' AND reason = $2 AND since > $3 AND certificate IS NOT NULL ORDER BY since DESC`,
+		subject, int64(exchange.ReasonSuperseded), now.UnixMicro())
+	if err != nil {
+		return nil, unavailable("read superseded certificates", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var der []byte
+		if err := rows.Scan(&der); err != nil {
+			return nil, unavailable("read superseded certificates", err)
+		}
+		out = append(out, der)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read superseded certificates", err)
+	}
+	return out, nil
 }
 
 func (r certStatuses) List(ctx context.Context) ([]exchange.CertStatus, error) {

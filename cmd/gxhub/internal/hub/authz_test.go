@@ -141,6 +141,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.admin.v1.AdminService/RevokeCertificate":  only("coordinator"),
 	"/gxhub.admin.v1.AdminService/SuspendCertificate": only("coordinator"),
 	"/gxhub.admin.v1.AdminService/ResumeCertificate":  only("coordinator"),
+	"/gxhub.admin.v1.AdminService/RekeyDepartment":    signed,
 
 	"/gxhub.audit.v1.AuditService/GetLogInfo":          public,
 	"/gxhub.audit.v1.AuditService/GetTreeHead":         public,

@@ -111,8 +111,8 @@ const crlValidity = time.Hour
 func (c *CA) CRL(statuses []exchange.CertStatus, now time.Time) ([]byte, error) {
 	entries := make([]pki.RevokedCert, 0, len(statuses))
 	for _, s := range statuses {
-		if s.State != exchange.CertRevoked && s.State != exchange.CertSuspended {
-			continue
+		if s.State != exchange.CertRevoked && s.State != exchange.CertSuspended || s.Since.After(now) {
+			continue // active, or superseded by a re-key and still in its overlap
 		}
 		serial, ok := new(big.Int).SetString(s.Serial, 16)
 		if !ok {

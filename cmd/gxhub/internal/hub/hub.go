@@ -192,6 +192,7 @@ func (h *Hub) build(tlsDir string) error {
 	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Log, Log: log, Now: h.now}
 	cal := &server.Calendar{Live: h.Calendar, Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
 	h.registerCalendarMetrics(h.metrics)
+	h.registerCertificateMetrics(h.metrics)
 	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
 	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
 		trust.TLSCAPEM = string(b)
@@ -335,7 +336,7 @@ func (h *Hub) build(tlsDir string) error {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx)))
+		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx) + h.certificateReadiness(ctx)))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {

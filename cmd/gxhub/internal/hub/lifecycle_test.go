@@ -2,13 +2,18 @@ package hub_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +25,7 @@ import (
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/sdk"
@@ -44,9 +50,9 @@ func registerDepartment(t *testing.T, th *testHub, c *sdk.Client, org string) *i
 	return &identity.Identity{Code: code, Key: key, CertPEM: []byte(resp.GetCertificatePem()), HubURL: th.url, TLSCAPEM: th.identity(t, 0).TLSCAPEM}
 }
 
-func dialAt(t *testing.T, id *identity.Identity, url string) *sdk.Client {
+func dialAt(t *testing.T, id *identity.Identity, url string, opts ...sdk.Option) *sdk.Client {
 	t.Helper()
-	c, err := sdk.Dial(context.Background(), id, sdk.WithURL(url))
+	c, err := sdk.Dial(context.Background(), id, append([]sdk.Option{sdk.WithURL(url)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -243,6 +249,19 @@ func checkCRL(t *testing.T, th *testHub, want map[*big.Int]int, serials []*big.I
 	}
 }
 
+// fetchCRL gets and parses the hub's CRL (DER).
+func fetchCRL(t *testing.T, th *testHub) *smx509.RevocationList {
+	t.Helper()
+	resp, err := th.http.Get(th.url + "/v1/trust/crl")
+	require.NoError(t, err)
+	der, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	crl, err := pki.ParseCRL(der)
+	require.NoError(t, err)
+	return crl
+}
+
 // TestRevocationAcrossReplicas: two hubs on one PostgreSQL schema. A department suspended
 // and then revoked through one replica is refused at its next request on the other, and a
 // resume through the second is seen by the first: the state is read from the shared store
@@ -275,14 +294,130 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 	requireRefused(t, who(on2), codes.Unauthenticated, server.ReasonCertificateRevoked)
 	// Both replicas publish the same revocation.
 	for _, th := range []*testHub{first, second} {
-		resp, err := th.http.Get(th.url + "/v1/trust/crl")
-		require.NoError(t, err)
-		der, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.NoError(t, err)
-		crl, err := pki.ParseCRL(der)
-		require.NoError(t, err)
+		crl := fetchCRL(t, th)
 		require.Len(t, crl.RevokedCertificateEntries, 1)
 		require.Equal(t, pki.ReasonCessationOfOperation, crl.RevokedCertificateEntries[0].ReasonCode)
 	}
+}
+
+// TestRekeyAndRenewal: a department re-keys itself with an overlap (both keys sign until
+// the overlap ends, then only the new one; the CRL lists the old certificate as superseded
+// only from then), renews with the same key (the old certificate superseded at once), and
+// after its certificate is revoked for key compromise only the coordinator can give it a new
+// key, which leaves the compromise revocation as it was. The hub's clock is moved by the
+// test, so nothing waits for the overlap.
+func TestRekeyAndRenewal(t *testing.T) {
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	h, url := serveLogged(t, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), hub.WithClock(clock))
+	ctx := context.Background()
+	dirs, err := h.SeedDemo(ctx, url)
+	require.NoError(t, err)
+	th := &testHub{h: h, url: url, dirs: dirs, http: &http.Client{Timeout: 10 * time.Second}}
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", "ca.pem"))
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	th.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+
+	coord := dialAt(t, th.identity(t, 0), url, sdk.WithClock(clock))
+	market := dialAt(t, th.identity(t, 1), url, sdk.WithClock(clock))
+	old := registerDepartment(t, th, coord, "30000004")
+	oldClient := dialAt(t, old, url, sdk.WithClock(clock))
+	whoSerial := func(c *sdk.Client) (string, error) {
+		r, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
+		return r.GetCertificateSerial(), err
+	}
+	crlSerials := func() map[string]int {
+		out := map[string]int{}
+		for _, e := range fetchCRL(t, th).RevokedCertificateEntries {
+			out[e.SerialNumber.Text(16)] = e.ReasonCode
+		}
+		return out
+	}
+	oldSerial, err := whoSerial(oldClient)
+	require.NoError(t, err)
+
+	// Nobody else re-keys a department.
+	newKey, err := sm.GenerateKey()
+	require.NoError(t, err)
+	newPub, err := sm.MarshalPublicKeyPEM(&newKey.PublicKey)
+	require.NoError(t, err)
+	_, err = market.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{Code: old.Code, PublicKeyPem: string(newPub)})
+	requireRefused(t, err, codes.PermissionDenied, "ROLE_REQUIRED")
+	_, err = oldClient.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{PublicKeyPem: string(newPub), OverlapHours: 169})
+	requireRefused(t, err, codes.InvalidArgument, "OVERLAP_INVALID")
+
+	// Re-key with a 1-hour overlap.
+	rk, err := oldClient.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{PublicKeyPem: string(newPub), OverlapHours: 1})
+	require.NoError(t, err)
+	require.Equal(t, oldSerial, rk.GetPreviousSerial())
+	require.WithinDuration(t, clock().Add(time.Hour), rk.GetPreviousRevokedAt().AsTime(), time.Minute)
+	fresh := &identity.Identity{Code: old.Code, Key: newKey, CertPEM: []byte(rk.GetCertificatePem()), HubURL: url, TLSCAPEM: old.TLSCAPEM}
+	newClient := dialAt(t, fresh, url, sdk.WithClock(clock))
+	s, err := whoSerial(newClient)
+	require.NoError(t, err)
+	require.Equal(t, rk.GetDepartment().GetCertificateSerial(), s)
+	_, err = whoSerial(oldClient)
+	require.NoError(t, err, "the old key no longer signs within the overlap")
+	require.NotContains(t, crlSerials(), oldSerial, "the CRL lists a certificate whose overlap has not ended")
+
+	offset.Store(int64(time.Hour + time.Minute))
+	_, err = whoSerial(oldClient)
+	requireRefused(t, err, codes.Unauthenticated, "SIGNATURE_INVALID")
+	_, err = whoSerial(newClient)
+	require.NoError(t, err)
+	require.Equal(t, pki.ReasonSuperseded, crlSerials()[oldSerial])
+
+	// Renewal with the same key: the previous certificate is superseded at once, the key
+	// goes on signing under the new one.
+	rn, err := newClient.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{PublicKeyPem: string(newPub)})
+	require.NoError(t, err)
+	require.Equal(t, s, rn.GetPreviousSerial())
+	require.WithinDuration(t, clock(), rn.GetPreviousRevokedAt().AsTime(), time.Second)
+	renewed, err := whoSerial(newClient)
+	require.NoError(t, err)
+	require.Equal(t, rn.GetDepartment().GetCertificateSerial(), renewed)
+	require.Equal(t, pki.ReasonSuperseded, crlSerials()[s])
+
+	// Compromised: revoked; the department cannot re-key itself, the coordinator can.
+	_, err = coord.Admin.RevokeCertificate(ctx, &adminv1.RevokeCertificateRequest{Code: old.Code, Reason: "key_compromise"})
+	require.NoError(t, err)
+	third, err := sm.GenerateKey()
+	require.NoError(t, err)
+	thirdPub, err := sm.MarshalPublicKeyPEM(&third.PublicKey)
+	require.NoError(t, err)
+	_, err = newClient.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{PublicKeyPem: string(thirdPub)})
+	requireRefused(t, err, codes.Unauthenticated, server.ReasonCertificateRevoked)
+	rc, err := coord.Admin.RekeyDepartment(ctx, &adminv1.RekeyDepartmentRequest{Code: old.Code, PublicKeyPem: string(thirdPub), OverlapHours: 48})
+	require.NoError(t, err)
+	require.WithinDuration(t, clock(), rc.GetPreviousRevokedAt().AsTime(), time.Second, "a revoked certificate got an overlap")
+	thirdClient := dialAt(t, &identity.Identity{Code: old.Code, Key: third, CertPEM: []byte(rc.GetCertificatePem()), HubURL: url, TLSCAPEM: old.TLSCAPEM}, url, sdk.WithClock(clock))
+	_, err = whoSerial(thirdClient)
+	require.NoError(t, err)
+	_, err = whoSerial(newClient)
+	require.Error(t, err, "the compromised key signs again after the coordinator's re-key")
+	require.Equal(t, pki.ReasonKeyCompromise, crlSerials()[renewed], "the re-key overwrote the compromise revocation")
+
+	// 30 days before the certificates issued today expire, /readyz and /metrics warn about
+	// each; the revoked one is not counted.
+	get := func(path string) string {
+		resp, err := th.http.Get(url + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.NotContains(t, get("/readyz"), "department rekey")
+	require.Contains(t, get("/metrics"), "gxhub_department_certificates_expiring 0")
+	offset.Store(int64(2*365*24*time.Hour - 30*24*time.Hour))
+	ready := get("/readyz")
+	require.Contains(t, ready, "warning: the certificate of department "+old.Code)
+	require.Contains(t, ready, rc.GetDepartment().GetCertificateSerial())
+	n := strings.Count(ready, "department rekey")
+	require.Greater(t, n, 1)
+	require.Contains(t, get("/metrics"), fmt.Sprintf("gxhub_department_certificates_expiring %d", n))
 }

@@ -272,6 +272,164 @@ func (x *Department) GetCertificateState() string {
 	return ""
 }
 
+// RekeyDepartmentRequest carries the department's new public key.
+type RekeyDepartmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the department's 18-character 统一社会信用代码.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// public_key_pem is the SM2 public key to certify (made by the department;
+	// the private key never leaves it). The current key again renews the
+	// certificate.
+	PublicKeyPem string `protobuf:"bytes,2,opt,name=public_key_pem,json=publicKeyPem,proto3" json:"public_key_pem,omitempty"`
+	// overlap_hours is how long the previous key keeps signing after a re-key:
+	// 0 means 24, at most 168.
+	OverlapHours  uint32 `protobuf:"varint,3,opt,name=overlap_hours,json=overlapHours,proto3" json:"overlap_hours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RekeyDepartmentRequest) Reset() {
+	*x = RekeyDepartmentRequest{}
+	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RekeyDepartmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RekeyDepartmentRequest) ProtoMessage() {}
+
+func (x *RekeyDepartmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RekeyDepartmentRequest.ProtoReflect.Descriptor instead.
+func (*RekeyDepartmentRequest) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RekeyDepartmentRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RekeyDepartmentRequest) GetPublicKeyPem() string {
+	if x != nil {
+		return x.PublicKeyPem
+	}
+	return ""
+}
+
+func (x *RekeyDepartmentRequest) GetOverlapHours() uint32 {
+	if x != nil {
+		return x.OverlapHours
+	}
+	return 0
+}
+
+// RekeyDepartmentResponse is the new certificate.
+type RekeyDepartmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// department is the department with its new certificate serial.
+	Department *Department `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
+	// certificate_pem is the new certificate.
+	CertificatePem string `protobuf:"bytes,2,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// ca_chain_pem is the issuing CA and the root.
+	CaChainPem string `protobuf:"bytes,3,opt,name=ca_chain_pem,json=caChainPem,proto3" json:"ca_chain_pem,omitempty"`
+	// previous_serial is the superseded certificate's serial (hex).
+	PreviousSerial string `protobuf:"bytes,4,opt,name=previous_serial,json=previousSerial,proto3" json:"previous_serial,omitempty"`
+	// previous_revoked_at is when the previous certificate stops authenticating.
+	PreviousRevokedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=previous_revoked_at,json=previousRevokedAt,proto3" json:"previous_revoked_at,omitempty"`
+	// audit_index is the index of the re-key's audit record.
+	AuditIndex    uint64 `protobuf:"varint,6,opt,name=audit_index,json=auditIndex,proto3" json:"audit_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RekeyDepartmentResponse) Reset() {
+	*x = RekeyDepartmentResponse{}
+	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RekeyDepartmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RekeyDepartmentResponse) ProtoMessage() {}
+
+func (x *RekeyDepartmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RekeyDepartmentResponse.ProtoReflect.Descriptor instead.
+func (*RekeyDepartmentResponse) Descriptor() ([]byte, []int) {
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RekeyDepartmentResponse) GetDepartment() *Department {
+	if x != nil {
+		return x.Department
+	}
+	return nil
+}
+
+func (x *RekeyDepartmentResponse) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+func (x *RekeyDepartmentResponse) GetCaChainPem() string {
+	if x != nil {
+		return x.CaChainPem
+	}
+	return ""
+}
+
+func (x *RekeyDepartmentResponse) GetPreviousSerial() string {
+	if x != nil {
+		return x.PreviousSerial
+	}
+	return ""
+}
+
+func (x *RekeyDepartmentResponse) GetPreviousRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousRevokedAt
+	}
+	return nil
+}
+
+func (x *RekeyDepartmentResponse) GetAuditIndex() uint64 {
+	if x != nil {
+		return x.AuditIndex
+	}
+	return 0
+}
+
 // RevokeCertificateRequest names the department whose current certificate is revoked.
 type RevokeCertificateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -289,7 +447,7 @@ type RevokeCertificateRequest struct {
 
 func (x *RevokeCertificateRequest) Reset() {
 	*x = RevokeCertificateRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_admin_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +459,7 @@ func (x *RevokeCertificateRequest) String() string {
 func (*RevokeCertificateRequest) ProtoMessage() {}
 
 func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_admin_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +472,7 @@ func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RevokeCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RevokeCertificateRequest) GetCode() string {
@@ -349,7 +507,7 @@ type RevokeCertificateResponse struct {
 
 func (x *RevokeCertificateResponse) Reset() {
 	*x = RevokeCertificateResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_admin_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +519,7 @@ func (x *RevokeCertificateResponse) String() string {
 func (*RevokeCertificateResponse) ProtoMessage() {}
 
 func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_admin_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +532,7 @@ func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RevokeCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RevokeCertificateResponse) GetStatus() *CertificateStatus {
@@ -397,7 +555,7 @@ type SuspendCertificateRequest struct {
 
 func (x *SuspendCertificateRequest) Reset() {
 	*x = SuspendCertificateRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +567,7 @@ func (x *SuspendCertificateRequest) String() string {
 func (*SuspendCertificateRequest) ProtoMessage() {}
 
 func (x *SuspendCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +580,7 @@ func (x *SuspendCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendCertificateRequest.ProtoReflect.Descriptor instead.
 func (*SuspendCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SuspendCertificateRequest) GetCode() string {
@@ -450,7 +608,7 @@ type SuspendCertificateResponse struct {
 
 func (x *SuspendCertificateResponse) Reset() {
 	*x = SuspendCertificateResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +620,7 @@ func (x *SuspendCertificateResponse) String() string {
 func (*SuspendCertificateResponse) ProtoMessage() {}
 
 func (x *SuspendCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +633,7 @@ func (x *SuspendCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendCertificateResponse.ProtoReflect.Descriptor instead.
 func (*SuspendCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SuspendCertificateResponse) GetStatus() *CertificateStatus {
@@ -498,7 +656,7 @@ type ResumeCertificateRequest struct {
 
 func (x *ResumeCertificateRequest) Reset() {
 	*x = ResumeCertificateRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +668,7 @@ func (x *ResumeCertificateRequest) String() string {
 func (*ResumeCertificateRequest) ProtoMessage() {}
 
 func (x *ResumeCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +681,7 @@ func (x *ResumeCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeCertificateRequest.ProtoReflect.Descriptor instead.
 func (*ResumeCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ResumeCertificateRequest) GetCode() string {
@@ -551,7 +709,7 @@ type ResumeCertificateResponse struct {
 
 func (x *ResumeCertificateResponse) Reset() {
 	*x = ResumeCertificateResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +721,7 @@ func (x *ResumeCertificateResponse) String() string {
 func (*ResumeCertificateResponse) ProtoMessage() {}
 
 func (x *ResumeCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +734,7 @@ func (x *ResumeCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeCertificateResponse.ProtoReflect.Descriptor instead.
 func (*ResumeCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ResumeCertificateResponse) GetStatus() *CertificateStatus {
@@ -609,7 +767,7 @@ type CertificateStatus struct {
 
 func (x *CertificateStatus) Reset() {
 	*x = CertificateStatus{}
-	mi := &file_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +779,7 @@ func (x *CertificateStatus) String() string {
 func (*CertificateStatus) ProtoMessage() {}
 
 func (x *CertificateStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +792,7 @@ func (x *CertificateStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateStatus.ProtoReflect.Descriptor instead.
 func (*CertificateStatus) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CertificateStatus) GetCode() string {
@@ -695,7 +853,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +865,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +878,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 // WhoAmIResponse names the department that signed the request.
@@ -737,7 +895,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +907,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +920,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WhoAmIResponse) GetDepartment() *Department {
@@ -799,7 +957,7 @@ type ListDepartmentsRequest struct {
 
 func (x *ListDepartmentsRequest) Reset() {
 	*x = ListDepartmentsRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +969,7 @@ func (x *ListDepartmentsRequest) String() string {
 func (*ListDepartmentsRequest) ProtoMessage() {}
 
 func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +982,7 @@ func (x *ListDepartmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListDepartmentsRequest) GetPageSize() int32 {
@@ -868,7 +1026,7 @@ type ListDepartmentsResponse struct {
 
 func (x *ListDepartmentsResponse) Reset() {
 	*x = ListDepartmentsResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1038,7 @@ func (x *ListDepartmentsResponse) String() string {
 func (*ListDepartmentsResponse) ProtoMessage() {}
 
 func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1051,7 @@ func (x *ListDepartmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDepartmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDepartmentsResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListDepartmentsResponse) GetDepartments() []*Department {
@@ -921,7 +1079,7 @@ type GetDepartmentRequest struct {
 
 func (x *GetDepartmentRequest) Reset() {
 	*x = GetDepartmentRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1091,7 @@ func (x *GetDepartmentRequest) String() string {
 func (*GetDepartmentRequest) ProtoMessage() {}
 
 func (x *GetDepartmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1104,7 @@ func (x *GetDepartmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDepartmentRequest.ProtoReflect.Descriptor instead.
 func (*GetDepartmentRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDepartmentRequest) GetCode() string {
@@ -973,7 +1131,7 @@ type RegisterDepartmentRequest struct {
 
 func (x *RegisterDepartmentRequest) Reset() {
 	*x = RegisterDepartmentRequest{}
-	mi := &file_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1143,7 @@ func (x *RegisterDepartmentRequest) String() string {
 func (*RegisterDepartmentRequest) ProtoMessage() {}
 
 func (x *RegisterDepartmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1156,7 @@ func (x *RegisterDepartmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDepartmentRequest.ProtoReflect.Descriptor instead.
 func (*RegisterDepartmentRequest) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterDepartmentRequest) GetDepartment() *Department {
@@ -1033,7 +1191,7 @@ type RegisterDepartmentResponse struct {
 
 func (x *RegisterDepartmentResponse) Reset() {
 	*x = RegisterDepartmentResponse{}
-	mi := &file_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1203,7 @@ func (x *RegisterDepartmentResponse) String() string {
 func (*RegisterDepartmentResponse) ProtoMessage() {}
 
 func (x *RegisterDepartmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1216,7 @@ func (x *RegisterDepartmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDepartmentResponse.ProtoReflect.Descriptor instead.
 func (*RegisterDepartmentResponse) Descriptor() ([]byte, []int) {
-	return file_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterDepartmentResponse) GetDepartment() *Department {
@@ -1097,7 +1255,22 @@ const file_admin_v1_admin_proto_rawDesc = "" +
 	"\x05roles\x18\x05 \x03(\x0e2\x14.gxhub.admin.v1.RoleR\x05roles\x12-\n" +
 	"\x12certificate_serial\x18\x06 \x01(\tR\x11certificateSerial\x12?\n" +
 	"\rregistered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\x12+\n" +
-	"\x11certificate_state\x18\b \x01(\tR\x10certificateState\"^\n" +
+	"\x11certificate_state\x18\b \x01(\tR\x10certificateState\"w\n" +
+	"\x16RekeyDepartmentRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12$\n" +
+	"\x0epublic_key_pem\x18\x02 \x01(\tR\fpublicKeyPem\x12#\n" +
+	"\roverlap_hours\x18\x03 \x01(\rR\foverlapHours\"\xb6\x02\n" +
+	"\x17RekeyDepartmentResponse\x12:\n" +
+	"\n" +
+	"department\x18\x01 \x01(\v2\x1a.gxhub.admin.v1.DepartmentR\n" +
+	"department\x12'\n" +
+	"\x0fcertificate_pem\x18\x02 \x01(\tR\x0ecertificatePem\x12 \n" +
+	"\fca_chain_pem\x18\x03 \x01(\tR\n" +
+	"caChainPem\x12'\n" +
+	"\x0fprevious_serial\x18\x04 \x01(\tR\x0epreviousSerial\x12J\n" +
+	"\x13previous_revoked_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11previousRevokedAt\x12\x1f\n" +
+	"\vaudit_index\x18\x06 \x01(\x04R\n" +
+	"auditIndex\"^\n" +
 	"\x18RevokeCertificateRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
@@ -1166,7 +1339,7 @@ const file_admin_v1_admin_proto_rawDesc = "" +
 	"\rROLE_PROVIDER\x10\x02\x12\x11\n" +
 	"\rROLE_CONSUMER\x10\x03\x12\x0f\n" +
 	"\vROLE_ISSUER\x10\x04\x12\x10\n" +
-	"\fROLE_AUDITOR\x10\x052\xb4\x16\n" +
+	"\fROLE_AUDITOR\x10\x052\xc8\x1b\n" +
 	"\fAdminService\x12\xaa\x02\n" +
 	"\x06WhoAmI\x12\x1d.gxhub.admin.v1.WhoAmIRequest\x1a\x1e.gxhub.admin.v1.WhoAmIResponse\"\xe0\x01\x92A\xca\x01\n" +
 	"\fAdminService\x12\x1fIdentify the calling department\x1a\x98\x01Returns the department whose SM2 certificate signed this request, and that certificate's serial number. Use it to check a client's key and clock set-up.\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -1182,7 +1355,9 @@ const file_admin_v1_admin_proto_rawDesc = "" +
 	"\x12SuspendCertificate\x12).gxhub.admin.v1.SuspendCertificateRequest\x1a*.gxhub.admin.v1.SuspendCertificateResponse\"\xe7\x02\x92A\xba\x02\n" +
 	"\fAdminService\x126Suspend a department's certificate (coordinators only)\x1a\xf1\x01Suspends the department's current certificate (RFC 5280 certificateHold): until it is resumed, the department's signatures, sign-in tokens and sessions are refused with CERTIFICATE_SUSPENDED, and the CRL lists it with reason certificateHold.\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/departments/{code}:suspend\x12\xef\x02\n" +
 	"\x11ResumeCertificate\x12(.gxhub.admin.v1.ResumeCertificateRequest\x1a).gxhub.admin.v1.ResumeCertificateResponse\"\x84\x02\x92A\xd8\x01\n" +
-	"\fAdminService\x122Resume a suspended certificate (coordinators only)\x1a\x93\x01Lifts a suspension: the certificate authenticates again and leaves the CRL. A revoked certificate is never resumed (CERTIFICATE_REVOKED, HTTP 409).\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/departments/{code}:resumeB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\fAdminService\x122Resume a suspended certificate (coordinators only)\x1a\x93\x01Lifts a suspension: the certificate authenticates again and leaves the CRL. A revoked certificate is never resumed (CERTIFICATE_REVOKED, HTTP 409).\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/departments/{code}:resume\x12\x91\x05\n" +
+	"\x0fRekeyDepartment\x12&.gxhub.admin.v1.RekeyDepartmentRequest\x1a'.gxhub.admin.v1.RekeyDepartmentResponse\"\xac\x04\x92A\x81\x04\n" +
+	"\fAdminService\x12*Re-key or renew a department's certificate\x1a\xc4\x03Issues a new certificate for the submitted SM2 public key and makes it the department's current one. The department itself calls it with its current, active certificate; a coordinator may call it for a department whose certificate is revoked or suspended. The previous certificate is revoked as superseded: with a new key after overlap_hours (default 24, at most 168), during which the old key still signs; with the same key (renewal) at once. Audited.\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/departments/{code}:rekeyB\xd4\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -1202,59 +1377,65 @@ func file_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_admin_v1_admin_proto_goTypes = []any{
 	(Level)(0),                         // 0: gxhub.admin.v1.Level
 	(Role)(0),                          // 1: gxhub.admin.v1.Role
 	(*Department)(nil),                 // 2: gxhub.admin.v1.Department
-	(*RevokeCertificateRequest)(nil),   // 3: gxhub.admin.v1.RevokeCertificateRequest
-	(*RevokeCertificateResponse)(nil),  // 4: gxhub.admin.v1.RevokeCertificateResponse
-	(*SuspendCertificateRequest)(nil),  // 5: gxhub.admin.v1.SuspendCertificateRequest
-	(*SuspendCertificateResponse)(nil), // 6: gxhub.admin.v1.SuspendCertificateResponse
-	(*ResumeCertificateRequest)(nil),   // 7: gxhub.admin.v1.ResumeCertificateRequest
-	(*ResumeCertificateResponse)(nil),  // 8: gxhub.admin.v1.ResumeCertificateResponse
-	(*CertificateStatus)(nil),          // 9: gxhub.admin.v1.CertificateStatus
-	(*WhoAmIRequest)(nil),              // 10: gxhub.admin.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),             // 11: gxhub.admin.v1.WhoAmIResponse
-	(*ListDepartmentsRequest)(nil),     // 12: gxhub.admin.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil),    // 13: gxhub.admin.v1.ListDepartmentsResponse
-	(*GetDepartmentRequest)(nil),       // 14: gxhub.admin.v1.GetDepartmentRequest
-	(*RegisterDepartmentRequest)(nil),  // 15: gxhub.admin.v1.RegisterDepartmentRequest
-	(*RegisterDepartmentResponse)(nil), // 16: gxhub.admin.v1.RegisterDepartmentResponse
-	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
+	(*RekeyDepartmentRequest)(nil),     // 3: gxhub.admin.v1.RekeyDepartmentRequest
+	(*RekeyDepartmentResponse)(nil),    // 4: gxhub.admin.v1.RekeyDepartmentResponse
+	(*RevokeCertificateRequest)(nil),   // 5: gxhub.admin.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil),  // 6: gxhub.admin.v1.RevokeCertificateResponse
+	(*SuspendCertificateRequest)(nil),  // 7: gxhub.admin.v1.SuspendCertificateRequest
+	(*SuspendCertificateResponse)(nil), // 8: gxhub.admin.v1.SuspendCertificateResponse
+	(*ResumeCertificateRequest)(nil),   // 9: gxhub.admin.v1.ResumeCertificateRequest
+	(*ResumeCertificateResponse)(nil),  // 10: gxhub.admin.v1.ResumeCertificateResponse
+	(*CertificateStatus)(nil),          // 11: gxhub.admin.v1.CertificateStatus
+	(*WhoAmIRequest)(nil),              // 12: gxhub.admin.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),             // 13: gxhub.admin.v1.WhoAmIResponse
+	(*ListDepartmentsRequest)(nil),     // 14: gxhub.admin.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),    // 15: gxhub.admin.v1.ListDepartmentsResponse
+	(*GetDepartmentRequest)(nil),       // 16: gxhub.admin.v1.GetDepartmentRequest
+	(*RegisterDepartmentRequest)(nil),  // 17: gxhub.admin.v1.RegisterDepartmentRequest
+	(*RegisterDepartmentResponse)(nil), // 18: gxhub.admin.v1.RegisterDepartmentResponse
+	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
 }
 var file_admin_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: gxhub.admin.v1.Department.level:type_name -> gxhub.admin.v1.Level
 	1,  // 1: gxhub.admin.v1.Department.roles:type_name -> gxhub.admin.v1.Role
-	17, // 2: gxhub.admin.v1.Department.registered_at:type_name -> google.protobuf.Timestamp
-	9,  // 3: gxhub.admin.v1.RevokeCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
-	9,  // 4: gxhub.admin.v1.SuspendCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
-	9,  // 5: gxhub.admin.v1.ResumeCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
-	17, // 6: gxhub.admin.v1.CertificateStatus.since:type_name -> google.protobuf.Timestamp
-	2,  // 7: gxhub.admin.v1.WhoAmIResponse.department:type_name -> gxhub.admin.v1.Department
-	0,  // 8: gxhub.admin.v1.ListDepartmentsRequest.level:type_name -> gxhub.admin.v1.Level
-	2,  // 9: gxhub.admin.v1.ListDepartmentsResponse.departments:type_name -> gxhub.admin.v1.Department
-	2,  // 10: gxhub.admin.v1.RegisterDepartmentRequest.department:type_name -> gxhub.admin.v1.Department
-	2,  // 11: gxhub.admin.v1.RegisterDepartmentResponse.department:type_name -> gxhub.admin.v1.Department
-	10, // 12: gxhub.admin.v1.AdminService.WhoAmI:input_type -> gxhub.admin.v1.WhoAmIRequest
-	12, // 13: gxhub.admin.v1.AdminService.ListDepartments:input_type -> gxhub.admin.v1.ListDepartmentsRequest
-	14, // 14: gxhub.admin.v1.AdminService.GetDepartment:input_type -> gxhub.admin.v1.GetDepartmentRequest
-	15, // 15: gxhub.admin.v1.AdminService.RegisterDepartment:input_type -> gxhub.admin.v1.RegisterDepartmentRequest
-	3,  // 16: gxhub.admin.v1.AdminService.RevokeCertificate:input_type -> gxhub.admin.v1.RevokeCertificateRequest
-	5,  // 17: gxhub.admin.v1.AdminService.SuspendCertificate:input_type -> gxhub.admin.v1.SuspendCertificateRequest
-	7,  // 18: gxhub.admin.v1.AdminService.ResumeCertificate:input_type -> gxhub.admin.v1.ResumeCertificateRequest
-	11, // 19: gxhub.admin.v1.AdminService.WhoAmI:output_type -> gxhub.admin.v1.WhoAmIResponse
-	13, // 20: gxhub.admin.v1.AdminService.ListDepartments:output_type -> gxhub.admin.v1.ListDepartmentsResponse
-	2,  // 21: gxhub.admin.v1.AdminService.GetDepartment:output_type -> gxhub.admin.v1.Department
-	16, // 22: gxhub.admin.v1.AdminService.RegisterDepartment:output_type -> gxhub.admin.v1.RegisterDepartmentResponse
-	4,  // 23: gxhub.admin.v1.AdminService.RevokeCertificate:output_type -> gxhub.admin.v1.RevokeCertificateResponse
-	6,  // 24: gxhub.admin.v1.AdminService.SuspendCertificate:output_type -> gxhub.admin.v1.SuspendCertificateResponse
-	8,  // 25: gxhub.admin.v1.AdminService.ResumeCertificate:output_type -> gxhub.admin.v1.ResumeCertificateResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	19, // 2: gxhub.admin.v1.Department.registered_at:type_name -> google.protobuf.Timestamp
+	2,  // 3: gxhub.admin.v1.RekeyDepartmentResponse.department:type_name -> gxhub.admin.v1.Department
+	19, // 4: gxhub.admin.v1.RekeyDepartmentResponse.previous_revoked_at:type_name -> google.protobuf.Timestamp
+	11, // 5: gxhub.admin.v1.RevokeCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
+	11, // 6: gxhub.admin.v1.SuspendCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
+	11, // 7: gxhub.admin.v1.ResumeCertificateResponse.status:type_name -> gxhub.admin.v1.CertificateStatus
+	19, // 8: gxhub.admin.v1.CertificateStatus.since:type_name -> google.protobuf.Timestamp
+	2,  // 9: gxhub.admin.v1.WhoAmIResponse.department:type_name -> gxhub.admin.v1.Department
+	0,  // 10: gxhub.admin.v1.ListDepartmentsRequest.level:type_name -> gxhub.admin.v1.Level
+	2,  // 11: gxhub.admin.v1.ListDepartmentsResponse.departments:type_name -> gxhub.admin.v1.Department
+	2,  // 12: gxhub.admin.v1.RegisterDepartmentRequest.department:type_name -> gxhub.admin.v1.Department
+	2,  // 13: gxhub.admin.v1.RegisterDepartmentResponse.department:type_name -> gxhub.admin.v1.Department
+	12, // 14: gxhub.admin.v1.AdminService.WhoAmI:input_type -> gxhub.admin.v1.WhoAmIRequest
+	14, // 15: gxhub.admin.v1.AdminService.ListDepartments:input_type -> gxhub.admin.v1.ListDepartmentsRequest
+	16, // 16: gxhub.admin.v1.AdminService.GetDepartment:input_type -> gxhub.admin.v1.GetDepartmentRequest
+	17, // 17: gxhub.admin.v1.AdminService.RegisterDepartment:input_type -> gxhub.admin.v1.RegisterDepartmentRequest
+	5,  // 18: gxhub.admin.v1.AdminService.RevokeCertificate:input_type -> gxhub.admin.v1.RevokeCertificateRequest
+	7,  // 19: gxhub.admin.v1.AdminService.SuspendCertificate:input_type -> gxhub.admin.v1.SuspendCertificateRequest
+	9,  // 20: gxhub.admin.v1.AdminService.ResumeCertificate:input_type -> gxhub.admin.v1.ResumeCertificateRequest
+	3,  // 21: gxhub.admin.v1.AdminService.RekeyDepartment:input_type -> gxhub.admin.v1.RekeyDepartmentRequest
+	13, // 22: gxhub.admin.v1.AdminService.WhoAmI:output_type -> gxhub.admin.v1.WhoAmIResponse
+	15, // 23: gxhub.admin.v1.AdminService.ListDepartments:output_type -> gxhub.admin.v1.ListDepartmentsResponse
+	2,  // 24: gxhub.admin.v1.AdminService.GetDepartment:output_type -> gxhub.admin.v1.Department
+	18, // 25: gxhub.admin.v1.AdminService.RegisterDepartment:output_type -> gxhub.admin.v1.RegisterDepartmentResponse
+	6,  // 26: gxhub.admin.v1.AdminService.RevokeCertificate:output_type -> gxhub.admin.v1.RevokeCertificateResponse
+	8,  // 27: gxhub.admin.v1.AdminService.SuspendCertificate:output_type -> gxhub.admin.v1.SuspendCertificateResponse
+	10, // 28: gxhub.admin.v1.AdminService.ResumeCertificate:output_type -> gxhub.admin.v1.ResumeCertificateResponse
+	4,  // 29: gxhub.admin.v1.AdminService.RekeyDepartment:output_type -> gxhub.admin.v1.RekeyDepartmentResponse
+	22, // [22:30] is the sub-list for method output_type
+	14, // [14:22] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_admin_v1_admin_proto_init() }
@@ -1268,7 +1449,7 @@ func file_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_v1_admin_proto_rawDesc), len(file_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

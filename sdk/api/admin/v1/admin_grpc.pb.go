@@ -29,6 +29,7 @@ const (
 	AdminService_RevokeCertificate_FullMethodName  = "/gxhub.admin.v1.AdminService/RevokeCertificate"
 	AdminService_SuspendCertificate_FullMethodName = "/gxhub.admin.v1.AdminService/SuspendCertificate"
 	AdminService_ResumeCertificate_FullMethodName  = "/gxhub.admin.v1.AdminService/ResumeCertificate"
+	AdminService_RekeyDepartment_FullMethodName    = "/gxhub.admin.v1.AdminService/RekeyDepartment"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -55,6 +56,8 @@ type AdminServiceClient interface {
 	SuspendCertificate(ctx context.Context, in *SuspendCertificateRequest, opts ...grpc.CallOption) (*SuspendCertificateResponse, error)
 	// ResumeCertificate lifts a suspension (coordinators only).
 	ResumeCertificate(ctx context.Context, in *ResumeCertificateRequest, opts ...grpc.CallOption) (*ResumeCertificateResponse, error)
+	// RekeyDepartment certifies a new key (or the same key: renewal) for a department.
+	RekeyDepartment(ctx context.Context, in *RekeyDepartmentRequest, opts ...grpc.CallOption) (*RekeyDepartmentResponse, error)
 }
 
 type adminServiceClient struct {
@@ -135,6 +138,16 @@ func (c *adminServiceClient) ResumeCertificate(ctx context.Context, in *ResumeCe
 	return out, nil
 }
 
+func (c *adminServiceClient) RekeyDepartment(ctx context.Context, in *RekeyDepartmentRequest, opts ...grpc.CallOption) (*RekeyDepartmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RekeyDepartmentResponse)
+	err := c.cc.Invoke(ctx, AdminService_RekeyDepartment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -159,6 +172,8 @@ type AdminServiceServer interface {
 	SuspendCertificate(context.Context, *SuspendCertificateRequest) (*SuspendCertificateResponse, error)
 	// ResumeCertificate lifts a suspension (coordinators only).
 	ResumeCertificate(context.Context, *ResumeCertificateRequest) (*ResumeCertificateResponse, error)
+	// RekeyDepartment certifies a new key (or the same key: renewal) for a department.
+	RekeyDepartment(context.Context, *RekeyDepartmentRequest) (*RekeyDepartmentResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -189,6 +204,9 @@ func (UnimplementedAdminServiceServer) SuspendCertificate(context.Context, *Susp
 }
 func (UnimplementedAdminServiceServer) ResumeCertificate(context.Context, *ResumeCertificateRequest) (*ResumeCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResumeCertificate not implemented")
+}
+func (UnimplementedAdminServiceServer) RekeyDepartment(context.Context, *RekeyDepartmentRequest) (*RekeyDepartmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RekeyDepartment not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -337,6 +355,24 @@ func _AdminService_ResumeCertificate_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RekeyDepartment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RekeyDepartmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RekeyDepartment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RekeyDepartment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RekeyDepartment(ctx, req.(*RekeyDepartmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -371,6 +407,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResumeCertificate",
 			Handler:    _AdminService_ResumeCertificate_Handler,
+		},
+		{
+			MethodName: "RekeyDepartment",
+			Handler:    _AdminService_RekeyDepartment_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
