@@ -85,7 +85,7 @@ func (th *testHub) rawConn(t *testing.T, tlsCA []byte, id *identity.Identity) *g
 		if err != nil {
 			return err
 		}
-		h, err := reqsig.Sign(id.Key, id.Code, "POST", method, body, time.Now())
+		h, err := reqsig.Sign(id.Key, id.KeyID(), "POST", method, body, time.Now())
 		if err != nil {
 			return err
 		}

@@ -100,7 +100,7 @@ func (rp *restProbe) send(t testing.TB, method, path, header string, body []byte
 
 // sign returns the Authorization header of the request signed by id at the time given.
 func (rp *restProbe) sign(t testing.TB, id *identity.Identity, at time.Time, method, path string, body []byte) string {
-	h, err := reqsig.Sign(id.Key, id.Code, method, path, body, at)
+	h, err := reqsig.Sign(id.Key, id.KeyID(), method, path, body, at)
 	require.NoError(t, err)
 	return h
 }
