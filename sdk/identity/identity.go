@@ -24,17 +24,17 @@ import (
 
 // Identity is a department's credentials for one hub.
 type Identity struct {
-	Code       string         `json:"code"`
-	Name       string         `json:"name"`
-	HubURL     string         `json:"hub_url"`
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	HubURL string `json:"hub_url"`
 	// Operator is the operator's certificate serial (hex) when this is an operator's
 	// identity; "" for the department's own.
-	Operator     string `json:"operator,omitempty"`
-	OperatorName string `json:"operator_name,omitempty"`
-	Key        *sm.PrivateKey `json:"-"`
-	CertPEM    []byte         `json:"-"`
-	CAChainPEM []byte         `json:"-"`
-	TLSCAPEM   []byte         `json:"-"`
+	Operator     string         `json:"operator,omitempty"`
+	OperatorName string         `json:"operator_name,omitempty"`
+	Key          *sm.PrivateKey `json:"-"`
+	CertPEM      []byte         `json:"-"`
+	CAChainPEM   []byte         `json:"-"`
+	TLSCAPEM     []byte         `json:"-"`
 }
 
 // Load reads an identity directory. password decrypts an encrypted key.
