@@ -118,16 +118,6 @@ func (th *testHub) registerRoleDepartment(t *testing.T, coordinator *sdk.Client,
 	return &identity.Identity{Code: dept.GetCode(), Key: key, CertPEM: []byte(resp.GetCertificatePem()), HubURL: th.url, TLSCAPEM: me.TLSCAPEM}
 }
 
-// dial loads demo identity i and connects as it (closed at the end of the test).
-func (th *testHub) dial(t *testing.T, i int) (*identity.Identity, *sdk.Client) {
-	t.Helper()
-	id := th.identity(t, i)
-	c, err := sdk.Dial(context.Background(), id)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return id, c
-}
-
 // access is who may call an RPC as far as authorization goes.
 type access struct {
 	public bool     // callable unsigned
@@ -263,7 +253,7 @@ var requestFor = map[string]func(me *identity.Identity) proto.Message{
 func TestAuthorizationMatrix(t *testing.T) {
 	th := startHub(t, nil)
 	ctx := context.Background()
-	coord, cc := th.dial(t, 0)
+	cc, coord := th.client(t, 0)
 	roleNames := []string{"coordinator", "provider", "consumer", "issuer", "auditor"}
 	roles := map[string]adminv1.Role{"coordinator": adminv1.Role_ROLE_COORDINATOR, "provider": adminv1.Role_ROLE_PROVIDER,
 		"consumer": adminv1.Role_ROLE_CONSUMER, "issuer": adminv1.Role_ROLE_ISSUER, "auditor": adminv1.Role_ROLE_AUDITOR}
@@ -371,7 +361,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 func TestOperatorRoleMatrix(t *testing.T) {
 	th := startHub(t, nil)
 	ctx := context.Background()
-	coord, cc := th.dial(t, 0)
+	cc, coord := th.client(t, 0)
 	methods := gxhubMethods(t)
 	for m := range server.OperatorMethods {
 		require.Contains(t, methods, m, "server.OperatorMethods names an RPC that does not exist")
