@@ -32,9 +32,9 @@ type Requester struct {
 }
 
 // MaxRequestLag is how far apart a record's time and its request's signing time may be: the
-// hub accepts a signature within its clock skew (5 minutes by default) and records the act
-// as it serves it.
-const MaxRequestLag = 15 * time.Minute
+// hub accepts a signature within its clock skew (max_clock_skew: 5 minutes by default, at
+// most 1 hour) and records the act as it serves it.
+const MaxRequestLag = time.Hour + 5*time.Minute
 
 // VerifyRequestEvidence checks offline that ev is the signed request behind rec: SM3 of
 // the envelope is rec's request digest; the envelope's SM2 signature verifies with the
