@@ -19,7 +19,8 @@ func init() { root.AddCommand(operatorCmd()) }
 func operatorCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "operator", Short: "Operators of your department: enrol (own SM2 key and certificate), list, suspend, resume, revoke"}
 
-	var name, role, out string
+	var name, role, out, keyPW string
+	var plaintext bool
 	add := &cobra.Command{
 		Use:   "add",
 		Short: "Enrol an operator: make its SM2 key here, have the hub certify it, write its identity directory",
@@ -27,7 +28,9 @@ func operatorCmd() *cobra.Command {
 operator's SM2 key pair is made on this machine; only a certificate request (PKCS#10,
 signed by that key) is sent. The hub's CA issues the operator's certificate, bound to
 your department, and gives the operator --role in the department's policy. The
-identity written to --out signs requests as that operator: gxctl --identity DIR ...`,
+identity written to --out signs requests as that operator: gxctl --identity DIR ...; its
+key is encrypted with the password in --key-password-file (or typed at the terminal),
+--plaintext-key stores it unencrypted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -35,6 +38,12 @@ identity written to --out signs requests as that operator: gxctl --identity DIR 
 			}
 			if _, err := os.Stat(filepath.Join(out, "key.pem")); err == nil {
 				return exitf(2, "%s already holds an identity: choose another --out", out)
+			}
+			// The password is settled before the hub certifies anything, so that a refusal
+			// leaves no enrolled operator without its key.
+			pw, err := newKeyPassword(keyPW, plaintext, "the operator's key")
+			if err != nil {
+				return err
 			}
 			c, ctx, done, err := connect(cmd, true)
 			if err != nil {
@@ -54,10 +63,6 @@ identity written to --out signs requests as that operator: gxctl --identity DIR 
 			if err != nil {
 				return callErr(err)
 			}
-			pw, err := readPasswordFile()
-			if err != nil {
-				return err
-			}
 			op := resp.GetOperator()
 			id := &identity.Identity{Code: me.Code, Name: me.Name, HubURL: me.HubURL, Operator: op.GetSerial(), OperatorName: op.GetName(),
 				Key: key, CertPEM: []byte(resp.GetCertificatePem()), CAChainPEM: []byte(resp.GetCaChainPem()), TLSCAPEM: me.TLSCAPEM}
@@ -75,6 +80,8 @@ identity written to --out signs requests as that operator: gxctl --identity DIR 
 	add.Flags().StringVar(&name, "name", "", "the operator's name, e.g. 张三")
 	add.Flags().StringVar(&role, "role", "", "admin, operator, approver or auditor")
 	add.Flags().StringVar(&out, "out", "", "directory to write the operator's identity to")
+	add.Flags().StringVar(&keyPW, "key-password-file", "", "file with the password that encrypts the operator's key (default: typed at the terminal)")
+	add.Flags().BoolVar(&plaintext, "plaintext-key", false, "store the operator's key unencrypted (tests and demos only)")
 
 	list := &cobra.Command{
 		Use:   "list",
