@@ -216,6 +216,11 @@ func (h *Hub) build(tlsDir string) error {
 		return fmt.Errorf("seed the default pull policy: %w", err)
 	}
 	h.Decider = casbinpolicy.New(h.Store.Policies())
+	h.Auth.Roles = h.Decider // operators' roles are the policy's g rules (D1)
+	operators := &server.Operators{Store: h.Store, Issuer: h.CA, Decider: h.Decider, Audit: h.Audit.Log, Log: log, Now: h.now}
+	adminv1.RegisterOperatorServiceServer(h.grpc, operators)
+	evidence := &server.EvidenceService{Log: h.Audit.Log, Evidence: h.Store.Evidence(), CAChainPEM: h.CA.ChainPEM()}
+	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
@@ -282,6 +287,12 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	if err := certsv1.RegisterTrustServiceHandlerServer(ctx, gw, trust); err != nil {
+		return err
+	}
+	if err := adminv1.RegisterOperatorServiceHandlerServer(ctx, gw, operators); err != nil {
+		return err
+	}
+	if err := auditv1.RegisterEvidenceServiceHandlerServer(ctx, gw, evidence); err != nil {
 		return err
 	}
 	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
@@ -367,6 +378,41 @@ func (h *Hub) build(tlsDir string) error {
 	return nil
 }
 
+// revokedCertificates are the department certificates the coordinator revoked or suspended
+// and the operator certificates their departments' admins revoked or suspended: everything
+// the issuing CA's CRL lists.
+func (h *Hub) revokedCertificates(ctx context.Context) ([]exchange.CertStatus, error) {
+	out, err := h.Store.CertStatuses().List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for after := ""; ; {
+		ds, err := h.Store.Departments().List(ctx, store.DepartmentFilter{}, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			ops, err := h.Store.Operators().List(ctx, d.Code)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range ops {
+				switch o.Status {
+				case exchange.OperatorRevoked:
+					// The admin's reason is free text; RFC 5280 has no code for it.
+					out = append(out, exchange.CertStatus{Serial: o.Serial, Subject: d.Code, State: exchange.CertRevoked, Reason: 0, Since: o.StatusAt})
+				case exchange.OperatorSuspended:
+					out = append(out, exchange.CertStatus{Serial: o.Serial, Subject: d.Code, State: exchange.CertSuspended, Reason: exchange.ReasonCertificateHold, Since: o.StatusAt})
+				}
+			}
+		}
+		if len(ds) < 1000 {
+			return out, nil
+		}
+		after = ds[len(ds)-1].Code
+	}
+}
+
 // serveCRL publishes the issuing CA's CRL (public, like the trust bundle): DER
 // (application/pkix-crl) by default, PEM with ?format=pem. It is issued fresh from the
 // store on each request, so it lists every revocation and suspension made on any replica.
@@ -376,7 +422,7 @@ func (h *Hub) serveCRL(w http.ResponseWriter, r *http.Request) {
 		server.WriteHTTPError(w, r, h.Log, exchange.Errorf(exchange.KindInvalid, "FORMAT_INVALID", "format %q: use der (the default) or pem", format))
 		return
 	}
-	statuses, err := h.Store.CertStatuses().List(r.Context())
+	statuses, err := h.revokedCertificates(r.Context())
 	if err != nil {
 		server.WriteHTTPError(w, r, h.Log, err)
 		return

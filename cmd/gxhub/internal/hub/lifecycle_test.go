@@ -160,12 +160,18 @@ func TestCertificateLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	otherCert, err := pki.ParseCertsPEM(other.CertPEM)
 	require.NoError(t, err)
-	checkCRL(t, th, map[*big.Int]int{deptCert[0].SerialNumber: pki.ReasonKeyCompromise, otherCert[0].SerialNumber: pki.ReasonCertificateHold},
-		[]*big.Int{deptCert[0].SerialNumber, otherCert[0].SerialNumber})
+	// An operator certificate its department's admin revoked is listed too.
+	clerk := enrolOperator(t, market, "王五", "operator")
+	_, err = market.Operators.ChangeOperatorStatus(ctx, &adminv1.ChangeOperatorStatusRequest{Serial: clerk.Operator, Status: adminv1.OperatorStatus_OPERATOR_STATUS_REVOKED, Reason: "left the department"})
+	require.NoError(t, err)
+	opSerial, ok := new(big.Int).SetString(clerk.Operator, 16)
+	require.True(t, ok)
+	checkCRL(t, th, map[*big.Int]int{deptCert[0].SerialNumber: pki.ReasonKeyCompromise, otherCert[0].SerialNumber: pki.ReasonCertificateHold, opSerial: pki.ReasonUnspecified},
+		[]*big.Int{deptCert[0].SerialNumber, otherCert[0].SerialNumber, opSerial})
 	// Resumed, it leaves the CRL.
 	_, err = coord.Admin.ResumeCertificate(ctx, &adminv1.ResumeCertificateRequest{Code: other.Code})
 	require.NoError(t, err)
-	checkCRL(t, th, map[*big.Int]int{deptCert[0].SerialNumber: pki.ReasonKeyCompromise}, []*big.Int{deptCert[0].SerialNumber})
+	checkCRL(t, th, map[*big.Int]int{deptCert[0].SerialNumber: pki.ReasonKeyCompromise, opSerial: pki.ReasonUnspecified}, []*big.Int{deptCert[0].SerialNumber, opSerial})
 }
 
 // checkCRL fetches GET /v1/trust/crl (DER and PEM, unsigned: it is public), checks it with
@@ -216,7 +222,7 @@ func checkCRL(t *testing.T, th *testHub, want map[*big.Int]int, serials []*big.I
 			require.Contains(t, text, strings.ToUpper(s.Text(16)))
 		}
 		for _, r := range want {
-			require.Contains(t, text, strings.ToUpper(map[int]string{pki.ReasonKeyCompromise: "Key Compromise", pki.ReasonCertificateHold: "Certificate Hold"}[r]))
+			require.Contains(t, text, strings.ToUpper(map[int]string{pki.ReasonKeyCompromise: "Key Compromise", pki.ReasonCertificateHold: "Certificate Hold", pki.ReasonUnspecified: ""}[r]))
 		}
 	}
 	// The signature, with the issuing CA's key: over the tbsCertList with the SM2 ID.
