@@ -41,6 +41,9 @@ type Store interface {
 	Trust() Trust
 	// CalendarYears are the working-day calendar years the coordinator published (F5).
 	CalendarYears() CalendarYears
+	// Outbox keeps the audit intents of business writes, written in the same
+	// transaction as the writes (see outbox.go).
+	Outbox() Outbox
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).

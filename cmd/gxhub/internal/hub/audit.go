@@ -34,6 +34,9 @@ type Audit struct {
 	SubjectKey ledger.SubjectKeyFunc
 	// Index is the query index of the log's records (C4); nil if the store has none.
 	Index store.AuditIndex
+	// Writer is the one path of audited business writes: the write and its sealed audit
+	// intent in one transaction, the record in the log before the answer (store.AuditWriter).
+	Writer *store.AuditWriter
 }
 
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject
@@ -151,6 +154,11 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		h.Audit = nil
 		return errors.Join(err, cerr)
 	}
+	if err := h.openOutbox(ctx); err != nil {
+		cerr := h.closeAudit()
+		h.Audit = nil
+		return errors.Join(err, cerr)
+	}
 	// The index is derived from the leaves; a database from before it existed gains it here.
 	if st, ok := h.Store.(interface{ AuditIndex(string) store.AuditIndex }); ok {
 		h.Audit.Index = st.AuditIndex(cfg.AuditLogID)
@@ -164,6 +172,31 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 			h.Log.InfoContext(ctx, "audit index backfilled", "log", cfg.AuditLogID, "records", n)
 		}
 	}
+	return nil
+}
+
+// openOutbox sets up the audited-write path and, before the hub serves, appends the audit
+// records of writes that committed without them reaching the log (a crash between the
+// two, or a log that was unavailable): each exactly once.
+func (h *Hub) openOutbox(ctx context.Context) error {
+	keyPath := filepath.Join(h.Config.DataDir, "ca", "outbox-key")
+	key, err := loadOrCreateSecret(keyPath)
+	if err != nil {
+		return fmt.Errorf("audit outbox key: %w", err)
+	}
+	w := &store.AuditWriter{Outbox: h.Store.Outbox(), Log: h.Audit.Log, LogID: h.Audit.LogID, Key: key, Hash: sm.NewSM3, Logger: h.Log, Now: h.now}
+	n, err := w.Drain(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("append the pending audit records of committed writes (audit outbox of %s): %w", h.Audit.LogID, err)
+	}
+	if n > 0 {
+		h.Log.WarnContext(ctx, "appended the audit records of writes committed before the last stop", slog.Int("records", n))
+		h.step("audit outbox: appended %d record(s) of writes committed before the last stop", n)
+	}
+	if t := w.Tampered(); t > 0 {
+		h.Log.ErrorContext(ctx, "audit outbox holds intents that fail their seal (edited in the database); they were not appended", slog.Int64("intents", t))
+	}
+	h.Audit.Writer = w
 	return nil
 }
 
