@@ -284,7 +284,8 @@ func page(ctx context.Context, ix store.AuditIndex, q store.AuditQuery, tok stri
 
 // SearchRecords implements the auditor's trace query (C4).
 func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsRequest) (*auditv1.SearchRecordsResponse, error) {
-	if _, err := RequireRole(ctx, exchange.RoleAuditor); err != nil {
+	caller, err := RequireRole(ctx, exchange.RoleAuditor)
+	if err != nil {
 		return nil, err
 	}
 	ix, err := a.index()
@@ -319,6 +320,13 @@ func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsReq
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return nil, exchange.Errorf(exchange.KindInvalid, "TIME_RANGE_INVALID", "from (%s) must be before to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	if q.Subject != (ledger.SubjectKey{}) {
+		// A search for one person's records is a subject lookup: recorded before answered.
+		if _, err := a.Log.Append(ctx, ledger.Record{Kind: KindAuditSearch, Time: a.now(), Department: caller.Department.Code, Subject: q.Subject,
+			Outcome: ledger.OutcomeOK, Reason: "search the records of one subject"}); err != nil {
+			return nil, exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the search could not be recorded in the audit log, so nothing is shown: retry")
+		}
 	}
 	es, next, err := page(ctx, ix, q, req.GetPageToken(), size)
 	if err != nil {

@@ -19,6 +19,8 @@ const (
 	KindObjection       ledger.Kind = "objection"           // an objection raised, resolved or escalated
 	KindRecordHistory   ledger.Kind = "record.history"      // a provider read every version of a subject's record
 	KindHeartbeat       ledger.Kind = "freshness.heartbeat" // a provider declared a resource live
+	KindExemptionLookup ledger.Kind = "matter.exemptions"   // what the hub knows of an applicant for a matter
+	KindAuditSearch     ledger.Kind = "audit.search"        // an auditor searched the records of one subject
 )
 
 // errNothingWritten ends an audited write whose store call found nothing to change (a

@@ -40,6 +40,8 @@ const (
 	KindECertPresentVerify ledger.Kind = "ecert.present.verify"
 	KindSealMake           ledger.Kind = "seal.make"
 	KindSealRevoke         ledger.Kind = "seal.revoke"
+	KindECertList          ledger.Kind = "ecert.list"    // a holder's licences looked up
+	KindSealedDocumentRead ledger.Kind = "document.read" // a registered sealed document's content read
 )
 
 // MaxVerifyBatch bounds VerifyBatch.
@@ -56,8 +58,10 @@ type SealMaker struct {
 type Certs struct {
 	Store store.Store
 	Audit *store.AuditWriter
-	Log   *slog.Logger
-	Now   func() time.Time
+	// SubjectKey hashes a holder's code in the records of lookups by holder.
+	SubjectKey ledger.SubjectKeyFunc
+	Log        *slog.Logger
+	Now        func() time.Time
 	// Trust is the trust store: the hub's root, the coordinator's trust bundle, extra
 	// roots, and the CRL and OCSP revocation sources. Intermediates are the hub's issuing CAs.
 	Trust         *TrustStore

@@ -269,7 +269,8 @@ func (s *ECertService) GetECertStatus(ctx context.Context, req *certsv1.GetECert
 
 // ListECerts lists a holder's licences.
 func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRequest) (*certsv1.ListECertsResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(req.GetHolderCode()) == "" {
@@ -277,6 +278,15 @@ func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRe
 	}
 	list, err := s.c.Store.Certs().ListByHolder(ctx, req.GetHolderCode())
 	if err != nil {
+		return nil, err
+	}
+	// A lookup by holder (a person's or a company's code): audited before it is answered.
+	rec := ledger.Record{Kind: KindECertList, Time: s.c.now(), Department: caller.Department.Code, Outcome: ledger.OutcomeOK,
+		Reason: fmt.Sprintf("list a holder's licences: %d found", len(list))}
+	if s.c.SubjectKey != nil {
+		rec.Subject = s.c.SubjectKey(exchange.NormalizeSubject(req.GetHolderCode()))
+	}
+	if _, err := auditRecord(ctx, s.c.Audit, rec); err != nil {
 		return nil, err
 	}
 	resp := &certsv1.ListECertsResponse{}

@@ -303,11 +303,17 @@ func (c *Certs) sealedBy(ctx context.Context, caller *Caller, rep *verify.Report
 
 // GetSealedDocument returns a registered document with its content.
 func (s *SealService) GetSealedDocument(ctx context.Context, req *certsv1.GetSealedDocumentRequest) (*certsv1.SealedDocument, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	d, err := s.c.Store.Certs().GetSealedDocument(ctx, strings.ToLower(strings.TrimSpace(req.GetSm3())))
 	if err != nil {
+		return nil, err
+	}
+	// The document's content may name persons: the read is audited before it is answered.
+	if _, err := auditRecord(ctx, s.c.Audit, ledger.Record{Kind: KindSealedDocumentRead, Time: s.c.now(), Department: caller.Department.Code,
+		Resource: "sm3:" + d.SM3, Outcome: ledger.OutcomeOK, Reason: "read sealed document " + d.Name + " of " + d.Department}); err != nil {
 		return nil, err
 	}
 	return SealedDocumentToProto(d), nil

@@ -142,6 +142,21 @@ func (s *Matters) GetExemptions(ctx context.Context, req *exchangev1.GetExemptio
 	if err != nil {
 		return nil, err
 	}
+	// What the hub knows of an applicant (licences, data shared for them): audited first.
+	exempt := 0
+	for _, e := range ex {
+		if e.Exempt {
+			exempt++
+		}
+	}
+	rec := ledger.Record{Kind: KindExemptionLookup, Time: s.Now.now().UTC(), Department: caller.Department.Code, Matter: m.Code,
+		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("exemptions of an applicant for matter %s v%d: %d of %d materials exempt", m.Code, m.Version, exempt, len(ex))}
+	if s.SubjectKey != nil {
+		rec.Subject = s.SubjectKey(applicant)
+	}
+	if _, err := auditRecord(ctx, s.Audit, rec); err != nil {
+		return nil, err
+	}
 	kind, _ := exchange.ApplicantKind(applicant)
 	resp := &exchangev1.GetExemptionsResponse{MatterCode: m.Code, MatterVersion: int32(m.Version), ApplicantKind: string(kind)}
 	for _, e := range ex {

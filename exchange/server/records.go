@@ -316,6 +316,13 @@ func (s *Objections) ListObjections(ctx context.Context, req *exchangev1.ListObj
 	if err != nil {
 		return nil, err
 	}
+	if len(list) > 0 {
+		// Objections name the subjects of the records objected to: audited before answered.
+		if _, err := auditRecord(ctx, s.Audit, ledger.Record{Kind: KindObjection, Time: s.Now.now().UTC(), Department: c.Department.Code,
+			Resource: f.Resource, Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("list as %s: %d objections", listAs(req.GetAs()), len(list))}); err != nil {
+			return nil, err
+		}
+	}
 	resp := &exchangev1.ListObjectionsResponse{}
 	for _, o := range list {
 		resp.Objections = append(resp.Objections, ObjectionToProto(o))
@@ -356,4 +363,11 @@ func (s *Objections) ResolveObjection(ctx context.Context, req *exchangev1.Resol
 		return nil, err
 	}
 	return &exchangev1.ResolveObjectionResponse{Objection: ObjectionToProto(o)}, nil
+}
+
+func listAs(as string) string {
+	if as == "" {
+		return "consumer"
+	}
+	return as
 }
