@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gxhub/gxhub/certs/sm"
-	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -431,4 +431,3 @@ func checkCommitted(t *testing.T, dataDir string, acked []string, ack *crashAcks
 	require.Len(t, decided, len(perReq), "decision records for a requirement that is not stored")
 	return unanswered
 }
-
