@@ -321,16 +321,18 @@ func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsReq
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return nil, exchange.Errorf(exchange.KindInvalid, "TIME_RANGE_INVALID", "from (%s) must be before to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
-	if q.Subject != (ledger.SubjectKey{}) {
-		// A search for one person's records is a subject lookup: recorded before answered.
+	es, next, err := page(ctx, ix, q, req.GetPageToken(), size)
+	if err != nil {
+		return nil, err
+	}
+	if q.Subject != (ledger.SubjectKey{}) && req.GetPageToken() == "" {
+		// A search for one person's records is a subject lookup: recorded (once, with its
+		// first page, after the page is read so that it does not find itself) before
+		// anything is answered.
 		if _, err := a.Log.Append(ctx, ledger.Record{Kind: KindAuditSearch, Time: a.now(), Department: caller.Department.Code, Subject: q.Subject,
 			Outcome: ledger.OutcomeOK, Reason: "search the records of one subject"}); err != nil {
 			return nil, exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the search could not be recorded in the audit log, so nothing is shown: retry")
 		}
-	}
-	es, next, err := page(ctx, ix, q, req.GetPageToken(), size)
-	if err != nil {
-		return nil, err
 	}
 	resp := &auditv1.SearchRecordsResponse{NextPageToken: next, LogSize: a.Log.Size()}
 	for _, e := range es {

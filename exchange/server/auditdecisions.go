@@ -46,7 +46,7 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.audit.v1.AuditService/GetAnchor":           notAudited(logMeta),
 	"/gxhub.audit.v1.AuditService/GetInclusionProof":   notAudited(auditRead),
 	"/gxhub.audit.v1.AuditService/GetRecord":           notAudited(auditRead),
-	"/gxhub.audit.v1.AuditService/SearchRecords":       auditedWhen("when it names a subject (a lookup of one person's records)", KindAuditSearch),
+	"/gxhub.audit.v1.AuditService/SearchRecords":       auditedWhen("when it names a subject (a lookup of one person's records): one record with the first page", KindAuditSearch),
 	"/gxhub.audit.v1.AuditService/ListAnomalies":       notAudited(auditRead),
 	"/gxhub.audit.v1.AuditService/SubjectUsage":        audited(KindSubjectUsage),
 
