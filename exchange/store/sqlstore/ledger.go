@@ -80,11 +80,16 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 		}
 		return nil
 	}
-	err := l.appendTx(ctx, start, leaves, nodes, false, nil)
+	return l.appendLeaves(ctx, start, leaves, nodes, nil)
+}
+
+// appendLeaves writes one batch (with the audit intents it drains, if any).
+func (l *ledgerStorage) appendLeaves(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, intents []uint64) error {
+	err := l.appendTx(ctx, start, leaves, nodes, false, intents)
 	if errors.Is(err, errNodeStored) {
 		// A node of the batch is stored already (only a retried append does that): write
 		// the batch again, comparing every existing node's hash with the one given.
-		err = l.appendTx(ctx, start, leaves, nodes, true, nil)
+		err = l.appendTx(ctx, start, leaves, nodes, true, intents)
 	}
 	if err == nil {
 		// The audit index (C4) follows the leaves in its own, larger transactions.

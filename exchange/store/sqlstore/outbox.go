@@ -152,14 +152,10 @@ func (l *ledgerStorage) AppendIntentLeaves(ctx context.Context, start uint64, le
 	if len(intents) != len(leaves) {
 		return fmt.Errorf("%w: %d intents for %d leaves", ledger.ErrInvalid, len(intents), len(leaves))
 	}
-	err := l.appendTx(ctx, start, leaves, nodes, false, intents)
-	if errors.Is(err, errNodeStored) {
-		err = l.appendTx(ctx, start, leaves, nodes, true, intents)
+	if len(leaves) == 0 {
+		return nil
 	}
-	if err == nil {
-		l.s.indexer(l.log).kick()
-	}
-	return err
+	return l.appendLeaves(ctx, start, leaves, nodes, intents)
 }
 
 // markIntents marks the intents of a batch done at their leaves' indices, inside the
