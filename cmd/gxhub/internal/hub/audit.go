@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/exchange/server"
@@ -198,6 +200,27 @@ func (h *Hub) openOutbox(ctx context.Context) error {
 	}
 	h.Audit.Writer = w
 	return nil
+}
+
+// registerOutboxMetrics exports the audit outbox's state: intents waiting for the log
+// (normally 0 between writes) and intents that failed their seal since start.
+func (h *Hub) registerOutboxMetrics(reg *prometheus.Registry) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_outbox_pending",
+			Help: "Audit intents of committed writes not yet in the audit log (up to 1000 counted); stays above 0 only while the log cannot take records."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				p, err := h.Store.Outbox().Pending(ctx, h.Audit.LogID, 0, 1000)
+				if err != nil {
+					return -1
+				}
+				return float64(len(p))
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_outbox_tampered",
+			Help: "Pending audit intents that failed their seal (edited in the database) since start; they are not appended. Anything above 0 is an incident."},
+			func() float64 { return float64(h.Audit.Writer.Tampered()) }),
+	)
 }
 
 // checkLogAgainstCheckpoints refuses a log that is not an extension of the latest head

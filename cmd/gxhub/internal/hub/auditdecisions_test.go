@@ -184,4 +184,8 @@ func TestAuditedCallsLeaveTheirRecords(t *testing.T) {
 		return err
 	})
 	t.Logf("checked %d audited RPCs on a real hub", len(checked))
+	// Every write's intent reached the log before its answer: nothing pending, nothing forged.
+	m := metrics(t, dh)
+	require.Contains(t, m, "gxhub_audit_outbox_pending 0")
+	require.Contains(t, m, "gxhub_audit_outbox_tampered 0")
 }

@@ -184,6 +184,7 @@ func (h *Hub) build(tlsDir string) error {
 	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	cal := &server.Calendar{Live: h.Calendar, Store: h.Store, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	h.registerCalendarMetrics(h.metrics)
+	h.registerOutboxMetrics(h.metrics)
 	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
 	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
 		trust.TLSCAPEM = string(b)
