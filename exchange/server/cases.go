@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
@@ -190,4 +191,39 @@ func CaseToProto(c *exchange.Case) *exchangev1.Case {
 			Verdict: m.Verdict, ObtainedAt: ts(m.ObtainedAt), ObtainedBy: m.ObtainedBy})
 	}
 	return out
+}
+
+// AuditedMaterials records the materials a collection obtained in a case as an audited
+// write (exchange.CaseMaterials for the Collector): the materials rows commit with a case
+// record naming them. The pulls and e-certificate fetches behind them have their own
+// records.
+type AuditedMaterials struct {
+	Store      store.Store
+	Audit      *store.AuditWriter
+	SubjectKey ledger.SubjectKeyFunc
+	Now        Clock
+}
+
+// AddMaterials implements exchange.CaseMaterials.
+func (m AuditedMaterials) AddMaterials(ctx context.Context, number string, ms []exchange.CaseMaterial) error {
+	if len(ms) == 0 {
+		return m.Store.Cases().AddMaterials(ctx, number, ms)
+	}
+	return writeAudited(ctx, m.Audit, func() time.Time { return m.Now.now().UTC() }, func(ctx context.Context) error {
+		return m.Store.Cases().AddMaterials(ctx, number, ms)
+	}, func() ledger.Record {
+		ids := make([]string, len(ms))
+		for i, mt := range ms {
+			ids[i] = mt.Material + " (" + string(mt.Source) + ")"
+		}
+		rec := ledger.Record{Kind: KindCase, Time: ms[0].ObtainedAt, Department: ms[0].ObtainedBy, Case: number, Outcome: ledger.OutcomeOK,
+			Reason: fmt.Sprintf("collect: %d materials: %s", len(ms), strings.Join(ids, ", ")), RequestID: number}
+		if c, err := m.Store.Cases().Get(ctx, number); err == nil {
+			rec.Matter = c.Matter
+			if m.SubjectKey != nil {
+				rec.Subject = m.SubjectKey(c.Applicant)
+			}
+		}
+		return rec
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -109,6 +110,19 @@ func TestAuditedCallsLeaveTheirRecords(t *testing.T) {
 	call(svc("exchange.v1.ObjectionService", "ResolveObjection"), dh.police, func() error {
 		_, err := police.Objections.ResolveObjection(ctx, &exchangev1.ResolveObjectionRequest{Id: objection, State: exchangev1.ObjectionState_OBJECTION_STATE_REJECTED, Resolution: "核实无误"})
 		return err
+	})
+	call(svc("exchange.v1.MatterService", "CollectMaterials"), dh.yubei, func() error {
+		before := dh.auditSize(t)
+		r, err := yubei.Matters.CollectMaterials(ctx, &exchangev1.CollectMaterialsRequest{Code: matter1, CaseNumber: "YB-AUD-1", Applicant: a})
+		require.NoError(t, err)
+		require.NotEmpty(t, r.GetMaterials())
+		require.Empty(t, r.GetMaterials()[0].GetErrorReason())
+		collected := false
+		for _, e := range dh.auditFrom(t, before) {
+			collected = collected || (e.Record.Kind == server.KindCase && e.Record.Case == "YB-AUD-1" && strings.HasPrefix(e.Record.Reason, "collect: "))
+		}
+		require.True(t, collected, "the materials recorded in the case have their case record")
+		return nil
 	})
 	call(svc("exchange.v1.CaseService", "CloseCase"), dh.yubei, func() error {
 		_, err := yubei.Cases.CloseCase(ctx, &exchangev1.CloseCaseRequest{Number: "YB-AUD-1"})

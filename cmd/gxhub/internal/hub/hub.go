@@ -247,7 +247,7 @@ func (h *Hub) build(tlsDir string) error {
 	cases := &server.Cases{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	exemptions := &exchange.ExemptionFinder{Matters: h.Store.Matters(), Catalog: h.Store.Catalog(), Requirements: server.ConsumerRequirements{Store: h.Store}, ECerts: ecertSvc}
 	matters := &server.Matters{Store: h.Store, Exemptions: exemptions, Signer: signer, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now,
-		Collector: &exchange.Collector{Cases: h.Store.Cases(), Materials: h.Store.Cases(), Exemptions: exemptions, Puller: h.Puller, Now: h.now}}
+		Collector: &exchange.Collector{Cases: h.Store.Cases(), Materials: server.AuditedMaterials{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Now: h.now}, Exemptions: exemptions, Puller: h.Puller, Now: h.now}}
 	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
