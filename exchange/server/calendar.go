@@ -28,7 +28,7 @@ type Calendar struct {
 	exchangev1.UnimplementedCalendarServiceServer
 	Live  *LiveCalendar
 	Store store.Store
-	// Audit, when set, receives one calendar.publish record per publication.
+	// Audit makes each publication an audited write: its calendar.publish record commits with it.
 	Audit *store.AuditWriter
 	// Requirements, when set, recomputes provisional deadlines after a publication.
 	Requirements *Requirements

@@ -22,7 +22,8 @@ type Requirements struct {
 	exchangev1.UnimplementedRequirementServiceServer
 	Store    store.Store
 	Workflow *exchange.Workflow
-	// Audit, when set, receives one requirement.decision record per decision (C1).
+	// Audit makes each decision an audited write: one requirement.decision record per
+	// decision, committed with it (C1).
 	Audit *store.AuditWriter
 	Log   *slog.Logger
 	Now   func() time.Time
