@@ -207,7 +207,7 @@ type AuditedMaterials struct {
 // AddMaterials implements exchange.CaseMaterials.
 func (m AuditedMaterials) AddMaterials(ctx context.Context, number string, ms []exchange.CaseMaterial) error {
 	if len(ms) == 0 {
-		return m.Store.Cases().AddMaterials(ctx, number, ms)
+		return nil // nothing obtained, nothing to record
 	}
 	return writeAudited(ctx, m.Audit, func() time.Time { return m.Now.now().UTC() }, func(ctx context.Context) error {
 		return m.Store.Cases().AddMaterials(ctx, number, ms)
