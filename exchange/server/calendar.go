@@ -264,14 +264,6 @@ func yearsList(ys []int) string {
 	return strings.Join(parts, ", ")
 }
 
-func sourceOf(s *CalendarSnapshot, y int) string {
-	if s == nil {
-		return ""
-	}
-	src, _ := s.Cal.YearSource(y)
-	return src.Text
-}
-
 // Trust implements gxhub.certs.v1.TrustService: the certificates a verifier needs.
 type Trust struct {
 	certsv1.UnimplementedTrustServiceServer
