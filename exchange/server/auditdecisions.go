@@ -40,6 +40,12 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.admin.v1.AdminService/GetDepartment":      notAudited("the department registry (organisations, their public certificates): " + publicMeta),
 	"/gxhub.admin.v1.AdminService/RegisterDepartment": audited(KindDepartmentRegister),
 
+	"/gxhub.admin.v1.OperatorService/EnrolOperator":        audited(KindOperatorEnrol, ledger.KindPolicyChange),
+	"/gxhub.admin.v1.OperatorService/ChangeOperatorStatus": audited(KindOperatorStatus),
+	"/gxhub.admin.v1.OperatorService/ListOperators":        notAudited("the caller's own department's operators (names, roles, certificate serials): its own staff register"),
+
+	"/gxhub.audit.v1.EvidenceService/GetRequestEvidence": notAudited(auditRead + "; the request evidence it returns is a signature over method, path, body digest and time (not the body), to the auditors and the department that acted"),
+
 	"/gxhub.audit.v1.AuditService/GetLogInfo":          notAudited(logMeta),
 	"/gxhub.audit.v1.AuditService/GetTreeHead":         notAudited(logMeta),
 	"/gxhub.audit.v1.AuditService/GetConsistencyProof": notAudited(logMeta),

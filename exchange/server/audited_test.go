@@ -14,7 +14,7 @@ var storeWrites = map[string]bool{
 	"Create": true, "Update": true, "MarkPublished": true, "Put": true, "Publish": true, "Heartbeat": true,
 	"Raise": true, "Resolve": true, "Escalate": true, "Decide": true, "End": true, "AddMaterials": true,
 	"PutType": true, "Issue": true, "ChangeStatus": true, "PutSeal": true, "RevokeSeal": true, "PutSealedDocument": true,
-	"Apply": true, "PutBundle": true, "AddCRLSource": true, "RemoveCRLSource": true, "UpdateCertificate": true,
+	"Apply": true, "SetStatus": true, "PutBundle": true, "AddCRLSource": true, "RemoveCRLSource": true, "UpdateCertificate": true,
 }
 
 // notBusiness are store writes that are not business writes (see AuditDecisions): the

@@ -49,6 +49,11 @@ type AuditWriter struct {
 	Grace  time.Duration
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Attribute, if set, completes each record of a write from the request's context
+	// before its intent is sealed (the hub binds it to the requester and keeps the signed
+	// request as evidence, in the write's transaction): the log's own Attribute applies
+	// to direct appends only.
+	Attribute func(ctx context.Context, r *ledger.Record) error
 
 	tampered atomic.Int64
 }
@@ -123,6 +128,11 @@ func (w *AuditWriter) WriteAll(ctx context.Context, fn func(ctx context.Context)
 		recs = rs
 		ins := make([]Intent, len(rs))
 		for i := range rs {
+			if w.Attribute != nil {
+				if err := w.Attribute(ctx, &rs[i]); err != nil {
+					return nil, fmt.Errorf("audited write: %w", err)
+				}
+			}
 			leaf, err := rs[i].MarshalBinary()
 			if err != nil {
 				return nil, fmt.Errorf("audited write: the audit record is invalid: %w", err)

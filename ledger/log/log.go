@@ -75,6 +75,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Attribute, if set, is called by Append before a record is encoded,
+	// with the appender's context: it may complete the record from what the
+	// context carries (the hub binds each record to the authenticated
+	// requester and its signed request) or fail the append.
+	Attribute func(ctx context.Context, r *ledger.Record) error
 }
 
 // DefaultConfig returns the defaults for logID.
@@ -273,6 +278,11 @@ func (l *Log) Size() uint64 {
 // Append implements [ledger.Log]. See the package documentation for the
 // group-commit guarantees.
 func (l *Log) Append(ctx context.Context, r ledger.Record) (uint64, error) {
+	if l.cfg.Attribute != nil {
+		if err := l.cfg.Attribute(ctx, &r); err != nil {
+			return 0, fmt.Errorf("append: record not written: %w", err)
+		}
+	}
 	leaf, err := r.MarshalBinary()
 	if err != nil {
 		return 0, err
@@ -304,7 +314,8 @@ func (l *Log) Append(ctx context.Context, r ledger.Record) (uint64, error) {
 // crashes. The storage must be a [ledger.IntentStorage]. It returns the records' indices;
 // on error some records may have been appended (and their intents marked done), so the
 // caller re-reads the outbox. Concurrent Appends may share the writes; the intents keep
-// their relative order.
+// their relative order. Config.Attribute is not applied: an intent's record was completed
+// by its writer when the intent was made, and is appended exactly as sealed.
 func (l *Log) AppendIntents(ctx context.Context, recs []ledger.Record, intents []uint64) ([]uint64, error) {
 	if len(recs) != len(intents) {
 		return nil, fmt.Errorf("%w: %d records for %d intents", ledger.ErrInvalid, len(recs), len(intents))

@@ -94,6 +94,9 @@ func (h *Hub) openAudit(ctx context.Context) error {
 	lcfg.Anchorer = anchorer
 	lcfg.Logger = h.Log
 	lcfg.Now = h.now
+	// Every record appended while serving a signed request names the authenticated
+	// operator and commits to the request's envelope, kept as evidence (E5, E6).
+	lcfg.Attribute = server.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute
 	lg, err := ledgerlog.New(ctx, storage, signer, lcfg)
 	if err != nil {
 		closeAnchorer(anchorer)
@@ -137,7 +140,8 @@ func (h *Hub) openOutbox(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit outbox key: %w", err)
 	}
-	w := &store.AuditWriter{Outbox: h.Store.Outbox(), Log: h.Audit.Log, LogID: h.Audit.LogID, Key: key, Hash: sm.NewSM3, Logger: h.Log, Now: h.now}
+	w := &store.AuditWriter{Outbox: h.Store.Outbox(), Log: h.Audit.Log, LogID: h.Audit.LogID, Key: key, Hash: sm.NewSM3, Logger: h.Log, Now: h.now,
+		Attribute: server.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute}
 	n, err := w.Drain(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("append the pending audit records of committed writes (audit outbox of %s): %w", h.Audit.LogID, err)
