@@ -50,7 +50,8 @@ func TestAuditDecisionsCoverEveryRPC(t *testing.T) {
 // every read of personal data the audit decisions name for catalogue changes, objections,
 // heartbeats, matters, cases, policy, calendar, record-history reads and subject lookups,
 // and the writes the crash test loads — and checks that each call left a record of a kind
-// its decision declares, made by the calling department, before it was answered.
+// its decision declares, made by the calling department and naming its signed request,
+// before it was answered.
 func TestAuditedCallsLeaveTheirRecords(t *testing.T) {
 	ctx := context.Background()
 	dh := startDataHub(t, cst("2026-03-03 09:00"))
@@ -68,6 +69,9 @@ func TestAuditedCallsLeaveTheirRecords(t *testing.T) {
 		for _, e := range dh.auditFrom(t, before) {
 			if slices.Contains(d.Kinds, e.Record.Kind) && e.Record.Department == by.Code {
 				found = true
+				// Written through the outbox or appended directly, the record names the
+				// signed request behind it (kept as evidence).
+				require.Len(t, e.Record.RequestDigest, 32, "%s: record %d keeps no request evidence", method, e.Index)
 			}
 		}
 		require.True(t, found, "%s left no %v record by %s", method, d.Kinds, by.Code)
