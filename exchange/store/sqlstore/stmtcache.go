@@ -84,7 +84,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 // queryOn runs a query on the pool db through the statement cache.
 func (s *Store) queryOn(ctx context.Context, db *sql.DB, q string, args ...any) (*sql.Rows, error) {
-	if tx := s.outerTx(ctx); tx != nil && db == s.db {
+	if tx := s.outerTx(ctx); tx != nil { // inside an audited write, whichever pool was asked
 		return tx.QueryContext(ctx, q, args...)
 	}
 	if st := s.stmts.stmt(ctx, db, q); st != nil {
@@ -100,7 +100,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 
 // execOn runs a statement on the pool db through the statement cache.
 func (s *Store) execOn(ctx context.Context, db *sql.DB, q string, args ...any) (sql.Result, error) {
-	if tx := s.outerTx(ctx); tx != nil && db == s.db {
+	if tx := s.outerTx(ctx); tx != nil { // inside an audited write, whichever pool was asked
 		return tx.ExecContext(ctx, q, args...)
 	}
 	if st := s.stmts.stmt(ctx, db, q); st != nil {
