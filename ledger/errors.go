@@ -47,6 +47,11 @@ var (
 	// earlier one (the consistency proof fails or is missing). It wraps
 	// [ErrVerification].
 	ErrInconsistent = fmt.Errorf("ledger: tree heads inconsistent: %w", ErrVerification)
+
+	// ErrIntentDone reports an audit intent that is not pending: its record is in the
+	// log already (another appender drained it first) or the outbox does not hold it.
+	// Nothing was written; the caller re-reads the outbox instead of retrying.
+	ErrIntentDone = errors.New("ledger: audit intent is not pending")
 )
 
 // ProofError reports a failed inclusion or consistency proof, a bad head

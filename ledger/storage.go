@@ -100,3 +100,16 @@ type AnchorStorage interface {
 	// [ErrNotFound] if none is stored.
 	LatestAnchor(ctx context.Context) (Anchor, error)
 }
+
+// IntentStorage is a Storage that also keeps the hub's audit outbox (pending audit
+// intents written in the same transaction as the business writes they record). The log
+// appends an intent's record and marks the intent done in ONE atomic write, so that an
+// intent is never appended twice, whatever crashes.
+type IntentStorage interface {
+	Storage
+	// AppendIntentLeaves is AppendLeaves that, in the same atomic write, marks each
+	// intent done at its leaf's index: intents[i], when non-zero, is the outbox sequence
+	// number of the intent whose record is leaves[i]. It MUST fail with [ErrIntentDone],
+	// writing nothing, when one of them is not pending (already appended, or unknown).
+	AppendIntentLeaves(ctx context.Context, start uint64, leaves [][]byte, nodes []Node, intents []uint64) error
+}

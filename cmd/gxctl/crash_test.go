@@ -2,9 +2,11 @@ package main_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -34,7 +37,10 @@ import (
 // SIGKILL at a random moment, restarts it on the same data directory, and checks that
 // every acknowledged registration, publish and decision is there with its audit record,
 // and that the last signed head seen before the crash is consistent with the log after
-// it. GXHUB_CRASH_RUNS sets the number of kills (default 3; `make crash` runs 20).
+// it. After the last restart it scans the business tables themselves (checkCommitted):
+// every committed registration, batch and requirement decision — acknowledged or not —
+// has exactly one audit record, and no audit intent is left pending. GXHUB_CRASH_RUNS
+// sets the number of kills (default 3; `make crash` runs 20).
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	runs := 3
 	if v := os.Getenv("GXHUB_CRASH_RUNS"); v != "" {
@@ -127,6 +133,9 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	defer provider.Close()
 	defer consumer.Close()
 	ack.check(t, provider, c)
+	unanswered := checkCommitted(t, data, acked, &ack)
+	t.Logf("%d kills: %d registrations, %d publishes, %d filings and %d revocations acknowledged; %d writes committed without an answer, each with exactly one audit record",
+		runs, len(acked), len(ack.published), len(ack.filed), len(ack.revoked), unanswered)
 	require.Positive(t, len(acked), "the load made progress")
 	require.Positive(t, len(ack.published), "publishes made progress")
 	require.Positive(t, len(ack.revoked), "decisions made progress")
@@ -302,4 +311,123 @@ func checkDurable(t *testing.T, c *sdk.Client, acked []string, before *auditv1.S
 	p, err := c.Audit.GetConsistencyProof(ctx, &auditv1.GetConsistencyProofRequest{Size1: old.Size, Size2: now.Size})
 	require.NoError(t, err)
 	require.NoError(t, verify.Consistency(v, old, now, p.GetHashes()), "the head signed before the crash is consistent with the log after it")
+}
+
+// checkCommitted reads the hub's SQLite database (read-only, beside the running hub) and
+// matches every committed business row of the crash load to its audit records: each
+// department to exactly one department.register record, each publish batch to exactly one
+// publish record, each requirement's decisions to as many requirement.decision records;
+// no record names a row that does not exist, and the outbox holds no pending intent. It
+// returns how many of those writes committed without being acknowledged.
+func checkCommitted(t *testing.T, dataDir string, acked []string, ack *crashAcks) int {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, sqlite.FileName)+"?mode=ro&_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot of every table
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck // read only
+	strs := func(q string) []string {
+		rows, err := tx.QueryContext(ctx, q)
+		require.NoError(t, err)
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			require.NoError(t, rows.Scan(&s))
+			out = append(out, s)
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	var pending int
+	require.NoError(t, tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_outbox WHERE leaf_idx IS NULL`).Scan(&pending))
+	require.Zero(t, pending, "audit intents left pending after the restart")
+
+	// The audit records, decoded from the leaves; each drained intent is the leaf it points to.
+	registered, published, decided := map[string]int{}, map[string]int{}, map[string]int{}
+	demo := map[string]bool{} // the demo's departments, registered by the hub itself
+	leaves := map[int64][]byte{}
+	rows, err := tx.QueryContext(ctx, `SELECT idx, leaf FROM ledger_leaves WHERE log_id = 'gxhub/audit' ORDER BY idx`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var idx int64
+		var leaf []byte
+		require.NoError(t, rows.Scan(&idx, &leaf))
+		leaves[idx] = leaf
+		var r ledger.Record
+		require.NoError(t, r.UnmarshalBinary(leaf), "leaf %d", idx)
+		switch {
+		case r.Kind == server.KindDepartmentRegister && !strings.HasPrefix(r.Reason, "demo department: new key"):
+			registered[r.Resource]++
+			demo[r.Resource] = demo[r.Resource] || r.Department == "system"
+		case r.Kind == ledger.KindPublish:
+			published[r.RequestID]++
+		case r.Kind == ledger.KindRequirementDecision && r.RequestID != "":
+			decided[r.RequestID]++
+		}
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	rows, err = tx.QueryContext(ctx, `SELECT leaf_idx, leaf FROM audit_outbox`)
+	require.NoError(t, err)
+	intents := 0
+	for rows.Next() {
+		var idx int64
+		var leaf []byte
+		require.NoError(t, rows.Scan(&idx, &leaf))
+		require.Equal(t, leaf, leaves[idx], "the leaf at %d is the intent that names it", idx)
+		intents++
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	t.Logf("committed rows checked against %d audit records (%d from the outbox)", len(leaves), intents)
+
+	unanswered := 0
+	ackedCode := map[string]bool{}
+	for _, c := range acked {
+		ackedCode[c] = true
+	}
+	depts := strs(`SELECT code FROM departments`)
+	for _, code := range depts {
+		require.Equal(t, 1, registered[code], "department %s: %d registration records", code, registered[code])
+		if !ackedCode[code] && !demo[code] {
+			unanswered++
+		}
+	}
+	require.Len(t, registered, len(depts), "a registration record for a department that is not stored")
+	batches := strs(`SELECT id FROM record_batches`)
+	for _, id := range batches {
+		require.Equal(t, 1, published[id], "batch %s: %d publish records", id, published[id])
+		if _, ok := ack.published[id]; !ok && !strings.HasPrefix(id, "demo-") {
+			unanswered++
+		}
+	}
+	require.Len(t, published, len(batches), "a publish record for a batch that is not stored")
+	filed, revoked := map[string]bool{}, map[string]bool{}
+	for _, id := range ack.filed {
+		filed[id] = true
+	}
+	for _, id := range ack.revoked {
+		revoked[id] = true
+	}
+	reqs := strs(`SELECT requirement FROM requirement_decisions`)
+	perReq := map[string]int{}
+	for _, id := range reqs {
+		perReq[id]++
+	}
+	for id, n := range perReq {
+		require.Equal(t, n, decided[id], "requirement %s: %d decisions, %d decision records", id, n, decided[id])
+		if !filed[id] {
+			unanswered++ // its filing
+		}
+		var revokes int
+		require.NoError(t, tx.QueryRowContext(ctx, `SELECT count(*) FROM requirement_decisions WHERE requirement = $1 AND action = 'revoke'`, id).Scan(&revokes))
+		if revokes > 0 && !revoked[id] {
+			unanswered++
+		}
+	}
+	require.Len(t, decided, len(perReq), "decision records for a requirement that is not stored")
+	return unanswered
 }

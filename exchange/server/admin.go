@@ -29,7 +29,7 @@ type Admin struct {
 	Store  store.Store
 	Issuer DepartmentIssuer
 	Auth   *Authenticator
-	Audit  ledger.Log // every registration is an audit record
+	Audit  *store.AuditWriter // every registration is an audited write
 	Log    *slog.Logger
 	Now    func() time.Time
 }
@@ -143,17 +143,15 @@ func (a *Admin) RegisterDepartment(ctx context.Context, req *adminv1.RegisterDep
 		return nil, err
 	}
 	d.Certificate, d.CertSerial, d.RegisteredAt = der, serial, now.UTC().Truncate(time.Microsecond)
-	if err := a.Store.Departments().Create(ctx, d); err != nil {
-		return nil, err
-	}
-	if a.Audit != nil {
-		digest := sm.Sum(der)
-		if _, err := a.Audit.Append(ctx, ledger.Record{Kind: KindDepartmentRegister, Time: now, Department: caller.Department.Code,
-			Resource: d.Code, Outcome: ledger.OutcomeOK, Reason: "certificate " + serial, ResponseDigest: digest[:]}); err != nil {
-			// The department exists; the missing audit record is an operator alarm, not a
-			// reason to fail a request whose effect is already durable.
-			a.Log.ErrorContext(ctx, "audit append failed for a department registration", slog.String("code", d.Code), slog.String("error", err.Error()))
+	digest := sm.Sum(der)
+	if _, err := auditedWrite(ctx, a.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := a.Store.Departments().Create(ctx, d); err != nil {
+			return ledger.Record{}, err
 		}
+		return ledger.Record{Kind: KindDepartmentRegister, Time: now, Department: caller.Department.Code,
+			Resource: d.Code, Outcome: ledger.OutcomeOK, Reason: "certificate " + serial, ResponseDigest: digest[:]}, nil
+	}); err != nil {
+		return nil, err
 	}
 	if a.Log != nil {
 		a.Log.InfoContext(ctx, "department registered", slog.String("code", d.Code), slog.String("by", caller.Department.Code), slog.String("serial", serial))

@@ -284,7 +284,8 @@ func page(ctx context.Context, ix store.AuditIndex, q store.AuditQuery, tok stri
 
 // SearchRecords implements the auditor's trace query (C4).
 func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsRequest) (*auditv1.SearchRecordsResponse, error) {
-	if _, err := RequireRole(ctx, exchange.RoleAuditor); err != nil {
+	caller, err := RequireRole(ctx, exchange.RoleAuditor)
+	if err != nil {
 		return nil, err
 	}
 	ix, err := a.index()
@@ -323,6 +324,15 @@ func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsReq
 	es, next, err := page(ctx, ix, q, req.GetPageToken(), size)
 	if err != nil {
 		return nil, err
+	}
+	if q.Subject != (ledger.SubjectKey{}) && req.GetPageToken() == "" {
+		// A search for one person's records is a subject lookup: recorded (once, with its
+		// first page, after the page is read so that it does not find itself) before
+		// anything is answered.
+		if _, err := a.Log.Append(ctx, ledger.Record{Kind: KindAuditSearch, Time: a.now(), Department: caller.Department.Code, Subject: q.Subject,
+			Outcome: ledger.OutcomeOK, Reason: "search the records of one subject"}); err != nil {
+			return nil, exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the search could not be recorded in the audit log, so nothing is shown: retry")
+		}
 	}
 	resp := &auditv1.SearchRecordsResponse{NextPageToken: next, LogSize: a.Log.Size()}
 	for _, e := range es {

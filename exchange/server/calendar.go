@@ -28,8 +28,8 @@ type Calendar struct {
 	exchangev1.UnimplementedCalendarServiceServer
 	Live  *LiveCalendar
 	Store store.Store
-	// Audit, when set, receives one calendar.publish record per publication.
-	Audit ledger.Log
+	// Audit makes each publication an audited write: its calendar.publish record commits with it.
+	Audit *store.AuditWriter
 	// Requirements, when set, recomputes provisional deadlines after a publication.
 	Requirements *Requirements
 	Log          *slog.Logger
@@ -198,13 +198,18 @@ func (c *Calendar) PublishCalendar(ctx context.Context, req *exchangev1.PublishC
 	if len(file) > maxCalendarFile {
 		return nil, exchange.Errorf(exchange.KindInvalid, calendar.ReasonFileInvalid, "file is %d bytes; a calendar file is a few KB per year (at most %d bytes): check what you sent", len(file), maxCalendarFile)
 	}
-	var stored calendar.Publication
+	var (
+		stored calendar.Publication
+		idx    uint64
+	)
+	digest := sm.Sum([]byte(caller.Evidence))
+	fileDigest := sm.Sum(file)
 	for attempt := 0; ; attempt++ {
 		snap, err := c.Live.Refresh(ctx)
 		if err != nil {
 			return nil, err
 		}
-		_, years, err := calendar.PreparePublication(snap.Cal, file, req.GetReplace(), req.GetReason())
+		parsed, years, err := calendar.PreparePublication(snap.Cal, file, req.GetReplace(), req.GetReason())
 		if err != nil {
 			return nil, publishErr(err)
 		}
@@ -215,7 +220,20 @@ func (c *Calendar) PublishCalendar(ctx context.Context, req *exchangev1.PublishC
 		p := calendar.Publication{Years: years, File: file, Replace: req.GetReplace(), Reason: strings.TrimSpace(req.GetReason()),
 			By: caller.Department.Code, Operator: label, At: c.now().UTC().Truncate(time.Microsecond),
 			Evidence: caller.Evidence, BodyDigest: caller.BodyDigest}
-		stored, err = c.Store.CalendarYears().Publish(ctx, p, snap.Version)
+		idx, err = auditedWrite(ctx, c.Audit, func(ctx context.Context) (ledger.Record, error) {
+			var err error
+			if stored, err = c.Store.CalendarYears().Publish(ctx, p, snap.Version); err != nil {
+				return ledger.Record{}, err
+			}
+			src, _ := parsed.YearSource(stored.Years[0])
+			summary := fmt.Sprintf("calendar v%d: published %s (source: %s; file SM3 %s)", stored.Version, yearsList(stored.Years),
+				src.Text, hex.EncodeToString(fileDigest[:]))
+			if stored.Replace {
+				summary += "; replace requested: " + stored.Reason
+			}
+			return ledger.Record{Kind: ledger.KindCalendarPublish, Time: stored.At, Department: stored.By, Operator: stored.Operator,
+				Resource: "calendar", Outcome: ledger.OutcomeOK, Reason: summary, RequestID: fmt.Sprintf("calendar-v%d", stored.Version), ResponseDigest: digest[:]}, nil
+		})
 		if err == nil {
 			break
 		}
@@ -224,29 +242,10 @@ func (c *Calendar) PublishCalendar(ctx context.Context, req *exchangev1.PublishC
 		}
 		// Another publication came first: check this one again over it.
 	}
-	snap, err := c.Live.Refresh(ctx)
-	if err != nil && c.Log != nil {
+	if _, err := c.Live.Refresh(ctx); err != nil && c.Log != nil {
 		c.Log.WarnContext(ctx, "calendar published but not reloaded here yet", slog.String("error", err.Error()))
 	}
-	resp := &exchangev1.PublishCalendarResponse{Publication: PublicationToProto(stored)}
-	fileDigest := sm.Sum(file)
-	summary := fmt.Sprintf("calendar v%d: published %s (source: %s; file SM3 %s)", stored.Version, yearsList(stored.Years),
-		sourceOf(snap, stored.Years[0]), hex.EncodeToString(fileDigest[:]))
-	if stored.Replace {
-		summary += "; replace requested: " + stored.Reason
-	}
-	if c.Audit != nil {
-		digest := sm.Sum([]byte(caller.Evidence))
-		idx, err := c.Audit.Append(ctx, ledger.Record{Kind: ledger.KindCalendarPublish, Time: stored.At, Department: stored.By, Operator: stored.Operator,
-			Resource: "calendar", Outcome: ledger.OutcomeOK, Reason: summary, RequestID: fmt.Sprintf("calendar-v%d", stored.Version), ResponseDigest: digest[:]})
-		if err != nil {
-			if c.Log != nil {
-				c.Log.ErrorContext(ctx, "audit append failed for a calendar publication", slog.Int64("version", stored.Version), slog.String("error", err.Error()))
-			}
-		} else {
-			resp.AuditReference = idx
-		}
-	}
+	resp := &exchangev1.PublishCalendarResponse{Publication: PublicationToProto(stored), AuditReference: idx}
 	if c.Log != nil {
 		c.Log.InfoContext(ctx, "working-day calendar published", slog.Int64("version", stored.Version), slog.Any("years", stored.Years),
 			slog.String("by", stored.By), slog.Bool("replace", stored.Replace))
@@ -267,14 +266,6 @@ func yearsList(ys []int) string {
 		parts[i] = strconv.Itoa(y)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sourceOf(s *CalendarSnapshot, y int) string {
-	if s == nil {
-		return ""
-	}
-	src, _ := s.Cal.YearSource(y)
-	return src.Text
 }
 
 // Trust implements gxhub.certs.v1.TrustService: the certificates a verifier needs.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
@@ -18,7 +19,7 @@ import (
 type Cases struct {
 	exchangev1.UnimplementedCaseServiceServer
 	Store      store.Store
-	Audit      ledger.Log
+	Audit      *store.AuditWriter
 	SubjectKey ledger.SubjectKeyFunc
 	Log        *slog.Logger
 	Now        Clock
@@ -37,22 +38,26 @@ func (s *Cases) OpenCase(ctx context.Context, req *exchangev1.OpenCaseRequest) (
 	if err := exchange.OpenCase(ctx, s.Store.Matters(), c, actor(caller), s.Now.now()); err != nil {
 		return nil, err
 	}
-	if err := s.Store.Cases().Create(ctx, c); err != nil {
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Cases().Create(ctx, c); err != nil {
+			return ledger.Record{}, err
+		}
+		return s.record(caller, c, c.History[0], fmt.Sprintf("open: matter %s v%d, %d related parties", c.Matter, c.MatterVersion, len(c.Parties))), nil
+	}); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, caller, c, c.History[0], fmt.Sprintf("open: matter %s v%d, %d related parties", c.Matter, c.MatterVersion, len(c.Parties)))
 	return &exchangev1.OpenCaseResponse{Case: CaseToProto(c)}, nil
 }
 
-// audit records a step of a case.
-func (s *Cases) audit(ctx context.Context, caller *Caller, c *exchange.Case, e exchange.CaseEvent, what string) {
+// record is the audit record of a step of a case (or of a read of it).
+func (s *Cases) record(caller *Caller, c *exchange.Case, e exchange.CaseEvent, what string) ledger.Record {
 	digest := sm.Sum([]byte(caller.Evidence))
 	rec := ledger.Record{Kind: KindCase, Time: e.At, Department: caller.Department.Code, Matter: c.Matter, Case: c.Number,
 		Outcome: ledger.OutcomeOK, Reason: what, ResponseDigest: digest[:], RequestID: c.Number}
 	if s.SubjectKey != nil {
 		rec.Subject = s.SubjectKey(c.Applicant)
 	}
-	appendAudit(ctx, s.Audit, s.Log, rec)
+	return rec
 }
 
 func (s *Cases) visible(ctx context.Context, number string) (*Caller, *exchange.Case, error) {
@@ -73,8 +78,12 @@ func (s *Cases) visible(ctx context.Context, number string) (*Caller, *exchange.
 
 // GetCase returns a case with its history and materials.
 func (s *Cases) GetCase(ctx context.Context, req *exchangev1.GetCaseRequest) (*exchangev1.Case, error) {
-	_, c, err := s.visible(ctx, req.GetNumber())
+	caller, c, err := s.visible(ctx, req.GetNumber())
 	if err != nil {
+		return nil, err
+	}
+	// The case names its applicant and parties: the read is audited before it is answered.
+	if _, err := auditRecord(ctx, s.Audit, s.record(caller, c, exchange.CaseEvent{At: s.Now.now().UTC()}, "read: the case, its parties and materials")); err != nil {
 		return nil, err
 	}
 	return CaseToProto(c), nil
@@ -107,6 +116,14 @@ func (s *Cases) ListCases(ctx context.Context, req *exchangev1.ListCasesRequest)
 	if len(cs) > size {
 		cs = cs[:size]
 		resp.NextPageToken = cs[size-1].Number
+	}
+	if len(cs) > 0 {
+		// The cases name their applicants: the listing is audited before it is answered.
+		digest := sm.Sum([]byte(caller.Evidence))
+		if _, err := auditRecord(ctx, s.Audit, ledger.Record{Kind: KindCase, Time: s.Now.now().UTC(), Department: me.Code, Matter: f.Matter,
+			Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("list: %d cases of department %q from %q", len(cs), f.Department, cs[0].Number), ResponseDigest: digest[:]}); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range cs {
 		resp.Cases = append(resp.Cases, CaseToProto(c))
@@ -141,14 +158,18 @@ func (s *Cases) end(ctx context.Context, number string, to exchange.CaseState, c
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.Cases().End(ctx, c.Number, from, e); err != nil {
-		return nil, err
-	}
 	what := string(to)
 	if e.Comment != "" {
 		what += ": " + e.Comment
 	}
-	s.audit(ctx, caller, c, e, what)
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Cases().End(ctx, c.Number, from, e); err != nil {
+			return ledger.Record{}, err
+		}
+		return s.record(caller, c, e, what), nil
+	}); err != nil {
+		return nil, err
+	}
 	return CaseToProto(c), nil
 }
 
@@ -170,4 +191,39 @@ func CaseToProto(c *exchange.Case) *exchangev1.Case {
 			Verdict: m.Verdict, ObtainedAt: ts(m.ObtainedAt), ObtainedBy: m.ObtainedBy})
 	}
 	return out
+}
+
+// AuditedMaterials records the materials a collection obtained in a case as an audited
+// write (exchange.CaseMaterials for the Collector): the materials rows commit with a case
+// record naming them. The pulls and e-certificate fetches behind them have their own
+// records.
+type AuditedMaterials struct {
+	Store      store.Store
+	Audit      *store.AuditWriter
+	SubjectKey ledger.SubjectKeyFunc
+	Now        Clock
+}
+
+// AddMaterials implements exchange.CaseMaterials.
+func (m AuditedMaterials) AddMaterials(ctx context.Context, number string, ms []exchange.CaseMaterial) error {
+	if len(ms) == 0 {
+		return nil // nothing obtained, nothing to record
+	}
+	return writeAudited(ctx, m.Audit, func() time.Time { return m.Now.now().UTC() }, func(ctx context.Context) error {
+		return m.Store.Cases().AddMaterials(ctx, number, ms)
+	}, func() ledger.Record {
+		ids := make([]string, len(ms))
+		for i, mt := range ms {
+			ids[i] = mt.Material + " (" + string(mt.Source) + ")"
+		}
+		rec := ledger.Record{Kind: KindCase, Time: ms[0].ObtainedAt, Department: ms[0].ObtainedBy, Case: number, Outcome: ledger.OutcomeOK,
+			Reason: fmt.Sprintf("collect: %d materials: %s", len(ms), strings.Join(ids, ", ")), RequestID: number}
+		if c, err := m.Store.Cases().Get(ctx, number); err == nil {
+			rec.Matter = c.Matter
+			if m.SubjectKey != nil {
+				rec.Subject = m.SubjectKey(c.Applicant)
+			}
+		}
+		return rec
+	})
 }

@@ -27,7 +27,7 @@ type Catalog struct {
 	exchangev1.UnimplementedCatalogServiceServer
 	Store   store.Store
 	Changes *exchange.ChangeControl
-	Audit   ledger.Log
+	Audit   *store.AuditWriter
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -58,10 +58,14 @@ func (c *Catalog) RegisterResource(ctx context.Context, req *exchangev1.Register
 		return nil, c.refused(ctx, caller, r.Code, "register", err)
 	}
 	r.UpdatedAt, r.UpdatedBy = c.now().UTC().Truncate(time.Microsecond), caller.Department.Code
-	if err := c.Store.Catalog().Create(ctx, r); err != nil {
+	if _, err := auditedWrite(ctx, c.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := c.Store.Catalog().Create(ctx, r); err != nil {
+			return ledger.Record{}, err
+		}
+		return c.changeRecord(ctx, caller, r, "register v1"), nil
+	}); err != nil {
 		return nil, err
 	}
-	c.auditChange(ctx, caller, r, "register v1")
 	return &exchangev1.RegisterResourceResponse{Resource: ResourceToProto(r)}, nil
 }
 
@@ -124,14 +128,15 @@ func (c *Catalog) change(ctx context.Context, caller *Caller, next *exchange.Res
 		return nil, nil, c.refused(ctx, caller, cur.Code, "change", err)
 	}
 	if p != nil {
-		if err := c.Store.Proposals().Create(ctx, p, p.Notice()); err != nil {
+		if _, err := auditedWrite(ctx, c.Audit, func(ctx context.Context) (ledger.Record, error) {
+			if err := c.Store.Proposals().Create(ctx, p, p.Notice()); err != nil {
+				return ledger.Record{}, err
+			}
+			return c.proposalRecord(caller, p, p.Decisions[0]), nil
+		}); err != nil {
 			return nil, nil, err
 		}
-		c.auditProposal(ctx, caller, p, p.Decisions[0])
 		return cur, p, nil
-	}
-	if err := c.Store.Catalog().Update(ctx, next); err != nil {
-		return nil, nil, err
 	}
 	next.Published, next.PublishedAt = cur.Published, cur.PublishedAt
 	what := fmt.Sprintf("update v%d", next.Version)
@@ -141,19 +146,26 @@ func (c *Catalog) change(ctx context.Context, caller *Caller, next *exchange.Res
 	if n := exchange.Narrowing(cur, next); len(n) > 0 {
 		what += " (no granted requirement): " + strings.Join(n, "; ")
 	}
-	c.auditChange(ctx, caller, next, what)
+	if _, err := auditedWrite(ctx, c.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := c.Store.Catalog().Update(ctx, next); err != nil {
+			return ledger.Record{}, err
+		}
+		return c.changeRecord(ctx, caller, next, what), nil
+	}); err != nil {
+		return nil, nil, err
+	}
 	return next, nil, nil
 }
 
-// auditChange records a catalogue change (register, update, withdraw) in the audit log.
-func (c *Catalog) auditChange(ctx context.Context, caller *Caller, r *exchange.Resource, what string) {
+// changeRecord is the audit record of a catalogue change (register, update, withdraw).
+func (c *Catalog) changeRecord(ctx context.Context, caller *Caller, r *exchange.Resource, what string) ledger.Record {
 	digest := sm.Sum([]byte(caller.Evidence))
-	appendAudit(ctx, c.Audit, c.Log, ledger.Record{Kind: KindCatalogChange, Time: r.UpdatedAt, Department: caller.Department.Code,
-		Resource: r.Code, Outcome: ledger.OutcomeOK, Reason: what + "; share type " + string(r.ShareType), ResponseDigest: digest[:],
-		RequestID: fmt.Sprintf("%s@v%d", r.Code, r.Version)})
 	if c.Log != nil {
 		c.Log.InfoContext(ctx, "catalogue change", slog.String("resource", r.Code), slog.Int("version", r.Version), slog.String("by", r.UpdatedBy), slog.String("what", what))
 	}
+	return ledger.Record{Kind: KindCatalogChange, Time: r.UpdatedAt, Department: caller.Department.Code,
+		Resource: r.Code, Outcome: ledger.OutcomeOK, Reason: what + "; share type " + string(r.ShareType), ResponseDigest: digest[:],
+		RequestID: fmt.Sprintf("%s@v%d", r.Code, r.Version)}
 }
 
 // refused records a refused catalogue change (a free-text legal basis, a change of another
@@ -164,17 +176,17 @@ func (c *Catalog) refused(ctx context.Context, caller *Caller, code, what string
 		return err
 	}
 	digest := sm.Sum([]byte(caller.Evidence))
-	appendAudit(ctx, c.Audit, c.Log, ledger.Record{Kind: KindCatalogChange, Time: c.now().UTC(), Department: caller.Department.Code,
+	auditRecord(ctx, c.Audit, ledger.Record{Kind: KindCatalogChange, Time: c.now().UTC(), Department: caller.Department.Code, //nolint:errcheck // a refusal is answered even when its record fails (logged)
 		Resource: code, Outcome: ledger.OutcomeDenied, Reason: reason + ": " + what + " refused: " + msg, ResponseDigest: digest[:]})
 	return err
 }
 
-// auditProposal records a step of a proposal in the audit log.
-func (c *Catalog) auditProposal(ctx context.Context, caller *Caller, p *exchange.CatalogProposal, d exchange.ProposalDecision) {
+// proposalRecord is the audit record of a step of a proposal.
+func (c *Catalog) proposalRecord(caller *Caller, p *exchange.CatalogProposal, d exchange.ProposalDecision) ledger.Record {
 	digest := sm.Sum([]byte(caller.Evidence))
-	appendAudit(ctx, c.Audit, c.Log, ledger.Record{Kind: KindCatalogProposal, Time: d.At, Department: caller.Department.Code,
+	return ledger.Record{Kind: KindCatalogProposal, Time: d.At, Department: caller.Department.Code,
 		Resource: p.Resource, Outcome: ledger.OutcomeOK, Reason: string(d.Action) + " → " + string(p.State) + ": " + p.Summary(),
-		ResponseDigest: digest[:], RequestID: p.ID})
+		ResponseDigest: digest[:], RequestID: p.ID}
 }
 
 // ListProposals lists catalogue change proposals (the catalogue is readable by every
@@ -235,13 +247,20 @@ func (c *Catalog) DecideProposal(ctx context.Context, req *exchangev1.DecideProp
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Store.Proposals().Decide(ctx, p, from, d, apply, p.Notice()); err != nil {
+	if _, err := auditedWriteAll(ctx, c.Audit, func(ctx context.Context) ([]ledger.Record, error) {
+		if err := c.Store.Proposals().Decide(ctx, p, from, d, apply, p.Notice()); err != nil {
+			return nil, err
+		}
+		recs := []ledger.Record{c.proposalRecord(caller, p, d)}
+		if apply != nil {
+			apply.Published, apply.PublishedAt = cur.Published, cur.PublishedAt
+			recs = append(recs, c.changeRecord(ctx, caller, apply, fmt.Sprintf("update v%d approved by the coordinator (proposal %s): %s", apply.Version, p.ID, strings.Join(p.Narrowing, "; "))))
+		}
+		return recs, nil
+	}); err != nil {
 		return nil, err
 	}
-	c.auditProposal(ctx, caller, p, d)
 	if apply != nil {
-		apply.Published, apply.PublishedAt = cur.Published, cur.PublishedAt
-		c.auditChange(ctx, caller, apply, fmt.Sprintf("update v%d approved by the coordinator (proposal %s): %s", apply.Version, p.ID, strings.Join(p.Narrowing, "; ")))
 		cur = apply
 	}
 	return &exchangev1.DecideProposalResponse{Proposal: ProposalToProto(p, c.now()), Resource: ResourceToProto(cur)}, nil

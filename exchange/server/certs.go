@@ -40,6 +40,8 @@ const (
 	KindECertPresentVerify ledger.Kind = "ecert.present.verify"
 	KindSealMake           ledger.Kind = "seal.make"
 	KindSealRevoke         ledger.Kind = "seal.revoke"
+	KindECertList          ledger.Kind = "ecert.list"    // a holder's licences looked up
+	KindSealedDocumentRead ledger.Kind = "document.read" // a registered sealed document's content read
 )
 
 // MaxVerifyBatch bounds VerifyBatch.
@@ -55,9 +57,11 @@ type SealMaker struct {
 // share. Build it with NewCerts.
 type Certs struct {
 	Store store.Store
-	Audit ledger.Log
-	Log   *slog.Logger
-	Now   func() time.Time
+	Audit *store.AuditWriter
+	// SubjectKey hashes a holder's code in the records of lookups by holder.
+	SubjectKey ledger.SubjectKeyFunc
+	Log        *slog.Logger
+	Now        func() time.Time
 	// Trust is the trust store: the hub's root, the coordinator's trust bundle, extra
 	// roots, and the CRL and OCSP revocation sources. Intermediates are the hub's issuing CAs.
 	Trust         *TrustStore
@@ -135,13 +139,19 @@ func (c *Certs) catalogue(ctx context.Context) (*ecert.Catalogue, error) {
 	return cat, nil
 }
 
-// audit appends the record of a certificate-service write (timed now when it has no
-// time) through appendAudit, the one path every audited write takes.
+// audit appends the record of a certificate-service read or check (timed now when it
+// has no time); a failed append is logged.
 func (c *Certs) audit(ctx context.Context, r ledger.Record) {
 	if r.Time.IsZero() {
 		r.Time = c.now()
 	}
-	appendAudit(ctx, c.Audit, c.Log, r)
+	auditRecord(ctx, c.Audit, r) //nolint:errcheck // logged by the writer
+}
+
+// write is an audited write of the certificate services: do writes with the context it
+// is given, rec is its record (timed now when it has no time), built after do.
+func (c *Certs) write(ctx context.Context, do func(ctx context.Context) error, rec func() ledger.Record) error {
+	return writeAudited(ctx, c.Audit, c.now, do, rec)
 }
 
 // registryStatus answers from the hub's own registries: licence status
@@ -251,7 +261,6 @@ func hexSM3(b []byte) string {
 	s := sm.Sum(b)
 	return hex.EncodeToString(s[:])
 }
-
 
 // VerifyService implements gxhub.certs.v1.VerifyService.
 type VerifyService struct {

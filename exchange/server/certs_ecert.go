@@ -83,10 +83,13 @@ func (s *ECertService) RegisterCertType(ctx context.Context, req *certsv1.Regist
 		return nil, err
 	}
 	now := s.c.now()
-	if err := s.c.Store.Certs().PutType(ctx, &store.CertType{Code: t.Code, Definer: caller.Department.Code, Body: string(body), RegisteredAt: now}); err != nil {
+	if err := s.c.write(ctx, func(ctx context.Context) error {
+		return s.c.Store.Certs().PutType(ctx, &store.CertType{Code: t.Code, Definer: caller.Department.Code, Body: string(body), RegisteredAt: now})
+	}, func() ledger.Record {
+		return ledger.Record{Kind: KindECertTypeRegister, Time: now, Department: caller.Department.Code, Resource: t.Code, Outcome: ledger.OutcomeOK, Reason: t.Name}
+	}); err != nil {
 		return nil, err
 	}
-	s.c.audit(ctx, ledger.Record{Kind: KindECertTypeRegister, Time: now, Department: caller.Department.Code, Resource: t.Code, Outcome: ledger.OutcomeOK, Reason: t.Name})
 	return certTypeToProto(t), nil
 }
 
@@ -147,10 +150,11 @@ func (s *ECertService) IssueECert(ctx context.Context, req *certsv1.IssueECertRe
 	if id.Version != 1 {
 		return nil, exchange.Errorf(exchange.KindInvalid, "ECERT_VERSION_INVALID", "a new licence has version 001, %s has %03d: use update for later versions", e.Identifier, id.Version)
 	}
-	if err := s.c.Store.Certs().Issue(ctx, e, "", caller.Department.Code); err != nil {
+	if err := s.c.write(ctx, func(ctx context.Context) error { return s.c.Store.Certs().Issue(ctx, e, "", caller.Department.Code) }, func() ledger.Record {
+		return ledger.Record{Kind: KindECertIssue, Time: e.RegisteredAt, Department: caller.Department.Code, Resource: e.Identifier, Outcome: ledger.OutcomeOK, Reason: "holder " + e.HolderCode}
+	}); err != nil {
 		return nil, err
 	}
-	s.c.audit(ctx, ledger.Record{Kind: KindECertIssue, Time: e.RegisteredAt, Department: caller.Department.Code, Resource: e.Identifier, Outcome: ledger.OutcomeOK, Reason: "holder " + e.HolderCode})
 	return &certsv1.IssueECertResponse{Ecert: ECertToProto(e)}, nil
 }
 
@@ -185,10 +189,13 @@ func (s *ECertService) UpdateECert(ctx context.Context, req *certsv1.UpdateECert
 	if e.HolderCode != old.HolderCode {
 		return nil, exchange.Errorf(exchange.KindInvalid, "ECERT_HOLDER_CHANGED", "an update keeps the holder %s (got %s): issue a new licence instead", old.HolderCode, e.HolderCode)
 	}
-	if err := s.c.Store.Certs().Issue(ctx, e, old.Identifier, caller.Department.Code); err != nil {
+	if err := s.c.write(ctx, func(ctx context.Context) error {
+		return s.c.Store.Certs().Issue(ctx, e, old.Identifier, caller.Department.Code)
+	}, func() ledger.Record {
+		return ledger.Record{Kind: KindECertUpdate, Time: e.RegisteredAt, Department: caller.Department.Code, Resource: e.Identifier, Outcome: ledger.OutcomeOK, Reason: "supersedes " + old.Identifier}
+	}); err != nil {
 		return nil, err
 	}
-	s.c.audit(ctx, ledger.Record{Kind: KindECertUpdate, Time: e.RegisteredAt, Department: caller.Department.Code, Resource: e.Identifier, Outcome: ledger.OutcomeOK, Reason: "supersedes " + old.Identifier})
 	return &certsv1.UpdateECertResponse{Ecert: ECertToProto(e)}, nil
 }
 
@@ -227,10 +234,13 @@ func (s *ECertService) ChangeECertStatus(ctx context.Context, req *certsv1.Chang
 	if err := exchange.CheckText("reason", reason, exchange.MaxText); err != nil {
 		return nil, err
 	}
-	if err := s.c.Store.Certs().ChangeStatus(ctx, e.Identifier, e.Status, to, store.ECertEvent{At: now, Reason: reason, By: caller.Department.Code}); err != nil {
+	if err := s.c.write(ctx, func(ctx context.Context) error {
+		return s.c.Store.Certs().ChangeStatus(ctx, e.Identifier, e.Status, to, store.ECertEvent{At: now, Reason: reason, By: caller.Department.Code})
+	}, func() ledger.Record {
+		return ledger.Record{Kind: KindECertStatus, Time: now, Department: caller.Department.Code, Resource: e.Identifier, Outcome: ledger.OutcomeOK, Reason: string(e.Status) + " -> " + string(to) + ": " + reason}
+	}); err != nil {
 		return nil, err
 	}
-	s.c.audit(ctx, ledger.Record{Kind: KindECertStatus, Time: now, Department: caller.Department.Code, Resource: e.Identifier, Outcome: ledger.OutcomeOK, Reason: string(e.Status) + " -> " + string(to) + ": " + reason})
 	e, err = s.c.Store.Certs().Get(ctx, e.Identifier)
 	if err != nil {
 		return nil, err
@@ -259,7 +269,8 @@ func (s *ECertService) GetECertStatus(ctx context.Context, req *certsv1.GetECert
 
 // ListECerts lists a holder's licences.
 func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRequest) (*certsv1.ListECertsResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(req.GetHolderCode()) == "" {
@@ -267,6 +278,15 @@ func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRe
 	}
 	list, err := s.c.Store.Certs().ListByHolder(ctx, req.GetHolderCode())
 	if err != nil {
+		return nil, err
+	}
+	// A lookup by holder (a person's or a company's code): audited before it is answered.
+	rec := ledger.Record{Kind: KindECertList, Time: s.c.now(), Department: caller.Department.Code, Outcome: ledger.OutcomeOK,
+		Reason: fmt.Sprintf("list a holder's licences: %d found", len(list))}
+	if s.c.SubjectKey != nil {
+		rec.Subject = s.c.SubjectKey(exchange.NormalizeSubject(req.GetHolderCode()))
+	}
+	if _, err := auditRecord(ctx, s.c.Audit, rec); err != nil {
 		return nil, err
 	}
 	resp := &certsv1.ListECertsResponse{}

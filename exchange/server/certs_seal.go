@@ -107,11 +107,12 @@ func (s *SealService) MakeSeal(ctx context.Context, req *certsv1.MakeSealRequest
 		return nil, exchange.Wrap(exchange.KindInvalid, "SEAL_INVALID", err, "make seal: %v", err)
 	}
 	rec := &store.Seal{ESID: esid, Department: d.Code, Name: name, DER: der, MadeAt: now, ValidTo: end}
-	if err := s.c.Store.Certs().PutSeal(ctx, rec); err != nil {
+	sum := hexSM3(der)
+	if err := s.c.write(ctx, func(ctx context.Context) error { return s.c.Store.Certs().PutSeal(ctx, rec) }, func() ledger.Record {
+		return ledger.Record{Kind: KindSealMake, Time: now, Department: caller.Department.Code, Resource: esid, Outcome: ledger.OutcomeOK, Reason: "for " + d.Code + ", sm3 " + sum}
+	}); err != nil {
 		return nil, err
 	}
-	sum := hexSM3(der)
-	s.c.audit(ctx, ledger.Record{Kind: KindSealMake, Time: now, Department: caller.Department.Code, Resource: esid, Outcome: ledger.OutcomeOK, Reason: "for " + d.Code + ", sm3 " + sum})
 	return &certsv1.MakeSealResponse{Seal: SealToProto(rec)}, nil
 }
 
@@ -132,10 +133,13 @@ func (s *SealService) RevokeSeal(ctx context.Context, req *certsv1.RevokeSealReq
 	if err := exchange.CheckText("reason", req.GetReason(), exchange.MaxText); err != nil {
 		return nil, err
 	}
-	if err := s.c.Store.Certs().RevokeSeal(ctx, seal.ESID, now, strings.TrimSpace(req.GetReason())); err != nil {
+	if err := s.c.write(ctx, func(ctx context.Context) error {
+		return s.c.Store.Certs().RevokeSeal(ctx, seal.ESID, now, strings.TrimSpace(req.GetReason()))
+	}, func() ledger.Record {
+		return ledger.Record{Kind: KindSealRevoke, Time: now, Department: caller.Department.Code, Resource: seal.ESID, Outcome: ledger.OutcomeOK, Reason: req.GetReason()}
+	}); err != nil {
 		return nil, err
 	}
-	s.c.audit(ctx, ledger.Record{Kind: KindSealRevoke, Time: now, Department: caller.Department.Code, Resource: seal.ESID, Outcome: ledger.OutcomeOK, Reason: req.GetReason()})
 	seal, err = s.c.Store.Certs().GetSeal(ctx, seal.ESID)
 	if err != nil {
 		return nil, err
@@ -247,10 +251,11 @@ func (s *SealService) RegisterSealedDocument(ctx context.Context, req *certsv1.R
 	sum := sm.Sum(content)
 	doc.SM3, doc.Name, doc.Size, doc.Content = hex.EncodeToString(sum[:]), name, int64(len(content)), content
 	doc.RegisteredAt = s.c.now().UTC()
-	if err := s.c.Store.Certs().PutSealedDocument(ctx, doc); err != nil {
+	if err := s.c.write(ctx, func(ctx context.Context) error { return s.c.Store.Certs().PutSealedDocument(ctx, doc) }, func() ledger.Record {
+		return sealedRecord(caller, doc, rep)
+	}); err != nil {
 		return nil, err
 	}
-	s.c.audit(ctx, sealedRecord(caller, doc, rep))
 	doc.Content = nil
 	return &certsv1.RegisterSealedDocumentResponse{Document: SealedDocumentToProto(doc), Report: ReportToProto(rep, doc.SM3)}, nil
 }
@@ -298,11 +303,17 @@ func (c *Certs) sealedBy(ctx context.Context, caller *Caller, rep *verify.Report
 
 // GetSealedDocument returns a registered document with its content.
 func (s *SealService) GetSealedDocument(ctx context.Context, req *certsv1.GetSealedDocumentRequest) (*certsv1.SealedDocument, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	d, err := s.c.Store.Certs().GetSealedDocument(ctx, strings.ToLower(strings.TrimSpace(req.GetSm3())))
 	if err != nil {
+		return nil, err
+	}
+	// The document's content may name persons: the read is audited before it is answered.
+	if _, err := auditRecord(ctx, s.c.Audit, ledger.Record{Kind: KindSealedDocumentRead, Time: s.c.now(), Department: caller.Department.Code,
+		Resource: "sm3:" + d.SM3, Outcome: ledger.OutcomeOK, Reason: "read sealed document " + d.Name + " of " + d.Department}); err != nil {
 		return nil, err
 	}
 	return SealedDocumentToProto(d), nil

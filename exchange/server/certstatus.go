@@ -113,23 +113,26 @@ func (a *Admin) changeCertificate(ctx context.Context, change exchange.CertChang
 	}
 	now := a.now().UTC().Truncate(time.Microsecond)
 	st := exchange.CertStatus{Serial: d.CertSerial, Subject: d.Code, Reason: reason, Since: now, By: caller.Department.Code, Evidence: caller.Evidence}
-	if err := a.Store.CertStatuses().Change(ctx, change, st); err != nil {
-		return nil, err
-	}
 	st.State = change.Target()
-	a.Auth.Forget(code)
-	out := &adminv1.CertificateStatus{Code: d.Code, Serial: d.CertSerial, State: string(st.State), Since: timestamppb.New(now), ChangedBy: st.By}
-	if reason != 0 {
-		out.Reason = reason.String()
-	}
 	summary := fmt.Sprintf("certificate %s of %s %s", d.CertSerial, d.Code, st.State)
 	if reason != 0 {
 		summary += " (" + reason.String() + ")"
 	}
 	digest := sm.Sum([]byte(caller.Evidence))
-	if idx, ok := appendAudit(ctx, a.Audit, a.Log, ledger.Record{Kind: KindCertificateStatus, Time: now, Department: caller.Department.Code,
-		Resource: d.Code, Outcome: ledger.OutcomeOK, Reason: summary, RequestID: "cert-" + d.CertSerial + "-" + string(change), ResponseDigest: digest[:]}); ok {
-		out.AuditIndex = idx
+	idx, err := auditedWrite(ctx, a.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := a.Store.CertStatuses().Change(ctx, change, st); err != nil {
+			return ledger.Record{}, err
+		}
+		return ledger.Record{Kind: KindCertificateStatus, Time: now, Department: caller.Department.Code,
+			Resource: d.Code, Outcome: ledger.OutcomeOK, Reason: summary, RequestID: "cert-" + d.CertSerial + "-" + string(change), ResponseDigest: digest[:]}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Auth.Forget(code)
+	out := &adminv1.CertificateStatus{Code: d.Code, Serial: d.CertSerial, State: string(st.State), Since: timestamppb.New(now), ChangedBy: st.By, AuditIndex: idx}
+	if reason != 0 {
+		out.Reason = reason.String()
 	}
 	if a.Log != nil {
 		a.Log.InfoContext(ctx, "certificate status changed", slog.String("code", d.Code), slog.String("serial", d.CertSerial),
@@ -223,28 +226,32 @@ func (a *Admin) RekeyDepartment(ctx context.Context, req *adminv1.RekeyDepartmen
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Store.Departments().UpdateCertificate(ctx, code, der, serial); err != nil {
-		return nil, err
-	}
 	until := now.Add(overlap)
-	if err := a.Store.CertStatuses().Supersede(ctx, exchange.CertStatus{Serial: d.CertSerial, Subject: code, Since: until, By: caller.Department.Code, Evidence: caller.Evidence}, d.Certificate); err != nil {
-		return nil, err
-	}
-	a.Auth.Forget(code)
-	prevSerial := d.CertSerial
-	d.Certificate, d.CertSerial = der, serial
+	prevSerial, prevCert := d.CertSerial, d.Certificate
 	what := "re-key"
 	if renewal {
 		what = "renewal"
 	}
 	digest := sm.Sum([]byte(caller.Evidence))
-	resp := &adminv1.RekeyDepartmentResponse{Department: DepartmentToProto(d), CertificatePem: string(pemCert(der)), CaChainPem: chain,
-		PreviousSerial: prevSerial, PreviousRevokedAt: timestamppb.New(until)}
-	if idx, ok := appendAudit(ctx, a.Audit, a.Log, ledger.Record{Kind: KindDepartmentRekey, Time: now, Department: caller.Department.Code, Resource: code,
-		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%s: certificate %s supersedes %s, which is revoked (superseded) from %s", what, serial, prevSerial, until.Format(time.RFC3339)),
-		RequestID: "rekey-" + serial, ResponseDigest: digest[:]}); ok {
-		resp.AuditIndex = idx
+	// The new certificate, the old one's revocation and the audit record commit together.
+	idx, err := auditedWrite(ctx, a.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := a.Store.Departments().UpdateCertificate(ctx, code, der, serial); err != nil {
+			return ledger.Record{}, err
+		}
+		if err := a.Store.CertStatuses().Supersede(ctx, exchange.CertStatus{Serial: prevSerial, Subject: code, Since: until, By: caller.Department.Code, Evidence: caller.Evidence}, prevCert); err != nil {
+			return ledger.Record{}, err
+		}
+		return ledger.Record{Kind: KindDepartmentRekey, Time: now, Department: caller.Department.Code, Resource: code,
+			Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%s: certificate %s supersedes %s, which is revoked (superseded) from %s", what, serial, prevSerial, until.Format(time.RFC3339)),
+			RequestID: "rekey-" + serial, ResponseDigest: digest[:]}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	a.Auth.Forget(code)
+	d.Certificate, d.CertSerial = der, serial
+	resp := &adminv1.RekeyDepartmentResponse{Department: DepartmentToProto(d), CertificatePem: string(pemCert(der)), CaChainPem: chain,
+		PreviousSerial: prevSerial, PreviousRevokedAt: timestamppb.New(until), AuditIndex: idx}
 	if a.Log != nil {
 		a.Log.InfoContext(ctx, "department certificate replaced", slog.String("code", code), slog.String("what", what), slog.String("serial", serial),
 			slog.String("previous", prevSerial), slog.Time("previous_until", until), slog.String("by", caller.Department.Code))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,8 +10,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -40,8 +43,10 @@ type Freshness struct {
 	exchangev1.UnimplementedFreshnessServiceServer
 	Store    store.Store
 	Calendar exchange.WorkingTimer
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Audit records every heartbeat: a bare heartbeat makes a stale resource fresh.
+	Audit *store.AuditWriter
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 func (s *Freshness) now() time.Time {
@@ -133,7 +138,24 @@ func (s *Freshness) Heartbeat(ctx context.Context, req *exchangev1.HeartbeatRequ
 			"department %s does not provide resource %s (its provider is %s): only the provider declares it live", c.Department.Code, r.Code, r.Provider)
 	}
 	now := s.now().UTC()
-	if err := s.Store.Records().Heartbeat(ctx, r.Code, now); err != nil {
+	before := FreshnessOf(ctx, s.Store, s.Calendar, r, now)
+	what := "heartbeat: live now; last update before it "
+	if before.LastUpdate.IsZero() {
+		what += "none"
+	} else {
+		what += before.LastUpdate.UTC().Format(time.RFC3339)
+	}
+	if before.Stale {
+		what += fmt.Sprintf(" (stale: past its %d working days; the heartbeat makes it fresh)", before.Limit)
+	}
+	digest := sm.Sum([]byte(c.Evidence))
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Records().Heartbeat(ctx, r.Code, now); err != nil {
+			return ledger.Record{}, err
+		}
+		return ledger.Record{Kind: KindHeartbeat, Time: now, Department: c.Department.Code, Resource: r.Code, Outcome: ledger.OutcomeOK,
+			Reason: what, ResponseDigest: digest[:]}, nil
+	}); err != nil {
 		return nil, err
 	}
 	return FreshnessToProto(exchange.ComputeFreshness(s.Calendar, r, now, now), r.Provider), nil

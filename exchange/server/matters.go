@@ -23,7 +23,7 @@ type Matters struct {
 	Exemptions *exchange.ExemptionFinder
 	Collector  *exchange.Collector
 	Signer     *PullSigner
-	Audit      ledger.Log
+	Audit      *store.AuditWriter
 	SubjectKey ledger.SubjectKeyFunc
 	Log        *slog.Logger
 	Now        Clock
@@ -79,13 +79,17 @@ func (s *Matters) DefineMatter(ctx context.Context, req *exchangev1.DefineMatter
 		m.Version = cur.Version + 1
 	}
 	m.UpdatedAt, m.UpdatedBy = s.Now.now().UTC().Truncate(time.Microsecond), caller.Department.Code
-	if err := s.Store.Matters().Put(ctx, m); err != nil {
+	digest := sm.Sum([]byte(caller.Evidence))
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Matters().Put(ctx, m); err != nil {
+			return ledger.Record{}, err
+		}
+		return ledger.Record{Kind: KindMatterChange, Time: m.UpdatedAt, Department: caller.Department.Code, Matter: m.Code,
+			Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("matter v%d: %s, handled by %s, %d working days, %d materials; basis %s", m.Version, m.Name, m.Department, m.TimeLimit, len(m.Materials), m.LegalBasis.Citation()),
+			ResponseDigest: digest[:], RequestID: fmt.Sprintf("%s@v%d", m.Code, m.Version)}, nil
+	}); err != nil {
 		return nil, err
 	}
-	digest := sm.Sum([]byte(caller.Evidence))
-	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: KindMatterChange, Time: m.UpdatedAt, Department: caller.Department.Code, Matter: m.Code,
-		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("matter v%d: %s, handled by %s, %d working days, %d materials; basis %s", m.Version, m.Name, m.Department, m.TimeLimit, len(m.Materials), m.LegalBasis.Citation()),
-		ResponseDigest: digest[:], RequestID: fmt.Sprintf("%s@v%d", m.Code, m.Version)})
 	return &exchangev1.DefineMatterResponse{Matter: MatterToProto(m)}, nil
 }
 
@@ -136,6 +140,21 @@ func (s *Matters) GetExemptions(ctx context.Context, req *exchangev1.GetExemptio
 	applicant := exchange.NormalizeSubject(req.GetApplicant())
 	m, ex, err := s.Exemptions.Find(ctx, caller.Department.Code, req.GetCode(), applicant)
 	if err != nil {
+		return nil, err
+	}
+	// What the hub knows of an applicant (licences, data shared for them): audited first.
+	exempt := 0
+	for _, e := range ex {
+		if e.Exempt {
+			exempt++
+		}
+	}
+	rec := ledger.Record{Kind: KindExemptionLookup, Time: s.Now.now().UTC(), Department: caller.Department.Code, Matter: m.Code,
+		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("exemptions of an applicant for matter %s v%d: %d of %d materials exempt", m.Code, m.Version, exempt, len(ex))}
+	if s.SubjectKey != nil {
+		rec.Subject = s.SubjectKey(applicant)
+	}
+	if _, err := auditRecord(ctx, s.Audit, rec); err != nil {
 		return nil, err
 	}
 	kind, _ := exchange.ApplicantKind(applicant)
@@ -197,7 +216,7 @@ func (s *Matters) auditECertUse(ctx context.Context, caller *Caller, cs *exchang
 	if s.SubjectKey != nil {
 		rec.Subject = s.SubjectKey(cs.Applicant)
 	}
-	appendAudit(ctx, s.Audit, s.Log, rec)
+	auditRecord(ctx, s.Audit, rec) //nolint:errcheck // logged by the writer
 }
 
 func materialToProto(mt exchange.Material) *exchangev1.Material {

@@ -152,7 +152,7 @@ type Operators struct {
 	Store   store.Store
 	Issuer  OperatorIssuer
 	Decider policy.Decider // invalidated after a role is given
-	Audit   ledger.Log
+	Audit   *store.AuditWriter
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -198,48 +198,47 @@ func (s *Operators) EnrolOperator(ctx context.Context, req *adminv1.EnrolOperato
 	o := &exchange.Operator{Serial: cert.SerialNumber.Text(16), Department: c.Department.Code, Name: name, Role: role, Status: exchange.OperatorActive,
 		Certificate: cert.Raw, NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), EnrolledBy: actorID(c),
 		EnrolledAt: now.UTC().Truncate(time.Microsecond), StatusAt: now.UTC().Truncate(time.Microsecond)}
-	if err := s.Store.Operators().Create(ctx, o); err != nil {
-		return nil, err
-	}
-	// The role: a policy change like any other (versioned, audited). Should it fail, the
-	// operator exists without a role and can do nothing that needs one; enrolling again
-	// gives a new certificate.
-	ch, err := s.giveRole(ctx, c, o, now)
+	// The operator, its role (a policy change like any other: versioned, audited) and both
+	// records commit together.
+	digest := sm.Sum(cert.Raw)
+	idx, err := auditedWriteAll(ctx, s.Audit, func(ctx context.Context) ([]ledger.Record, error) {
+		if err := s.Store.Operators().Create(ctx, o); err != nil {
+			return nil, err
+		}
+		// The role: the operator exists only with it.
+		rule := policy.Rule{PType: "g", Fields: []string{o.Serial, o.Role, o.Department}}
+		var ch policy.Change
+		for attempt := 0; ; attempt++ {
+			_, v, err := s.Store.Policies().Rules(ctx)
+			if err != nil {
+				return nil, err
+			}
+			ch, err = s.Store.Policies().Apply(ctx, policy.Change{Add: []policy.Rule{rule}, By: c.Department.Code, Operator: c.OperatorID(),
+				Comment: "operator " + o.Name + " enrolled as " + o.Role, At: now.UTC().Truncate(time.Microsecond), Evidence: c.Evidence, BodyDigest: c.BodyDigest}, v)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, store.ErrPolicyConflict) || attempt >= 5 {
+				return nil, err
+			}
+		}
+		d := sm.Sum([]byte(c.Evidence))
+		return []ledger.Record{
+			{Kind: ledger.KindPolicyChange, Time: ch.At, Department: c.Department.Code, Resource: "policy", Outcome: ledger.OutcomeOK, Reason: ch.Summary(), ResponseDigest: d[:]},
+			{Kind: KindOperatorEnrol, Time: now, Department: c.Department.Code, Resource: o.Serial, Outcome: ledger.OutcomeOK,
+				Reason: "enrolled " + name + " as " + role + " (" + ch.Summary() + ")", ResponseDigest: digest[:]},
+		}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	digest := sm.Sum(cert.Raw)
-	idx, _ := appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: KindOperatorEnrol, Time: now, Department: c.Department.Code,
-		Resource: o.Serial, Outcome: ledger.OutcomeOK, Reason: "enrolled " + name + " as " + role + " (" + ch.Summary() + ")", ResponseDigest: digest[:]})
+	if s.Decider != nil {
+		s.Decider.Invalidate()
+	}
 	if s.Log != nil {
 		s.Log.InfoContext(ctx, "operator enrolled", slog.String("department", o.Department), slog.String("serial", o.Serial), slog.String("role", role))
 	}
-	return &adminv1.EnrolOperatorResponse{Operator: OperatorToProto(o), CertificatePem: string(pemCert(cert.Raw)), CaChainPem: chain, AuditReference: idx}, nil
-}
-
-func (s *Operators) giveRole(ctx context.Context, c *Caller, o *exchange.Operator, now time.Time) (policy.Change, error) {
-	rule := policy.Rule{PType: "g", Fields: []string{o.Serial, o.Role, o.Department}}
-	for attempt := 0; ; attempt++ {
-		_, v, err := s.Store.Policies().Rules(ctx)
-		if err != nil {
-			return policy.Change{}, err
-		}
-		ch, err := s.Store.Policies().Apply(ctx, policy.Change{Add: []policy.Rule{rule}, By: c.Department.Code, Operator: c.OperatorID(),
-			Comment: "operator " + o.Name + " enrolled as " + o.Role, At: now.UTC().Truncate(time.Microsecond), Evidence: c.Evidence, BodyDigest: c.BodyDigest}, v)
-		if err != nil {
-			if errors.Is(err, store.ErrPolicyConflict) && attempt < 5 {
-				continue
-			}
-			return policy.Change{}, err
-		}
-		if s.Decider != nil {
-			s.Decider.Invalidate()
-		}
-		d := sm.Sum([]byte(c.Evidence))
-		appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: ledger.KindPolicyChange, Time: ch.At, Department: c.Department.Code,
-			Resource: "policy", Outcome: ledger.OutcomeOK, Reason: ch.Summary(), ResponseDigest: d[:]})
-		return ch, nil
-	}
+	return &adminv1.EnrolOperatorResponse{Operator: OperatorToProto(o), CertificatePem: string(pemCert(cert.Raw)), CaChainPem: chain, AuditReference: idx[1]}, nil
 }
 
 // ListOperators lists the caller's department's operators.
@@ -292,11 +291,15 @@ func (s *Operators) ChangeOperatorStatus(ctx context.Context, req *adminv1.Chang
 	if err := o.ChangeStatus(to, strings.TrimSpace(req.GetReason()), now); err != nil {
 		return nil, err
 	}
-	if err := s.Store.Operators().SetStatus(ctx, o, from); err != nil {
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Operators().SetStatus(ctx, o, from); err != nil {
+			return ledger.Record{}, err
+		}
+		return ledger.Record{Kind: KindOperatorStatus, Time: now, Department: c.Department.Code,
+			Resource: o.Serial, Outcome: ledger.OutcomeOK, Reason: string(from) + " → " + string(to) + ": " + o.StatusReason}, nil
+	}); err != nil {
 		return nil, err
 	}
-	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: KindOperatorStatus, Time: now, Department: c.Department.Code,
-		Resource: o.Serial, Outcome: ledger.OutcomeOK, Reason: string(from) + " → " + string(to) + ": " + o.StatusReason})
 	if s.Log != nil {
 		s.Log.InfoContext(ctx, "operator status changed", slog.String("department", o.Department), slog.String("serial", o.Serial), slog.String("status", string(to)))
 	}

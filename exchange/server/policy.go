@@ -26,7 +26,7 @@ type Policy struct {
 	exchangev1.UnimplementedPolicyServiceServer
 	Store    store.Store
 	Decider  policy.Decider
-	Audit    ledger.Log
+	Audit    *store.AuditWriter
 	Validate func(policy.Rule) error // rule shape (casbinpolicy.ValidateRule)
 	Model    string                  // the model text shown by GetPolicy
 	Log      *slog.Logger
@@ -96,8 +96,15 @@ func (s *Policy) ChangePolicy(ctx context.Context, req *exchangev1.ChangePolicyR
 	if err := exchange.CheckText("comment", req.GetComment(), exchange.MaxText); err != nil {
 		return nil, err
 	}
-	ch, err := s.Store.Policies().Apply(ctx, policy.Change{Add: add, Remove: remove, By: c.Department.Code, Operator: c.OperatorID(),
-		Comment: req.GetComment(), At: s.now().UTC().Truncate(time.Microsecond), Evidence: c.Evidence, BodyDigest: c.BodyDigest}, req.GetExpectVersion())
+	var ch policy.Change
+	digest := sm.Sum([]byte(c.Evidence))
+	idx, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		var err error
+		ch, err = s.Store.Policies().Apply(ctx, policy.Change{Add: add, Remove: remove, By: c.Department.Code, Operator: c.OperatorID(),
+			Comment: req.GetComment(), At: s.now().UTC().Truncate(time.Microsecond), Evidence: c.Evidence, BodyDigest: c.BodyDigest}, req.GetExpectVersion())
+		return ledger.Record{Kind: ledger.KindPolicyChange, Time: ch.At, Department: c.Department.Code, Operator: ch.Operator,
+			Resource: "policy", Outcome: ledger.OutcomeOK, Reason: ch.Summary(), ResponseDigest: digest[:]}, err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -105,16 +112,7 @@ func (s *Policy) ChangePolicy(ctx context.Context, req *exchangev1.ChangePolicyR
 		s.Decider.Invalidate()
 	}
 	out := changeToProto(ch)
-	if s.Audit != nil {
-		digest := sm.Sum([]byte(c.Evidence))
-		idx, err := s.Audit.Append(ctx, ledger.Record{Kind: ledger.KindPolicyChange, Time: ch.At, Department: c.Department.Code, Operator: ch.Operator,
-			Resource: "policy", Outcome: ledger.OutcomeOK, Reason: ch.Summary(), ResponseDigest: digest[:]})
-		if err != nil {
-			s.Log.ErrorContext(ctx, "audit append failed for a policy change", slog.Int64("version", ch.Version), slog.String("error", err.Error()))
-		} else {
-			out.AuditReference = idx
-		}
-	}
+	out.AuditReference = idx
 	return out, nil
 }
 

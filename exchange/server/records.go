@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -22,10 +23,11 @@ import (
 // batch (Batch.Evidence, Batch.BodyDigest).
 type Records struct {
 	exchangev1.UnimplementedRecordServiceServer
-	Store store.Store
-	Audit ledger.Log
-	Log   *slog.Logger
-	Now   Clock
+	Store      store.Store
+	Audit      *store.AuditWriter
+	SubjectKey ledger.SubjectKeyFunc
+	Log        *slog.Logger
+	Now        Clock
 }
 
 var changeOps = map[exchangev1.ChangeOp]exchange.ChangeOp{
@@ -58,32 +60,30 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if err := exchange.ValidateBatch(b, res); err != nil {
 		return nil, err
 	}
-	recs, err := s.Store.Records().Publish(ctx, b)
+	var recs []*exchange.Record
+	digest := sm.Sum([]byte(b.Evidence))
+	idx, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		var err error
+		if recs, err = s.Store.Records().Publish(ctx, b); err != nil {
+			return ledger.Record{}, err
+		}
+		if res.PublishedAt.IsZero() {
+			if err := s.Store.Catalog().MarkPublished(ctx, res.Code, now); err != nil {
+				return ledger.Record{}, err
+			}
+		}
+		return ledger.Record{Kind: ledger.KindPublish, Time: now, Department: c.Department.Code, Resource: res.Code,
+			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: digest[:], RequestID: b.ID}, nil
+	})
 	if exchange.KindOf(err) == exchange.KindAlreadyExists {
 		return s.republished(ctx, b, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if res.PublishedAt.IsZero() {
-		if err := s.Store.Catalog().MarkPublished(ctx, res.Code, now); err != nil {
-			s.Log.WarnContext(ctx, "mark resource published", slog.String("resource", res.Code), slog.String("error", err.Error()))
-		}
-	}
-	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(now)}
+	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(now), AuditReference: idx}
 	for _, r := range recs {
 		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
-	}
-	if s.Audit != nil {
-		digest := sm.Sum([]byte(b.Evidence))
-		idx, err := s.Audit.Append(ctx, ledger.Record{Kind: ledger.KindPublish, Time: now, Department: c.Department.Code, Resource: res.Code,
-			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: digest[:], RequestID: b.ID})
-		if err != nil {
-			// The batch is durable; a missing audit record is an operator alarm.
-			s.Log.ErrorContext(ctx, "audit append failed for a publish", slog.String("batch", b.ID), slog.String("error", err.Error()))
-		} else {
-			resp.AuditReference = idx
-		}
 	}
 	return resp, nil
 }
@@ -143,8 +143,18 @@ func (s *Records) GetRecordHistory(ctx context.Context, req *exchangev1.GetRecor
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "NOT_RESOURCE_PROVIDER",
 			"only the provider of %s reads its record history; consumers pull under a granted requirement", res.Code)
 	}
-	h, err := s.Store.Records().History(ctx, res.Code, exchange.NormalizeSubject(req.GetSubject()))
+	subject := exchange.NormalizeSubject(req.GetSubject())
+	h, err := s.Store.Records().History(ctx, res.Code, subject)
 	if err != nil {
+		return nil, err
+	}
+	// A read of a person's data: audited before it is answered.
+	rec := ledger.Record{Kind: KindRecordHistory, Time: s.Now.now().UTC(), Department: c.Department.Code, Resource: res.Code,
+		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("record history: %d versions", len(h))}
+	if s.SubjectKey != nil {
+		rec.Subject = s.SubjectKey(subject)
+	}
+	if _, err := auditRecord(ctx, s.Audit, rec); err != nil {
 		return nil, err
 	}
 	resp := &exchangev1.GetRecordHistoryResponse{}
@@ -164,14 +174,14 @@ type Objections struct {
 	// resource that sets none (0: exchange.DefaultObjectionDays).
 	Calendar    exchange.WorkingDays
 	DefaultDays int
-	Audit       ledger.Log
+	Audit       *store.AuditWriter
 	SubjectKey  ledger.SubjectKeyFunc
 	Log         *slog.Logger
 	Now         Clock
 }
 
-// audit records a step of an objection.
-func (s *Objections) audit(ctx context.Context, by string, evidence string, o *exchange.Objection, at time.Time, what string) {
+// record is the audit record of a step of an objection.
+func (s *Objections) record(by string, evidence string, o *exchange.Objection, at time.Time, what string) ledger.Record {
 	rec := ledger.Record{Kind: KindObjection, Time: at, Department: by, Resource: o.Resource, DataItems: o.Items,
 		Outcome: ledger.OutcomeOK, Reason: what, RequestID: o.ID}
 	if evidence != "" {
@@ -181,7 +191,7 @@ func (s *Objections) audit(ctx context.Context, by string, evidence string, o *e
 	if s.SubjectKey != nil {
 		rec.Subject = s.SubjectKey(o.Subject)
 	}
-	appendAudit(ctx, s.Audit, s.Log, rec)
+	return rec
 }
 
 var objectionStates = map[exchange.ObjectionState]exchangev1.ObjectionState{
@@ -232,10 +242,14 @@ func (s *Objections) RaiseObjection(ctx context.Context, req *exchangev1.RaiseOb
 	if err := exchange.RaiseObjection(o, res, rec, actor(c), s.Calendar, s.DefaultDays, s.Now.now()); err != nil {
 		return nil, err
 	}
-	if err := s.Store.Objections().Raise(ctx, o); err != nil {
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Objections().Raise(ctx, o); err != nil {
+			return ledger.Record{}, err
+		}
+		return s.record(c.Department.Code, c.Evidence, o, o.RaisedAt, fmt.Sprintf("raise: record version %d; the provider answers by %s", o.RecordVersion, o.Deadline.Format(time.RFC3339))), nil
+	}); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, c.Department.Code, c.Evidence, o, o.RaisedAt, fmt.Sprintf("raise: record version %d; the provider answers by %s", o.RecordVersion, o.Deadline.Format(time.RFC3339)))
 	return &exchangev1.RaiseObjectionResponse{Objection: ObjectionToProto(o)}, nil
 }
 
@@ -250,13 +264,18 @@ func (s *Objections) Sweep(ctx context.Context) (int, error) {
 		}
 		for _, o := range due {
 			at := s.Now.now().UTC().Truncate(time.Microsecond)
-			ok, err := s.Store.Objections().Escalate(ctx, o.ID, at)
-			if err != nil {
-				return n, err
-			}
-			if ok {
+			_, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+				ok, err := s.Store.Objections().Escalate(ctx, o.ID, at)
+				if err == nil && !ok {
+					err = errNothingWritten
+				}
+				return s.record(exchange.SystemActor, "", o, at, "escalate: "+o.EscalationNote()), err
+			})
+			switch {
+			case err == nil:
 				n++
-				s.audit(ctx, exchange.SystemActor, "", o, at, "escalate: "+o.EscalationNote())
+			case !errors.Is(err, errNothingWritten):
+				return n, err
 			}
 		}
 		if len(due) < 100 {
@@ -297,6 +316,13 @@ func (s *Objections) ListObjections(ctx context.Context, req *exchangev1.ListObj
 	if err != nil {
 		return nil, err
 	}
+	if len(list) > 0 {
+		// Objections name the subjects of the records objected to: audited before answered.
+		if _, err := auditRecord(ctx, s.Audit, ledger.Record{Kind: KindObjection, Time: s.Now.now().UTC(), Department: c.Department.Code,
+			Resource: f.Resource, Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("list as %s: %d objections", listAs(req.GetAs()), len(list))}); err != nil {
+			return nil, err
+		}
+	}
 	resp := &exchangev1.ListObjectionsResponse{}
 	for _, o := range list {
 		resp.Objections = append(resp.Objections, ObjectionToProto(o))
@@ -324,13 +350,24 @@ func (s *Objections) ResolveObjection(ctx context.Context, req *exchangev1.Resol
 	if err := exchange.ResolveObjection(o, objectionStateFromProto(req.GetState()), req.GetResolution(), latest, actor(c), s.Now.now()); err != nil {
 		return nil, err
 	}
-	if err := s.Store.Objections().Resolve(ctx, o); err != nil {
-		return nil, err
-	}
 	what := "resolve: " + string(o.State)
 	if o.State == exchange.ObjectionCorrected {
 		what += fmt.Sprintf(" by record version %d", o.CorrectedVersion)
 	}
-	s.audit(ctx, c.Department.Code, c.Evidence, o, o.ResolvedAt, what)
+	if _, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Objections().Resolve(ctx, o); err != nil {
+			return ledger.Record{}, err
+		}
+		return s.record(c.Department.Code, c.Evidence, o, o.ResolvedAt, what), nil
+	}); err != nil {
+		return nil, err
+	}
 	return &exchangev1.ResolveObjectionResponse{Objection: ObjectionToProto(o)}, nil
+}
+
+func listAs(as string) string {
+	if as == "" {
+		return "consumer"
+	}
+	return as
 }

@@ -22,8 +22,9 @@ type Requirements struct {
 	exchangev1.UnimplementedRequirementServiceServer
 	Store    store.Store
 	Workflow *exchange.Workflow
-	// Audit, when set, receives one requirement.decision record per decision (C1).
-	Audit ledger.Log
+	// Audit makes each decision an audited write: one requirement.decision record per
+	// decision, committed with it (C1).
+	Audit *store.AuditWriter
 	Log   *slog.Logger
 	Now   func() time.Time
 }
@@ -70,7 +71,16 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 	if err := exchange.RequireRegistered(ctx, s.Store.Matters(), r.MatterCodes); err != nil {
 		return nil, s.refused(ctx, caller, r, err)
 	}
-	if err := s.Store.Requirements().Create(ctx, r); err != nil {
+	if _, err := auditedWriteAll(ctx, s.Audit, func(ctx context.Context) ([]ledger.Record, error) {
+		if err := s.Store.Requirements().Create(ctx, r); err != nil {
+			return nil, err
+		}
+		recs := make([]ledger.Record, len(r.Decisions))
+		for i, d := range r.Decisions {
+			recs[i] = decisionRecord(r, d)
+		}
+		return recs, nil
+	}); err != nil {
 		return nil, err
 	}
 	for _, d := range r.Decisions {
@@ -87,37 +97,50 @@ func (s *Requirements) refused(ctx context.Context, caller *Caller, r *exchange.
 		return err
 	}
 	digest := sm.Sum([]byte(caller.Evidence))
-	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: ledger.KindRequirementDecision, Time: s.now().UTC(), Department: caller.Department.Code,
+	auditRecord(ctx, s.Audit, ledger.Record{Kind: ledger.KindRequirementDecision, Time: s.now().UTC(), Department: caller.Department.Code, //nolint:errcheck // a refusal is answered even when its record fails (logged)
 		Resource: r.Resource, DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: ledger.OutcomeDenied,
 		Reason: reason + ": filing refused: " + msg, ResponseDigest: digest[:]})
 	return err
 }
 
-// logDecision logs and audits a stored decision. The decision is durable by then: a
-// failed audit append is an operator alarm, not a reason to fail the request.
-func (s *Requirements) logDecision(ctx context.Context, r *exchange.Requirement, d exchange.Decision) {
-	if s.Audit != nil {
-		outcome := ledger.OutcomeOK
-		switch r.State {
-		case exchange.ReqGranted:
-			outcome = ledger.OutcomeGranted
-		case exchange.ReqRefused:
-			outcome = ledger.OutcomeDenied
-		}
-		reason := string(d.Action) + " → " + string(r.State)
-		if !d.LegalBasis.IsZero() {
-			reason += "; legal basis: " + d.LegalBasis.Citation()
-		}
-		rec := ledger.Record{Kind: ledger.KindRequirementDecision, Time: d.At, Department: d.By, Resource: r.Resource,
-			DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: outcome, Reason: reason, RequestID: r.ID}
-		if d.Evidence != "" {
-			digest := sm.Sum([]byte(d.Evidence))
-			rec.ResponseDigest = digest[:]
-		}
-		if _, err := s.Audit.Append(ctx, rec); err != nil && s.Log != nil {
-			s.Log.ErrorContext(ctx, "audit append failed for a requirement decision", slog.String("requirement", r.ID), slog.String("error", err.Error()))
-		}
+// decisionRecord is the audit record of a decision on r.
+func decisionRecord(r *exchange.Requirement, d exchange.Decision) ledger.Record {
+	outcome := ledger.OutcomeOK
+	switch r.State {
+	case exchange.ReqGranted:
+		outcome = ledger.OutcomeGranted
+	case exchange.ReqRefused:
+		outcome = ledger.OutcomeDenied
 	}
+	reason := string(d.Action) + " → " + string(r.State)
+	if !d.LegalBasis.IsZero() {
+		reason += "; legal basis: " + d.LegalBasis.Citation()
+	}
+	rec := ledger.Record{Kind: ledger.KindRequirementDecision, Time: d.At, Department: d.By, Resource: r.Resource,
+		DataItems: r.Items, Matter: strings.Join(r.MatterCodes, ","), Outcome: outcome, Reason: reason, RequestID: r.ID}
+	if d.Evidence != "" {
+		digest := sm.Sum([]byte(d.Evidence))
+		rec.ResponseDigest = digest[:]
+	}
+	return rec
+}
+
+// decide stores decision d on r (moving it from state from) as an audited write.
+func (s *Requirements) decide(ctx context.Context, r *exchange.Requirement, from exchange.RequirementState, d exchange.Decision) error {
+	_, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
+			return ledger.Record{}, err
+		}
+		return decisionRecord(r, d), nil
+	})
+	if err == nil {
+		s.logDecision(ctx, r, d)
+	}
+	return err
+}
+
+// logDecision logs a stored decision.
+func (s *Requirements) logDecision(ctx context.Context, r *exchange.Requirement, d exchange.Decision) {
 	if s.Log != nil {
 		s.Log.InfoContext(ctx, "requirement decision", slog.String("requirement", r.ID), slog.String("action", string(d.Action)),
 			slog.String("by", d.By), slog.String("state", string(r.State)), slog.String("resource", r.Resource))
@@ -161,13 +184,12 @@ func (s *Requirements) escalate(ctx context.Context, r *exchange.Requirement) (b
 	if !ok {
 		return false, nil
 	}
-	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
+	if err := s.decide(ctx, r, from, d); err != nil {
 		if exchange.KindOf(err) == exchange.KindFailedPrecondition {
 			return false, nil
 		}
 		return false, err
 	}
-	s.logDecision(ctx, r, d)
 	return true, nil
 }
 
@@ -178,13 +200,12 @@ func (s *Requirements) recompute(ctx context.Context, r *exchange.Requirement) (
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
+	if err := s.decide(ctx, r, from, d); err != nil {
 		if exchange.KindOf(err) == exchange.KindFailedPrecondition {
 			return false, nil
 		}
 		return false, err
 	}
-	s.logDecision(ctx, r, d)
 	return true, nil
 }
 
@@ -373,10 +394,9 @@ func (s *Requirements) DecideRequirement(ctx context.Context, req *exchangev1.De
 			return nil, err
 		}
 	}
-	if err := s.Store.Requirements().Decide(ctx, r, from, d); err != nil {
+	if err := s.decide(ctx, r, from, d); err != nil {
 		return nil, err
 	}
-	s.logDecision(ctx, r, d)
 	return &exchangev1.DecideRequirementResponse{Requirement: RequirementToProto(r)}, nil
 }
 

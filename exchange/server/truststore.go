@@ -37,7 +37,7 @@ const (
 type TrustStore struct {
 	certsv1.UnimplementedTrustStoreServiceServer
 	Store store.Store
-	Audit ledger.Log
+	Audit *store.AuditWriter
 	Log   *slog.Logger
 	Now   func() time.Time
 	// HubRoot is the hub's root CA; HubIntermediates its issuing CAs; FileAnchors the
@@ -235,11 +235,9 @@ func (t *TrustStore) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (t *TrustStore) audit(ctx context.Context, r ledger.Record) {
-	if r.Time.IsZero() {
-		r.Time = t.now()
-	}
-	appendAudit(ctx, t.Audit, t.Log, r)
+// write is an audited write of the trust store (see Certs.write).
+func (t *TrustStore) write(ctx context.Context, do func(ctx context.Context) error, rec func() ledger.Record) error {
+	return writeAudited(ctx, t.Audit, t.now, do, rec)
 }
 
 func (t *TrustStore) proto() *certsv1.TrustStore {
@@ -282,11 +280,12 @@ func (t *TrustStore) PutTrustBundle(ctx context.Context, req *certsv1.PutTrustBu
 	}
 	sum := sm.Sum([]byte(pemText))
 	rec := &store.TrustBundle{PEM: pemText, SM3: hex.EncodeToString(sum[:]), LoadedBy: caller.Department.Code, LoadedAt: t.now().UTC(), Note: strings.TrimSpace(req.GetNote())}
-	if err := t.Store.Trust().PutBundle(ctx, rec, req.GetExpectedVersion()); err != nil {
+	if err := t.write(ctx, func(ctx context.Context) error { return t.Store.Trust().PutBundle(ctx, rec, req.GetExpectedVersion()) }, func() ledger.Record {
+		return ledger.Record{Kind: KindTrustBundle, Time: rec.LoadedAt, Department: caller.Department.Code, Resource: fmt.Sprintf("trust-bundle/v%d", rec.Version),
+			Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%d anchor(s), sm3 %s: %s", n, rec.SM3, rec.Note), ResponseDigest: sum[:]}
+	}); err != nil {
 		return nil, err
 	}
-	t.audit(ctx, ledger.Record{Kind: KindTrustBundle, Time: rec.LoadedAt, Department: caller.Department.Code, Resource: fmt.Sprintf("trust-bundle/v%d", rec.Version),
-		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%d anchor(s), sm3 %s: %s", n, rec.SM3, rec.Note), ResponseDigest: sum[:]})
 	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -326,11 +325,12 @@ func (t *TrustStore) AddCRLSource(ctx context.Context, req *certsv1.AddCRLSource
 		return nil, exchange.Wrap(exchange.KindInvalid, "CRL_SOURCE_INVALID", err, "%v", err)
 	}
 	src := &store.CRLSource{Location: loc, Note: strings.TrimSpace(req.GetNote()), AddedBy: caller.Department.Code, AddedAt: t.now().UTC()}
-	if err := t.Store.Trust().AddCRLSource(ctx, src); err != nil {
+	if err := t.write(ctx, func(ctx context.Context) error { return t.Store.Trust().AddCRLSource(ctx, src) }, func() ledger.Record {
+		return ledger.Record{Kind: KindTrustCRLSource, Time: src.AddedAt, Department: caller.Department.Code, Resource: fmt.Sprintf("crl-source/%d", src.ID),
+			Outcome: ledger.OutcomeOK, Reason: "add " + loc + ": " + src.Note}
+	}); err != nil {
 		return nil, err
 	}
-	t.audit(ctx, ledger.Record{Kind: KindTrustCRLSource, Time: src.AddedAt, Department: caller.Department.Code, Resource: fmt.Sprintf("crl-source/%d", src.ID),
-		Outcome: ledger.OutcomeOK, Reason: "add " + loc + ": " + src.Note})
 	t.refresh.Lock()
 	ferr := t.fetch(ctx, src)
 	t.refresh.Unlock()
@@ -354,11 +354,12 @@ func (t *TrustStore) RemoveCRLSource(ctx context.Context, req *certsv1.RemoveCRL
 	if err != nil {
 		return nil, err
 	}
-	if err := t.Store.Trust().RemoveCRLSource(ctx, req.GetId()); err != nil {
+	if err := t.write(ctx, func(ctx context.Context) error { return t.Store.Trust().RemoveCRLSource(ctx, req.GetId()) }, func() ledger.Record {
+		return ledger.Record{Kind: KindTrustCRLSource, Department: caller.Department.Code, Resource: fmt.Sprintf("crl-source/%d", req.GetId()),
+			Outcome: ledger.OutcomeOK, Reason: "remove: " + strings.TrimSpace(req.GetReason())}
+	}); err != nil {
 		return nil, err
 	}
-	t.audit(ctx, ledger.Record{Kind: KindTrustCRLSource, Department: caller.Department.Code, Resource: fmt.Sprintf("crl-source/%d", req.GetId()),
-		Outcome: ledger.OutcomeOK, Reason: "remove: " + strings.TrimSpace(req.GetReason())})
 	if err := t.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,9 @@ type Store interface {
 	CalendarYears() CalendarYears
 	// CertStatuses are revocations and suspensions of the certificates the hub issued (E5).
 	CertStatuses() CertStatuses
+	// Outbox keeps the audit intents of business writes, written in the same
+	// transaction as the writes (see outbox.go).
+	Outbox() Outbox
 	// LedgerStorage is the storage of the audit log named logID (see package ledger).
 	LedgerStorage(logID string) ledger.Storage
 	// Ping checks the store can serve requests (used by /readyz).

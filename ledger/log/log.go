@@ -140,10 +140,11 @@ type Log struct {
 var _ ledger.Log = (*Log)(nil)
 
 type appendReq struct {
-	ctx  context.Context
-	leaf []byte
-	hash []byte
-	res  chan appendRes
+	ctx    context.Context
+	leaf   []byte
+	hash   []byte
+	intent uint64 // outbox sequence number of an audit intent, or 0
+	res    chan appendRes
 }
 
 type appendRes struct {
@@ -307,6 +308,70 @@ func (l *Log) Append(ctx context.Context, r ledger.Record) (uint64, error) {
 	}
 }
 
+// AppendIntents appends the records of pending audit intents, in the order given, and
+// marks each intent done (intents[i] is the outbox sequence number of recs[i], non-zero)
+// in the same storage write as its leaf: an intent is appended at most once, whatever
+// crashes. The storage must be a [ledger.IntentStorage]. It returns the records' indices;
+// on error some records may have been appended (and their intents marked done), so the
+// caller re-reads the outbox. Concurrent Appends may share the writes; the intents keep
+// their relative order. Config.Attribute is not applied: an intent's record was completed
+// by its writer when the intent was made, and is appended exactly as sealed.
+func (l *Log) AppendIntents(ctx context.Context, recs []ledger.Record, intents []uint64) ([]uint64, error) {
+	if len(recs) != len(intents) {
+		return nil, fmt.Errorf("%w: %d records for %d intents", ledger.ErrInvalid, len(recs), len(intents))
+	}
+	if _, ok := l.storage.(ledger.IntentStorage); !ok {
+		return nil, fmt.Errorf("%w: the log's storage keeps no audit outbox", ledger.ErrInvalid)
+	}
+	reqs := make([]*appendReq, len(recs))
+	for i, r := range recs {
+		if intents[i] == 0 {
+			return nil, fmt.Errorf("%w: record %d has no intent", ledger.ErrInvalid, i)
+		}
+		leaf, err := r.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		reqs[i] = &appendReq{ctx: ctx, leaf: leaf, hash: l.hasher.HashLeaf(leaf), intent: intents[i], res: make(chan appendRes, 1)}
+	}
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return nil, fmt.Errorf("append: %w", ledger.ErrClosed)
+	}
+	sent := 0
+	for _, req := range reqs {
+		select {
+		case l.reqs <- req:
+			sent++
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	l.closeMu.RUnlock()
+	out := make([]uint64, len(reqs))
+	var first error
+	for i, req := range reqs[:sent] {
+		select {
+		case res := <-req.res:
+			out[i] = res.index
+			if res.err != nil && first == nil {
+				first = res.err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("append intents: gave up waiting for the commit; records may still be committed: %w", ctx.Err())
+		}
+	}
+	if first == nil && sent < len(reqs) {
+		first = fmt.Errorf("append intents: %d of %d records not written: %w", len(reqs)-sent, len(reqs), ctx.Err())
+	}
+	if first != nil {
+		return nil, first
+	}
+	return out, nil
+}
+
 func (l *Log) commitLoop() {
 	defer close(l.done)
 	timer := time.NewTimer(time.Hour)
@@ -376,8 +441,15 @@ func (l *Log) commit(batch []*appendReq) {
 		return
 	}
 	leaves := make([][]byte, len(live))
+	var intents []uint64 // nil unless the batch holds audit intents
 	for i, r := range live {
 		leaves[i] = r.leaf
+		if r.intent != 0 {
+			if intents == nil {
+				intents = make([]uint64, len(live))
+			}
+			intents[i] = r.intent
+		}
 	}
 	// Conflicts are retried until this deadline, each time after catching up with what
 	// the other writers appended.
@@ -402,7 +474,11 @@ func (l *Log) commit(batch []*appendReq) {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
-		err = l.storage.AppendLeaves(ctx, start, leaves, nodes)
+		if intents != nil {
+			err = l.storage.(ledger.IntentStorage).AppendIntentLeaves(ctx, start, leaves, nodes, intents)
+		} else {
+			err = l.storage.AppendLeaves(ctx, start, leaves, nodes)
+		}
 		if err != nil && errors.Is(err, ledger.ErrConflict) && time.Now().Before(deadline) {
 			// Another writer of the shared storage appended first and nothing of this
 			// batch was written: catch up with its tree and commit after it. A conflict

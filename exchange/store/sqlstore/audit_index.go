@@ -144,7 +144,7 @@ func (a *auditIndex) Search(ctx context.Context, q store.AuditQuery, start uint6
 	}
 	args = append(args, limit)
 	fmt.Fprintf(&sb, " ORDER BY a.idx LIMIT $%d", len(args))
-	rows, err := a.s.db.QueryContext(ctx, sb.String(), args...) // built per call: not cached
+	rows, err := a.s.queryRaw(ctx, sb.String(), args...) // built per call: not cached
 	if err != nil {
 		return nil, ledgerErr("search audit index", err)
 	}

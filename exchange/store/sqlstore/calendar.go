@@ -60,7 +60,7 @@ func bool01(b bool) int {
 }
 
 func (c calendarYears) Publish(ctx context.Context, p calendar.Publication, expect int64) (calendar.Publication, error) {
-	tx, err := c.s.db.BeginTx(ctx, nil)
+	tx, err := c.s.begin(ctx, nil)
 	if err != nil {
 		return p, unavailable("begin calendar publication", err)
 	}

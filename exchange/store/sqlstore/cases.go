@@ -61,7 +61,7 @@ func caseNotFound(n string) error {
 	return exchange.Errorf(exchange.KindNotFound, "CASE_NOT_FOUND", "no case with number %q", n)
 }
 
-func insertCaseEvent(ctx context.Context, tx *sql.Tx, number string, e exchange.CaseEvent) error {
+func insertCaseEvent(ctx context.Context, tx *txn, number string, e exchange.CaseEvent) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO case_events (number, seq, state, by_dept, comment, at, evidence, body_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		number, e.Seq, string(e.State), e.By, e.Comment, micro(e.At), e.Evidence, e.BodyDigest)
 	return err
@@ -75,7 +75,7 @@ func (q cases) Create(ctx context.Context, c *exchange.Case) error {
 	exists := func() error {
 		return exchange.Errorf(exchange.KindAlreadyExists, "CASE_EXISTS", "case number %s is taken: a 办件编码 is unique hub-wide (一企一事一码); give this case its own number", c.Number)
 	}
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("open case", err)
 	}
@@ -182,7 +182,7 @@ func (q cases) End(ctx context.Context, number string, from exchange.CaseState, 
 	changed := func() error {
 		return exchange.Errorf(exchange.KindFailedPrecondition, "CASE_CHANGED", "case %s changed since it was read: read it again", number)
 	}
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("end case", err)
 	}
@@ -219,7 +219,7 @@ func (q cases) End(ctx context.Context, number string, from exchange.CaseState, 
 }
 
 func (q cases) AddMaterials(ctx context.Context, number string, ms []exchange.CaseMaterial) error {
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("record case materials", err)
 	}
@@ -278,7 +278,7 @@ func (q cases) List(ctx context.Context, f store.CaseFilter, after string, limit
 	}
 	args = append(args, limit)
 	query += ` ORDER BY number LIMIT $` + strconv.Itoa(len(args))
-	rows, err := q.s.db.QueryContext(ctx, query, args...) // built per call: not cached
+	rows, err := q.s.queryRaw(ctx, query, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("list cases", err)
 	}

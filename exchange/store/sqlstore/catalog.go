@@ -115,7 +115,7 @@ func (c catalog) Create(ctx context.Context, r *exchange.Resource) error {
 		return err
 	}
 	text, items := searchTexts(r)
-	tx, err := c.s.db.BeginTx(ctx, nil)
+	tx, err := c.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("create resource", err)
 	}
@@ -141,7 +141,7 @@ VALUES ($1, $2, $3, $4, $5, $6, 1, $7)`, r.Code, r.Provider, r.Name, text, items
 }
 
 func (c catalog) Update(ctx context.Context, r *exchange.Resource) error {
-	tx, err := c.s.db.BeginTx(ctx, nil)
+	tx, err := c.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("update resource", err)
 	}
@@ -164,7 +164,7 @@ func versionConflict(r *exchange.Resource) error {
 
 // updateResource stores r as the next version inside tx (compare-and-set on the version and
 // the provider; see store.Catalog.Update).
-func (s *Store) updateResource(ctx context.Context, tx *sql.Tx, r *exchange.Resource) error {
+func (s *Store) updateResource(ctx context.Context, tx *txn, r *exchange.Resource) error {
 	body, err := encodeResource(r)
 	if err != nil {
 		return err
@@ -305,7 +305,7 @@ func (c catalog) Search(ctx context.Context, f store.ResourceFilter, after strin
 	}
 	args = append(args, limit)
 	q += ` ORDER BY code LIMIT $` + strconv.Itoa(len(args))
-	rows, err := c.s.db.QueryContext(ctx, q, args...) // built per call: not cached
+	rows, err := c.s.queryRaw(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("search resources", err)
 	}

@@ -117,7 +117,7 @@ func conflict(id string, cur store.ECertStatus) error {
 		"e-certificate %s is %s: that status does not allow this change (revoked, annulled and superseded are final; read the status and try again)", id, cur)
 }
 
-func (c certs) currentStatus(ctx context.Context, tx *sql.Tx, id string) (store.ECertStatus, error) {
+func (c certs) currentStatus(ctx context.Context, tx *txn, id string) (store.ECertStatus, error) {
 	var st string
 	err := tx.QueryRowContext(ctx, `SELECT status FROM ecerts WHERE identifier = $1`, id).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -129,7 +129,7 @@ func (c certs) currentStatus(ctx context.Context, tx *sql.Tx, id string) (store.
 	return store.ECertStatus(st), nil
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, id string, ev store.ECertEvent) error {
+func addEvent(ctx context.Context, tx *txn, id string, ev store.ECertEvent) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO ecert_events (identifier, seq, status, at, reason, by_dept)
 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM ecert_events WHERE identifier = $1`,
 		id, string(ev.Status), micros(ev.At), ev.Reason, ev.By)
@@ -137,7 +137,7 @@ SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM ecert_events WHERE ide
 }
 
 // cas moves id from one status to another inside tx.
-func (c certs) cas(ctx context.Context, tx *sql.Tx, id string, from, to store.ECertStatus, ev store.ECertEvent) error {
+func (c certs) cas(ctx context.Context, tx *txn, id string, from, to store.ECertStatus, ev store.ECertEvent) error {
 	res, err := tx.ExecContext(ctx, `UPDATE ecerts SET status = $1, status_reason = $2, status_since = $3 WHERE identifier = $4 AND status = $5`,
 		string(to), ev.Reason, micros(ev.At), id, string(from))
 	if err != nil {
@@ -163,7 +163,7 @@ func (c certs) Issue(ctx context.Context, e *store.ECert, supersedes, by string)
 	if e.Identifier == "" || e.Sealed == "" || e.IssuerCode == "" || e.HolderCode == "" || e.IssuedAt.IsZero() || e.RegisteredAt.IsZero() {
 		return exchange.Errorf(exchange.KindInvalid, "ECERT_INVALID", "identifier, sealed token, issuer, holder, issue and registration times are required")
 	}
-	tx, err := c.s.db.BeginTx(ctx, nil)
+	tx, err := c.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("issue e-certificate", err)
 	}
@@ -248,7 +248,7 @@ func (c certs) ChangeStatus(ctx context.Context, id string, from, to store.ECert
 	if from.Final() {
 		return conflict(id, from)
 	}
-	tx, err := c.s.db.BeginTx(ctx, nil)
+	tx, err := c.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("change e-certificate status", err)
 	}

@@ -85,7 +85,7 @@ func (r departments) List(ctx context.Context, f store.DepartmentFilter, after s
 	}
 	args = append(args, limit)
 	q += ` ORDER BY code LIMIT $` + strconv.Itoa(len(args))
-	rows, err := r.s.db.QueryContext(ctx, q, args...) // built per call: not cached
+	rows, err := r.s.queryRaw(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("list departments", err)
 	}

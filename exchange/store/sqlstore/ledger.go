@@ -80,11 +80,16 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 		}
 		return nil
 	}
-	err := l.appendTx(ctx, start, leaves, nodes, false)
+	return l.appendLeaves(ctx, start, leaves, nodes, nil)
+}
+
+// appendLeaves writes one batch (with the audit intents it drains, if any).
+func (l *ledgerStorage) appendLeaves(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, intents []uint64) error {
+	err := l.appendTx(ctx, start, leaves, nodes, false, intents)
 	if errors.Is(err, errNodeStored) {
 		// A node of the batch is stored already (only a retried append does that): write
 		// the batch again, comparing every existing node's hash with the one given.
-		err = l.appendTx(ctx, start, leaves, nodes, true)
+		err = l.appendTx(ctx, start, leaves, nodes, true, intents)
 	}
 	if err == nil {
 		// The audit index (C4) follows the leaves in its own, larger transactions.
@@ -98,8 +103,9 @@ var errNodeStored = errors.New("a node of the batch is stored already")
 
 // appendTx writes one batch in one transaction. Without compare the nodes go in with a
 // plain multi-row insert (a node already stored fails it with errNodeStored); with compare
-// each node already stored must carry the given hash.
-func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, compare bool) error {
+// each node already stored must carry the given hash. intents, if set, are the audit
+// intents the leaves record (see AppendIntentLeaves).
+func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, compare bool, intents []uint64) error {
 	tx, err := l.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ledgerErr("begin append", err)
@@ -131,6 +137,9 @@ func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]b
 			}
 			return ledgerErr("append leaves", err)
 		}
+	}
+	if err := l.markIntents(ctx, tx, start, intents); err != nil {
+		return err
 	}
 	if compare {
 		err = l.putNodes(ctx, tx, nodes)

@@ -45,7 +45,7 @@ func (m matters) Put(ctx context.Context, mt *exchange.Matter) error {
 		return exchange.Errorf(exchange.KindFailedPrecondition, "MATTER_VERSION_CONFLICT",
 			"matter %s changed since it was read: read the current version and apply the change again", mt.Code)
 	}
-	tx, err := m.s.db.BeginTx(ctx, nil)
+	tx, err := m.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("put matter", err)
 	}
@@ -125,7 +125,7 @@ func (m matters) List(ctx context.Context, department, after string, limit int) 
 	if department != "" {
 		q, args = `SELECT body FROM matters WHERE code > $1 AND department = $2 ORDER BY code LIMIT $3`, []any{after, department, limit}
 	}
-	rows, err := m.s.db.QueryContext(ctx, q, args...) // built per call: not cached
+	rows, err := m.s.queryRaw(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("list matters", err)
 	}

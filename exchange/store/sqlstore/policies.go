@@ -50,7 +50,7 @@ func policyVersion(ctx context.Context, q rowQuerier) (int64, error) {
 }
 
 func (p policies) Version(ctx context.Context) (int64, error) {
-	v, err := policyVersion(ctx, p.s.db)
+	v, err := policyVersion(ctx, p.s.conn(ctx))
 	if err != nil {
 		return 0, unavailable("policy version", err)
 	}
@@ -62,7 +62,7 @@ func (p policies) Rules(ctx context.Context) ([]policy.Rule, int64, error) {
 	if p.s.d.Name != "sqlite" { // one SQLite read transaction is a snapshot already
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	tx, err := p.s.db.BeginTx(ctx, opts)
+	tx, err := p.s.begin(ctx, opts)
 	if err != nil {
 		return nil, 0, unavailable("read policy", err)
 	}
@@ -113,7 +113,7 @@ func (p policies) Apply(ctx context.Context, c policy.Change, expect int64) (pol
 			return c, exchange.Errorf(exchange.KindInvalid, "POLICY_RULE_INVALID", "rule %q: type must be p or g", r.String())
 		}
 	}
-	tx, err := p.s.db.BeginTx(ctx, nil)
+	tx, err := p.s.begin(ctx, nil)
 	if err != nil {
 		return c, unavailable("begin policy change", err)
 	}

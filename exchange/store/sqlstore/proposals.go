@@ -62,7 +62,7 @@ func proposalNotFound(id string) error {
 	return exchange.Errorf(exchange.KindNotFound, "PROPOSAL_NOT_FOUND", "no catalogue change proposal %q", id)
 }
 
-func insertProposalDecision(ctx context.Context, tx *sql.Tx, id string, d exchange.ProposalDecision) error {
+func insertProposalDecision(ctx context.Context, tx *txn, id string, d exchange.ProposalDecision) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO catalog_proposal_decisions (proposal, seq, action, by_dept, comment, at, evidence, body_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		id, d.Seq, string(d.Action), d.By, d.Comment, micro(d.At), d.Evidence, d.BodyDigest)
 	return err
@@ -78,7 +78,7 @@ func (q proposals) Create(ctx context.Context, p *exchange.CatalogProposal, noti
 	if err != nil {
 		return err
 	}
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("create proposal", err)
 	}
@@ -190,7 +190,7 @@ func (q proposals) Decide(ctx context.Context, p *exchange.CatalogProposal, from
 	if err != nil {
 		return err
 	}
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("decide proposal", err)
 	}
@@ -253,7 +253,7 @@ func (q proposals) List(ctx context.Context, f store.ProposalFilter, limit int) 
 	add("state", string(f.State))
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT $%d`, len(args))
-	rows, err := q.s.db.QueryContext(ctx, query, args...) // built per call: not cached
+	rows, err := q.s.queryRaw(ctx, query, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable("list proposals", err)
 	}

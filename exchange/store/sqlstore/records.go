@@ -76,7 +76,7 @@ func (s *Store) Objections() store.Objections { return objections{s} }
 type records struct{ s *Store }
 
 func (r records) Publish(ctx context.Context, b *exchange.Batch) ([]*exchange.Record, error) {
-	tx, err := r.s.db.BeginTx(ctx, nil)
+	tx, err := r.s.begin(ctx, nil)
 	if err != nil {
 		return nil, unavailable("begin publish", err)
 	}
@@ -257,7 +257,7 @@ func (r records) BatchRecords(ctx context.Context, id string) ([]*exchange.Recor
 }
 
 func (r records) Heartbeat(ctx context.Context, resource string, at time.Time) error {
-	return touchLiveness(ctx, r.s.db, resource, at.UnixMicro())
+	return touchLiveness(ctx, r.s.conn(ctx), resource, at.UnixMicro())
 }
 
 func (r records) LastUpdates(ctx context.Context) (map[string]time.Time, error) {
@@ -351,7 +351,7 @@ func (o objections) Get(ctx context.Context, id string) (*exchange.Objection, er
 }
 
 func (o objections) scan(ctx context.Context, op, q string, args ...any) ([]*exchange.Objection, error) {
-	rows, err := o.s.db.QueryContext(ctx, q, args...) // built per call: not cached
+	rows, err := o.s.queryRaw(ctx, q, args...) // built per call: not cached
 	if err != nil {
 		return nil, unavailable(op, err)
 	}

@@ -88,7 +88,7 @@ func requirementNotFound(id string) error {
 	return exchange.Errorf(exchange.KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement with id %q", id)
 }
 
-func insertDecision(ctx context.Context, tx *sql.Tx, id string, d exchange.Decision) error {
+func insertDecision(ctx context.Context, tx *txn, id string, d exchange.Decision) error {
 	basis, err := encodeBasis(d.LegalBasis)
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func decodeBasis(s string) exchange.LegalBasis {
 
 // appendNotice appends a system notice to a requirement's history inside tx, leaving its
 // state as it is; a requirement that no longer exists is skipped.
-func appendNotice(ctx context.Context, tx *sql.Tx, id, comment string, at time.Time) error {
+func appendNotice(ctx context.Context, tx *txn, id, comment string, at time.Time) error {
 	var seq int
 	err := tx.QueryRowContext(ctx, `UPDATE requirements SET decisions = decisions + 1, updated_at = $1 WHERE id = $2 RETURNING decisions`,
 		micro(at), id).Scan(&seq)
@@ -147,7 +147,7 @@ func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error
 	exists := func() error {
 		return exchange.Errorf(exchange.KindAlreadyExists, "REQUIREMENT_EXISTS", "requirement %s already exists", r.ID)
 	}
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("create requirement", err)
 	}
@@ -251,7 +251,7 @@ func (q requirements) Decide(ctx context.Context, r *exchange.Requirement, from 
 	if d.Seq < 1 {
 		return exchange.Errorf(exchange.KindInvalid, "DECISION_SEQ_INVALID", "decision seq must be at least 1")
 	}
-	tx, err := q.s.db.BeginTx(ctx, nil)
+	tx, err := q.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("decide requirement", err)
 	}
@@ -291,7 +291,7 @@ WHERE id = $9 AND state = $10 AND decisions = $11`,
 }
 
 func (q requirements) scanList(ctx context.Context, op, query string, args ...any) ([]*exchange.Requirement, error) {
-	rows, err := q.s.db.QueryContext(ctx, query, args...) // built per call (List): not cached
+	rows, err := q.s.queryRaw(ctx, query, args...) // built per call (List): not cached
 	if err != nil {
 		return nil, unavailable(op, err)
 	}

@@ -68,6 +68,9 @@ func (c *stmtCache) close() {
 
 // queryRow runs a single-row query outside a transaction through the statement cache.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if tx := s.outerTx(ctx); tx != nil {
+		return tx.QueryRowContext(ctx, q, args...)
+	}
 	if st := s.stmts.stmt(ctx, s.db, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -81,6 +84,9 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 // queryOn runs a query on the pool db through the statement cache.
 func (s *Store) queryOn(ctx context.Context, db *sql.DB, q string, args ...any) (*sql.Rows, error) {
+	if tx := s.outerTx(ctx); tx != nil { // inside an audited write, whichever pool was asked
+		return tx.QueryContext(ctx, q, args...)
+	}
 	if st := s.stmts.stmt(ctx, db, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -94,6 +100,9 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 
 // execOn runs a statement on the pool db through the statement cache.
 func (s *Store) execOn(ctx context.Context, db *sql.DB, q string, args ...any) (sql.Result, error) {
+	if tx := s.outerTx(ctx); tx != nil { // inside an audited write, whichever pool was asked
+		return tx.ExecContext(ctx, q, args...)
+	}
 	if st := s.stmts.stmt(ctx, db, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}

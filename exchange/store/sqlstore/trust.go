@@ -80,7 +80,7 @@ func queryAll[T any](ctx context.Context, s *Store, what string, scan func(inter
 func (s *Store) Trust() store.Trust { return trustStore{s} }
 
 func (t trustStore) PutBundle(ctx context.Context, b *store.TrustBundle, expected int64) error {
-	tx, err := t.s.db.BeginTx(ctx, nil)
+	tx, err := t.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("put trust bundle", err)
 	}

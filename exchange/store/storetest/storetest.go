@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("SealedDocuments", func(t *testing.T) { testSealedDocuments(t, newStore(t)) })
 	t.Run("CalendarYears", func(t *testing.T) { testCalendarYears(t, newStore(t)) })
 	t.Run("RequirementProvisional", func(t *testing.T) { testRequirementProvisional(t, newStore(t)) })
+	t.Run("OutboxAtomic", func(t *testing.T) { testOutboxAtomic(t, newStore(t)) })
+	t.Run("OutboxDrain", func(t *testing.T) { testOutboxDrain(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
 		t.Cleanup(func() { s.Close() })

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
@@ -31,6 +34,9 @@ type Audit struct {
 	SubjectKey ledger.SubjectKeyFunc
 	// Index is the query index of the log's records (C4); nil if the store has none.
 	Index store.AuditIndex
+	// Writer is the one path of audited business writes: the write and its sealed audit
+	// intent in one transaction, the record in the log before the answer (store.AuditWriter).
+	Writer *store.AuditWriter
 }
 
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject
@@ -102,6 +108,11 @@ func (h *Hub) openAudit(ctx context.Context) error {
 		h.Audit = nil
 		return errors.Join(err, cerr)
 	}
+	if err := h.openOutbox(ctx); err != nil {
+		cerr := h.closeAudit()
+		h.Audit = nil
+		return errors.Join(err, cerr)
+	}
 	// The index is derived from the leaves; a database from before it existed gains it here.
 	if st, ok := h.Store.(interface{ AuditIndex(string) store.AuditIndex }); ok {
 		h.Audit.Index = st.AuditIndex(cfg.AuditLogID)
@@ -116,6 +127,55 @@ func (h *Hub) openAudit(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// openOutbox sets up the audited-write path and, before the hub serves, appends the audit
+// records of writes that committed without them reaching the log (a crash between the
+// two, or a log that was unavailable): each exactly once.
+func (h *Hub) openOutbox(ctx context.Context) error {
+	keyPath := filepath.Join(h.Config.DataDir, "ca", "outbox-key")
+	// Kept like the subject key (encrypted at rest with ca_password_file, when set); every
+	// replica sharing the database uses the same file.
+	key, err := h.Keys.Secret(keyPath, 32)
+	if err != nil {
+		return fmt.Errorf("audit outbox key: %w", err)
+	}
+	w := &store.AuditWriter{Outbox: h.Store.Outbox(), Log: h.Audit.Log, LogID: h.Audit.LogID, Key: key, Hash: sm.NewSM3, Logger: h.Log, Now: h.now,
+		Attribute: server.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute}
+	n, err := w.Drain(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("append the pending audit records of committed writes (audit outbox of %s): %w", h.Audit.LogID, err)
+	}
+	if n > 0 {
+		h.Log.WarnContext(ctx, "appended the audit records of writes committed before the last stop", slog.Int("records", n))
+		h.step("audit outbox: appended %d record(s) of writes committed before the last stop", n)
+	}
+	if t := w.Tampered(); t > 0 {
+		h.Log.ErrorContext(ctx, "audit outbox holds intents that fail their seal (edited in the database); they were not appended", slog.Int64("intents", t))
+	}
+	h.Audit.Writer = w
+	return nil
+}
+
+// registerOutboxMetrics exports the audit outbox's state: intents waiting for the log
+// (normally 0 between writes) and intents that failed their seal since start.
+func (h *Hub) registerOutboxMetrics(reg *prometheus.Registry) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_outbox_pending",
+			Help: "Audit intents of committed writes not yet in the audit log (up to 1000 counted); stays above 0 only while the log cannot take records."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				p, err := h.Store.Outbox().Pending(ctx, h.Audit.LogID, 0, 1000)
+				if err != nil {
+					return -1
+				}
+				return float64(len(p))
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_outbox_tampered",
+			Help: "Pending audit intents that failed their seal (edited in the database) since start; they are not appended. Anything above 0 is an incident."},
+			func() float64 { return float64(h.Audit.Writer.Tampered()) }),
+	)
 }
 
 // checkLogAgainstCheckpoints refuses a log that is not an extension of the latest head

@@ -102,12 +102,12 @@ func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *serv
 		keyID = h.Audit.Signer.KeyID()
 	}
 	inter := []*smx509.Certificate{h.CA.Issuing.Cert}
-	h.Trust = &server.TrustStore{Store: h.Store, Audit: h.Audit.Log, Index: h.Audit.Index, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
+	h.Trust = &server.TrustStore{Store: h.Store, Audit: h.Audit.Writer, Index: h.Audit.Index, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
 	if err := h.Trust.Reload(context.Background()); err != nil {
 		return nil, nil, nil, fmt.Errorf("trust store: %w", err)
 	}
 	v, e, s := server.NewCerts(&server.Certs{
-		Store: h.Store, Audit: h.Audit.Log, Log: h.Log, Now: h.now,
+		Store: h.Store, Audit: h.Audit.Writer, Log: h.Log, Now: h.now,
 		Trust: h.Trust, Intermediates: inter, TSA: h.Config.Verify.TSAURL, Gate: verify.NewGate(h.Config.Verify.MaxConcurrent),
 		HubKey: h.SigningKey, HubKeyID: keyID, Maker: maker,
 	})

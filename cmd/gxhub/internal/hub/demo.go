@@ -11,6 +11,8 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/sdk/identity"
 )
 
@@ -93,11 +95,16 @@ func (h *Hub) SeedDemo(ctx context.Context, hubURL string) ([]string, error) {
 		if err := id.Save(dir, nil); err != nil {
 			return nil, fmt.Errorf("write demo identity %s: %w", dir, err)
 		}
+		digest := sm.Sum(der)
+		rec := ledger.Record{Kind: server.KindDepartmentRegister, Time: now, Resource: code, Reason: "demo department: certificate " + serial, ResponseDigest: digest[:]}
 		if getErr == nil {
-			err = h.Store.Departments().UpdateCertificate(ctx, code, der, serial)
+			rec.Reason = "demo department: new key, certificate " + serial
+			err = h.seedWrite(ctx, rec, func(ctx context.Context) error {
+				return h.Store.Departments().UpdateCertificate(ctx, code, der, serial)
+			})
 			h.Auth.Forget(code)
 		} else {
-			err = h.Store.Departments().Create(ctx, d)
+			err = h.seedWrite(ctx, rec, func(ctx context.Context) error { return h.Store.Departments().Create(ctx, d) })
 		}
 		if err != nil {
 			return nil, fmt.Errorf("register demo department %s: %w", dd.Name, err)
@@ -197,13 +204,18 @@ func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("demo resource %s: %w", r.Code, err)
 		}
-		if err := h.Store.Catalog().Create(ctx, &r); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		err := h.seedWrite(ctx, ledger.Record{Kind: server.KindCatalogChange, Time: now, Resource: r.Code, Reason: "demo resource: register v1", RequestID: r.Code + "@v1"},
+			func(ctx context.Context) error {
+				if err := h.Store.Catalog().Create(ctx, &r); err != nil {
+					return err
+				}
+				if dr.published {
+					return h.Store.Catalog().MarkPublished(ctx, r.Code, now)
+				}
+				return nil
+			})
+		if err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 			return fmt.Errorf("demo resource %s: %w", r.Code, err)
-		}
-		if dr.published {
-			if err := h.Store.Catalog().MarkPublished(ctx, r.Code, now); err != nil {
-				return err
-			}
 		}
 	}
 	if err := h.seedDemoRecords(ctx, codes, now); err != nil {
@@ -214,7 +226,8 @@ func (h *Hub) SeedDemoCatalog(ctx context.Context) error {
 		if err := m.Validate(); err != nil {
 			return fmt.Errorf("demo matter %s: %w", m.Code, err)
 		}
-		if err := h.Store.Matters().Put(ctx, m); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		if err := h.seedWrite(ctx, ledger.Record{Kind: server.KindMatterChange, Time: now, Matter: m.Code, Reason: "demo matter v1: " + m.Name, RequestID: m.Code + "@v1"},
+			func(ctx context.Context) error { return h.Store.Matters().Put(ctx, m) }); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 			return fmt.Errorf("demo matter %s: %w", m.Code, err)
 		}
 	}
@@ -302,9 +315,23 @@ func (h *Hub) seedDemoRecords(ctx context.Context, codes []string, now time.Time
 		if err := exchange.ValidateBatch(b, &r); err != nil {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
-		if _, err := h.Store.Records().Publish(ctx, b); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		if err := h.seedWrite(ctx, ledger.Record{Kind: ledger.KindPublish, Time: now, Resource: r.Code, Reason: fmt.Sprintf("demo batch %s: %d changes", b.ID, len(changes)), RequestID: b.ID},
+			func(ctx context.Context) error { _, err := h.Store.Records().Publish(ctx, b); return err }); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
 	}
 	return nil
+}
+
+// seedWrite makes a demo write as an audited write of the hub itself: the demo's rows
+// have their audit records like every other row.
+func (h *Hub) seedWrite(ctx context.Context, rec ledger.Record, fn func(ctx context.Context) error) error {
+	rec.Department, rec.Outcome = exchange.SystemActor, ledger.OutcomeOK
+	_, err := h.Audit.Writer.Write(ctx, func(ctx context.Context) (ledger.Record, error) {
+		if err := fn(ctx); err != nil {
+			return ledger.Record{}, err
+		}
+		return rec, nil
+	})
+	return err
 }

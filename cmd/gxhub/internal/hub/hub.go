@@ -189,10 +189,11 @@ func (h *Hub) build(tlsDir string) error {
 	h.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(h.metrics)
 
-	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Log, Log: log, Now: h.now}
-	cal := &server.Calendar{Live: h.Calendar, Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	admin := &server.Admin{Store: h.Store, Issuer: h.CA, Auth: h.Auth, Audit: h.Audit.Writer, Log: log, Now: h.now}
+	cal := &server.Calendar{Live: h.Calendar, Store: h.Store, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	h.registerCalendarMetrics(h.metrics)
 	h.registerCertificateMetrics(h.metrics)
+	h.registerOutboxMetrics(h.metrics)
 	trust := &server.Trust{RootPEM: h.CA.RootPEM(), IssuingPEM: []string{h.CA.IssuingPEM()}}
 	if b, err := os.ReadFile(TLSFiles{Dir: tlsDir}.CACert()); err == nil {
 		trust.TLSCAPEM = string(b)
@@ -217,19 +218,19 @@ func (h *Hub) build(tlsDir string) error {
 	}
 	h.Decider = casbinpolicy.New(h.Store.Policies())
 	h.Auth.Roles = h.Decider // operators' roles are the policy's g rules (D1)
-	operators := &server.Operators{Store: h.Store, Issuer: h.CA, Decider: h.Decider, Audit: h.Audit.Log, Log: log, Now: h.now}
+	operators := &server.Operators{Store: h.Store, Issuer: h.CA, Decider: h.Decider, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	adminv1.RegisterOperatorServiceServer(h.grpc, operators)
 	evidence := &server.EvidenceService{Log: h.Audit.Log, Evidence: h.Store.Evidence(), CAChainPEM: h.CA.ChainPEM()}
 	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
-	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	records := &server.Records{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
-		Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+		Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	objections := h.Objections
-	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Log: log, Now: h.now}
-	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
+	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Audit: h.Audit.Writer, Log: log, Now: h.now}
+	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Writer, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
 	exchangev1.RegisterRecordServiceServer(h.grpc, records)
 	exchangev1.RegisterObjectionServiceServer(h.grpc, objections)
@@ -251,16 +252,16 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	catalog := &server.Catalog{Store: h.Store, Changes: &exchange.ChangeControl{Calendar: h.Calendar, Days: h.Config.Deadlines.ProposalDays},
-		Audit: h.Audit.Log, Log: log, Now: h.now}
+		Audit: h.Audit.Writer, Log: log, Now: h.now}
 	h.Requirements = &server.Requirements{Store: h.Store, Workflow: &exchange.Workflow{Calendar: h.Calendar, Deadlines: h.deadlines},
-		Audit: h.Audit.Log, Log: log, Now: h.now}
+		Audit: h.Audit.Writer, Log: log, Now: h.now}
 	cal.Requirements = h.Requirements // a publication recomputes provisional deadlines
 	// Cases and matters (A7, A8): the registry, exemptions checked against the e-certificate
 	// registry, and collection for a case through the same pull use case.
-	cases := &server.Cases{Store: h.Store, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+	cases := &server.Cases{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	exemptions := &exchange.ExemptionFinder{Matters: h.Store.Matters(), Catalog: h.Store.Catalog(), Requirements: server.ConsumerRequirements{Store: h.Store}, ECerts: ecertSvc}
-	matters := &server.Matters{Store: h.Store, Exemptions: exemptions, Signer: signer, Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now,
-		Collector: &exchange.Collector{Cases: h.Store.Cases(), Materials: h.Store.Cases(), Exemptions: exemptions, Puller: h.Puller, Now: h.now}}
+	matters := &server.Matters{Store: h.Store, Exemptions: exemptions, Signer: signer, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now,
+		Collector: &exchange.Collector{Cases: h.Store.Cases(), Materials: server.AuditedMaterials{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Now: h.now}, Exemptions: exemptions, Puller: h.Puller, Now: h.now}}
 	exchangev1.RegisterCatalogServiceServer(h.grpc, catalog)
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
@@ -467,6 +468,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go h.purgeNonces(bg)
+	go h.Audit.Writer.Run(bg, time.Second)
 	go h.sweepRequirements(bg)
 	go h.Trust.Run(bg, h.Config.Verify.CRLRefresh)
 	go h.watchCalendar(bg)

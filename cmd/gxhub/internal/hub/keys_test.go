@@ -19,7 +19,7 @@ import (
 // hubKeyFiles are every private key and secret a hub keeps under DATA_DIR.
 var hubKeyFiles = []string{
 	"ca/root/key.pem", "ca/issuing/key.pem", "ca/hub-signing-key.pem", "ca/sealmaker/key.pem",
-	"ca/subject-key", "tls/ca-key.pem", "tls/server-key.pem",
+	"ca/subject-key", "ca/outbox-key", "tls/ca-key.pem", "tls/server-key.pem",
 }
 
 // TestKeysAtRest: a hub started without a password warns and keeps its keys in plaintext;
