@@ -53,6 +53,9 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 	if err != nil {
 		return nil, err
 	}
+	if len(p.GetLeaf()) == 0 {
+		return nil, fmt.Errorf("the hub proved audit record %d without its leaf: a record's contents are for auditors and the department that acted in it; ask one of them for the receipt", index)
+	}
 	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), server.HeadFromProto(p.GetHead())
 	return r, nil
 }

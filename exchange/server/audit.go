@@ -140,9 +140,19 @@ func (a *Audit) GetAnchor(ctx context.Context, req *auditv1.GetAnchorRequest) (*
 	return AnchorToProto(b), nil
 }
 
-// GetInclusionProof returns a record's audit path to a signed head.
+// mayReadRecord is the one rule for reading an audit record's contents (its leaf, through
+// any route): auditors read every record, a department the records it acted in. Everyone
+// else gets hashes only.
+func mayReadRecord(c *Caller, r ledger.Record) bool {
+	return c.Department.HasRole(exchange.RoleAuditor) || r.Department == c.Department.Code
+}
+
+// GetInclusionProof returns a record's audit path to a signed head. The leaf is in the
+// answer only for those who may read the record (mayReadRecord); anyone else signed gets the
+// path and the head, which prove a leaf they already hold.
 func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusionProofRequest) (*auditv1.InclusionProof, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	c, err := RequireCaller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	h, err := a.head(ctx, req.GetTreeSize())
@@ -161,7 +171,11 @@ func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusion
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	return &auditv1.InclusionProof{Index: req.GetIndex(), Leaf: e.Leaf, Hashes: p, Head: HeadToProto(h)}, nil
+	out := &auditv1.InclusionProof{Index: req.GetIndex(), Hashes: p, Head: HeadToProto(h)}
+	if mayReadRecord(c, e.Record) {
+		out.Leaf = e.Leaf
+	}
+	return out, nil
 }
 
 // GetRecord returns a record to an auditor or to the department that acted in it.
@@ -174,7 +188,7 @@ func (a *Audit) GetRecord(ctx context.Context, req *auditv1.GetRecordRequest) (*
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	if !c.Department.HasRole(exchange.RoleAuditor) && e.Record.Department != c.Department.Code {
+	if !mayReadRecord(c, e.Record) {
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "AUDITOR_REQUIRED",
 			"audit record %d is readable by auditors and by the department that acted in it, not by %s", req.GetIndex(), c.Department.Code)
 	}
