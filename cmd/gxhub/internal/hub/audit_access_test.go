@@ -21,8 +21,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -213,4 +213,3 @@ func TestAuditRoutesKeepOtherDepartmentsLeaves(t *testing.T) {
 		}
 	})
 }
-
