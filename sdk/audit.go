@@ -141,6 +141,9 @@ func (c *Client) SearchAuditRecords(ctx context.Context, req *auditv1.SearchReco
 // decoded fields must be exactly those of its canonical leaf. Prove the leaf itself with
 // AuditReceipt(ctx, r.Index) and VerifyAuditReceipt.
 func VerifySearchResult(r *auditv1.AuditRecord) (ledger.Record, error) {
+	if r.GetTampered() {
+		return ledger.Record{}, fmt.Errorf("record %d: the hub reports it tampered: its stored leaf no longer matches the log's tree", r.GetIndex())
+	}
 	var rec ledger.Record
 	if err := rec.UnmarshalBinary(r.GetLeaf()); err != nil {
 		return ledger.Record{}, fmt.Errorf("record %d: leaf does not decode: %w", r.GetIndex(), err)

@@ -45,6 +45,14 @@ type Audit struct {
 	Calendar exchange.WorkingTimer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Tampering receives the records found not to match the log's tree; they are answered
+	// AUDIT_RECORD_TAMPERED (GetRecord, GetInclusionProof) or flagged (SearchRecords).
+	Tampering *Tampering
+}
+
+// LeafChecker compares leaves with their stored leaf hashes (ledger/log.Log.CheckLeaves).
+type LeafChecker interface {
+	CheckLeaves(ctx context.Context, entries []ledger.Entry) ([]uint64, error)
 }
 
 // ledgerErr maps ledger sentinels to domain errors.
@@ -165,7 +173,7 @@ func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusion
 	}
 	e, err := a.Log.GetRecord(ctx, req.GetIndex())
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, a.verified(ctx, req.GetIndex(), err)
 	}
 	p, err := a.Log.InclusionProof(ctx, req.GetIndex(), h.Size)
 	if err != nil {
@@ -186,7 +194,7 @@ func (a *Audit) GetRecord(ctx context.Context, req *auditv1.GetRecordRequest) (*
 	}
 	e, err := a.Log.GetRecord(ctx, req.GetIndex())
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, a.verified(ctx, req.GetIndex(), err)
 	}
 	if !mayReadRecord(c, e.Record) {
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "AUDITOR_REQUIRED",
@@ -339,8 +347,18 @@ func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsReq
 		return nil, err
 	}
 	resp := &auditv1.SearchRecordsResponse{NextPageToken: next, LogSize: a.Log.Size()}
-	for _, e := range es {
-		resp.Records = append(resp.Records, RecordToProto(ledger.Entry{Index: e.Index, Leaf: e.Leaf, Record: e.Record}))
+	entries := make([]ledger.Entry, len(es))
+	for i, e := range es {
+		entries[i] = ledger.Entry{Index: e.Index, Leaf: e.Leaf, Record: e.Record}
+	}
+	tampered, err := a.tampered(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		r := RecordToProto(e)
+		r.Tampered = tampered[e.Index]
+		resp.Records = append(resp.Records, r)
 	}
 	return resp, nil
 }

@@ -201,6 +201,11 @@ func (h *Hub) build(tlsDir string) error {
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
 	h.wireAuditQueries(audit)
+	h.Audit.Tampering = &server.Tampering{Log: log, Audit: h.Audit.Log, Now: h.now}
+	audit.Tampering = h.Audit.Tampering
+	h.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_tampered_records",
+		Help: "Audit records found not to match the log's tree (altered in the database after they were logged) since this process started; /readyz lists them."},
+		func() float64 { return float64(h.Audit.Tampering.Count()) }))
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
 	// Data exchange: pulls (A3, A6), publishing and objections (A4), freshness (A5), policy (D1–D3).
 	if err := casbinpolicy.Seed(context.Background(), h.Store.Policies(), h.now()); err != nil {
@@ -327,7 +332,7 @@ func (h *Hub) build(tlsDir string) error {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx)))
+		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx) + h.Audit.Tampering.Readiness()))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {

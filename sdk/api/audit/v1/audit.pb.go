@@ -775,7 +775,13 @@ type AuditRecord struct {
 	// SM3 of the response sent, if any.
 	ResponseDigest []byte `protobuf:"bytes,14,opt,name=response_digest,json=responseDigest,proto3" json:"response_digest,omitempty"`
 	// Request correlation id.
-	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Set in search results when the stored record does not match its leaf hash in the log's
+	// tree: it was altered in the hub's database after it was logged, and the fields above are
+	// what the database holds now, not what was logged (reported to the operator, listed in
+	// /readyz, counted by gxhub_audit_tampered_records). GetRecord answers such a record
+	// AUDIT_RECORD_TAMPERED instead.
+	Tampered      bool `protobuf:"varint,16,opt,name=tampered,proto3" json:"tampered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -913,6 +919,13 @@ func (x *AuditRecord) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *AuditRecord) GetTampered() bool {
+	if x != nil {
+		return x.Tampered
+	}
+	return false
 }
 
 // SearchRecordsRequest filters audit records; every field set must match.
@@ -1779,7 +1792,7 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x06hashes\x18\x03 \x03(\fR\x06hashes\x122\n" +
 	"\x04head\x18\x04 \x01(\v2\x1e.gxhub.audit.v1.SignedTreeHeadR\x04head\"(\n" +
 	"\x10GetRecordRequest\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"\xc6\x03\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"\xe2\x03\n" +
 	"\vAuditRecord\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04leaf\x18\x02 \x01(\fR\x04leaf\x12\x12\n" +
@@ -1802,7 +1815,8 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12'\n" +
 	"\x0fresponse_digest\x18\x0e \x01(\fR\x0eresponseDigest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x0f \x01(\tR\trequestId\"\xd0\x03\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\x12\x1a\n" +
+	"\btampered\x18\x10 \x01(\bR\btampered\"\xd0\x03\n" +
 	"\x14SearchRecordsRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1f\n" +
 	"\vsubject_key\x18\x02 \x01(\tR\n" +
