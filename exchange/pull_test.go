@@ -101,6 +101,15 @@ func (m *memPorts) SignPull(_ context.Context, r *exchange.PullResult) (exchange
 	return exchange.SignedPull{Payload: payload, Signature: []byte("sig"), Digest: d[:]}, nil
 }
 
+// Vouch stands in for the check against the publish record (exchange/server's voucher, tested
+// on a real hub): a record whose Seal has no salt was never sealed, so it is refused.
+func (m *memPorts) Vouch(_ context.Context, r *exchange.Record, _ []string) (*exchange.Vouch, error) {
+	if r.Batch == "" {
+		return nil, exchange.Errorf(exchange.KindDataLoss, exchange.ReasonDataIntegrity, "record %s has no batch", r.Subject)
+	}
+	return &exchange.Vouch{PublishRecord: 1}, nil
+}
+
 func (m *memPorts) AuditPull(_ context.Context, a exchange.PullAudit) ([]uint64, error) {
 	if m.auditErr != nil {
 		return nil, m.auditErr
@@ -156,7 +165,7 @@ func world() *memPorts {
 
 func (m *memPorts) puller() *exchange.Puller {
 	return &exchange.Puller{Requirements: reqPort{m}, Catalog: resPort{m}, Records: recPort{m}, Cases: casePort{m}, Matters: matterPort{m},
-		Freshness: m, Policy: m, Signer: m, Audit: m, Now: func() time.Time { return pullAt }}
+		Freshness: m, Policy: m, Signer: m, Voucher: m, Audit: m, Now: func() time.Time { return pullAt }}
 }
 
 func okPull() exchange.PullInput {

@@ -58,6 +58,10 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if err := exchange.ValidateBatch(b, res); err != nil {
 		return nil, err
 	}
+	root, err := SealBatch(b)
+	if err != nil {
+		return nil, err
+	}
 	recs, err := s.Store.Records().Publish(ctx, b)
 	if exchange.KindOf(err) == exchange.KindAlreadyExists {
 		return s.republished(ctx, b, err)
@@ -75,14 +79,18 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
 	}
 	if s.Audit != nil {
-		digest := sm.Sum([]byte(b.Evidence))
+		// The publish record commits to the signed request and to every version written
+		// (PublishDigest): pulls serve a version only if it still matches it.
 		idx, err := s.Audit.Append(ctx, ledger.Record{Kind: ledger.KindPublish, Time: now, Department: c.Department.Code, Resource: res.Code,
-			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: digest[:], RequestID: b.ID})
-		if err != nil {
-			// The batch is durable; a missing audit record is an operator alarm.
-			s.Log.ErrorContext(ctx, "audit append failed for a publish", slog.String("batch", b.ID), slog.String("error", err.Error()))
-		} else {
+			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: PublishDigest(EvidenceDigest(b.Evidence), root), RequestID: b.ID})
+		if err == nil {
 			resp.AuditReference = idx
+			err = s.Store.Records().SetPublishRecord(ctx, b.ID, idx)
+		}
+		if err != nil {
+			// The batch is durable; a missing audit record is an operator alarm, and its
+			// versions are not served until a publish record vouches for them.
+			s.Log.ErrorContext(ctx, "audit append failed for a publish", slog.String("batch", b.ID), slog.String("error", err.Error()))
 		}
 	}
 	return resp, nil

@@ -214,6 +214,12 @@ func (h *Hub) build(tlsDir string) error {
 	h.Decider = casbinpolicy.New(h.Store.Policies())
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
+	integrity := prometheus.NewCounter(prometheus.CounterOpts{Name: "gxhub_data_integrity_failures_total",
+		Help: "Record versions refused because the stored data no longer matches what the provider published (DATA_INTEGRITY): altered in the database."})
+	h.metrics.MustRegister(integrity)
+	if v, ok := h.Puller.Voucher.(*server.Voucher); ok {
+		v.Alarm, v.Failed = log, integrity.Inc
+	}
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
 	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
