@@ -74,7 +74,7 @@ ALTER TABLE record_batches ADD COLUMN publish_record {{int64}}
 `})
 }
 
-// recordSeal is the stored form of exchange.RecordSeal (JSON; ” when the version has none).
+// recordSeal is the stored form of exchange.RecordSeal (JSON; the empty string when the version has none).
 type recordSeal struct {
 	Salt      []byte   `json:"salt"`
 	Position  uint64   `json:"pos"`
