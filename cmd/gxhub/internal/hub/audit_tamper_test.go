@@ -39,17 +39,22 @@ func handlerGet(t *testing.T, dh *dataHub, path string) string {
 func TestTamperedAuditLeafIsReported(t *testing.T) {
 	ctx := context.Background()
 	dh := startDataHub(t, cst("2026-03-02 09:00"))
-	subjects := []string{storetest.IDNumber(41), storetest.IDNumber(42), storetest.IDNumber(43)}
+	subjects := []string{storetest.IDNumber(41), storetest.IDNumber(42), storetest.IDNumber(43), storetest.IDNumber(44)}
 	dh.publish(t, "batch-1", subjects...)
 	dh.openCase(t, "YB-T-1", matter1, subjects...)
+	dh.openCase(t, "YB-T-2", matter1, subjects...)
 	resp, err := dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-T-1", Subjects: subjects})
 	require.NoError(t, err)
 	refs := resp.GetAuditReferences()
-	require.Len(t, refs, 3)
+	require.Len(t, refs, 4)
+	// More records after: every leaf edited below has its sibling, so the edited leaf hash
+	// sits under a stored node and the other records' proofs do not use it.
+	_, err = dh.c(dh.yubei).Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-T-2", Subjects: subjects})
+	require.NoError(t, err)
 	dh.indexed(t)
 	require.Eventually(t, func() bool { // a signed head covers the pulls (inclusion proofs need one)
 		h, err := dh.c(dh.yubei).Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{})
-		return err == nil && h.GetTreeSize() > refs[2]
+		return err == nil && h.GetTreeSize() > refs[3]
 	}, 30*time.Second, 20*time.Millisecond)
 	auditor := dh.c(dh.coordinator) // holds the auditor role
 
@@ -57,7 +62,7 @@ func TestTamperedAuditLeafIsReported(t *testing.T) {
 		out := map[uint64]bool{}
 		r, err := auditor.Audit.SearchRecords(ctx, &auditv1.SearchRecordsRequest{CaseNumber: "YB-T-1", Kind: "pull"})
 		require.NoError(t, err)
-		require.Len(t, r.GetRecords(), 3)
+		require.Len(t, r.GetRecords(), 4)
 		for _, rec := range r.GetRecords() {
 			out[rec.GetIndex()] = rec.GetTampered()
 			if !rec.GetTampered() {
@@ -70,7 +75,7 @@ func TestTamperedAuditLeafIsReported(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, map[uint64]bool{refs[0]: false, refs[1]: false, refs[2]: false}, search(), "nothing is flagged before the edit")
+	require.Equal(t, map[uint64]bool{refs[0]: false, refs[1]: false, refs[2]: false, refs[3]: false}, search(), "nothing is flagged before the edit")
 	require.NotContains(t, handlerGet(t, dh, "/readyz"), "TAMPERED")
 
 	db := dh.h.Store.(interface{ DB() *sql.DB }).DB()
@@ -89,12 +94,12 @@ func TestTamperedAuditLeafIsReported(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	// refs[0] and refs[2] are never neighbours in the tree of the three pull records plus
-	// what came before, so each edit is attributed to its own record.
+	// A leaf rewritten alone, and one rewritten with its leaf hash; refs[1] is neither's
+	// sibling (the sibling of a leaf whose hash was rewritten cannot be proven either).
 	rewrite(refs[0], false)
-	rewrite(refs[2], true)
+	rewrite(refs[3], true)
 
-	for _, idx := range []uint64{refs[0], refs[2]} {
+	for _, idx := range []uint64{refs[0], refs[3]} {
 		_, err := auditor.Audit.GetRecord(ctx, &auditv1.GetRecordRequest{Index: idx})
 		require.Equal(t, codes.DataLoss, status.Code(err), "record %d: %v", idx, err)
 		require.Equal(t, "AUDIT_RECORD_TAMPERED", sdk.Reason(err), "%v", err)
@@ -107,21 +112,36 @@ func TestTamperedAuditLeafIsReported(t *testing.T) {
 
 	got := search()
 	require.True(t, got[refs[0]], "the search flags the leaf edited alone")
-	require.True(t, got[refs[2]], "the search flags the leaf edited with its leaf hash")
-
-	ready := handlerGet(t, dh, "/readyz")
-	require.Contains(t, ready, "audit log: TAMPERED: 2 record(s)")
-	require.Contains(t, ready, fmt.Sprint(refs[0]))
-	require.Contains(t, ready, fmt.Sprint(refs[2]))
-	require.Contains(t, handlerGet(t, dh, "/metrics"), "gxhub_audit_tampered_records 2")
-
-	// Each finding is appended to the log once, however often the record is read.
-	var findings []ledger.Record
-	for _, e := range dh.auditFrom(t, refs[2]+1) {
-		if e.Record.Kind == server.KindAuditTampered {
-			findings = append(findings, e.Record)
+	require.True(t, got[refs[3]], "the search flags the leaf edited with its leaf hash")
+	require.False(t, got[refs[1]])
+	flagged := 0
+	for _, f := range got {
+		if f {
+			flagged++
 		}
 	}
-	require.Len(t, findings, 2)
-	require.Equal(t, ledger.OutcomeFailed, findings[0].Outcome)
+
+	ready := handlerGet(t, dh, "/readyz")
+	require.Contains(t, ready, fmt.Sprintf("audit log: TAMPERED: %d record(s)", flagged))
+	require.Contains(t, ready, fmt.Sprint(refs[0]))
+	require.Contains(t, ready, fmt.Sprint(refs[3]))
+	require.Contains(t, handlerGet(t, dh, "/metrics"), fmt.Sprintf("gxhub_audit_tampered_records %d", flagged))
+
+	// Each finding is appended to the log once, however often the record is read.
+	// (Read from storage: the edited leaf's sibling cannot be proven, so GetRecord refuses it.)
+	found := map[string]int{}
+	size := dh.h.Audit.Log.Size()
+	leaves, err := dh.h.Audit.Storage.ReadLeaves(ctx, refs[3]+1, size-refs[3]-1)
+	require.NoError(t, err)
+	for _, leaf := range leaves {
+		var r ledger.Record
+		require.NoError(t, r.UnmarshalBinary(leaf))
+		if r.Kind == server.KindAuditTampered {
+			require.Equal(t, ledger.OutcomeFailed, r.Outcome)
+			found[r.Resource]++
+		}
+	}
+	require.Len(t, found, flagged)
+	require.Equal(t, 1, found[fmt.Sprintf("audit-record:%d", refs[0])])
+	require.Equal(t, 1, found[fmt.Sprintf("audit-record:%d", refs[3])])
 }
