@@ -305,6 +305,32 @@ func TestPullAuditFailureReturnsNothing(t *testing.T) {
 	require.Equal(t, "AUDIT_UNAVAILABLE", reason(t, err), "a refusal that cannot be audited is not answered either")
 }
 
+// TestPullRefusesUnvouchedRecords: a record the voucher does not vouch for (here: one that
+// names no batch) is not served; the pull is refused with DATA_INTEGRITY and audited, and
+// with no voucher configured nothing is served at all.
+func TestPullRefusesUnvouchedRecords(t *testing.T) {
+	m := world()
+	for k, r := range m.recs {
+		if strings.HasSuffix(k, "/"+applicant) {
+			r.Batch = ""
+		}
+	}
+	out, err := m.puller().Pull(context.Background(), okPull())
+	require.Nil(t, out)
+	require.Equal(t, exchange.ReasonDataIntegrity, reason(t, err))
+	require.Equal(t, exchange.KindDataLoss, exchange.KindOf(err))
+	require.Len(t, m.audited, 1)
+	require.False(t, m.audited[0].Granted)
+	require.True(t, strings.HasPrefix(m.audited[0].Reason, exchange.ReasonDataIntegrity+":"), m.audited[0].Reason)
+
+	m = world()
+	p := m.puller()
+	p.Voucher = nil
+	out, err = p.Pull(context.Background(), okPull())
+	require.Nil(t, out)
+	require.Equal(t, "RECORD_VOUCHER_MISSING", reason(t, err))
+}
+
 func TestPullDefaultsToItemsStillCatalogued(t *testing.T) {
 	m := world()
 	r := m.res["500000-GA-0001"]
