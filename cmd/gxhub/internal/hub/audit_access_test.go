@@ -32,7 +32,8 @@ import (
 )
 
 // TestAuditRoutesKeepOtherDepartmentsLeaves enumerates every index of a real hub's audit
-// log and calls every AuditService RPC, over gRPC and over its REST route(s), as 渝北 (a
+// log and calls every RPC of the audit API (AuditService, EvidenceService, any added to
+// gxhub.audit.v1), over gRPC and over its REST route(s), as 渝北 (a
 // consumer): no answer may carry a record another department acted in — its leaf, its
 // subject key or its request id. 渝北's own records and an auditor's reads keep working.
 // A new audit RPC is covered automatically (its REST routes come from its HTTP rule).
