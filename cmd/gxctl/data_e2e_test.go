@@ -78,8 +78,8 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 
 	// An auditor checks offline that what 渝北 received is exactly what 市场监管局 published:
 	// the saved signed response against the receipt of the publish record that vouches for it.
-	dir := t.TempDir()
-	saved, receipt := filepath.Join(dir, "pull.json"), filepath.Join(dir, "publish.json")
+	checkDir := t.TempDir()
+	saved, receipt := filepath.Join(checkDir, "pull.json"), filepath.Join(checkDir, "publish.json")
 	ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", "--out", saved, company)
 	raw, err := os.ReadFile(saved)
 	require.NoError(t, err)
