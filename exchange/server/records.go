@@ -60,20 +60,11 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if err := exchange.ValidateBatch(b, res); err != nil {
 		return nil, err
 	}
-	var recs []*exchange.Record
-	digest := sm.Sum([]byte(b.Evidence))
-	idx, err := auditedWrite(ctx, s.Audit, func(ctx context.Context) (ledger.Record, error) {
-		var err error
-		if recs, err = s.Store.Records().Publish(ctx, b); err != nil {
-			return ledger.Record{}, err
-		}
+	recs, idx, err := StoreBatch(ctx, s.Store, s.Audit, s.Log, b, func(ctx context.Context) error {
 		if res.PublishedAt.IsZero() {
-			if err := s.Store.Catalog().MarkPublished(ctx, res.Code, now); err != nil {
-				return ledger.Record{}, err
-			}
+			return s.Store.Catalog().MarkPublished(ctx, res.Code, now)
 		}
-		return ledger.Record{Kind: ledger.KindPublish, Time: now, Department: c.Department.Code, Resource: res.Code,
-			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: digest[:], RequestID: b.ID}, nil
+		return nil
 	})
 	if exchange.KindOf(err) == exchange.KindAlreadyExists {
 		return s.republished(ctx, b, err)
@@ -86,6 +77,41 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
 	}
 	return resp, nil
+}
+
+// StoreBatch seals a validated batch (SealBatch) and stores it, together with what also
+// writes (nil: nothing), in one audited write whose publish record commits to the
+// provider's signed request and to every version written (PublishDigest); then it records
+// that record's index with the batch: pulls serve a version only while it matches. Every
+// publish goes through here, the demo's included. It returns the versions written and the
+// publish record's index. The index is kept with the batch after the audited write
+// commits; when keeping it fails (or the hub stops in between) the versions are not served
+// (RECORD_NOT_VOUCHED) rather than served unvouched.
+func StoreBatch(ctx context.Context, st store.Store, w *store.AuditWriter, l *slog.Logger, b *exchange.Batch, also func(ctx context.Context) error) (recs []*exchange.Record, idx uint64, err error) {
+	root, err := SealBatch(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err = auditedWrite(ctx, w, func(ctx context.Context) (ledger.Record, error) {
+		var err error
+		if recs, err = st.Records().Publish(ctx, b); err != nil {
+			return ledger.Record{}, err
+		}
+		if also != nil {
+			if err := also(ctx); err != nil {
+				return ledger.Record{}, err
+			}
+		}
+		return ledger.Record{Kind: ledger.KindPublish, Time: b.At, Department: b.Provider, Resource: b.Resource,
+			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: PublishDigest(EvidenceDigest(b.Evidence), root), RequestID: b.ID}, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := st.Records().SetPublishRecord(ctx, b.ID, idx); err != nil && l != nil {
+		l.ErrorContext(ctx, "keeping the publish record of a batch failed: its versions are not served until it is kept", slog.String("batch", b.ID), slog.Uint64("record", idx), slog.String("error", err.Error()))
+	}
+	return recs, idx, nil
 }
 
 // republished answers a batch whose id was used (refused): a re-sent batch equal to the
