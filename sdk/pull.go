@@ -14,10 +14,11 @@ import (
 // VerifyPull checks a pull response signed by the hub and returns the signed result.
 //
 // The hub signs PullResponse.payload — the deterministic protobuf encoding of a
-// PullResult — with its SM2 key (default user ID 1234567812345678, SM3; DER signature in
-// PullResponse.signature). VerifyPull verifies the signature over the payload bytes as
-// received, with hubKey (the key you trust: AuditService.GetLogInfo publishes it; do not
-// take it from the response), then decodes those bytes. Only the returned result is
+// PullResult — with its pull-response key, an SM2 key used for nothing else (default user
+// ID 1234567812345678, SM3; DER signature in PullResponse.signature). VerifyPull verifies
+// the signature over the payload bytes as received, with hubKey (the key you trust:
+// AuditService.GetLogInfo publishes it as pull_key_pem, with a certificate from the hub CA
+// for that purpose; do not take it from the response), then decodes those bytes. Only the returned result is
 // authenticated; the convenience copy in PullResponse.result is not. Each audit record the
 // response names (audit_references) carries SM3(payload) as its response digest; see
 // PayloadDigest.
@@ -26,7 +27,7 @@ func VerifyPull(resp *exchangev1.PullResponse, hubKey *ecdsa.PublicKey) (*exchan
 		return nil, errors.New("the pull response has no signed payload")
 	}
 	if hubKey == nil {
-		return nil, errors.New("no hub key to verify with: fetch it from AuditService.GetLogInfo and keep it")
+		return nil, errors.New("no hub key to verify with: fetch pull_key_pem from AuditService.GetLogInfo and keep it")
 	}
 	if err := sm.Verify(hubKey, resp.GetPayload(), resp.GetSignature()); err != nil {
 		return nil, fmt.Errorf("the hub's signature over the pull result does not verify: %w", err)

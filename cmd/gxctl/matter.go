@@ -163,7 +163,7 @@ func matterCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+				hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem()))
 				if err != nil {
 					return exitf(1, "hub key: %v", err)
 				}

@@ -38,7 +38,7 @@ audit service before printing anything, and shows the audit references of the pu
 			if err != nil {
 				return callErr(err)
 			}
-			hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+			hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem()))
 			if err != nil {
 				return exitf(1, "the hub's published key does not parse: %v", err)
 			}

@@ -61,6 +61,34 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
 	// Verify configures document verification and sealing (docs/CERTS.md).
 	Verify VerifyConfig `yaml:"verify"`
+	// Witnesses cosign the audit log's checkpoints (docs/AUDIT.md), each given as
+	// "NAME URL KEYFILE": the witness's name, its base URL (gxctl witness serve) and the
+	// PEM file of its cosigning public key (gxctl witness init prints it).
+	Witnesses []string `yaml:"witnesses" env:"WITNESSES"`
+}
+
+// Witness is one parsed entry of Config.Witnesses.
+type Witness struct{ Name, URL, KeyFile string }
+
+// ParseWitnesses parses Config.Witnesses.
+func (c *Config) ParseWitnesses() ([]Witness, error) {
+	var out []Witness
+	seen := map[string]bool{}
+	for _, w := range c.Witnesses {
+		f := strings.Fields(w)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("witnesses: %q must be \"NAME URL KEYFILE\" (e.g. \"auditor-office http://10.0.0.7:7380 /etc/gxhub/auditor-witness.pem\")", w)
+		}
+		if !strings.HasPrefix(f[1], "http://") && !strings.HasPrefix(f[1], "https://") {
+			return nil, fmt.Errorf("witnesses: %q: the URL must start with http:// or https://", w)
+		}
+		if seen[f[0]] {
+			return nil, fmt.Errorf("witnesses: %s is named twice", f[0])
+		}
+		seen[f[0]] = true
+		out = append(out, Witness{Name: f[0], URL: f[1], KeyFile: f[2]})
+	}
+	return out, nil
 }
 
 // VerifyConfig configures the verifier's revocation sources and time-stamping.
@@ -263,6 +291,9 @@ func (c *Config) Validate() error {
 		if d < 1 || d > 60 {
 			errs = append(errs, fmt.Errorf("%s %d must be between 1 and 60 working days", name, d))
 		}
+	}
+	if _, err := c.ParseWitnesses(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout must be positive"))

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/exchange/server"
@@ -32,6 +35,8 @@ type Audit struct {
 	Anchorer   ledger.Anchorer
 	Signer     *sm2sig.Signer
 	SubjectKey ledger.SubjectKeyFunc
+	// Keys are the published keys and certificates besides the tree-head key.
+	Keys server.AuditKeys
 	// Index is the query index of the log's records (C4); nil if the store has none.
 	Index store.AuditIndex
 }
@@ -92,14 +97,91 @@ func loadOrCreateSecret(path string) ([]byte, error) {
 	return b, writeFileAtomic(path, b, 0o600)
 }
 
+// hubKeyCertValidity is the validity of the certificates of the hub's own signing keys.
+const hubKeyCertValidity = 5 * 365 * 24 * time.Hour
+
+// hubKey is one of the hub's own signing keys with its one-purpose certificate.
+type hubKey struct {
+	key  *sm.PrivateKey
+	cert *smx509.Certificate
+}
+
+func (k hubKey) pem() (keyPEM, certPEM string, err error) {
+	b, err := sm.MarshalPublicKeyPEM(&k.key.PublicKey)
+	return string(b), string(pki.EncodeCertsPEM(k.cert)), err
+}
+
+// ensureHubKey loads DATA_DIR/ca/<name>-key.pem (stored like every hub key: encrypted
+// with the CA password) and its certificate <name>-cert.pem for purpose p, creating
+// either when missing — so a data directory from before the keys were separated gains
+// its anchor and pull keys on its next start, and the tree-head key, unchanged, keeps
+// verifying the heads it signed. A certificate that no longer matches the key or its
+// purpose, or has expired, is issued again.
+func (h *Hub) ensureHubKey(name string, p pki.Purpose, password []byte) (hubKey, error) {
+	dir := filepath.Join(h.Config.DataDir, "ca")
+	key, err := loadOrCreateKey(filepath.Join(dir, name+"-key.pem"), password)
+	if err != nil {
+		return hubKey{}, fmt.Errorf("hub key for %s: %w", p, err)
+	}
+	certPath := filepath.Join(dir, name+"-cert.pem")
+	roots, inter := []*smx509.Certificate{h.CA.Root.Cert}, []*smx509.Certificate{h.CA.Issuing.Cert}
+	if b, err := os.ReadFile(certPath); err == nil {
+		if certs, err := pki.ParseCertsPEM(b); err == nil && len(certs) > 0 && key.PublicKey.Equal(certs[0].PublicKey) &&
+			pki.VerifyHubKeyCert(certs[0], p, roots, inter, h.now()) == nil {
+			return hubKey{key: key, cert: certs[0]}, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return hubKey{}, err
+	}
+	// Valid from the issuing CA's start: the tree-head key of an existing data directory
+	// signed heads before its certificate was made, and those heads must still verify.
+	iss := h.CA.Issuing.Cert
+	h.CA.mu.Lock()
+	cert, err := h.CA.Issuing.IssueHubKeyCert(&key.PublicKey, p, iss.NotBefore, min(hubKeyCertValidity, iss.NotAfter.Sub(iss.NotBefore)))
+	h.CA.mu.Unlock()
+	if err != nil {
+		return hubKey{}, fmt.Errorf("certify the hub key for %s: %w", p, err)
+	}
+	if err := writeFileAtomic(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
+		return hubKey{}, err
+	}
+	return hubKey{key: key, cert: cert}, nil
+}
+
 func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 	cfg := h.Config
-	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "ca", "hub-signing-key.pem"), password)
+	// Three keys, one purpose each: tree heads (the original hub key file, so every head
+	// signed before stays verifiable), embedded anchor blocks, pull responses.
+	headKey, err := h.ensureHubKey("hub-signing", pki.PurposeTreeHead, password)
 	if err != nil {
-		return fmt.Errorf("hub signing key: %w", err)
+		return err
 	}
-	h.SigningKey = key
+	anchorKey, err := h.ensureHubKey("anchor-signing", pki.PurposeAnchor, password)
+	if err != nil {
+		return err
+	}
+	pullKey, err := h.ensureHubKey("pull-signing", pki.PurposePull, password)
+	if err != nil {
+		return err
+	}
+	key := headKey.key
+	h.SigningKey, h.AnchorKey, h.PullKey = headKey.key, anchorKey.key, pullKey.key
+	var keys server.AuditKeys
+	if _, keys.TreeHeadCertPEM, err = headKey.pem(); err != nil {
+		return err
+	}
+	if keys.AnchorPEM, keys.AnchorCertPEM, err = anchorKey.pem(); err != nil {
+		return err
+	}
+	if keys.PullPEM, keys.PullCertPEM, err = pullKey.pem(); err != nil {
+		return err
+	}
+	keys.CAChainPEM = h.CA.ChainPEM()
 	signer, err := sm2sig.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	anchorSigner, err := sm2sig.NewSigner(anchorKey.key)
 	if err != nil {
 		return err
 	}
@@ -131,13 +213,20 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		}
 		anchorer = fa
 	default:
-		if anchorer, err = embedded.New(storage, signer, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now)); err != nil {
+		if anchorer, err = embedded.New(storage, anchorSigner, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now)); err != nil {
 			return fmt.Errorf("embedded anchorer: %w", err)
 		}
 	}
 	lcfg := ledgerlog.DefaultConfig(cfg.AuditLogID)
 	lcfg.HeadInterval = cfg.AuditHeadInterval
 	lcfg.Anchorer = anchorer
+	if len(cfg.Witnesses) > 0 {
+		if h.Witnesses, err = h.witnessCollector(signer, key); err != nil {
+			closeAnchorer(anchorer)
+			return err
+		}
+		lcfg.Anchorer = h.Witnesses.Anchorer(anchorer)
+	}
 	lcfg.Logger = h.Log
 	lcfg.Now = h.now
 	lg, err := ledgerlog.New(ctx, storage, signer, lcfg)
@@ -145,7 +234,10 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 		closeAnchorer(anchorer)
 		return fmt.Errorf("open audit log %s: %w", cfg.AuditLogID, err)
 	}
-	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer}
+	if h.Witnesses != nil {
+		h.Witnesses.Prover = lg
+	}
+	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer, Keys: keys}
 	if err := h.checkLogAgainstCheckpoints(ctx); err != nil {
 		cerr := h.closeAudit()
 		h.Audit = nil
@@ -175,6 +267,12 @@ func (h *Hub) checkLogAgainstCheckpoints(ctx context.Context) error {
 	lg := h.Audit.Log
 	if err := lg.CheckAnchored(ctx, h.Audit.Anchorer); err != nil {
 		return fmt.Errorf("audit log %s: %w. The hub will not serve (nor append to) a log behind its anchor: restore a backup taken after that anchor, or recover the missing records", h.Audit.LogID, err)
+	}
+	if err := h.checkWitnesses(ctx); err != nil {
+		return err
+	}
+	if err := h.rotateAnchorKey(ctx); err != nil {
+		return err
 	}
 	m, err := backup.ReadMarker(h.Config.DataDir)
 	if err != nil || m == nil {

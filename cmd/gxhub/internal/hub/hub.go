@@ -34,6 +34,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/exchange/store/sqlstore"
+	"github.com/gxhub/gxhub/ledger/witness"
 	"github.com/gxhub/gxhub/policy/casbinpolicy"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -52,9 +53,17 @@ type Hub struct {
 	Auth     *server.Authenticator
 	TLS      *tls.Config // nil when insecure
 	Audit    *Audit
-	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
-	// responses. Its public key is published by AuditService.GetLogInfo.
+	// SigningKey is the hub's tree-head key: it signs the audit log's tree heads and
+	// checkpoints (and the backup manifests that carry them). Its public key is published
+	// by AuditService.GetLogInfo.
 	SigningKey *sm.PrivateKey
+	// AnchorKey signs the embedded anchor chain's blocks; PullKey signs pull responses.
+	// Each of the three keys has one purpose and a certificate from the hub CA saying so
+	// (docs/AUDIT.md); all are created on the first start that lacks them.
+	AnchorKey, PullKey *sm.PrivateKey
+	// Witnesses collects the witnesses' cosignatures of the log's checkpoints; nil when
+	// none is configured.
+	Witnesses *witness.Collector
 	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
 	Decider *casbinpolicy.Decider
 	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
@@ -199,7 +208,13 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
-		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
+		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM), Keys: h.Audit.Keys}
+	if h.Witnesses != nil {
+		audit.Cosigned = func(ctx context.Context) ([]byte, error) {
+			note, _, err := h.Witnesses.Cosigned(ctx)
+			return note, err
+		}
+	}
 	h.wireAuditQueries(audit)
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
 	// Data exchange: pulls (A3, A6), publishing and objections (A4), freshness (A5), policy (D1–D3).
@@ -207,7 +222,7 @@ func (h *Hub) build(tlsDir string) error {
 		return fmt.Errorf("seed the default pull policy: %w", err)
 	}
 	h.Decider = casbinpolicy.New(h.Store.Policies())
-	signer := &server.PullSigner{Key: h.SigningKey}
+	signer := &server.PullSigner{Key: h.PullKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
