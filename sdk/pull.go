@@ -4,10 +4,13 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -42,3 +45,35 @@ func VerifyPull(resp *exchangev1.PullResponse, hubKey *ecdsa.PublicKey) (*exchan
 // PayloadDigest is SM3 of a pull response's payload: the response digest of its audit
 // records.
 func PayloadDigest(resp *exchangev1.PullResponse) [32]byte { return sm.Sum(resp.GetPayload()) }
+
+// PullKey returns the hub's pull-response key from LogInfo after checking its certificate:
+// issued by the hub CA (chained to hubRootPEM when given, else to the root in info) for the
+// pull-response purpose only, and certifying exactly that key. Pin the root out of band
+// (GET /v1/trust) for the check to mean more than the hub's word.
+func PullKey(info *auditv1.LogInfo, hubRootPEM string, at time.Time) (*ecdsa.PublicKey, error) {
+	pub, err := sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem()))
+	if err != nil {
+		return nil, fmt.Errorf("the hub's pull-response key: %w", err)
+	}
+	certs, err := pki.ParseCertsPEM([]byte(info.GetPullCertPem()))
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("the hub publishes no certificate of its pull-response key: %v", err)
+	}
+	if !pub.Equal(certs[0].PublicKey) {
+		return nil, errors.New("the pull-response certificate certifies another key")
+	}
+	chain, err := pki.ParseCertsPEM([]byte(info.GetCaChainPem()))
+	if err != nil || len(chain) == 0 {
+		return nil, fmt.Errorf("the hub's CA chain does not parse: %v", err)
+	}
+	roots := chain[len(chain)-1:]
+	if hubRootPEM != "" {
+		if roots, err = pki.ParseCertsPEM([]byte(hubRootPEM)); err != nil || len(roots) == 0 {
+			return nil, fmt.Errorf("the pinned hub root does not parse: %v", err)
+		}
+	}
+	if err := pki.VerifyHubKeyCert(certs[0], pki.PurposePull, roots, chain, at); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
@@ -279,6 +280,14 @@ func TestHubKeysMigrate(t *testing.T) {
 	require.False(t, pullPub.Equal(anchorPub))
 	anchorV, err := sm2sig.NewVerifier(anchorPub)
 	require.NoError(t, err)
+	// The pull-response key is certified for pull responses only.
+	pk, err := sdk.PullKey(info, th.h.CA.RootPEM(), time.Now())
+	require.NoError(t, err)
+	require.True(t, pk.Equal(pullPub))
+	wrong := proto.Clone(info).(*auditv1.LogInfo)
+	wrong.PullKeyPem, wrong.PullCertPem = info.GetAnchorKeyPem(), info.GetAnchorCertPem()
+	_, err = sdk.PullKey(wrong, th.h.CA.RootPEM(), time.Now())
+	require.ErrorContains(t, err, "not the hub's certificate for pull responses", "the anchor key cannot pass as the pull key")
 
 	// The head signed before the migration still verifies.
 	oldHead, err := c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{TreeSize: old.GetHead().GetTreeSize()})
