@@ -1,11 +1,13 @@
 package witness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gxhub/gxhub/ledger"
@@ -64,6 +66,10 @@ type Collector struct {
 	Logger    *slog.Logger
 	// Timeout bounds each witness request (default 5 s).
 	Timeout time.Duration
+
+	mu     sync.Mutex
+	signed []byte // the log's signed note of the latest cosigned checkpoint (cache)
+	at     Checkpoint
 }
 
 // Cosign offers h's checkpoint to every witness and stores the cosignatures it gets. It
@@ -170,6 +176,8 @@ type cosigningAnchorer struct {
 }
 
 func (a *cosigningAnchorer) Anchor(ctx context.Context, head ledger.SignedTreeHead, consistency [][]byte) (ledger.Anchor, error) {
+	// Anchor first: a slow or absent witness must not cost the anchoring its time.
+	anc, aerr := a.Anchorer.Anchor(ctx, head, consistency)
 	n, err := a.c.Cosign(ctx, head.TreeHead)
 	if err != nil && a.c.Logger != nil {
 		var rb *RollbackError
@@ -179,7 +187,7 @@ func (a *cosigningAnchorer) Anchor(ctx context.Context, head ledger.SignedTreeHe
 			a.c.Logger.WarnContext(ctx, "audit witnesses: cosigning failed; will retry with the next head", slog.Uint64("size", head.Size), slog.Int("cosigned", n), slog.String("error", err.Error()))
 		}
 	}
-	return a.Anchorer.Anchor(ctx, head, consistency)
+	return anc, aerr
 }
 
 // Cosigned is the latest checkpoint with its cosignatures as one signed note: the log's
@@ -189,10 +197,17 @@ func (c *Collector) Cosigned(ctx context.Context) ([]byte, Checkpoint, error) {
 	if err != nil {
 		return nil, Checkpoint{}, err
 	}
-	signed, err := c.Signer.SignCheckpoint(ctx, cp)
-	if err != nil {
-		return nil, Checkpoint{}, err
+	// GetLogInfo is public: sign each checkpoint once, not once per call.
+	c.mu.Lock()
+	signed := c.signed
+	if signed == nil || c.at.Size != cp.Size || !bytes.Equal(c.at.Root, cp.Root) {
+		if signed, err = c.Signer.SignCheckpoint(ctx, cp); err != nil {
+			c.mu.Unlock()
+			return nil, Checkpoint{}, err
+		}
+		c.signed, c.at = signed, cp
 	}
+	c.mu.Unlock()
 	n, err := ParseNote(signed)
 	if err != nil {
 		return nil, Checkpoint{}, err
