@@ -162,32 +162,48 @@ func (c *Collector) CheckLog(ctx context.Context, h ledger.TreeHead, check func(
 	return nil
 }
 
-// Anchorer wraps next so that every head the log's publisher anchors is also offered to
-// the witnesses. A refusal is logged as an error (the log was rolled back or forked
-// behind the hub's back); other witness failures as warnings. The anchoring result is
-// next's.
-func (c *Collector) Anchorer(next ledger.Anchorer) ledger.Anchorer {
-	return &cosigningAnchorer{Anchorer: next, c: c}
-}
-
-type cosigningAnchorer struct {
-	ledger.Anchorer
-	c *Collector
-}
-
-func (a *cosigningAnchorer) Anchor(ctx context.Context, head ledger.SignedTreeHead, consistency [][]byte) (ledger.Anchor, error) {
-	// Anchor first: a slow or absent witness must not cost the anchoring its time.
-	anc, aerr := a.Anchorer.Anchor(ctx, head, consistency)
-	n, err := a.c.Cosign(ctx, head.TreeHead)
-	if err != nil && a.c.Logger != nil {
+// Run offers the log's latest signed head (from head) to the witnesses every interval
+// until ctx is done, until every witness has cosigned it; a witness that was down or slow
+// gets the head again at the next tick. A refusal is logged as an error (the log was
+// rolled back or forked behind the hub's back), other failures as warnings, each once
+// until it changes.
+func (c *Collector) Run(ctx context.Context, interval time.Duration, head func(context.Context) (ledger.SignedTreeHead, error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var done ledger.TreeHead // the latest head every witness cosigned
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h, err := head(ctx)
+		if err != nil || (done.LogID != "" && ledger.SameHead(done, h.TreeHead)) {
+			continue
+		}
+		timeout := c.Timeout
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout*time.Duration(len(c.Witnesses)+1))
+		n, err := c.Cosign(cctx, h.TreeHead)
+		cancel()
+		if err == nil {
+			done, lastErr = h.TreeHead, ""
+			continue
+		}
+		if ctx.Err() != nil || err.Error() == lastErr || c.Logger == nil {
+			continue
+		}
+		lastErr = err.Error()
 		var rb *RollbackError
 		if errors.As(err, &rb) {
-			a.c.Logger.ErrorContext(ctx, "AUDIT LOG ROLLBACK OR FORK: a witness refuses the log's checkpoint", slog.Uint64("size", head.Size), slog.String("error", err.Error()))
+			c.Logger.ErrorContext(ctx, "AUDIT LOG ROLLBACK OR FORK: a witness refuses the log's checkpoint", slog.Uint64("size", h.Size), slog.String("error", lastErr))
 		} else {
-			a.c.Logger.WarnContext(ctx, "audit witnesses: cosigning failed; will retry with the next head", slog.Uint64("size", head.Size), slog.Int("cosigned", n), slog.String("error", err.Error()))
+			c.Logger.WarnContext(ctx, "audit witnesses: cosigning failed; retrying every interval", slog.Uint64("size", h.Size), slog.Int("cosigned", n), slog.String("error", lastErr))
 		}
 	}
-	return anc, aerr
 }
 
 // Cosigned is the latest checkpoint with its cosignatures as one signed note: the log's

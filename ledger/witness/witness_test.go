@@ -2,12 +2,15 @@ package witness_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -273,4 +276,42 @@ func TestWitnessRejectsForeignCheckpoints(t *testing.T) {
 		t.Fatalf("unexpected refusal %+v", r)
 	default:
 	}
+}
+
+// TestCollectorRunRetries: the hub's background cosigning offers each new head and keeps
+// offering it to a witness that is down until that witness cosigns, without new records.
+func TestCollectorRunRetries(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFixture(t, 1)
+	var up atomic.Bool
+	sg, k := cosigner(t, "justice-bureau")
+	w, err := witness.New(sg, []*witness.Key{f.logKey}, t.TempDir(), nil)
+	require.NoError(t, err)
+	h := witness.Handler(w)
+	flaky := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(rw, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	}))
+	defer flaky.Close()
+	f.wKeys, f.urls = append(f.wKeys, k), append(f.urls, flaky.URL)
+
+	l := newLog(t, 0, 9)
+	st := newMemStore()
+	c := f.collector(l, st)
+	go c.Run(ctx, 5*time.Millisecond, l.SignHead)
+	sizeOf := func(name string) uint64 {
+		n, err := st.WitnessSize(ctx, name)
+		require.NoError(t, err)
+		return n
+	}
+	require.Eventually(t, func() bool { return sizeOf("auditor-office") == 9 }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, sizeOf("justice-bureau"), "the witness that is down cosigned nothing")
+	up.Store(true)
+	require.Eventually(t, func() bool { return sizeOf("justice-bureau") == 9 }, 10*time.Second, 5*time.Millisecond, "retried without new records")
+	grow(t, l, 0, 3)
+	require.Eventually(t, func() bool { return sizeOf("auditor-office") == 12 && sizeOf("justice-bureau") == 12 }, 10*time.Second, 5*time.Millisecond)
 }

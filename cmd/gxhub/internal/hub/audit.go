@@ -225,7 +225,6 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 			closeAnchorer(anchorer)
 			return err
 		}
-		lcfg.Anchorer = h.Witnesses.Anchorer(anchorer)
 	}
 	lcfg.Logger = h.Log
 	lcfg.Now = h.now

@@ -399,6 +399,9 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	go h.sweepRequirements(bg)
 	go h.Trust.Run(bg, h.Config.Verify.CRLRefresh)
 	go h.watchCalendar(bg)
+	if h.Witnesses != nil {
+		go h.Witnesses.Run(bg, h.Config.AuditHeadInterval, h.Audit.Log.Head)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {
