@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
@@ -47,56 +47,6 @@ func (h *Hub) wireAuditQueries(s *server.Audit) {
 	s.Index, s.SubjectKey, s.Store, s.Now, s.Calendar = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now, h.Calendar
 }
 
-// loadOrCreateKey reads the SM2 key at path, creating it (0600) on first start.
-func loadOrCreateKey(path string, password []byte) (*sm.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := sm.ParsePrivateKeyPEM(b, password)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	k, err := sm.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	p, err := sm.MarshalPrivateKeyPEM(k, password)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return k, writeFileAtomic(path, p, 0o600)
-}
-
-// loadOrCreateSecret reads a 32-byte secret, creating it on first start. Every replica
-// sharing a database must use the same file (subject keys must match across replicas).
-func loadOrCreateSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("%s holds %d bytes; a subject key needs at least 32", path, len(b))
-		}
-		return b, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return b, writeFileAtomic(path, b, 0o600)
-}
-
 // hubKeyCertValidity is the validity of the certificates of the hub's own signing keys.
 const hubKeyCertValidity = 5 * 365 * 24 * time.Hour
 
@@ -111,15 +61,15 @@ func (k hubKey) pem() (keyPEM, certPEM string, err error) {
 	return string(b), string(pki.EncodeCertsPEM(k.cert)), err
 }
 
-// ensureHubKey loads DATA_DIR/ca/<name>-key.pem (stored like every hub key: encrypted
-// with the CA password) and its certificate <name>-cert.pem for purpose p, creating
+// ensureHubKey loads DATA_DIR/ca/<name>-key.pem (kept by h.Keys like every hub key:
+// encrypted with the CA password) and its certificate <name>-cert.pem for purpose p, creating
 // either when missing — so a data directory from before the keys were separated gains
 // its anchor and pull keys on its next start, and the tree-head key, unchanged, keeps
 // verifying the heads it signed. A certificate that no longer matches the key or its
 // purpose, or has expired, is issued again.
-func (h *Hub) ensureHubKey(name string, p pki.Purpose, password []byte) (hubKey, error) {
+func (h *Hub) ensureHubKey(name string, p pki.Purpose) (hubKey, error) {
 	dir := filepath.Join(h.Config.DataDir, "ca")
-	key, err := loadOrCreateKey(filepath.Join(dir, name+"-key.pem"), password)
+	key, err := h.Keys.SM2(filepath.Join(dir, name+"-key.pem"))
 	if err != nil {
 		return hubKey{}, fmt.Errorf("hub key for %s: %w", p, err)
 	}
@@ -142,25 +92,25 @@ func (h *Hub) ensureHubKey(name string, p pki.Purpose, password []byte) (hubKey,
 	if err != nil {
 		return hubKey{}, fmt.Errorf("certify the hub key for %s: %w", p, err)
 	}
-	if err := writeFileAtomic(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
+	if err := keystore.WriteFile(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
 		return hubKey{}, err
 	}
 	return hubKey{key: key, cert: cert}, nil
 }
 
-func (h *Hub) openAudit(ctx context.Context, password []byte) error {
+func (h *Hub) openAudit(ctx context.Context) error {
 	cfg := h.Config
 	// Three keys, one purpose each: tree heads (the original hub key file, so every head
 	// signed before stays verifiable), embedded anchor blocks, pull responses.
-	headKey, err := h.ensureHubKey("hub-signing", pki.PurposeTreeHead, password)
+	headKey, err := h.ensureHubKey("hub-signing", pki.PurposeTreeHead)
 	if err != nil {
 		return err
 	}
-	anchorKey, err := h.ensureHubKey("anchor-signing", pki.PurposeAnchor, password)
+	anchorKey, err := h.ensureHubKey("anchor-signing", pki.PurposeAnchor)
 	if err != nil {
 		return err
 	}
-	pullKey, err := h.ensureHubKey("pull-signing", pki.PurposePull, password)
+	pullKey, err := h.ensureHubKey("pull-signing", pki.PurposePull)
 	if err != nil {
 		return err
 	}
@@ -189,7 +139,8 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 	if subjectKeyPath == "" {
 		subjectKeyPath = filepath.Join(cfg.DataDir, "ca", "subject-key")
 	}
-	secret, err := loadOrCreateSecret(subjectKeyPath)
+	// Every replica sharing a database must use the same subject key file (and password).
+	secret, err := h.Keys.Secret(subjectKeyPath, 32)
 	if err != nil {
 		return fmt.Errorf("subject key: %w", err)
 	}
