@@ -43,6 +43,21 @@ type AuditReceipt struct {
 	// signed note: the log's signature, then the cosignatures); empty when no cosigned
 	// checkpoint covered the record when the receipt was made.
 	Checkpoint string `json:"checkpoint,omitempty"`
+	// Request is the requester's signed request behind the record (whose SM3 digest the
+	// leaf commits to) with the signer's certificate chain; nil when the record was not made
+	// by a signed request.
+	Request *RequestEvidence `json:"request,omitempty"`
+}
+
+// RequestEvidence is a signed request envelope and the chain of the certificate that
+// signed it.
+type RequestEvidence struct {
+	// Envelope is the compact JWS the requester sent (see package reqsig).
+	Envelope string `json:"envelope"`
+	// SignerCertPEM is the department's or operator's certificate whose key signed it.
+	SignerCertPEM string `json:"signer_certificate_pem"`
+	// CAChainPEM is the hub's CA chain, issuing CA first, up to the root.
+	CAChainPEM string `json:"ca_chain_pem"`
 }
 
 // AuditReceipt fetches the receipt of the record at index. The proof goes up to the latest
@@ -96,6 +111,17 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 			return nil, err
 		}
 		r.AnchorProof = cp.GetHashes()
+	}
+	var rec ledger.Record
+	if err := rec.UnmarshalBinary(r.Leaf); err != nil {
+		return nil, fmt.Errorf("audit record %d: %w", index, err)
+	}
+	if len(rec.RequestDigest) > 0 {
+		ev, err := c.Evidence.GetRequestEvidence(ctx, &auditv1.GetRequestEvidenceRequest{Index: index})
+		if err != nil {
+			return nil, fmt.Errorf("the signed request behind audit record %d: %w", index, err)
+		}
+		r.Request = &RequestEvidence{Envelope: ev.GetEnvelope(), SignerCertPEM: ev.GetSignerCertificatePem(), CAChainPEM: ev.GetCaChainPem()}
 	}
 	return r, nil
 }
@@ -164,7 +190,8 @@ func VerifyAuditReceipt(r *AuditReceipt, trustedLogKeyPEM string) (ledger.Record
 
 // VerifyAuditReceiptPolicy checks a receipt offline: the record's inclusion in the signed
 // head; the anchor block (signed by the anchor key, never by the tree-head key) and its
-// consistency with the head; when the receipt carries the hub's key certificates, that
+// consistency with the head; the requester's signed request when the record commits to
+// one; when the receipt carries the hub's key certificates, that
 // each key is certified by the hub CA for exactly its purpose; and, when p requires
 // witnesses, that at least p.Threshold of p.Witnesses cosigned the receipt's head.
 func VerifyAuditReceiptPolicy(r *AuditReceipt, p ReceiptPolicy) (ReceiptVerdict, error) {
@@ -205,6 +232,11 @@ func VerifyAuditReceiptPolicy(r *AuditReceipt, p ReceiptPolicy) (ReceiptVerdict,
 	}
 	if out.Record, err = verify.VerifyReceipt(keys, r.Receipt); err != nil {
 		return out, err
+	}
+	if len(out.Record.RequestDigest) > 0 || r.Request != nil {
+		if _, err := VerifyRequestEvidence(out.Record, r.Request, p.HubCAPEM); err != nil {
+			return out, err
+		}
 	}
 	if r.TreeHeadCertPEM != "" {
 		if err := checkKeyCert(r, p.HubCAPEM, r.TreeHeadCertPEM, logPub, pki.PurposeTreeHead, r.Head.Time); err != nil {

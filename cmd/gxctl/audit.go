@@ -91,6 +91,13 @@ func auditCmd() *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "record %d: %s by %s at %s, outcome %s\n", idx, rec.Kind, rec.Department, showTime(rec.Time), rec.Outcome)
 			fmt.Fprintf(w, "included in signed head of size %d (root %x): verified\n", r.Head.Size, r.Head.Root)
+			if r.Request != nil {
+				who, err := sdk.VerifyRequestEvidence(rec, r.Request, "")
+				if err != nil {
+					return exitf(1, "the signed request behind the record does not verify: %v", err)
+				}
+				fmt.Fprintln(w, describeRequester(who)+": signature verified")
+			}
 			if r.Anchored {
 				fmt.Fprintf(w, "anchored in block %d (%s): verified\n", r.Anchor.Height, r.Anchor.Ref)
 			} else {
@@ -110,9 +117,9 @@ func auditCmd() *cobra.Command {
 	proof.Flags().StringVarP(&out, "out", "o", "", "save the receipt (JSON) for offline verification")
 
 	var (
-		logKey, hubCA string
-		witnesses     []string
-		threshold     int
+		logKey, rootFile string
+		witnesses        []string
+		threshold        int
 	)
 	verifyCmd := &cobra.Command{
 		Use:   "verify RECEIPT.json",
@@ -122,7 +129,7 @@ block (signed by the hub's anchor key, never its tree-head key) and its consiste
 the head, and the certificates that say which hub key signs what. With --witness, the
 head must be a checkpoint cosigned by at least --witness-threshold of the named witnesses
 (default: all of them). Exit 0 VALID, 1 INVALID, 2 usage.`,
-		Example: `  gxctl audit verify receipt.json --log-key log-key.pem --hub-ca hub-root.pem \
+		Example: `  gxctl audit verify receipt.json --log-key log-key.pem --root hub-root.pem \
     --witness sj-witness=sj-witness.pem --witness tj-witness=tj-witness.pem --witness-threshold 1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -142,10 +149,10 @@ head must be a checkpoint cosigned by at least --witness-threshold of the named 
 				}
 				pol.LogKeyPEM = string(k)
 			}
-			if hubCA != "" {
-				k, err := os.ReadFile(hubCA)
+			if rootFile != "" {
+				k, err := os.ReadFile(rootFile)
 				if err != nil {
-					return exitf(2, "--hub-ca: %v", err)
+					return exitf(2, "--root: %v", err)
 				}
 				pol.HubCAPEM = string(k)
 			}
@@ -169,15 +176,23 @@ head must be a checkpoint cosigned by at least --witness-threshold of the named 
 			}
 			v, err := sdk.VerifyAuditReceiptPolicy(&r, pol)
 			rec := v.Record
+			var who *sdk.Requester
+			if err == nil && r.Request != nil {
+				who, err = sdk.VerifyRequestEvidence(rec, r.Request, pol.HubCAPEM)
+			}
 			if global.json {
 				res := map[string]any{"valid": err == nil, "index": r.Index, "tree_size": r.Head.Size, "anchored": r.Anchored, "pinned_key": pol.LogKeyPEM != "",
-					"key_purposes_checked": v.KeyPurposes, "pinned_hub_ca": pol.HubCAPEM != "", "cosigned_by": v.Cosigners, "witness_threshold": pol.Threshold}
+					"key_purposes_checked": v.KeyPurposes, "pinned_root": pol.HubCAPEM != "", "cosigned_by": v.Cosigners, "witness_threshold": pol.Threshold}
 				if err != nil {
 					res["error"] = err.Error()
 				} else {
 					res["kind"], res["department"], res["outcome"], res["time"] = rec.Kind, rec.Department, rec.Outcome, rec.Time
 					if r.Anchored {
 						res["anchor_height"] = r.Anchor.Height
+					}
+					if who != nil {
+						res["requester"] = who
+						res["not_checked"] = "revocation status of the requester's certificate (the hub refused revoked and suspended signers when it accepted the request)"
 					}
 				}
 				if perr := printJSON(cmd.OutOrStdout(), res); perr != nil {
@@ -199,6 +214,13 @@ head must be a checkpoint cosigned by at least --witness-threshold of the named 
 				msg += fmt.Sprintf(", cosigned by %d of %d named witnesses (%s)", len(v.Cosigners), len(pol.Witnesses), strings.Join(v.Cosigners, ", "))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), msg+"\n", r.Index, rec.Kind, rec.Department, rec.Outcome, r.Head.Size)
+			if who != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), describeRequester(who)+": signature verified at the signing time, certificate chains to the hub's root")
+				fmt.Fprintln(cmd.OutOrStdout(), "not checked offline: the revocation status of the requester's certificate (the hub refused revoked and suspended signers when it accepted the request)")
+				if rootFile == "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "note: the requester's chain was checked against the root inside the receipt; pass --root with the hub's root CA obtained out of band to pin it")
+				}
+			}
 			if pol.LogKeyPEM == "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: checked with the key inside the receipt; pass --log-key with the log key obtained out of band to pin it")
 			}
@@ -212,7 +234,7 @@ head must be a checkpoint cosigned by at least --witness-threshold of the named 
 		},
 	}
 	verifyCmd.Flags().StringVar(&logKey, "log-key", "", "PEM of the log's public key (from `gxctl audit key` on a trusted channel)")
-	verifyCmd.Flags().StringVar(&hubCA, "hub-ca", "", "PEM of the hub's root CA: the receipt's key certificates must chain to it")
+	verifyCmd.Flags().StringVar(&rootFile, "root", "", "PEM of the hub's root CA (from the trust bundle on a trusted channel): pins the requester's certificate chain and the hub's key certificates")
 	verifyCmd.Flags().StringArrayVar(&witnesses, "witness", nil, "NAME=KEYFILE of a witness you trust (repeat for each)")
 	verifyCmd.Flags().IntVar(&threshold, "witness-threshold", -1, "how many of the named witnesses must have cosigned (default: all)")
 
@@ -552,4 +574,13 @@ subject.usage, the subject hashed, the reference as reason), so looking is trace
 	f.StringVar(&req.HolderReference, "holder-ref", "", "how your department authenticated the holder (recorded with the lookup)")
 	f.Int32Var(&req.PageSize, "page-size", 500, "records per request (1..1000)")
 	return cmd
+}
+
+// describeRequester says who signed the request behind a record, when, and what it asked.
+func describeRequester(w *sdk.Requester) string {
+	who := "department " + w.Department + " (its own key)"
+	if w.Operator != "" {
+		who = fmt.Sprintf("operator %s (certificate %s) of department %s", w.OperatorName, w.Operator, w.Department)
+	}
+	return fmt.Sprintf("requested by %s at %s: %s %s", who, showTime(w.SignedAt), w.Method, w.Path)
 }
