@@ -59,6 +59,8 @@ type Client struct {
 	Objections exchangev1.ObjectionServiceClient
 	Freshness  exchangev1.FreshnessServiceClient
 	Policy     exchangev1.PolicyServiceClient
+	// Subscriptions push changes of records (use Follow: it signs, verifies and resumes).
+	Subscriptions exchangev1.SubscriptionServiceClient
 
 	conn *grpc.ClientConn
 	id   *identity.Identity
@@ -162,6 +164,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Objections = exchangev1.NewObjectionServiceClient(conn)
 	c.Freshness = exchangev1.NewFreshnessServiceClient(conn)
 	c.Policy = exchangev1.NewPolicyServiceClient(conn)
+	c.Subscriptions = exchangev1.NewSubscriptionServiceClient(conn)
 	return c, nil
 }
 

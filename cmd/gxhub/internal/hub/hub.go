@@ -210,13 +210,18 @@ func (h *Hub) build(tlsDir string) error {
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
-	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	changes := &server.ChangeBroadcast{}
+	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now, Changes: changes}
+	// Subscriptions (A1/A2 provision method subscription): every change answered by the pull use case.
+	subscriptions := &server.Subscriptions{Signer: signer,
+		Subscriber: &exchange.Subscriber{Puller: h.Puller, Feed: h.Store.Records(), Signal: changes}}
 	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
 		Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	objections := h.Objections
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Log: log, Now: h.now}
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
+	exchangev1.RegisterSubscriptionServiceServer(h.grpc, subscriptions)
 	exchangev1.RegisterRecordServiceServer(h.grpc, records)
 	exchangev1.RegisterObjectionServiceServer(h.grpc, objections)
 	exchangev1.RegisterFreshnessServiceServer(h.grpc, freshness)
@@ -284,6 +289,7 @@ func (h *Hub) build(tlsDir string) error {
 		exchangev1.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
 		exchangev1.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
 		exchangev1.RegisterPolicyServiceHandlerServer(ctx, gw, pol),
+		gw.HandlePath(http.MethodPost, "/v1/subscriptions:follow", subscriptions.ServeREST(log)),
 	} {
 		if err != nil {
 			return err

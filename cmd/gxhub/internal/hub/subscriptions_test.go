@@ -1,0 +1,299 @@
+package hub_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/storetest"
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/sdk"
+	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+	"github.com/gxhub/gxhub/sdk/identity"
+	"github.com/gxhub/gxhub/sdk/reqsig"
+)
+
+// subscriptionRequirement stores 渝北's granted requirement on the test resource (items
+// name and address) provided by subscription.
+func (dh *dataHub) subscriptionRequirement(t testing.TB, id string) string {
+	t.Helper()
+	at := dh.clock.Now()
+	r := &exchange.Requirement{ID: id, Consumer: dh.yubei.Code, Provider: dh.police.Code, Resource: dh.resource, Items: []string{"name", "address"},
+		MatterCodes: []string{matter1, matter2}, LegalDuty: "《重庆市政务数据资源管理暂行办法》", ScopeRegion: "500000",
+		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionSubscription, State: exchange.ReqGranted, CreatedAt: at, UpdatedAt: at,
+		Decisions: []exchange.Decision{{Seq: 1, Action: exchange.ActSubmit, By: dh.yubei.Code, At: at}, {Seq: 2, Action: exchange.ActGrant, By: dh.police.Code, At: at}}}
+	require.NoError(t, dh.h.Store.Requirements().Create(context.Background(), r))
+	return id
+}
+
+// cutProxy forwards TCP connections to the hub and can cut every open one (a network
+// failure between a subscriber and the hub).
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestSubscriptionDelivers follows a case over the gRPC stream through a proxy that cuts
+// the connection: every change of the case's subjects arrives once, in order, minimised
+// to the approved items, signed like a pull and audited like a pull; changes of other
+// subjects never arrive; a cut connection is resumed by the SDK without loss or duplicate.
+func TestSubscriptionDelivers(t *testing.T) {
+	ctx := context.Background()
+	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	rid := dh.subscriptionRequirement(t, "REQ-YB-SUB")
+	a, b, outsider := storetest.IDNumber(21), storetest.IDNumber(22), storetest.IDNumber(23)
+	dh.openCase(t, "YB-SUB-1", matter1, a, b)
+	hubKey := &dh.h.SigningKey.PublicKey
+
+	proxy := startCutProxy(t, strings.TrimPrefix(dh.yubei.HubURL, "https://"))
+	viaProxy, err := sdk.Dial(ctx, dh.yubei, sdk.WithClock(dh.clock.Now), sdk.WithURL("https://"+proxy.ln.Addr().String()))
+	require.NoError(t, err)
+	defer viaProxy.Close()
+
+	followCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	got := make(chan *sdk.Change, 64)
+	ended := make(chan error, 1)
+	go func() {
+		for ch, err := range viaProxy.Follow(followCtx, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-1"}, hubKey) {
+			if err != nil {
+				ended <- err
+				return
+			}
+			got <- ch
+		}
+		ended <- nil
+	}()
+	next := func() *sdk.Change {
+		t.Helper()
+		select {
+		case ch := <-got:
+			return ch
+		case err := <-ended:
+			t.Fatalf("the subscription ended: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no delivery arrived")
+		}
+		return nil
+	}
+
+	before := dh.auditSize(t)
+	dh.publish(t, "sub-1", outsider, a) // the outsider is no subject of the case
+	first := next()
+	require.Equal(t, a, first.Subject)
+	require.Equal(t, int64(1), first.ChangeVersion)
+	require.Equal(t, exchange.IdempotencyKey(rid, "YB-SUB-1", first.Cursor), first.IdempotencyKey)
+	require.Len(t, first.Result.GetRecords(), 1)
+	require.ElementsMatch(t, []string{"name", "address"}, keys(first.Result.GetRecords()[0].GetFields()), "ethnicity was not approved")
+	require.NotContains(t, string(first.Response.GetPayload()), "土家", "the unapproved item's value is not in the signed bytes")
+	require.NotContains(t, string(first.Response.GetPayload()), outsider)
+	require.Equal(t, rid, first.Result.GetRequirementId())
+	require.Equal(t, "YB-SUB-1", first.Result.GetCaseNumber())
+
+	t.Run("ok/audited like a pull, bound to the delivered payload", func(t *testing.T) {
+		refs := first.Response.GetAuditReferences()
+		require.Len(t, refs, 1)
+		require.GreaterOrEqual(t, refs[0], before)
+		e, err := dh.h.Audit.Log.GetRecord(ctx, refs[0])
+		require.NoError(t, err)
+		digest := sdk.PayloadDigest(first.Response)
+		require.Equal(t, ledger.KindPull, e.Record.Kind)
+		require.Equal(t, ledger.OutcomeGranted, e.Record.Outcome)
+		require.Equal(t, digest[:], e.Record.ResponseDigest)
+		require.Equal(t, dh.h.Audit.SubjectKey(a), e.Record.Subject)
+		require.Equal(t, "YB-SUB-1", e.Record.Case)
+		for _, en := range dh.auditFrom(t, before) {
+			if en.Record.Kind == ledger.KindPull {
+				require.NotEqual(t, dh.h.Audit.SubjectKey(outsider), en.Record.Subject, "nothing of the outsider was read")
+			}
+		}
+	})
+
+	dh.publish(t, "sub-2", b)
+	second := next()
+	require.Equal(t, b, second.Subject)
+	require.Greater(t, second.Cursor, first.Cursor)
+
+	// The connection drops; changes published meanwhile arrive after the SDK resumes,
+	// each once.
+	proxy.cut()
+	dh.publish(t, "sub-3", a)
+	dh.publish(t, "sub-4", b, outsider)
+	third, fourth := next(), next()
+	require.Equal(t, []string{a, b}, []string{third.Subject, fourth.Subject})
+	require.Equal(t, []int64{2, 2}, []int64{third.ChangeVersion, fourth.ChangeVersion})
+	require.Less(t, second.Cursor, third.Cursor)
+	require.Less(t, third.Cursor, fourth.Cursor)
+	select {
+	case ch := <-got:
+		t.Fatalf("a change arrived twice or beyond the case: %+v", ch)
+	default:
+	}
+	stop()
+	require.ErrorIs(t, <-ended, context.Canceled)
+
+	t.Run("ok/resuming from a cursor redelivers with the same idempotency key", func(t *testing.T) {
+		var again []*sdk.Change
+		for ch, err := range dh.c(dh.yubei).Follow(ctx, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-1",
+			After: first.Cursor, UntilCaughtUp: true}, hubKey) {
+			require.NoError(t, err)
+			again = append(again, ch)
+		}
+		require.Len(t, again, 3)
+		require.Equal(t, []string{second.IdempotencyKey, third.IdempotencyKey, fourth.IdempotencyKey},
+			[]string{again[0].IdempotencyKey, again[1].IdempotencyKey, again[2].IdempotencyKey})
+	})
+
+	t.Run("ok/REST streams newline-delimited JSON", func(t *testing.T) {
+		lines := restFollow(t, dh, dh.yubei, `{"requirement_id":"`+rid+`","matter_code":"`+matter1+`","case_number":"YB-SUB-1","after":"`+strconv.FormatInt(second.Cursor, 10)+`","until_caught_up":true}`)
+		require.Len(t, lines, 2)
+		for i, want := range []*sdk.Change{third, fourth} {
+			var d struct {
+				Result struct {
+					Cursor         string `json:"cursor"`
+					IdempotencyKey string `json:"idempotency_key"`
+					Response       struct {
+						Payload   []byte `json:"payload"`
+						Signature []byte `json:"signature"`
+					} `json:"response"`
+				} `json:"result"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(lines[i]), &d), lines[i])
+			require.Equal(t, want.IdempotencyKey, d.Result.IdempotencyKey)
+			require.NoError(t, sm.Verify(hubKey, d.Result.Response.Payload, d.Result.Response.Signature))
+		}
+	})
+}
+
+// restFollow posts a signed subscription to /v1/subscriptions:follow and returns its lines.
+func restFollow(t *testing.T, dh *dataHub, who *identity.Identity, body string) []string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(who.TLSCAPEM))
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hdr, err := reqsig.Sign(who.Key, who.Code, "POST", "/v1/subscriptions:follow", []byte(body), dh.clock.Now())
+	require.NoError(t, err)
+	req, err := http.NewRequest("POST", who.HubURL+"/v1/subscriptions:follow", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", hdr)
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	require.NoError(t, sc.Err())
+	return lines
+}
+
+// TestSubscriptionRefusals: a subscription the pull rules would refuse is refused when it
+// starts, with the pull's reason, and audited as a refused pull; so is one under a
+// requirement not provided by subscription.
+func TestSubscriptionRefusals(t *testing.T) {
+	ctx := context.Background()
+	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	rid := dh.subscriptionRequirement(t, "REQ-YB-SUB")
+	a := storetest.IDNumber(31)
+	dh.openCase(t, "YB-SUB-2", matter1, a)
+	dh.openCase(t, "YB-SUB-3", matter2, a)
+	hubKey := &dh.h.SigningKey.PublicKey
+	cases := map[string]struct {
+		who    *identity.Identity
+		req    *exchangev1.SubscribeRequest
+		reason string
+	}{
+		"fail/requirement provided by pull":                  {dh.yubei, &exchangev1.SubscribeRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-SUB-2"}, exchange.ReasonProvisionMethod},
+		"fail/another department's case":                     {dh.sc, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-2"}, exchange.ReasonRequirementForeign},
+		"fail/case of another matter":                        {dh.yubei, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-3"}, exchange.ReasonCaseMatterMismatch},
+		"fail/revoked requirement":                           {dh.yubei, &exchangev1.SubscribeRequest{RequirementId: dh.revoked, MatterCode: matter1, CaseNumber: "YB-SUB-2"}, exchange.ReasonRequirementRevoked},
+		"fail/no case":                                       {dh.yubei, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-NONE"}, exchange.ReasonCaseNotFound},
+		"fail/negative cursor":                               {dh.yubei, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-2", After: -1}, "CURSOR_INVALID"},
+		"fail/the provider under the consumer's requirement": {dh.police, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-2"}, exchange.ReasonRequirementForeign},
+		"fail/matter not covered (unregistered)":             {dh.yubei, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: "500000-0098-XK", CaseNumber: "YB-SUB-2"}, exchange.ReasonMatterUnknown},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			from := dh.auditSize(t)
+			var last error
+			for _, err := range dh.c(tc.who).Follow(ctx, tc.req, hubKey) {
+				last = err
+			}
+			require.Error(t, last)
+			require.Equal(t, tc.reason, server.Reason(last), "%v", last)
+			if tc.reason == "CURSOR_INVALID" {
+				return
+			}
+			entries := dh.auditFrom(t, from)
+			require.NotEmpty(t, entries, "a refused subscription is audited")
+			rec := entries[len(entries)-1].Record
+			require.Equal(t, ledger.KindPull, rec.Kind)
+			require.Equal(t, ledger.OutcomeDenied, rec.Outcome)
+			require.True(t, strings.HasPrefix(rec.Reason, tc.reason+": "), rec.Reason)
+		})
+	}
+
+	t.Run("fail/the case closes: the stream ends with the pull's refusal", func(t *testing.T) {
+		dh.openCase(t, "YB-SUB-4", matter1, a)
+		_, err := dh.c(dh.yubei).Cases.CloseCase(ctx, &exchangev1.CloseCaseRequest{Number: "YB-SUB-4", Comment: "已办结"})
+		require.NoError(t, err)
+		var last error
+		for _, err := range dh.c(dh.yubei).Follow(ctx, &exchangev1.SubscribeRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-SUB-4"}, hubKey) {
+			last = err
+		}
+		require.Equal(t, exchange.ReasonCaseClosed, server.Reason(last), "%v", last)
+	})
+}
