@@ -91,7 +91,7 @@ func (s *Subscriber) Follow(ctx context.Context, in SubscribeInput, emit func(De
 	if in.After < 0 {
 		return Errorf(KindInvalid, "CURSOR_INVALID", "after must be a cursor the hub delivered (≥ 0), got %d", in.After)
 	}
-	rq, err := s.admit(ctx, in)
+	rq, err := s.Admit(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -148,10 +148,10 @@ func (s *Subscriber) wait(ctx context.Context, wake <-chan struct{}) error {
 	return nil
 }
 
-// admit checks, before anything is delivered, that the subscription could deliver: the
+// Admit checks, before anything is delivered, that the subscription could deliver: the
 // requirement's provision method is subscription and the pull invariants and the policy
 // hold for the case's applicant. A refusal is audited like a refused pull.
-func (s *Subscriber) admit(ctx context.Context, in SubscribeInput) (*Requirement, error) {
+func (s *Subscriber) Admit(ctx context.Context, in SubscribeInput) (*Requirement, error) {
 	p := s.Puller
 	a := PullAudit{PullID: NewID(), At: p.now().UTC(), Department: in.Caller.Code, Operator: in.Operator,
 		Matter: in.MatterCode, Case: in.CaseNumber}

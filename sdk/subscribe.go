@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 )
@@ -123,4 +126,32 @@ func (c *Client) followOnce(ctx context.Context, req *exchangev1.SubscribeReques
 			return received, errStop
 		}
 	}
+}
+
+// VerifyWebhook checks a delivery the hub POSTed to a webhook: sigHeader (the
+// Gxhub-Signature header: base64 of the hub's SM2 signature, DER) over exactly body, with
+// hubKey (the key you trust: AuditService.GetLogInfo publishes it), then the pull response
+// inside (VerifyPull). It returns the delivery and its verified pull result. Process a
+// delivery once per idempotency_key: the hub sends a delivery again until your endpoint
+// answers 2xx.
+func VerifyWebhook(body []byte, sigHeader string, hubKey *ecdsa.PublicKey) (*exchangev1.Delivery, *exchangev1.PullResult, error) {
+	if hubKey == nil {
+		return nil, nil, errors.New("no hub key to verify with: fetch it from AuditService.GetLogInfo and keep it")
+	}
+	sig, err := base64.StdEncoding.DecodeString(sigHeader)
+	if err != nil || len(sig) == 0 {
+		return nil, nil, errors.New("the Gxhub-Signature header is missing or not base64")
+	}
+	if err := sm.Verify(hubKey, body, sig); err != nil {
+		return nil, nil, fmt.Errorf("the hub's signature over the webhook body does not verify: %w", err)
+	}
+	var d exchangev1.Delivery
+	if err := protojson.Unmarshal(body, &d); err != nil {
+		return nil, nil, fmt.Errorf("the signed webhook body is not a Delivery: %w", err)
+	}
+	res, err := VerifyPull(d.GetResponse(), hubKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &d, res, nil
 }

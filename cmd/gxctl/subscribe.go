@@ -120,3 +120,94 @@ func changeLine(changeVersion int64, res *exchangev1.PullResult, audit []uint64)
 	fmt.Fprintf(&b, "  (signature verified; pull %s; audit %v)", res.GetPullId(), audit)
 	return b.String()
 }
+
+func init() { root.AddCommand(webhookCmd()) }
+
+func webhookCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "webhook", Short: "Have the hub push a subscription's changes to your HTTPS endpoint"}
+	var req exchangev1.RegisterWebhookRequest
+	var caFile string
+	register := &cobra.Command{
+		Use:   "register --requirement ID --matter CODE --case NUMBER --url https://... [--ca FILE]",
+		Short: "Register an HTTPS endpoint for the changes of a case (checked like subscribe)",
+		Long: `The hub POSTs every change of the records of the case's subjects to the URL: the same
+delivery as gxctl subscribe prints, in JSON, signed by the hub (header Gxhub-Signature, base64
+SM2 over the body; verify with the hub key, e.g. sdk.VerifyWebhook) with an Idempotency-Key
+header. A delivery is sent again with backoff until the endpoint answers 2xx; after the
+hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change follows.
+--ca names the PEM CA certificate the endpoint's TLS certificate chains to.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if req.RequirementId == "" || req.MatterCode == "" || req.CaseNumber == "" || req.Url == "" {
+				return exitf(2, "--requirement, --matter, --case and --url are required")
+			}
+			if caFile != "" {
+				b, err := os.ReadFile(caFile)
+				if err != nil {
+					return exitf(2, "read --ca: %v", err)
+				}
+				req.TlsCaPem = string(b)
+			}
+			c, ctx, done, err := connect(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			w, err := c.Subscriptions.RegisterWebhook(ctx, &req)
+			if err != nil {
+				return callErr(err)
+			}
+			if global.json {
+				return printProto(cmd.OutOrStdout(), w)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "webhook %s registered: changes of case %s go to %s from cursor %d\n", w.GetId(), w.GetCaseNumber(), w.GetUrl(), w.GetCursor())
+			return nil
+		},
+	}
+	register.Flags().StringVar(&req.RequirementId, "requirement", "", "granted requirement id (provision method subscription)")
+	register.Flags().StringVar(&req.MatterCode, "matter", "", "matter code (事项编码)")
+	register.Flags().StringVar(&req.CaseNumber, "case", "", "case number (办件编码) whose subjects are followed")
+	register.Flags().StringVar(&req.Operator, "operator", "", "operator inside your department")
+	register.Flags().StringVar(&req.Url, "url", "", "your HTTPS endpoint")
+	register.Flags().StringVar(&caFile, "ca", "", "PEM CA certificate of the endpoint (default: the system roots)")
+	register.Flags().Int64Var(&req.After, "after", 0, "start after this cursor (0: from the first change)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Your webhooks: where each stands, and the dead letters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, ctx, done, err := connect(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			l, err := c.Subscriptions.ListWebhooks(ctx, &exchangev1.ListWebhooksRequest{})
+			if err != nil {
+				return callErr(err)
+			}
+			if global.json {
+				return printProto(cmd.OutOrStdout(), l)
+			}
+			var tw table
+			tw.row("ID", "CASE", "URL", "STATE", "CURSOR", "DELIVERED", "DEAD", "LAST ERROR")
+			for _, w := range l.GetWebhooks() {
+				tw.row(w.GetId(), w.GetCaseNumber(), w.GetUrl(), w.GetState(), fmt.Sprint(w.GetCursor()), fmt.Sprint(w.GetDelivered()), fmt.Sprint(w.GetDeadLettered()), w.GetLastError())
+			}
+			if err := tw.write(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if len(l.GetDeadLetters()) > 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "dead letters:")
+				var dl table
+				dl.row("WEBHOOK", "CURSOR", "IDEMPOTENCY KEY", "ATTEMPTS", "AT", "LAST ERROR")
+				for _, d := range l.GetDeadLetters() {
+					dl.row(d.GetWebhookId(), fmt.Sprint(d.GetCursor()), d.GetIdempotencyKey(), fmt.Sprint(d.GetAttempts()), showTS(d.GetAt()), d.GetLastError())
+				}
+				return dl.write(cmd.OutOrStdout())
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(register, list)
+	return cmd
+}

@@ -23,6 +23,11 @@ type Subscriptions struct {
 	exchangev1.UnimplementedSubscriptionServiceServer
 	Subscriber *exchange.Subscriber
 	Signer     *PullSigner
+	// Dispatcher pushes to registered webhooks (RegisterWebhook, ListWebhooks).
+	Dispatcher *WebhookDispatcher
+	// Stopping, when closed, ends every stream with Unavailable (the hub is shutting
+	// down): clients resume after their last cursor, here once restarted or at a replica.
+	Stopping <-chan struct{}
 }
 
 // Subscribe follows changes for a case.
@@ -37,14 +42,35 @@ func (s *Subscriptions) follow(ctx context.Context, req *exchangev1.SubscribeReq
 	}
 	in := exchange.SubscribeInput{Caller: caller.Department, Operator: req.GetOperator(), RequirementID: req.GetRequirementId(),
 		MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(), After: req.GetAfter(), UntilCaughtUp: req.GetUntilCaughtUp()}
-	return s.Subscriber.Follow(ctx, in, func(d exchange.Delivery) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-s.Stopping:
+			close(stopped)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	cursor := in.After
+	err = s.Subscriber.Follow(ctx, in, func(d exchange.Delivery) error {
 		resp, err := s.Signer.Response(d.Outcome)
 		if err != nil {
 			return err
 		}
-		return send(&exchangev1.Delivery{Cursor: d.Change.Seq, IdempotencyKey: d.IdempotencyKey, Subject: d.Change.Subject,
-			ChangeVersion: d.Change.Version, Response: resp})
+		if err := send(deliveryToProto(d, resp)); err != nil {
+			return err
+		}
+		cursor = d.Change.Seq
+		return nil
 	})
+	select {
+	case <-stopped:
+		return exchange.Errorf(exchange.KindUnavailable, "HUB_STOPPING", "the hub is shutting down: resume after cursor %d", cursor)
+	default:
+		return err
+	}
 }
 
 // ServeREST serves POST /v1/subscriptions:follow (behind HTTPAuth, which authenticates the

@@ -2,13 +2,19 @@ package hub_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
@@ -330,4 +337,169 @@ func BenchmarkSubscriptionDelivery(b *testing.B) {
 		delivered.Wait()
 	}
 	b.ReportMetric(float64(b.N*subscribers)/time.Since(start).Seconds(), "deliveries/s")
+}
+
+// webhookEndpoint is a consumer's HTTPS endpoint on 127.0.0.1: it verifies every delivery
+// with the hub key, fails the first `failFirst` requests (and every one when failAlways),
+// and keeps what it acknowledged per idempotency key.
+type webhookEndpoint struct {
+	srv        *httptest.Server
+	mu         sync.Mutex
+	failFirst  int
+	failAlways bool
+	requests   []string          // idempotency keys in arrival order, failed ones too
+	bodies     map[string][]byte // per key, every body received
+	acked      map[string]*exchangev1.PullResult
+	ackOrder   []string
+	bad        []string // verification failures
+}
+
+func startWebhookEndpoint(t *testing.T, hubKey *ecdsa.PublicKey, failFirst int, failAlways bool) *webhookEndpoint {
+	e := &webhookEndpoint{failFirst: failFirst, failAlways: failAlways, bodies: map[string][]byte{}, acked: map[string]*exchangev1.PullResult{}}
+	e.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		d, res, err := sdk.VerifyWebhook(body, r.Header.Get(server.WebhookSignatureHeader), hubKey)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if err != nil || d.GetIdempotencyKey() != r.Header.Get(server.WebhookIdempotencyHeader) {
+			e.bad = append(e.bad, fmt.Sprint(err))
+			http.Error(w, "bad delivery", http.StatusBadRequest)
+			return
+		}
+		key := d.GetIdempotencyKey()
+		if prev, ok := e.bodies[key]; ok && !bytes.Equal(prev, body) {
+			e.bad = append(e.bad, "a retried delivery changed its body: "+key)
+		}
+		e.bodies[key] = body
+		e.requests = append(e.requests, key)
+		if e.failAlways || len(e.requests) <= e.failFirst {
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
+		if _, seen := e.acked[key]; !seen { // process each key once
+			e.acked[key] = res
+			e.ackOrder = append(e.ackOrder, key)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *webhookEndpoint) caPEM() string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.srv.Certificate().Raw}))
+}
+
+func (e *webhookEndpoint) snapshot() (requests, acked []string, bad []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.requests), slices.Clone(e.ackOrder), slices.Clone(e.bad)
+}
+
+// TestWebhookDelivers registers webhooks on test HTTPS endpoints: deliveries arrive signed
+// by the hub, minimised and audited like pulls; an endpoint that fails gets the same
+// delivery (same key, same bytes) again until it acknowledges, nothing is lost or skipped;
+// one that never acknowledges gets its deliveries dead-lettered, with an audit record,
+// and the following changes still go out.
+func TestWebhookDelivers(t *testing.T) {
+	ctx := context.Background()
+	dh := startDataHub(t, cst("2026-03-02 09:00"), func(c *config.Config) {
+		c.Webhooks.MaxAttempts, c.Webhooks.Backoff = 3, 5*time.Millisecond
+	})
+	rid := dh.subscriptionRequirement(t, "REQ-YB-SUB")
+	a, b, outsider := storetest.IDNumber(51), storetest.IDNumber(52), storetest.IDNumber(53)
+	dh.openCase(t, "YB-WH-1", matter1, a, b)
+	dh.openCase(t, "YB-WH-2", matter1, a)
+	hubKey := &dh.h.SigningKey.PublicKey
+	flaky := startWebhookEndpoint(t, hubKey, 2, false)
+	dead := startWebhookEndpoint(t, hubKey, 0, true)
+	yb := dh.c(dh.yubei)
+
+	t.Run("fail/registration is checked like a subscription", func(t *testing.T) {
+		_, err := yb.Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-WH-1", Url: flaky.srv.URL, TlsCaPem: flaky.caPEM()})
+		require.Equal(t, exchange.ReasonProvisionMethod, server.Reason(err), "%v", err)
+		_, err = yb.Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-WH-1", Url: strings.Replace(flaky.srv.URL, "https", "http", 1)})
+		require.Equal(t, "WEBHOOK_URL_INVALID", server.Reason(err), "%v", err)
+	})
+
+	w1, err := yb.Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-WH-1", Url: flaky.srv.URL, TlsCaPem: flaky.caPEM()})
+	require.NoError(t, err)
+	w2, err := yb.Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{RequirementId: rid, MatterCode: matter1, CaseNumber: "YB-WH-2", Url: dead.srv.URL, TlsCaPem: dead.caPEM()})
+	require.NoError(t, err)
+
+	dh.publish(t, "wh-1", a, outsider)
+	dh.publish(t, "wh-2", b)
+	dh.publish(t, "wh-3", a)
+	require.Eventually(t, func() bool { _, acked, _ := flaky.snapshot(); return len(acked) == 3 }, 30*time.Second, 5*time.Millisecond)
+	requests, acked, bad := flaky.snapshot()
+	require.Empty(t, bad)
+	require.Equal(t, requests[0], requests[1], "the failed delivery is sent again with the same idempotency key")
+	require.Equal(t, requests[0], requests[2])
+	require.Equal(t, acked[0], requests[0])
+	subjects := []string{}
+	for _, k := range acked {
+		res := flaky.acked[k]
+		require.Len(t, res.GetRecords(), 1)
+		require.ElementsMatch(t, []string{"name", "address"}, keys(res.GetRecords()[0].GetFields()), "only approved items")
+		subjects = append(subjects, res.GetRecords()[0].GetSubject())
+	}
+	require.Equal(t, []string{a, b, a}, subjects, "in order, each change once, the outsider never")
+	for _, k := range acked {
+		require.NotContains(t, string(flaky.bodies[k]), outsider)
+	}
+
+	// The endpoint that never acknowledges: both deliveries of a are dead-lettered after 3
+	// attempts each, in order, and listed with an audit record.
+	require.Eventually(t, func() bool {
+		l, err := yb.Subscriptions.ListWebhooks(ctx, &exchangev1.ListWebhooksRequest{})
+		return err == nil && len(l.GetDeadLetters()) == 2
+	}, 30*time.Second, 5*time.Millisecond)
+	l, err := yb.Subscriptions.ListWebhooks(ctx, &exchangev1.ListWebhooksRequest{})
+	require.NoError(t, err)
+	for _, d := range l.GetDeadLetters() {
+		require.Equal(t, w2.GetId(), d.GetWebhookId())
+		require.Equal(t, int32(3), d.GetAttempts())
+		require.Contains(t, d.GetLastError(), "503")
+	}
+	require.Less(t, l.GetDeadLetters()[0].GetCursor(), l.GetDeadLetters()[1].GetCursor())
+	deadRequests, deadAcked, _ := dead.snapshot()
+	require.Len(t, deadRequests, 6)
+	require.Empty(t, deadAcked)
+	for _, wh := range l.GetWebhooks() {
+		switch wh.GetId() {
+		case w1.GetId():
+			require.Equal(t, int64(3), wh.GetDelivered())
+		case w2.GetId():
+			require.Equal(t, int64(2), wh.GetDeadLettered())
+			require.Equal(t, l.GetDeadLetters()[1].GetCursor(), wh.GetCursor(), "the cursor moved past the dead letters")
+		}
+	}
+	var deadAudit int
+	for _, e := range dh.auditFrom(t, 0) {
+		if e.Record.Kind == server.KindWebhook && e.Record.Outcome == ledger.OutcomeFailed {
+			require.Contains(t, e.Record.Reason, w2.GetId())
+			deadAudit++
+		}
+	}
+	require.Equal(t, 2, deadAudit, "each dead letter is audited")
+
+	t.Run("ok/a closed case stops the webhook with the pull's reason", func(t *testing.T) {
+		_, err := yb.Cases.CloseCase(ctx, &exchangev1.CloseCaseRequest{Number: "YB-WH-1", Comment: "已办结"})
+		require.NoError(t, err)
+		dh.publish(t, "wh-4", b)
+		require.Eventually(t, func() bool {
+			l, err := yb.Subscriptions.ListWebhooks(ctx, &exchangev1.ListWebhooksRequest{})
+			if err != nil {
+				return false
+			}
+			for _, wh := range l.GetWebhooks() {
+				if wh.GetId() == w1.GetId() {
+					return wh.GetState() == exchange.WebhookStopped && strings.Contains(wh.GetLastError(), exchange.ReasonCaseClosed)
+				}
+			}
+			return false
+		}, 30*time.Second, 5*time.Millisecond)
+		_, acked, _ := flaky.snapshot()
+		require.Len(t, acked, 3, "nothing was sent for the closed case")
+	})
 }

@@ -13,6 +13,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -200,11 +201,448 @@ func (x *Delivery) GetResponse() *PullResponse {
 	return nil
 }
 
+// RegisterWebhookRequest names the case to follow and the endpoint to push to.
+type RegisterWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The granted requirement (provision method subscription).
+	RequirementId string `protobuf:"bytes,1,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
+	// Government-service matter code (事项编码).
+	MatterCode string `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// Case number (办件编码) whose subjects are followed.
+	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Operator inside the consumer department (empty = the department itself).
+	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	// HTTPS endpoint of your department the hub POSTs deliveries to.
+	Url string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	// PEM CA certificate(s) the endpoint's TLS certificate chains to (empty: the system roots).
+	TlsCaPem string `protobuf:"bytes,6,opt,name=tls_ca_pem,json=tlsCaPem,proto3" json:"tls_ca_pem,omitempty"`
+	// Start after this cursor (0 = from the first change of the resource).
+	After         int64 `protobuf:"varint,7,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterWebhookRequest) Reset() {
+	*x = RegisterWebhookRequest{}
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterWebhookRequest) ProtoMessage() {}
+
+func (x *RegisterWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterWebhookRequest.ProtoReflect.Descriptor instead.
+func (*RegisterWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_subscriptions_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegisterWebhookRequest) GetRequirementId() string {
+	if x != nil {
+		return x.RequirementId
+	}
+	return ""
+}
+
+func (x *RegisterWebhookRequest) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *RegisterWebhookRequest) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *RegisterWebhookRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *RegisterWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *RegisterWebhookRequest) GetTlsCaPem() string {
+	if x != nil {
+		return x.TlsCaPem
+	}
+	return ""
+}
+
+func (x *RegisterWebhookRequest) GetAfter() int64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+// Webhook is a registered push endpoint and where its delivery stands.
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id the hub gave the webhook.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Consumer department code.
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// Requirement followed under.
+	RequirementId string `protobuf:"bytes,3,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
+	// Matter code.
+	MatterCode string `protobuf:"bytes,4,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// Case number.
+	CaseNumber string `protobuf:"bytes,5,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Operator, if named.
+	Operator string `protobuf:"bytes,6,opt,name=operator,proto3" json:"operator,omitempty"`
+	// HTTPS endpoint.
+	Url string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
+	// Last cursor delivered (2xx) or dead-lettered.
+	Cursor int64 `protobuf:"varint,8,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// active, or stopped (a pull was refused: the case closed, the requirement was revoked).
+	State string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
+	// Why it stopped, or the last failed attempt's error.
+	LastError string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Deliveries acknowledged by the endpoint.
+	Delivered int64 `protobuf:"varint,11,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Deliveries dead-lettered.
+	DeadLettered int64 `protobuf:"varint,12,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	// When it was registered.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_subscriptions_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Webhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Webhook) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Webhook) GetRequirementId() string {
+	if x != nil {
+		return x.RequirementId
+	}
+	return ""
+}
+
+func (x *Webhook) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *Webhook) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *Webhook) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetCursor() int64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *Webhook) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Webhook) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Webhook) GetDelivered() int64 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *Webhook) GetDeadLettered() int64 {
+	if x != nil {
+		return x.DeadLettered
+	}
+	return 0
+}
+
+func (x *Webhook) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ListWebhooksRequest lists the caller's webhooks.
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_subscriptions_proto_rawDescGZIP(), []int{4}
+}
+
+// ListWebhooksResponse lists webhooks and their dead letters.
+type ListWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's webhooks, oldest first.
+	Webhooks []*Webhook `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	// Dead letters of those webhooks, oldest first (at most 1000).
+	DeadLetters   []*DeadLetter `protobuf:"bytes,2,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_subscriptions_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+func (x *ListWebhooksResponse) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+// DeadLetter is a delivery the endpoint did not acknowledge within the attempt limit.
+type DeadLetter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Webhook id.
+	WebhookId string `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// Cursor of the change.
+	Cursor int64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Idempotency key of the delivery.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Attempts made.
+	Attempts int32 `protobuf:"varint,4,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The last attempt's error.
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When it was dead-lettered.
+	At            *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_subscriptions_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_subscriptions_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeadLetter) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetCursor() int64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 var File_exchange_v1_subscriptions_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_subscriptions_proto_rawDesc = "" +
 	"\n" +
-	"\x1fexchange/v1/subscriptions.proto\x12\x11gxhub.exchange.v1\x1a\x17exchange/v1/pulls.proto\x1a\x1cgoogle/api/annotations.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xd5\x01\n" +
+	"\x1fexchange/v1/subscriptions.proto\x12\x11gxhub.exchange.v1\x1a\x17exchange/v1/pulls.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xd5\x01\n" +
 	"\x10SubscribeRequest\x12%\n" +
 	"\x0erequirement_id\x18\x01 \x01(\tR\rrequirementId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -219,10 +657,60 @@ const file_exchange_v1_subscriptions_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12%\n" +
 	"\x0echange_version\x18\x04 \x01(\x03R\rchangeVersion\x12;\n" +
-	"\bresponse\x18\x05 \x01(\v2\x1f.gxhub.exchange.v1.PullResponseR\bresponse2\xb7\x05\n" +
+	"\bresponse\x18\x05 \x01(\v2\x1f.gxhub.exchange.v1.PullResponseR\bresponse\"\xe3\x01\n" +
+	"\x16RegisterWebhookRequest\x12%\n" +
+	"\x0erequirement_id\x18\x01 \x01(\tR\rrequirementId\x12\x1f\n" +
+	"\vmatter_code\x18\x02 \x01(\tR\n" +
+	"matterCode\x12\x1f\n" +
+	"\vcase_number\x18\x03 \x01(\tR\n" +
+	"caseNumber\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\x12\x10\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\x12\x1c\n" +
+	"\n" +
+	"tls_ca_pem\x18\x06 \x01(\tR\btlsCaPem\x12\x14\n" +
+	"\x05after\x18\a \x01(\x03R\x05after\"\x9b\x03\n" +
+	"\aWebhook\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12%\n" +
+	"\x0erequirement_id\x18\x03 \x01(\tR\rrequirementId\x12\x1f\n" +
+	"\vmatter_code\x18\x04 \x01(\tR\n" +
+	"matterCode\x12\x1f\n" +
+	"\vcase_number\x18\x05 \x01(\tR\n" +
+	"caseNumber\x12\x1a\n" +
+	"\boperator\x18\x06 \x01(\tR\boperator\x12\x10\n" +
+	"\x03url\x18\a \x01(\tR\x03url\x12\x16\n" +
+	"\x06cursor\x18\b \x01(\x03R\x06cursor\x12\x14\n" +
+	"\x05state\x18\t \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\n" +
+	" \x01(\tR\tlastError\x12\x1c\n" +
+	"\tdelivered\x18\v \x01(\x03R\tdelivered\x12#\n" +
+	"\rdead_lettered\x18\f \x01(\x03R\fdeadLettered\x129\n" +
+	"\n" +
+	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x15\n" +
+	"\x13ListWebhooksRequest\"\x90\x01\n" +
+	"\x14ListWebhooksResponse\x126\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x1a.gxhub.exchange.v1.WebhookR\bwebhooks\x12@\n" +
+	"\fdead_letters\x18\x02 \x03(\v2\x1d.gxhub.exchange.v1.DeadLetterR\vdeadLetters\"\xd3\x01\n" +
+	"\n" +
+	"DeadLetter\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x03R\x06cursor\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12\x1a\n" +
+	"\battempts\x18\x04 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12*\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\xb5\r\n" +
 	"\x13SubscriptionService\x12\x9f\x05\n" +
 	"\tSubscribe\x12#.gxhub.exchange.v1.SubscribeRequest\x1a\x1b.gxhub.exchange.v1.Delivery\"\xcd\x04\x92A\xa6\x04\n" +
-	"\x13SubscriptionService\x12$Follow changes of records for a case\x1a\xe8\x03Streams one Delivery per change of a record of the case's subjects (applicant and declared parties) after the cursor, then waits for new changes (or ends when caught up, if asked). Each delivery is a pull of that subject under the requirement: only approved items, signed by the hub, audited. Resume with after = the last cursor received; idempotency_key is stable across resumptions. Over REST the stream is newline-delimited JSON, one {\"result\": Delivery} or {\"error\": Status} per line.\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/subscriptions:follow0\x01B\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\x13SubscriptionService\x12$Follow changes of records for a case\x1a\xe8\x03Streams one Delivery per change of a record of the case's subjects (applicant and declared parties) after the cursor, then waits for new changes (or ends when caught up, if asked). Each delivery is a pull of that subject under the requirement: only approved items, signed by the hub, audited. Resume with after = the last cursor received; idempotency_key is stable across resumptions. Over REST the stream is newline-delimited JSON, one {\"result\": Delivery} or {\"error\": Status} per line.\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/subscriptions:follow0\x01\x12\xa2\x05\n" +
+	"\x0fRegisterWebhook\x12).gxhub.exchange.v1.RegisterWebhookRequest\x1a\x1a.gxhub.exchange.v1.Webhook\"\xc7\x04\x92A\xac\x04\n" +
+	"\x13SubscriptionService\x12\x1dRegister a webhook for a case\x1a\xf5\x03The hub POSTs every change of the records of the case's subjects to url (HTTPS), as a Delivery in JSON signed by the hub (header Gxhub-Signature: base64 SM2 signature over the body; Idempotency-Key: the delivery's key). A delivery is retried with backoff until the endpoint answers 2xx; after the attempt limit it is dead-lettered (listed by ListWebhooks, an audit record and an operator alert) and the next change follows. Admitted like Subscribe: refused with the pull's reason when a pull would be.\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/webhooks\x12\xd6\x02\n" +
+	"\fListWebhooks\x12&.gxhub.exchange.v1.ListWebhooksRequest\x1a'.gxhub.exchange.v1.ListWebhooksResponse\"\xf4\x01\x92A\xdc\x01\n" +
+	"\x13SubscriptionService\x125List your webhooks with their cursor and dead letters\x1a\x8d\x01Your department's webhooks: where each stands (the last cursor delivered or dead-lettered), whether it stopped and why, and its dead letters.\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooksB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -241,21 +729,35 @@ func file_exchange_v1_subscriptions_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_subscriptions_proto_rawDescData
 }
 
-var file_exchange_v1_subscriptions_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_exchange_v1_subscriptions_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_exchange_v1_subscriptions_proto_goTypes = []any{
-	(*SubscribeRequest)(nil), // 0: gxhub.exchange.v1.SubscribeRequest
-	(*Delivery)(nil),         // 1: gxhub.exchange.v1.Delivery
-	(*PullResponse)(nil),     // 2: gxhub.exchange.v1.PullResponse
+	(*SubscribeRequest)(nil),       // 0: gxhub.exchange.v1.SubscribeRequest
+	(*Delivery)(nil),               // 1: gxhub.exchange.v1.Delivery
+	(*RegisterWebhookRequest)(nil), // 2: gxhub.exchange.v1.RegisterWebhookRequest
+	(*Webhook)(nil),                // 3: gxhub.exchange.v1.Webhook
+	(*ListWebhooksRequest)(nil),    // 4: gxhub.exchange.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),   // 5: gxhub.exchange.v1.ListWebhooksResponse
+	(*DeadLetter)(nil),             // 6: gxhub.exchange.v1.DeadLetter
+	(*PullResponse)(nil),           // 7: gxhub.exchange.v1.PullResponse
+	(*timestamppb.Timestamp)(nil),  // 8: google.protobuf.Timestamp
 }
 var file_exchange_v1_subscriptions_proto_depIdxs = []int32{
-	2, // 0: gxhub.exchange.v1.Delivery.response:type_name -> gxhub.exchange.v1.PullResponse
-	0, // 1: gxhub.exchange.v1.SubscriptionService.Subscribe:input_type -> gxhub.exchange.v1.SubscribeRequest
-	1, // 2: gxhub.exchange.v1.SubscriptionService.Subscribe:output_type -> gxhub.exchange.v1.Delivery
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	7, // 0: gxhub.exchange.v1.Delivery.response:type_name -> gxhub.exchange.v1.PullResponse
+	8, // 1: gxhub.exchange.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	3, // 2: gxhub.exchange.v1.ListWebhooksResponse.webhooks:type_name -> gxhub.exchange.v1.Webhook
+	6, // 3: gxhub.exchange.v1.ListWebhooksResponse.dead_letters:type_name -> gxhub.exchange.v1.DeadLetter
+	8, // 4: gxhub.exchange.v1.DeadLetter.at:type_name -> google.protobuf.Timestamp
+	0, // 5: gxhub.exchange.v1.SubscriptionService.Subscribe:input_type -> gxhub.exchange.v1.SubscribeRequest
+	2, // 6: gxhub.exchange.v1.SubscriptionService.RegisterWebhook:input_type -> gxhub.exchange.v1.RegisterWebhookRequest
+	4, // 7: gxhub.exchange.v1.SubscriptionService.ListWebhooks:input_type -> gxhub.exchange.v1.ListWebhooksRequest
+	1, // 8: gxhub.exchange.v1.SubscriptionService.Subscribe:output_type -> gxhub.exchange.v1.Delivery
+	3, // 9: gxhub.exchange.v1.SubscriptionService.RegisterWebhook:output_type -> gxhub.exchange.v1.Webhook
+	5, // 10: gxhub.exchange.v1.SubscriptionService.ListWebhooks:output_type -> gxhub.exchange.v1.ListWebhooksResponse
+	8, // [8:11] is the sub-list for method output_type
+	5, // [5:8] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_subscriptions_proto_init() }
@@ -270,7 +772,7 @@ func file_exchange_v1_subscriptions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_subscriptions_proto_rawDesc), len(file_exchange_v1_subscriptions_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,7 +21,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SubscriptionService_Subscribe_FullMethodName = "/gxhub.exchange.v1.SubscriptionService/Subscribe"
+	SubscriptionService_Subscribe_FullMethodName       = "/gxhub.exchange.v1.SubscriptionService/Subscribe"
+	SubscriptionService_RegisterWebhook_FullMethodName = "/gxhub.exchange.v1.SubscriptionService/RegisterWebhook"
+	SubscriptionService_ListWebhooks_FullMethodName    = "/gxhub.exchange.v1.SubscriptionService/ListWebhooks"
 )
 
 // SubscriptionServiceClient is the client API for SubscriptionService service.
@@ -35,6 +37,10 @@ const (
 type SubscriptionServiceClient interface {
 	// Follow changes of records for a case
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Delivery], error)
+	// Register a webhook for a case
+	RegisterWebhook(ctx context.Context, in *RegisterWebhookRequest, opts ...grpc.CallOption) (*Webhook, error)
+	// List your webhooks with their cursor and dead letters
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
 }
 
 type subscriptionServiceClient struct {
@@ -64,6 +70,26 @@ func (c *subscriptionServiceClient) Subscribe(ctx context.Context, in *Subscribe
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SubscriptionService_SubscribeClient = grpc.ServerStreamingClient[Delivery]
 
+func (c *subscriptionServiceClient) RegisterWebhook(ctx context.Context, in *RegisterWebhookRequest, opts ...grpc.CallOption) (*Webhook, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Webhook)
+	err := c.cc.Invoke(ctx, SubscriptionService_RegisterWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *subscriptionServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, SubscriptionService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SubscriptionServiceServer is the server API for SubscriptionService service.
 // All implementations must embed UnimplementedSubscriptionServiceServer
 // for forward compatibility.
@@ -75,6 +101,10 @@ type SubscriptionService_SubscribeClient = grpc.ServerStreamingClient[Delivery]
 type SubscriptionServiceServer interface {
 	// Follow changes of records for a case
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[Delivery]) error
+	// Register a webhook for a case
+	RegisterWebhook(context.Context, *RegisterWebhookRequest) (*Webhook, error)
+	// List your webhooks with their cursor and dead letters
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
 	mustEmbedUnimplementedSubscriptionServiceServer()
 }
 
@@ -87,6 +117,12 @@ type UnimplementedSubscriptionServiceServer struct{}
 
 func (UnimplementedSubscriptionServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[Delivery]) error {
 	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedSubscriptionServiceServer) RegisterWebhook(context.Context, *RegisterWebhookRequest) (*Webhook, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterWebhook not implemented")
+}
+func (UnimplementedSubscriptionServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
 }
 func (UnimplementedSubscriptionServiceServer) mustEmbedUnimplementedSubscriptionServiceServer() {}
 func (UnimplementedSubscriptionServiceServer) testEmbeddedByValue()                             {}
@@ -120,13 +156,58 @@ func _SubscriptionService_Subscribe_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SubscriptionService_SubscribeServer = grpc.ServerStreamingServer[Delivery]
 
+func _SubscriptionService_RegisterWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubscriptionServiceServer).RegisterWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubscriptionService_RegisterWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubscriptionServiceServer).RegisterWebhook(ctx, req.(*RegisterWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubscriptionService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubscriptionServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubscriptionService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubscriptionServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SubscriptionService_ServiceDesc is the grpc.ServiceDesc for SubscriptionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var SubscriptionService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "gxhub.exchange.v1.SubscriptionService",
 	HandlerType: (*SubscriptionServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "RegisterWebhook",
+			Handler:    _SubscriptionService_RegisterWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _SubscriptionService_ListWebhooks_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Subscribe",
