@@ -87,7 +87,7 @@ func (s *Subscriptions) ServeREST(log *slog.Logger) func(http.ResponseWriter, *h
 		}
 		req := &exchangev1.SubscribeRequest{}
 		if err := protojson.Unmarshal(body, req); err != nil {
-			WriteHTTPError(w, r, log, exchange.Errorf(exchange.KindInvalid, "BODY_INVALID", "the body is not a SubscribeRequest in JSON: %v", err))
+			WriteHTTPError(w, r, log, exchange.Errorf(exchange.KindInvalid, ReasonRequestMalformed, "the body is not a SubscribeRequest in JSON: %v", err))
 			return
 		}
 		rc := http.NewResponseController(w)
