@@ -61,6 +61,10 @@ type Client struct {
 	Policy     exchangev1.PolicyServiceClient
 	// Subscriptions push changes of records (use Follow: it signs, verifies and resumes).
 	Subscriptions exchangev1.SubscriptionServiceClient
+	// Operators are the department's operators with their own certificates (D1, E6).
+	Operators adminv1.OperatorServiceClient
+	// Evidence serves the signed request behind an audit record (E5, E6).
+	Evidence auditv1.EvidenceServiceClient
 
 	conn *grpc.ClientConn
 	id   *identity.Identity
@@ -165,6 +169,8 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Freshness = exchangev1.NewFreshnessServiceClient(conn)
 	c.Policy = exchangev1.NewPolicyServiceClient(conn)
 	c.Subscriptions = exchangev1.NewSubscriptionServiceClient(conn)
+	c.Operators = adminv1.NewOperatorServiceClient(conn)
+	c.Evidence = auditv1.NewEvidenceServiceClient(conn)
 	return c, nil
 }
 
@@ -183,7 +189,7 @@ func (c *Client) sign(ctx context.Context, method string, req, reply any, cc *gr
 	if err != nil {
 		return err
 	}
-	h, err := reqsig.Sign(c.id.Key, c.id.Code, "POST", method, body, c.now())
+	h, err := reqsig.Sign(c.id.Key, c.id.KeyID(), "POST", method, body, c.now())
 	if err != nil {
 		return err
 	}
