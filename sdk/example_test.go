@@ -63,12 +63,12 @@ func Example_consumer() {
 	}
 	fmt.Println("case:", cs.GetCase().GetNumber(), cs.GetCase().GetState())
 
-	// Pin the hub's key (published by the audit service) and verify every pull with it.
+	// Pin the hub's pull-response key (published by the audit service) and verify every pull with it.
 	info, err := c.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+	hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem()))
 	if err != nil {
 		log.Fatal(err)
 	}

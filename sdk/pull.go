@@ -4,22 +4,26 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/ledger"
+	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
 // VerifyPull checks a pull response signed by the hub and returns the signed result.
 //
 // The hub signs PullResponse.payload — the deterministic protobuf encoding of a
-// PullResult — with its SM2 key (default user ID 1234567812345678, SM3; DER signature in
-// PullResponse.signature). VerifyPull verifies the signature over the payload bytes as
-// received, with hubKey (the key you trust: AuditService.GetLogInfo publishes it; do not
-// take it from the response), then decodes those bytes. Only the returned result is
+// PullResult — with its pull-response key, an SM2 key used for nothing else (default user
+// ID 1234567812345678, SM3; DER signature in PullResponse.signature). VerifyPull verifies
+// the signature over the payload bytes as received, with hubKey (the key you trust:
+// AuditService.GetLogInfo publishes it as pull_key_pem, with a certificate from the hub CA
+// for that purpose; do not take it from the response), then decodes those bytes. Only the returned result is
 // authenticated; the convenience copy in PullResponse.result is not. Each audit record the
 // response names (audit_references) carries SM3(payload) as its response digest; see
 // PayloadDigest.
@@ -28,7 +32,7 @@ func VerifyPull(resp *exchangev1.PullResponse, hubKey *ecdsa.PublicKey) (*exchan
 		return nil, errors.New("the pull response has no signed payload")
 	}
 	if hubKey == nil {
-		return nil, errors.New("no hub key to verify with: fetch it from AuditService.GetLogInfo and keep it")
+		return nil, errors.New("no hub key to verify with: fetch pull_key_pem from AuditService.GetLogInfo and keep it")
 	}
 	if err := sm.Verify(hubKey, resp.GetPayload(), resp.GetSignature()); err != nil {
 		return nil, fmt.Errorf("the hub's signature over the pull result does not verify: %w", err)
@@ -71,6 +75,38 @@ func VerifyPulledRecord(res *exchangev1.PullResult, rec *exchangev1.PulledRecord
 	}
 	if err := server.CheckPublishRecord(pub, res.GetResource(), res.GetProvider(), rec.GetBatchId(), digest); err != nil {
 		return ledger.Record{}, fmt.Errorf("record of %s version %d against publish record %d: %w", rec.GetSubject(), rec.GetVersion(), publish.Index, err)
+	}
+	return pub, nil
+}
+
+// PullKey returns the hub's pull-response key from LogInfo after checking its certificate:
+// issued by the hub CA (chained to hubRootPEM when given, else to the root in info) for the
+// pull-response purpose only, and certifying exactly that key. Pin the root out of band
+// (GET /v1/trust) for the check to mean more than the hub's word.
+func PullKey(info *auditv1.LogInfo, hubRootPEM string, at time.Time) (*ecdsa.PublicKey, error) {
+	pub, err := sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem()))
+	if err != nil {
+		return nil, fmt.Errorf("the hub's pull-response key: %w", err)
+	}
+	certs, err := pki.ParseCertsPEM([]byte(info.GetPullCertPem()))
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("the hub publishes no certificate of its pull-response key: %v", err)
+	}
+	if !pub.Equal(certs[0].PublicKey) {
+		return nil, errors.New("the pull-response certificate certifies another key")
+	}
+	chain, err := pki.ParseCertsPEM([]byte(info.GetCaChainPem()))
+	if err != nil || len(chain) == 0 {
+		return nil, fmt.Errorf("the hub's CA chain does not parse: %v", err)
+	}
+	roots := chain[len(chain)-1:]
+	if hubRootPEM != "" {
+		if roots, err = pki.ParseCertsPEM([]byte(hubRootPEM)); err != nil || len(roots) == 0 {
+			return nil, fmt.Errorf("the pinned hub root does not parse: %v", err)
+		}
+	}
+	if err := pki.VerifyHubKeyCert(certs[0], pki.PurposePull, roots, chain, at); err != nil {
+		return nil, err
 	}
 	return pub, nil
 }

@@ -103,6 +103,11 @@ func auditCmd() *cobra.Command {
 			} else {
 				fmt.Fprintln(w, "not anchored yet: the next anchoring interval will cover it")
 			}
+			if r.Checkpoint != "" {
+				fmt.Fprintf(w, "the head is a checkpoint cosigned by witnesses (check them: gxctl audit verify --witness NAME=KEYFILE)\n")
+			} else {
+				fmt.Fprintln(w, "no witness has cosigned a checkpoint covering it yet")
+			}
 			if out != "" {
 				fmt.Fprintf(w, "receipt saved to %s (check offline: gxctl audit verify %s)\n", out, out)
 			}
@@ -111,11 +116,22 @@ func auditCmd() *cobra.Command {
 	}
 	proof.Flags().StringVarP(&out, "out", "o", "", "save the receipt (JSON) for offline verification")
 
-	var logKey, rootFile string
+	var (
+		logKey, rootFile string
+		witnesses        []string
+		threshold        int
+	)
 	verifyCmd := &cobra.Command{
 		Use:   "verify RECEIPT.json",
-		Short: "Verify a saved receipt offline (no hub needed)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Verify a saved receipt offline (no hub needed), optionally requiring k of n witness cosignatures",
+		Long: `Verify a saved receipt offline: the record's inclusion in the signed tree head, the anchor
+block (signed by the hub's anchor key, never its tree-head key) and its consistency with
+the head, and the certificates that say which hub key signs what. With --witness, the
+head must be a checkpoint cosigned by at least --witness-threshold of the named witnesses
+(default: all of them). Exit 0 VALID, 1 INVALID, 2 usage.`,
+		Example: `  gxctl audit verify receipt.json --log-key log-key.pem --root hub-root.pem \
+    --witness sj-witness=sj-witness.pem --witness tj-witness=tj-witness.pem --witness-threshold 1`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
 			if err != nil {
@@ -125,29 +141,48 @@ func auditCmd() *cobra.Command {
 			if err := json.Unmarshal(b, &r); err != nil {
 				return exitf(2, "%s is not a receipt: %v", args[0], err)
 			}
-			trusted := ""
+			var pol sdk.ReceiptPolicy
 			if logKey != "" {
 				k, err := os.ReadFile(logKey)
 				if err != nil {
 					return exitf(2, "--log-key: %v", err)
 				}
-				trusted = string(k)
+				pol.LogKeyPEM = string(k)
 			}
-			rec, err := sdk.VerifyAuditReceipt(&r, trusted)
+			if rootFile != "" {
+				k, err := os.ReadFile(rootFile)
+				if err != nil {
+					return exitf(2, "--root: %v", err)
+				}
+				pol.HubCAPEM = string(k)
+			}
+			for _, w := range witnesses {
+				name, file, ok := strings.Cut(w, "=")
+				if !ok || name == "" || file == "" {
+					return exitf(2, "--witness %q: give NAME=KEYFILE (the witness's name and its public key PEM)", w)
+				}
+				k, err := os.ReadFile(file)
+				if err != nil {
+					return exitf(2, "--witness %s: %v", name, err)
+				}
+				pol.Witnesses = append(pol.Witnesses, sdk.WitnessKey{Name: name, PublicPEM: string(k)})
+			}
+			pol.Threshold = threshold
+			if threshold < 0 {
+				pol.Threshold = len(pol.Witnesses)
+			}
+			if pol.Threshold > len(pol.Witnesses) {
+				return exitf(2, "--witness-threshold %d is more than the %d witnesses named with --witness", pol.Threshold, len(pol.Witnesses))
+			}
+			v, err := sdk.VerifyAuditReceiptPolicy(&r, pol)
+			rec := v.Record
 			var who *sdk.Requester
 			if err == nil && r.Request != nil {
-				root := ""
-				if rootFile != "" {
-					b, rerr := os.ReadFile(rootFile)
-					if rerr != nil {
-						return exitf(2, "--root: %v", rerr)
-					}
-					root = string(b)
-				}
-				who, err = sdk.VerifyRequestEvidence(rec, r.Request, root)
+				who, err = sdk.VerifyRequestEvidence(rec, r.Request, pol.HubCAPEM)
 			}
 			if global.json {
-				res := map[string]any{"valid": err == nil, "index": r.Index, "tree_size": r.Head.Size, "anchored": r.Anchored, "pinned_key": trusted != ""}
+				res := map[string]any{"valid": err == nil, "index": r.Index, "tree_size": r.Head.Size, "anchored": r.Anchored, "pinned_key": pol.LogKeyPEM != "",
+					"key_purposes_checked": v.KeyPurposes, "pinned_root": pol.HubCAPEM != "", "cosigned_by": v.Cosigners, "witness_threshold": pol.Threshold}
 				if err != nil {
 					res["error"] = err.Error()
 				} else {
@@ -175,6 +210,9 @@ func auditCmd() *cobra.Command {
 			if r.Anchored {
 				msg += fmt.Sprintf(", anchored in block %d", r.Anchor.Height)
 			}
+			if pol.Threshold > 0 {
+				msg += fmt.Sprintf(", cosigned by %d of %d named witnesses (%s)", len(v.Cosigners), len(pol.Witnesses), strings.Join(v.Cosigners, ", "))
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), msg+"\n", r.Index, rec.Kind, rec.Department, rec.Outcome, r.Head.Size)
 			if who != nil {
 				fmt.Fprintln(cmd.OutOrStdout(), describeRequester(who)+": signature verified at the signing time, certificate chains to the hub's root")
@@ -183,14 +221,22 @@ func auditCmd() *cobra.Command {
 					fmt.Fprintln(cmd.ErrOrStderr(), "note: the requester's chain was checked against the root inside the receipt; pass --root with the hub's root CA obtained out of band to pin it")
 				}
 			}
-			if trusted == "" {
+			if pol.LogKeyPEM == "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: checked with the key inside the receipt; pass --log-key with the log key obtained out of band to pin it")
+			}
+			if !v.KeyPurposes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: the receipt carries no key certificates: which key signs what was not checked against the hub CA")
+			}
+			if pol.Threshold == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: no witness required; pass --witness NAME=KEYFILE to require cosignatures by departments other than the hub")
 			}
 			return nil
 		},
 	}
 	verifyCmd.Flags().StringVar(&logKey, "log-key", "", "PEM of the log's public key (from `gxctl audit key` on a trusted channel)")
-	verifyCmd.Flags().StringVar(&rootFile, "root", "", "PEM of the hub's root CA, to pin the requester's certificate chain (from the trust bundle on a trusted channel)")
+	verifyCmd.Flags().StringVar(&rootFile, "root", "", "PEM of the hub's root CA (from the trust bundle on a trusted channel): pins the requester's certificate chain and the hub's key certificates")
+	verifyCmd.Flags().StringArrayVar(&witnesses, "witness", nil, "NAME=KEYFILE of a witness you trust (repeat for each)")
+	verifyCmd.Flags().IntVar(&threshold, "witness-threshold", -1, "how many of the named witnesses must have cosigned (default: all)")
 
 	key := &cobra.Command{
 		Use:   "key",

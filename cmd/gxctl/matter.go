@@ -8,12 +8,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/sdk"
@@ -163,7 +163,7 @@ func matterCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+				hubKey, err := sdk.PullKey(info, "", time.Now())
 				if err != nil {
 					return exitf(1, "hub key: %v", err)
 				}

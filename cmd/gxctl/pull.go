@@ -5,11 +5,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
@@ -41,7 +41,7 @@ audit service before printing anything, and shows the audit references of the pu
 			if err != nil {
 				return callErr(err)
 			}
-			hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+			hubKey, err := sdk.PullKey(info, "", time.Now())
 			if err != nil {
 				return exitf(1, "the hub's published key does not parse: %v", err)
 			}

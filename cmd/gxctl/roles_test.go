@@ -47,7 +47,7 @@ var (
 
 // rolesScript turns the document's blocks into the script the test runs, with the only
 // changes the document's "Verified" section declares.
-func rolesScript(t *testing.T, blocks []string, port string) string {
+func rolesScript(t *testing.T, blocks []string, port, witnessPort string) string {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("set -euo pipefail\n")
@@ -67,6 +67,7 @@ func rolesScript(t *testing.T, blocks []string, port string) string {
 				heredoc = m[1]
 			}
 			line = strings.ReplaceAll(line, "127.0.0.1:8443", "127.0.0.1:"+port)
+			line = strings.ReplaceAll(line, "127.0.0.1:7380", "127.0.0.1:"+witnessPort)
 			if strings.HasPrefix(strings.TrimSpace(line), "go build ") {
 				b.WriteString("# (built by the test) " + line + "\n")
 				continue
@@ -124,7 +125,8 @@ func TestRolesDocument(t *testing.T) {
 	blocks := rolesBlocks(t, string(doc))
 	require.Greater(t, len(blocks), 10, "docs/ROLES.md has its sh blocks")
 	port := strings.TrimPrefix(freePort(t), "127.0.0.1:")
-	script := rolesScript(t, blocks, port)
+	witnessPort := strings.TrimPrefix(freePort(t), "127.0.0.1:")
+	script := rolesScript(t, blocks, port, witnessPort)
 
 	work := t.TempDir()
 	bin := filepath.Join(work, "bin")

@@ -173,7 +173,7 @@ func setupPull(ctx context.Context, clients []*sdk.Client) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.hubKey, err = sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem())); err != nil {
+	if st.hubKey, err = sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem())); err != nil {
 		return nil, fmt.Errorf("hub signing key: %w", err)
 	}
 	return st, nil

@@ -33,6 +33,11 @@ type Audit struct {
 	LogID     string
 	KeyID     string
 	PublicPEM string
+	// Keys are the other published keys and the certificates of all three (GetLogInfo).
+	Keys AuditKeys
+	// Cosigned returns the latest witness-cosigned checkpoint note (ledger.ErrNotFound if
+	// none); nil when the hub has no witnesses.
+	Cosigned func(ctx context.Context) ([]byte, error)
 
 	// Index is the audit log's query index (SearchRecords, ListAnomalies, SubjectUsage);
 	// those calls answer AUDIT_INDEX_UNAVAILABLE without it.
@@ -85,8 +90,26 @@ func HeadFromProto(p *auditv1.SignedTreeHead) ledger.SignedTreeHead {
 }
 
 // GetLogInfo implements the public log identity call.
-func (a *Audit) GetLogInfo(context.Context, *auditv1.GetLogInfoRequest) (*auditv1.LogInfo, error) {
-	return &auditv1.LogInfo{LogId: a.LogID, PublicKeyPem: a.PublicPEM, KeyId: a.KeyID, Size: a.Log.Size()}, nil
+func (a *Audit) GetLogInfo(ctx context.Context, _ *auditv1.GetLogInfoRequest) (*auditv1.LogInfo, error) {
+	info := &auditv1.LogInfo{LogId: a.LogID, PublicKeyPem: a.PublicPEM, KeyId: a.KeyID, Size: a.Log.Size(),
+		AnchorKeyPem: a.Keys.AnchorPEM, PullKeyPem: a.Keys.PullPEM, TreeHeadCertPem: a.Keys.TreeHeadCertPEM,
+		AnchorCertPem: a.Keys.AnchorCertPEM, PullCertPem: a.Keys.PullCertPEM, CaChainPem: a.Keys.CAChainPEM}
+	if a.Cosigned != nil {
+		note, err := a.Cosigned(ctx)
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return nil, ledgerErr(err)
+		}
+		info.Checkpoint = string(note)
+	}
+	return info, nil
+}
+
+// AuditKeys is the hub's published verification material besides the tree-head key: each
+// of its three signing keys has one purpose and a certificate from the hub CA saying so.
+type AuditKeys struct {
+	AnchorPEM, PullPEM                          string
+	TreeHeadCertPEM, AnchorCertPEM, PullCertPEM string
+	CAChainPEM                                  string
 }
 
 func (a *Audit) head(ctx context.Context, size uint64) (ledger.SignedTreeHead, error) {

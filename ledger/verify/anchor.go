@@ -13,16 +13,27 @@ import (
 type Keys struct {
 	// Log verifies signed tree heads (the hub's log key).
 	Log ledger.Verifier
-	// Anchor verifies anchor blocks (the anchoring node's key; often the
-	// same key as Log).
+	// Anchor verifies anchor blocks (the anchoring node's key, a key of its
+	// own: a block signed by the Log key is not accepted unless that key is
+	// listed in Retired).
 	Anchor ledger.Verifier
+	// Retired are earlier anchoring keys (for gxhub: the tree-head key, which
+	// signed the embedded blocks before anchoring got its own key). A chain
+	// may begin with blocks signed by them, but no block after the first one
+	// signed by Anchor may be; a single block ([Block], a receipt's anchor)
+	// must be signed by Anchor.
+	Retired []ledger.Verifier
 }
 
 // Block checks one anchor block on its own: its hash is SM3 of its signed
 // bytes, its signature verifies with keys.Anchor, and its head's signature
 // with keys.Log.
 func Block(keys Keys, a ledger.Anchor) error {
-	if keys.Log == nil || keys.Anchor == nil {
+	return block(keys, keys.Anchor, a)
+}
+
+func block(keys Keys, anchorKey ledger.Verifier, a ledger.Anchor) error {
+	if keys.Log == nil || anchorKey == nil {
 		return fmt.Errorf("%w: anchor verification needs the log and the anchor key", ledger.ErrInvalid)
 	}
 	msg, err := a.SignedBytes()
@@ -32,10 +43,10 @@ func Block(keys Keys, a ledger.Anchor) error {
 	if !bytes.Equal(sm3hash.Sum(msg), a.Hash) {
 		return &ledger.ChainError{Height: a.Height, Reason: "block hash does not match its contents"}
 	}
-	if a.KeyID != keys.Anchor.KeyID() {
-		return &ledger.ChainError{Height: a.Height, Reason: fmt.Sprintf("block is signed by key %q, the verifier holds %q", a.KeyID, keys.Anchor.KeyID())}
+	if a.KeyID != anchorKey.KeyID() {
+		return &ledger.ChainError{Height: a.Height, Reason: fmt.Sprintf("block is signed by key %q, the verifier holds the anchor key %q", a.KeyID, anchorKey.KeyID())}
 	}
-	if err := keys.Anchor.Verify(msg, a.Signature); err != nil {
+	if err := anchorKey.Verify(msg, a.Signature); err != nil {
 		return &ledger.ChainError{Height: a.Height, Reason: "block signature", Err: err}
 	}
 	if err := Head(keys.Log, a.Head); err != nil {
@@ -58,11 +69,21 @@ func AnchorChain(keys Keys, blocks []ledger.Anchor) error {
 // segment must start at height 1.
 func AnchorChainFrom(keys Keys, trusted *ledger.Anchor, blocks []ledger.Anchor) error {
 	prev := trusted
+	current := trusted != nil && keys.Anchor != nil && trusted.KeyID == keys.Anchor.KeyID()
 	for i := range blocks {
 		b := blocks[i]
-		if err := Block(keys, b); err != nil {
+		key := keys.Anchor
+		if keys.Anchor == nil || b.KeyID != keys.Anchor.KeyID() {
+			for _, r := range keys.Retired {
+				if r != nil && r.KeyID() == b.KeyID && !current {
+					key = r
+				}
+			}
+		}
+		if err := block(keys, key, b); err != nil {
 			return err
 		}
+		current = current || key == keys.Anchor
 		if prev == nil {
 			if b.Height != 1 {
 				return &ledger.ChainError{Height: b.Height, Reason: "chain does not start at height 1 and no trusted block was given"}

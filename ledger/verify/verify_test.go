@@ -255,3 +255,43 @@ func TestRootBuilder(t *testing.T) {
 		leaves = append(leaves, []byte{byte(n), 1, 2})
 	}
 }
+
+// TestAnchorChainRetiredKey: a chain whose first blocks were signed by an earlier anchoring
+// key (gxhub's tree-head key, before anchoring had its own) verifies when that key is named
+// as retired; a block signed by the retired key after the current key took over does not,
+// and a single block or a receipt never accepts the retired key.
+func TestAnchorChainRetiredKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0)
+	st := memory.New()
+	old, err := embedded.New(st, ledgertest.Signer(t, ledgertest.LogKeyName))
+	require.NoError(t, err)
+	cur, err := embedded.New(st, ledgertest.Signer(t, "anchor"))
+	require.NoError(t, err)
+	var chain []ledger.Anchor
+	for i, k := range []int{2, 3, 5, 1} {
+		a := old
+		if i >= 2 {
+			a = cur
+		}
+		f.grow(t, k)
+		anc, err := f.log.AnchorLatest(ctx, a)
+		require.NoError(t, err)
+		chain = append(chain, anc)
+	}
+	keys := f.keys
+	require.Error(t, verify.AnchorChain(keys, chain), "old blocks need the retired key")
+	keys.Retired = []ledger.Verifier{f.keys.Log}
+	require.NoError(t, verify.AnchorChain(keys, chain))
+	require.Error(t, verify.Block(keys, chain[0]), "a single block must be the current key's")
+	require.NoError(t, verify.Block(keys, chain[3]))
+
+	// The retired key signs again after the switch: refused.
+	f.grow(t, 2)
+	back, err := f.log.AnchorLatest(ctx, old)
+	require.NoError(t, err)
+	err = verify.AnchorChain(keys, append(chain, back))
+	var ce *ledger.ChainError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, back.Height, ce.Height)
+}

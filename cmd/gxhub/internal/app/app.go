@@ -84,6 +84,7 @@ departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --
 	f.StringVar(&flagCfg.PublicURL, "public-url", "", "base URL departments and browsers reach the hub at (web sign-in audience); default from --listen/--tls-host")
 	f.StringVar(&flagCfg.Anchor, "anchor", "", "where tree heads are anchored: embedded or fabric")
 	f.StringVar(&flagCfg.FabricNetwork, "fabric-network", "", "Fabric connection profile (testnet/.run/network.json) when --anchor fabric")
+	f.StringArrayVar(&flagCfg.Witnesses, "witness", nil, "an audit-log witness as \"NAME URL KEYFILE\" (repeatable; docs/AUDIT.md)")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "text or json")
 	return cmd
@@ -221,6 +222,7 @@ func applyFlags(fs *pflag.FlagSet, cfg *config.Config, f config.Config) {
 		"public-url":       func() { cfg.PublicURL = f.PublicURL },
 		"anchor":           func() { cfg.Anchor = f.Anchor },
 		"fabric-network":   func() { cfg.FabricNetwork = f.FabricNetwork },
+		"witness":          func() { cfg.Witnesses = f.Witnesses },
 		"log-level":        func() { cfg.LogLevel = f.LogLevel },
 		"log-format":       func() { cfg.LogFormat = f.LogFormat },
 	}

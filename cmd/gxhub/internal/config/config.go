@@ -66,6 +66,44 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
 	// Verify configures document verification and sealing (docs/CERTS.md).
 	Verify VerifyConfig `yaml:"verify"`
+	// Witnesses cosign the audit log's checkpoints (docs/AUDIT.md), each given as
+	// "NAME URL KEYFILE": the witness's name, its base URL (gxctl witness serve) and the
+	// PEM file of its cosigning public key (gxctl witness init prints it).
+	Witnesses []string `yaml:"witnesses" env:"WITNESSES"`
+	// Webhooks configures the push of subscription deliveries to consumers' endpoints.
+	Webhooks WebhookConfig `yaml:"webhooks"`
+}
+
+// WebhookConfig bounds the retries of a webhook delivery.
+type WebhookConfig struct {
+	// MaxAttempts is how many times one delivery is POSTed before it is dead-lettered.
+	MaxAttempts int `yaml:"max_attempts" env:"WEBHOOK_MAX_ATTEMPTS"`
+	// Backoff is the wait after the first failed attempt; it doubles up to 5 minutes.
+	Backoff time.Duration `yaml:"backoff" env:"WEBHOOK_BACKOFF"`
+}
+
+// Witness is one parsed entry of Config.Witnesses.
+type Witness struct{ Name, URL, KeyFile string }
+
+// ParseWitnesses parses Config.Witnesses.
+func (c *Config) ParseWitnesses() ([]Witness, error) {
+	var out []Witness
+	seen := map[string]bool{}
+	for _, w := range c.Witnesses {
+		f := strings.Fields(w)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("witnesses: %q must be \"NAME URL KEYFILE\" (e.g. \"auditor-office http://10.0.0.7:7380 /etc/gxhub/auditor-witness.pem\")", w)
+		}
+		if !strings.HasPrefix(f[1], "http://") && !strings.HasPrefix(f[1], "https://") {
+			return nil, fmt.Errorf("witnesses: %q: the URL must start with http:// or https://", w)
+		}
+		if seen[f[0]] {
+			return nil, fmt.Errorf("witnesses: %s is named twice", f[0])
+		}
+		seen[f[0]] = true
+		out = append(out, Witness{Name: f[0], URL: f[1], KeyFile: f[2]})
+	}
+	return out, nil
 }
 
 // VerifyConfig configures the verifier's revocation sources and time-stamping.
@@ -116,6 +154,7 @@ func Default() Config {
 		LogFormat:         "text",
 		ShutdownTimeout:   15 * time.Second,
 		Verify:            VerifyConfig{CRLRefresh: time.Hour, MaxConcurrent: 4},
+		Webhooks:          WebhookConfig{MaxAttempts: 8, Backoff: time.Second},
 	}
 }
 
@@ -227,6 +266,12 @@ func (c *Config) Validate() error {
 	if c.Verify.CRLRefresh < time.Minute || c.Verify.CRLRefresh > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("verify.crl_refresh %s must be between 1m and 168h", c.Verify.CRLRefresh))
 	}
+	if c.Webhooks.MaxAttempts < 1 || c.Webhooks.MaxAttempts > 100 {
+		errs = append(errs, fmt.Errorf("webhooks.max_attempts %d must be 1..100", c.Webhooks.MaxAttempts))
+	}
+	if c.Webhooks.Backoff <= 0 || c.Webhooks.Backoff > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("webhooks.backoff %s must be more than 0 and at most 5m", c.Webhooks.Backoff))
+	}
 	if c.Verify.MaxConcurrent < 1 || c.Verify.MaxConcurrent > 256 {
 		errs = append(errs, fmt.Errorf("verify.max_concurrent %d must be 1..256", c.Verify.MaxConcurrent))
 	}
@@ -273,6 +318,9 @@ func (c *Config) Validate() error {
 		if d < 1 || d > 60 {
 			errs = append(errs, fmt.Errorf("%s %d must be between 1 and 60 working days", name, d))
 		}
+	}
+	if _, err := c.ParseWitnesses(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout must be positive"))

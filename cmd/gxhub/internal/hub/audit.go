@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/gxhub/gxhub/certs/keystore"
+	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/exchange/server"
@@ -32,6 +37,8 @@ type Audit struct {
 	Anchorer   ledger.Anchorer
 	Signer     *sm2sig.Signer
 	SubjectKey ledger.SubjectKeyFunc
+	// Keys are the published keys and certificates besides the tree-head key.
+	Keys server.AuditKeys
 	// Index is the query index of the log's records (C4); nil if the store has none.
 	Index store.AuditIndex
 	// Writer is the one path of audited business writes: the write and its sealed audit
@@ -47,14 +54,91 @@ func (h *Hub) wireAuditQueries(s *server.Audit) {
 	s.Index, s.SubjectKey, s.Store, s.Now, s.Calendar = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now, h.Calendar
 }
 
+// hubKeyCertValidity is the validity of the certificates of the hub's own signing keys.
+const hubKeyCertValidity = 5 * 365 * 24 * time.Hour
+
+// hubKey is one of the hub's own signing keys with its one-purpose certificate.
+type hubKey struct {
+	key  *sm.PrivateKey
+	cert *smx509.Certificate
+}
+
+func (k hubKey) pem() (keyPEM, certPEM string, err error) {
+	b, err := sm.MarshalPublicKeyPEM(&k.key.PublicKey)
+	return string(b), string(pki.EncodeCertsPEM(k.cert)), err
+}
+
+// ensureHubKey loads DATA_DIR/ca/<name>-key.pem (kept by h.Keys like every hub key:
+// encrypted with the CA password) and its certificate <name>-cert.pem for purpose p, creating
+// either when missing — so a data directory from before the keys were separated gains
+// its anchor and pull keys on its next start, and the tree-head key, unchanged, keeps
+// verifying the heads it signed. A certificate that no longer matches the key or its
+// purpose, or has expired, is issued again.
+func (h *Hub) ensureHubKey(name string, p pki.Purpose) (hubKey, error) {
+	dir := filepath.Join(h.Config.DataDir, "ca")
+	key, err := h.Keys.SM2(filepath.Join(dir, name+"-key.pem"))
+	if err != nil {
+		return hubKey{}, fmt.Errorf("hub key for %s: %w", p, err)
+	}
+	certPath := filepath.Join(dir, name+"-cert.pem")
+	roots, inter := []*smx509.Certificate{h.CA.Root.Cert}, []*smx509.Certificate{h.CA.Issuing.Cert}
+	if b, err := os.ReadFile(certPath); err == nil {
+		if certs, err := pki.ParseCertsPEM(b); err == nil && len(certs) > 0 && key.PublicKey.Equal(certs[0].PublicKey) &&
+			pki.VerifyHubKeyCert(certs[0], p, roots, inter, h.now()) == nil {
+			return hubKey{key: key, cert: certs[0]}, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return hubKey{}, err
+	}
+	// Valid from the issuing CA's start: the tree-head key of an existing data directory
+	// signed heads before its certificate was made, and those heads must still verify.
+	iss := h.CA.Issuing.Cert
+	h.CA.mu.Lock()
+	cert, err := h.CA.Issuing.IssueHubKeyCert(&key.PublicKey, p, iss.NotBefore, min(hubKeyCertValidity, iss.NotAfter.Sub(iss.NotBefore)))
+	h.CA.mu.Unlock()
+	if err != nil {
+		return hubKey{}, fmt.Errorf("certify the hub key for %s: %w", p, err)
+	}
+	if err := keystore.WriteFile(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
+		return hubKey{}, err
+	}
+	return hubKey{key: key, cert: cert}, nil
+}
+
 func (h *Hub) openAudit(ctx context.Context) error {
 	cfg := h.Config
-	key, err := h.Keys.SM2(filepath.Join(cfg.DataDir, "ca", "hub-signing-key.pem"))
+	// Three keys, one purpose each: tree heads (the original hub key file, so every head
+	// signed before stays verifiable), embedded anchor blocks, pull responses.
+	headKey, err := h.ensureHubKey("hub-signing", pki.PurposeTreeHead)
 	if err != nil {
-		return fmt.Errorf("hub signing key: %w", err)
+		return err
 	}
-	h.SigningKey = key
+	anchorKey, err := h.ensureHubKey("anchor-signing", pki.PurposeAnchor)
+	if err != nil {
+		return err
+	}
+	pullKey, err := h.ensureHubKey("pull-signing", pki.PurposePull)
+	if err != nil {
+		return err
+	}
+	key := headKey.key
+	h.SigningKey, h.AnchorKey, h.PullKey = headKey.key, anchorKey.key, pullKey.key
+	var keys server.AuditKeys
+	if _, keys.TreeHeadCertPEM, err = headKey.pem(); err != nil {
+		return err
+	}
+	if keys.AnchorPEM, keys.AnchorCertPEM, err = anchorKey.pem(); err != nil {
+		return err
+	}
+	if keys.PullPEM, keys.PullCertPEM, err = pullKey.pem(); err != nil {
+		return err
+	}
+	keys.CAChainPEM = h.CA.ChainPEM()
 	signer, err := sm2sig.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	anchorSigner, err := sm2sig.NewSigner(anchorKey.key)
 	if err != nil {
 		return err
 	}
@@ -87,13 +171,19 @@ func (h *Hub) openAudit(ctx context.Context) error {
 		}
 		anchorer = fa
 	default:
-		if anchorer, err = embedded.New(storage, signer, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now)); err != nil {
+		if anchorer, err = embedded.New(storage, anchorSigner, embedded.WithHeadVerifier(verifier), embedded.WithClock(h.now)); err != nil {
 			return fmt.Errorf("embedded anchorer: %w", err)
 		}
 	}
 	lcfg := ledgerlog.DefaultConfig(cfg.AuditLogID)
 	lcfg.HeadInterval = cfg.AuditHeadInterval
 	lcfg.Anchorer = anchorer
+	if len(cfg.Witnesses) > 0 {
+		if h.Witnesses, err = h.witnessCollector(signer, key); err != nil {
+			closeAnchorer(anchorer)
+			return err
+		}
+	}
 	lcfg.Logger = h.Log
 	lcfg.Now = h.now
 	// Every record appended while serving a signed request names the authenticated
@@ -104,7 +194,10 @@ func (h *Hub) openAudit(ctx context.Context) error {
 		closeAnchorer(anchorer)
 		return fmt.Errorf("open audit log %s: %w", cfg.AuditLogID, err)
 	}
-	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer}
+	if h.Witnesses != nil {
+		h.Witnesses.Prover = lg
+	}
+	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer, Keys: keys}
 	if err := h.checkLogAgainstCheckpoints(ctx); err != nil {
 		cerr := h.closeAudit()
 		h.Audit = nil
@@ -188,6 +281,12 @@ func (h *Hub) checkLogAgainstCheckpoints(ctx context.Context) error {
 	lg := h.Audit.Log
 	if err := lg.CheckAnchored(ctx, h.Audit.Anchorer); err != nil {
 		return fmt.Errorf("audit log %s: %w. The hub will not serve (nor append to) a log behind its anchor: restore a backup taken after that anchor, or recover the missing records", h.Audit.LogID, err)
+	}
+	if err := h.checkWitnesses(ctx); err != nil {
+		return err
+	}
+	if err := h.rotateAnchorKey(ctx); err != nil {
+		return err
 	}
 	m, err := backup.ReadMarker(h.Config.DataDir)
 	if err != nil || m == nil {

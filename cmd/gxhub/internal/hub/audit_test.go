@@ -87,7 +87,14 @@ func TestAuditTrail(t *testing.T) {
 	a, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(a.GetRef(), "embedded"), a.GetRef())
-	keys := verify.Keys{Log: v, Anchor: v}
+	// Blocks are signed by the anchor key, a key of its own: not by the tree-head key.
+	anchorPub, err := sm.ParsePublicKeyPEM([]byte(info.GetAnchorKeyPem()))
+	require.NoError(t, err)
+	require.False(t, anchorPub.Equal(pub), "the anchor key is not the tree-head key")
+	av, err := sm2sig.NewVerifier(anchorPub)
+	require.NoError(t, err)
+	require.Error(t, verify.Block(verify.Keys{Log: v, Anchor: v}, server.AnchorFromProto(a)), "a block does not verify as signed by the tree-head key")
+	keys := verify.Keys{Log: v, Anchor: av}
 	require.NoError(t, verify.Block(keys, server.AnchorFromProto(a)))
 	var chain []ledger.Anchor
 	for h := uint64(1); h <= a.GetHeight(); h++ {

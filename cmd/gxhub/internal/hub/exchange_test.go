@@ -676,7 +676,7 @@ func TestMatterService(t *testing.T) {
 		require.Empty(t, licence.GetErrorReason(), licence.GetErrorMessage())
 		info, err := yubei.Audit.GetLogInfo(ctx, &auditv1.GetLogInfoRequest{})
 		require.NoError(t, err)
-		hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+		hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPullKeyPem()))
 		require.NoError(t, err)
 		res, err := sdk.VerifyPull(licence.GetPull(), hubKey)
 		require.NoError(t, err, "the collected material is signed by the hub")

@@ -36,6 +36,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/exchange/store/sqlstore"
+	"github.com/gxhub/gxhub/ledger/witness"
 	"github.com/gxhub/gxhub/policy/casbinpolicy"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -54,9 +55,17 @@ type Hub struct {
 	Auth     *server.Authenticator
 	TLS      *tls.Config // nil when insecure
 	Audit    *Audit
-	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
-	// responses. Its public key is published by AuditService.GetLogInfo.
+	// SigningKey is the hub's tree-head key: it signs the audit log's tree heads and
+	// checkpoints (and the backup manifests that carry them). Its public key is published
+	// by AuditService.GetLogInfo.
 	SigningKey *sm.PrivateKey
+	// AnchorKey signs the embedded anchor chain's blocks; PullKey signs pull responses.
+	// Each of the three keys has one purpose and a certificate from the hub CA saying so
+	// (docs/AUDIT.md); all are created on the first start that lacks them.
+	AnchorKey, PullKey *sm.PrivateKey
+	// Witnesses collects the witnesses' cosignatures of the log's checkpoints; nil when
+	// none is configured.
+	Witnesses *witness.Collector
 	// Keys keeps every private key and secret under DATA_DIR (CA, signing, seal-maker, TLS,
 	// subject key), encrypted with ca_password_file when it is set.
 	Keys keystore.Files
@@ -74,11 +83,13 @@ type Hub struct {
 	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
 	Trust *server.TrustStore
 
-	grpc    *grpc.Server
-	handler http.Handler
-	web     *web.UI
-	metrics *prometheus.Registry
-	now     func() time.Time
+	grpc *grpc.Server
+	// subscriptions serve the subscription streams and push to webhooks.
+	subscriptions *server.Subscriptions
+	handler       http.Handler
+	web           *web.UI
+	metrics       *prometheus.Registry
+	now           func() time.Time
 	// progress tells the operator what a (possibly long) start is doing.
 	progress func(format string, args ...any)
 }
@@ -209,7 +220,13 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
-		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
+		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM), Keys: h.Audit.Keys}
+	if h.Witnesses != nil {
+		audit.Cosigned = func(ctx context.Context) ([]byte, error) {
+			note, _, err := h.Witnesses.Cosigned(ctx)
+			return note, err
+		}
+	}
 	h.wireAuditQueries(audit)
 	h.Audit.Tampering = &server.Tampering{Log: log, Audit: h.Audit.Log, Now: h.now}
 	audit.Tampering = h.Audit.Tampering
@@ -227,7 +244,7 @@ func (h *Hub) build(tlsDir string) error {
 	adminv1.RegisterOperatorServiceServer(h.grpc, operators)
 	evidence := &server.EvidenceService{Log: h.Audit.Log, Evidence: h.Store.Evidence(), CAChainPEM: h.CA.ChainPEM()}
 	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
-	signer := &server.PullSigner{Key: h.SigningKey}
+	signer := &server.PullSigner{Key: h.PullKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	integrity := prometheus.NewCounter(prometheus.CounterOpts{Name: "gxhub_data_integrity_failures_total",
 		Help: "Record versions refused because the stored data no longer matches what the provider published (DATA_INTEGRITY): altered in the database."})
@@ -236,13 +253,21 @@ func (h *Hub) build(tlsDir string) error {
 		v.Alarm, v.Failed = log, integrity.Inc
 	}
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
-	records := &server.Records{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
+	changes := &server.ChangeBroadcast{}
+	records := &server.Records{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now, Changes: changes}
+	// Subscriptions (A1/A2 provision method subscription): every change answered by the pull use case.
+	subscriber := &exchange.Subscriber{Puller: h.Puller, Feed: h.Store.Records(), Signal: changes}
+	subscriptions := &server.Subscriptions{Signer: signer, Subscriber: subscriber,
+		Dispatcher: &server.WebhookDispatcher{Store: h.Store, Subscriber: subscriber, Signer: signer, Audit: h.Audit.Writer, Log: log,
+			MaxAttempts: h.Config.Webhooks.MaxAttempts, Backoff: h.Config.Webhooks.Backoff, Now: h.now}}
+	h.subscriptions = subscriptions
 	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
 		Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	objections := h.Objections
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Writer, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
+	exchangev1.RegisterSubscriptionServiceServer(h.grpc, subscriptions)
 	exchangev1.RegisterRecordServiceServer(h.grpc, records)
 	exchangev1.RegisterObjectionServiceServer(h.grpc, objections)
 	exchangev1.RegisterFreshnessServiceServer(h.grpc, freshness)
@@ -316,6 +341,9 @@ func (h *Hub) build(tlsDir string) error {
 		exchangev1.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
 		exchangev1.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
 		exchangev1.RegisterPolicyServiceHandlerServer(ctx, gw, pol),
+		exchangev1.RegisterSubscriptionServiceHandlerServer(ctx, gw, subscriptions),
+		// Registered after the generated handlers, so it serves the streaming route.
+		gw.HandlePath(http.MethodPost, "/v1/subscriptions:follow", subscriptions.ServeREST(log)),
 	} {
 		if err != nil {
 			return err
@@ -483,6 +511,11 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	go h.sweepRequirements(bg)
 	go h.Trust.Run(bg, h.Config.Verify.CRLRefresh)
 	go h.watchCalendar(bg)
+	if h.Witnesses != nil {
+		go h.Witnesses.Run(bg, h.Config.AuditHeadInterval, h.Audit.Log.Head)
+	}
+	h.subscriptions.Stopping = bg.Done() // before serving: streams end when the hub stops
+	go h.subscriptions.Dispatcher.Run(bg)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {

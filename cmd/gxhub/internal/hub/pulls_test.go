@@ -230,7 +230,7 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 	dh.publish(t, "batch-2", a) // a's record moves to version 2
 	dh.clock.Set(cst("2026-03-02 11:00"))
 
-	hubKey := &dh.h.SigningKey.PublicKey
+	hubKey := &dh.h.PullKey.PublicKey
 	dh.openCase(t, "YB-2026-000123", matter2, a, b, unknown)
 	dh.openCase(t, "YB-C1", matter1, a)
 	ok := &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter2, CaseNumber: "YB-2026-000123", Subjects: []string{a, strings.ToLower(b), unknown}}
@@ -268,6 +268,9 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		require.NoError(t, err)
 		_, err = sdk.VerifyPull(resp, &other.Key.PublicKey)
 		require.Error(t, err)
+		// Pull responses have a key of their own: the tree-head key does not verify them.
+		_, err = sdk.VerifyPull(resp, &dh.h.SigningKey.PublicKey)
+		require.Error(t, err, "a pull response must not verify with the tree-head key")
 	})
 	t.Run("ok/every subject audited with the payload digest", func(t *testing.T) {
 		refs := resp.GetAuditReferences()
@@ -431,7 +434,7 @@ func TestFreshnessAcrossSpringFestival(t *testing.T) {
 	dh.clock.Set(cst("2026-02-23 23:00"))
 	resp, err := pull(true)
 	require.NoError(t, err)
-	res, err := sdk.VerifyPull(resp, &dh.h.SigningKey.PublicKey)
+	res, err := sdk.VerifyPull(resp, &dh.h.PullKey.PublicKey)
 	require.NoError(t, err)
 	require.False(t, res.GetFreshness().GetStale())
 	require.Equal(t, 6*time.Hour, res.GetFreshness().GetWorkingAge().AsDuration())
@@ -440,7 +443,7 @@ func TestFreshnessAcrossSpringFestival(t *testing.T) {
 	dh.clock.Set(cst("2026-02-24 20:00"))
 	resp, err = pull(false)
 	require.NoError(t, err)
-	res, err = sdk.VerifyPull(resp, &dh.h.SigningKey.PublicKey)
+	res, err = sdk.VerifyPull(resp, &dh.h.PullKey.PublicKey)
 	require.NoError(t, err)
 	require.True(t, res.GetFreshness().GetStale(), "the stale resource is flagged on the response")
 	require.Equal(t, 26*time.Hour, res.GetFreshness().GetWorkingAge().AsDuration())

@@ -71,12 +71,30 @@ type LogInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The log id carried in every tree head.
 	LogId string `protobuf:"bytes,1,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
-	// SM2 public key (PKIX PEM) that signs tree heads and embedded anchor blocks.
+	// SM2 public key (PKIX PEM) that signs tree heads and checkpoints (its only purpose).
 	PublicKeyPem string `protobuf:"bytes,2,opt,name=public_key_pem,json=publicKeyPem,proto3" json:"public_key_pem,omitempty"`
-	// Key id carried in signed heads and blocks.
+	// Key id carried in signed heads.
 	KeyId string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	// Number of records durably in the log (some may not be covered by a signed head yet).
-	Size          uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Size uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	// SM2 public key (PKIX PEM) that signs the embedded anchor chain's blocks (its only
+	// purpose; blocks made before the hub separated its keys carry the tree-head key).
+	AnchorKeyPem string `protobuf:"bytes,5,opt,name=anchor_key_pem,json=anchorKeyPem,proto3" json:"anchor_key_pem,omitempty"`
+	// SM2 public key (PKIX PEM) that signs pull responses (its only purpose).
+	PullKeyPem string `protobuf:"bytes,6,opt,name=pull_key_pem,json=pullKeyPem,proto3" json:"pull_key_pem,omitempty"`
+	// Certificate (PEM) of the tree-head key, issued by the hub CA for that one purpose
+	// (a certificate policy, docs/AUDIT.md).
+	TreeHeadCertPem string `protobuf:"bytes,7,opt,name=tree_head_cert_pem,json=treeHeadCertPem,proto3" json:"tree_head_cert_pem,omitempty"`
+	// Certificate (PEM) of the anchor key, for that one purpose.
+	AnchorCertPem string `protobuf:"bytes,8,opt,name=anchor_cert_pem,json=anchorCertPem,proto3" json:"anchor_cert_pem,omitempty"`
+	// Certificate (PEM) of the pull-response key, for that one purpose.
+	PullCertPem string `protobuf:"bytes,9,opt,name=pull_cert_pem,json=pullCertPem,proto3" json:"pull_cert_pem,omitempty"`
+	// The hub CA chain (PEM): issuing CA, then root.
+	CaChainPem string `protobuf:"bytes,10,opt,name=ca_chain_pem,json=caChainPem,proto3" json:"ca_chain_pem,omitempty"`
+	// The latest checkpoint cosigned by witnesses, as a C2SP signed note: the log's
+	// signature and each cosignature the hub holds (docs/AUDIT.md). Empty until a witness
+	// has cosigned.
+	Checkpoint    string `protobuf:"bytes,11,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -137,6 +155,55 @@ func (x *LogInfo) GetSize() uint64 {
 		return x.Size
 	}
 	return 0
+}
+
+func (x *LogInfo) GetAnchorKeyPem() string {
+	if x != nil {
+		return x.AnchorKeyPem
+	}
+	return ""
+}
+
+func (x *LogInfo) GetPullKeyPem() string {
+	if x != nil {
+		return x.PullKeyPem
+	}
+	return ""
+}
+
+func (x *LogInfo) GetTreeHeadCertPem() string {
+	if x != nil {
+		return x.TreeHeadCertPem
+	}
+	return ""
+}
+
+func (x *LogInfo) GetAnchorCertPem() string {
+	if x != nil {
+		return x.AnchorCertPem
+	}
+	return ""
+}
+
+func (x *LogInfo) GetPullCertPem() string {
+	if x != nil {
+		return x.PullCertPem
+	}
+	return ""
+}
+
+func (x *LogInfo) GetCaChainPem() string {
+	if x != nil {
+		return x.CaChainPem
+	}
+	return ""
+}
+
+func (x *LogInfo) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
 }
 
 // GetTreeHeadRequest selects a head.
@@ -1748,12 +1815,24 @@ var File_audit_v1_audit_proto protoreflect.FileDescriptor
 const file_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"\x14audit/v1/audit.proto\x12\x0egxhub.audit.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x13\n" +
-	"\x11GetLogInfoRequest\"q\n" +
+	"\x11GetLogInfoRequest\"\xf4\x02\n" +
 	"\aLogInfo\x12\x15\n" +
 	"\x06log_id\x18\x01 \x01(\tR\x05logId\x12$\n" +
 	"\x0epublic_key_pem\x18\x02 \x01(\tR\fpublicKeyPem\x12\x15\n" +
 	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x12\n" +
-	"\x04size\x18\x04 \x01(\x04R\x04size\"1\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\x12$\n" +
+	"\x0eanchor_key_pem\x18\x05 \x01(\tR\fanchorKeyPem\x12 \n" +
+	"\fpull_key_pem\x18\x06 \x01(\tR\n" +
+	"pullKeyPem\x12+\n" +
+	"\x12tree_head_cert_pem\x18\a \x01(\tR\x0ftreeHeadCertPem\x12&\n" +
+	"\x0fanchor_cert_pem\x18\b \x01(\tR\ranchorCertPem\x12\"\n" +
+	"\rpull_cert_pem\x18\t \x01(\tR\vpullCertPem\x12 \n" +
+	"\fca_chain_pem\x18\n" +
+	" \x01(\tR\n" +
+	"caChainPem\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\v \x01(\tR\n" +
+	"checkpoint\"1\n" +
 	"\x12GetTreeHeadRequest\x12\x1b\n" +
 	"\ttree_size\x18\x01 \x01(\x04R\btreeSize\"\xc6\x01\n" +
 	"\x0eSignedTreeHead\x12\x15\n" +
