@@ -207,6 +207,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      resource("coordinator any rule; a department only its own operators' g rules"),
 
 	"/gxhub.exchange.v1.PullService/Pull":               {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
+	"/gxhub.exchange.v1.PullService/VerifyData":         {roles: []string{"consumer"}, note: "then the pull invariants (a verify-only requirement too), then the casbin policy"},
 	"/gxhub.exchange.v1.RecordService/Publish":          only("provider"),
 	"/gxhub.exchange.v1.RecordService/GetRecordHistory": signed,
 
