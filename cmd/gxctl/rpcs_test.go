@@ -68,6 +68,7 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.PolicyService.ChangePolicy":           "policy change",
 	"gxhub.exchange.v1.PolicyService.ListPolicyChanges":      "policy history",
 	"gxhub.exchange.v1.PullService.Pull":                     "pull",
+	"gxhub.exchange.v1.PullService.VerifyData":               "verify-data",
 	"gxhub.exchange.v1.RecordService.Publish":                "publish",
 	"gxhub.exchange.v1.RecordService.GetRecordHistory":       "record history",
 	"gxhub.exchange.v1.ObjectionService.RaiseObjection":      "objection raise",

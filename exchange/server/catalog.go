@@ -398,7 +398,7 @@ func ResourceToProto(r *exchange.Resource) *exchangev1.Resource {
 		out.ScopeLevel = r.ScopeLevel.String()
 	}
 	for _, it := range r.Items {
-		out.Items = append(out.Items, &exchangev1.DataItem{Name: it.Name, Title: it.Title, Type: it.Type, Description: it.Description, Sensitivity: string(it.Sensitivity), Mask: string(it.Mask)})
+		out.Items = append(out.Items, &exchangev1.DataItem{Name: it.Name, Title: it.Title, Type: it.Type, Description: it.Description, Sensitivity: string(it.Sensitivity), Mask: string(it.MaskRule())})
 	}
 	return out
 }

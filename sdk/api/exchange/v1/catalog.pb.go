@@ -45,8 +45,9 @@ type DataItem struct {
 	// mask is the masking rule (脱敏) applied unless a requirement approves
 	// clear text: none, full, id_number (first 6 and last 4 kept), name (the
 	// surname kept), phone (last 4 kept) or address (to the district or
-	// county). Empty: full for personal and sensitive_personal items, none for
-	// the others; none is refused for personal items.
+	// county). Empty on input: full for personal and sensitive_personal items,
+	// none for the others; none is refused for personal items. Output: the rule
+	// the hub applies.
 	Mask          string `protobuf:"bytes,6,opt,name=mask,proto3" json:"mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
