@@ -43,17 +43,6 @@ func init() {
 	f.DurationVar(&global.timeout, "timeout", 30*time.Second, "time limit for the call")
 }
 
-func readPasswordFile() ([]byte, error) {
-	if global.passwordFile == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(global.passwordFile)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimRight(string(b), "\r\n")), nil
-}
-
 // loadIdentity loads --identity, or returns nil when required is false and none is set.
 func loadIdentity(required bool) (*identity.Identity, error) {
 	if global.identity == "" {
@@ -62,9 +51,9 @@ func loadIdentity(required bool) (*identity.Identity, error) {
 		}
 		return nil, nil
 	}
-	pw, err := readPasswordFile()
+	pw, err := identityKeyPassword(global.identity)
 	if err != nil {
-		return nil, exitf(2, "password file: %v", err)
+		return nil, err
 	}
 	id, err := identity.Load(global.identity, pw)
 	if err != nil {

@@ -204,15 +204,18 @@ func departmentCmd() *cobra.Command {
 	}
 
 	var reg struct {
-		code, name, level, region, out string
-		roles                          []string
+		code, name, level, region, out, keyPW string
+		roles                                 []string
+		plaintext                             bool
 	}
 	register := &cobra.Command{
 		Use:   "register",
 		Short: "Register a department (coordinator only): generates its SM2 key locally and has the hub certify it",
 		Long: `Register a new department. Run as a coordinator department (--identity). The new
 department's SM2 key pair is generated here; only the public key is sent. The new
-identity (key, certificate, hub trust) is written to --out.`,
+identity (key, certificate, hub trust) is written to --out, its key encrypted with the
+password in --key-password-file (or typed at the terminal); --plaintext-key stores it
+unencrypted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if reg.out == "" {
@@ -232,6 +235,12 @@ identity (key, certificate, hub trust) is written to --out.`,
 					return exitf(2, "%v", err)
 				}
 				roles = append(roles, adminv1.Role(adminv1.Role_value["ROLE_"+strings.ToUpper(string(ro))]))
+			}
+			// The password is settled before the hub certifies anything, so that a refusal
+			// leaves no registered department without its key.
+			pw, err := newKeyPassword(reg.keyPW, reg.plaintext, "the new department's key")
+			if err != nil {
+				return err
 			}
 			c, err := dial(cmd.Context(), true)
 			if err != nil {
@@ -256,10 +265,6 @@ identity (key, certificate, hub trust) is written to --out.`,
 				return callErr(err)
 			}
 			me := c.Identity()
-			pw, err := readPasswordFile()
-			if err != nil {
-				return err
-			}
 			id := &identity.Identity{Code: resp.GetDepartment().GetCode(), Name: resp.GetDepartment().GetName(), HubURL: me.HubURL,
 				Key: key, CertPEM: []byte(resp.GetCertificatePem()), CAChainPEM: []byte(resp.GetCaChainPem()), TLSCAPEM: me.TLSCAPEM}
 			if err := id.Save(reg.out, pw); err != nil {
@@ -279,6 +284,8 @@ identity (key, certificate, hub trust) is written to --out.`,
 	f.StringVar(&reg.region, "region", "", "6-digit 行政区划代码")
 	f.StringSliceVar(&reg.roles, "role", nil, "role (provider, consumer, issuer, auditor, coordinator); repeatable")
 	f.StringVar(&reg.out, "out", "", "directory for the new identity")
+	f.StringVar(&reg.keyPW, "key-password-file", "", "file with the password that encrypts the new key (default: typed at the terminal)")
+	f.BoolVar(&reg.plaintext, "plaintext-key", false, "store the new key unencrypted (tests and demos only)")
 
 	cmd.AddCommand(list, get, register)
 	return cmd

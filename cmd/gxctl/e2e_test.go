@@ -25,6 +25,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/exchange"
 )
 
@@ -231,19 +232,33 @@ func TestEndToEnd(t *testing.T) {
 	// A coordinator registers a new department; the new identity works at once.
 	newDir := filepath.Join(t.TempDir(), "new")
 	out, code = gxctl(t, gxctlBin, "--identity", coordinator, "department", "register", "--code", "11500112MB0000001X",
-		"--name", "x", "--level", "county", "--region", "500112", "--role", "consumer", "--out", newDir)
+		"--name", "x", "--level", "county", "--region", "500112", "--role", "consumer", "--out", newDir, "--plaintext-key")
 	require.Equal(t, 1, code, "an invalid code is refused: %s", out)
 	require.Contains(t, out, "DEPARTMENT_CODE_INVALID")
 	out, code = gxctl(t, gxctlBin, "--identity", market, "department", "register", "--code", "11500112000000090B",
-		"--name", "x", "--level", "county", "--region", "500112", "--role", "consumer", "--out", newDir)
+		"--name", "x", "--level", "county", "--region", "500112", "--role", "consumer", "--out", newDir, "--plaintext-key")
 	require.Equal(t, 1, code, "only a coordinator registers: %s", out)
 	require.Contains(t, out, "ROLE_REQUIRED")
 
 	code18 := validCode(t)
-	out, code = gxctl(t, gxctlBin, "--identity", coordinator, "department", "register", "--code", code18,
-		"--name", "重庆市渝北区医疗保障局", "--level", "county", "--region", "500112", "--role", "consumer", "--role", "provider", "--out", newDir)
+	regArgs := []string{"--identity", coordinator, "department", "register", "--code", code18,
+		"--name", "重庆市渝北区医疗保障局", "--level", "county", "--region", "500112", "--role", "consumer", "--role", "provider", "--out", newDir}
+	// The new key is encrypted by default: without a password (and no terminal to type it
+	// in) nothing is registered.
+	out, code = gxctl(t, gxctlBin, regArgs...)
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "--plaintext-key")
+	keyPW := filepath.Join(t.TempDir(), "key-password")
+	require.NoError(t, os.WriteFile(keyPW, []byte("渝北医保 key password\n"), 0o600))
+	out, code = gxctl(t, gxctlBin, append(regArgs, "--key-password-file", keyPW)...)
 	require.Equal(t, 0, code, out)
+	encrypted, err := keystore.Protected(filepath.Join(newDir, "key.pem"))
+	require.NoError(t, err)
+	require.True(t, encrypted, "the new department's key was written in plaintext")
 	out, code = gxctl(t, gxctlBin, "--identity", newDir, "whoami")
+	require.Equal(t, 2, code, "an encrypted key is used without its password: %s", out)
+	require.Contains(t, out, "--password-file")
+	out, code = gxctl(t, gxctlBin, "--identity", newDir, "--password-file", keyPW, "whoami")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "重庆市渝北区医疗保障局")
 
@@ -292,10 +307,31 @@ func TestEndToEnd(t *testing.T) {
 	// Restart on the same data directory: same CA, same departments, identities still valid.
 	hub.stop(t)
 	hub = startGxhub(t, gxhubBin, data, addr)
-	out, code = gxctl(t, gxctlBin, "--identity", newDir, "whoami")
+	out, code = gxctl(t, gxctlBin, "--identity", newDir, "--password-file", keyPW, "whoami")
 	require.Equal(t, 0, code, "registered department survives a restart: %s", out)
 	out, code = gxctl(t, gxctlBin, "--identity", market, "whoami")
 	require.Equal(t, 0, code, "demo identities survive a restart: %s", out)
+
+	// A plaintext identity (as the demo writes them) is encrypted in place; afterwards it
+	// works only with its password, and a short password is refused without touching it.
+	plainCopy := filepath.Join(t.TempDir(), "market")
+	require.NoError(t, os.CopyFS(plainCopy, os.DirFS(market)))
+	short := filepath.Join(t.TempDir(), "short")
+	require.NoError(t, os.WriteFile(short, []byte("1234567"), 0o600))
+	out, code = gxctl(t, gxctlBin, "--identity", plainCopy, "identity", "encrypt", "--new-password-file", short)
+	require.Equal(t, 2, code, out)
+	encrypted, err = keystore.Protected(filepath.Join(plainCopy, "key.pem"))
+	require.NoError(t, err)
+	require.False(t, encrypted)
+	out, code = gxctl(t, gxctlBin, "--identity", plainCopy, "identity", "encrypt", "--new-password-file", keyPW)
+	require.Equal(t, 0, code, out)
+	encrypted, err = keystore.Protected(filepath.Join(plainCopy, "key.pem"))
+	require.NoError(t, err)
+	require.True(t, encrypted)
+	out, code = gxctl(t, gxctlBin, "--identity", plainCopy, "whoami")
+	require.Equal(t, 2, code, out)
+	out, code = gxctl(t, gxctlBin, "--identity", plainCopy, "--password-file", keyPW, "whoami")
+	require.Equal(t, 0, code, out)
 
 	// Usage errors exit 2.
 	_, code = gxctl(t, gxctlBin, "whoami")

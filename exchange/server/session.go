@@ -26,6 +26,10 @@ const (
 	LoginType = "gxhub-login+jwt"
 	// LoginTTL is the longest validity (exp − iat) of a sign-in token.
 	LoginTTL = 2 * time.Minute
+	// LoginGrace is all the hub adds past a sign-in token's exp (network and rounding to
+	// whole seconds): the link works until the time `gxctl web` printed, not a clock-skew
+	// window longer.
+	LoginGrace = 5 * time.Second
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL = 8 * time.Hour
 	// SessionCookie is the name of the session cookie.
@@ -38,6 +42,8 @@ const (
 // Refusal reasons of the sign-in and session checks.
 const (
 	ReasonLoginInvalid   = "LOGIN_TOKEN_INVALID"
+	ReasonLoginAudience  = "LOGIN_AUDIENCE_MISMATCH"
+	ReasonLoginEarly     = "LOGIN_BEFORE_START"
 	ReasonSessionInvalid = "SESSION_INVALID"
 	ReasonSessionScope   = "SESSION_NOT_ALLOWED"
 	ReasonUIHeader       = "UI_HEADER_REQUIRED"
@@ -101,8 +107,8 @@ func loginRefused(format string, args ...any) error {
 	return exchange.Errorf(exchange.KindUnauthenticated, ReasonLoginInvalid, format, args...)
 }
 
-// Login verifies a sign-in token addressed to audience (the hub's base URL as the browser
-// reached it) and opens a session. It returns the session id (the cookie value), the
+// Login verifies a sign-in token addressed to audience (the hub's configured public URL —
+// never derived from the request, whose Host header the sender chooses) and opens a session. It returns the session id (the cookie value), the
 // department and the session's expiry. The token's nonce is spent in the same store as
 // request nonces, so a token works once across all replicas.
 func (s *Sessions) Login(ctx context.Context, token, audience string) (string, *exchange.Department, time.Time, error) {
@@ -128,8 +134,12 @@ func (s *Sessions) Login(ctx context.Context, token, audience string) (string, *
 	if len(c.Nonce) < 16 || len(c.Nonce) > 128 || c.IssuedAt == 0 || c.Expires == 0 || c.Audience == "" {
 		return "", nil, time.Time{}, loginRefused("the sign-in token must carry aud, nonce (16–128 characters), iat and exp")
 	}
+	if audience == "" {
+		return "", nil, time.Time{}, exchange.Errorf(exchange.KindUnavailable, ReasonLoginAudience, "the hub's public URL is not known yet, so no sign-in token can be checked: set public_url (--public-url)")
+	}
 	if NormalizeAudience(c.Audience) != NormalizeAudience(audience) {
-		return "", nil, time.Time{}, loginRefused("the sign-in token is for %s but this hub is %s: run `gxctl --hub %s web`", c.Audience, audience, audience)
+		return "", nil, time.Time{}, exchange.Errorf(exchange.KindUnauthenticated, ReasonLoginAudience,
+			"the sign-in token is for %s but this hub is %s: run `gxctl --hub %s web`", c.Audience, audience, audience)
 	}
 	iat, exp := time.Unix(c.IssuedAt, 0), time.Unix(c.Expires, 0)
 	if d := exp.Sub(iat); d <= 0 || d > LoginTTL {
@@ -140,17 +150,24 @@ func (s *Sessions) Login(ctx context.Context, token, audience string) (string, *
 		skew = reqsig.MaxSkew
 	}
 	now := s.Auth.now()
-	if now.Before(iat.Add(-skew)) || !now.Before(exp.Add(skew)) {
+	// A token signed ahead of the hub's clock is tolerated by the request skew; past exp,
+	// only LoginGrace: a link is good until the time printed with it.
+	if now.Before(iat.Add(-skew)) || now.After(exp.Add(LoginGrace)) {
 		return "", nil, time.Time{}, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonExpired,
 			"the sign-in token was valid %s to %s but the hub's time is %s: create a new one with `gxctl web` (and check the clock)",
 			iat.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if st := s.Auth.StartedAt; !st.IsZero() && iat.Before(st.Truncate(time.Second)) {
+		return "", nil, time.Time{}, exchange.Errorf(exchange.KindUnauthenticated, ReasonLoginEarly,
+			"the sign-in token was signed at %s, before the hub started at %s: create a new one with `gxctl web` (a link made before a restart could have been used already)",
+			iat.UTC().Format(time.RFC3339), st.UTC().Format(time.RFC3339))
 	}
 	if iat.Before(cert.NotBefore) || iat.After(cert.NotAfter) {
 		return "", nil, time.Time{}, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonCertificate,
 			"department %s's certificate is valid %s to %s, not at the token's signing time %s: renew the certificate",
 			dept.Code, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), iat.UTC().Format(time.RFC3339))
 	}
-	if err := s.Auth.Store.Nonces().Use(ctx, dept.Code, "login:"+c.Nonce, exp.Add(skew+time.Minute)); err != nil {
+	if err := s.Auth.Store.Nonces().Use(ctx, dept.Code, "login:"+c.Nonce, exp.Add(LoginGrace+time.Minute)); err != nil {
 		if exchange.KindOf(err) == exchange.KindUnauthenticated {
 			return "", nil, time.Time{}, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonReplayed,
 				"this sign-in link was already used: a link signs in once; create a new one with `gxctl web`")

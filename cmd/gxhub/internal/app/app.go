@@ -81,6 +81,7 @@ departments and writes their identities under DATA_DIR/demo/<code>/ for gxctl --
 	f.BoolVar(&flagCfg.Insecure, "insecure", false, "serve plain HTTP instead of TLS (local use only)")
 	f.StringVar(&flagCfg.CalendarFile, "calendar", "", "working-day calendar JSON overriding the embedded one")
 	f.StringSliceVar(&flagCfg.TLSHosts, "tls-host", nil, "extra DNS name or IP for the TLS certificate (repeatable)")
+	f.StringVar(&flagCfg.PublicURL, "public-url", "", "base URL departments and browsers reach the hub at (web sign-in audience); default from --listen/--tls-host")
 	f.StringVar(&flagCfg.Anchor, "anchor", "", "where tree heads are anchored: embedded or fabric")
 	f.StringVar(&flagCfg.FabricNetwork, "fabric-network", "", "Fabric connection profile (testnet/.run/network.json) when --anchor fabric")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
@@ -217,6 +218,7 @@ func applyFlags(fs *pflag.FlagSet, cfg *config.Config, f config.Config) {
 		"calendar":         func() { cfg.CalendarFile = f.CalendarFile },
 		"ca-password-file": func() { cfg.CAPasswordFile = f.CAPasswordFile },
 		"tls-host":         func() { cfg.TLSHosts = f.TLSHosts },
+		"public-url":       func() { cfg.PublicURL = f.PublicURL },
 		"anchor":           func() { cfg.Anchor = f.Anchor },
 		"fabric-network":   func() { cfg.FabricNetwork = f.FabricNetwork },
 		"log-level":        func() { cfg.LogLevel = f.LogLevel },

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -37,6 +38,10 @@ type Config struct {
 	CAPasswordFile string `yaml:"ca_password_file" env:"CA_PASSWORD_FILE"`
 	// TLSHosts are extra DNS names or IPs for the hub's TLS certificate.
 	TLSHosts []string `yaml:"tls_hosts" env:"TLS_HOSTS"`
+	// PublicURL is the base URL departments and browsers reach the hub at (scheme, host,
+	// port; no path): the audience of web sign-in tokens. Empty: derived from Listen (a
+	// wildcard listen host is replaced by the first TLSHosts entry, else 127.0.0.1).
+	PublicURL string `yaml:"public_url" env:"PUBLIC_URL"`
 	// AuditLogID names the audit log in its signed tree heads.
 	AuditLogID string `yaml:"audit_log_id" env:"AUDIT_LOG_ID"`
 	// AuditHeadInterval is how often a new signed tree head is published (and anchored).
@@ -201,6 +206,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("listen %q must be host:port, e.g. 127.0.0.1:8443", c.Listen))
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		errs = append(errs, fmt.Errorf("listen %q has an invalid port", c.Listen))
+	}
+	if u := c.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || strings.Trim(pu.Path, "/") != "" || pu.RawQuery != "" || pu.User != nil {
+			errs = append(errs, fmt.Errorf("public_url %q must be the hub's base URL, scheme://host[:port] without a path, e.g. https://hub.example.gov.cn:8443", u))
+		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		errs = append(errs, errors.New("data_dir must be set (--data-dir)"))

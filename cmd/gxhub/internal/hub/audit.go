@@ -2,15 +2,12 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
@@ -42,59 +39,9 @@ func (h *Hub) wireAuditQueries(s *server.Audit) {
 	s.Index, s.SubjectKey, s.Store, s.Now, s.Calendar = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now, h.Calendar
 }
 
-// loadOrCreateKey reads the SM2 key at path, creating it (0600) on first start.
-func loadOrCreateKey(path string, password []byte) (*sm.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := sm.ParsePrivateKeyPEM(b, password)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	k, err := sm.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	p, err := sm.MarshalPrivateKeyPEM(k, password)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return k, writeFileAtomic(path, p, 0o600)
-}
-
-// loadOrCreateSecret reads a 32-byte secret, creating it on first start. Every replica
-// sharing a database must use the same file (subject keys must match across replicas).
-func loadOrCreateSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("%s holds %d bytes; a subject key needs at least 32", path, len(b))
-		}
-		return b, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return b, writeFileAtomic(path, b, 0o600)
-}
-
-func (h *Hub) openAudit(ctx context.Context, password []byte) error {
+func (h *Hub) openAudit(ctx context.Context) error {
 	cfg := h.Config
-	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "ca", "hub-signing-key.pem"), password)
+	key, err := h.Keys.SM2(filepath.Join(cfg.DataDir, "ca", "hub-signing-key.pem"))
 	if err != nil {
 		return fmt.Errorf("hub signing key: %w", err)
 	}
@@ -107,7 +54,8 @@ func (h *Hub) openAudit(ctx context.Context, password []byte) error {
 	if subjectKeyPath == "" {
 		subjectKeyPath = filepath.Join(cfg.DataDir, "ca", "subject-key")
 	}
-	secret, err := loadOrCreateSecret(subjectKeyPath)
+	// Every replica sharing a database must use the same subject key file (and password).
+	secret, err := h.Keys.Secret(subjectKeyPath, 32)
 	if err != nil {
 		return fmt.Errorf("subject key: %w", err)
 	}

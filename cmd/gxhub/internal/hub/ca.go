@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/exchange"
 )
@@ -30,9 +31,16 @@ type CA struct {
 	mu      sync.Mutex
 }
 
-// EnsureCA loads the hierarchy from dir, creating it on first start.
-func EnsureCA(dir string, password []byte, now time.Time) (*CA, error) {
+// EnsureCA loads the hierarchy from dir, creating it on first start. Keys are read and
+// written through ks (a plaintext key is encrypted in place when ks has a password).
+func EnsureCA(dir string, ks keystore.Files, now time.Time) (*CA, error) {
 	rootDir, issDir := filepath.Join(dir, "root"), filepath.Join(dir, "issuing")
+	for _, d := range []string{rootDir, issDir} {
+		if err := protectKey(ks, filepath.Join(d, pki.KeyFile)); err != nil {
+			return nil, err
+		}
+	}
+	password := ks.Password
 	root, err := pki.LoadCA(rootDir, password)
 	if errors.Is(err, os.ErrNotExist) {
 		if root, err = pki.NewRootCA(pkix.Name{CommonName: "gxhub SM2 Root CA", Organization: []string{"gxhub"}, Country: []string{"CN"}}, now.Add(-time.Hour), rootValidity); err != nil {
@@ -56,6 +64,21 @@ func EnsureCA(dir string, password []byte, now time.Time) (*CA, error) {
 		return nil, fmt.Errorf("load hub issuing CA from %s: %w", issDir, err)
 	}
 	return &CA{Root: root, Issuing: iss}, nil
+}
+
+// protectKey encrypts the SM2 key file at path in place when ks has a password and the file
+// is still plaintext (a data directory started before ca_password_file was set).
+func protectKey(ks keystore.Files, path string) error {
+	if !ks.Encrypted() {
+		return nil
+	}
+	if ok, err := keystore.Protected(path); err != nil || ok {
+		return err
+	}
+	if _, err := ks.LoadSM2(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // RootPEM is the root certificate in PEM.

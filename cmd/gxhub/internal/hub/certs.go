@@ -11,10 +11,10 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/certs/verify"
-	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange/server"
 )
 
@@ -26,13 +26,9 @@ var SealMakerSubject = DemoDepartment{OrgCode: "GXHUB001", Name: "gxhub 电子�
 
 // EnsureSealMaker loads the hub's seal-maker key and certificate from dir (DATA_DIR/ca/sealmaker),
 // issuing them from the issuing CA's seal-maker profile on first start.
-func (c *CA) EnsureSealMaker(dir string, password []byte, now time.Time) (*server.SealMaker, error) {
+func (c *CA) EnsureSealMaker(dir string, ks keystore.Files, now time.Time) (*server.SealMaker, error) {
 	keyPath, certPath := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
-	if kb, err := os.ReadFile(keyPath); err == nil {
-		key, err := sm.ParsePrivateKeyPEM(kb, password)
-		if err != nil {
-			return nil, fmt.Errorf("seal-maker key %s: %w", keyPath, err)
-		}
+	if key, err := ks.LoadSM2(keyPath); err == nil {
 		cb, err := os.ReadFile(certPath)
 		if err != nil {
 			return nil, fmt.Errorf("seal-maker certificate: %w", err)
@@ -43,7 +39,7 @@ func (c *CA) EnsureSealMaker(dir string, password []byte, now time.Time) (*serve
 		}
 		return &server.SealMaker{Key: key, Cert: certs[0]}, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, fmt.Errorf("seal-maker key: %w", err)
 	}
 	code, err := SealMakerSubject.Code()
 	if err != nil {
@@ -59,17 +55,10 @@ func (c *CA) EnsureSealMaker(dir string, password []byte, now time.Time) (*serve
 	if err != nil {
 		return nil, err
 	}
-	kp, err := sm.MarshalPrivateKeyPEM(key, password)
-	if err != nil {
+	if err := keystore.WriteFile(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(certPath, pki.EncodeCertsPEM(cert), 0o644); err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(keyPath, kp, 0o600); err != nil {
+	if err := ks.SaveSM2(keyPath, key); err != nil {
 		return nil, err
 	}
 	return &server.SealMaker{Key: key, Cert: cert}, nil
@@ -100,11 +89,7 @@ func extraRoots(dataDir string) ([]*smx509.Certificate, error) {
 
 // certServices builds the trust store and the verification, e-certificate and seal services.
 func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *server.SealService, error) {
-	password, err := config.ReadPassword(h.Config.CAPasswordFile)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	maker, err := h.CA.EnsureSealMaker(filepath.Join(h.Config.DataDir, "ca", "sealmaker"), password, h.now())
+	maker, err := h.CA.EnsureSealMaker(filepath.Join(h.Config.DataDir, "ca", "sealmaker"), h.Keys, h.now())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("seal maker: %w", err)
 	}

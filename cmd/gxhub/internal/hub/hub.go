@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
@@ -55,6 +56,9 @@ type Hub struct {
 	// SigningKey is the hub's own SM2 key: it signs tree heads, anchor blocks and pull
 	// responses. Its public key is published by AuditService.GetLogInfo.
 	SigningKey *sm.PrivateKey
+	// Keys keeps every private key and secret under DATA_DIR (CA, signing, seal-maker, TLS,
+	// subject key), encrypted with ca_password_file when it is set.
+	Keys keystore.Files
 	// Decider decides pulls with the casbin policy kept in the store (reloaded on change).
 	Decider *casbinpolicy.Decider
 	// Requirements runs the requirement workflow; Serve sweeps it for overdue steps.
@@ -133,16 +137,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		h.Store.Close()
 		return nil, err
 	}
-	if len(password) == 0 {
-		log.Warn("the hub CA's private keys are stored unencrypted: set ca_password_file (GXHUB_CA_PASSWORD_FILE) in production")
+	h.Keys = keystore.Files{Password: password, Upgraded: func(path string) {
+		log.Info("a plaintext key file was encrypted in place with ca_password_file", slog.String("path", path))
+	}}
+	if !h.Keys.Encrypted() {
+		log.Warn("the hub's private keys and secrets (CA, signing, seal-maker and TLS keys, the subject key) are stored unencrypted: set ca_password_file (GXHUB_CA_PASSWORD_FILE) in production")
 	}
 	h.step("loading the hub CA from %s (created on first start)", filepath.Join(cfg.DataDir, "ca"))
-	if h.CA, err = EnsureCA(filepath.Join(cfg.DataDir, "ca"), password, h.now()); err != nil {
+	if h.CA, err = EnsureCA(filepath.Join(cfg.DataDir, "ca"), h.Keys, h.now()); err != nil {
 		h.Store.Close()
 		return nil, err
 	}
 	h.step("opening the audit log %s", cfg.AuditLogID)
-	if err := h.openAudit(ctx, password); err != nil {
+	if err := h.openAudit(ctx); err != nil {
 		h.Store.Close()
 		return nil, err
 	}
@@ -153,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		if host != "" && host != "0.0.0.0" && host != "::" {
 			hosts = append([]string{host}, hosts...)
 		}
-		if h.TLS, err = EnsureTLS(tlsDir, hosts, h.now()); err != nil {
+		if h.TLS, err = EnsureTLS(tlsDir, hosts, h.Keys, h.now()); err != nil {
 			h.Close()
 			return nil, err
 		}
@@ -364,6 +371,7 @@ func (h *Hub) Handler() http.Handler { return h.handler }
 // lets requests in flight finish for up to Config.ShutdownTimeout ("drained"), then closes
 // what is left. It logs each step, so that a clean stop is told apart from a crash.
 func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
+	h.web.SetPublicURL(h.PublicURL(ln.Addr()))
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
@@ -392,7 +400,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	h.Log.Info("ready", slog.String("addr", ln.Addr().String()))
+	h.Log.Info("ready", slog.String("addr", ln.Addr().String()), slog.String("public_url", h.PublicURL(ln.Addr())))
 	select {
 	case err := <-errc:
 		h.Log.Error("serving stopped", slog.String("error", err.Error()))
@@ -466,6 +474,22 @@ func (h *Hub) purgeNonces(ctx context.Context) {
 // Close flushes the audit log and releases the store.
 func (h *Hub) Close() error {
 	return errors.Join(h.closeAudit(), h.Store.Close())
+}
+
+// PublicURL is the audience of web sign-in tokens for the listener at addr: public_url when
+// configured, otherwise derived from the listen address (a wildcard host becomes the first
+// tls_hosts entry, else 127.0.0.1) and the port the listener got. Never from a request.
+func (h *Hub) PublicURL(addr net.Addr) string {
+	if h.Config.PublicURL != "" {
+		return server.NormalizeAudience(h.Config.PublicURL)
+	}
+	u := h.URL(addr)
+	if host, _, _ := net.SplitHostPort(h.Config.Listen); (host == "" || host == "0.0.0.0" || host == "::") && len(h.Config.TLSHosts) > 0 {
+		_, port, _ := net.SplitHostPort(addr.String())
+		scheme, _, _ := strings.Cut(u, "://")
+		u = scheme + "://" + net.JoinHostPort(h.Config.TLSHosts[0], port)
+	}
+	return server.NormalizeAudience(u)
 }
 
 // URL is the base URL clients use for a listener address.

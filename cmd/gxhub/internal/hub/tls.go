@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/gxhub/gxhub/certs/keystore"
 )
 
 // The hub's transport security. Department identity and non-repudiation use SM2 (the
@@ -36,22 +38,22 @@ func (f TLSFiles) serverKey() string  { return filepath.Join(f.Dir, "server-key.
 // EnsureTLS loads or creates the transport CA and a server certificate valid for hosts
 // (plus localhost and the loopback addresses). A server certificate that is missing a
 // host, or expires within 30 days, is reissued.
-func EnsureTLS(dir string, hosts []string, now time.Time) (*tls.Config, error) {
+func EnsureTLS(dir string, hosts []string, ks keystore.Files, now time.Time) (*tls.Config, error) {
 	f := TLSFiles{Dir: dir}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create TLS directory: %w", err)
 	}
-	caCert, caKey, err := loadPair(f.CACert(), f.caKey())
+	caCert, caKey, err := loadPair(ks, f.CACert(), f.caKey())
 	if errors.Is(err, os.ErrNotExist) {
-		caCert, caKey, err = newTLSCA(f, now)
+		caCert, caKey, err = newTLSCA(ks, f, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hub transport CA in %s: %w", dir, err)
 	}
 	want := append([]string{"localhost", "127.0.0.1", "::1"}, hosts...)
-	cert, key, err := loadPair(f.serverCert(), f.serverKey())
+	cert, key, err := loadPair(ks, f.serverCert(), f.serverKey())
 	if err != nil || !covers(cert, want) || now.Add(30*24*time.Hour).After(cert.NotAfter) || cert.CheckSignatureFrom(caCert) != nil {
-		if cert, key, err = newServerCert(f, caCert, caKey, want, now); err != nil {
+		if cert, key, err = newServerCert(ks, f, caCert, caKey, want, now); err != nil {
 			return nil, fmt.Errorf("hub TLS server certificate: %w", err)
 		}
 	}
@@ -75,27 +77,25 @@ func covers(c *x509.Certificate, hosts []string) bool {
 	return true
 }
 
-func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func loadPair(ks keystore.Files, certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	cb, err := os.ReadFile(certPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	kb, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, nil, err
-	}
 	cp, _ := pem.Decode(cb)
-	kp, _ := pem.Decode(kb)
-	if cp == nil || kp == nil {
-		return nil, nil, fmt.Errorf("%s or %s is not PEM", certPath, keyPath)
+	if cp == nil {
+		return nil, nil, fmt.Errorf("%s is not PEM", certPath)
 	}
 	cert, err := x509.ParseCertificate(cp.Bytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", certPath, err)
 	}
-	key, err := x509.ParseECPrivateKey(kp.Bytes)
+	key, err := ks.LoadECDSA(keyPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", keyPath, err)
+		return nil, nil, err
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, nil, fmt.Errorf("%s does not belong to %s", keyPath, certPath)
 	}
 	return cert, key, nil
 }
@@ -105,20 +105,16 @@ func serial() *big.Int {
 	return s.Add(s, big.NewInt(1))
 }
 
-func writePair(certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) error {
-	kd, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
+func writePair(ks keystore.Files, certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) error {
 	// Key first, each written whole to a temporary file and renamed, so a crash never
 	// leaves a certificate without its key.
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+	if err := ks.SaveECDSA(keyPath, key); err != nil {
 		return err
 	}
-	return writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return keystore.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
-func newTLSCA(f TLSFiles, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func newTLSCA(ks keystore.Files, f TLSFiles, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -137,14 +133,14 @@ func newTLSCA(f TLSFiles, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writePair(f.CACert(), f.caKey(), der, key); err != nil {
+	if err := writePair(ks, f.CACert(), f.caKey(), der, key); err != nil {
 		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	return cert, key, err
 }
 
-func newServerCert(f TLSFiles, ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func newServerCert(ks keystore.Files, f TLSFiles, ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -168,41 +164,9 @@ func newServerCert(f TLSFiles, ca *x509.Certificate, caKey *ecdsa.PrivateKey, ho
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writePair(f.serverCert(), f.serverKey(), der, key); err != nil {
+	if err := writePair(ks, f.serverCert(), f.serverKey(), der, key); err != nil {
 		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	return cert, key, err
-}
-
-// writeFileAtomic writes data to path via a synced temporary file and a rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -1,7 +1,10 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/jws"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/server"
 )
 
@@ -36,7 +40,7 @@ func TestSignIn(t *testing.T) {
 		{"other hub", func(t *testing.T) string {
 			tok, _ := server.SignLogin(auditor.Key, auditor.Code, "https://hub.example.gov.cn", now)
 			return tok
-		}, true, server.ReasonLoginInvalid},
+		}, true, server.ReasonLoginAudience},
 		{"expired", func(t *testing.T) string {
 			tok, _ := server.SignLogin(auditor.Key, auditor.Code, th.url, now.Add(-10*time.Minute))
 			return tok
@@ -118,6 +122,78 @@ func TestSignIn(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	})
+}
+
+// TestSignInTokenAttacks: the three ways a sign-in link used to outlive what it promised.
+// The hub's clock is moved by the test (hub.WithClock), so nothing waits.
+//   - late: a link is printed as valid for 2 minutes; used 6 s past exp it is refused (it was
+//     accepted until exp + the 5-minute request skew), while one used 2 s past exp still works;
+//   - Host header: a token made for https://evil.example sent with Host: evil.example is
+//     refused (the audience was taken from the Host header), and a token for the hub's own
+//     URL still works when the Host header says something else;
+//   - before start: a token signed (within its lifetime and the skew) before the hub started
+//     is refused, as request signatures are.
+func TestSignInTokenAttacks(t *testing.T) {
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	started := time.Now()
+	th := startHub(t, nil, hub.WithClock(clock))
+	auditor := th.identity(t, 0)
+	login := func(t *testing.T, tok, host string) reply {
+		req, err := http.NewRequest("POST", th.url+"/ui/session", bytes.NewReader(loginBody(tok)))
+		require.NoError(t, err)
+		req.Header.Set("X-Gxhub-UI", "1")
+		req.Header.Set("Content-Type", "application/json")
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := th.client(t).Do(req)
+		require.NoError(t, err)
+		raw := readAll(t, resp)
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		return reply{status: resp.StatusCode, body: m, resp: resp}
+	}
+
+	t.Run("late", func(t *testing.T) {
+		signed := clock()
+		late, err := server.SignLogin(auditor.Key, auditor.Code, th.url, signed)
+		require.NoError(t, err)
+		justInTime, err := server.SignLogin(auditor.Key, auditor.Code, th.url, signed)
+		require.NoError(t, err)
+		exp := time.Unix(signed.Unix(), 0).Add(server.LoginTTL)
+		offset.Store(int64(exp.Add(2 * time.Second).Sub(time.Now())))
+		ok := login(t, justInTime, "")
+		require.Equal(t, http.StatusOK, ok.status, "a link used within the printed time: %v", ok.body)
+		offset.Store(int64(exp.Add(server.LoginGrace + time.Second).Sub(time.Now())))
+		r := login(t, late, "")
+		require.Equal(t, http.StatusUnauthorized, r.status, "%v", r.body)
+		require.Equal(t, "REQUEST_EXPIRED", r.reason(), "%v", r.body)
+		require.Empty(t, r.resp.Cookies())
+		offset.Store(0)
+	})
+
+	t.Run("Host header", func(t *testing.T) {
+		evil, err := server.SignLogin(auditor.Key, auditor.Code, "https://evil.example", clock())
+		require.NoError(t, err)
+		r := login(t, evil, "evil.example")
+		require.Equal(t, http.StatusUnauthorized, r.status, "%v", r.body)
+		require.Equal(t, server.ReasonLoginAudience, r.reason(), "%v", r.body)
+		require.Empty(t, r.resp.Cookies())
+		own, err := server.SignLogin(auditor.Key, auditor.Code, th.url, clock())
+		require.NoError(t, err)
+		r = login(t, own, "evil.example")
+		require.Equal(t, http.StatusOK, r.status, "the hub's own audience does not depend on Host: %v", r.body)
+	})
+
+	t.Run("before start", func(t *testing.T) {
+		tok, err := server.SignLogin(auditor.Key, auditor.Code, th.url, started.Add(-30*time.Second))
+		require.NoError(t, err)
+		r := login(t, tok, "")
+		require.Equal(t, http.StatusUnauthorized, r.status, "%v", r.body)
+		require.Equal(t, server.ReasonLoginEarly, r.reason(), "%v", r.body)
+		require.Empty(t, r.resp.Cookies())
 	})
 }
 

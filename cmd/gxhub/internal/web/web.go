@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gxhub/gxhub/certs/verify"
@@ -38,8 +39,9 @@ type Options struct {
 	Store store.Store
 	// Insecure drops the Secure attribute of the session cookie (plain-HTTP local use).
 	Insecure bool
-	// PublicURL is the hub's base URL as browsers reach it, when a proxy sits in front;
-	// empty means scheme and Host of each request.
+	// PublicURL is the hub's base URL as browsers reach it: the audience every sign-in token
+	// must name. Empty until SetPublicURL (the hub sets it once it listens); a request's Host
+	// header never takes its place, since whoever sends the request chooses it.
 	PublicURL string
 	Log       *slog.Logger
 	Now       func() time.Time
@@ -51,6 +53,7 @@ type UI struct {
 	// the REST API accepts them.
 	Sessions *server.Sessions
 	opts     Options
+	public   atomic.Value // string: the configured public URL
 	mux      *http.ServeMux
 	static   http.Handler
 }
@@ -69,6 +72,7 @@ func New(o Options) (*UI, error) {
 	}
 	u := &UI{Sessions: &server.Sessions{Auth: o.Auth, Store: st.Sessions()}, opts: o, mux: http.NewServeMux(),
 		static: http.StripPrefix("/ui/", http.FileServerFS(assets))}
+	u.SetPublicURL(o.PublicURL)
 	u.mux.HandleFunc("GET /ui/login", u.page("login.html"))
 	u.mux.HandleFunc("GET /ui/{$}", u.page("index.html"))
 	u.mux.HandleFunc("POST /ui/session", u.login)
@@ -107,16 +111,15 @@ func (u *UI) page(name string) http.HandlerFunc {
 	}
 }
 
-// audience is the hub's base URL as this browser reached it.
-func (u *UI) audience(r *http.Request) string {
-	if u.opts.PublicURL != "" {
-		return server.NormalizeAudience(u.opts.PublicURL)
-	}
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	return server.NormalizeAudience(scheme + "://" + r.Host)
+// SetPublicURL sets the audience sign-in tokens must name (the hub's public URL).
+func (u *UI) SetPublicURL(url string) {
+	u.public.Store(server.NormalizeAudience(url))
+}
+
+// audience is the configured public URL ("" when none is set yet: every sign-in is refused).
+func (u *UI) audience() string {
+	s, _ := u.public.Load().(string)
+	return s
 }
 
 func (u *UI) cookie(value string, expires time.Time) *http.Cookie {
@@ -142,7 +145,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		server.WriteHTTPError(w, r, u.opts.Log, exchange.Errorf(exchange.KindInvalid, server.ReasonLoginInvalid, `the body must be {"token": "<sign-in token>"}`))
 		return
 	}
-	id, dept, exp, err := u.Sessions.Login(r.Context(), in.Token, u.audience(r))
+	id, dept, exp, err := u.Sessions.Login(r.Context(), in.Token, u.audience())
 	if err != nil {
 		reason := ""
 		var xe *exchange.Error
