@@ -109,6 +109,13 @@ type Record struct {
 	ResponseDigest []byte
 	// RequestID correlates the record with the request that caused it.
 	RequestID string
+	// RequestDigest is the SM3 digest of the requester's signed request
+	// envelope (the compact JWS of package sdk/reqsig) that caused the
+	// record; nil if the act was not a signed request. The envelope itself
+	// is kept by the hub as evidence and served with the record's receipt,
+	// so the leaf commits to exactly what the requester signed (E5, E6).
+	// It must be nil or [DigestSize] bytes.
+	RequestDigest []byte
 }
 
 // Validate reports whether r can be appended: required fields set, strings
@@ -133,6 +140,9 @@ func (r *Record) Validate() error {
 	if n := len(r.ResponseDigest); n != 0 && n != DigestSize {
 		return fmt.Errorf("%w: response digest is %d bytes, want %d (SM3) or none", ErrInvalid, n, DigestSize)
 	}
+	if n := len(r.RequestDigest); n != 0 && n != DigestSize {
+		return fmt.Errorf("%w: request digest is %d bytes, want %d (SM3) or none", ErrInvalid, n, DigestSize)
+	}
 	for name, s := range map[string]string{
 		"kind": string(r.Kind), "department": r.Department, "operator": r.Operator,
 		"resource": r.Resource, "matter": r.Matter, "case": r.Case,
@@ -150,7 +160,7 @@ func (r *Record) Validate() error {
 	return nil
 }
 
-// Record encoding, version 1.
+// Record encoding, versions 1 and 2.
 //
 // The leaf bytes of a record are:
 //
@@ -176,13 +186,22 @@ func (r *Record) Validate() error {
 //	0x0b reason          UTF-8
 //	0x0c response digest empty or 32 bytes
 //	0x0d request id      UTF-8
+//	0x0e request digest  32 bytes (version 2 only)
+//
+// A record without a request digest is encoded as version 1 (13 fields), one
+// with a request digest as version 2 (14 fields): records appended before
+// version 2 existed keep their leaves, and each record still has exactly one
+// encoding.
 //
 // uvarint is encoding/binary's unsigned varint in its shortest form. The
 // encoding is a function of the Record value: a decoder accepts only bytes
 // that re-encode to themselves, so one record has exactly one leaf.
 const (
-	recordMagic   = "GXAR"
-	recordVersion = 1
+	recordMagic = "GXAR"
+	// recordVersion is the encoding of a record without a request digest;
+	// recordVersionRequest adds field 0x0e.
+	recordVersion        = 1
+	recordVersionRequest = 2
 )
 
 const (
@@ -199,6 +218,7 @@ const (
 	tagReason
 	tagResponseDigest
 	tagRequestID
+	tagRequestDigest
 	tagEnd
 )
 
@@ -210,7 +230,11 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	}
 	var b []byte
 	b = append(b, recordMagic...)
-	b = append(b, recordVersion)
+	if len(r.RequestDigest) == 0 {
+		b = append(b, recordVersion)
+	} else {
+		b = append(b, recordVersionRequest)
+	}
 	str := func(tag byte, s string) {
 		b = append(b, tag)
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -240,6 +264,9 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	str(tagReason, r.Reason)
 	str(tagResponseDigest, string(r.ResponseDigest))
 	str(tagRequestID, r.RequestID)
+	if len(r.RequestDigest) != 0 {
+		str(tagRequestDigest, string(r.RequestDigest))
+	}
 	return b, nil
 }
 
@@ -253,12 +280,17 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	if len(data) < len(recordMagic)+1 || string(data[:len(recordMagic)]) != recordMagic {
 		return bad("missing %q magic; the bytes are not a gxhub audit record", recordMagic)
 	}
-	if v := data[len(recordMagic)]; v != recordVersion {
-		return bad("version %d is not supported (want %d); upgrade the verifier", v, recordVersion)
+	end := tagEnd
+	switch v := data[len(recordMagic)]; v {
+	case recordVersion:
+		end = tagRequestDigest
+	case recordVersionRequest:
+	default:
+		return bad("version %d is not supported (want %d or %d); upgrade the verifier", v, recordVersion, recordVersionRequest)
 	}
 	p := data[len(recordMagic)+1:]
 	var out Record
-	for tag := tagKind; tag < tagEnd; tag++ {
+	for tag := tagKind; tag < end; tag++ {
 		if len(p) == 0 {
 			return bad("truncated before field %d", tag)
 		}
@@ -328,6 +360,11 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 			}
 		case tagRequestID:
 			out.RequestID = string(v)
+		case tagRequestDigest:
+			if len(v) != DigestSize {
+				return bad("request digest is %d bytes, want %d", len(v), DigestSize)
+			}
+			out.RequestDigest = bytes.Clone(v)
 		}
 	}
 	if len(p) != 0 {

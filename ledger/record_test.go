@@ -257,3 +257,34 @@ func TestErrors(t *testing.T) {
 	require.ErrorAs(t, errors.Join(errors.New("ctx"), pe), &target)
 	require.Equal(t, uint64(3), target.Size)
 }
+
+// TestRecordRequestDigest: a record with a request digest is encoded as version 2 (golden),
+// one without keeps version 1's bytes; a version 2 leaf without the digest, a digest of the
+// wrong size, or a version 1 leaf with a digest appended are refused, so that each record
+// has one leaf and the digest cannot be added to or stripped from an existing leaf.
+func TestRecordRequestDigest(t *testing.T) {
+	r := goldenRecord()
+	v1, err := r.MarshalBinary()
+	require.NoError(t, err)
+	r.RequestDigest = bytes.Repeat([]byte{0xcd}, 32)
+	v2, err := r.MarshalBinary()
+	require.NoError(t, err)
+	golden(t, "record-v2.hex", []byte(hex.Dump(v2)))
+	require.Equal(t, byte(2), v2[4])
+	require.Equal(t, v1[5:], v2[5:len(v1)], "version 2 is version 1 plus field 0x0e")
+
+	var back ledger.Record
+	require.NoError(t, back.UnmarshalBinary(v2))
+	require.Equal(t, r.RequestDigest, back.RequestDigest)
+
+	strip := append([]byte{}, v2[:len(v1)]...) // version byte 2, no field 0x0e
+	require.ErrorIs(t, back.UnmarshalBinary(strip), ledger.ErrInvalid)
+	grafted := append(append([]byte{}, v1...), v2[len(v1):]...) // version byte 1 with field 0x0e
+	require.ErrorIs(t, back.UnmarshalBinary(grafted), ledger.ErrInvalid)
+	short := append(append([]byte{}, v2[:len(v1)]...), 0x0e, 31)
+	short = append(short, bytes.Repeat([]byte{1}, 31)...)
+	require.ErrorIs(t, back.UnmarshalBinary(short), ledger.ErrInvalid)
+	r.RequestDigest = []byte{1, 2, 3}
+	_, err = r.MarshalBinary()
+	require.ErrorIs(t, err, ledger.ErrInvalid)
+}

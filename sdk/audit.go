@@ -27,6 +27,21 @@ type AuditReceipt struct {
 	// Anchored tells whether Anchor covers the record; when false the record is in a signed
 	// head that has not been anchored yet (anchoring runs at the log's interval).
 	Anchored bool `json:"anchored"`
+	// Request is the requester's signed request behind the record (whose SM3 digest the
+	// leaf commits to) with the signer's certificate chain; nil when the record was not made
+	// by a signed request.
+	Request *RequestEvidence `json:"request,omitempty"`
+}
+
+// RequestEvidence is a signed request envelope and the chain of the certificate that
+// signed it.
+type RequestEvidence struct {
+	// Envelope is the compact JWS the requester sent (see package reqsig).
+	Envelope string `json:"envelope"`
+	// SignerCertPEM is the department's or operator's certificate whose key signed it.
+	SignerCertPEM string `json:"signer_certificate_pem"`
+	// CAChainPEM is the hub's CA chain, issuing CA first, up to the root.
+	CAChainPEM string `json:"ca_chain_pem"`
 }
 
 // AuditReceipt fetches the receipt of the record at index: the proof goes up to the latest
@@ -54,6 +69,17 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 		return nil, err
 	}
 	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), server.HeadFromProto(p.GetHead())
+	var rec ledger.Record
+	if err := rec.UnmarshalBinary(r.Leaf); err != nil {
+		return nil, fmt.Errorf("audit record %d: %w", index, err)
+	}
+	if len(rec.RequestDigest) > 0 {
+		ev, err := c.Evidence.GetRequestEvidence(ctx, &auditv1.GetRequestEvidenceRequest{Index: index})
+		if err != nil {
+			return nil, fmt.Errorf("the signed request behind audit record %d: %w", index, err)
+		}
+		r.Request = &RequestEvidence{Envelope: ev.GetEnvelope(), SignerCertPEM: ev.GetSignerCertificatePem(), CAChainPEM: ev.GetCaChainPem()}
+	}
 	return r, nil
 }
 
@@ -103,7 +129,16 @@ func VerifyAuditReceipt(r *AuditReceipt, trustedLogKeyPEM string) (ledger.Record
 	if r.Head.LogID != r.LogID {
 		return ledger.Record{}, fmt.Errorf("receipt head belongs to log %q, not %q", r.Head.LogID, r.LogID)
 	}
-	return verify.VerifyReceipt(verify.Keys{Log: v, Anchor: v}, r.Receipt)
+	rec, err := verify.VerifyReceipt(verify.Keys{Log: v, Anchor: v}, r.Receipt)
+	if err != nil {
+		return ledger.Record{}, err
+	}
+	if len(rec.RequestDigest) > 0 || r.Request != nil {
+		if _, err := VerifyRequestEvidence(rec, r.Request, ""); err != nil {
+			return ledger.Record{}, err
+		}
+	}
+	return rec, nil
 }
 
 // SearchAuditRecords pages through every audit record matching req (auditor role), in log

@@ -59,6 +59,10 @@ type Client struct {
 	Objections exchangev1.ObjectionServiceClient
 	Freshness  exchangev1.FreshnessServiceClient
 	Policy     exchangev1.PolicyServiceClient
+	// Operators are the department's operators with their own certificates (D1, E6).
+	Operators adminv1.OperatorServiceClient
+	// Evidence serves the signed request behind an audit record (E5, E6).
+	Evidence auditv1.EvidenceServiceClient
 
 	conn *grpc.ClientConn
 	id   *identity.Identity
@@ -162,6 +166,8 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Objections = exchangev1.NewObjectionServiceClient(conn)
 	c.Freshness = exchangev1.NewFreshnessServiceClient(conn)
 	c.Policy = exchangev1.NewPolicyServiceClient(conn)
+	c.Operators = adminv1.NewOperatorServiceClient(conn)
+	c.Evidence = auditv1.NewEvidenceServiceClient(conn)
 	return c, nil
 }
 
@@ -180,7 +186,7 @@ func (c *Client) sign(ctx context.Context, method string, req, reply any, cc *gr
 	if err != nil {
 		return err
 	}
-	h, err := reqsig.Sign(c.id.Key, c.id.Code, "POST", method, body, c.now())
+	h, err := reqsig.Sign(c.id.Key, c.id.KeyID(), "POST", method, body, c.now())
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,29 @@ func (ca *CA) IssueSealMakerCert(pub *ecdsa.PublicKey, d DepartmentSubject, notB
 	return cert, nil
 }
 
+// OperatorOU is the organisational unit of an operator certificate: a person inside the
+// department (CN its name, O and serialNumber the department's), who signs requests with
+// an own key (REQUIREMENTS D1, E6).
+const OperatorOU = "operator"
+
+// IssueOperatorCert issues an operator certificate for pub: the department profile with
+// OU = OperatorOU and CN = the operator's name.
+func (ca *CA) IssueOperatorCert(pub *ecdsa.PublicKey, d DepartmentSubject, name string, notBefore time.Time, validity time.Duration) (*smx509.Certificate, error) {
+	if name == "" {
+		return nil, errors.New("the operator name is empty")
+	}
+	cert, err := ca.issueEndEntityNamed(pub, d, OperatorOU, name, notBefore, validity)
+	if err != nil {
+		return nil, fmt.Errorf("issue operator certificate: %w", err)
+	}
+	return cert, nil
+}
+
 func (ca *CA) issueEndEntity(pub *ecdsa.PublicKey, d DepartmentSubject, ou string, notBefore time.Time, validity time.Duration) (*smx509.Certificate, error) {
+	return ca.issueEndEntityNamed(pub, d, ou, d.Name, notBefore, validity)
+}
+
+func (ca *CA) issueEndEntityNamed(pub *ecdsa.PublicKey, d DepartmentSubject, ou, cn string, notBefore time.Time, validity time.Duration) (*smx509.Certificate, error) {
 	if err := ca.check(); err != nil {
 		return nil, err
 	}
@@ -163,7 +185,7 @@ func (ca *CA) issueEndEntity(pub *ecdsa.PublicKey, d DepartmentSubject, ou strin
 		return nil, errors.New("the department name is empty")
 	}
 	subject := pkix.Name{
-		CommonName:   d.Name,
+		CommonName:   cn,
 		Organization: []string{d.Name},
 		SerialNumber: d.Code,
 		Country:      []string{"CN"},

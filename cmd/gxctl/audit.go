@@ -91,6 +91,13 @@ func auditCmd() *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "record %d: %s by %s at %s, outcome %s\n", idx, rec.Kind, rec.Department, showTime(rec.Time), rec.Outcome)
 			fmt.Fprintf(w, "included in signed head of size %d (root %x): verified\n", r.Head.Size, r.Head.Root)
+			if r.Request != nil {
+				who, err := sdk.VerifyRequestEvidence(rec, r.Request, "")
+				if err != nil {
+					return exitf(1, "the signed request behind the record does not verify: %v", err)
+				}
+				fmt.Fprintln(w, describeRequester(who)+": signature verified")
+			}
 			if r.Anchored {
 				fmt.Fprintf(w, "anchored in block %d (%s): verified\n", r.Anchor.Height, r.Anchor.Ref)
 			} else {
@@ -104,7 +111,7 @@ func auditCmd() *cobra.Command {
 	}
 	proof.Flags().StringVarP(&out, "out", "o", "", "save the receipt (JSON) for offline verification")
 
-	var logKey string
+	var logKey, rootFile string
 	verifyCmd := &cobra.Command{
 		Use:   "verify RECEIPT.json",
 		Short: "Verify a saved receipt offline (no hub needed)",
@@ -127,6 +134,18 @@ func auditCmd() *cobra.Command {
 				trusted = string(k)
 			}
 			rec, err := sdk.VerifyAuditReceipt(&r, trusted)
+			var who *sdk.Requester
+			if err == nil && r.Request != nil {
+				root := ""
+				if rootFile != "" {
+					b, rerr := os.ReadFile(rootFile)
+					if rerr != nil {
+						return exitf(2, "--root: %v", rerr)
+					}
+					root = string(b)
+				}
+				who, err = sdk.VerifyRequestEvidence(rec, r.Request, root)
+			}
 			if global.json {
 				res := map[string]any{"valid": err == nil, "index": r.Index, "tree_size": r.Head.Size, "anchored": r.Anchored, "pinned_key": trusted != ""}
 				if err != nil {
@@ -135,6 +154,10 @@ func auditCmd() *cobra.Command {
 					res["kind"], res["department"], res["outcome"], res["time"] = rec.Kind, rec.Department, rec.Outcome, rec.Time
 					if r.Anchored {
 						res["anchor_height"] = r.Anchor.Height
+					}
+					if who != nil {
+						res["requester"] = who
+						res["not_checked"] = "revocation status of the requester's certificate (the hub refused revoked and suspended signers when it accepted the request)"
 					}
 				}
 				if perr := printJSON(cmd.OutOrStdout(), res); perr != nil {
@@ -153,6 +176,13 @@ func auditCmd() *cobra.Command {
 				msg += fmt.Sprintf(", anchored in block %d", r.Anchor.Height)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), msg+"\n", r.Index, rec.Kind, rec.Department, rec.Outcome, r.Head.Size)
+			if who != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), describeRequester(who)+": signature verified at the signing time, certificate chains to the hub's root")
+				fmt.Fprintln(cmd.OutOrStdout(), "not checked offline: the revocation status of the requester's certificate (the hub refused revoked and suspended signers when it accepted the request)")
+				if rootFile == "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "note: the requester's chain was checked against the root inside the receipt; pass --root with the hub's root CA obtained out of band to pin it")
+				}
+			}
 			if trusted == "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: checked with the key inside the receipt; pass --log-key with the log key obtained out of band to pin it")
 			}
@@ -160,6 +190,7 @@ func auditCmd() *cobra.Command {
 		},
 	}
 	verifyCmd.Flags().StringVar(&logKey, "log-key", "", "PEM of the log's public key (from `gxctl audit key` on a trusted channel)")
+	verifyCmd.Flags().StringVar(&rootFile, "root", "", "PEM of the hub's root CA, to pin the requester's certificate chain (from the trust bundle on a trusted channel)")
 
 	key := &cobra.Command{
 		Use:   "key",
@@ -497,4 +528,13 @@ subject.usage, the subject hashed, the reference as reason), so looking is trace
 	f.StringVar(&req.HolderReference, "holder-ref", "", "how your department authenticated the holder (recorded with the lookup)")
 	f.Int32Var(&req.PageSize, "page-size", 500, "records per request (1..1000)")
 	return cmd
+}
+
+// describeRequester says who signed the request behind a record, when, and what it asked.
+func describeRequester(w *sdk.Requester) string {
+	who := "department " + w.Department + " (its own key)"
+	if w.Operator != "" {
+		who = fmt.Sprintf("operator %s (certificate %s) of department %s", w.OperatorName, w.Operator, w.Department)
+	}
+	return fmt.Sprintf("requested by %s at %s: %s %s", who, showTime(w.SignedAt), w.Method, w.Path)
 }

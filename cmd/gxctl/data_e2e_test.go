@@ -139,13 +139,31 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 	require.Contains(t, ok(market, "objection", "resolve", oid, "--state", "rejected", "--resolution", "经核实登记信息无误"), "rejected")
 	require.Contains(t, ok(yubei, "objection", "list"), "经核实登记信息无误")
 
-	// Policy: 渝北 names an operator inside itself; the change is versioned.
+	// Operators: 渝北 enrols two people with their own keys; the policy's roles apply to
+	// whoever signs. The approver may not pull until 渝北 gives it the operator role (a
+	// versioned policy change); a suspended operator is refused.
+	dir := t.TempDir()
+	clerk, approver := filepath.Join(dir, "clerk"), filepath.Join(dir, "approver")
+	require.Contains(t, ok(yubei, "operator", "add", "--name", "窗口一", "--role", "operator", "--out", clerk, "--plaintext-key"), "as operator of")
+	require.Contains(t, ok(yubei, "operator", "add", "--name", "窗口二", "--role", "approver", "--out", approver, "--plaintext-key"), "as approver of")
+	serialOf := func(dir string) string {
+		b, err := os.ReadFile(filepath.Join(dir, "identity.json"))
+		require.NoError(t, err)
+		return jsonOf(string(b))["operator"].(string)
+	}
+	list := ok(yubei, "operator", "list")
+	require.Contains(t, list, serialOf(clerk))
+	require.Contains(t, list, "窗口二")
+	pullArgs := []string{"pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company}
+	require.Contains(t, ok(clerk, pullArgs...), "signature verified")
+	refused("OPERATOR_ROLE_REQUIRED", approver, pullArgs...)
 	pol := jsonOf(ok(yubei, "--json", "policy", "show"))
 	v := pol["version"].(string) // int64 is a JSON string in proto JSON
-	ok(yubei, "policy", "change", "--expect", v, "--add", "g, clerk-1, operator, "+filepath.Base(yubei), "--comment", "新窗口人员")
+	ok(yubei, "policy", "change", "--expect", v, "--add", "g, "+serialOf(approver)+", operator, "+filepath.Base(yubei), "--comment", "新窗口人员")
 	refused("POLICY_VERSION_CONFLICT", yubei, "policy", "change", "--expect", v, "--add", "g, clerk-2, operator, "+filepath.Base(yubei))
-	require.Contains(t, ok(yubei, "pull", "--operator", "clerk-1", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company), "signature verified")
-	refused("ROLE_NOT_ALLOWED", yubei, "pull", "--operator", "clerk-2", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", company)
+	require.Contains(t, ok(approver, pullArgs...), "signature verified")
+	require.Contains(t, ok(yubei, "operator", "suspend", serialOf(clerk), "--reason", "调岗"), "suspended")
+	refused("OPERATOR_SUSPENDED", clerk, pullArgs...)
 	require.Contains(t, ok(yubei, "policy", "history"), "新窗口人员")
 
 	// The case's life: shown with its signed history, closed, and no pull after that.

@@ -323,7 +323,7 @@ e.g. /v1/departments?page_size=10. The header is valid once, for a few minutes.
 			if !strings.HasPrefix(args[0], "/") {
 				return exitf(2, "PATH must start with / (e.g. /v1/whoami)")
 			}
-			h, err := reqsig.Sign(id.Key, id.Code, method, args[0], data, time.Now())
+			h, err := reqsig.Sign(id.Key, id.KeyID(), method, args[0], data, time.Now())
 			if err != nil {
 				return err
 			}

@@ -150,6 +150,7 @@ inside your department) or, for the coordinator, --add "p, 5, *, <dept>, <resour
 	change.Flags().StringArrayVar(&remove, "remove", nil, "rule to remove (repeatable)")
 	change.Flags().StringVar(&comment, "comment", "", "why")
 	change.Flags().StringVar(&operator, "operator", "", "operator making the change")
+	_ = change.Flags().MarkDeprecated("operator", "the operator is whoever signs: enrol operators with `gxctl operator add` and act with --identity of the operator's directory")
 	cmd.AddCommand(change)
 	var before int64
 	history := &cobra.Command{

@@ -90,6 +90,7 @@ audit service before printing anything, and shows the audit references of the pu
 	cmd.Flags().StringSliceVar(&req.Items, "items", nil, "data items (default: all approved)")
 	cmd.Flags().BoolVar(&req.FreshOnly, "fresh-only", false, "fail rather than return stale data")
 	cmd.Flags().StringVar(&req.Operator, "operator", "", "operator inside your department")
+	_ = cmd.Flags().MarkDeprecated("operator", "the operator is whoever signs: enrol operators with `gxctl operator add` and act with --identity of the operator's directory")
 	cmd.Flags().StringVar(&req.ScopeRegion, "region", "", "region of the case (default: your department's)")
 	return cmd
 }

@@ -28,6 +28,9 @@ browser; the token is in the URL fragment, which browsers do not send to servers
 			if err != nil {
 				return err
 			}
+			if id.Operator != "" {
+				return exitf(2, "%s is operator %s's identity: the web pages sign in with the department's own identity (operators sign each request with gxctl or the SDK)", global.identity, id.Operator)
+			}
 			hub, err := hubURL(id)
 			if err != nil {
 				return err

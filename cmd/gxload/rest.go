@@ -70,7 +70,7 @@ func restCall(ctx context.Context, c *sdk.Client, method, path string, req, out 
 		}
 	}
 	id := c.Identity()
-	h, err := reqsig.Sign(id.Key, id.Code, method, path, body, time.Now())
+	h, err := reqsig.Sign(id.Key, id.KeyID(), method, path, body, time.Now())
 	if err != nil {
 		return err
 	}

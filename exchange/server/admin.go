@@ -47,7 +47,11 @@ func (a *Admin) WhoAmI(ctx context.Context, _ *adminv1.WhoAmIRequest) (*adminv1.
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.WhoAmIResponse{Department: DepartmentToProto(c.Department), CertificateSerial: c.Department.CertSerial}, nil
+	serial := c.Department.CertSerial
+	if c.Operator != nil {
+		serial = c.Operator.Serial // the operator's own certificate signed
+	}
+	return &adminv1.WhoAmIResponse{Department: DepartmentToProto(c.Department), CertificateSerial: serial}, nil
 }
 
 // GetDepartment returns one registered department.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -17,11 +19,20 @@ import (
 // Caller is the verified department behind a request.
 type Caller struct {
 	Department *exchange.Department
+	// Operator is the operator who signed with its own certificate (nil: the department's
+	// own key signed, or a browser session acts for the department).
+	Operator *exchange.Operator
+	// OperatorRoles are the roles the policy gives Operator in its department (D1).
+	OperatorRoles []string
+	// SignerCert is the DER certificate whose key signed the request.
+	SignerCert []byte
 	Claims     *reqsig.Claims
 	// Evidence is the verified Authorization value (GXHUB-SM2 JWS) and BodyDigest the SM3
 	// of the body it covers: stored with decisions so that they cannot be denied.
 	Evidence   string
 	BodyDigest string
+
+	evidenceKept atomic.Bool // the envelope is in the evidence store
 }
 
 type callerKey struct{}
@@ -38,12 +49,35 @@ func CallerFrom(ctx context.Context) (*Caller, bool) {
 }
 
 // RequireCaller returns the verified caller or an Unauthenticated error saying how to sign.
+// An operator signing with its own key must hold a role that allows the RPC being served
+// (OperatorMethods).
 func RequireCaller(ctx context.Context) (*Caller, error) {
 	if c, ok := CallerFrom(ctx); ok {
+		if err := authorizeOperator(c, methodOf(ctx)); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}
 	_, err := reqsig.Parse("")
 	return nil, err
+}
+
+// OperatorID is how the caller's operator is recorded: its certificate serial, "" when the
+// department's own key signed.
+func (c *Caller) OperatorID() string {
+	if c == nil || c.Operator == nil {
+		return ""
+	}
+	return c.Operator.Serial
+}
+
+// Envelope is the compact JWS the caller signed ("" for a browser session).
+func (c *Caller) Envelope() string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(c.Evidence), " ")
+	if !ok || !strings.EqualFold(scheme, reqsig.Scheme) {
+		return ""
+	}
+	return strings.TrimSpace(tok)
 }
 
 // RequireRole returns the caller if its department holds role.
@@ -70,6 +104,9 @@ type Authenticator struct {
 	// moments of nonces may be gone; refusing what was signed before this process started
 	// keeps such requests from being replayed.
 	StartedAt time.Time
+	// Roles gives an authenticated operator its roles (the policy's g rules). Without it,
+	// operators hold no role.
+	Roles RoleReader
 	// CacheTTL bounds how long a department's parsed certificate is reused before it is
 	// re-read from the store (so replicas see certificate changes within it).
 	CacheTTL time.Duration
@@ -102,6 +139,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, 
 	if err != nil {
 		return nil, err
 	}
+	var op *exchange.Operator
+	if req.Operator != "" {
+		if op, cert, err = a.operator(ctx, dept, req.Operator); err != nil {
+			return nil, err
+		}
+	}
 	now := a.now()
 	claims, err := req.Verify(cert.PublicKey, reqsig.Expect{Method: method, Path: path, BodyDigest: bodyDigest, Now: now, MaxSkew: a.MaxSkew})
 	if err != nil {
@@ -110,8 +153,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, 
 	signed := time.Unix(claims.Time, 0)
 	if signed.Before(cert.NotBefore) || signed.After(cert.NotAfter) {
 		return nil, exchange.Errorf(exchange.KindUnauthenticated, reqsig.ReasonCertificate,
-			"department %s's certificate (serial %s) is valid %s to %s, not at the signing time %s: renew the certificate",
-			dept.Code, dept.CertSerial, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), signed.UTC().Format(time.RFC3339))
+			"the certificate of %s (serial %s) is valid %s to %s, not at the signing time %s: renew the certificate",
+			reqsig.KeyID(dept.Code, req.Operator), cert.SerialNumber.Text(16), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), signed.UTC().Format(time.RFC3339))
 	}
 	if !a.StartedAt.IsZero() && signed.Before(a.StartedAt.Truncate(time.Second)) {
 		return nil, exchange.Errorf(exchange.KindUnauthenticated, "REQUEST_BEFORE_START",
@@ -127,7 +170,52 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, 
 	if err := a.Store.Nonces().Use(ctx, dept.Code, claims.Nonce, signed.Add(skew+time.Minute)); err != nil {
 		return nil, err
 	}
-	return &Caller{Department: dept, Claims: claims, Evidence: header, BodyDigest: claims.BodyDigest}, nil
+	c := &Caller{Department: dept, Operator: op, SignerCert: cert.Raw, Claims: claims, Evidence: header, BodyDigest: claims.BodyDigest}
+	if op != nil && a.Roles != nil {
+		if c.OperatorRoles, err = a.Roles.Roles(ctx, op.Serial, dept.Code); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Refusal reasons of operator signatures.
+const (
+	ReasonOperatorUnknown   = "OPERATOR_UNKNOWN"
+	ReasonOperatorSuspended = "OPERATOR_SUSPENDED"
+	ReasonOperatorRevoked   = "OPERATOR_REVOKED"
+)
+
+// operator returns the operator who signed for dept, read from the store at every request
+// (no cache), so that a suspension or revocation is effective at the next request on every
+// replica sharing the store.
+func (a *Authenticator) operator(ctx context.Context, dept *exchange.Department, serial string) (*exchange.Operator, *smx509.Certificate, error) {
+	o, err := a.Store.Operators().Get(ctx, serial)
+	if err != nil {
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			return nil, nil, exchange.Errorf(exchange.KindUnauthenticated, ReasonOperatorUnknown,
+				"the signature names operator %s of department %s, who is not enrolled at this hub: use the identity `gxctl operator add` wrote", serial, dept.Code)
+		}
+		return nil, nil, err
+	}
+	if o.Department != dept.Code {
+		return nil, nil, exchange.Errorf(exchange.KindUnauthenticated, ReasonOperatorUnknown,
+			"operator %s belongs to department %s, not to %s named in the signature", serial, o.Department, dept.Code)
+	}
+	switch o.Status {
+	case exchange.OperatorActive:
+	case exchange.OperatorSuspended:
+		return nil, nil, exchange.Errorf(exchange.KindUnauthenticated, ReasonOperatorSuspended,
+			"operator %s (%s) of department %s is suspended since %s (%s): ask the department's admin to resume it", serial, o.Name, dept.Code, o.StatusAt.Format(time.RFC3339), o.StatusReason)
+	default:
+		return nil, nil, exchange.Errorf(exchange.KindUnauthenticated, ReasonOperatorRevoked,
+			"operator %s (%s) of department %s was revoked at %s (%s): a revoked operator certificate is never accepted again", serial, o.Name, dept.Code, o.StatusAt.Format(time.RFC3339), o.StatusReason)
+	}
+	cert, err := smx509.ParseCertificate(o.Certificate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stored certificate of operator %s does not parse: %w", serial, err)
+	}
+	return o, cert, nil
 }
 
 func (a *Authenticator) department(ctx context.Context, code string) (*exchange.Department, *smx509.Certificate, error) {

@@ -208,8 +208,12 @@ func (c *Calendar) PublishCalendar(ctx context.Context, req *exchangev1.PublishC
 		if err != nil {
 			return nil, publishErr(err)
 		}
+		label := req.GetOperator() // a display label when the department's own key signs
+		if caller.Operator != nil {
+			label = caller.OperatorID()
+		}
 		p := calendar.Publication{Years: years, File: file, Replace: req.GetReplace(), Reason: strings.TrimSpace(req.GetReason()),
-			By: caller.Department.Code, Operator: req.GetOperator(), At: c.now().UTC().Truncate(time.Microsecond),
+			By: caller.Department.Code, Operator: label, At: c.now().UTC().Truncate(time.Microsecond),
 			Evidence: caller.Evidence, BodyDigest: caller.BodyDigest}
 		stored, err = c.Store.CalendarYears().Publish(ctx, p, snap.Version)
 		if err == nil {

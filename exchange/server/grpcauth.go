@@ -90,6 +90,9 @@ func GRPCAuth(a *Authenticator, log *slog.Logger) []grpc.ServerOption {
 			if err != nil {
 				return nil, ToStatus(ctx, log, err)
 			}
+			if err := authorizeOperator(c, info.FullMethod); err != nil {
+				return nil, ToStatus(ctx, log, err)
+			}
 			ctx = WithCaller(ctx, c)
 		}
 		resp, err := handler(ctx, req)

@@ -153,7 +153,7 @@ func (s *Matters) CollectMaterials(ctx context.Context, req *exchangev1.CollectM
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.Collector.Collect(ctx, exchange.CollectInput{Caller: caller.Department, CaseNumber: req.GetCaseNumber(),
+	out, err := s.Collector.Collect(ctx, exchange.CollectInput{Caller: caller.Department, Operator: caller.OperatorID(), CaseNumber: req.GetCaseNumber(),
 		MatterCode: strings.TrimSpace(req.GetCode()), Applicant: req.GetApplicant(), FreshOnly: req.GetFreshOnly()})
 	if err != nil {
 		return nil, err

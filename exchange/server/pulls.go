@@ -50,7 +50,7 @@ func (p *Pulls) Pull(ctx context.Context, req *exchangev1.PullRequest) (*exchang
 }
 
 func (p *Pulls) pull(ctx context.Context, caller *Caller, req *exchangev1.PullRequest) (*exchangev1.PullResponse, error) {
-	out, err := p.Puller.Pull(ctx, exchange.PullInput{Caller: caller.Department, Operator: req.GetOperator(),
+	out, err := p.Puller.Pull(ctx, exchange.PullInput{Caller: caller.Department, Operator: caller.OperatorID(),
 		RequirementID: req.GetRequirementId(), MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(),
 		Subjects: req.GetSubjects(), Items: req.GetItems(), FreshOnly: req.GetFreshOnly(), ScopeRegion: req.GetScopeRegion()})
 	if err != nil {

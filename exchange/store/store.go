@@ -17,6 +17,10 @@ import (
 // Store is the hub's persistent state.
 type Store interface {
 	Departments() Departments
+	// Operators are departments' operators with their own certificates (D1, E6).
+	Operators() Operators
+	// Evidence keeps the signed requests behind audit records (E5, E6).
+	Evidence() Evidence
 	Nonces() Nonces
 	// Records are published records, batches, liveness (A4, A5).
 	Records() Records
@@ -62,6 +66,28 @@ type Departments interface {
 	List(ctx context.Context, f DepartmentFilter, after string, limit int) ([]*exchange.Department, error)
 	// UpdateCertificate replaces the department's signing certificate; ErrNotFound if absent.
 	UpdateCertificate(ctx context.Context, code string, certDER []byte, serial string) error
+}
+
+// Operators is the registry of operators' certificates.
+type Operators interface {
+	// Create adds o; exchange.ErrAlreadyExists (OPERATOR_EXISTS) when the serial is taken.
+	Create(ctx context.Context, o *exchange.Operator) error
+	// Get returns the operator with the certificate serial, or exchange.ErrNotFound.
+	Get(ctx context.Context, serial string) (*exchange.Operator, error)
+	// List returns a department's operators in serial order.
+	List(ctx context.Context, department string) ([]*exchange.Operator, error)
+	// SetStatus stores o's status, reason and time if its stored status is still from;
+	// exchange.ErrFailedPrecondition (OPERATOR_CHANGED) if another change came first.
+	SetStatus(ctx context.Context, o *exchange.Operator, from exchange.OperatorStatus) error
+}
+
+// Evidence keeps signed request envelopes, addressed by the SM3 digest an audit record's
+// leaf commits to, with the certificate (DER) whose key signed them.
+type Evidence interface {
+	// Put stores the envelope under digest; storing the same digest again is a no-op.
+	Put(ctx context.Context, digest []byte, envelope string, signerCert []byte) error
+	// Get returns the envelope and signer certificate, or exchange.ErrNotFound.
+	Get(ctx context.Context, digest []byte) (envelope string, signerCert []byte, err error)
 }
 
 // DepartmentFilter narrows List.

@@ -75,6 +75,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Attribute, if set, is called by Append before a record is encoded,
+	// with the appender's context: it may complete the record from what the
+	// context carries (the hub binds each record to the authenticated
+	// requester and its signed request) or fail the append.
+	Attribute func(ctx context.Context, r *ledger.Record) error
 }
 
 // DefaultConfig returns the defaults for logID.
@@ -272,6 +277,11 @@ func (l *Log) Size() uint64 {
 // Append implements [ledger.Log]. See the package documentation for the
 // group-commit guarantees.
 func (l *Log) Append(ctx context.Context, r ledger.Record) (uint64, error) {
+	if l.cfg.Attribute != nil {
+		if err := l.cfg.Attribute(ctx, &r); err != nil {
+			return 0, fmt.Errorf("append: record not written: %w", err)
+		}
+	}
 	leaf, err := r.MarshalBinary()
 	if err != nil {
 		return 0, err

@@ -408,6 +408,25 @@ func unapproved(r policy.Request) []string {
 	return out
 }
 
+// Roles returns the roles the policy's "g" rules give operator inside department
+// (D1), directly or through other roles, sorted.
+func (d *Decider) Roles(ctx context.Context, operator, department string) ([]string, error) {
+	snap, err := d.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	enf, err := snap.enforcer(department)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := enf.GetImplicitRolesForUser(operator, department)
+	if err != nil {
+		return nil, fmt.Errorf("casbinpolicy: roles of %s in %s: %w", operator, department, err)
+	}
+	slices.Sort(roles)
+	return slices.Compact(roles), nil
+}
+
 // Decide implements policy.Decider.
 func (d *Decider) Decide(ctx context.Context, r policy.Request) (policy.Decision, error) {
 	snap, err := d.current(ctx)

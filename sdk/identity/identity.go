@@ -5,7 +5,11 @@
 //	cert.pem      its signing certificate issued by the hub's SM2 CA
 //	ca-chain.pem  the hub's issuing and root SM2 CA certificates
 //	tls-ca.pem    the hub's transport CA (absent for a plain-HTTP hub)
-//	identity.json {"code", "name", "hub_url"}
+//	identity.json {"code", "name", "hub_url"}; an operator's identity (gxctl operator add)
+//	              adds "operator" (its certificate serial) and "operator_name"
+//
+// An operator's directory holds the operator's own key and certificate; requests made with
+// it are signed with key id "code/serial" and act for the department as that operator.
 package identity
 
 import (
@@ -20,13 +24,17 @@ import (
 
 // Identity is a department's credentials for one hub.
 type Identity struct {
-	Code       string         `json:"code"`
-	Name       string         `json:"name"`
-	HubURL     string         `json:"hub_url"`
-	Key        *sm.PrivateKey `json:"-"`
-	CertPEM    []byte         `json:"-"`
-	CAChainPEM []byte         `json:"-"`
-	TLSCAPEM   []byte         `json:"-"`
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	HubURL string `json:"hub_url"`
+	// Operator is the operator's certificate serial (hex) when this is an operator's
+	// identity; "" for the department's own.
+	Operator     string         `json:"operator,omitempty"`
+	OperatorName string         `json:"operator_name,omitempty"`
+	Key          *sm.PrivateKey `json:"-"`
+	CertPEM      []byte         `json:"-"`
+	CAChainPEM   []byte         `json:"-"`
+	TLSCAPEM     []byte         `json:"-"`
 }
 
 // Load reads an identity directory. password decrypts an encrypted key.
@@ -66,6 +74,15 @@ func Load(dir string, password []byte) (*Identity, error) {
 		return nil, err
 	}
 	return &id, nil
+}
+
+// KeyID is the key id requests made with this identity are signed with: the department
+// code, or "code/serial" for an operator.
+func (id *Identity) KeyID() string {
+	if id.Operator == "" {
+		return id.Code
+	}
+	return id.Code + "/" + id.Operator
 }
 
 // Save writes the identity to dir (created 0700; key 0600).

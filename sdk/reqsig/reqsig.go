@@ -5,7 +5,8 @@
 //	Authorization: GXHUB-SM2 <compact JWS>
 //
 // (gRPC: metadata "authorization" with the same value). The JWS has protected header
-// {"alg":"SM2SM3","kid":<department code>,"typ":"gxhub-req+jwt"} and the payload
+// {"alg":"SM2SM3","kid":<department code>,"typ":"gxhub-req+jwt"} (an operator signing with
+// its own key: kid "<department code>/<operator certificate serial>") and the payload
 //
 //	{"m": method, "p": path with query, "d": base64url(SM3(body)), "t": unix seconds, "n": nonce}
 //
@@ -99,7 +100,21 @@ func Sign(key *sm.PrivateKey, department, method, path string, body []byte, now 
 // checked.
 type Request struct {
 	Department string
-	token      *jws.Token
+	// Operator is the certificate serial of the operator who signed, "" when the
+	// department's own key signed.
+	Operator string
+	// Envelope is the compact JWS as received: the evidence kept for audited requests.
+	Envelope string
+	token    *jws.Token
+}
+
+// KeyID is the JWS kid naming who signs: the department code, or "code/serial" for an
+// operator of the department signing with its own certificate.
+func KeyID(department, operatorSerial string) string {
+	if operatorSerial == "" {
+		return department
+	}
+	return department + "/" + operatorSerial
 }
 
 func refuse(reason, format string, args ...any) error {
@@ -123,7 +138,11 @@ func Parse(header string) (*Request, error) {
 	if t.Type != Type {
 		return nil, refuse(ReasonMalformed, "the request signature has typ %q, expected %q", t.Type, Type)
 	}
-	return &Request{Department: t.KeyID, token: t}, nil
+	dept, op, _ := strings.Cut(t.KeyID, "/")
+	if dept == "" || strings.Contains(op, "/") {
+		return nil, refuse(ReasonMalformed, "the request signature's kid %q must be a department code or code/operator-serial", t.KeyID)
+	}
+	return &Request{Department: dept, Operator: op, Envelope: strings.TrimSpace(tok), token: t}, nil
 }
 
 // Expect is what the hub received, to compare with what was signed.
@@ -173,19 +192,44 @@ func (r *Request) Verify(pub any, e Expect) (*Claims, error) {
 	return &c, nil
 }
 
+// VerifyOffline checks only the signature, with the signer's public key, and returns the
+// claims: for evidence checked later by a third party (the method, path, body and time are
+// then what the claims say, not compared with a live request).
+func (r *Request) VerifyOffline(pub any) (*Claims, error) {
+	payload, err := r.verifySignature(pub)
+	if err != nil {
+		return nil, err
+	}
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, exchange.Wrap(exchange.KindUnauthenticated, ReasonMalformed, err, "the signed request claims are not valid JSON")
+	}
+	if c.Method == "" || c.Path == "" || c.BodyDigest == "" || c.Time == 0 {
+		return nil, refuse(ReasonMalformed, "the signed claims must carry m, p, d and t")
+	}
+	return &c, nil
+}
+
 func (r *Request) verifySignature(pub any) ([]byte, error) {
 	k, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, refuse(ReasonCertificate, "department %s's registered certificate does not hold an SM2 key", r.Department)
+		return nil, refuse(ReasonCertificate, "the certificate of %s does not hold an SM2 key", r.signer())
 	}
 	payload, err := r.token.Verify(k)
 	if err != nil {
 		if errors.Is(err, sm.ErrBadSignature) {
-			return nil, refuse(ReasonBadSignature, "the signature does not verify with department %s's registered certificate: sign with that department's own key", r.Department)
+			return nil, refuse(ReasonBadSignature, "the signature does not verify with the registered certificate of %s: sign with that key", r.signer())
 		}
 		return nil, exchange.Wrap(exchange.KindUnauthenticated, ReasonMalformed, err, "the request signature cannot be checked")
 	}
 	return payload, nil
+}
+
+func (r *Request) signer() string {
+	if r.Operator != "" {
+		return fmt.Sprintf("operator %s of department %s", r.Operator, r.Department)
+	}
+	return "department " + r.Department
 }
 
 // String formats claims for logs (no body content).

@@ -88,6 +88,9 @@ func (h *Hub) openAudit(ctx context.Context) error {
 	lcfg.Anchorer = anchorer
 	lcfg.Logger = h.Log
 	lcfg.Now = h.now
+	// Every record appended while serving a signed request names the authenticated
+	// operator and commits to the request's envelope, kept as evidence (E5, E6).
+	lcfg.Attribute = server.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute
 	lg, err := ledgerlog.New(ctx, storage, signer, lcfg)
 	if err != nil {
 		closeAnchorer(anchorer)

@@ -100,7 +100,7 @@ func (rp *restProbe) send(t testing.TB, method, path, header string, body []byte
 
 // sign returns the Authorization header of the request signed by id at the time given.
 func (rp *restProbe) sign(t testing.TB, id *identity.Identity, at time.Time, method, path string, body []byte) string {
-	h, err := reqsig.Sign(id.Key, id.Code, method, path, body, at)
+	h, err := reqsig.Sign(id.Key, id.KeyID(), method, path, body, at)
 	require.NoError(t, err)
 	return h
 }
@@ -235,8 +235,10 @@ func TestBadInput(t *testing.T) {
 				// The log's own tables grow by the one denied record (and its tree nodes).
 				require.Equal(t, rowsBefore["ledger_leaves"]+1, rowsAfter["ledger_leaves"])
 				require.Equal(t, rowsBefore["audit_index"]+1, rowsAfter["audit_index"])
-				rowsBefore["ledger_leaves"], rowsBefore["audit_index"], rowsBefore["ledger_nodes"] = 0, 0, 0
-				rowsAfter["ledger_leaves"], rowsAfter["audit_index"], rowsAfter["ledger_nodes"] = 0, 0, 0
+				// The refused request itself is kept as the record's evidence (E5).
+				require.Equal(t, rowsBefore["request_evidence"]+1, rowsAfter["request_evidence"])
+				rowsBefore["ledger_leaves"], rowsBefore["audit_index"], rowsBefore["ledger_nodes"], rowsBefore["request_evidence"] = 0, 0, 0, 0
+				rowsAfter["ledger_leaves"], rowsAfter["audit_index"], rowsAfter["ledger_nodes"], rowsAfter["request_evidence"] = 0, 0, 0, 0
 			}
 			require.Equal(t, rowsBefore, rowsAfter, "a refused request writes nothing to the store")
 			if tc.deniedBy == "" {
@@ -253,6 +255,7 @@ func TestBadInput(t *testing.T) {
 			require.Equal(t, ledger.OutcomeDenied, r.Outcome)
 			require.Equal(t, tc.deniedBy, r.Department)
 			require.True(t, strings.HasPrefix(r.Reason, tc.reason+": "), r.Reason)
+			require.Len(t, r.RequestDigest, 32, "the denied record commits to the refused request")
 		})
 	}
 }

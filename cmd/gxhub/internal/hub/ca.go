@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
 	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/exchange"
@@ -99,6 +101,21 @@ func (c *CA) IssueDepartment(pub *ecdsa.PublicKey, d *exchange.Department, now t
 		return nil, "", "", fmt.Errorf("issue department certificate: %w", err)
 	}
 	return cert.Raw, fmt.Sprintf("%x", cert.SerialNumber), c.ChainPEM(), nil
+}
+
+// operatorValidity is how long an operator certificate is valid: a year, renewed by
+// enrolling again.
+const operatorValidity = 365 * 24 * time.Hour
+
+// IssueOperator implements server.OperatorIssuer.
+func (c *CA) IssueOperator(pub *ecdsa.PublicKey, d *exchange.Department, name string, now time.Time) (*smx509.Certificate, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cert, err := c.Issuing.IssueOperatorCert(pub, pki.DepartmentSubject{Code: d.Code, Name: d.Name, Region: d.Region}, name, now.Add(-5*time.Minute), operatorValidity)
+	if err != nil {
+		return nil, "", err
+	}
+	return cert, c.ChainPEM(), nil
 }
 
 func pemCertDER(der []byte) []byte {

@@ -214,6 +214,11 @@ func (h *Hub) build(tlsDir string) error {
 		return fmt.Errorf("seed the default pull policy: %w", err)
 	}
 	h.Decider = casbinpolicy.New(h.Store.Policies())
+	h.Auth.Roles = h.Decider // operators' roles are the policy's g rules (D1)
+	operators := &server.Operators{Store: h.Store, Issuer: h.CA, Decider: h.Decider, Audit: h.Audit.Log, Log: log, Now: h.now}
+	adminv1.RegisterOperatorServiceServer(h.grpc, operators)
+	evidence := &server.EvidenceService{Log: h.Audit.Log, Evidence: h.Store.Evidence(), CAChainPEM: h.CA.ChainPEM()}
+	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
@@ -280,6 +285,12 @@ func (h *Hub) build(tlsDir string) error {
 		return err
 	}
 	if err := certsv1.RegisterTrustServiceHandlerServer(ctx, gw, trust); err != nil {
+		return err
+	}
+	if err := adminv1.RegisterOperatorServiceHandlerServer(ctx, gw, operators); err != nil {
+		return err
+	}
+	if err := auditv1.RegisterEvidenceServiceHandlerServer(ctx, gw, evidence); err != nil {
 		return err
 	}
 	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {

@@ -296,7 +296,6 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		"fail/revoked requirement":              {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.revoked, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonRequirementRevoked},
 		"fail/another department's":             {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.other, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonRequirementForeign},
 		"fail/no case number":                   {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", Subjects: []string{a}}, policy.ReasonCaseNumberMissing},
-		"fail/operator without the role":        {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}, Operator: "clerk-9"}, policy.ReasonRoleNotAllowed},
 		"fail/not shared, with its legal basis": {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.notShared, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{a}}, policy.ReasonNotShared},
 		"fail/invalid subject":                  {dh.yubei, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: "500000-0001-XK", CaseNumber: "YB-C1", Subjects: []string{"500112199001010000"}}, "SUBJECT_INVALID"},
 	}

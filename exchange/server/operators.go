@@ -1,0 +1,324 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+
+	"github.com/gxhub/gxhub/certs/pki"
+	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/store"
+	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/policy"
+	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
+)
+
+// Audit kinds of operator enrolment and certificate status changes.
+const (
+	KindOperatorEnrol  ledger.Kind = "operator.enrol"
+	KindOperatorStatus ledger.Kind = "operator.status" // suspended, resumed or revoked
+)
+
+// OperatorIssuer issues operator certificates (the hub's SM2 CA).
+type OperatorIssuer interface {
+	// IssueOperator certifies pub for the operator named name inside department d and
+	// returns the certificate and the PEM chain of issuing CAs up to the root.
+	IssueOperator(pub *ecdsa.PublicKey, d *exchange.Department, name string, now time.Time) (*smx509.Certificate, string, error)
+}
+
+// RoleReader answers which roles the policy gives an operator inside a department (D1).
+type RoleReader interface {
+	Roles(ctx context.Context, operator, department string) ([]string, error)
+}
+
+// ReasonOperatorRole refuses an operator whose roles do not cover the operation.
+const ReasonOperatorRole = "OPERATOR_ROLE_REQUIRED"
+
+// OperatorMethods says which operator roles may call each RPC when the request is signed
+// by an operator's own key (D1). The admin role may call every RPC the department may, so
+// it is not listed; an RPC missing here is for admins only. The department's own roles
+// (RequireRole) apply on top: an operator never does more than its department may.
+//
+// Reads of shared reference data are open to every role; the auditor reads the audit
+// trail and its evidence (the operator too, for the receipts of its acts); the approver verifies certificates and documents; the operator
+// (经办人) does the department's business: pulls, publishing, requirements, cases,
+// objections, e-certificates. Enrolling and suspending operators, policy, calendar,
+// matters, trust store, seals and catalogue decisions stay with admins.
+var OperatorMethods = func() map[string][]string {
+	all := []string{policy.RoleOperator, policy.RoleApprover, policy.RoleAuditor}
+	m := map[string][]string{}
+	add := func(roles []string, methods ...string) {
+		for _, x := range methods {
+			m[x] = append(m[x], roles...)
+		}
+	}
+	add(all,
+		"/gxhub.admin.v1.AdminService/WhoAmI", "/gxhub.admin.v1.AdminService/ListDepartments", "/gxhub.admin.v1.AdminService/GetDepartment",
+		"/gxhub.admin.v1.OperatorService/ListOperators",
+		"/gxhub.audit.v1.AuditService/GetLogInfo", "/gxhub.audit.v1.AuditService/GetTreeHead", "/gxhub.audit.v1.AuditService/GetConsistencyProof",
+		"/gxhub.audit.v1.AuditService/GetAnchor", "/gxhub.audit.v1.AuditService/GetInclusionProof",
+		"/gxhub.certs.v1.TrustService/GetTrustBundle", "/gxhub.certs.v1.TrustStoreService/GetTrustStore", "/gxhub.certs.v1.TrustStoreService/ListTrustBundleVersions",
+		"/gxhub.certs.v1.ECertService/ListCertTypes", "/gxhub.certs.v1.ECertService/GetECertStatus", "/gxhub.certs.v1.ECertService/ListECerts",
+		"/gxhub.certs.v1.SealService/ListSeals", "/gxhub.certs.v1.SealService/GetSealedDocument", "/gxhub.certs.v1.SealService/ListSealedDocuments",
+		"/gxhub.exchange.v1.CatalogService/GetResource", "/gxhub.exchange.v1.CatalogService/ListResourceVersions", "/gxhub.exchange.v1.CatalogService/SearchResources",
+		"/gxhub.exchange.v1.CatalogService/ListProposals", "/gxhub.exchange.v1.CatalogService/GetProposal",
+		"/gxhub.exchange.v1.CalendarService/GetWorkday", "/gxhub.exchange.v1.CalendarService/AddWorkingDays", "/gxhub.exchange.v1.CalendarService/CountWorkingDays",
+		"/gxhub.exchange.v1.CalendarService/ListCalendarYears", "/gxhub.exchange.v1.CalendarService/ListCalendarPublications",
+		"/gxhub.exchange.v1.FreshnessService/ListFreshness", "/gxhub.exchange.v1.FreshnessService/ListFreshnessAlerts",
+		"/gxhub.exchange.v1.MatterService/GetMatter", "/gxhub.exchange.v1.MatterService/ListMatters",
+		"/gxhub.exchange.v1.PolicyService/GetPolicy", "/gxhub.exchange.v1.PolicyService/ListPolicyChanges",
+		"/gxhub.exchange.v1.RequirementService/GetRequirement", "/gxhub.exchange.v1.RequirementService/ListRequirements",
+		"/gxhub.exchange.v1.ObjectionService/ListObjections",
+		"/gxhub.exchange.v1.CaseService/GetCase", "/gxhub.exchange.v1.CaseService/ListCases",
+	)
+	add([]string{policy.RoleAuditor},
+		"/gxhub.audit.v1.AuditService/SearchRecords", "/gxhub.audit.v1.AuditService/ListAnomalies", "/gxhub.audit.v1.AuditService/SubjectUsage",
+	)
+	// A record and the request behind it, for the receipt of one's own act (the hub still
+	// limits them to auditors and the department that acted).
+	add([]string{policy.RoleAuditor, policy.RoleOperator},
+		"/gxhub.audit.v1.AuditService/GetRecord", "/gxhub.audit.v1.EvidenceService/GetRequestEvidence",
+	)
+	add([]string{policy.RoleApprover, policy.RoleOperator},
+		"/gxhub.certs.v1.VerifyService/Verify", "/gxhub.certs.v1.VerifyService/VerifyBatch", "/gxhub.certs.v1.ECertService/VerifyPresentation",
+	)
+	add([]string{policy.RoleOperator},
+		"/gxhub.exchange.v1.PullService/Pull", "/gxhub.exchange.v1.RecordService/Publish", "/gxhub.exchange.v1.RecordService/GetRecordHistory",
+		"/gxhub.exchange.v1.ObjectionService/RaiseObjection", "/gxhub.exchange.v1.ObjectionService/ResolveObjection",
+		"/gxhub.exchange.v1.RequirementService/FileRequirement", "/gxhub.exchange.v1.RequirementService/DecideRequirement",
+		"/gxhub.exchange.v1.CaseService/OpenCase", "/gxhub.exchange.v1.CaseService/CloseCase", "/gxhub.exchange.v1.CaseService/WithdrawCase",
+		"/gxhub.exchange.v1.MatterService/GetExemptions", "/gxhub.exchange.v1.MatterService/CollectMaterials",
+		"/gxhub.exchange.v1.FreshnessService/Heartbeat",
+		"/gxhub.exchange.v1.CatalogService/RegisterResource", "/gxhub.exchange.v1.CatalogService/UpdateResource", "/gxhub.exchange.v1.CatalogService/WithdrawResource",
+		"/gxhub.certs.v1.ECertService/IssueECert", "/gxhub.certs.v1.ECertService/UpdateECert", "/gxhub.certs.v1.ECertService/ChangeECertStatus",
+		"/gxhub.certs.v1.ECertService/PresentECert", "/gxhub.certs.v1.SealService/Timestamp", "/gxhub.certs.v1.SealService/RegisterSealedDocument",
+	)
+	return m
+}()
+
+// OperatorMayCall reports whether an operator holding roles may call the RPC method.
+func OperatorMayCall(roles []string, method string) bool {
+	if slices.Contains(roles, policy.RoleAdmin) {
+		return true
+	}
+	for _, r := range OperatorMethods[method] {
+		if slices.Contains(roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorizeOperator refuses an operator-signed call to a method its roles do not cover.
+// method "" (not known in this context) is not checked here: the gRPC interceptor checks
+// every gRPC call and RequireCaller every REST call by the gateway's method name.
+func authorizeOperator(c *Caller, method string) error {
+	if c == nil || c.Operator == nil || method == "" || OperatorMayCall(c.OperatorRoles, method) {
+		return nil
+	}
+	roles := "no role"
+	if len(c.OperatorRoles) > 0 {
+		roles = "the roles " + strings.Join(c.OperatorRoles, ", ")
+	}
+	return exchange.Errorf(exchange.KindPermissionDenied, ReasonOperatorRole,
+		"operator %s (%s) of department %s holds %s, which do not allow %s (docs/ROLES.md lists what each role may do): ask the department's admin for the role, or have a holder of it act",
+		c.Operator.Serial, c.Operator.Name, c.Department.Code, roles, method)
+}
+
+// methodOf returns the full RPC method being served: gRPC's, or the REST gateway's.
+func methodOf(ctx context.Context) string {
+	if m, ok := grpc.Method(ctx); ok && m != "" {
+		return m
+	}
+	m, _ := runtime.RPCMethod(ctx)
+	return m
+}
+
+// Operators implements gxhub.admin.v1.OperatorService: a department's admin enrols,
+// suspends, resumes and revokes its operators. The operator's role is a policy "g" rule
+// (operator serial, role, department), so the casbin policy that decides pulls (D1) and
+// the RPC roles (OperatorMethods) read the same rule.
+type Operators struct {
+	adminv1.UnimplementedOperatorServiceServer
+	Store   store.Store
+	Issuer  OperatorIssuer
+	Decider policy.Decider // invalidated after a role is given
+	Audit   ledger.Log
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+func (s *Operators) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// EnrolOperator certifies an operator's key and gives it its role.
+func (s *Operators) EnrolOperator(ctx context.Context, req *adminv1.EnrolOperatorRequest) (*adminv1.EnrolOperatorResponse, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(req.GetName())
+	if err := exchange.ValidateOperatorName(name); err != nil {
+		return nil, err
+	}
+	role := strings.ToLower(strings.TrimSpace(req.GetRole()))
+	if !slices.Contains(policy.Roles, role) {
+		return nil, exchange.Errorf(exchange.KindInvalid, "OPERATOR_ROLE_INVALID", "role %q is not one of %s", req.GetRole(), strings.Join(policy.Roles, ", "))
+	}
+	if strings.TrimSpace(req.GetCsrPem()) == "" {
+		return nil, exchange.Errorf(exchange.KindInvalid, "CSR_MISSING", "csr_pem is required: a PKCS#10 request signed by the operator's own SM2 key (gxctl operator add makes the key and the request on the operator's machine)")
+	}
+	pub, _, err := pki.ParseCSR([]byte(req.GetCsrPem()))
+	if err != nil {
+		return nil, exchange.Wrap(exchange.KindInvalid, "CSR_INVALID", err, "csr_pem is not a valid SM2 certificate request")
+	}
+	if k, err := smx509.ParseCertificate(c.Department.Certificate); err == nil {
+		if kp, ok := k.PublicKey.(*ecdsa.PublicKey); ok && kp.Equal(pub) {
+			return nil, exchange.Errorf(exchange.KindInvalid, "OPERATOR_KEY_IS_DEPARTMENT_KEY", "the request is for the department's own key: an operator needs a key of its own")
+		}
+	}
+	now := s.now()
+	cert, chain, err := s.Issuer.IssueOperator(pub, c.Department, name, now)
+	if err != nil {
+		return nil, err
+	}
+	o := &exchange.Operator{Serial: cert.SerialNumber.Text(16), Department: c.Department.Code, Name: name, Role: role, Status: exchange.OperatorActive,
+		Certificate: cert.Raw, NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), EnrolledBy: actorID(c),
+		EnrolledAt: now.UTC().Truncate(time.Microsecond), StatusAt: now.UTC().Truncate(time.Microsecond)}
+	if err := s.Store.Operators().Create(ctx, o); err != nil {
+		return nil, err
+	}
+	// The role: a policy change like any other (versioned, audited). Should it fail, the
+	// operator exists without a role and can do nothing that needs one; enrolling again
+	// gives a new certificate.
+	ch, err := s.giveRole(ctx, c, o, now)
+	if err != nil {
+		return nil, err
+	}
+	digest := sm.Sum(cert.Raw)
+	idx, _ := appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: KindOperatorEnrol, Time: now, Department: c.Department.Code,
+		Resource: o.Serial, Outcome: ledger.OutcomeOK, Reason: "enrolled " + name + " as " + role + " (" + ch.Summary() + ")", ResponseDigest: digest[:]})
+	if s.Log != nil {
+		s.Log.InfoContext(ctx, "operator enrolled", slog.String("department", o.Department), slog.String("serial", o.Serial), slog.String("role", role))
+	}
+	return &adminv1.EnrolOperatorResponse{Operator: OperatorToProto(o), CertificatePem: string(pemCert(cert.Raw)), CaChainPem: chain, AuditReference: idx}, nil
+}
+
+func (s *Operators) giveRole(ctx context.Context, c *Caller, o *exchange.Operator, now time.Time) (policy.Change, error) {
+	rule := policy.Rule{PType: "g", Fields: []string{o.Serial, o.Role, o.Department}}
+	for attempt := 0; ; attempt++ {
+		_, v, err := s.Store.Policies().Rules(ctx)
+		if err != nil {
+			return policy.Change{}, err
+		}
+		ch, err := s.Store.Policies().Apply(ctx, policy.Change{Add: []policy.Rule{rule}, By: c.Department.Code, Operator: c.OperatorID(),
+			Comment: "operator " + o.Name + " enrolled as " + o.Role, At: now.UTC().Truncate(time.Microsecond), Evidence: c.Evidence, BodyDigest: c.BodyDigest}, v)
+		if err != nil {
+			if errors.Is(err, store.ErrPolicyConflict) && attempt < 5 {
+				continue
+			}
+			return policy.Change{}, err
+		}
+		if s.Decider != nil {
+			s.Decider.Invalidate()
+		}
+		d := sm.Sum([]byte(c.Evidence))
+		appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: ledger.KindPolicyChange, Time: ch.At, Department: c.Department.Code,
+			Resource: "policy", Outcome: ledger.OutcomeOK, Reason: ch.Summary(), ResponseDigest: d[:]})
+		return ch, nil
+	}
+}
+
+// ListOperators lists the caller's department's operators.
+func (s *Operators) ListOperators(ctx context.Context, _ *adminv1.ListOperatorsRequest) (*adminv1.ListOperatorsResponse, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := s.Store.Operators().List(ctx, c.Department.Code)
+	if err != nil {
+		return nil, err
+	}
+	out := &adminv1.ListOperatorsResponse{}
+	for _, o := range ops {
+		out.Operators = append(out.Operators, OperatorToProto(o))
+	}
+	return out, nil
+}
+
+var statusFromProto = map[adminv1.OperatorStatus]exchange.OperatorStatus{
+	adminv1.OperatorStatus_OPERATOR_STATUS_ACTIVE:    exchange.OperatorActive,
+	adminv1.OperatorStatus_OPERATOR_STATUS_SUSPENDED: exchange.OperatorSuspended,
+	adminv1.OperatorStatus_OPERATOR_STATUS_REVOKED:   exchange.OperatorRevoked,
+}
+
+// ChangeOperatorStatus suspends, resumes or revokes one of the caller's operators.
+func (s *Operators) ChangeOperatorStatus(ctx context.Context, req *adminv1.ChangeOperatorStatusRequest) (*adminv1.Operator, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	to, ok := statusFromProto[req.GetStatus()]
+	if !ok {
+		return nil, exchange.Errorf(exchange.KindInvalid, "OPERATOR_STATUS_INVALID", "status must be OPERATOR_STATUS_SUSPENDED, OPERATOR_STATUS_ACTIVE or OPERATOR_STATUS_REVOKED")
+	}
+	o, err := s.Store.Operators().Get(ctx, strings.ToLower(strings.TrimSpace(req.GetSerial())))
+	if err != nil {
+		return nil, err
+	}
+	if o.Department != c.Department.Code {
+		// The same answer as for an unknown serial: another department's operators are not
+		// this caller's business.
+		return nil, exchange.Errorf(exchange.KindNotFound, "OPERATOR_NOT_FOUND", "no operator with certificate serial %q is enrolled in department %s", req.GetSerial(), c.Department.Code)
+	}
+	if c.Operator != nil && c.Operator.Serial == o.Serial && to != exchange.OperatorRevoked {
+		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "OPERATOR_SELF", "an operator cannot suspend or resume itself; it may only revoke its own certificate")
+	}
+	from := o.Status
+	now := s.now()
+	if err := o.ChangeStatus(to, strings.TrimSpace(req.GetReason()), now); err != nil {
+		return nil, err
+	}
+	if err := s.Store.Operators().SetStatus(ctx, o, from); err != nil {
+		return nil, err
+	}
+	appendAudit(ctx, s.Audit, s.Log, ledger.Record{Kind: KindOperatorStatus, Time: now, Department: c.Department.Code,
+		Resource: o.Serial, Outcome: ledger.OutcomeOK, Reason: string(from) + " → " + string(to) + ": " + o.StatusReason})
+	if s.Log != nil {
+		s.Log.InfoContext(ctx, "operator status changed", slog.String("department", o.Department), slog.String("serial", o.Serial), slog.String("status", string(to)))
+	}
+	return OperatorToProto(o), nil
+}
+
+// actorID names who acted: the department code, or code/serial for an operator.
+func actorID(c *Caller) string {
+	if c.Operator != nil {
+		return exchange.OperatorID(c.Department.Code, c.Operator.Serial)
+	}
+	return c.Department.Code
+}
+
+var statusToProto = map[exchange.OperatorStatus]adminv1.OperatorStatus{
+	exchange.OperatorActive:    adminv1.OperatorStatus_OPERATOR_STATUS_ACTIVE,
+	exchange.OperatorSuspended: adminv1.OperatorStatus_OPERATOR_STATUS_SUSPENDED,
+	exchange.OperatorRevoked:   adminv1.OperatorStatus_OPERATOR_STATUS_REVOKED,
+}
+
+// OperatorToProto converts an operator for the wire.
+func OperatorToProto(o *exchange.Operator) *adminv1.Operator {
+	return &adminv1.Operator{Serial: o.Serial, Department: o.Department, Name: o.Name, Role: o.Role, Status: statusToProto[o.Status],
+		NotBefore: ts(o.NotBefore), NotAfter: ts(o.NotAfter), EnrolledBy: o.EnrolledBy, EnrolledAt: ts(o.EnrolledAt), StatusReason: o.StatusReason}
+}
