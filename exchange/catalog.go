@@ -69,6 +69,9 @@ type DataItem struct {
 	Type        string // string, date, number, boolean
 	Description string
 	Sensitivity Sensitivity
+	// Mask is the masking rule (脱敏) applied unless a requirement approves clear text
+	// (MaskRule: empty means full masking for personal items, none for the others).
+	Mask MaskRule `json:",omitempty"`
 }
 
 // Resource is a catalogue entry (政务数据资源目录): what a provider holds and on which
@@ -167,6 +170,9 @@ func (r *Resource) Validate() error {
 		case SensitivityPublic, SensitivityInternal, SensitivityPersonal, SensitivitySensitivePersonal:
 		default:
 			return bad("SENSITIVITY_INVALID", "data item %q: sensitivity must be public, internal, personal or sensitive_personal", it.Name)
+		}
+		if err := it.validateMask(); err != nil {
+			return err
 		}
 	}
 	switch r.SubjectKind {

@@ -55,7 +55,7 @@ type CatalogProposal struct {
 	Provider    string
 	BaseVersion int       // the version the change was made on
 	Proposed    *Resource // the whole proposed resource (Version = BaseVersion + 1)
-	Narrowing   []string  // how it narrows, in words
+	Narrowing   []string  // how it narrows sharing or loosens masking (Unmasking), in words
 	Affected    []string  // requirements granted on the resource when it was proposed
 	State       ProposalState
 	Deadline    time.Time
@@ -124,9 +124,11 @@ func (cc *ChangeControl) Plan(ch ResourceChange, by Actor, id string, now time.T
 	next.Version = cur.Version + 1
 	next.UpdatedAt, next.UpdatedBy = now, by.Department.Code
 	narrowing := Narrowing(cur, next)
-	if len(narrowing) == 0 || len(ch.Granted) == 0 {
+	unmasking := Unmasking(cur, next)
+	if len(unmasking) == 0 && (len(narrowing) == 0 || len(ch.Granted) == 0) {
 		return nil, nil
 	}
+	narrowing = append(narrowing, unmasking...)
 	days := cc.Days
 	if days <= 0 {
 		days = DefaultProposalDays

@@ -34,6 +34,7 @@ const (
 	ReasonDataItemNotApproved = "DATA_ITEM_NOT_APPROVED"
 	ReasonDataItemWithdrawn   = "DATA_ITEM_WITHDRAWN"
 	ReasonScopeMismatch       = "SCOPE_MISMATCH"
+	ReasonVerifyOnly          = "REQUIREMENT_VERIFY_ONLY"
 )
 
 // PullInput is one pull as the consuming department asked for it. Caller is the
@@ -92,6 +93,8 @@ type PullResult struct {
 	MatterCode    string
 	CaseNumber    string
 	Items         []string
+	// Masked are the items whose values are masked (Disclosure), in the order of Items.
+	Masked        []string
 	AsOf          time.Time
 	Records       []PulledRecord
 	NotFound      []string
@@ -220,6 +223,7 @@ type Puller struct {
 	Policy       PullPolicy
 	Signer       PullSigner
 	Voucher      RecordVoucher
+	VerifySigner VerifySigner
 	Audit        PullAuditor
 	Now          func() time.Time
 }
@@ -314,6 +318,8 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 	result := &PullResult{PullID: a.PullID, RequirementID: rq.ID, Consumer: in.Caller.Code, Operator: in.Operator,
 		Resource: res.Code, Provider: res.Provider, MatterCode: in.MatterCode, CaseNumber: in.CaseNumber,
 		Items: f.Items, AsOf: now, Freshness: fr, PolicyVersion: verdict.Version}
+	disclose := NewDisclosure(rq, res, f.Items)
+	result.Masked = disclose.Masked()
 	for _, s := range f.Subjects {
 		rec, err := p.Records.Latest(ctx, res.Code, s)
 		if KindOf(err) == KindNotFound || (err == nil && rec.Deleted) {
@@ -323,7 +329,7 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		pr, err := p.Serve(ctx, rec, f.Items)
+		pr, err := p.Serve(ctx, rec, f.Items, disclose)
 		var de *Error
 		if errors.As(err, &de) {
 			return deny(err)
@@ -337,7 +343,7 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign pull result: %w", err)
 	}
-	a.Granted, a.Reason, a.Digest = true, ReasonGranted+": "+verdict.Message, signed.Digest
+	a.Granted, a.Reason, a.Digest = true, ReasonGranted+": "+verdict.Message+disclose.Note(), signed.Digest
 	refs, err := p.audit(ctx, a)
 	if err != nil {
 		return nil, err
@@ -349,18 +355,30 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 // after the voucher has checked the stored data against what the provider published. Every
 // way of delivering records goes through here, before anything is selected, masked or
 // signed: nothing altered in the database reaches a consumer under the hub's signature.
-func (p *Puller) Serve(ctx context.Context, rec *Record, items []string) (PulledRecord, error) {
+func (p *Puller) Serve(ctx context.Context, rec *Record, items []string, disclose *Disclosure) (PulledRecord, error) {
 	if p.Voucher == nil {
 		return PulledRecord{}, Errorf(KindUnavailable, "RECORD_VOUCHER_MISSING", "no record voucher is configured: records are served only after they are checked against their publish record")
 	}
-	v, err := p.Voucher.Vouch(ctx, rec, items)
+	// The digest is checked over what the provider published; masked items are then served
+	// masked, vouched for like withheld items (by their commitments), so that the consumer
+	// can still check the clear items offline.
+	clear := items
+	if disclose != nil && len(disclose.Masked()) > 0 {
+		clear = slices.DeleteFunc(slices.Clone(items), func(it string) bool { return slices.Contains(disclose.Masked(), it) })
+	}
+	v, err := p.Voucher.Vouch(ctx, rec, clear)
 	if err != nil {
 		return PulledRecord{}, err
 	}
-	pr := PulledRecord{Subject: rec.Subject, Version: rec.Version, PublishedAt: rec.PublishedAt, Batch: rec.Batch, Fields: map[string]string{}, Vouch: v}
-	for _, it := range items {
-		if v, ok := rec.Fields[it]; ok {
-			pr.Fields[it] = v
+	pr := PulledRecord{Subject: rec.Subject, Version: rec.Version, PublishedAt: rec.PublishedAt, Batch: rec.Batch, Vouch: v}
+	if disclose != nil {
+		pr.Fields = disclose.Fields(rec.Fields, items)
+	} else {
+		pr.Fields = map[string]string{}
+		for _, it := range items {
+			if v, ok := rec.Fields[it]; ok {
+				pr.Fields[it] = v
+			}
 		}
 	}
 	return pr, nil
@@ -402,8 +420,15 @@ func (p *Puller) deny(ctx context.Context, a PullAudit, err error) error {
 }
 
 // CheckPull checks the pull invariants, in a fixed order so that a refusal always names the
-// first rule broken. They hold whatever the policy or the catalogue's free fields say.
-func CheckPull(f PullFacts) error {
+// first rule broken. They hold whatever the policy or the catalogue's free fields say. A
+// verify-only requirement is never pulled under.
+func CheckPull(f PullFacts) error { return checkUse(f, false) }
+
+// CheckVerify checks a verification (核验) by the pull invariants, under a verify-only
+// requirement or a pull requirement alike: a verification discloses less than a pull.
+func CheckVerify(f PullFacts) error { return checkUse(f, true) }
+
+func checkUse(f PullFacts, verify bool) error {
 	denied := func(reason, format string, args ...any) error {
 		return Errorf(KindPermissionDenied, reason, format, args...)
 	}
@@ -415,6 +440,8 @@ func CheckPull(f PullFacts) error {
 		return denied(ReasonRequirementForeign, "requirement %s was filed by department %s, not by %s: a department pulls only under its own granted requirements", rq.ID, rq.Consumer, f.Caller.Code)
 	case rq.Resource != res.Code:
 		return denied("RESOURCE_MISMATCH", "requirement %s is for resource %s, not %s", rq.ID, rq.Resource, res.Code)
+	case rq.VerifyOnly && !verify:
+		return denied(ReasonVerifyOnly, "requirement %s is verify-only (核验): it returns no value, only whether claimed values match (gxctl verify-data); file a pull requirement if the duty needs the data itself", rq.ID)
 	case res.Withdrawn:
 		return denied(ReasonResourceWithdrawn, "resource %s was withdrawn from the catalogue (version %d): nothing is pulled from it", res.Code, res.Version)
 	case res.ShareType == ShareNotShared && !rq.SharingOrdered():

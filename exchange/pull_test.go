@@ -335,6 +335,7 @@ func TestPullDefaultsToItemsStillCatalogued(t *testing.T) {
 	m := world()
 	r := m.res["500000-GA-0001"]
 	r.Items = []exchange.DataItem{r.Items[0]} // address removed by a decided change
+	m.reqs["RQ-YB"].ClearText = []exchange.ClearText{{Item: "name"}}
 	out, err := m.puller().Pull(context.Background(), okPull())
 	require.NoError(t, err)
 	require.Equal(t, []string{"name"}, out.Result.Items)

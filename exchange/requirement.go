@@ -43,6 +43,12 @@ type Requirement struct {
 	UpdateCycle     UpdateCycle
 	ProvisionMethod ProvisionMethod
 	State           RequirementState
+	// VerifyOnly requirements (核验) never return a value: the consumer sends claimed
+	// values and learns per item whether they match (Verifier); CheckPull refuses pulls.
+	VerifyOnly bool
+	// ClearText are the items the requirement asks in clear text instead of masked; the
+	// grant approves them (Disclosure).
+	ClearText []ClearText
 	// Deadline is when the current step must be done (zero when no step is pending).
 	Deadline time.Time
 	// DeadlineDays is the number of working days the deadline allows (0 when none).

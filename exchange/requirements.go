@@ -151,7 +151,7 @@ func checkContent(r *Requirement, res *Resource) error {
 	if r.ScopeRegion != "" && !regionRE.MatchString(r.ScopeRegion) {
 		return bad("REGION_INVALID", "scope region %q must be a 6-digit 行政区划代码", r.ScopeRegion)
 	}
-	return nil
+	return checkClearText(r, res)
 }
 
 // File checks a new requirement against its resource and gives it its first state,

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -69,7 +70,16 @@ func VerifyPulledRecord(res *exchangev1.PullResult, rec *exchangev1.PulledRecord
 	if err != nil {
 		return ledger.Record{}, fmt.Errorf("publish record %d: %w", publish.Index, err)
 	}
-	digest, err := server.PublishedDigest(res.GetResource(), rec.GetSubject(), false, rec.GetFields(), server.VouchFromProto(v), rec.GetBatchId())
+	fields := rec.GetFields()
+	if masked := res.GetMaskedItems(); len(masked) > 0 { // masked items are vouched for by their commitments
+		fields = make(map[string]string, len(rec.GetFields()))
+		for n, val := range rec.GetFields() {
+			if !slices.Contains(masked, n) {
+				fields[n] = val
+			}
+		}
+	}
+	digest, err := server.PublishedDigest(res.GetResource(), rec.GetSubject(), false, fields, server.VouchFromProto(v), rec.GetBatchId())
 	if err != nil {
 		return ledger.Record{}, fmt.Errorf("record of %s version %d: %w", rec.GetSubject(), rec.GetVersion(), err)
 	}
@@ -110,3 +120,27 @@ func PullKey(info *auditv1.LogInfo, hubRootPEM string, at time.Time) (*ecdsa.Pub
 	}
 	return pub, nil
 }
+
+// VerifyData checks the hub's SM2 signature over a verification (核验) response's payload —
+// the bytes received — and only then decodes it: the outcome per claimed item (match,
+// mismatch, no_record), never a value.
+func VerifyData(resp *exchangev1.VerifyDataResponse, hubKey *ecdsa.PublicKey) (*exchangev1.VerifyResult, error) {
+	if resp == nil || len(resp.GetPayload()) == 0 {
+		return nil, errors.New("the verification response has no signed payload")
+	}
+	if hubKey == nil {
+		return nil, errors.New("no hub key to verify with: fetch it from AuditService.GetLogInfo and keep it")
+	}
+	if err := sm.Verify(hubKey, resp.GetPayload(), resp.GetSignature()); err != nil {
+		return nil, fmt.Errorf("the hub's signature over the verification result does not verify: %w", err)
+	}
+	var out exchangev1.VerifyResult
+	if err := proto.Unmarshal(resp.GetPayload(), &out); err != nil {
+		return nil, fmt.Errorf("the signed verification payload does not decode: %w", err)
+	}
+	return &out, nil
+}
+
+// VerifyDataDigest is SM3 of a verification response's payload: the response digest of its
+// audit record.
+func VerifyDataDigest(resp *exchangev1.VerifyDataResponse) [32]byte { return sm.Sum(resp.GetPayload()) }

@@ -39,21 +39,7 @@ func (b *basisFlags) build(cmd *cobra.Command) *exchangev1.LegalBasis {
 	if !b.changed(cmd) {
 		return nil
 	}
-	out := &exchangev1.LegalBasis{}
-	if b.short != "" {
-		p := strings.SplitN(b.short, ":", 4)
-		if len(p) == 1 {
-			out.Title = p[0]
-		} else {
-			out.Kind, out.Title = p[0], p[1]
-			if len(p) > 2 {
-				out.Article = p[2]
-			}
-			if len(p) > 3 {
-				out.DocumentNumber = p[3]
-			}
-		}
-	}
+	out := shortBasis(b.short)
 	set := func(name string, dst *string, v string) {
 		if cmd.Flags().Changed(name) {
 			*dst = v
@@ -63,5 +49,27 @@ func (b *basisFlags) build(cmd *cobra.Command) *exchangev1.LegalBasis {
 	set("basis-title", &out.Title, b.title)
 	set("basis-article", &out.Article, b.article)
 	set("basis-number", &out.DocumentNumber, b.number)
+	return out
+}
+
+// shortBasis reads the shorthand KIND:TITLE:ARTICLE[:文号] ("" gives an empty basis; text
+// without ':' is a title without kind, which the hub refuses with the list of kinds).
+func shortBasis(s string) *exchangev1.LegalBasis {
+	out := &exchangev1.LegalBasis{}
+	if s == "" {
+		return out
+	}
+	p := strings.SplitN(s, ":", 4)
+	if len(p) == 1 {
+		out.Title = p[0]
+		return out
+	}
+	out.Kind, out.Title = p[0], p[1]
+	if len(p) > 2 {
+		out.Article = p[2]
+	}
+	if len(p) > 3 {
+		out.DocumentNumber = p[3]
+	}
 	return out
 }

@@ -118,9 +118,9 @@ func printResourceDetail(w io.Writer, r *exchangev1.Resource) error {
 	fmt.Fprintf(w, "\nkeyed by %s; %s, %s; scope %s %s; freshness %d working day(s); published %v\n\n",
 		r.GetSubjectKind(), r.GetUpdateCycle(), r.GetProvisionMethod(), r.GetScopeRegion(), r.GetScopeLevel(), r.GetFreshnessLimit(), r.GetPublished())
 	var tw table
-	tw.row("ITEM", "TITLE", "TYPE", "SENSITIVITY")
+	tw.row("ITEM", "TITLE", "TYPE", "SENSITIVITY", "MASK")
 	for _, it := range r.GetItems() {
-		tw.row(it.GetName(), it.GetTitle(), it.GetType(), it.GetSensitivity())
+		tw.row(it.GetName(), it.GetTitle(), it.GetType(), it.GetSensitivity(), it.GetMask())
 	}
 	return tw.write(w)
 }
@@ -147,7 +147,7 @@ func (f *resourceFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.provision, "provision", "", "pull_api, subscription or batch_file")
 	fl.StringVar(&f.region, "region", "", "6-digit region code the data covers")
 	fl.StringVar(&f.level, "level", "", "national, provincial, municipal, county or township")
-	fl.StringArrayVar(&f.items, "item", nil, "data item name:title:type:sensitivity (repeat; replaces the items)")
+	fl.StringArrayVar(&f.items, "item", nil, "data item name:title:type:sensitivity[:mask] (repeat; replaces the items); mask (脱敏): none, full, id_number, name, phone or address (default: full for personal items, none for the others)")
 	fl.Int32Var(&f.freshness, "freshness", 0, "working days the data may be stale (default 1)")
 	fl.Int32Var(&f.objectionDays, "objection-days", 0, "working days you take to answer an objection (0: the hub's default)")
 }
@@ -186,10 +186,14 @@ func (f *resourceFlags) apply(cmd *cobra.Command, r *exchangev1.Resource) error 
 		r.Items = nil
 		for _, s := range f.items {
 			p := strings.Split(s, ":")
-			if len(p) != 4 {
-				return exitf(2, "--item %q must be name:title:type:sensitivity, e.g. legal_representative:法定代表人:string:public", s)
+			if len(p) != 4 && len(p) != 5 {
+				return exitf(2, "--item %q must be name:title:type:sensitivity[:mask], e.g. legal_representative:法定代表人:string:public or id_number:身份证号码:string:sensitive_personal:id_number", s)
 			}
-			r.Items = append(r.Items, &exchangev1.DataItem{Name: p[0], Title: p[1], Type: p[2], Sensitivity: p[3]})
+			it := &exchangev1.DataItem{Name: p[0], Title: p[1], Type: p[2], Sensitivity: p[3]}
+			if len(p) == 5 {
+				it.Mask = p[4]
+			}
+			r.Items = append(r.Items, it)
 		}
 	}
 	return nil
@@ -501,3 +505,4 @@ func proposalCmd() *cobra.Command {
 		decide("withdraw", "Provider: withdraw your own proposal"))
 	return cmd
 }
+

@@ -91,6 +91,9 @@ audit service before printing anything, and shows the audit references of the pu
 				sort.Strings(nf)
 				fmt.Fprintf(w, "no record: %s\n", strings.Join(nf, ", "))
 			}
+			if m := res.GetMaskedItems(); len(m) > 0 {
+				fmt.Fprintf(w, "masked (脱敏; the requirement does not approve clear text): %s\n", strings.Join(m, ", "))
+			}
 			return nil
 		},
 	}

@@ -41,6 +41,19 @@ func printRequirementDetail(w io.Writer, r *exchangev1.Requirement) error {
 		r.GetId(), r.GetState(), deadline(r), r.GetConsumer(), r.GetProvider(), r.GetResource(),
 		strings.Join(r.GetItems(), ", "), strings.Join(r.GetMatterCodes(), ", "), r.GetLegalDuty(), r.GetScopeRegion(),
 		r.GetUpdateCycle(), r.GetProvisionMethod())
+	if r.GetVerifyOnly() {
+		fmt.Fprintln(w, "verify-only (核验): no value is returned under it, only match / mismatch / no_record (gxctl verify-data)")
+	}
+	for _, c := range r.GetClearText() {
+		basis := ""
+		if c.GetLegalBasis() != nil {
+			basis = " under " + c.GetLegalBasis().GetCitation()
+		}
+		fmt.Fprintf(w, "clear text (not masked): %s%s\n", c.GetItem(), basis)
+	}
+	if r.GetVerifyOnly() || len(r.GetClearText()) > 0 {
+		fmt.Fprintln(w)
+	}
 	var tw table
 	tw.row("SEQ", "AT", "ACTION", "BY", "LEGAL BASIS", "COMMENT", "SIGNED")
 	for _, d := range r.GetDecisions() {
@@ -65,6 +78,7 @@ func requirementCmd() *cobra.Command {
 	}
 
 	var fileFlag string
+	var clear []string
 	var freq exchangev1.FileRequirementRequest
 	file := &cobra.Command{
 		Use:   "file",
@@ -104,6 +118,20 @@ func requirementCmd() *cobra.Command {
 			if fl.Changed("provision") {
 				req.ProvisionMethod = freq.ProvisionMethod
 			}
+			if fl.Changed("verify-only") {
+				req.VerifyOnly = freq.VerifyOnly
+			}
+			if fl.Changed("clear") {
+				req.ClearText = nil
+				for _, c := range clear {
+					item, basis, _ := strings.Cut(c, "=")
+					ct := &exchangev1.ClearText{Item: item}
+					if basis != "" {
+						ct.LegalBasis = shortBasis(basis)
+					}
+					req.ClearText = append(req.ClearText, ct)
+				}
+			}
 			return withClient(cmd, func(c *sdk.Client) error {
 				resp, err := call(func(ctx context.Context) (*exchangev1.FileRequirementResponse, error) {
 					return c.Requirements.FileRequirement(ctx, req)
@@ -124,6 +152,8 @@ func requirementCmd() *cobra.Command {
 	file.Flags().StringVar(&freq.ScopeRegion, "region", "", "scope region (default: the resource's)")
 	file.Flags().StringVar(&freq.UpdateCycle, "update-cycle", "", "update cycle needed: realtime, daily, weekly, monthly (default: the resource's)")
 	file.Flags().StringVar(&freq.ProvisionMethod, "provision", "", "pull_api, subscription or batch_file (default: the resource's)")
+	file.Flags().BoolVar(&freq.VerifyOnly, "verify-only", false, "a verification requirement (核验): no value is ever returned, only whether declared values match (gxctl verify-data)")
+	file.Flags().StringArrayVar(&clear, "clear", nil, "ITEM[=KIND:TITLE:ARTICLE[:文号]]: receive ITEM in clear text instead of masked (脱敏); a sensitive_personal item needs the legal basis, e.g. --clear id_number=法律:中华人民共和国居民身份证法:第十三条 (repeat)")
 
 	listing := func(use, short string, fixedState string) *cobra.Command {
 		var lreq exchangev1.ListRequirementsRequest

@@ -417,7 +417,7 @@ func ResourceToProto(r *exchange.Resource) *exchangev1.Resource {
 		out.ScopeLevel = r.ScopeLevel.String()
 	}
 	for _, it := range r.Items {
-		out.Items = append(out.Items, &exchangev1.DataItem{Name: it.Name, Title: it.Title, Type: it.Type, Description: it.Description, Sensitivity: string(it.Sensitivity)})
+		out.Items = append(out.Items, &exchangev1.DataItem{Name: it.Name, Title: it.Title, Type: it.Type, Description: it.Description, Sensitivity: string(it.Sensitivity), Mask: string(it.MaskRule())})
 	}
 	return out
 }
@@ -456,7 +456,7 @@ func ResourceFromProto(p *exchangev1.Resource) (*exchange.Resource, error) {
 		r.ScopeLevel = l
 	}
 	for _, it := range p.GetItems() {
-		r.Items = append(r.Items, exchange.DataItem{Name: it.GetName(), Title: it.GetTitle(), Type: it.GetType(), Description: it.GetDescription(), Sensitivity: exchange.Sensitivity(it.GetSensitivity())})
+		r.Items = append(r.Items, exchange.DataItem{Name: it.GetName(), Title: it.GetTitle(), Type: it.GetType(), Description: it.GetDescription(), Sensitivity: exchange.Sensitivity(it.GetSensitivity()), Mask: exchange.MaskRule(strings.TrimSpace(it.GetMask()))})
 	}
 	return r, nil
 }

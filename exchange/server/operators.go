@@ -90,6 +90,7 @@ var OperatorMethods = func() map[string][]string {
 	)
 	add([]string{policy.RoleApprover, policy.RoleOperator},
 		"/gxhub.certs.v1.VerifyService/Verify", "/gxhub.certs.v1.VerifyService/VerifyBatch", "/gxhub.certs.v1.ECertService/VerifyPresentation",
+		"/gxhub.exchange.v1.PullService/VerifyData", // 核验 at the counter: outcomes, never a value
 	)
 	add([]string{policy.RoleOperator},
 		"/gxhub.exchange.v1.PullService/Pull", "/gxhub.exchange.v1.RecordService/Publish", "/gxhub.exchange.v1.RecordService/GetRecordHistory",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,49 @@ func (p *Pulls) pull(ctx context.Context, caller *Caller, req *exchangev1.PullRe
 	return p.Signer.Response(out)
 }
 
+// VerifyData answers one verification (核验): outcomes per claimed item, no value.
+func (p *Pulls) VerifyData(ctx context.Context, req *exchangev1.VerifyDataRequest) (*exchangev1.VerifyDataResponse, error) {
+	caller, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := exchange.VerifyInput{Caller: caller.Department, Operator: req.GetOperator(), RequirementID: req.GetRequirementId(),
+		MatterCode: req.GetMatterCode(), CaseNumber: req.GetCaseNumber(), Subject: req.GetSubject()}
+	for item, v := range req.GetClaims() {
+		in.Claims = append(in.Claims, exchange.Claim{Item: item, Value: v})
+	}
+	slices.SortFunc(in.Claims, func(a, b exchange.Claim) int { return strings.Compare(a.Item, b.Item) })
+	out, err := p.Puller.Verify(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	result := &exchangev1.VerifyResult{}
+	if err := proto.Unmarshal(out.Signed.Payload, result); err != nil {
+		return nil, fmt.Errorf("decode signed verification result: %w", err)
+	}
+	return &exchangev1.VerifyDataResponse{Payload: out.Signed.Payload, Signature: out.Signed.Signature, SignerPublicKeyPem: p.Signer.PublicPEM(),
+		AuditReferences: out.AuditRefs, Result: result}, nil
+}
+
+// SignVerification implements exchange.VerifySigner.
+func (s *PullSigner) SignVerification(_ context.Context, r *exchange.VerifyResult) (exchange.SignedPull, error) {
+	return s.sign(VerifyResultToProto(r))
+}
+
+// VerifyResultToProto converts a verification result for signing.
+func VerifyResultToProto(r *exchange.VerifyResult) *exchangev1.VerifyResult {
+	out := &exchangev1.VerifyResult{
+		VerificationId: r.VerificationID, RequirementId: r.RequirementID, Consumer: r.Consumer, Operator: r.Operator,
+		Resource: r.Resource, Provider: r.Provider, MatterCode: r.MatterCode, CaseNumber: r.CaseNumber, Subject: r.Subject,
+		AsOf: timestamppb.New(r.AsOf), RecordVersion: r.RecordVersion, Freshness: FreshnessToProto(r.Freshness, r.Provider),
+		PolicyVersion: r.PolicyVersion,
+	}
+	for _, v := range r.Results {
+		out.Results = append(out.Results, &exchangev1.ItemVerdict{Item: v.Item, Outcome: string(v.Outcome)})
+	}
+	return out
+}
+
 // PullSigner signs pull results with the hub's key (exchange.PullSigner): the payload is
 // the deterministic protobuf encoding of the result.
 type PullSigner struct {
@@ -68,9 +113,14 @@ type PullSigner struct {
 
 // SignPull implements exchange.PullSigner.
 func (s *PullSigner) SignPull(_ context.Context, r *exchange.PullResult) (exchange.SignedPull, error) {
-	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(PullResultToProto(r))
+	return s.sign(PullResultToProto(r))
+}
+
+// sign signs the deterministic protobuf encoding of m.
+func (s *PullSigner) sign(m proto.Message) (exchange.SignedPull, error) {
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
-		return exchange.SignedPull{}, fmt.Errorf("encode pull result: %w", err)
+		return exchange.SignedPull{}, fmt.Errorf("encode %s: %w", m.ProtoReflect().Descriptor().Name(), err)
 	}
 	sig, err := sm.Sign(s.Key, payload)
 	if err != nil {
@@ -107,7 +157,7 @@ func PullResultToProto(r *exchange.PullResult) *exchangev1.PullResult {
 		PullId: r.PullID, RequirementId: r.RequirementID, Consumer: r.Consumer, Operator: r.Operator,
 		Resource: r.Resource, Provider: r.Provider, MatterCode: r.MatterCode, CaseNumber: r.CaseNumber,
 		Items: r.Items, AsOf: timestamppb.New(r.AsOf), Freshness: FreshnessToProto(r.Freshness, r.Provider),
-		PolicyVersion: r.PolicyVersion, NotFound: r.NotFound,
+		PolicyVersion: r.PolicyVersion, NotFound: r.NotFound, MaskedItems: r.Masked,
 	}
 	for _, rec := range r.Records {
 		out.Records = append(out.Records, &exchangev1.PulledRecord{Subject: rec.Subject, Version: rec.Version,
@@ -224,7 +274,7 @@ func (c caseBriefs) Get(ctx context.Context, number string) (*exchange.Case, err
 // audit log.
 func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger.Log, subjectKey ledger.SubjectKeyFunc, cal exchange.WorkingTimer, now func() time.Time) *exchange.Puller {
 	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: caseBriefs{s.Cases()}, Matters: &registeredMatters{Matters: s.Matters()},
-		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, Now: now}
+		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, VerifySigner: signer, Now: now}
 	if audit != nil {
 		p.Audit = PullAudit{Log: audit, SubjectKey: subjectKey}
 		p.Voucher = &Voucher{Store: s, Log: audit}

@@ -64,6 +64,10 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 		ID: newRequirementID(now), Consumer: caller.Department.Code, Provider: req.GetProvider(), Resource: res.Code,
 		Items: req.GetItems(), MatterCodes: req.GetMatterCodes(), LegalDuty: strings.TrimSpace(req.GetLegalDuty()), ScopeRegion: req.GetScopeRegion(),
 		UpdateCycle: exchange.UpdateCycle(req.GetUpdateCycle()), ProvisionMethod: exchange.ProvisionMethod(req.GetProvisionMethod()),
+		VerifyOnly: req.GetVerifyOnly(),
+	}
+	for _, c := range req.GetClearText() {
+		r.ClearText = append(r.ClearText, exchange.ClearText{Item: c.GetItem(), Basis: LegalBasisFromProto(c.GetLegalBasis())})
 	}
 	if err := s.Workflow.File(r, res, actor(caller), now); err != nil {
 		return nil, s.refused(ctx, caller, r, err)
@@ -407,7 +411,10 @@ func RequirementToProto(r *exchange.Requirement) *exchangev1.Requirement {
 		LegalDuty: r.LegalDuty, ScopeRegion: r.ScopeRegion, State: string(r.State),
 		UpdateCycle: string(r.UpdateCycle), ProvisionMethod: string(r.ProvisionMethod),
 		Deadline: ts(r.Deadline), CreatedAt: ts(r.CreatedAt), UpdatedAt: ts(r.UpdatedAt),
-		DeadlineProvisional: r.DeadlineProvisional, DeadlineWorkingDays: int32(r.DeadlineDays),
+		DeadlineProvisional: r.DeadlineProvisional, DeadlineWorkingDays: int32(r.DeadlineDays), VerifyOnly: r.VerifyOnly,
+	}
+	for _, c := range r.ClearText {
+		out.ClearText = append(out.ClearText, &exchangev1.ClearText{Item: c.Item, LegalBasis: LegalBasisToProto(c.Basis)})
 	}
 	for _, d := range r.Decisions {
 		out.Decisions = append(out.Decisions, &exchangev1.Decision{

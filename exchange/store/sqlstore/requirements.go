@@ -58,7 +58,7 @@ type requirements struct{ s *Store }
 // Requirements implements store.Store.
 func (s *Store) Requirements() store.Requirements { return requirements{s} }
 
-const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method, deadline_days, deadline_provisional`
+const reqColumns = `id, consumer, provider, resource, items, matter_codes, legal_duty, scope_region, state, deadline, decisions, created_at, updated_at, update_cycle, provision_method, deadline_days, deadline_provisional, verify_only, clear_text`
 
 // joinList stores a list of codes or names (none contains a newline: both are validated).
 func joinList(l []string) string { return strings.Join(l, "\n") }
@@ -152,10 +152,14 @@ func (q requirements) Create(ctx context.Context, r *exchange.Requirement) error
 		return unavailable("create requirement", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	clear, err := encodeClearText(r.ClearText)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO requirements (`+reqColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		r.ID, r.Consumer, r.Provider, r.Resource, joinList(r.Items), joinList(r.MatterCodes), r.LegalDuty, r.ScopeRegion,
 		string(r.State), micro(r.Deadline), len(r.Decisions), micro(r.CreatedAt), micro(r.UpdatedAt),
-		string(r.UpdateCycle), string(r.ProvisionMethod), r.DeadlineDays, bool01(r.DeadlineProvisional)); err != nil {
+		string(r.UpdateCycle), string(r.ProvisionMethod), r.DeadlineDays, bool01(r.DeadlineProvisional), bool01(r.VerifyOnly), clear); err != nil {
 		if q.s.d.IsUniqueViolation(err) {
 			return exists()
 		}
@@ -181,12 +185,14 @@ func scanRequirement(row interface{ Scan(...any) error }) (*exchange.Requirement
 		items, matters, state      string
 		cycle, provision           string
 		deadline, created, updated int64
-		n, provisional             int
+		n, provisional, verifyOnly int
+		clear                      string
 	)
 	if err := row.Scan(&r.ID, &r.Consumer, &r.Provider, &r.Resource, &items, &matters, &r.LegalDuty, &r.ScopeRegion,
-		&state, &deadline, &n, &created, &updated, &cycle, &provision, &r.DeadlineDays, &provisional); err != nil {
+		&state, &deadline, &n, &created, &updated, &cycle, &provision, &r.DeadlineDays, &provisional, &verifyOnly, &clear); err != nil {
 		return nil, 0, err
 	}
+	r.VerifyOnly, r.ClearText = verifyOnly != 0, decodeClearText(clear)
 	r.DeadlineProvisional = provisional != 0
 	r.Items, r.MatterCodes, r.State = splitList(items), splitList(matters), exchange.RequirementState(state)
 	r.UpdateCycle, r.ProvisionMethod = exchange.UpdateCycle(cycle), exchange.ProvisionMethod(provision)

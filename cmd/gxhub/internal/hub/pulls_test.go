@@ -123,7 +123,7 @@ func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config))
 		ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial, UpdatedBy: dh.police.Code, UpdatedAt: start,
 		Items: []exchange.DataItem{
 			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal},
-			{Name: "address", Title: "户籍地址", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "address", Title: "户籍地址", Type: "string", Sensitivity: exchange.SensitivityPersonal, Mask: exchange.MaskAddress},
 			{Name: "ethnicity", Title: "民族", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
 		}}
 	require.NoError(t, res.Validate())
@@ -250,7 +250,9 @@ func testPulls(t *testing.T, mutate func(*config.Config)) {
 		}
 		require.Equal(t, int64(2), res.GetRecords()[0].GetVersion())
 		require.Equal(t, "batch-2", res.GetRecords()[0].GetBatchId())
-		require.Equal(t, "重庆市渝北区batch-2", res.GetRecords()[0].GetFields()["address"])
+		require.Equal(t, "重庆市渝北区***", res.GetRecords()[0].GetFields()["address"], "masked to the district: no clear text was approved")
+		require.Equal(t, "***", res.GetRecords()[0].GetFields()["name"], "a personal item without a rule is fully masked")
+		require.Equal(t, []string{"name", "address"}, res.GetMaskedItems())
 		require.Equal(t, cst("2026-03-02 10:00").UTC(), res.GetRecords()[0].GetPublishedAt().AsTime())
 		require.Equal(t, int64(1), res.GetRecords()[1].GetVersion())
 		require.Equal(t, []string{unknown}, res.GetNotFound())

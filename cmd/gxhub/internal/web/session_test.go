@@ -275,6 +275,7 @@ func TestSessionAllowed(t *testing.T) {
 		{"POST", "/v1/documents/verify", false},
 		{"POST", "/v1/departments", false},
 		{"POST", "/v1/pulls", false},
+		{"POST", "/v1/verifications", true},
 		{"POST", "/v1/resources/R1/records:publish", false},
 		{"POST", "/v1/requirements/1:decide", false},
 		{"POST", "/v1/policy:change", false},

@@ -41,7 +41,14 @@ type DataItem struct {
 	// description explains the item.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// sensitivity is public, internal, personal or sensitive_personal.
-	Sensitivity   string `protobuf:"bytes,5,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
+	Sensitivity string `protobuf:"bytes,5,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
+	// mask is the masking rule (脱敏) applied unless a requirement approves
+	// clear text: none, full, id_number (first 6 and last 4 kept), name (the
+	// surname kept), phone (last 4 kept) or address (to the district or
+	// county). Empty on input: full for personal and sensitive_personal items,
+	// none for the others; none is refused for personal items. Output: the rule
+	// the hub applies.
+	Mask          string `protobuf:"bytes,6,opt,name=mask,proto3" json:"mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -107,6 +114,13 @@ func (x *DataItem) GetDescription() string {
 func (x *DataItem) GetSensitivity() string {
 	if x != nil {
 		return x.Sensitivity
+	}
+	return ""
+}
+
+func (x *DataItem) GetMask() string {
+	if x != nil {
+		return x.Mask
 	}
 	return ""
 }
@@ -1627,13 +1641,14 @@ var File_exchange_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x19exchange/v1/catalog.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x8c\x01\n" +
+	"\x19exchange/v1/catalog.proto\x12\x11gxhub.exchange.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa0\x01\n" +
 	"\bDataItem\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12 \n" +
-	"\vsensitivity\x18\x05 \x01(\tR\vsensitivity\"\x9a\x06\n" +
+	"\vsensitivity\x18\x05 \x01(\tR\vsensitivity\x12\x12\n" +
+	"\x04mask\x18\x06 \x01(\tR\x04mask\"\x9a\x06\n" +
 	"\bResource\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +

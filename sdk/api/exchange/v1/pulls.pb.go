@@ -26,6 +26,397 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// VerifyDataRequest sends declared values of one subject.
+type VerifyDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The granted requirement (verify-only or pull) the verification is made under.
+	RequirementId string `protobuf:"bytes,1,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
+	// Government-service matter code (事项编码).
+	MatterCode string `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// Case number (办件编码).
+	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Subject key.
+	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Declared values by data item (1..64 items approved by the requirement).
+	Claims map[string]string `protobuf:"bytes,5,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Operator inside the consumer department (empty = the department itself).
+	Operator      string `protobuf:"bytes,6,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyDataRequest) Reset() {
+	*x = VerifyDataRequest{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyDataRequest) ProtoMessage() {}
+
+func (x *VerifyDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyDataRequest.ProtoReflect.Descriptor instead.
+func (*VerifyDataRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *VerifyDataRequest) GetRequirementId() string {
+	if x != nil {
+		return x.RequirementId
+	}
+	return ""
+}
+
+func (x *VerifyDataRequest) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *VerifyDataRequest) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *VerifyDataRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *VerifyDataRequest) GetClaims() map[string]string {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *VerifyDataRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+// VerifyDataResponse carries the signed result.
+type VerifyDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed bytes: the deterministic protobuf encoding of a VerifyResult.
+	Payload []byte `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	// SM2 signature (DER, default user ID 1234567812345678, SM3) over payload by the hub.
+	Signature []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// PEM public key of the hub's signing key.
+	SignerPublicKeyPem string `protobuf:"bytes,3,opt,name=signer_public_key_pem,json=signerPublicKeyPem,proto3" json:"signer_public_key_pem,omitempty"`
+	// Leaf index of the verification's audit record (response digest SM3(payload)).
+	AuditReferences []uint64 `protobuf:"varint,4,rep,packed,name=audit_references,json=auditReferences,proto3" json:"audit_references,omitempty"`
+	// The decoded payload, for convenience (trust only what payload holds).
+	Result        *VerifyResult `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyDataResponse) Reset() {
+	*x = VerifyDataResponse{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyDataResponse) ProtoMessage() {}
+
+func (x *VerifyDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyDataResponse.ProtoReflect.Descriptor instead.
+func (*VerifyDataResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *VerifyDataResponse) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *VerifyDataResponse) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *VerifyDataResponse) GetSignerPublicKeyPem() string {
+	if x != nil {
+		return x.SignerPublicKeyPem
+	}
+	return ""
+}
+
+func (x *VerifyDataResponse) GetAuditReferences() []uint64 {
+	if x != nil {
+		return x.AuditReferences
+	}
+	return nil
+}
+
+func (x *VerifyDataResponse) GetResult() *VerifyResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// VerifyResult is the signed content of a verification: outcomes, no values.
+type VerifyResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique id of this verification.
+	VerificationId string `protobuf:"bytes,1,opt,name=verification_id,json=verificationId,proto3" json:"verification_id,omitempty"`
+	// Requirement verified under.
+	RequirementId string `protobuf:"bytes,2,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
+	// Consumer department code.
+	Consumer string `protobuf:"bytes,3,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Operator, if named.
+	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	// Resource code.
+	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Provider department code.
+	Provider string `protobuf:"bytes,6,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Matter code.
+	MatterCode string `protobuf:"bytes,7,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// Case number.
+	CaseNumber string `protobuf:"bytes,8,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Subject key.
+	Subject string `protobuf:"bytes,9,opt,name=subject,proto3" json:"subject,omitempty"`
+	// When the hub answered.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Version of the record compared (0 when there is no live record).
+	RecordVersion int64 `protobuf:"varint,11,opt,name=record_version,json=recordVersion,proto3" json:"record_version,omitempty"`
+	// One outcome per claimed item, in item name order.
+	Results []*ItemVerdict `protobuf:"bytes,12,rep,name=results,proto3" json:"results,omitempty"`
+	// The resource's freshness at as_of.
+	Freshness *ResourceFreshness `protobuf:"bytes,13,opt,name=freshness,proto3" json:"freshness,omitempty"`
+	// Policy version that allowed the verification.
+	PolicyVersion int64 `protobuf:"varint,14,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyResult) Reset() {
+	*x = VerifyResult{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyResult) ProtoMessage() {}
+
+func (x *VerifyResult) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyResult.ProtoReflect.Descriptor instead.
+func (*VerifyResult) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VerifyResult) GetVerificationId() string {
+	if x != nil {
+		return x.VerificationId
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetRequirementId() string {
+	if x != nil {
+		return x.RequirementId
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *VerifyResult) GetRecordVersion() int64 {
+	if x != nil {
+		return x.RecordVersion
+	}
+	return 0
+}
+
+func (x *VerifyResult) GetResults() []*ItemVerdict {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *VerifyResult) GetFreshness() *ResourceFreshness {
+	if x != nil {
+		return x.Freshness
+	}
+	return nil
+}
+
+func (x *VerifyResult) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+// ItemVerdict is the outcome for one claimed item.
+type ItemVerdict struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Data item.
+	Item string `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	// match, mismatch or no_record.
+	Outcome       string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemVerdict) Reset() {
+	*x = ItemVerdict{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemVerdict) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemVerdict) ProtoMessage() {}
+
+func (x *ItemVerdict) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemVerdict.ProtoReflect.Descriptor instead.
+func (*ItemVerdict) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ItemVerdict) GetItem() string {
+	if x != nil {
+		return x.Item
+	}
+	return ""
+}
+
+func (x *ItemVerdict) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
 // PullRequest asks for subjects' records.
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -51,7 +442,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_exchange_v1_pulls_proto_msgTypes[0]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -63,7 +454,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_pulls_proto_msgTypes[0]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -76,7 +467,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{0}
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PullRequest) GetRequirementId() string {
@@ -157,7 +548,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_exchange_v1_pulls_proto_msgTypes[1]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -169,7 +560,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_pulls_proto_msgTypes[1]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -182,7 +573,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{1}
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PullResponse) GetPayload() []byte {
@@ -251,13 +642,16 @@ type PullResult struct {
 	Freshness *ResourceFreshness `protobuf:"bytes,13,opt,name=freshness,proto3" json:"freshness,omitempty"`
 	// Policy version that allowed the pull.
 	PolicyVersion int64 `protobuf:"varint,14,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// Data items whose values are masked (脱敏) by their catalogue rule, because
+	// the requirement does not approve clear text for them.
+	MaskedItems   []string `protobuf:"bytes,15,rep,name=masked_items,json=maskedItems,proto3" json:"masked_items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullResult) Reset() {
 	*x = PullResult{}
-	mi := &file_exchange_v1_pulls_proto_msgTypes[2]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -269,7 +663,7 @@ func (x *PullResult) String() string {
 func (*PullResult) ProtoMessage() {}
 
 func (x *PullResult) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_pulls_proto_msgTypes[2]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -282,7 +676,7 @@ func (x *PullResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResult.ProtoReflect.Descriptor instead.
 func (*PullResult) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{2}
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PullResult) GetPullId() string {
@@ -383,6 +777,13 @@ func (x *PullResult) GetPolicyVersion() int64 {
 	return 0
 }
 
+func (x *PullResult) GetMaskedItems() []string {
+	if x != nil {
+		return x.MaskedItems
+	}
+	return nil
+}
+
 // PulledRecord is one subject's approved data with provenance.
 type PulledRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -405,7 +806,7 @@ type PulledRecord struct {
 
 func (x *PulledRecord) Reset() {
 	*x = PulledRecord{}
-	mi := &file_exchange_v1_pulls_proto_msgTypes[3]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +818,7 @@ func (x *PulledRecord) String() string {
 func (*PulledRecord) ProtoMessage() {}
 
 func (x *PulledRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_pulls_proto_msgTypes[3]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +831,7 @@ func (x *PulledRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PulledRecord.ProtoReflect.Descriptor instead.
 func (*PulledRecord) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PulledRecord) GetSubject() string {
@@ -503,7 +904,7 @@ type RecordVouch struct {
 
 func (x *RecordVouch) Reset() {
 	*x = RecordVouch{}
-	mi := &file_exchange_v1_pulls_proto_msgTypes[4]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +916,7 @@ func (x *RecordVouch) String() string {
 func (*RecordVouch) ProtoMessage() {}
 
 func (x *RecordVouch) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_pulls_proto_msgTypes[4]
+	mi := &file_exchange_v1_pulls_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +929,7 @@ func (x *RecordVouch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordVouch.ProtoReflect.Descriptor instead.
 func (*RecordVouch) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RecordVouch) GetPublishRecord() uint64 {
@@ -584,7 +985,46 @@ var File_exchange_v1_pulls_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_pulls_proto_rawDesc = "" +
 	"\n" +
-	"\x17exchange/v1/pulls.proto\x12\x11gxhub.exchange.v1\x1a\x1bexchange/v1/freshness.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x86\x02\n" +
+	"\x17exchange/v1/pulls.proto\x12\x11gxhub.exchange.v1\x1a\x1bexchange/v1/freshness.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb7\x02\n" +
+	"\x11VerifyDataRequest\x12%\n" +
+	"\x0erequirement_id\x18\x01 \x01(\tR\rrequirementId\x12\x1f\n" +
+	"\vmatter_code\x18\x02 \x01(\tR\n" +
+	"matterCode\x12\x1f\n" +
+	"\vcase_number\x18\x03 \x01(\tR\n" +
+	"caseNumber\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12H\n" +
+	"\x06claims\x18\x05 \x03(\v20.gxhub.exchange.v1.VerifyDataRequest.ClaimsEntryR\x06claims\x12\x1a\n" +
+	"\boperator\x18\x06 \x01(\tR\boperator\x1a9\n" +
+	"\vClaimsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe3\x01\n" +
+	"\x12VerifyDataResponse\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\fR\apayload\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x121\n" +
+	"\x15signer_public_key_pem\x18\x03 \x01(\tR\x12signerPublicKeyPem\x12)\n" +
+	"\x10audit_references\x18\x04 \x03(\x04R\x0fauditReferences\x127\n" +
+	"\x06result\x18\x05 \x01(\v2\x1f.gxhub.exchange.v1.VerifyResultR\x06result\"\xa7\x04\n" +
+	"\fVerifyResult\x12'\n" +
+	"\x0fverification_id\x18\x01 \x01(\tR\x0everificationId\x12%\n" +
+	"\x0erequirement_id\x18\x02 \x01(\tR\rrequirementId\x12\x1a\n" +
+	"\bconsumer\x18\x03 \x01(\tR\bconsumer\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\x12\x1a\n" +
+	"\bresource\x18\x05 \x01(\tR\bresource\x12\x1a\n" +
+	"\bprovider\x18\x06 \x01(\tR\bprovider\x12\x1f\n" +
+	"\vmatter_code\x18\a \x01(\tR\n" +
+	"matterCode\x12\x1f\n" +
+	"\vcase_number\x18\b \x01(\tR\n" +
+	"caseNumber\x12\x18\n" +
+	"\asubject\x18\t \x01(\tR\asubject\x12/\n" +
+	"\x05as_of\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
+	"\x0erecord_version\x18\v \x01(\x03R\rrecordVersion\x128\n" +
+	"\aresults\x18\f \x03(\v2\x1e.gxhub.exchange.v1.ItemVerdictR\aresults\x12B\n" +
+	"\tfreshness\x18\r \x01(\v2$.gxhub.exchange.v1.ResourceFreshnessR\tfreshness\x12%\n" +
+	"\x0epolicy_version\x18\x0e \x01(\x03R\rpolicyVersion\";\n" +
+	"\vItemVerdict\x12\x12\n" +
+	"\x04item\x18\x01 \x01(\tR\x04item\x12\x18\n" +
+	"\aoutcome\x18\x02 \x01(\tR\aoutcome\"\x86\x02\n" +
 	"\vPullRequest\x12%\n" +
 	"\x0erequirement_id\x18\x01 \x01(\tR\rrequirementId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -602,7 +1042,7 @@ const file_exchange_v1_pulls_proto_rawDesc = "" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x121\n" +
 	"\x15signer_public_key_pem\x18\x03 \x01(\tR\x12signerPublicKeyPem\x12)\n" +
 	"\x10audit_references\x18\x04 \x03(\x04R\x0fauditReferences\x125\n" +
-	"\x06result\x18\x05 \x01(\v2\x1d.gxhub.exchange.v1.PullResultR\x06result\"\x88\x04\n" +
+	"\x06result\x18\x05 \x01(\v2\x1d.gxhub.exchange.v1.PullResultR\x06result\"\xab\x04\n" +
 	"\n" +
 	"PullResult\x12\x17\n" +
 	"\apull_id\x18\x01 \x01(\tR\x06pullId\x12%\n" +
@@ -621,7 +1061,8 @@ const file_exchange_v1_pulls_proto_rawDesc = "" +
 	"\arecords\x18\v \x03(\v2\x1f.gxhub.exchange.v1.PulledRecordR\arecords\x12\x1b\n" +
 	"\tnot_found\x18\f \x03(\tR\bnotFound\x12B\n" +
 	"\tfreshness\x18\r \x01(\v2$.gxhub.exchange.v1.ResourceFreshnessR\tfreshness\x12%\n" +
-	"\x0epolicy_version\x18\x0e \x01(\x03R\rpolicyVersion\"\xd2\x02\n" +
+	"\x0epolicy_version\x18\x0e \x01(\x03R\rpolicyVersion\x12!\n" +
+	"\fmasked_items\x18\x0f \x03(\tR\vmaskedItems\"\xd2\x02\n" +
 	"\fPulledRecord\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12C\n" +
@@ -647,10 +1088,13 @@ const file_exchange_v1_pulls_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a;\n" +
 	"\rWithheldEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x012\x87\x03\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x012\x9c\a\n" +
 	"\vPullService\x12\xf7\x02\n" +
 	"\x04Pull\x12\x1e.gxhub.exchange.v1.PullRequest\x1a\x1f.gxhub.exchange.v1.PullResponse\"\xad\x02\x92A\x95\x02\n" +
-	"\vPullService\x12\x17Pull records for a case\x1a\xec\x01Returns only the approved data items of the subjects asked for, with provenance and freshness, signed by the hub (SM2 over the payload bytes). Refused with a specific reason when the policy does not allow it; the refusal is audited too.\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/pullsB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
+	"\vPullService\x12\x17Pull records for a case\x1a\xec\x01Returns only the approved data items of the subjects asked for, with provenance and freshness, signed by the hub (SM2 over the payload bytes). Refused with a specific reason when the policy does not allow it; the refusal is audited too.\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/pulls\x12\x92\x04\n" +
+	"\n" +
+	"VerifyData\x12$.gxhub.exchange.v1.VerifyDataRequest\x1a%.gxhub.exchange.v1.VerifyDataResponse\"\xb6\x03\x92A\x96\x03\n" +
+	"\vPullService\x12*Verify declared values for a case (核验)\x1a\xda\x02Compares the values an applicant declared with the register, per data item: match, mismatch or no_record, after normalisation (full-width forms as half-width, white space removed, letters in upper case). No value is ever returned. Made under a granted requirement (verify-only or pull) for an open case, signed by the hub and audited like a pull.\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/verificationsB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
 	"\x9b\x01\n" +
 	"\x13DepartmentSignature\x12\x83\x01\b\x02\x12nGXHUB-SM2 <compact JWS, alg SM2SM3, over method, path, SM3 body digest, timestamp and nonce>; see docs/AUTH.md\x1a\rAuthorization \x02b\x19\n" +
@@ -669,36 +1113,48 @@ func file_exchange_v1_pulls_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_pulls_proto_rawDescData
 }
 
-var file_exchange_v1_pulls_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_exchange_v1_pulls_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_exchange_v1_pulls_proto_goTypes = []any{
-	(*PullRequest)(nil),           // 0: gxhub.exchange.v1.PullRequest
-	(*PullResponse)(nil),          // 1: gxhub.exchange.v1.PullResponse
-	(*PullResult)(nil),            // 2: gxhub.exchange.v1.PullResult
-	(*PulledRecord)(nil),          // 3: gxhub.exchange.v1.PulledRecord
-	(*RecordVouch)(nil),           // 4: gxhub.exchange.v1.RecordVouch
-	nil,                           // 5: gxhub.exchange.v1.PulledRecord.FieldsEntry
-	nil,                           // 6: gxhub.exchange.v1.RecordVouch.SaltsEntry
-	nil,                           // 7: gxhub.exchange.v1.RecordVouch.WithheldEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*ResourceFreshness)(nil),     // 9: gxhub.exchange.v1.ResourceFreshness
+	(*VerifyDataRequest)(nil),     // 0: gxhub.exchange.v1.VerifyDataRequest
+	(*VerifyDataResponse)(nil),    // 1: gxhub.exchange.v1.VerifyDataResponse
+	(*VerifyResult)(nil),          // 2: gxhub.exchange.v1.VerifyResult
+	(*ItemVerdict)(nil),           // 3: gxhub.exchange.v1.ItemVerdict
+	(*PullRequest)(nil),           // 4: gxhub.exchange.v1.PullRequest
+	(*PullResponse)(nil),          // 5: gxhub.exchange.v1.PullResponse
+	(*PullResult)(nil),            // 6: gxhub.exchange.v1.PullResult
+	(*PulledRecord)(nil),          // 7: gxhub.exchange.v1.PulledRecord
+	(*RecordVouch)(nil),           // 8: gxhub.exchange.v1.RecordVouch
+	nil,                           // 9: gxhub.exchange.v1.VerifyDataRequest.ClaimsEntry
+	nil,                           // 10: gxhub.exchange.v1.PulledRecord.FieldsEntry
+	nil,                           // 11: gxhub.exchange.v1.RecordVouch.SaltsEntry
+	nil,                           // 12: gxhub.exchange.v1.RecordVouch.WithheldEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*ResourceFreshness)(nil),     // 14: gxhub.exchange.v1.ResourceFreshness
 }
 var file_exchange_v1_pulls_proto_depIdxs = []int32{
-	2,  // 0: gxhub.exchange.v1.PullResponse.result:type_name -> gxhub.exchange.v1.PullResult
-	8,  // 1: gxhub.exchange.v1.PullResult.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 2: gxhub.exchange.v1.PullResult.records:type_name -> gxhub.exchange.v1.PulledRecord
-	9,  // 3: gxhub.exchange.v1.PullResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
-	5,  // 4: gxhub.exchange.v1.PulledRecord.fields:type_name -> gxhub.exchange.v1.PulledRecord.FieldsEntry
-	8,  // 5: gxhub.exchange.v1.PulledRecord.published_at:type_name -> google.protobuf.Timestamp
-	4,  // 6: gxhub.exchange.v1.PulledRecord.vouch:type_name -> gxhub.exchange.v1.RecordVouch
-	6,  // 7: gxhub.exchange.v1.RecordVouch.salts:type_name -> gxhub.exchange.v1.RecordVouch.SaltsEntry
-	7,  // 8: gxhub.exchange.v1.RecordVouch.withheld:type_name -> gxhub.exchange.v1.RecordVouch.WithheldEntry
-	0,  // 9: gxhub.exchange.v1.PullService.Pull:input_type -> gxhub.exchange.v1.PullRequest
-	1,  // 10: gxhub.exchange.v1.PullService.Pull:output_type -> gxhub.exchange.v1.PullResponse
-	10, // [10:11] is the sub-list for method output_type
-	9,  // [9:10] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	9,  // 0: gxhub.exchange.v1.VerifyDataRequest.claims:type_name -> gxhub.exchange.v1.VerifyDataRequest.ClaimsEntry
+	2,  // 1: gxhub.exchange.v1.VerifyDataResponse.result:type_name -> gxhub.exchange.v1.VerifyResult
+	13, // 2: gxhub.exchange.v1.VerifyResult.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 3: gxhub.exchange.v1.VerifyResult.results:type_name -> gxhub.exchange.v1.ItemVerdict
+	14, // 4: gxhub.exchange.v1.VerifyResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	6,  // 5: gxhub.exchange.v1.PullResponse.result:type_name -> gxhub.exchange.v1.PullResult
+	13, // 6: gxhub.exchange.v1.PullResult.as_of:type_name -> google.protobuf.Timestamp
+	7,  // 7: gxhub.exchange.v1.PullResult.records:type_name -> gxhub.exchange.v1.PulledRecord
+	14, // 8: gxhub.exchange.v1.PullResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	10, // 9: gxhub.exchange.v1.PulledRecord.fields:type_name -> gxhub.exchange.v1.PulledRecord.FieldsEntry
+	13, // 10: gxhub.exchange.v1.PulledRecord.published_at:type_name -> google.protobuf.Timestamp
+	8,  // 11: gxhub.exchange.v1.PulledRecord.vouch:type_name -> gxhub.exchange.v1.RecordVouch
+	11, // 12: gxhub.exchange.v1.RecordVouch.salts:type_name -> gxhub.exchange.v1.RecordVouch.SaltsEntry
+	12, // 13: gxhub.exchange.v1.RecordVouch.withheld:type_name -> gxhub.exchange.v1.RecordVouch.WithheldEntry
+	4,  // 14: gxhub.exchange.v1.PullService.Pull:input_type -> gxhub.exchange.v1.PullRequest
+	0,  // 15: gxhub.exchange.v1.PullService.VerifyData:input_type -> gxhub.exchange.v1.VerifyDataRequest
+	5,  // 16: gxhub.exchange.v1.PullService.Pull:output_type -> gxhub.exchange.v1.PullResponse
+	1,  // 17: gxhub.exchange.v1.PullService.VerifyData:output_type -> gxhub.exchange.v1.VerifyDataResponse
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_pulls_proto_init() }
@@ -713,7 +1169,7 @@ func file_exchange_v1_pulls_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_pulls_proto_rawDesc), len(file_exchange_v1_pulls_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,7 +21,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PullService_Pull_FullMethodName = "/gxhub.exchange.v1.PullService/Pull"
+	PullService_Pull_FullMethodName       = "/gxhub.exchange.v1.PullService/Pull"
+	PullService_VerifyData_FullMethodName = "/gxhub.exchange.v1.PullService/VerifyData"
 )
 
 // PullServiceClient is the client API for PullService service.
@@ -33,6 +34,8 @@ const (
 type PullServiceClient interface {
 	// Pull records for a case
 	Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error)
+	// Verify declared values for a case (核验)
+	VerifyData(ctx context.Context, in *VerifyDataRequest, opts ...grpc.CallOption) (*VerifyDataResponse, error)
 }
 
 type pullServiceClient struct {
@@ -53,6 +56,16 @@ func (c *pullServiceClient) Pull(ctx context.Context, in *PullRequest, opts ...g
 	return out, nil
 }
 
+func (c *pullServiceClient) VerifyData(ctx context.Context, in *VerifyDataRequest, opts ...grpc.CallOption) (*VerifyDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyDataResponse)
+	err := c.cc.Invoke(ctx, PullService_VerifyData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PullServiceServer is the server API for PullService service.
 // All implementations must embed UnimplementedPullServiceServer
 // for forward compatibility.
@@ -62,6 +75,8 @@ func (c *pullServiceClient) Pull(ctx context.Context, in *PullRequest, opts ...g
 type PullServiceServer interface {
 	// Pull records for a case
 	Pull(context.Context, *PullRequest) (*PullResponse, error)
+	// Verify declared values for a case (核验)
+	VerifyData(context.Context, *VerifyDataRequest) (*VerifyDataResponse, error)
 	mustEmbedUnimplementedPullServiceServer()
 }
 
@@ -74,6 +89,9 @@ type UnimplementedPullServiceServer struct{}
 
 func (UnimplementedPullServiceServer) Pull(context.Context, *PullRequest) (*PullResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Pull not implemented")
+}
+func (UnimplementedPullServiceServer) VerifyData(context.Context, *VerifyDataRequest) (*VerifyDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyData not implemented")
 }
 func (UnimplementedPullServiceServer) mustEmbedUnimplementedPullServiceServer() {}
 func (UnimplementedPullServiceServer) testEmbeddedByValue()                     {}
@@ -114,6 +132,24 @@ func _PullService_Pull_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PullService_VerifyData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PullServiceServer).VerifyData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PullService_VerifyData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PullServiceServer).VerifyData(ctx, req.(*VerifyDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PullService_ServiceDesc is the grpc.ServiceDesc for PullService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +160,10 @@ var PullService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Pull",
 			Handler:    _PullService_Pull_Handler,
+		},
+		{
+			MethodName: "VerifyData",
+			Handler:    _PullService_VerifyData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

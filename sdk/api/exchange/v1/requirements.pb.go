@@ -184,8 +184,14 @@ type Requirement struct {
 	DeadlineProvisional bool `protobuf:"varint,16,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
 	// deadline_working_days is the number of working days the deadline allows.
 	DeadlineWorkingDays int32 `protobuf:"varint,17,opt,name=deadline_working_days,json=deadlineWorkingDays,proto3" json:"deadline_working_days,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// verify_only requirements (核验) return no value: only whether claimed
+	// values match (PullService.VerifyData); a pull under one is refused.
+	VerifyOnly bool `protobuf:"varint,18,opt,name=verify_only,json=verifyOnly,proto3" json:"verify_only,omitempty"`
+	// clear_text are the items asked in clear text instead of masked; the grant
+	// approves them.
+	ClearText     []*ClearText `protobuf:"bytes,19,rep,name=clear_text,json=clearText,proto3" json:"clear_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Requirement) Reset() {
@@ -337,6 +343,75 @@ func (x *Requirement) GetDeadlineWorkingDays() int32 {
 	return 0
 }
 
+func (x *Requirement) GetVerifyOnly() bool {
+	if x != nil {
+		return x.VerifyOnly
+	}
+	return false
+}
+
+func (x *Requirement) GetClearText() []*ClearText {
+	if x != nil {
+		return x.ClearText
+	}
+	return nil
+}
+
+// ClearText asks one data item in clear text instead of masked (脱敏).
+type ClearText struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// item is a data item of the requirement.
+	Item string `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	// legal_basis needs the clear value; required for a sensitive_personal item.
+	LegalBasis    *LegalBasis `protobuf:"bytes,2,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearText) Reset() {
+	*x = ClearText{}
+	mi := &file_exchange_v1_requirements_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearText) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearText) ProtoMessage() {}
+
+func (x *ClearText) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_requirements_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearText.ProtoReflect.Descriptor instead.
+func (*ClearText) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClearText) GetItem() string {
+	if x != nil {
+		return x.Item
+	}
+	return ""
+}
+
+func (x *ClearText) GetLegalBasis() *LegalBasis {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return nil
+}
+
 // FileRequirementRequest is a new requirement.
 type FileRequirementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -357,13 +432,18 @@ type FileRequirementRequest struct {
 	// provision_method is the provision method wanted (default: the
 	// resource's).
 	ProvisionMethod string `protobuf:"bytes,8,opt,name=provision_method,json=provisionMethod,proto3" json:"provision_method,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// verify_only files a verification requirement (核验): no value is ever
+	// returned under it.
+	VerifyOnly bool `protobuf:"varint,9,opt,name=verify_only,json=verifyOnly,proto3" json:"verify_only,omitempty"`
+	// clear_text asks items in clear text instead of masked.
+	ClearText     []*ClearText `protobuf:"bytes,10,rep,name=clear_text,json=clearText,proto3" json:"clear_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FileRequirementRequest) Reset() {
 	*x = FileRequirementRequest{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[2]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +455,7 @@ func (x *FileRequirementRequest) String() string {
 func (*FileRequirementRequest) ProtoMessage() {}
 
 func (x *FileRequirementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[2]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +468,7 @@ func (x *FileRequirementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileRequirementRequest.ProtoReflect.Descriptor instead.
 func (*FileRequirementRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{2}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FileRequirementRequest) GetResource() string {
@@ -447,6 +527,20 @@ func (x *FileRequirementRequest) GetProvisionMethod() string {
 	return ""
 }
 
+func (x *FileRequirementRequest) GetVerifyOnly() bool {
+	if x != nil {
+		return x.VerifyOnly
+	}
+	return false
+}
+
+func (x *FileRequirementRequest) GetClearText() []*ClearText {
+	if x != nil {
+		return x.ClearText
+	}
+	return nil
+}
+
 // GetRequirementRequest names a requirement.
 type GetRequirementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -458,7 +552,7 @@ type GetRequirementRequest struct {
 
 func (x *GetRequirementRequest) Reset() {
 	*x = GetRequirementRequest{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[3]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +564,7 @@ func (x *GetRequirementRequest) String() string {
 func (*GetRequirementRequest) ProtoMessage() {}
 
 func (x *GetRequirementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[3]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +577,7 @@ func (x *GetRequirementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequirementRequest.ProtoReflect.Descriptor instead.
 func (*GetRequirementRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{3}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetRequirementRequest) GetId() string {
@@ -514,7 +608,7 @@ type ListRequirementsRequest struct {
 
 func (x *ListRequirementsRequest) Reset() {
 	*x = ListRequirementsRequest{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[4]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +620,7 @@ func (x *ListRequirementsRequest) String() string {
 func (*ListRequirementsRequest) ProtoMessage() {}
 
 func (x *ListRequirementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[4]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +633,7 @@ func (x *ListRequirementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequirementsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequirementsRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{4}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListRequirementsRequest) GetConsumer() string {
@@ -597,7 +691,7 @@ type ListRequirementsResponse struct {
 
 func (x *ListRequirementsResponse) Reset() {
 	*x = ListRequirementsResponse{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[5]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +703,7 @@ func (x *ListRequirementsResponse) String() string {
 func (*ListRequirementsResponse) ProtoMessage() {}
 
 func (x *ListRequirementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[5]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +716,7 @@ func (x *ListRequirementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequirementsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequirementsResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{5}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListRequirementsResponse) GetRequirements() []*Requirement {
@@ -667,7 +761,7 @@ type DecideRequirementRequest struct {
 
 func (x *DecideRequirementRequest) Reset() {
 	*x = DecideRequirementRequest{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[6]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +773,7 @@ func (x *DecideRequirementRequest) String() string {
 func (*DecideRequirementRequest) ProtoMessage() {}
 
 func (x *DecideRequirementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[6]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +786,7 @@ func (x *DecideRequirementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideRequirementRequest.ProtoReflect.Descriptor instead.
 func (*DecideRequirementRequest) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{6}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DecideRequirementRequest) GetId() string {
@@ -762,7 +856,7 @@ type FileRequirementResponse struct {
 
 func (x *FileRequirementResponse) Reset() {
 	*x = FileRequirementResponse{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[7]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +868,7 @@ func (x *FileRequirementResponse) String() string {
 func (*FileRequirementResponse) ProtoMessage() {}
 
 func (x *FileRequirementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[7]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +881,7 @@ func (x *FileRequirementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileRequirementResponse.ProtoReflect.Descriptor instead.
 func (*FileRequirementResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{7}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FileRequirementResponse) GetRequirement() *Requirement {
@@ -808,7 +902,7 @@ type DecideRequirementResponse struct {
 
 func (x *DecideRequirementResponse) Reset() {
 	*x = DecideRequirementResponse{}
-	mi := &file_exchange_v1_requirements_proto_msgTypes[8]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +914,7 @@ func (x *DecideRequirementResponse) String() string {
 func (*DecideRequirementResponse) ProtoMessage() {}
 
 func (x *DecideRequirementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exchange_v1_requirements_proto_msgTypes[8]
+	mi := &file_exchange_v1_requirements_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +927,7 @@ func (x *DecideRequirementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideRequirementResponse.ProtoReflect.Descriptor instead.
 func (*DecideRequirementResponse) Descriptor() ([]byte, []int) {
-	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{8}
+	return file_exchange_v1_requirements_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DecideRequirementResponse) GetRequirement() *Requirement {
@@ -858,7 +952,7 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bevidence\x18\a \x01(\tR\bevidence\x12\x1f\n" +
 	"\vbody_digest\x18\b \x01(\tR\n" +
-	"bodyDigestJ\x04\b\x04\x10\x05\"\xa0\x05\n" +
+	"bodyDigestJ\x04\b\x04\x10\x05\"\xfe\x05\n" +
 	"\vRequirement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bconsumer\x18\x02 \x01(\tR\bconsumer\x12\x1a\n" +
@@ -880,7 +974,15 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"\fupdate_cycle\x18\x0e \x01(\tR\vupdateCycle\x12)\n" +
 	"\x10provision_method\x18\x0f \x01(\tR\x0fprovisionMethod\x121\n" +
 	"\x14deadline_provisional\x18\x10 \x01(\bR\x13deadlineProvisional\x122\n" +
-	"\x15deadline_working_days\x18\x11 \x01(\x05R\x13deadlineWorkingDays\"\x99\x02\n" +
+	"\x15deadline_working_days\x18\x11 \x01(\x05R\x13deadlineWorkingDays\x12\x1f\n" +
+	"\vverify_only\x18\x12 \x01(\bR\n" +
+	"verifyOnly\x12;\n" +
+	"\n" +
+	"clear_text\x18\x13 \x03(\v2\x1c.gxhub.exchange.v1.ClearTextR\tclearText\"_\n" +
+	"\tClearText\x12\x12\n" +
+	"\x04item\x18\x01 \x01(\tR\x04item\x12>\n" +
+	"\vlegal_basis\x18\x02 \x01(\v2\x1d.gxhub.exchange.v1.LegalBasisR\n" +
+	"legalBasis\"\xf7\x02\n" +
 	"\x16FileRequirementRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +
@@ -890,7 +992,12 @@ const file_exchange_v1_requirements_proto_rawDesc = "" +
 	"legal_duty\x18\x05 \x01(\tR\tlegalDuty\x12!\n" +
 	"\fscope_region\x18\x06 \x01(\tR\vscopeRegion\x12!\n" +
 	"\fupdate_cycle\x18\a \x01(\tR\vupdateCycle\x12)\n" +
-	"\x10provision_method\x18\b \x01(\tR\x0fprovisionMethod\"'\n" +
+	"\x10provision_method\x18\b \x01(\tR\x0fprovisionMethod\x12\x1f\n" +
+	"\vverify_only\x18\t \x01(\bR\n" +
+	"verifyOnly\x12;\n" +
+	"\n" +
+	"clear_text\x18\n" +
+	" \x03(\v2\x1c.gxhub.exchange.v1.ClearTextR\tclearText\"'\n" +
 	"\x15GetRequirementRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\xbf\x01\n" +
 	"\x17ListRequirementsRequest\x12\x1a\n" +
@@ -946,44 +1053,48 @@ func file_exchange_v1_requirements_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_requirements_proto_rawDescData
 }
 
-var file_exchange_v1_requirements_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_exchange_v1_requirements_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_exchange_v1_requirements_proto_goTypes = []any{
 	(*Decision)(nil),                  // 0: gxhub.exchange.v1.Decision
 	(*Requirement)(nil),               // 1: gxhub.exchange.v1.Requirement
-	(*FileRequirementRequest)(nil),    // 2: gxhub.exchange.v1.FileRequirementRequest
-	(*GetRequirementRequest)(nil),     // 3: gxhub.exchange.v1.GetRequirementRequest
-	(*ListRequirementsRequest)(nil),   // 4: gxhub.exchange.v1.ListRequirementsRequest
-	(*ListRequirementsResponse)(nil),  // 5: gxhub.exchange.v1.ListRequirementsResponse
-	(*DecideRequirementRequest)(nil),  // 6: gxhub.exchange.v1.DecideRequirementRequest
-	(*FileRequirementResponse)(nil),   // 7: gxhub.exchange.v1.FileRequirementResponse
-	(*DecideRequirementResponse)(nil), // 8: gxhub.exchange.v1.DecideRequirementResponse
-	(*LegalBasis)(nil),                // 9: gxhub.exchange.v1.LegalBasis
-	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
+	(*ClearText)(nil),                 // 2: gxhub.exchange.v1.ClearText
+	(*FileRequirementRequest)(nil),    // 3: gxhub.exchange.v1.FileRequirementRequest
+	(*GetRequirementRequest)(nil),     // 4: gxhub.exchange.v1.GetRequirementRequest
+	(*ListRequirementsRequest)(nil),   // 5: gxhub.exchange.v1.ListRequirementsRequest
+	(*ListRequirementsResponse)(nil),  // 6: gxhub.exchange.v1.ListRequirementsResponse
+	(*DecideRequirementRequest)(nil),  // 7: gxhub.exchange.v1.DecideRequirementRequest
+	(*FileRequirementResponse)(nil),   // 8: gxhub.exchange.v1.FileRequirementResponse
+	(*DecideRequirementResponse)(nil), // 9: gxhub.exchange.v1.DecideRequirementResponse
+	(*LegalBasis)(nil),                // 10: gxhub.exchange.v1.LegalBasis
+	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
 }
 var file_exchange_v1_requirements_proto_depIdxs = []int32{
-	9,  // 0: gxhub.exchange.v1.Decision.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
-	10, // 1: gxhub.exchange.v1.Decision.at:type_name -> google.protobuf.Timestamp
-	10, // 2: gxhub.exchange.v1.Requirement.deadline:type_name -> google.protobuf.Timestamp
-	10, // 3: gxhub.exchange.v1.Requirement.created_at:type_name -> google.protobuf.Timestamp
-	10, // 4: gxhub.exchange.v1.Requirement.updated_at:type_name -> google.protobuf.Timestamp
+	10, // 0: gxhub.exchange.v1.Decision.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	11, // 1: gxhub.exchange.v1.Decision.at:type_name -> google.protobuf.Timestamp
+	11, // 2: gxhub.exchange.v1.Requirement.deadline:type_name -> google.protobuf.Timestamp
+	11, // 3: gxhub.exchange.v1.Requirement.created_at:type_name -> google.protobuf.Timestamp
+	11, // 4: gxhub.exchange.v1.Requirement.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 5: gxhub.exchange.v1.Requirement.decisions:type_name -> gxhub.exchange.v1.Decision
-	1,  // 6: gxhub.exchange.v1.ListRequirementsResponse.requirements:type_name -> gxhub.exchange.v1.Requirement
-	9,  // 7: gxhub.exchange.v1.DecideRequirementRequest.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
-	1,  // 8: gxhub.exchange.v1.FileRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
-	1,  // 9: gxhub.exchange.v1.DecideRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
-	2,  // 10: gxhub.exchange.v1.RequirementService.FileRequirement:input_type -> gxhub.exchange.v1.FileRequirementRequest
-	3,  // 11: gxhub.exchange.v1.RequirementService.GetRequirement:input_type -> gxhub.exchange.v1.GetRequirementRequest
-	4,  // 12: gxhub.exchange.v1.RequirementService.ListRequirements:input_type -> gxhub.exchange.v1.ListRequirementsRequest
-	6,  // 13: gxhub.exchange.v1.RequirementService.DecideRequirement:input_type -> gxhub.exchange.v1.DecideRequirementRequest
-	7,  // 14: gxhub.exchange.v1.RequirementService.FileRequirement:output_type -> gxhub.exchange.v1.FileRequirementResponse
-	1,  // 15: gxhub.exchange.v1.RequirementService.GetRequirement:output_type -> gxhub.exchange.v1.Requirement
-	5,  // 16: gxhub.exchange.v1.RequirementService.ListRequirements:output_type -> gxhub.exchange.v1.ListRequirementsResponse
-	8,  // 17: gxhub.exchange.v1.RequirementService.DecideRequirement:output_type -> gxhub.exchange.v1.DecideRequirementResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 6: gxhub.exchange.v1.Requirement.clear_text:type_name -> gxhub.exchange.v1.ClearText
+	10, // 7: gxhub.exchange.v1.ClearText.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	2,  // 8: gxhub.exchange.v1.FileRequirementRequest.clear_text:type_name -> gxhub.exchange.v1.ClearText
+	1,  // 9: gxhub.exchange.v1.ListRequirementsResponse.requirements:type_name -> gxhub.exchange.v1.Requirement
+	10, // 10: gxhub.exchange.v1.DecideRequirementRequest.legal_basis:type_name -> gxhub.exchange.v1.LegalBasis
+	1,  // 11: gxhub.exchange.v1.FileRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
+	1,  // 12: gxhub.exchange.v1.DecideRequirementResponse.requirement:type_name -> gxhub.exchange.v1.Requirement
+	3,  // 13: gxhub.exchange.v1.RequirementService.FileRequirement:input_type -> gxhub.exchange.v1.FileRequirementRequest
+	4,  // 14: gxhub.exchange.v1.RequirementService.GetRequirement:input_type -> gxhub.exchange.v1.GetRequirementRequest
+	5,  // 15: gxhub.exchange.v1.RequirementService.ListRequirements:input_type -> gxhub.exchange.v1.ListRequirementsRequest
+	7,  // 16: gxhub.exchange.v1.RequirementService.DecideRequirement:input_type -> gxhub.exchange.v1.DecideRequirementRequest
+	8,  // 17: gxhub.exchange.v1.RequirementService.FileRequirement:output_type -> gxhub.exchange.v1.FileRequirementResponse
+	1,  // 18: gxhub.exchange.v1.RequirementService.GetRequirement:output_type -> gxhub.exchange.v1.Requirement
+	6,  // 19: gxhub.exchange.v1.RequirementService.ListRequirements:output_type -> gxhub.exchange.v1.ListRequirementsResponse
+	9,  // 20: gxhub.exchange.v1.RequirementService.DecideRequirement:output_type -> gxhub.exchange.v1.DecideRequirementResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_requirements_proto_init() }
@@ -998,7 +1109,7 @@ func file_exchange_v1_requirements_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_requirements_proto_rawDesc), len(file_exchange_v1_requirements_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -585,6 +585,64 @@ loaders.requirements = async function () {
   } catch (e) { $("requirements-result").replaceChildren(errorBox("requirements-error", "无法读取数据需求：", e)); }
 };
 
+// ---- 7. verification at the counter (核验) ----
+// PullService.VerifyData: POST /v1/verifications. The department's granted requirements
+// (verify-only ones first) give the items to ask for; the answer is an outcome per item,
+// never a value.
+const OUTCOMES = { match: "一致", mismatch: "不一致", no_record: "无登记信息" };
+function checkOp() { return findOp((o) => o.method === "POST" && o.path === "/v1/verifications"); }
+loaders.check = async function () {
+  const op = checkOp();
+  $("check-run").disabled = !op;
+  if (!op) { setNotice("check-api", "warn", "此中心尚无核验接口，暂不能核验。This hub has no verification API yet."); return; }
+  setSource("check-api", "info", "需本部门已获批准的数据需求；核验结果由中心签名并记入审计日志。", op.path);
+  try {
+    const d = state.me.department || state.me;
+    const rs = ((await api("GET", "/v1/requirements?page_size=500&state=granted&consumer=" + encodeURIComponent(d.code || ""))).requirements || [])
+      .sort((a, b) => Number(!!b.verify_only) - Number(!!a.verify_only));
+    state.checkReqs = {};
+    $("check-req").replaceChildren(...rs.map((r) => {
+      state.checkReqs[r.id] = r;
+      return el("option", { value: r.id }, (r.verify_only ? "仅核验 · " : "") + ((state.resources[r.resource] || {}).name || r.resource) + " · " + r.id);
+    }));
+    checkItems();
+  } catch (e) { $("check-result").replaceChildren(errorBox("check-error", "无法读取本部门的数据需求：", e)); }
+};
+function checkItems() {
+  const r = (state.checkReqs || {})[$("check-req").value];
+  if (!r) {
+    $("check-matter").replaceChildren();
+    $("check-items").replaceChildren(el("p", { id: "check-none", text: "本部门没有已获批准的数据需求，不能核验。" }));
+    $("check-run").disabled = true;
+    return;
+  }
+  $("check-matter").replaceChildren(...(r.matter_codes || []).map((c) => el("option", { value: c }, c)));
+  $("check-items").replaceChildren(...(r.items || []).map((it) =>
+    el("label", {}, itemTitles(r.resource, [it]) + " ", el("input", { name: "claim." + it, "data-item": it, autocomplete: "off", placeholder: "申报内容（不核验则留空）" }))));
+}
+async function runCheck(ev) {
+  ev.preventDefault();
+  const op = checkOp(), out = $("check-result");
+  if (!op) return;
+  const f = Object.fromEntries(new FormData($("check-form")).entries());
+  const claims = {};
+  for (const i of document.querySelectorAll("#check-items input[data-item]")) if (i.value.trim() !== "") claims[i.dataset.item] = i.value;
+  if (!Object.keys(claims).length) { out.replaceChildren(el("div", { class: "notice warn", id: "check-error", text: "请至少填写一项申报内容。" })); return; }
+  out.replaceChildren(el("div", { class: "notice info", text: "核验中…" }));
+  try {
+    const resp = await api("POST", op.path, JSON.stringify({ requirement_id: f.requirement_id, matter_code: f.matter_code, case_number: f.case_number.trim(),
+      subject: f.subject.trim(), claims }), { "Content-Type": "application/json" });
+    const res = resp.result || {};
+    const t = table(res.results || [], [
+      { label: "数据项", render: (v) => itemTitles(res.resource, [v.item]) },
+      { label: "核验结果", render: (v) => el("span", { class: "st " + (v.outcome === "match" ? "ok" : "warn"), "data-outcome": v.outcome }, OUTCOMES[v.outcome] || "其他") },
+    ]);
+    t.id = "check-table";
+    out.replaceChildren(t, el("div", { class: "notice info", id: "check-audit" },
+      "核验结果由中心签名，已记入审计日志（记录序号 " + (resp.audit_references || []).join("、") + "）；" + fmtTime(res.as_of) + "（" + TZ_LABEL + "）。"));
+  } catch (e) { out.replaceChildren(errorBox("check-error", "核验未完成：", e)); }
+}
+
 // The coordinator owns the calendar: from 60 days before the announced years run out its
 // pages carry the hub's warning (GET /v1/calendar/years, public).
 async function calendarBanner() {
@@ -613,6 +671,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("export-csv").addEventListener("click", exportCSV);
   $("export-json").addEventListener("click", exportJSON);
   $("mydata-form").addEventListener("submit", runMyData);
+  $("check-form").addEventListener("submit", runCheck);
+  $("check-req").addEventListener("change", checkItems);
   await loadSpec();
   if (!(await whoami())) return;
   await loadDirectory();
