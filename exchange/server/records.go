@@ -28,6 +28,8 @@ type Records struct {
 	SubjectKey ledger.SubjectKeyFunc
 	Log        *slog.Logger
 	Now        Clock
+	// Changes, if set, wakes this hub's subscription followers after each publish.
+	Changes *ChangeBroadcast
 }
 
 var changeOps = map[exchangev1.ChangeOp]exchange.ChangeOp{
@@ -80,6 +82,9 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Changes != nil {
+		s.Changes.Notify()
 	}
 	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(now), AuditReference: idx}
 	for _, r := range recs {
