@@ -125,7 +125,12 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": notAudited("the history of policy changes (each audited when made): " + publicMeta),
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      audited(ledger.KindPolicyChange),
 
-	"/gxhub.exchange.v1.PullService/Pull":               audited(ledger.KindPull),
+	"/gxhub.exchange.v1.PullService/Pull": audited(ledger.KindPull),
+
+	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       auditedWhen("each change delivered is answered by the pull use case: one pull record per subject", ledger.KindPull),
+	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": audited(KindWebhook),
+	"/gxhub.exchange.v1.SubscriptionService/ListWebhooks":    notAudited("the caller's own webhooks and dead letters (URLs, cursors, errors): no personal data"),
+
 	"/gxhub.exchange.v1.RecordService/Publish":          audited(ledger.KindPublish),
 	"/gxhub.exchange.v1.RecordService/GetRecordHistory": audited(KindRecordHistory),
 

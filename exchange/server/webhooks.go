@@ -193,10 +193,8 @@ func (d *WebhookDispatcher) post(ctx context.Context, client *http.Client, w *ex
 func (d *WebhookDispatcher) deadLetter(ctx context.Context, w *exchange.Webhook, dl exchange.Delivery, attempts int, msg string) error {
 	now := d.Now.now().UTC()
 	dead := &exchange.DeadLetter{WebhookID: w.ID, Cursor: dl.Change.Seq, IdempotencyKey: dl.IdempotencyKey, Attempts: attempts, LastError: msg, At: now}
-	// The operator alert: an error in the log (alerting watches it) and an audit record, in
-	// the dead letter's own transaction, that the consumer and the auditor can find.
-	d.Log.ErrorContext(ctx, "ALERT webhook delivery dead-lettered", slog.String("webhook", w.ID), slog.String("department", w.Department),
-		slog.String("url", w.URL), slog.String("idempotency_key", dl.IdempotencyKey), slog.Int("attempts", attempts), slog.String("error", msg))
+	// The dead letter commits with an audit record the consumer and the auditor can find;
+	// the operator alert is an error in the log (alerting watches it).
 	if _, err := auditedWrite(ctx, d.Audit, func(ctx context.Context) (ledger.Record, error) {
 		if err := d.Store.Webhooks().Acknowledge(ctx, w.ID, dl.Change.Seq, dead); err != nil {
 			return ledger.Record{}, err
@@ -207,6 +205,8 @@ func (d *WebhookDispatcher) deadLetter(ctx context.Context, w *exchange.Webhook,
 	}); err != nil {
 		return err
 	}
+	d.Log.ErrorContext(ctx, "ALERT webhook delivery dead-lettered", slog.String("webhook", w.ID), slog.String("department", w.Department),
+		slog.String("url", w.URL), slog.String("idempotency_key", dl.IdempotencyKey), slog.Int("attempts", attempts), slog.String("error", msg))
 	return nil
 }
 

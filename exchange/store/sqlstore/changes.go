@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/gxhub/gxhub/exchange"
 )
@@ -28,9 +27,9 @@ const changesPerInsert = 1000
 // transaction, so a change is in the feed exactly when its record is. Seq order is commit
 // order: SQLite has one writer at a time; PostgreSQL takes Dialect.LockChanges first, so
 // a follower that has read up to a seq never later finds a smaller one committed.
-func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, recs []*exchange.Record) error {
+func (s *Store) appendChanges(ctx context.Context, tx *txn, recs []*exchange.Record) error {
 	if s.d.LockChanges != nil {
-		if err := s.d.LockChanges(ctx, tx); err != nil {
+		if err := s.d.LockChanges(ctx, tx.Tx); err != nil {
 			return unavailable("lock the change feed", err)
 		}
 	}
@@ -50,7 +49,7 @@ func (s *Store) appendChanges(ctx context.Context, tx *sql.Tx, recs []*exchange.
 // ChangesAfter implements exchange.ChangeFeed.
 func (r records) ChangesAfter(ctx context.Context, resource string, after int64, limit int) ([]exchange.FeedChange, error) {
 	limit = max(1, min(limit, 10000))
-	rows, err := r.s.db.QueryContext(ctx, `SELECT seq, subject, version FROM record_changes WHERE resource = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+	rows, err := r.s.queryRaw(ctx, `SELECT seq, subject, version FROM record_changes WHERE resource = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 		resource, after, limit)
 	if err != nil {
 		return nil, unavailable("read the change feed", err)

@@ -162,7 +162,7 @@ func (r records) Publish(ctx context.Context, b *exchange.Batch) ([]*exchange.Re
 	if err := touchLiveness(ctx, tx, b.Resource, at); err != nil {
 		return nil, err
 	}
-	if err := r.s.appendChanges(ctx, tx.Tx, out); err != nil {
+	if err := r.s.appendChanges(ctx, tx, out); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {

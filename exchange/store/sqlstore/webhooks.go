@@ -47,7 +47,7 @@ type webhooks struct{ s *Store }
 const webhookColumns = `id, department, operator, requirement_id, matter_code, case_number, url, tls_ca_pem, seq, state, last_error, delivered, dead_lettered, created_at`
 
 func (w webhooks) Create(ctx context.Context, h *exchange.Webhook) error {
-	_, err := w.s.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	_, err := w.s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		h.ID, h.Department, h.Operator, h.RequirementID, h.MatterCode, h.CaseNumber, h.URL, h.TLSCAPEM, h.Cursor, h.State, h.LastError,
 		h.Delivered, h.DeadLettered, h.CreatedAt.UnixMicro())
 	if err != nil {
@@ -60,7 +60,7 @@ func (w webhooks) Create(ctx context.Context, h *exchange.Webhook) error {
 }
 
 func (w webhooks) List(ctx context.Context, department string) ([]*exchange.Webhook, error) {
-	rows, err := w.s.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE $1 = '' OR department = $1 ORDER BY created_at, id`, department)
+	rows, err := w.s.queryRaw(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE $1 = '' OR department = $1 ORDER BY created_at, id`, department)
 	if err != nil {
 		return nil, unavailable("list webhooks", err)
 	}
@@ -85,7 +85,7 @@ func (w webhooks) List(ctx context.Context, department string) ([]*exchange.Webh
 }
 
 func (w webhooks) Acknowledge(ctx context.Context, id string, cursor int64, dead *exchange.DeadLetter) error {
-	tx, err := w.s.begin(ctx, nil) // a savepoint when inside an audited write (a dead letter)
+	tx, err := w.s.begin(ctx, nil)
 	if err != nil {
 		return unavailable("begin webhook acknowledgement", err)
 	}
@@ -112,14 +112,14 @@ ON CONFLICT (webhook_id, seq) DO NOTHING`, id, dead.Cursor, dead.IdempotencyKey,
 }
 
 func (w webhooks) Fail(ctx context.Context, id, lastError string) error {
-	if _, err := w.s.db.ExecContext(ctx, `UPDATE webhooks SET last_error = $2 WHERE id = $1`, id, lastError); err != nil {
+	if _, err := w.s.conn(ctx).ExecContext(ctx, `UPDATE webhooks SET last_error = $2 WHERE id = $1`, id, lastError); err != nil {
 		return unavailable("record webhook failure", err)
 	}
 	return nil
 }
 
 func (w webhooks) Stop(ctx context.Context, id, reason string) error {
-	if _, err := w.s.db.ExecContext(ctx, `UPDATE webhooks SET state = $2, last_error = $3 WHERE id = $1`, id, exchange.WebhookStopped, reason); err != nil {
+	if _, err := w.s.conn(ctx).ExecContext(ctx, `UPDATE webhooks SET state = $2, last_error = $3 WHERE id = $1`, id, exchange.WebhookStopped, reason); err != nil {
 		return unavailable("stop webhook", err)
 	}
 	return nil
@@ -127,7 +127,7 @@ func (w webhooks) Stop(ctx context.Context, id, reason string) error {
 
 func (w webhooks) DeadLetters(ctx context.Context, department string, limit int) ([]*exchange.DeadLetter, error) {
 	limit = max(1, min(limit, 1000))
-	rows, err := w.s.db.QueryContext(ctx, `SELECT d.webhook_id, d.seq, d.idempotency_key, d.attempts, d.last_error, d.at FROM webhook_dead_letters d
+	rows, err := w.s.queryRaw(ctx, `SELECT d.webhook_id, d.seq, d.idempotency_key, d.attempts, d.last_error, d.at FROM webhook_dead_letters d
 JOIN webhooks w ON w.id = d.webhook_id WHERE $1 = '' OR w.department = $1 ORDER BY d.at, d.webhook_id, d.seq LIMIT $2`, department, limit)
 	if err != nil {
 		return nil, unavailable("list dead letters", err)
