@@ -37,6 +37,8 @@ type Audit struct {
 	// Writer is the one path of audited business writes: the write and its sealed audit
 	// intent in one transaction, the record in the log before the answer (store.AuditWriter).
 	Writer *store.AuditWriter
+	// Tampering collects the records found not to match the log's tree (/readyz, metric).
+	Tampering *server.Tampering
 }
 
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject

@@ -315,8 +315,7 @@ func (h *Hub) seedDemoRecords(ctx context.Context, codes []string, now time.Time
 		if err := exchange.ValidateBatch(b, &r); err != nil {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
-		if err := h.seedWrite(ctx, ledger.Record{Kind: ledger.KindPublish, Time: now, Resource: r.Code, Reason: fmt.Sprintf("demo batch %s: %d changes", b.ID, len(changes)), RequestID: b.ID},
-			func(ctx context.Context) error { _, err := h.Store.Records().Publish(ctx, b); return err }); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		if _, _, _, err := server.StoreBatch(ctx, h.Store, h.Audit.Writer, h.Log, b); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
 	}
