@@ -62,12 +62,7 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if err := exchange.ValidateBatch(b, res); err != nil {
 		return nil, err
 	}
-	recs, idx, err := StoreBatch(ctx, s.Store, s.Audit, s.Log, b, func(ctx context.Context) error {
-		if res.PublishedAt.IsZero() {
-			return s.Store.Catalog().MarkPublished(ctx, res.Code, now)
-		}
-		return nil
-	})
+	recs, idx, audited, err := StoreBatch(ctx, s.Store, s.Audit, s.Log, b)
 	if exchange.KindOf(err) == exchange.KindAlreadyExists {
 		return s.republished(ctx, b, err)
 	}
@@ -77,46 +72,53 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if s.Changes != nil {
 		s.Changes.Notify()
 	}
-	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(now), AuditReference: idx}
+	resp := &exchangev1.PublishResponse{BatchId: b.ID, PublishedAt: timestamppb.New(now)}
 	for _, r := range recs {
 		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
+	}
+	if audited {
+		resp.AuditReference = idx
 	}
 	return resp, nil
 }
 
-// StoreBatch seals a validated batch (SealBatch) and stores it, together with what also
-// writes (nil: nothing), in one audited write whose publish record commits to the
-// provider's signed request and to every version written (PublishDigest); then it records
-// that record's index with the batch: pulls serve a version only while it matches. Every
-// publish goes through here, the demo's included. It returns the versions written and the
-// publish record's index. The index is kept with the batch after the audited write
-// commits; when keeping it fails (or the hub stops in between) the versions are not served
-// (RECORD_NOT_VOUCHED) rather than served unvouched.
-func StoreBatch(ctx context.Context, st store.Store, w *store.AuditWriter, l *slog.Logger, b *exchange.Batch, also func(ctx context.Context) error) (recs []*exchange.Record, idx uint64, err error) {
+// StoreBatch seals a validated batch (SealBatch), stores it and appends its publish audit
+// record, which commits to the provider's signed request and to every version written
+// (PublishDigest), and records that record's index with the batch: pulls serve a version
+// only while it matches. Every publish goes through here, the demo's included: the batch,
+// its versions and the publish record's intent commit in one audited write. It returns
+// the versions written and the publish record's index (an error when the record could not
+// be appended: the batch is then durable with its record pending, and its versions are not
+// served until the record is in the log and linked).
+func StoreBatch(ctx context.Context, st store.Store, audit *store.AuditWriter, l *slog.Logger, b *exchange.Batch) (recs []*exchange.Record, idx uint64, audited bool, err error) {
 	root, err := SealBatch(b)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	idx, err = auditedWrite(ctx, w, func(ctx context.Context) (ledger.Record, error) {
+	// The batch, its records and its publish record commit together (the outbox).
+	idx, err = auditedWrite(ctx, audit, func(ctx context.Context) (ledger.Record, error) {
 		var err error
 		if recs, err = st.Records().Publish(ctx, b); err != nil {
 			return ledger.Record{}, err
 		}
-		if also != nil {
-			if err := also(ctx); err != nil {
-				return ledger.Record{}, err
-			}
+		// The resource's first publish time (kept when it has one).
+		if err := st.Catalog().MarkPublished(ctx, b.Resource, b.At); err != nil {
+			return ledger.Record{}, err
 		}
 		return ledger.Record{Kind: ledger.KindPublish, Time: b.At, Department: b.Provider, Resource: b.Resource,
 			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: PublishDigest(EvidenceDigest(b.Evidence), root), RequestID: b.ID}, nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	if err := st.Records().SetPublishRecord(ctx, b.ID, idx); err != nil && l != nil {
-		l.ErrorContext(ctx, "keeping the publish record of a batch failed: its versions are not served until it is kept", slog.String("batch", b.ID), slog.Uint64("record", idx), slog.String("error", err.Error()))
+	// The link from the batch to its record, once the record is in the log.
+	if err := st.Records().SetPublishRecord(ctx, b.ID, idx); err != nil {
+		if l != nil {
+			l.ErrorContext(ctx, "link a batch to its publish record", slog.String("batch", b.ID), slog.Uint64("record", idx), slog.String("error", err.Error()))
+		}
+		return recs, idx, true, nil
 	}
-	return recs, idx, nil
+	return recs, idx, true, nil
 }
 
 // republished answers a batch whose id was used (refused): a re-sent batch equal to the

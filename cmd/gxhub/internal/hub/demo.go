@@ -141,16 +141,16 @@ var demoResources = []struct {
 		ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
 	{2, true, exchange.Resource{Code: "500000-GA-0001", Name: "户籍人口信息", Description: "常住人口户籍登记信息",
 		Items: []exchange.DataItem{
-			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal, Mask: exchange.MaskIDNumber},
-			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal, Mask: exchange.MaskName},
-			{Name: "household_address", Title: "户籍地址", Type: "string", Sensitivity: exchange.SensitivityPersonal, Mask: exchange.MaskAddress},
+			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "household_address", Title: "户籍地址", Type: "string", Sensitivity: exchange.SensitivityPersonal},
 			{Name: "household_head_relation", Title: "与户主关系", Type: "string", Sensitivity: exchange.SensitivityPersonal},
 		},
 		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareConditional, Condition: "仅限依法办理政务服务事项时核验申请人户籍，须绑定事项编码和办件编码",
 		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
 	{2, true, exchange.Resource{Code: "500000-GA-0009", Name: "居民身份证指纹信息", Description: "申领居民身份证时登记的指纹信息",
 		Items: []exchange.DataItem{
-			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal, Mask: exchange.MaskIDNumber},
+			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
 			{Name: "fingerprint", Title: "指纹信息", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
 		},
 		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareNotShared,
@@ -159,19 +159,19 @@ var demoResources = []struct {
 	{3, false, exchange.Resource{Code: "500000-BDC-0001", Name: "不动产登记信息", Description: "不动产权利人、坐落、权属证书号",
 		Items: []exchange.DataItem{
 			{Name: "certificate_number", Title: "不动产权证书号", Type: "string", Sensitivity: exchange.SensitivityPersonal},
-			{Name: "owner_id_number", Title: "权利人证件号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal, Mask: exchange.MaskIDNumber},
-			{Name: "owner_name", Title: "权利人", Type: "string", Sensitivity: exchange.SensitivityPersonal, Mask: exchange.MaskName},
-			{Name: "location", Title: "坐落", Type: "string", Sensitivity: exchange.SensitivityPersonal, Mask: exchange.MaskAddress},
+			{Name: "owner_id_number", Title: "权利人证件号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "owner_name", Title: "权利人", Type: "string", Sensitivity: exchange.SensitivityPersonal},
+			{Name: "location", Title: "坐落", Type: "string", Sensitivity: exchange.SensitivityPersonal},
 			{Name: "area", Title: "面积", Type: "number", Sensitivity: exchange.SensitivityPersonal},
 		},
 		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareConditional, Condition: "仅限依法履职查询申请人名下不动产，须绑定事项编码",
 		UpdateCycle: exchange.CycleDaily, ProvisionMethod: exchange.ProvisionPullAPI, ScopeRegion: "500000", ScopeLevel: exchange.LevelProvincial}},
 	{5, true, exchange.Resource{Code: "500000-MZ-0001", Name: "婚姻登记信息", Description: "结婚、离婚登记信息",
 		Items: []exchange.DataItem{
-			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal, Mask: exchange.MaskIDNumber},
-			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal, Mask: exchange.MaskName},
+			{Name: "id_number", Title: "公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
+			{Name: "name", Title: "姓名", Type: "string", Sensitivity: exchange.SensitivityPersonal},
 			{Name: "marital_status", Title: "婚姻状况", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
-			{Name: "spouse_id_number", Title: "配偶公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal, Mask: exchange.MaskIDNumber},
+			{Name: "spouse_id_number", Title: "配偶公民身份号码", Type: "string", Sensitivity: exchange.SensitivitySensitivePersonal},
 			{Name: "registered_on", Title: "登记日期", Type: "date", Sensitivity: exchange.SensitivityPersonal},
 		},
 		SubjectKind: exchange.SubjectIDNumber, ShareType: exchange.ShareConditional, Condition: "仅限办理需核验婚姻状况的政务服务事项",
@@ -315,7 +315,7 @@ func (h *Hub) seedDemoRecords(ctx context.Context, codes []string, now time.Time
 		if err := exchange.ValidateBatch(b, &r); err != nil {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
-		if _, _, err := server.StoreBatch(ctx, h.Store, h.Audit.Writer, h.Log, b, nil); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		if _, _, _, err := server.StoreBatch(ctx, h.Store, h.Audit.Writer, h.Log, b); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
 	}
