@@ -59,6 +59,8 @@ type Client struct {
 	Objections exchangev1.ObjectionServiceClient
 	Freshness  exchangev1.FreshnessServiceClient
 	Policy     exchangev1.PolicyServiceClient
+	// Subscriptions push changes of records (use Follow: it signs, verifies and resumes).
+	Subscriptions exchangev1.SubscriptionServiceClient
 	// Operators are the department's operators with their own certificates (D1, E6).
 	Operators adminv1.OperatorServiceClient
 	// Evidence serves the signed request behind an audit record (E5, E6).
@@ -166,6 +168,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Objections = exchangev1.NewObjectionServiceClient(conn)
 	c.Freshness = exchangev1.NewFreshnessServiceClient(conn)
 	c.Policy = exchangev1.NewPolicyServiceClient(conn)
+	c.Subscriptions = exchangev1.NewSubscriptionServiceClient(conn)
 	c.Operators = adminv1.NewOperatorServiceClient(conn)
 	c.Evidence = auditv1.NewEvidenceServiceClient(conn)
 	return c, nil

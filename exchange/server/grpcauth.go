@@ -99,9 +99,12 @@ func GRPCAuth(a *Authenticator, log *slog.Logger) []grpc.ServerOption {
 		return resp, ToStatus(ctx, log, err)
 	}
 	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if SignedStreams[info.FullMethod] {
+			return ToStatus(ss.Context(), log, handler(srv, &signedStream{ServerStream: ss, auth: a, method: info.FullMethod, digests: digests}))
+		}
 		if !PublicStreams[info.FullMethod] {
 			return ToStatus(ss.Context(), log, exchange.Errorf(exchange.KindPermissionDenied, "STREAM_NOT_ALLOWED",
-				"%s is not served: gxhub's RPCs are unary and signed", info.FullMethod))
+				"%s is not served: gxhub's RPCs are signed, and unary but for SignedStreams", info.FullMethod))
 		}
 		return handler(srv, &forgetDigests{ServerStream: ss, digests: digests})
 	}

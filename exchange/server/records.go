@@ -26,6 +26,8 @@ type Records struct {
 	Audit ledger.Log
 	Log   *slog.Logger
 	Now   Clock
+	// Changes, if set, wakes this hub's subscription followers after each publish.
+	Changes *ChangeBroadcast
 }
 
 var changeOps = map[exchangev1.ChangeOp]exchange.ChangeOp{
@@ -64,6 +66,9 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Changes != nil {
+		s.Changes.Notify()
 	}
 	if res.PublishedAt.IsZero() {
 		if err := s.Store.Catalog().MarkPublished(ctx, res.Code, now); err != nil {

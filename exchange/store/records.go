@@ -35,6 +35,10 @@ type Records interface {
 	LastUpdates(ctx context.Context) (map[string]time.Time, error)
 	// LastUpdate returns one resource's last publish or heartbeat (zero if none).
 	LastUpdate(ctx context.Context, resource string) (time.Time, error)
+	// ChangesAfter reads the change feed: every record version Publish wrote, in a
+	// sequence that is commit order (a change never appears behind a later one), written
+	// in the publish's own transaction (exchange.ChangeFeed).
+	ChangesAfter(ctx context.Context, resource string, after int64, limit int) ([]exchange.FeedChange, error)
 }
 
 // Objections tracks consumers' objections to records until the provider resolves them.

@@ -24,6 +24,8 @@ type Store interface {
 	Nonces() Nonces
 	// Records are published records, batches, liveness (A4, A5).
 	Records() Records
+	// Webhooks are consumers' push endpoints of subscriptions and their dead letters.
+	Webhooks() Webhooks
 	// Objections are consumers' objections to records (A4).
 	Objections() Objections
 	// Policies are the pull policy's rules and versions (D1–D3).

@@ -18,6 +18,10 @@ import (
 // migrationLockKey is the advisory lock that serialises schema migration across replicas.
 const migrationLockKey = 0x67786875620001 // "gxhub" + 1
 
+// changesLockKey is the advisory lock that orders appends to the change feed (sqlstore
+// Dialect.LockChanges): held from a publish's append until its commit.
+const changesLockKey = 0x67786875620002 // "gxhub" + 2
+
 // Dialect is PostgreSQL's sqlstore dialect.
 var Dialect = sqlstore.Dialect{
 	Name:   "postgres",
@@ -26,6 +30,10 @@ var Dialect = sqlstore.Dialect{
 	AutoID: "BIGSERIAL PRIMARY KEY",
 	LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLockKey))
+		return err
+	},
+	LockChanges: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(changesLockKey))
 		return err
 	},
 	IsUniqueViolation: func(err error) bool {

@@ -127,6 +127,9 @@ func (r records) Publish(ctx context.Context, b *exchange.Batch) ([]*exchange.Re
 	if err := touchLiveness(ctx, tx, b.Resource, at); err != nil {
 		return nil, err
 	}
+	if err := r.s.appendChanges(ctx, tx, out); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		if r.s.d.IsUniqueViolation(err) {
 			return nil, exchange.Errorf(exchange.KindUnavailable, "PUBLISH_CONFLICT", "a concurrent batch changed the same subjects: nothing was published; send the batch again")

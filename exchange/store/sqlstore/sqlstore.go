@@ -26,6 +26,9 @@ type Dialect struct {
 	Blob, Int64, AutoID string
 	// LockMigrations serialises schema migration across processes inside tx.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// LockChanges, if set, serialises appends to the change feed inside tx until it
+	// commits, so that sequence order is commit order (engines with concurrent writers).
+	LockChanges func(ctx context.Context, tx *sql.Tx) error
 	// IsUniqueViolation reports whether err is a unique/primary-key violation.
 	IsUniqueViolation func(err error) bool
 	// Positional makes generated multi-row statements use anonymous "?" placeholders

@@ -66,6 +66,16 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
 	// Verify configures document verification and sealing (docs/CERTS.md).
 	Verify VerifyConfig `yaml:"verify"`
+	// Webhooks configures the push of subscription deliveries to consumers' endpoints.
+	Webhooks WebhookConfig `yaml:"webhooks"`
+}
+
+// WebhookConfig bounds the retries of a webhook delivery.
+type WebhookConfig struct {
+	// MaxAttempts is how many times one delivery is POSTed before it is dead-lettered.
+	MaxAttempts int `yaml:"max_attempts" env:"WEBHOOK_MAX_ATTEMPTS"`
+	// Backoff is the wait after the first failed attempt; it doubles up to 5 minutes.
+	Backoff time.Duration `yaml:"backoff" env:"WEBHOOK_BACKOFF"`
 }
 
 // VerifyConfig configures the verifier's revocation sources and time-stamping.
@@ -116,6 +126,7 @@ func Default() Config {
 		LogFormat:         "text",
 		ShutdownTimeout:   15 * time.Second,
 		Verify:            VerifyConfig{CRLRefresh: time.Hour, MaxConcurrent: 4},
+		Webhooks:          WebhookConfig{MaxAttempts: 8, Backoff: time.Second},
 	}
 }
 
@@ -226,6 +237,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Verify.CRLRefresh < time.Minute || c.Verify.CRLRefresh > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("verify.crl_refresh %s must be between 1m and 168h", c.Verify.CRLRefresh))
+	}
+	if c.Webhooks.MaxAttempts < 1 || c.Webhooks.MaxAttempts > 100 {
+		errs = append(errs, fmt.Errorf("webhooks.max_attempts %d must be 1..100", c.Webhooks.MaxAttempts))
+	}
+	if c.Webhooks.Backoff <= 0 || c.Webhooks.Backoff > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("webhooks.backoff %s must be more than 0 and at most 5m", c.Webhooks.Backoff))
 	}
 	if c.Verify.MaxConcurrent < 1 || c.Verify.MaxConcurrent > 256 {
 		errs = append(errs, fmt.Errorf("verify.max_concurrent %d must be 1..256", c.Verify.MaxConcurrent))

@@ -213,10 +213,13 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": signed,
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      resource("coordinator any rule; a department only its own operators' g rules"),
 
-	"/gxhub.exchange.v1.PullService/Pull":               {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
-	"/gxhub.exchange.v1.PullService/VerifyData":         {roles: []string{"consumer"}, note: "then the pull invariants (a verify-only requirement too), then the casbin policy"},
-	"/gxhub.exchange.v1.RecordService/Publish":          only("provider"),
-	"/gxhub.exchange.v1.RecordService/GetRecordHistory": signed,
+	"/gxhub.exchange.v1.PullService/Pull":                    {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
+	"/gxhub.exchange.v1.PullService/VerifyData":              {roles: []string{"consumer"}, note: "then the pull invariants (a verify-only requirement too), then the casbin policy"},
+	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       {roles: []string{"consumer"}, note: "then the provision method and, per change, the pull use case"},
+	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": {roles: []string{"consumer"}, note: "admitted like Subscribe"},
+	"/gxhub.exchange.v1.SubscriptionService/ListWebhooks":    resource("the caller's own webhooks only"),
+	"/gxhub.exchange.v1.RecordService/Publish":               only("provider"),
+	"/gxhub.exchange.v1.RecordService/GetRecordHistory":      signed,
 
 	"/gxhub.exchange.v1.RequirementService/FileRequirement":   only("consumer"),
 	"/gxhub.exchange.v1.RequirementService/GetRequirement":    resource("consumer, provider, coordinator or auditor of the requirement"),

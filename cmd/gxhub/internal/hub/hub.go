@@ -73,11 +73,13 @@ type Hub struct {
 	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
 	Trust *server.TrustStore
 
-	grpc    *grpc.Server
-	handler http.Handler
-	web     *web.UI
-	metrics *prometheus.Registry
-	now     func() time.Time
+	grpc *grpc.Server
+	// subscriptions serve the subscription streams and push to webhooks.
+	subscriptions *server.Subscriptions
+	handler       http.Handler
+	web           *web.UI
+	metrics       *prometheus.Registry
+	now           func() time.Time
 	// progress tells the operator what a (possibly long) start is doing.
 	progress func(format string, args ...any)
 }
@@ -222,13 +224,21 @@ func (h *Hub) build(tlsDir string) error {
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
-	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now}
+	changes := &server.ChangeBroadcast{}
+	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now, Changes: changes}
+	// Subscriptions (A1/A2 provision method subscription): every change answered by the pull use case.
+	subscriber := &exchange.Subscriber{Puller: h.Puller, Feed: h.Store.Records(), Signal: changes}
+	subscriptions := &server.Subscriptions{Signer: signer, Subscriber: subscriber,
+		Dispatcher: &server.WebhookDispatcher{Store: h.Store, Subscriber: subscriber, Signer: signer, Audit: h.Audit.Log, Log: log,
+			MaxAttempts: h.Config.Webhooks.MaxAttempts, Backoff: h.Config.Webhooks.Backoff, Now: h.now}}
+	h.subscriptions = subscriptions
 	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
 		Audit: h.Audit.Log, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	objections := h.Objections
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Log: log, Now: h.now}
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Log, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
+	exchangev1.RegisterSubscriptionServiceServer(h.grpc, subscriptions)
 	exchangev1.RegisterRecordServiceServer(h.grpc, records)
 	exchangev1.RegisterObjectionServiceServer(h.grpc, objections)
 	exchangev1.RegisterFreshnessServiceServer(h.grpc, freshness)
@@ -302,6 +312,9 @@ func (h *Hub) build(tlsDir string) error {
 		exchangev1.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
 		exchangev1.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
 		exchangev1.RegisterPolicyServiceHandlerServer(ctx, gw, pol),
+		exchangev1.RegisterSubscriptionServiceHandlerServer(ctx, gw, subscriptions),
+		// Registered after the generated handlers, so it serves the streaming route.
+		gw.HandlePath(http.MethodPost, "/v1/subscriptions:follow", subscriptions.ServeREST(log)),
 	} {
 		if err != nil {
 			return err
@@ -403,6 +416,8 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	go h.sweepRequirements(bg)
 	go h.Trust.Run(bg, h.Config.Verify.CRLRefresh)
 	go h.watchCalendar(bg)
+	h.subscriptions.Stopping = bg.Done() // before serving: streams end when the hub stops
+	go h.subscriptions.Dispatcher.Run(bg)
 	errc := make(chan error, 1)
 	go func() {
 		if h.TLS != nil {
