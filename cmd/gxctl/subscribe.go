@@ -9,11 +9,12 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
@@ -51,7 +52,7 @@ It runs until interrupted, or with --until-caught-up until every change so far i
 			if err != nil {
 				return callErr(err)
 			}
-			hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+			hubKey, err := sdk.PullKey(info, "", time.Now())
 			if err != nil {
 				return exitf(1, "the hub's published key does not parse: %v", err)
 			}

@@ -78,7 +78,7 @@ func TestOperatorsSignPullsKeptAsEvidence(t *testing.T) {
 	pull := &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-OP-1", Subjects: []string{a}, Operator: "somebody-else"}
 	resp, err := asClerk.Pulls.Pull(ctx, pull)
 	require.NoError(t, err)
-	res, err := sdk.VerifyPull(resp, &dh.h.SigningKey.PublicKey)
+	res, err := sdk.VerifyPull(resp, &dh.h.PullKey.PublicKey)
 	require.NoError(t, err)
 	require.Equal(t, clerk.Operator, res.GetOperator(), "the signed result names the authenticated operator, not the claimed one")
 	require.Len(t, resp.GetAuditReferences(), 1)

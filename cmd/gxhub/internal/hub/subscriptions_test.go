@@ -101,7 +101,7 @@ func TestSubscriptionDelivers(t *testing.T) {
 	rid := dh.subscriptionRequirement(t, "REQ-YB-SUB")
 	a, b, outsider := storetest.IDNumber(21), storetest.IDNumber(22), storetest.IDNumber(23)
 	dh.openCase(t, "YB-SUB-1", matter1, a, b)
-	hubKey := &dh.h.SigningKey.PublicKey
+	hubKey := &dh.h.PullKey.PublicKey
 
 	proxy := startCutProxy(t, strings.TrimPrefix(dh.yubei.HubURL, "https://"))
 	viaProxy, err := sdk.Dial(ctx, dh.yubei, sdk.WithClock(dh.clock.Now), sdk.WithURL("https://"+proxy.ln.Addr().String()))
@@ -257,7 +257,7 @@ func TestSubscriptionRefusals(t *testing.T) {
 	a := storetest.IDNumber(31)
 	dh.openCase(t, "YB-SUB-2", matter1, a)
 	dh.openCase(t, "YB-SUB-3", matter2, a)
-	hubKey := &dh.h.SigningKey.PublicKey
+	hubKey := &dh.h.PullKey.PublicKey
 	cases := map[string]struct {
 		who    *identity.Identity
 		req    *exchangev1.SubscribeRequest
@@ -315,7 +315,7 @@ func BenchmarkSubscriptionDelivery(b *testing.B) {
 	dh := startDataHub(b, cst("2026-03-02 09:00"))
 	rid := dh.subscriptionRequirement(b, "REQ-YB-SUB")
 	a := storetest.IDNumber(41)
-	hubKey := &dh.h.SigningKey.PublicKey
+	hubKey := &dh.h.PullKey.PublicKey
 	var delivered sync.WaitGroup
 	for i := range subscribers {
 		number := "YB-BENCH-" + strconv.Itoa(i)
@@ -410,7 +410,7 @@ func TestWebhookDelivers(t *testing.T) {
 	a, b, outsider := storetest.IDNumber(51), storetest.IDNumber(52), storetest.IDNumber(53)
 	dh.openCase(t, "YB-WH-1", matter1, a, b)
 	dh.openCase(t, "YB-WH-2", matter1, a)
-	hubKey := &dh.h.SigningKey.PublicKey
+	hubKey := &dh.h.PullKey.PublicKey
 	flaky := startWebhookEndpoint(t, hubKey, 2, false)
 	dead := startWebhookEndpoint(t, hubKey, 0, true)
 	yb := dh.c(dh.yubei)
