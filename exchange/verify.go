@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -210,6 +211,18 @@ func (p *Puller) Verify(ctx context.Context, in VerifyInput) (*VerifyAnswer, err
 		return nil, err
 	default:
 		result.RecordVersion = rec.Version
+		// A verification answers from what the provider published, like a pull: the stored
+		// version is checked against its publish record first (every item withheld).
+		if p.Voucher == nil {
+			return nil, Errorf(KindUnavailable, "RECORD_VOUCHER_MISSING", "no record voucher is configured: records are used only after they are checked against their publish record")
+		}
+		if _, err := p.Voucher.Vouch(ctx, rec, nil); err != nil {
+			var de *Error
+			if errors.As(err, &de) {
+				return deny(err)
+			}
+			return nil, err
+		}
 	}
 	outcomes := make([]string, len(in.Claims))
 	for i, c := range in.Claims {
