@@ -256,7 +256,7 @@ head must be a checkpoint cosigned by at least --witness-threshold of the named 
 			return nil
 		},
 	}
-	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd(), auditRecordCmd(), auditConsistencyCmd())
+	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd(), auditRecordCmd(), auditConsistencyCmd(), checkPullCmd())
 	return cmd
 }
 
