@@ -61,7 +61,7 @@ func testEditedRecordIsRefused(t *testing.T, mutate func(*config.Config)) {
 	}
 	resp, err := pull(dh.c(dh.yubei), a)
 	require.NoError(t, err)
-	res, err := sdk.VerifyPull(resp, &dh.h.SigningKey.PublicKey)
+	res, err := sdk.VerifyPull(resp, &dh.h.PullKey.PublicKey)
 	require.NoError(t, err)
 	rec := res.GetRecords()[0]
 	require.Equal(t, "张建国", rec.GetFields()["name"])
