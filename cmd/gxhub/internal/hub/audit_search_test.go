@@ -131,6 +131,9 @@ func testAuditQueries(t *testing.T, th *testHub) {
 				require.NoError(t, err)
 				for _, r := range resp.GetRecords() {
 					require.Equal(t, keyOf(s).String(), r.GetSubjectKey())
+					if r.GetKind() == string(server.KindAuditSearch) {
+						continue // an earlier search for this subject, itself audited
+					}
 					got = append(got, r.GetIndex())
 				}
 				if tok = resp.GetNextPageToken(); tok == "" {
@@ -278,6 +281,9 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		want = append(want, resp.GetLookupIndex()) // the lookup itself is a use the holder sees
 		var got []uint64
 		for _, u := range resp.GetUses() {
+			if u.GetKind() == string(server.KindAuditSearch) {
+				continue // the searches above for this subject, themselves audited
+			}
 			got = append(got, u.GetIndex())
 			if u.GetDepartment() == codes4 && u.GetKind() == "pull" {
 				require.Equal(t, "重庆市住房公积金管理中心", u.GetDepartmentName())

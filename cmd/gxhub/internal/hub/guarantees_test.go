@@ -31,7 +31,8 @@ func auditOfKind(t testing.TB, h *hub.Hub, kind ledger.Kind) []ledger.Record {
 			return out
 		}
 		require.NoError(t, err)
-		if e.Record.Kind == kind {
+		// The demo's own seeding (audited writes of the hub) is not what the tests look for.
+		if e.Record.Kind == kind && !(e.Record.Department == exchange.SystemActor && strings.HasPrefix(e.Record.Reason, "demo ")) {
 			out = append(out, e.Record)
 		}
 	}
