@@ -20,12 +20,13 @@ const (
 	KindAlreadyExists                  // a create collided with an existing thing (409)
 	KindFailedPrecondition             // the system is not in a state that allows it (409/412)
 	KindUnavailable                    // try again later (503)
+	KindDataLoss                       // stored data no longer matches what was committed: tampering or corruption (500)
 )
 
 var kindNames = map[Kind]string{
 	KindInternal: "internal", KindInvalid: "invalid", KindUnauthenticated: "unauthenticated",
 	KindPermissionDenied: "permission denied", KindNotFound: "not found", KindAlreadyExists: "already exists",
-	KindFailedPrecondition: "failed precondition", KindUnavailable: "unavailable",
+	KindFailedPrecondition: "failed precondition", KindUnavailable: "unavailable", KindDataLoss: "data loss",
 }
 
 func (k Kind) String() string {

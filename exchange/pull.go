@@ -57,7 +57,29 @@ type PulledRecord struct {
 	Fields      map[string]string
 	PublishedAt time.Time
 	Batch       string
+	// Vouch ties the served items to the publish audit record of the version's batch.
+	Vouch *Vouch
 }
+
+// Vouch is what lets a consumer or an auditor check offline that the items served are
+// exactly those the provider published (docs/AUDIT.md, "Record integrity"): the version's
+// digest is recomputed from the served items with their Salts and the Withheld commitments
+// of the items not served, the Path proves it as leaf Position of BatchSize to a root, and
+// that root with EvidenceDigest (SM3 of the provider's signed publish request) gives the
+// response digest of audit record PublishRecord, the batch's publish record.
+type Vouch struct {
+	PublishRecord  uint64
+	EvidenceDigest []byte
+	Position       uint64
+	BatchSize      uint64
+	Path           [][]byte
+	Salts          map[string][]byte // per served item: the item's salt
+	Withheld       map[string][]byte // per item of the version not served: its commitment
+}
+
+// ReasonDataIntegrity is the refusal of a pull whose stored data no longer matches what its
+// provider published (the record was altered in the hub's database).
+const ReasonDataIntegrity = "DATA_INTEGRITY"
 
 // PullResult is what the hub signs and returns for a granted pull.
 type PullResult struct {
@@ -169,6 +191,13 @@ type (
 	PullSigner interface {
 		SignPull(ctx context.Context, r *PullResult) (SignedPull, error)
 	}
+	// RecordVoucher checks a stored record version against the publish audit record of its
+	// batch (its digest recomputed from the stored data) and returns the vouch for the items
+	// to be served. Data that does not match is an *Error with reason ReasonDataIntegrity
+	// (kind KindDataLoss).
+	RecordVoucher interface {
+		Vouch(ctx context.Context, r *Record, items []string) (*Vouch, error)
+	}
 	// PullAuditor appends a pull's audit records and returns their indices in subject order.
 	PullAuditor interface {
 		AuditPull(ctx context.Context, a PullAudit) ([]uint64, error)
@@ -190,6 +219,7 @@ type Puller struct {
 	Freshness    FreshnessReader
 	Policy       PullPolicy
 	Signer       PullSigner
+	Voucher      RecordVoucher
 	Audit        PullAuditor
 	Now          func() time.Time
 }
@@ -293,11 +323,13 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		pr := PulledRecord{Subject: s, Version: rec.Version, PublishedAt: rec.PublishedAt, Batch: rec.Batch, Fields: map[string]string{}}
-		for _, it := range f.Items {
-			if v, ok := rec.Fields[it]; ok {
-				pr.Fields[it] = v
-			}
+		pr, err := p.Serve(ctx, rec, f.Items)
+		var de *Error
+		if errors.As(err, &de) {
+			return deny(err)
+		}
+		if err != nil {
+			return nil, err
 		}
 		result.Records = append(result.Records, pr)
 	}
@@ -311,6 +343,27 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 		return nil, err
 	}
 	return &PullOutcome{Result: result, Signed: signed, AuditRefs: refs}, nil
+}
+
+// Serve prepares one stored record version for a consumer: its items among those given,
+// after the voucher has checked the stored data against what the provider published. Every
+// way of delivering records goes through here, before anything is selected, masked or
+// signed: nothing altered in the database reaches a consumer under the hub's signature.
+func (p *Puller) Serve(ctx context.Context, rec *Record, items []string) (PulledRecord, error) {
+	if p.Voucher == nil {
+		return PulledRecord{}, Errorf(KindUnavailable, "RECORD_VOUCHER_MISSING", "no record voucher is configured: records are served only after they are checked against their publish record")
+	}
+	v, err := p.Voucher.Vouch(ctx, rec, items)
+	if err != nil {
+		return PulledRecord{}, err
+	}
+	pr := PulledRecord{Subject: rec.Subject, Version: rec.Version, PublishedAt: rec.PublishedAt, Batch: rec.Batch, Fields: map[string]string{}, Vouch: v}
+	for _, it := range items {
+		if v, ok := rec.Fields[it]; ok {
+			pr.Fields[it] = v
+		}
+	}
+	return pr, nil
 }
 
 // oversized reports a request beyond the bounds of a pull.

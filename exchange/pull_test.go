@@ -101,6 +101,15 @@ func (m *memPorts) SignPull(_ context.Context, r *exchange.PullResult) (exchange
 	return exchange.SignedPull{Payload: payload, Signature: []byte("sig"), Digest: d[:]}, nil
 }
 
+// Vouch stands in for the check against the publish record (exchange/server's voucher, tested
+// on a real hub): a record whose Seal has no salt was never sealed, so it is refused.
+func (m *memPorts) Vouch(_ context.Context, r *exchange.Record, _ []string) (*exchange.Vouch, error) {
+	if r.Batch == "" {
+		return nil, exchange.Errorf(exchange.KindDataLoss, exchange.ReasonDataIntegrity, "record %s has no batch", r.Subject)
+	}
+	return &exchange.Vouch{PublishRecord: 1}, nil
+}
+
 func (m *memPorts) AuditPull(_ context.Context, a exchange.PullAudit) ([]uint64, error) {
 	if m.auditErr != nil {
 		return nil, m.auditErr
@@ -156,7 +165,7 @@ func world() *memPorts {
 
 func (m *memPorts) puller() *exchange.Puller {
 	return &exchange.Puller{Requirements: reqPort{m}, Catalog: resPort{m}, Records: recPort{m}, Cases: casePort{m}, Matters: matterPort{m},
-		Freshness: m, Policy: m, Signer: m, Audit: m, Now: func() time.Time { return pullAt }}
+		Freshness: m, Policy: m, Signer: m, Voucher: m, Audit: m, Now: func() time.Time { return pullAt }}
 }
 
 func okPull() exchange.PullInput {
@@ -294,6 +303,32 @@ func TestPullAuditFailureReturnsNothing(t *testing.T) {
 	require.Equal(t, "AUDIT_UNAVAILABLE", reason(t, err))
 	_, err = m.puller().Pull(context.Background(), exchange.PullInput{Caller: yubei})
 	require.Equal(t, "AUDIT_UNAVAILABLE", reason(t, err), "a refusal that cannot be audited is not answered either")
+}
+
+// TestPullRefusesUnvouchedRecords: a record the voucher does not vouch for (here: one that
+// names no batch) is not served; the pull is refused with DATA_INTEGRITY and audited, and
+// with no voucher configured nothing is served at all.
+func TestPullRefusesUnvouchedRecords(t *testing.T) {
+	m := world()
+	for k, r := range m.recs {
+		if strings.HasSuffix(k, "/"+applicant) {
+			r.Batch = ""
+		}
+	}
+	out, err := m.puller().Pull(context.Background(), okPull())
+	require.Nil(t, out)
+	require.Equal(t, exchange.ReasonDataIntegrity, reason(t, err))
+	require.Equal(t, exchange.KindDataLoss, exchange.KindOf(err))
+	require.Len(t, m.audited, 1)
+	require.False(t, m.audited[0].Granted)
+	require.True(t, strings.HasPrefix(m.audited[0].Reason, exchange.ReasonDataIntegrity+":"), m.audited[0].Reason)
+
+	m = world()
+	p := m.puller()
+	p.Voucher = nil
+	out, err = p.Pull(context.Background(), okPull())
+	require.Nil(t, out)
+	require.Equal(t, "RECORD_VOUCHER_MISSING", reason(t, err))
 }
 
 func TestPullDefaultsToItemsStillCatalogued(t *testing.T) {

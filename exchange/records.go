@@ -22,6 +22,7 @@ type Change struct {
 	Op      ChangeOp
 	Subject string
 	Fields  map[string]string // upsert only: the record's complete data items
+	Seal    RecordSeal        // set by the hub before the batch is stored
 }
 
 // Batch is a provider's signed publish batch (A4). It is applied atomically: every change
@@ -35,6 +36,9 @@ type Batch struct {
 	At         time.Time
 	Evidence   string
 	BodyDigest string
+	// PublishRecord is the index of the batch's publish audit record, which vouches for its
+	// record versions; nil until that record is in the log.
+	PublishRecord *uint64
 }
 
 // MaxBatchChanges bounds one publish batch.

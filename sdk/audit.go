@@ -68,6 +68,9 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 	if err != nil {
 		return nil, err
 	}
+	if len(p.GetLeaf()) == 0 {
+		return nil, fmt.Errorf("the hub proved audit record %d without its leaf: a record's contents are for auditors and the department that acted in it; ask one of them for the receipt", index)
+	}
 	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), server.HeadFromProto(p.GetHead())
 	var rec ledger.Record
 	if err := rec.UnmarshalBinary(r.Leaf); err != nil {
@@ -173,6 +176,9 @@ func (c *Client) SearchAuditRecords(ctx context.Context, req *auditv1.SearchReco
 // decoded fields must be exactly those of its canonical leaf. Prove the leaf itself with
 // AuditReceipt(ctx, r.Index) and VerifyAuditReceipt.
 func VerifySearchResult(r *auditv1.AuditRecord) (ledger.Record, error) {
+	if r.GetTampered() {
+		return ledger.Record{}, fmt.Errorf("record %d: the hub reports it tampered: its stored leaf no longer matches the log's tree", r.GetIndex())
+	}
 	var rec ledger.Record
 	if err := rec.UnmarshalBinary(r.GetLeaf()); err != nil {
 		return ledger.Record{}, fmt.Errorf("record %d: leaf does not decode: %w", r.GetIndex(), err)

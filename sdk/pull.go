@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gxhub/gxhub/certs/sm"
+	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/ledger"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -41,3 +43,34 @@ func VerifyPull(resp *exchangev1.PullResponse, hubKey *ecdsa.PublicKey) (*exchan
 // PayloadDigest is SM3 of a pull response's payload: the response digest of its audit
 // records.
 func PayloadDigest(resp *exchangev1.PullResponse) [32]byte { return sm.Sum(resp.GetPayload()) }
+
+// VerifyPulledRecord checks offline that a record served in a pull is exactly what its
+// provider published (docs/AUDIT.md, "Record integrity"). res is the pull result as
+// VerifyPull returned it, rec one of its records, and publish the receipt of the publish
+// audit record of rec's batch (an auditor, or the provider, fetches it with
+// AuditReceipt(ctx, rec.GetVouch().GetPublishRecord())); trustedLogKeyPEM pins the log key
+// as in VerifyAuditReceipt. It returns the verified publish record.
+func VerifyPulledRecord(res *exchangev1.PullResult, rec *exchangev1.PulledRecord, publish *AuditReceipt, trustedLogKeyPEM string) (ledger.Record, error) {
+	v := rec.GetVouch()
+	if v == nil {
+		return ledger.Record{}, fmt.Errorf("record of %s version %d carries no vouch: nothing ties it to a publish record", rec.GetSubject(), rec.GetVersion())
+	}
+	if publish == nil {
+		return ledger.Record{}, fmt.Errorf("no receipt of publish record %d given: fetch it with gxctl audit proof %d (auditor or provider)", v.GetPublishRecord(), v.GetPublishRecord())
+	}
+	if publish.Index != v.GetPublishRecord() {
+		return ledger.Record{}, fmt.Errorf("the receipt is of audit record %d, but record of %s version %d is vouched for by publish record %d", publish.Index, rec.GetSubject(), rec.GetVersion(), v.GetPublishRecord())
+	}
+	pub, err := VerifyAuditReceipt(publish, trustedLogKeyPEM)
+	if err != nil {
+		return ledger.Record{}, fmt.Errorf("publish record %d: %w", publish.Index, err)
+	}
+	digest, err := server.PublishedDigest(res.GetResource(), rec.GetSubject(), false, rec.GetFields(), server.VouchFromProto(v), rec.GetBatchId())
+	if err != nil {
+		return ledger.Record{}, fmt.Errorf("record of %s version %d: %w", rec.GetSubject(), rec.GetVersion(), err)
+	}
+	if err := server.CheckPublishRecord(pub, res.GetResource(), res.GetProvider(), rec.GetBatchId(), digest); err != nil {
+		return ledger.Record{}, fmt.Errorf("record of %s version %d against publish record %d: %w", rec.GetSubject(), rec.GetVersion(), publish.Index, err)
+	}
+	return pub, nil
+}

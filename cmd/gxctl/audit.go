@@ -210,7 +210,7 @@ func auditCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd(), auditRecordCmd(), auditConsistencyCmd())
+	cmd.AddCommand(head, proof, verifyCmd, key, traceCmd(), anomaliesCmd(), usageCmd(), auditRecordCmd(), auditConsistencyCmd(), checkPullCmd())
 	return cmd
 }
 

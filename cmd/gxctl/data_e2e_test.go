@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -74,6 +75,49 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 	require.Contains(t, out, "freshness: fresh")
 	require.Contains(t, out, "no record: "+absent)
 	require.NotContains(t, out, "500万元", "registered_capital was not approved")
+
+	// An auditor checks offline that what 渝北 received is exactly what 市场监管局 published:
+	// the saved signed response against the receipt of the publish record that vouches for it.
+	checkDir := t.TempDir()
+	saved, receipt := filepath.Join(checkDir, "pull.json"), filepath.Join(checkDir, "publish.json")
+	ok(yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", "--out", saved, company)
+	raw, err := os.ReadFile(saved)
+	require.NoError(t, err)
+	var pulled struct {
+		Result struct {
+			Records []struct {
+				Vouch struct {
+					PublishRecord string `json:"publish_record"`
+				} `json:"vouch"`
+			} `json:"records"`
+		} `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &pulled), "%s", raw)
+	require.Len(t, pulled.Result.Records, 1)
+	publishRecord := pulled.Result.Records[0].Vouch.PublishRecord
+	if publishRecord == "" {
+		publishRecord = "0" // protojson leaves zero out
+	}
+	require.Contains(t, string(raw), `"vouch"`)
+	out, code := run(yubei, "audit", "check-pull", saved)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "NOT CHECKED")
+	ok(ids[0], "audit", "proof", publishRecord, "-o", receipt) // the coordinator holds the auditor role
+	out = ok(yubei, "audit", "check-pull", saved, "--receipt", receipt)
+	require.Contains(t, out, "VALID: "+company)
+	// The name edited inside the signed payload: the signature no longer holds.
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	payload, err := base64.StdEncoding.DecodeString(m["payload"].(string))
+	require.NoError(t, err)
+	require.Contains(t, string(payload), "重庆渝北示例科技有限公司")
+	m["payload"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(payload), "示例", "伪造", 1)))
+	forged, err := json.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(saved, forged, 0o600))
+	out, code = run(yubei, "audit", "check-pull", saved, "--receipt", receipt)
+	require.Equal(t, 1, code, "an edited response fails: %s", out)
+	require.Contains(t, out, "INVALID")
 	refused("PURPOSE_NOT_COVERED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0002", "--case", "YB-2026-2", company)
 	refused("MATTER_UNKNOWN", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0099", "--case", "YB-2026-2", company)
 	refused("DATA_ITEM_NOT_APPROVED", yubei, "pull", "--requirement", rid, "--matter", "500112-YB-0001", "--case", "YB-2026-1", "--items", "registered_capital", company)
@@ -108,7 +152,7 @@ func TestPublishPullObjectionPolicyCLI(t *testing.T) {
 		require.NoError(t, os.WriteFile(resume, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
 	}
 	write(rec(1, "address"), "", rec(2, "address"), rec(3, "salary"), rec(4, "address"))
-	out, code := run(market, "publish", "--resource", "500000-SCJG-0001", "--file", resume, "--batch-id", "resume", "--batch-size", "1")
+	out, code = run(market, "publish", "--resource", "500000-SCJG-0001", "--file", resume, "--batch-id", "resume", "--batch-size", "1")
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, resume+" line 4:")
 	require.Contains(t, out, "DATA_ITEM_UNKNOWN")

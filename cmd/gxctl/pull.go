@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/sdk"
@@ -17,6 +19,7 @@ func init() { root.AddCommand(pullCmd()) }
 
 func pullCmd() *cobra.Command {
 	var req exchangev1.PullRequest
+	var out string
 	cmd := &cobra.Command{
 		Use:   "pull --requirement ID --matter CODE --case NUMBER SUBJECT...",
 		Short: "Pull records for a case under a granted requirement (the response is verified)",
@@ -49,6 +52,16 @@ audit service before printing anything, and shows the audit references of the pu
 			res, err := sdk.VerifyPull(resp, hubKey)
 			if err != nil {
 				return exitf(1, "%v", err)
+			}
+			if out != "" {
+				b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(resp)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+					return exitf(2, "write %s: %v", out, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "signed response saved to %s (an auditor checks it offline: gxctl audit check-pull %s --receipt ...)\n", out, out)
 			}
 			if global.json {
 				return printProto(cmd.OutOrStdout(), res)
@@ -89,5 +102,6 @@ audit service before printing anything, and shows the audit references of the pu
 	cmd.Flags().StringVar(&req.Operator, "operator", "", "operator inside your department")
 	_ = cmd.Flags().MarkDeprecated("operator", "the operator is whoever signs: enrol operators with `gxctl operator add` and act with --identity of the operator's directory")
 	cmd.Flags().StringVar(&req.ScopeRegion, "region", "", "region of the case (default: your department's)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "save the signed response (JSON) for offline checks (gxctl audit check-pull)")
 	return cmd
 }

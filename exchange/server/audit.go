@@ -45,6 +45,14 @@ type Audit struct {
 	Calendar exchange.WorkingTimer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Tampering receives the records found not to match the log's tree; they are answered
+	// AUDIT_RECORD_TAMPERED (GetRecord, GetInclusionProof) or flagged (SearchRecords).
+	Tampering *Tampering
+}
+
+// LeafChecker compares leaves with their stored leaf hashes (ledger/log.Log.CheckLeaves).
+type LeafChecker interface {
+	CheckLeaves(ctx context.Context, entries []ledger.Entry) ([]uint64, error)
 }
 
 // ledgerErr maps ledger sentinels to domain errors.
@@ -140,9 +148,19 @@ func (a *Audit) GetAnchor(ctx context.Context, req *auditv1.GetAnchorRequest) (*
 	return AnchorToProto(b), nil
 }
 
-// GetInclusionProof returns a record's audit path to a signed head.
+// mayReadRecord is the one rule for reading an audit record's contents (its leaf, through
+// any route): auditors read every record, a department the records it acted in. Everyone
+// else gets hashes only.
+func mayReadRecord(c *Caller, r ledger.Record) bool {
+	return c.Department.HasRole(exchange.RoleAuditor) || r.Department == c.Department.Code
+}
+
+// GetInclusionProof returns a record's audit path to a signed head. The leaf is in the
+// answer only for those who may read the record (mayReadRecord); anyone else signed gets the
+// path and the head, which prove a leaf they already hold.
 func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusionProofRequest) (*auditv1.InclusionProof, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	c, err := RequireCaller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	h, err := a.head(ctx, req.GetTreeSize())
@@ -155,13 +173,17 @@ func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusion
 	}
 	e, err := a.Log.GetRecord(ctx, req.GetIndex())
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, a.verified(ctx, req.GetIndex(), err)
 	}
 	p, err := a.Log.InclusionProof(ctx, req.GetIndex(), h.Size)
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	return &auditv1.InclusionProof{Index: req.GetIndex(), Leaf: e.Leaf, Hashes: p, Head: HeadToProto(h)}, nil
+	out := &auditv1.InclusionProof{Index: req.GetIndex(), Hashes: p, Head: HeadToProto(h)}
+	if mayReadRecord(c, e.Record) {
+		out.Leaf = e.Leaf
+	}
+	return out, nil
 }
 
 // GetRecord returns a record to an auditor or to the department that acted in it.
@@ -172,9 +194,9 @@ func (a *Audit) GetRecord(ctx context.Context, req *auditv1.GetRecordRequest) (*
 	}
 	e, err := a.Log.GetRecord(ctx, req.GetIndex())
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, a.verified(ctx, req.GetIndex(), err)
 	}
-	if !c.Department.HasRole(exchange.RoleAuditor) && e.Record.Department != c.Department.Code {
+	if !mayReadRecord(c, e.Record) {
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "AUDITOR_REQUIRED",
 			"audit record %d is readable by auditors and by the department that acted in it, not by %s", req.GetIndex(), c.Department.Code)
 	}
@@ -325,8 +347,18 @@ func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsReq
 		return nil, err
 	}
 	resp := &auditv1.SearchRecordsResponse{NextPageToken: next, LogSize: a.Log.Size()}
-	for _, e := range es {
-		resp.Records = append(resp.Records, RecordToProto(ledger.Entry{Index: e.Index, Leaf: e.Leaf, Record: e.Record}))
+	entries := make([]ledger.Entry, len(es))
+	for i, e := range es {
+		entries[i] = ledger.Entry{Index: e.Index, Leaf: e.Leaf, Record: e.Record}
+	}
+	tampered, err := a.tampered(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		r := RecordToProto(e)
+		r.Tampered = tampered[e.Index]
+		resp.Records = append(resp.Records, r)
 	}
 	return resp, nil
 }

@@ -27,6 +27,7 @@ var kindCodes = map[exchange.Kind]codes.Code{
 	exchange.KindAlreadyExists:      codes.AlreadyExists,
 	exchange.KindFailedPrecondition: codes.FailedPrecondition,
 	exchange.KindUnavailable:        codes.Unavailable,
+	exchange.KindDataLoss:           codes.DataLoss,
 }
 
 // ToStatus converts err to a gRPC status error carrying google.rpc.ErrorInfo{Reason,

@@ -66,7 +66,7 @@ func (s *EvidenceService) GetRequestEvidence(ctx context.Context, req *auditv1.G
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	if !c.Department.HasRole(exchange.RoleAuditor) && e.Record.Department != c.Department.Code {
+	if !mayReadRecord(c, e.Record) {
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "AUDITOR_REQUIRED",
 			"the request behind audit record %d is readable by auditors and by the department that acted in it, not by %s", req.GetIndex(), c.Department.Code)
 	}

@@ -93,6 +93,8 @@ var OperatorMethods = func() map[string][]string {
 	)
 	add([]string{policy.RoleOperator},
 		"/gxhub.exchange.v1.PullService/Pull", "/gxhub.exchange.v1.RecordService/Publish", "/gxhub.exchange.v1.RecordService/GetRecordHistory",
+		"/gxhub.exchange.v1.SubscriptionService/Subscribe", "/gxhub.exchange.v1.SubscriptionService/RegisterWebhook",
+		"/gxhub.exchange.v1.SubscriptionService/ListWebhooks",
 		"/gxhub.exchange.v1.ObjectionService/RaiseObjection", "/gxhub.exchange.v1.ObjectionService/ResolveObjection",
 		"/gxhub.exchange.v1.RequirementService/FileRequirement", "/gxhub.exchange.v1.RequirementService/DecideRequirement",
 		"/gxhub.exchange.v1.CaseService/OpenCase", "/gxhub.exchange.v1.CaseService/CloseCase", "/gxhub.exchange.v1.CaseService/WithdrawCase",

@@ -111,7 +111,7 @@ func PullResultToProto(r *exchange.PullResult) *exchangev1.PullResult {
 	}
 	for _, rec := range r.Records {
 		out.Records = append(out.Records, &exchangev1.PulledRecord{Subject: rec.Subject, Version: rec.Version,
-			PublishedAt: timestamppb.New(rec.PublishedAt), BatchId: rec.Batch, Fields: rec.Fields})
+			PublishedAt: timestamppb.New(rec.PublishedAt), BatchId: rec.Batch, Fields: rec.Fields, Vouch: VouchToProto(rec.Vouch)})
 	}
 	return out
 }
@@ -227,8 +227,27 @@ func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger
 		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, Now: now}
 	if audit != nil {
 		p.Audit = PullAudit{Log: audit, SubjectKey: subjectKey}
+		p.Voucher = &Voucher{Store: s, Log: audit}
 	}
 	return p
 }
 
 func newID() string { return exchange.NewID() }
+
+// VouchToProto converts a record's vouch for the wire (nil stays nil).
+func VouchToProto(v *exchange.Vouch) *exchangev1.RecordVouch {
+	if v == nil {
+		return nil
+	}
+	return &exchangev1.RecordVouch{PublishRecord: v.PublishRecord, EvidenceDigest: v.EvidenceDigest, Position: v.Position, BatchSize: v.BatchSize,
+		Path: v.Path, Salts: v.Salts, Withheld: v.Withheld}
+}
+
+// VouchFromProto converts a wire vouch back (for offline verification).
+func VouchFromProto(p *exchangev1.RecordVouch) *exchange.Vouch {
+	if p == nil {
+		return nil
+	}
+	return &exchange.Vouch{PublishRecord: p.GetPublishRecord(), EvidenceDigest: p.GetEvidenceDigest(), Position: p.GetPosition(), BatchSize: p.GetBatchSize(),
+		Path: p.GetPath(), Salts: p.GetSalts(), Withheld: p.GetWithheld()}
+}

@@ -60,7 +60,7 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	if err := exchange.ValidateBatch(b, res); err != nil {
 		return nil, err
 	}
-	recs, err := s.Store.Records().Publish(ctx, b)
+	recs, idx, audited, err := StoreBatch(ctx, s.Store, s.Audit, s.Log, b)
 	if exchange.KindOf(err) == exchange.KindAlreadyExists {
 		return s.republished(ctx, b, err)
 	}
@@ -79,18 +79,42 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 	for _, r := range recs {
 		resp.Versions = append(resp.Versions, &exchangev1.RecordVersion{Subject: r.Subject, Version: r.Version, Deleted: r.Deleted})
 	}
-	if s.Audit != nil {
-		digest := sm.Sum([]byte(b.Evidence))
-		idx, err := s.Audit.Append(ctx, ledger.Record{Kind: ledger.KindPublish, Time: now, Department: c.Department.Code, Resource: res.Code,
-			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: digest[:], RequestID: b.ID})
-		if err != nil {
-			// The batch is durable; a missing audit record is an operator alarm.
-			s.Log.ErrorContext(ctx, "audit append failed for a publish", slog.String("batch", b.ID), slog.String("error", err.Error()))
-		} else {
-			resp.AuditReference = idx
-		}
+	if audited {
+		resp.AuditReference = idx
 	}
 	return resp, nil
+}
+
+// StoreBatch seals a validated batch (SealBatch), stores it and appends its publish audit
+// record, which commits to the provider's signed request and to every version written
+// (PublishDigest), and records that record's index with the batch: pulls serve a version
+// only while it matches. Every publish goes through here, the demo's included. It returns
+// the versions written and the publish record's index (audited false when there is no log
+// or the append failed: the batch is durable, the failure is an operator alarm, and its
+// versions are not served until a publish record vouches for them).
+func StoreBatch(ctx context.Context, st store.Store, audit ledger.Log, l *slog.Logger, b *exchange.Batch) (recs []*exchange.Record, idx uint64, audited bool, err error) {
+	root, err := SealBatch(b)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if recs, err = st.Records().Publish(ctx, b); err != nil {
+		return nil, 0, false, err
+	}
+	if audit == nil {
+		return recs, 0, false, nil
+	}
+	idx, err = audit.Append(ctx, ledger.Record{Kind: ledger.KindPublish, Time: b.At, Department: b.Provider, Resource: b.Resource,
+		Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: PublishDigest(EvidenceDigest(b.Evidence), root), RequestID: b.ID})
+	if err == nil {
+		err = st.Records().SetPublishRecord(ctx, b.ID, idx)
+	}
+	if err != nil {
+		if l != nil {
+			l.ErrorContext(ctx, "audit append failed for a publish", slog.String("batch", b.ID), slog.String("error", err.Error()))
+		}
+		return recs, 0, false, nil
+	}
+	return recs, idx, true, nil
 }
 
 // republished answers a batch whose id was used (refused): a re-sent batch equal to the

@@ -29,6 +29,9 @@ type Records interface {
 	// BatchRecords returns the record versions a stored batch wrote (any order; none for
 	// an unknown batch).
 	BatchRecords(ctx context.Context, id string) ([]*exchange.Record, error)
+	// SetPublishRecord records the index of a batch's publish audit record (Batch.
+	// PublishRecord); setting another index for a batch that has one fails.
+	SetPublishRecord(ctx context.Context, batch string, index uint64) error
 	// Heartbeat declares a resource live at `at` (real-time resources with no change).
 	Heartbeat(ctx context.Context, resource string, at time.Time) error
 	// LastUpdates returns each resource's last successful publish or heartbeat.

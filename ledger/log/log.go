@@ -472,11 +472,92 @@ func (l *Log) GetRecord(ctx context.Context, index uint64) (ledger.Entry, error)
 	if !bytes.Equal(l.hasher.HashLeaf(leaves[0]), hashes[0]) {
 		return ledger.Entry{}, &ledger.ProofError{Kind: "leaf", Index: index, Size: l.Size(), Err: errors.New("stored record does not match its stored leaf hash")}
 	}
+	if err := l.inTree(ctx, index, hashes[0]); err != nil {
+		return ledger.Entry{}, err
+	}
 	e := ledger.Entry{Index: index, Leaf: leaves[0]}
 	if err := e.Record.UnmarshalBinary(leaves[0]); err != nil {
 		return ledger.Entry{}, &ledger.ProofError{Kind: "leaf", Index: index, Size: l.Size(), Err: err}
 	}
 	return e, nil
+}
+
+// CheckLeaves checks leaves read elsewhere (a search's copy of the leaf rows) against the
+// tree, as GetRecord does for one record, with one read of every node involved: each leaf
+// must hash to its stored leaf hash, and that hash must prove against the root of the log
+// as this process holds it. It returns the indices that fail (beyond the log's size: not
+// checked). Searches use it to flag altered records instead of serving them as logged.
+func (l *Log) CheckLeaves(ctx context.Context, entries []ledger.Entry) ([]uint64, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	l.mu.RLock()
+	size, root := l.size, l.rootOf(l.rng)
+	l.mu.RUnlock()
+	var ids []ledger.NodeID
+	at := map[ledger.NodeID]int{}
+	want := func(id ledger.NodeID) {
+		if _, ok := at[id]; !ok {
+			at[id] = len(ids)
+			ids = append(ids, id)
+		}
+	}
+	proofs := make([]proof.Nodes, len(entries))
+	for i, e := range entries {
+		if e.Index >= size {
+			continue
+		}
+		want(ledger.NodeID{Level: 0, Index: e.Index})
+		nodes, err := proof.Inclusion(e.Index, size)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ledger.ErrInvalid, err)
+		}
+		proofs[i] = nodes
+		for _, id := range toLedgerIDs(nodes.IDs) {
+			want(id)
+		}
+	}
+	hashes, err := l.storage.ReadNodes(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the tree nodes of %d records: %w", len(entries), err)
+	}
+	var bad []uint64
+	for i, e := range entries {
+		if e.Index >= size {
+			continue
+		}
+		h := l.hasher.HashLeaf(e.Leaf)
+		if !bytes.Equal(h, hashes[at[ledger.NodeID{Level: 0, Index: e.Index}]]) {
+			bad = append(bad, e.Index)
+			continue
+		}
+		ph := make([][]byte, len(proofs[i].IDs))
+		for j, id := range toLedgerIDs(proofs[i].IDs) {
+			ph[j] = hashes[at[id]]
+		}
+		p, err := proofs[i].Rehash(ph, l.hasher.HashChildren)
+		if err != nil || proof.VerifyInclusion(l.hasher, e.Index, size, h, p, root) != nil {
+			bad = append(bad, e.Index)
+		}
+	}
+	return bad, nil
+}
+
+// inTree proves the leaf hash at index against the root of the log as this process holds
+// it (the compact range loaded at open and extended by every commit since), so that a
+// leaf rewritten in storage together with its stored leaf hash is caught too.
+func (l *Log) inTree(ctx context.Context, index uint64, leafHash []byte) error {
+	l.mu.RLock()
+	size, root := l.size, l.rootOf(l.rng)
+	l.mu.RUnlock()
+	p, err := l.InclusionProof(ctx, index, size)
+	if err != nil {
+		return fmt.Errorf("prove record %d: %w", index, err)
+	}
+	if err := proof.VerifyInclusion(l.hasher, index, size, leafHash, p, root); err != nil {
+		return &ledger.ProofError{Kind: "leaf", Index: index, Size: size, Err: fmt.Errorf("stored leaf hash is not in the log's tree: %w", err)}
+	}
+	return nil
 }
 
 // Head implements [ledger.Log]: the latest stored signed head.

@@ -395,6 +395,27 @@ func store(t testing.TB, leaves, hashedLeaves [][]byte) *memory.Storage {
 	return s
 }
 
+// storeWithLeafHashes writes leaves with the tree nodes of hashedLeaves except at level 0,
+// where every leaf hash is that of leaves: an attacker who rewrote a leaf row and its
+// leaf-hash row but not the nodes above.
+func storeWithLeafHashes(t testing.TB, leaves, hashedLeaves [][]byte) *memory.Storage {
+	t.Helper()
+	s := memory.New()
+	rf := compact.RangeFactory{Hash: sm3hash.Default.HashChildren}
+	r := rf.NewEmptyRange(0)
+	var nodes []ledger.Node
+	for _, l := range hashedLeaves {
+		require.NoError(t, r.Append(sm3hash.Default.HashLeaf(l), func(id compact.NodeID, h []byte) {
+			if id.Level == 0 {
+				h = sm3hash.Default.HashLeaf(leaves[id.Index])
+			}
+			nodes = append(nodes, ledger.Node{ID: ledger.NodeID{Level: uint8(id.Level), Index: id.Index}, Hash: h})
+		}))
+	}
+	require.NoError(t, s.AppendLeaves(context.Background(), 0, leaves, nodes))
+	return s
+}
+
 func TestTamperedStorageIsDetected(t *testing.T) {
 	ctx := context.Background()
 	const n = 37
@@ -451,11 +472,37 @@ func TestTamperedStorageIsDetected(t *testing.T) {
 		t.Run(fmt.Sprintf("fail/altered leaf %d, nodes kept", pos), func(t *testing.T) {
 			alt := cloneLeaves(leaves)
 			alt[pos] = leafOf(t, 5000+pos)
-			flagged, bad := checkAll(t, store(t, alt, leaves))
+			s := store(t, alt, leaves)
+			flagged, bad := checkAll(t, s)
 			require.True(t, bad[uint64(pos)], "altered record %d passed verification", pos)
 			require.Equal(t, 1, flagged)
+			checked, err := newLog(t, s, nil).CheckLeaves(ctx, []ledger.Entry{{Index: uint64(pos), Leaf: alt[pos]}, {Index: uint64((pos + 1) % n), Leaf: alt[(pos+1)%n]}})
+			require.NoError(t, err)
+			require.Equal(t, []uint64{uint64(pos)}, checked)
 			require.Error(t, verify.Contents(v, sth, alt))
 		})
+		if pos != n-1 { // the last leaf's hash is itself a node of the root: the open checks it against the latest signed head
+			t.Run(fmt.Sprintf("fail/altered leaf %d and its leaf hash, upper nodes kept", pos), func(t *testing.T) {
+				alt := cloneLeaves(leaves)
+				alt[pos] = leafOf(t, 5000+pos)
+				s := storeWithLeafHashes(t, alt, leaves)
+				tl := newLog(t, s, nil)
+				var all []ledger.Entry
+				for i := range alt {
+					all = append(all, ledger.Entry{Index: uint64(i), Leaf: alt[i]})
+				}
+				bad, err := tl.CheckLeaves(ctx, all)
+				require.NoError(t, err)
+				// The altered leaf hash is also on its neighbours' paths: they cannot be proven either.
+				require.Contains(t, bad, uint64(pos), "a search's check flags the altered record")
+				_, err = tl.GetRecord(ctx, uint64(pos))
+				require.ErrorIs(t, err, ledger.ErrVerification, "a leaf rewritten with its leaf hash is not in the tree")
+				var pe *ledger.ProofError
+				require.ErrorAs(t, err, &pe)
+				require.Equal(t, "leaf", pe.Kind)
+				require.Equal(t, uint64(pos), pe.Index)
+			})
+		}
 		t.Run(fmt.Sprintf("fail/altered leaf %d, tree rebuilt", pos), func(t *testing.T) {
 			alt := cloneLeaves(leaves)
 			alt[pos] = leafOf(t, 5000+pos)

@@ -67,6 +67,40 @@ CREATE INDEX records_batch ON records (batch)
 `})
 }
 
+func init() {
+	register(migration{55, "record seals (each version's commitment to its batch's publish audit record) and the publish record of each batch", `
+ALTER TABLE records ADD COLUMN seal TEXT NOT NULL DEFAULT '';
+ALTER TABLE record_batches ADD COLUMN publish_record {{int64}}
+`})
+}
+
+// recordSeal is the stored form of exchange.RecordSeal (JSON; the empty string when the version has none).
+type recordSeal struct {
+	Salt      []byte   `json:"salt"`
+	Position  uint64   `json:"pos"`
+	BatchSize uint64   `json:"size"`
+	Path      [][]byte `json:"path"`
+}
+
+func sealJSON(s exchange.RecordSeal) string {
+	if len(s.Salt) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(recordSeal(s)) // cannot fail: byte slices and integers
+	return string(b)
+}
+
+func parseSeal(s string) (exchange.RecordSeal, error) {
+	if s == "" {
+		return exchange.RecordSeal{}, nil
+	}
+	var rs recordSeal
+	if err := json.Unmarshal([]byte(s), &rs); err != nil {
+		return exchange.RecordSeal{}, err
+	}
+	return exchange.RecordSeal(rs), nil
+}
+
 // Records implements store.Store.
 func (s *Store) Records() store.Records { return records{s} }
 
@@ -113,8 +147,9 @@ func (r records) Publish(ctx context.Context, b *exchange.Batch) ([]*exchange.Re
 		}
 		rec := &exchange.Record{Resource: b.Resource, Subject: c.Subject, Version: last + 1, Fields: c.Fields,
 			Deleted: c.Op == exchange.OpDelete, PublishedAt: b.At.UTC().Truncate(time.Microsecond), PublishedBy: b.Provider, Batch: b.ID}
-		_, err = tx.ExecContext(ctx, `INSERT INTO records (resource, subject, version, fields, deleted, published_at, published_by, batch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			rec.Resource, rec.Subject, rec.Version, exchange.FieldsJSON(rec.Fields), boolInt(rec.Deleted), at, rec.PublishedBy, rec.Batch)
+		rec.Seal = c.Seal
+		_, err = tx.ExecContext(ctx, `INSERT INTO records (resource, subject, version, fields, deleted, published_at, published_by, batch, seal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			rec.Resource, rec.Subject, rec.Version, exchange.FieldsJSON(rec.Fields), boolInt(rec.Deleted), at, rec.PublishedBy, rec.Batch, sealJSON(rec.Seal))
 		if err != nil {
 			if r.s.d.IsUniqueViolation(err) {
 				return nil, exchange.Errorf(exchange.KindUnavailable, "PUBLISH_CONFLICT",
@@ -157,7 +192,7 @@ ON CONFLICT (resource) DO UPDATE SET last_at = excluded.last_at WHERE resource_l
 	return nil
 }
 
-const recordColumns = `resource, subject, version, fields, deleted, published_at, published_by, batch`
+const recordColumns = `resource, subject, version, fields, deleted, published_at, published_by, batch, seal`
 
 func scanRecord(row interface{ Scan(...any) error }) (*exchange.Record, error) {
 	var (
@@ -165,9 +200,14 @@ func scanRecord(row interface{ Scan(...any) error }) (*exchange.Record, error) {
 		fields string
 		del    int64
 		at     int64
+		seal   string
 	)
-	if err := row.Scan(&rec.Resource, &rec.Subject, &rec.Version, &fields, &del, &at, &rec.PublishedBy, &rec.Batch); err != nil {
+	if err := row.Scan(&rec.Resource, &rec.Subject, &rec.Version, &fields, &del, &at, &rec.PublishedBy, &rec.Batch, &seal); err != nil {
 		return nil, err
+	}
+	var err error
+	if rec.Seal, err = parseSeal(seal); err != nil {
+		return nil, fmt.Errorf("stored record %s/%s v%d: its seal does not decode: %w", rec.Resource, rec.Subject, rec.Version, err)
 	}
 	if err := json.Unmarshal([]byte(fields), &rec.Fields); err != nil {
 		return nil, fmt.Errorf("stored record %s/%s v%d does not decode: %w", rec.Resource, rec.Subject, rec.Version, err)
@@ -243,8 +283,9 @@ func (r records) Batch(ctx context.Context, id string) (*exchange.Batch, error) 
 	var b exchange.Batch
 	var n int
 	var at int64
-	err := r.s.queryRow(ctx, `SELECT id, resource, provider, changes, at, evidence, body_digest FROM record_batches WHERE id = $1`, id).
-		Scan(&b.ID, &b.Resource, &b.Provider, &n, &at, &b.Evidence, &b.BodyDigest)
+	var pub sql.NullInt64
+	err := r.s.queryRow(ctx, `SELECT id, resource, provider, changes, at, evidence, body_digest, publish_record FROM record_batches WHERE id = $1`, id).
+		Scan(&b.ID, &b.Resource, &b.Provider, &n, &at, &b.Evidence, &b.BodyDigest, &pub)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.Errorf(exchange.KindNotFound, "BATCH_NOT_FOUND", "no batch %s was published", id)
 	}
@@ -252,7 +293,24 @@ func (r records) Batch(ctx context.Context, id string) (*exchange.Batch, error) 
 		return nil, unavailable("read batch", err)
 	}
 	b.At = time.UnixMicro(at).UTC()
+	if pub.Valid {
+		i := uint64(pub.Int64)
+		b.PublishRecord = &i
+	}
 	return &b, nil
+}
+
+func (r records) SetPublishRecord(ctx context.Context, batch string, index uint64) error {
+	res, err := r.s.db.ExecContext(ctx, `UPDATE record_batches SET publish_record = $1 WHERE id = $2 AND (publish_record IS NULL OR publish_record = $3)`, int64(index), batch, int64(index))
+	if err != nil {
+		return unavailable("record the publish audit record", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("record the publish audit record", err)
+	} else if n == 0 {
+		return exchange.Errorf(exchange.KindFailedPrecondition, "PUBLISH_RECORD_CONFLICT", "batch %s is unknown or already vouched for by another publish audit record", batch)
+	}
+	return nil
 }
 
 func (r records) BatchRecords(ctx context.Context, id string) ([]*exchange.Record, error) {

@@ -31,6 +31,8 @@ type Audit struct {
 	SubjectKey ledger.SubjectKeyFunc
 	// Index is the query index of the log's records (C4); nil if the store has none.
 	Index store.AuditIndex
+	// Tampering collects the records found not to match the log's tree (/readyz, metric).
+	Tampering *server.Tampering
 }
 
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject

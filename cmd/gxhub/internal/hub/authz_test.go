@@ -154,7 +154,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.audit.v1.AuditService/GetTreeHead":         public,
 	"/gxhub.audit.v1.AuditService/GetConsistencyProof": public,
 	"/gxhub.audit.v1.AuditService/GetAnchor":           public,
-	"/gxhub.audit.v1.AuditService/GetInclusionProof":   signed,
+	"/gxhub.audit.v1.AuditService/GetInclusionProof":   resource("the leaf only for auditors and the department that acted in the record, hashes for the others (TestAuditRoutesKeepOtherDepartmentsLeaves)"),
 	"/gxhub.audit.v1.AuditService/GetRecord":           {roles: []string{"auditor"}, reason: "AUDITOR_REQUIRED", note: "a department also reads its own records"},
 	"/gxhub.audit.v1.AuditService/SearchRecords":       only("auditor"),
 	"/gxhub.audit.v1.AuditService/ListAnomalies":       only("auditor"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/sdk/identity"
 )
 
@@ -302,7 +303,7 @@ func (h *Hub) seedDemoRecords(ctx context.Context, codes []string, now time.Time
 		if err := exchange.ValidateBatch(b, &r); err != nil {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
-		if _, err := h.Store.Records().Publish(ctx, b); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
+		if _, _, _, err := server.StoreBatch(ctx, h.Store, h.Audit.Log, h.Log, b); err != nil && exchange.KindOf(err) != exchange.KindAlreadyExists {
 			return fmt.Errorf("demo records of %s: %w", r.Code, err)
 		}
 	}

@@ -212,6 +212,11 @@ func (h *Hub) build(tlsDir string) error {
 	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM)}
 	h.wireAuditQueries(audit)
+	h.Audit.Tampering = &server.Tampering{Log: log, Audit: h.Audit.Log, Now: h.now}
+	audit.Tampering = h.Audit.Tampering
+	h.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_tampered_records",
+		Help: "Audit records found not to match the log's tree (altered in the database after they were logged) since this process started; /readyz lists them."},
+		func() float64 { return float64(h.Audit.Tampering.Count()) }))
 	auditv1.RegisterAuditServiceServer(h.grpc, audit)
 	// Data exchange: pulls (A3, A6), publishing and objections (A4), freshness (A5), policy (D1–D3).
 	if err := casbinpolicy.Seed(context.Background(), h.Store.Policies(), h.now()); err != nil {
@@ -225,6 +230,12 @@ func (h *Hub) build(tlsDir string) error {
 	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
 	signer := &server.PullSigner{Key: h.SigningKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
+	integrity := prometheus.NewCounter(prometheus.CounterOpts{Name: "gxhub_data_integrity_failures_total",
+		Help: "Record versions refused because the stored data no longer matches what the provider published (DATA_INTEGRITY): altered in the database."})
+	h.metrics.MustRegister(integrity)
+	if v, ok := h.Puller.Voucher.(*server.Voucher); ok {
+		v.Alarm, v.Failed = log, integrity.Inc
+	}
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	changes := &server.ChangeBroadcast{}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Log, Log: log, Now: h.now, Changes: changes}
@@ -360,7 +371,7 @@ func (h *Hub) build(tlsDir string) error {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx) + h.certificateReadiness(ctx)))
+		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx) + h.Audit.Tampering.Readiness() + h.certificateReadiness(ctx)))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {

@@ -60,6 +60,9 @@ type dataHub struct {
 	granted, other    string // requirement ids: 渝北's granted one, 市场监管局's granted one
 	revoked           string
 	notShared         string // 渝北's requirement on a not-shared resource (no order to share)
+	cfg               config.Config
+	dirs              []string // the demo departments' identity directories
+	stop              func()   // stops the hub (idempotent; the test's cleanup calls it too)
 }
 
 // fingerprintBasis is the legal basis of the not-shared test resource.
@@ -91,15 +94,19 @@ func startDataHub(t testing.TB, start time.Time, mutate ...func(*config.Config))
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- h.Serve(ctx, ln) }()
-	dh := &dataHub{h: h, clock: clk, clients: map[string]*sdk.Client{}}
-	t.Cleanup(func() {
-		for _, c := range dh.clients {
-			c.Close()
-		}
-		cancel()
-		require.NoError(t, <-done)
-		require.NoError(t, h.Close())
-	})
+	dh := &dataHub{h: h, clock: clk, clients: map[string]*sdk.Client{}, cfg: cfg, dirs: dirs}
+	var once sync.Once
+	dh.stop = func() {
+		once.Do(func() {
+			for _, c := range dh.clients {
+				c.Close()
+			}
+			cancel()
+			require.NoError(t, <-done)
+			require.NoError(t, h.Close())
+		})
+	}
+	t.Cleanup(dh.stop)
 	load := func(i int) *identity.Identity {
 		id, err := identity.Load(dirs[i], nil)
 		require.NoError(t, err)

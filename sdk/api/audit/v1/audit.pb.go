@@ -628,7 +628,8 @@ type InclusionProof struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Record index.
 	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	// The record's canonical leaf bytes.
+	// The record's canonical leaf bytes: only for auditors and the department that acted
+	// in the record; empty for every other caller, who gets the hashes only.
 	Leaf []byte `protobuf:"bytes,2,opt,name=leaf,proto3" json:"leaf,omitempty"`
 	// Audit path, lowest level first.
 	Hashes [][]byte `protobuf:"bytes,3,rep,name=hashes,proto3" json:"hashes,omitempty"`
@@ -774,7 +775,13 @@ type AuditRecord struct {
 	// SM3 of the response sent, if any.
 	ResponseDigest []byte `protobuf:"bytes,14,opt,name=response_digest,json=responseDigest,proto3" json:"response_digest,omitempty"`
 	// Request correlation id.
-	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Set in search results when the stored record does not match its leaf hash in the log's
+	// tree: it was altered in the hub's database after it was logged, and the fields above are
+	// what the database holds now, not what was logged (reported to the operator, listed in
+	// /readyz, counted by gxhub_audit_tampered_records). GetRecord answers such a record
+	// AUDIT_RECORD_TAMPERED instead.
+	Tampered      bool `protobuf:"varint,16,opt,name=tampered,proto3" json:"tampered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,6 +919,13 @@ func (x *AuditRecord) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *AuditRecord) GetTampered() bool {
+	if x != nil {
+		return x.Tampered
+	}
+	return false
 }
 
 // SearchRecordsRequest filters audit records; every field set must match.
@@ -1778,7 +1792,7 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x06hashes\x18\x03 \x03(\fR\x06hashes\x122\n" +
 	"\x04head\x18\x04 \x01(\v2\x1e.gxhub.audit.v1.SignedTreeHeadR\x04head\"(\n" +
 	"\x10GetRecordRequest\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"\xc6\x03\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"\xe2\x03\n" +
 	"\vAuditRecord\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04leaf\x18\x02 \x01(\fR\x04leaf\x12\x12\n" +
@@ -1801,7 +1815,8 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12'\n" +
 	"\x0fresponse_digest\x18\x0e \x01(\fR\x0eresponseDigest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x0f \x01(\tR\trequestId\"\xd0\x03\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\x12\x1a\n" +
+	"\btampered\x18\x10 \x01(\bR\btampered\"\xd0\x03\n" +
 	"\x14SearchRecordsRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1f\n" +
 	"\vsubject_key\x18\x02 \x01(\tR\n" +
@@ -1883,14 +1898,14 @@ const file_audit_v1_audit_proto_rawDesc = "" +
 	"\x14SubjectUsageResponse\x12.\n" +
 	"\x04uses\x18\x01 \x03(\v2\x1a.gxhub.audit.v1.SubjectUseR\x04uses\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12!\n" +
-	"\flookup_index\x18\x03 \x01(\x04R\vlookupIndex2\x91\x15\n" +
+	"\flookup_index\x18\x03 \x01(\x04R\vlookupIndex2\xa1\x16\n" +
 	"\fAuditService\x12\x8f\x02\n" +
 	"\n" +
 	"GetLogInfo\x12!.gxhub.audit.v1.GetLogInfoRequest\x1a\x17.gxhub.audit.v1.LogInfo\"\xc4\x01\x92A\xab\x01\x12&Get the audit log's id and signing key\x1a\x7fReturns the log id, the SM2 public key (PEM) that signs tree heads and anchor blocks, its key id, and the current size. Public.b\x00\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/audit/log\x12\xd6\x01\n" +
 	"\vGetTreeHead\x12\".gxhub.audit.v1.GetTreeHeadRequest\x1a\x1e.gxhub.audit.v1.SignedTreeHead\"\x82\x01\x92Ai\x12\x16Get a signed tree head\x1aMReturns the latest signed tree head, or the stored head of tree_size. Public.b\x00\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/audit/head\x12\xf7\x01\n" +
 	"\x13GetConsistencyProof\x12*.gxhub.audit.v1.GetConsistencyProofRequest\x1a .gxhub.audit.v1.ConsistencyProof\"\x91\x01\x92Aq\x12.Get a consistency proof between two tree sizes\x1a=RFC 6962 consistency proof (SM3) from size1 to size2. Public.b\x00\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/audit/consistency\x12\xea\x01\n" +
-	"\tGetAnchor\x12 .gxhub.audit.v1.GetAnchorRequest\x1a\x16.gxhub.audit.v1.Anchor\"\xa2\x01\x92A\x85\x01\x12\x13Get an anchor block\x1alReturns the anchor block at height, or the block that anchored tree_size, or the latest (both zero). Public.b\x00\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/audit/anchors\x12\xbf\x02\n" +
-	"\x11GetInclusionProof\x12(.gxhub.audit.v1.GetInclusionProofRequest\x1a\x1e.gxhub.audit.v1.InclusionProof\"\xdf\x01\x92A\xb4\x01\x12\x1eGet a record's inclusion proof\x1a\x91\x01RFC 6962 audit path (SM3) of the record at index in the tree of tree_size (0: the latest signed head), with that head. Any registered department.\x82\xd3\xe4\x93\x02!\x12\x1f/v1/audit/records/{index}/proof\x12\x84\x02\n" +
+	"\tGetAnchor\x12 .gxhub.audit.v1.GetAnchorRequest\x1a\x16.gxhub.audit.v1.Anchor\"\xa2\x01\x92A\x85\x01\x12\x13Get an anchor block\x1alReturns the anchor block at height, or the block that anchored tree_size, or the latest (both zero). Public.b\x00\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/audit/anchors\x12\xcf\x03\n" +
+	"\x11GetInclusionProof\x12(.gxhub.audit.v1.GetInclusionProofRequest\x1a\x1e.gxhub.audit.v1.InclusionProof\"\xef\x02\x92A\xc4\x02\x12\x1eGet a record's inclusion proof\x1a\xa1\x02RFC 6962 audit path (SM3) of the record at index in the tree of tree_size (0: the latest signed head), with that head. Any registered department; the leaf itself only for auditors and the department that acted in the record (the same rule as GetRecord), everyone else gets the hashes only.\x82\xd3\xe4\x93\x02!\x12\x1f/v1/audit/records/{index}/proof\x12\x84\x02\n" +
 	"\tGetRecord\x12 .gxhub.audit.v1.GetRecordRequest\x1a\x1b.gxhub.audit.v1.AuditRecord\"\xb7\x01\x92A\x92\x01\x12\x13Get an audit record\x1a{Returns the record at index, decoded and as its canonical leaf bytes. Auditors, or the department that acted in the record.\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/audit/records/{index}\x12\xd9\x03\n" +
 	"\rSearchRecords\x12$.gxhub.audit.v1.SearchRecordsRequest\x1a%.gxhub.audit.v1.SearchRecordsResponse\"\xfa\x02\x92A\xbe\x02\x12\x14Search audit records\x1a\xa5\x02Auditor role. Every filter given must match. subject is the plain ID number or 统一社会信用代码: the hub hashes it with its subject key (HMAC-SM3) and neither stores nor logs it; POST /v1/audit/records:search with a JSON body keeps it out of URLs and access logs. Page with page_token.\x82\xd3\xe4\x93\x022Z\x1d:\x01*\"\x18/v1/audit/records:search\x12\x11/v1/audit/records\x12\xdc\x01\n" +
 	"\rListAnomalies\x12$.gxhub.audit.v1.ListAnomaliesRequest\x1a%.gxhub.audit.v1.ListAnomaliesResponse\"~\x92A`\x12\x14List audit anomalies\x1aHAuditor role. Rules and thresholds are returned in the response (rules).\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/audit/anomalies\x12\xaa\x03\n" +

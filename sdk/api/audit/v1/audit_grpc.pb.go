@@ -41,8 +41,8 @@ const (
 //
 // AuditService serves the tamper-evident audit log. Tree heads, consistency
 // proofs, anchors and the log's key are public, so anyone can watch the log
-// for forks; inclusion proofs need a signed request; records need the auditor
-// role (or the department that acted in the record).
+// for forks; inclusion proofs need a signed request; records, and the leaves in
+// inclusion proofs, need the auditor role (or the department that acted in the record).
 type AuditServiceClient interface {
 	// GetLogInfo returns the log's identity and the key its heads are signed with.
 	GetLogInfo(ctx context.Context, in *GetLogInfoRequest, opts ...grpc.CallOption) (*LogInfo, error)
@@ -175,8 +175,8 @@ func (c *auditServiceClient) SubjectUsage(ctx context.Context, in *SubjectUsageR
 //
 // AuditService serves the tamper-evident audit log. Tree heads, consistency
 // proofs, anchors and the log's key are public, so anyone can watch the log
-// for forks; inclusion proofs need a signed request; records need the auditor
-// role (or the department that acted in the record).
+// for forks; inclusion proofs need a signed request; records, and the leaves in
+// inclusion proofs, need the auditor role (or the department that acted in the record).
 type AuditServiceServer interface {
 	// GetLogInfo returns the log's identity and the key its heads are signed with.
 	GetLogInfo(context.Context, *GetLogInfoRequest) (*LogInfo, error)

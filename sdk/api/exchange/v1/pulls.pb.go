@@ -395,7 +395,10 @@ type PulledRecord struct {
 	// When the provider published this version.
 	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
 	// Batch the version arrived in.
-	BatchId       string `protobuf:"bytes,5,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	BatchId string `protobuf:"bytes,5,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// What ties the served items to the publish audit record of the batch: check it offline
+	// with sdk.VerifyPulledRecord (gxctl pull verify) against that publish record.
+	Vouch         *RecordVouch `protobuf:"bytes,6,opt,name=vouch,proto3" json:"vouch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +468,118 @@ func (x *PulledRecord) GetBatchId() string {
 	return ""
 }
 
+func (x *PulledRecord) GetVouch() *RecordVouch {
+	if x != nil {
+		return x.Vouch
+	}
+	return nil
+}
+
+// RecordVouch lets a consumer or an auditor check offline that the items served are exactly
+// those the provider published (docs/AUDIT.md, "Record integrity"): the version digest is
+// recomputed from the served items with their salts and the commitments of the items not
+// served; path proves it as leaf position of batch_size to the batch root; SM3 of
+// "gxhub/publish/v1" 0x00, evidence_digest and that root is the response digest of audit
+// record publish_record.
+type RecordVouch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index of the batch's publish audit record.
+	PublishRecord uint64 `protobuf:"varint,1,opt,name=publish_record,json=publishRecord,proto3" json:"publish_record,omitempty"`
+	// SM3 of the provider's signed publish request.
+	EvidenceDigest []byte `protobuf:"bytes,2,opt,name=evidence_digest,json=evidenceDigest,proto3" json:"evidence_digest,omitempty"`
+	// The version digest's position among the batch's.
+	Position uint64 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	// Number of versions in the batch.
+	BatchSize uint64 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	// RFC 6962 audit path (SM3) from the version digest to the batch root, lowest level first.
+	Path [][]byte `protobuf:"bytes,5,rep,name=path,proto3" json:"path,omitempty"`
+	// Salt of each served item.
+	Salts map[string][]byte `protobuf:"bytes,6,rep,name=salts,proto3" json:"salts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Commitment of each item of the version that was not served.
+	Withheld      map[string][]byte `protobuf:"bytes,7,rep,name=withheld,proto3" json:"withheld,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordVouch) Reset() {
+	*x = RecordVouch{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordVouch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordVouch) ProtoMessage() {}
+
+func (x *RecordVouch) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordVouch.ProtoReflect.Descriptor instead.
+func (*RecordVouch) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RecordVouch) GetPublishRecord() uint64 {
+	if x != nil {
+		return x.PublishRecord
+	}
+	return 0
+}
+
+func (x *RecordVouch) GetEvidenceDigest() []byte {
+	if x != nil {
+		return x.EvidenceDigest
+	}
+	return nil
+}
+
+func (x *RecordVouch) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *RecordVouch) GetBatchSize() uint64 {
+	if x != nil {
+		return x.BatchSize
+	}
+	return 0
+}
+
+func (x *RecordVouch) GetPath() [][]byte {
+	if x != nil {
+		return x.Path
+	}
+	return nil
+}
+
+func (x *RecordVouch) GetSalts() map[string][]byte {
+	if x != nil {
+		return x.Salts
+	}
+	return nil
+}
+
+func (x *RecordVouch) GetWithheld() map[string][]byte {
+	if x != nil {
+		return x.Withheld
+	}
+	return nil
+}
+
 var File_exchange_v1_pulls_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_pulls_proto_rawDesc = "" +
@@ -506,16 +621,33 @@ const file_exchange_v1_pulls_proto_rawDesc = "" +
 	"\arecords\x18\v \x03(\v2\x1f.gxhub.exchange.v1.PulledRecordR\arecords\x12\x1b\n" +
 	"\tnot_found\x18\f \x03(\tR\bnotFound\x12B\n" +
 	"\tfreshness\x18\r \x01(\v2$.gxhub.exchange.v1.ResourceFreshnessR\tfreshness\x12%\n" +
-	"\x0epolicy_version\x18\x0e \x01(\x03R\rpolicyVersion\"\x9c\x02\n" +
+	"\x0epolicy_version\x18\x0e \x01(\x03R\rpolicyVersion\"\xd2\x02\n" +
 	"\fPulledRecord\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12C\n" +
 	"\x06fields\x18\x03 \x03(\v2+.gxhub.exchange.v1.PulledRecord.FieldsEntryR\x06fields\x12=\n" +
 	"\fpublished_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x19\n" +
-	"\bbatch_id\x18\x05 \x01(\tR\abatchId\x1a9\n" +
+	"\bbatch_id\x18\x05 \x01(\tR\abatchId\x124\n" +
+	"\x05vouch\x18\x06 \x01(\v2\x1e.gxhub.exchange.v1.RecordVouchR\x05vouch\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\x87\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xae\x03\n" +
+	"\vRecordVouch\x12%\n" +
+	"\x0epublish_record\x18\x01 \x01(\x04R\rpublishRecord\x12'\n" +
+	"\x0fevidence_digest\x18\x02 \x01(\fR\x0eevidenceDigest\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x04R\bposition\x12\x1d\n" +
+	"\n" +
+	"batch_size\x18\x04 \x01(\x04R\tbatchSize\x12\x12\n" +
+	"\x04path\x18\x05 \x03(\fR\x04path\x12?\n" +
+	"\x05salts\x18\x06 \x03(\v2).gxhub.exchange.v1.RecordVouch.SaltsEntryR\x05salts\x12H\n" +
+	"\bwithheld\x18\a \x03(\v2,.gxhub.exchange.v1.RecordVouch.WithheldEntryR\bwithheld\x1a8\n" +
+	"\n" +
+	"SaltsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a;\n" +
+	"\rWithheldEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x012\x87\x03\n" +
 	"\vPullService\x12\xf7\x02\n" +
 	"\x04Pull\x12\x1e.gxhub.exchange.v1.PullRequest\x1a\x1f.gxhub.exchange.v1.PullResponse\"\xad\x02\x92A\x95\x02\n" +
 	"\vPullService\x12\x17Pull records for a case\x1a\xec\x01Returns only the approved data items of the subjects asked for, with provenance and freshness, signed by the hub (SM2 over the payload bytes). Refused with a specific reason when the policy does not allow it; the refusal is audited too.\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/pullsB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
@@ -537,30 +669,36 @@ func file_exchange_v1_pulls_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_pulls_proto_rawDescData
 }
 
-var file_exchange_v1_pulls_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_exchange_v1_pulls_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_exchange_v1_pulls_proto_goTypes = []any{
 	(*PullRequest)(nil),           // 0: gxhub.exchange.v1.PullRequest
 	(*PullResponse)(nil),          // 1: gxhub.exchange.v1.PullResponse
 	(*PullResult)(nil),            // 2: gxhub.exchange.v1.PullResult
 	(*PulledRecord)(nil),          // 3: gxhub.exchange.v1.PulledRecord
-	nil,                           // 4: gxhub.exchange.v1.PulledRecord.FieldsEntry
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*ResourceFreshness)(nil),     // 6: gxhub.exchange.v1.ResourceFreshness
+	(*RecordVouch)(nil),           // 4: gxhub.exchange.v1.RecordVouch
+	nil,                           // 5: gxhub.exchange.v1.PulledRecord.FieldsEntry
+	nil,                           // 6: gxhub.exchange.v1.RecordVouch.SaltsEntry
+	nil,                           // 7: gxhub.exchange.v1.RecordVouch.WithheldEntry
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*ResourceFreshness)(nil),     // 9: gxhub.exchange.v1.ResourceFreshness
 }
 var file_exchange_v1_pulls_proto_depIdxs = []int32{
-	2, // 0: gxhub.exchange.v1.PullResponse.result:type_name -> gxhub.exchange.v1.PullResult
-	5, // 1: gxhub.exchange.v1.PullResult.as_of:type_name -> google.protobuf.Timestamp
-	3, // 2: gxhub.exchange.v1.PullResult.records:type_name -> gxhub.exchange.v1.PulledRecord
-	6, // 3: gxhub.exchange.v1.PullResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
-	4, // 4: gxhub.exchange.v1.PulledRecord.fields:type_name -> gxhub.exchange.v1.PulledRecord.FieldsEntry
-	5, // 5: gxhub.exchange.v1.PulledRecord.published_at:type_name -> google.protobuf.Timestamp
-	0, // 6: gxhub.exchange.v1.PullService.Pull:input_type -> gxhub.exchange.v1.PullRequest
-	1, // 7: gxhub.exchange.v1.PullService.Pull:output_type -> gxhub.exchange.v1.PullResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	2,  // 0: gxhub.exchange.v1.PullResponse.result:type_name -> gxhub.exchange.v1.PullResult
+	8,  // 1: gxhub.exchange.v1.PullResult.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 2: gxhub.exchange.v1.PullResult.records:type_name -> gxhub.exchange.v1.PulledRecord
+	9,  // 3: gxhub.exchange.v1.PullResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	5,  // 4: gxhub.exchange.v1.PulledRecord.fields:type_name -> gxhub.exchange.v1.PulledRecord.FieldsEntry
+	8,  // 5: gxhub.exchange.v1.PulledRecord.published_at:type_name -> google.protobuf.Timestamp
+	4,  // 6: gxhub.exchange.v1.PulledRecord.vouch:type_name -> gxhub.exchange.v1.RecordVouch
+	6,  // 7: gxhub.exchange.v1.RecordVouch.salts:type_name -> gxhub.exchange.v1.RecordVouch.SaltsEntry
+	7,  // 8: gxhub.exchange.v1.RecordVouch.withheld:type_name -> gxhub.exchange.v1.RecordVouch.WithheldEntry
+	0,  // 9: gxhub.exchange.v1.PullService.Pull:input_type -> gxhub.exchange.v1.PullRequest
+	1,  // 10: gxhub.exchange.v1.PullService.Pull:output_type -> gxhub.exchange.v1.PullResponse
+	10, // [10:11] is the sub-list for method output_type
+	9,  // [9:10] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_pulls_proto_init() }
@@ -575,7 +713,7 @@ func file_exchange_v1_pulls_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_pulls_proto_rawDesc), len(file_exchange_v1_pulls_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
