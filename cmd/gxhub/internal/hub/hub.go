@@ -387,7 +387,7 @@ func (h *Hub) build(tlsDir string) error {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx) + h.certificateReadiness(ctx) + h.Audit.Tampering.Readiness()))
+		_, _ = w.Write([]byte("ready\n" + h.calendarReadiness(ctx) + h.Audit.Tampering.Readiness() + h.certificateReadiness(ctx)))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics, promhttp.HandlerOpts{Registry: h.metrics}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
