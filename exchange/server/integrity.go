@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
@@ -166,6 +167,11 @@ func CheckPublishRecord(rec ledger.Record, resource, provider, batch string, dig
 type Voucher struct {
 	Store store.Store
 	Log   ledger.Log
+	// Index, if set, finds the publish record of a batch whose link was never kept (the
+	// hub stopped between the publish's audited write and keeping its record's index; the
+	// record was appended from the outbox at the next start): the link is then kept, and
+	// the record is still checked against the log like any other.
+	Index store.AuditIndex
 	Alarm *slog.Logger
 	// Failed is called once per refused record (the metric gxhub_data_integrity_failures_total).
 	Failed func()
@@ -227,6 +233,11 @@ func (v *Voucher) publish(ctx context.Context, r *exchange.Record) (publishVouch
 		return pv, err
 	}
 	if b.PublishRecord == nil {
+		if i, ok := v.findPublishRecord(ctx, b); ok {
+			b.PublishRecord = &i
+		}
+	}
+	if b.PublishRecord == nil {
 		return pv, exchange.Errorf(exchange.KindUnavailable, "RECORD_NOT_VOUCHED",
 			"a record of %s (version %d) is not vouched for yet: the publish record of batch %s is not in the audit log; retry shortly, and report it to the hub operator if it persists", r.Resource, r.Version, r.Batch)
 	}
@@ -251,6 +262,30 @@ func (v *Voucher) publish(ctx context.Context, r *exchange.Record) (publishVouch
 	v.known[r.Batch] = pv
 	v.mu.Unlock()
 	return pv, nil
+}
+
+// findPublishRecord looks a batch's publish record up in the audit index (by kind,
+// resource, provider, time and batch id) and keeps the link; false when there is no index
+// or no such record yet.
+func (v *Voucher) findPublishRecord(ctx context.Context, b *exchange.Batch) (uint64, bool) {
+	if v.Index == nil {
+		return 0, false
+	}
+	q := store.AuditQuery{Kind: ledger.KindPublish, Resource: b.Resource, Department: b.Provider, From: b.At.Add(-time.Second), To: b.At.Add(time.Second)}
+	es, err := v.Index.Search(ctx, q, 0, 1000)
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range es {
+		if e.Record.RequestID != b.ID {
+			continue
+		}
+		if err := v.Store.Records().SetPublishRecord(ctx, b.ID, e.Index); err != nil && v.Alarm != nil {
+			v.Alarm.WarnContext(ctx, "keeping a batch's publish record failed", slog.String("batch", b.ID), slog.Uint64("record", e.Index), slog.String("error", err.Error()))
+		}
+		return e.Index, true
+	}
+	return 0, false
 }
 
 func (v *Voucher) fail(ctx context.Context, r *exchange.Record, publish uint64, cause error) error {

@@ -250,7 +250,7 @@ func (h *Hub) build(tlsDir string) error {
 		Help: "Record versions refused because the stored data no longer matches what the provider published (DATA_INTEGRITY): altered in the database."})
 	h.metrics.MustRegister(integrity)
 	if v, ok := h.Puller.Voucher.(*server.Voucher); ok {
-		v.Alarm, v.Failed = log, integrity.Inc
+		v.Alarm, v.Failed, v.Index = log, integrity.Inc, h.Audit.Index
 	}
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	changes := &server.ChangeBroadcast{}

@@ -56,6 +56,9 @@ func testEditedRecordIsRefused(t *testing.T, mutate func(*config.Config)) {
 	}})
 	require.NoError(t, err)
 	dh.openCase(t, "YB-I-1", matter1, a, b)
+	// The name in clear text (a personal item is otherwise masked): what is compared below.
+	_, err = dh.h.Store.(*sqlstore.Store).DB().ExecContext(ctx, `UPDATE requirements SET clear_text = $1 WHERE id = $2`, `[{"Item":"name"}]`, dh.granted)
+	require.NoError(t, err)
 	pull := func(c *sdk.Client, subjects ...string) (*exchangev1.PullResponse, error) {
 		return c.Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-I-1", Subjects: subjects})
 	}
@@ -104,6 +107,10 @@ func testEditedRecordIsRefused(t *testing.T, mutate func(*config.Config)) {
 	var n int
 	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT count(*) FROM records WHERE fields LIKE '%王建国%'`).Scan(&n))
 	require.Equal(t, 1, n, "the name was rewritten")
+	// And the batch's link to its publish record is lost, as when the hub stops between the
+	// publish's audited write and keeping the link: the record is found in the log again.
+	_, err = st.DB().ExecContext(ctx, `UPDATE record_batches SET publish_record = NULL WHERE id = 'batch-zjg'`)
+	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
 	// Restart on the same data.
@@ -145,6 +152,10 @@ func testEditedRecordIsRefused(t *testing.T, mutate func(*config.Config)) {
 	resp, err = pull(yubei, b)
 	require.NoError(t, err, "the untouched record of the same batch is still served")
 	require.Equal(t, "李红", resp.GetResult().GetRecords()[0].GetFields()["name"])
+	kept, err := h.Store.Records().Batch(ctx, "batch-zjg")
+	require.NoError(t, err)
+	require.NotNil(t, kept.PublishRecord, "the link to the publish record is kept again")
+	require.Equal(t, rec.GetVouch().GetPublishRecord(), *kept.PublishRecord)
 }
 
 func metricsOf(t *testing.T, h *hub.Hub) string {
