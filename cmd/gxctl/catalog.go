@@ -505,4 +505,3 @@ func proposalCmd() *cobra.Command {
 		decide("withdraw", "Provider: withdraw your own proposal"))
 	return cmd
 }
-
