@@ -39,6 +39,10 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.admin.v1.AdminService/ListDepartments":    notAudited("the department registry (organisations, their public certificates): " + publicMeta),
 	"/gxhub.admin.v1.AdminService/GetDepartment":      notAudited("the department registry (organisations, their public certificates): " + publicMeta),
 	"/gxhub.admin.v1.AdminService/RegisterDepartment": audited(KindDepartmentRegister),
+	"/gxhub.admin.v1.AdminService/RevokeCertificate":  audited(KindCertificateStatus),
+	"/gxhub.admin.v1.AdminService/SuspendCertificate": audited(KindCertificateStatus),
+	"/gxhub.admin.v1.AdminService/ResumeCertificate":  audited(KindCertificateStatus),
+	"/gxhub.admin.v1.AdminService/RekeyDepartment":    audited(KindDepartmentRekey),
 
 	"/gxhub.admin.v1.OperatorService/EnrolOperator":        audited(KindOperatorEnrol, ledger.KindPolicyChange),
 	"/gxhub.admin.v1.OperatorService/ChangeOperatorStatus": audited(KindOperatorStatus),
@@ -125,7 +129,8 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": notAudited("the history of policy changes (each audited when made): " + publicMeta),
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      audited(ledger.KindPolicyChange),
 
-	"/gxhub.exchange.v1.PullService/Pull": audited(ledger.KindPull),
+	"/gxhub.exchange.v1.PullService/Pull":       audited(ledger.KindPull),
+	"/gxhub.exchange.v1.PullService/VerifyData": audited(ledger.KindPull), // reason VERIFIED: the outcomes, never a value
 
 	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       auditedWhen("each change delivered is answered by the pull use case: one pull record per subject", ledger.KindPull),
 	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": audited(KindWebhook),
