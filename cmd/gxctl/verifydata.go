@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
@@ -53,7 +53,7 @@ audited like a pull.`,
 			if err != nil {
 				return callErr(err)
 			}
-			hubKey, err := sm.ParsePublicKeyPEM([]byte(info.GetPublicKeyPem()))
+			hubKey, err := sdk.PullKey(info, "", time.Now()) // verifications are signed like pulls, by the response key
 			if err != nil {
 				return exitf(1, "the hub's published key does not parse: %v", err)
 			}

@@ -34,7 +34,7 @@ func (dh *dataHub) pullFields(t *testing.T, rq string, items ...string) (map[str
 	resp, err := dh.c(dh.yubei).Pulls.Pull(context.Background(), &exchangev1.PullRequest{RequirementId: rq, MatterCode: matter1, CaseNumber: "YB-M1",
 		Subjects: []string{minA}, Items: items})
 	require.NoError(t, err)
-	res, err := sdk.VerifyPull(resp, &dh.h.SigningKey.PublicKey)
+	res, err := sdk.VerifyPull(resp, &dh.h.PullKey.PublicKey)
 	require.NoError(t, err)
 	return res.GetRecords()[0].GetFields(), res.GetMaskedItems()
 }
@@ -171,7 +171,7 @@ func TestVerifyOnlyOnHub(t *testing.T) {
 	before := dh.auditSize(t)
 	resp, err := yubei.Pulls.VerifyData(ctx, req)
 	require.NoError(t, err)
-	res, err := sdk.VerifyData(resp, &dh.h.SigningKey.PublicKey)
+	res, err := sdk.VerifyData(resp, &dh.h.PullKey.PublicKey)
 	require.NoError(t, err)
 	got := map[string]string{}
 	for _, v := range res.GetResults() {
