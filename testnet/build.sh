@@ -22,6 +22,13 @@ log() { printf '[testnet/build] %s\n' "$*" >&2; }
 mkdir -p "$BIN"
 BIN="$(cd "$BIN" && pwd)"
 
+# Test packages run in parallel and each may call this on a fresh machine: one build at a
+# time (the second then finds what the first built), else they overwrite each other's files.
+if [[ -z "${GXHUB_FABRIC_BUILD_LOCKED:-}" ]] && command -v flock >/dev/null 2>&1; then
+	export GXHUB_FABRIC_BUILD_LOCKED=1
+	exec flock "$BIN/.build.lock" "${BASH_SOURCE[0]}" "$@"
+fi
+
 missing=()
 for t in "${TOOLS[@]}"; do
 	if [[ -x "$BIN/$t" && -f "$BIN/$t.version" && "$(cat "$BIN/$t.version")" == "$FABRIC_VERSION" ]]; then
