@@ -129,9 +129,7 @@ func TestSubscriptionDelivers(t *testing.T) {
 			return ch
 		case err := <-ended:
 			t.Fatalf("the subscription ended: %v", err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("no delivery arrived")
-		}
+		} // no delivery at all: the test's own timeout reports where it waited
 		return nil
 	}
 
