@@ -304,6 +304,20 @@ func TestEndToEnd(t *testing.T) {
 		require.Equal(t, true, v["pinned_key"], out)
 	}
 
+	// The whole log as published without the API (C2SP tlog-tiles): rebuilt from the hash
+	// tiles and checked against the checkpoint signed with the pinned log key; refused
+	// with another key.
+	tlsCA := filepath.Join(data, "tls", "ca.pem")
+	out, code = gxctl(t, gxctlBin, "--ca", tlsCA, "audit", "verify", "--tiles", hub.url, "--log-key", keyFile)
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `VALID: log \S+ at \S+: [1-9][0-9]* records, root \S+ rebuilt from [1-9][0-9]* tiles`, out)
+	otherKey := filepath.Join(t.TempDir(), "other.pem")
+	out, code = gxctl(t, gxctlBin, "sm2", "keygen", "--out", otherKey, "--pub", otherKey+".pub")
+	require.Equal(t, 0, code, out)
+	out, code = gxctl(t, gxctlBin, "--ca", tlsCA, "audit", "verify", "--tiles", hub.url, "--log-key", otherKey+".pub")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "INVALID")
+
 	// Restart on the same data directory: same CA, same departments, identities still valid.
 	hub.stop(t)
 	hub = startGxhub(t, gxhubBin, data, addr)

@@ -25,6 +25,7 @@ import (
 	ledgerlog "github.com/gxhub/gxhub/ledger/log"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/sm3hash"
+	"github.com/gxhub/gxhub/ledger/witness"
 )
 
 // Audit is the hub's audit ledger: the SM3 Merkle log in the store, its SM2 signer, the
@@ -46,6 +47,10 @@ type Audit struct {
 	Writer *store.AuditWriter
 	// Tampering collects the records found not to match the log's tree (/readyz, metric).
 	Tampering *server.Tampering
+	// Checkpoints signs the log's checkpoints (C2SP tlog-checkpoint) with the tree-head key,
+	// named by the log id; the hub publishes the latest at /checkpoint with the tiles.
+	Checkpoints *witness.Signer
+	checkpoint  checkpointCache
 }
 
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject
@@ -197,7 +202,12 @@ func (h *Hub) openAudit(ctx context.Context) error {
 	if h.Witnesses != nil {
 		h.Witnesses.Prover = lg
 	}
-	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer, Keys: keys}
+	cps, err := witness.NewSigner(cfg.AuditLogID, witness.TypeCheckpoint, signer, &key.PublicKey)
+	if err != nil {
+		closeAnchorer(anchorer)
+		return fmt.Errorf("checkpoint signer: %w", err)
+	}
+	h.Audit = &Audit{LogID: cfg.AuditLogID, Log: lg, Storage: storage, Anchorer: anchorer, Signer: signer, SubjectKey: keyer, Keys: keys, Checkpoints: cps}
 	if err := h.checkLogAgainstCheckpoints(ctx); err != nil {
 		cerr := h.closeAudit()
 		h.Audit = nil

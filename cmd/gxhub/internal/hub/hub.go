@@ -405,6 +405,10 @@ func (h *Hub) build(tlsDir string) error {
 	mux.Handle("/ui/", h.web)
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /v1/trust/crl", m.http(http.HandlerFunc(h.serveCRL)))
+	// The audit log for auditors and mirrors without the API (C2SP tlog-tiles, read-only).
+	tiles := m.http(h.tilesHandler())
+	mux.Handle("GET /checkpoint", tiles)
+	mux.Handle("GET /tile/", tiles)
 	mux.Handle("/v1/", m.http(server.HTTPAuthSessions(h.Auth, h.web.Sessions, log, gw)))
 
 	grpcServer := h.grpc
