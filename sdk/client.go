@@ -55,6 +55,7 @@ type Client struct {
 	// Data exchange: pulls (verify responses with VerifyPull), publishing, objections,
 	// freshness and the pull policy.
 	Pulls      exchangev1.PullServiceClient
+	PullBatch  exchangev1.PullBatchServiceClient
 	Records    exchangev1.RecordServiceClient
 	Objections exchangev1.ObjectionServiceClient
 	Freshness  exchangev1.FreshnessServiceClient
@@ -164,6 +165,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Seal = certsv1.NewSealServiceClient(conn)
 	c.TrustStore = certsv1.NewTrustStoreServiceClient(conn)
 	c.Pulls = exchangev1.NewPullServiceClient(conn)
+	c.PullBatch = exchangev1.NewPullBatchServiceClient(conn)
 	c.Records = exchangev1.NewRecordServiceClient(conn)
 	c.Objections = exchangev1.NewObjectionServiceClient(conn)
 	c.Freshness = exchangev1.NewFreshnessServiceClient(conn)

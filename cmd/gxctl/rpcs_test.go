@@ -76,6 +76,7 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.PolicyService.ChangePolicy":           "policy change",
 	"gxhub.exchange.v1.PolicyService.ListPolicyChanges":      "policy history",
 	"gxhub.exchange.v1.PullService.Pull":                     "pull",
+	"gxhub.exchange.v1.PullBatchService.PullBatch":           "pull",
 	"gxhub.exchange.v1.SubscriptionService.Subscribe":        "subscribe",
 	"gxhub.exchange.v1.SubscriptionService.RegisterWebhook":  "webhook register",
 	"gxhub.exchange.v1.SubscriptionService.ListWebhooks":     "webhook list",

@@ -24,6 +24,7 @@ var (
 	loadBatch      = 1    // records per publish call
 	loadVerifyFile = ""   // document the verify op sends
 	verifyPull     = true // the pull op checks the hub's SM2 signature on each response
+	loadSubjects   = 100  // subjects per batch pull (pullbatch)
 )
 
 const loadMatter = "500000-LOAD-XK"
@@ -33,6 +34,7 @@ const loadCases = 100
 
 func init() {
 	ops["pull"] = Op{Name: "pull", Setup: setupPull, Do: doPull}
+	ops["pullbatch"] = Op{Name: "pullbatch", Setup: setupPull, Do: doPullBatch, Records: func() int { return loadSubjects }}
 	ops["publish"] = Op{Name: "publish", Setup: setupPublish, Do: doPublish}
 	ops["verify"] = Op{Name: "verify", Setup: setupVerify, Do: doVerify}
 }
@@ -240,6 +242,36 @@ func doPull(ctx context.Context, state any, _ *sdk.Client, w, _ int) error {
 	}
 	if len(res.GetRecords()) != 1 || res.GetRecords()[0].GetSubject() != subject {
 		return fmt.Errorf("pull of %s returned %d records", subject, len(res.GetRecords()))
+	}
+	return nil
+}
+
+// doPullBatch pulls --subjects subjects of one consumer in one batch, each for its own
+// case (cycling over the consumer's cases when more are asked than it has).
+func doPullBatch(ctx context.Context, state any, _ *sdk.Client, w, _ int) error {
+	st := state.(*exchangeState)
+	k := w % len(st.consumers)
+	off := rand.IntN(len(st.cases[k]))
+	req := &exchangev1.PullBatchRequest{Entries: make([]*exchangev1.PullBatchEntry, loadSubjects)}
+	for i := range req.Entries {
+		j := (off + i) % len(st.cases[k])
+		req.Entries[i] = &exchangev1.PullBatchEntry{RequirementId: st.reqs[k], MatterCode: loadMatter, CaseNumber: st.cases[k][j], Subject: st.subjects[j]}
+	}
+	resp, err := st.consumers[k].PullBatch.PullBatch(ctx, req)
+	if err != nil {
+		return err
+	}
+	if !verifyPull {
+		return nil
+	}
+	res, err := sdk.VerifyPullBatch(req, resp, st.hubKey)
+	if err != nil {
+		return err
+	}
+	for i, o := range res.GetEntries() {
+		if !o.GetGranted() || len(o.GetResult().GetRecords()) != 1 {
+			return fmt.Errorf("batch entry %d (%s) not served: %s %s", i+1, req.Entries[i].GetSubject(), o.GetReason(), o.GetMessage())
+		}
 	}
 	return nil
 }

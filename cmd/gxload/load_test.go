@@ -111,6 +111,8 @@ func TestOps(t *testing.T) {
 			"--ceiling", "200ms", "--hub-pid", strconv.Itoa(pid)}, &out))
 		require.Contains(t, out.String(), "crypto ceiling")
 		require.Contains(t, out.String(), "hub CPU per op")
+		require.Contains(t, out.String(), "UNITS whoami")
+		require.Contains(t, out.String(), "target <= 2")
 	})
 	t.Run("fail/unknown op", func(t *testing.T) {
 		require.ErrorContains(t, run([]string{"--identities", dir, "--op", "nope"}, io.Discard), "unknown --op")

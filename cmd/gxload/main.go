@@ -65,6 +65,14 @@ type Result struct {
 	HubCPUPerOp    time.Duration `json:"-"`
 	HubCPUPerOpUS  float64       `json:"hub_cpu_per_op_us,omitempty"`
 	CryptoCPUPerUS float64       `json:"crypto_cpu_per_unit_us,omitempty"`
+	// UnitsPerOp is HubCPUPerOp in crypto units; RecordsPerOp the records one operation
+	// serves (batch pulls) and UnitsPerRecord the units per record; TargetUnits the
+	// target of issue 18 for this op (per record for a batch pull; 0: none).
+	UnitsPerOp     float64 `json:"units_per_op,omitempty"`
+	RecordsPerOp   int     `json:"records_per_op,omitempty"`
+	UnitsPerRecord float64 `json:"units_per_record,omitempty"`
+	TargetUnits    float64 `json:"target_units,omitempty"`
+	LoadAverage    string  `json:"load_average,omitempty"`
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -81,6 +89,7 @@ func run(args []string, stdout io.Writer) error {
 	hubPID := fs.Int("hub-pid", 0, "process id of a hub on this machine: report its CPU time per operation (Linux /proc)")
 	fs.IntVar(&loadRecords, "records", loadRecords, "pull: records the provider publishes before the run (subjects pulled at random)")
 	fs.IntVar(&loadBatch, "batch", loadBatch, "publish: records per publish call")
+	fs.IntVar(&loadSubjects, "subjects", loadSubjects, "pullbatch: subjects per batch pull (1-1000), each for its own case")
 	fs.StringVar(&loadVerifyFile, "verify-file", "", "verify: the document each call sends (sealed OFD, PDF, certificate, e-seal)")
 	fs.BoolVar(&verifyPull, "verify-pull", true, "pull: check the hub's SM2 signature on every response (client-side, counted in latency)")
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +97,9 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if *dur <= 0 || *dur > 30*time.Minute {
 		return errors.New("--duration must be between 0 and 30m")
+	}
+	if loadSubjects < 1 || loadSubjects > 1000 {
+		return errors.New("--subjects must be between 1 and 1000")
 	}
 	if *conc < 1 || *conc > 4096 {
 		return errors.New("--concurrency must be between 1 and 4096")
@@ -144,6 +156,18 @@ func run(args []string, stdout io.Writer) error {
 		// the machine would inflate that).
 		res.CryptoCPUPerUS = float64((selfCPU() - cpu0).Nanoseconds()) / 1000 / (res.Ceiling * ceiling.Seconds())
 	}
+	if res.HubCPUPerOpUS > 0 && res.CryptoCPUPerUS > 0 {
+		res.UnitsPerOp = res.HubCPUPerOpUS / res.CryptoCPUPerUS
+		res.UnitsPerRecord = res.UnitsPerOp
+		if o.Records != nil {
+			res.RecordsPerOp = o.Records()
+			res.UnitsPerRecord = res.UnitsPerOp / float64(res.RecordsPerOp)
+		}
+	}
+	res.TargetUnits = targets[res.Op]
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.LoadAverage = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -161,11 +185,33 @@ func run(args []string, stdout io.Writer) error {
 	if res.HubCPUPerOpUS > 0 {
 		fmt.Fprintf(stdout, "  hub CPU per op %.0f µs", res.HubCPUPerOpUS)
 		if res.CryptoCPUPerUS > 0 {
-			fmt.Fprintf(stdout, " = %.2f crypto units (one unit: %.0f µs CPU)", res.HubCPUPerOpUS/res.CryptoCPUPerUS, res.CryptoCPUPerUS)
+			fmt.Fprintf(stdout, " = %.2f crypto units (one unit: %.0f µs CPU)", res.UnitsPerOp, res.CryptoCPUPerUS)
 		}
 		fmt.Fprintln(stdout)
 	}
+	if res.UnitsPerOp > 0 {
+		fmt.Fprintln(stdout, unitsLine(res))
+	}
 	return nil
+}
+
+// unitsLine is the one-line summary `make bench` collects: the hub's CPU in crypto units
+// next to the op's target, and the load on the machine while it was measured.
+func unitsLine(r *Result) string {
+	what := fmt.Sprintf("%.2f units/op", r.UnitsPerOp)
+	if r.RecordsPerOp > 0 {
+		what = fmt.Sprintf("%.3f units/record (%d records/op, %.2f units/op)", r.UnitsPerRecord, r.RecordsPerOp, r.UnitsPerOp)
+	}
+	verdict := "no target"
+	if r.TargetUnits > 0 {
+		verdict = fmt.Sprintf("target <= %g: ", r.TargetUnits)
+		if r.UnitsPerRecord <= r.TargetUnits {
+			verdict += "met"
+		} else {
+			verdict += "MISSED"
+		}
+	}
+	return fmt.Sprintf("  UNITS %-9s %s   %s   p99 %.1f ms   load average %s", r.Op, what, verdict, r.P99ms, r.LoadAverage)
 }
 
 func loadIdentities(dir string) ([]*identity.Identity, error) {

@@ -22,7 +22,14 @@ type Op struct {
 	Do func(ctx context.Context, state any, c *sdk.Client, w, i int) error
 	// Teardown, if set, releases what Setup made once the run is over.
 	Teardown func(state any)
+	// Records, if set, is how many records one operation serves (a batch pull): the
+	// hub's CPU is then also reported per record.
+	Records func() int
 }
+
+// targets are the hub CPU per operation, in crypto units, that issue 18 sets (per record
+// for a batch pull of 100 subjects).
+var targets = map[string]float64{"whoami": 2, "pull": 3, "pullbatch": 0.3}
 
 var ops = map[string]Op{
 	"whoami": {

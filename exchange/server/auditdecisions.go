@@ -129,8 +129,9 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": notAudited("the history of policy changes (each audited when made): " + publicMeta),
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      audited(ledger.KindPolicyChange),
 
-	"/gxhub.exchange.v1.PullService/Pull":       audited(ledger.KindPull),
-	"/gxhub.exchange.v1.PullService/VerifyData": audited(ledger.KindPull), // reason VERIFIED: the outcomes, never a value
+	"/gxhub.exchange.v1.PullService/Pull":           audited(ledger.KindPull),
+	"/gxhub.exchange.v1.PullBatchService/PullBatch": audited(ledger.KindPull), // one record per entry, granted or refused
+	"/gxhub.exchange.v1.PullService/VerifyData":     audited(ledger.KindPull), // reason VERIFIED: the outcomes, never a value
 
 	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       auditedWhen("each change delivered is answered by the pull use case: one pull record per subject", ledger.KindPull),
 	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": audited(KindWebhook),

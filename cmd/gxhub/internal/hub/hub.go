@@ -253,6 +253,7 @@ func (h *Hub) build(tlsDir string) error {
 		v.Alarm, v.Failed, v.Index = log, integrity.Inc, h.Audit.Index
 	}
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
+	pullBatches := &server.PullBatches{Puller: h.Puller, Signer: signer}
 	changes := &server.ChangeBroadcast{}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now, Changes: changes}
 	// Subscriptions (A1/A2 provision method subscription): every change answered by the pull use case.
@@ -267,6 +268,7 @@ func (h *Hub) build(tlsDir string) error {
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Writer, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
+	exchangev1.RegisterPullBatchServiceServer(h.grpc, pullBatches)
 	exchangev1.RegisterSubscriptionServiceServer(h.grpc, subscriptions)
 	exchangev1.RegisterRecordServiceServer(h.grpc, records)
 	exchangev1.RegisterObjectionServiceServer(h.grpc, objections)
@@ -337,6 +339,7 @@ func (h *Hub) build(tlsDir string) error {
 	}
 	for _, err := range []error{
 		exchangev1.RegisterPullServiceHandlerServer(ctx, gw, pulls),
+		exchangev1.RegisterPullBatchServiceHandlerServer(ctx, gw, pullBatches),
 		exchangev1.RegisterRecordServiceHandlerServer(ctx, gw, records),
 		exchangev1.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
 		exchangev1.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
