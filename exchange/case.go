@@ -151,7 +151,7 @@ func (c *Case) Open(m *Matter, by Actor, now time.Time) error {
 		p := &c.Parties[i]
 		p.Subject, p.Relation = NormalizeSubject(p.Subject), strings.TrimSpace(p.Relation)
 		if p.Kind, err = ClassifyParty(p.Subject); err != nil {
-			return Wrap(KindInvalid, "PARTY_INVALID", err, "related party %d (%q)", i+1, p.Subject)
+			return Wrap(KindInvalid, "PARTY_INVALID", err, "related party %d (%q): %v", i+1, p.Subject, err)
 		}
 		if seen[p.Subject] {
 			return Errorf(KindInvalid, "PARTY_DUPLICATE", "related party %s is listed twice or is the applicant", p.Subject)

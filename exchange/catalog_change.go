@@ -135,7 +135,7 @@ func (cc *ChangeControl) Plan(ch ResourceChange, by Actor, id string, now time.T
 	}
 	deadline, provisional, err := cc.Calendar.Deadline(now, days)
 	if err != nil {
-		return nil, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "the coordinator's deadline of %d working days from %s cannot be computed", days, now.Format(time.DateOnly))
+		return nil, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "the coordinator's deadline of %d working days from %s cannot be computed: %v", days, now.Format(time.DateOnly), err)
 	}
 	p := &CatalogProposal{ID: id, Resource: cur.Code, Provider: cur.Provider, BaseVersion: cur.Version, Proposed: next,
 		Narrowing: narrowing, State: ProposalPending, Deadline: deadline.UTC(), DeadlineProvisional: provisional, CreatedAt: now, UpdatedAt: now,

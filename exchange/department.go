@@ -85,7 +85,7 @@ var regionRE = regexp.MustCompile(`^[1-9][0-9]{5}$`)
 // Validate checks the department's fields (not its certificate).
 func (d *Department) Validate() error {
 	if err := ValidateUSCC(d.Code); err != nil {
-		return Wrap(KindInvalid, "DEPARTMENT_CODE_INVALID", err, "department code %q is not a valid 统一社会信用代码", d.Code)
+		return Wrap(KindInvalid, "DEPARTMENT_CODE_INVALID", err, "department code %q is not a valid 统一社会信用代码: %v", d.Code, err)
 	}
 	if n := strings.TrimSpace(d.Name); n == "" || len([]rune(n)) > 128 {
 		return Errorf(KindInvalid, "DEPARTMENT_NAME_INVALID", "department name must be 1 to 128 characters")

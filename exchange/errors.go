@@ -72,12 +72,10 @@ func (e *Error) AtChange(i int) *Error {
 	return e
 }
 
-func (e *Error) Error() string {
-	if e.Err != nil && e.Kind != KindInternal {
-		return e.Msg + ": " + e.Err.Error()
-	}
-	return e.Msg
-}
+// Error returns the public message alone, for every kind: the cause (Unwrap) may be a
+// storage or library error whose text must not reach a client, so whatever the message
+// should tell the client is in Msg itself.
+func (e *Error) Error() string { return e.Msg }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

@@ -48,9 +48,9 @@ func ApplicantKind(subject string) (SubjectKind, error) {
 	case ierr == nil:
 		return SubjectIDNumber, nil
 	case idNumberRE.MatchString(s):
-		return "", Wrap(KindInvalid, "APPLICANT_INVALID", ierr, "applicant %q is not a valid 公民身份号码", subject)
+		return "", Wrap(KindInvalid, "APPLICANT_INVALID", ierr, "applicant %q is not a valid 公民身份号码: %v", subject, ierr)
 	case utf8.RuneCountInString(s) == 18:
-		return "", Wrap(KindInvalid, "APPLICANT_INVALID", uerr, "applicant %q is not a valid 统一社会信用代码", subject)
+		return "", Wrap(KindInvalid, "APPLICANT_INVALID", uerr, "applicant %q is not a valid 统一社会信用代码: %v", subject, uerr)
 	}
 	return "", Errorf(KindInvalid, "APPLICANT_INVALID", "applicant %q is neither a 公民身份号码 (18 characters, GB 11643) nor a 统一社会信用代码 (18 characters, GB 32100)", subject)
 }

@@ -47,7 +47,7 @@ func ParseMattersCSV(r io.Reader) ([]*Matter, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, Wrap(KindInvalid, "MATTER_FILE_INVALID", err, "the matter file does not parse as CSV")
+			return nil, Wrap(KindInvalid, "MATTER_FILE_INVALID", err, "the matter file does not parse as CSV: %v", err)
 		}
 		get := func(name string) string {
 			if i := col[name]; i < len(rec) {

@@ -81,7 +81,7 @@ func RaiseObjection(o *Objection, res *Resource, rec *Record, by Actor, cal Work
 	}
 	deadline, provisional, err := cal.Deadline(now, days)
 	if err != nil {
-		return Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "the answer deadline of %d working days from %s cannot be computed", days, now.Format(time.DateOnly))
+		return Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "the answer deadline of %d working days from %s cannot be computed: %v", days, now.Format(time.DateOnly), err)
 	}
 	o.DeadlineProvisional = provisional
 	o.Resource, o.Subject, o.RecordVersion = res.Code, rec.Subject, rec.Version

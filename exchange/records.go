@@ -63,7 +63,7 @@ func ValidateBatch(b *Batch, r *Resource) error {
 		c := &b.Changes[i]
 		c.Subject = NormalizeSubject(c.Subject)
 		if err := ValidateSubject(r.SubjectKind, c.Subject); err != nil {
-			return Wrap(KindInvalid, "SUBJECT_INVALID", err, "change %d: subject key %q is not a valid %s", i+1, c.Subject, r.SubjectKind).AtChange(i)
+			return Wrap(KindInvalid, "SUBJECT_INVALID", err, "change %d: subject key %q is not a valid %s: %v", i+1, c.Subject, r.SubjectKind, err).AtChange(i)
 		}
 		if j, dup := seen[c.Subject]; dup {
 			return bad("SUBJECT_DUPLICATE", "changes %d and %d both concern subject %s: send one change per subject in a batch", j+1, i+1, c.Subject).AtChange(i)

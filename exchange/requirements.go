@@ -89,7 +89,7 @@ func (w *Workflow) setDeadline(r *Requirement, now time.Time, days int) error {
 	t, prov, err := w.Calendar.Deadline(now, days)
 	if err != nil {
 		return Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err,
-			"the deadline of %d working days from %s cannot be computed", days, now.In(cst).Format(time.DateOnly))
+			"the deadline of %d working days from %s cannot be computed: %v", days, now.In(cst).Format(time.DateOnly), err)
 	}
 	r.Deadline, r.DeadlineDays, r.DeadlineProvisional = t.UTC(), days, prov
 	return nil
@@ -452,7 +452,7 @@ func (w *Workflow) RecomputeDeadline(r *Requirement, now time.Time) (from Requir
 	end, prov, err := w.Calendar.Deadline(start, r.DeadlineDays)
 	if err != nil {
 		return "", Decision{}, false, Wrap(KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err,
-			"the deadline of requirement %s cannot be recomputed", r.ID)
+			"the deadline of requirement %s cannot be recomputed: %v", r.ID, err)
 	}
 	if prov {
 		return "", Decision{}, false, nil // still provisional: recomputed once the year is announced

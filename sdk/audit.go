@@ -12,12 +12,12 @@ import (
 
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
 	"github.com/gxhub/gxhub/ledger/witness"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // AuditReceipt is everything an auditor needs to check one audit record offline: the
@@ -96,7 +96,7 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 			size = anchor.GetHead().GetTreeSize()
 		}
 		if anchor.GetHead().GetTreeSize() >= size {
-			a := server.AnchorFromProto(anchor)
+			a := convert.AnchorFromProto(anchor)
 			r.Anchor, r.Anchored = &a, true
 		}
 	}
@@ -107,7 +107,7 @@ func (c *Client) AuditReceipt(ctx context.Context, index uint64) (*AuditReceipt,
 	if len(p.GetLeaf()) == 0 {
 		return nil, fmt.Errorf("the hub proved audit record %d without its leaf: a record's contents are for auditors and the department that acted in it; ask one of them for the receipt", index)
 	}
-	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), server.HeadFromProto(p.GetHead())
+	r.Index, r.Leaf, r.Proof, r.Head = index, p.GetLeaf(), p.GetHashes(), convert.HeadFromProto(p.GetHead())
 	if r.Anchored && r.Anchor.Head.Size > r.Head.Size {
 		cp, err := c.Audit.GetConsistencyProof(ctx, &auditv1.GetConsistencyProofRequest{Size1: r.Head.Size, Size2: r.Anchor.Head.Size})
 		if err != nil {
@@ -359,7 +359,7 @@ func VerifySearchResult(r *auditv1.AuditRecord) (ledger.Record, error) {
 	if err := rec.UnmarshalBinary(r.GetLeaf()); err != nil {
 		return ledger.Record{}, fmt.Errorf("record %d: leaf does not decode: %w", r.GetIndex(), err)
 	}
-	want := server.RecordToProto(ledger.Entry{Index: r.GetIndex(), Leaf: r.GetLeaf(), Record: rec})
+	want := convert.RecordToProto(ledger.Entry{Index: r.GetIndex(), Leaf: r.GetLeaf(), Record: rec})
 	if !proto.Equal(want, r) {
 		return ledger.Record{}, fmt.Errorf("record %d: fields differ from its leaf", r.GetIndex())
 	}

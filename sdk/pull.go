@@ -11,9 +11,10 @@ import (
 
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
-	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/integrity"
 	"github.com/gxhub/gxhub/ledger"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -79,11 +80,11 @@ func VerifyPulledRecord(res *exchangev1.PullResult, rec *exchangev1.PulledRecord
 			}
 		}
 	}
-	digest, err := server.PublishedDigest(res.GetResource(), rec.GetSubject(), false, fields, server.VouchFromProto(v), rec.GetBatchId())
+	digest, err := integrity.PublishedDigest(res.GetResource(), rec.GetSubject(), false, fields, convert.VouchFromProto(v), rec.GetBatchId())
 	if err != nil {
 		return ledger.Record{}, fmt.Errorf("record of %s version %d: %w", rec.GetSubject(), rec.GetVersion(), err)
 	}
-	if err := server.CheckPublishRecord(pub, res.GetResource(), res.GetProvider(), rec.GetBatchId(), digest); err != nil {
+	if err := integrity.CheckPublishRecord(pub, res.GetResource(), res.GetProvider(), rec.GetBatchId(), digest); err != nil {
 		return ledger.Record{}, fmt.Errorf("record of %s version %d against publish record %d: %w", rec.GetSubject(), rec.GetVersion(), publish.Index, err)
 	}
 	return pub, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 func init() {
@@ -234,7 +235,7 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 			fmt.Fprintf(stderr, "gxctl verify: %v\n", callErr(err))
 			return verify.ExitUsage
 		}
-		return writeReport(server.ReportFromProto(resp.GetReport()), f.asJSON, stdout, stderr)
+		return writeReport(convert.ReportFromProto(resp.GetReport()), f.asJSON, stdout, stderr)
 	}
 	codes := []int{verify.ExitValid}
 	counts := map[string]int{}
@@ -255,7 +256,7 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 				counts["unreadable"]++
 				continue
 			}
-			rep := server.ReportFromProto(r.GetReport())
+			rep := convert.ReportFromProto(r.GetReport())
 			codes = append(codes, rep.Verdict.ExitCode())
 			counts[string(rep.Verdict)]++
 			if f.asJSON {
@@ -535,7 +536,7 @@ func ecertCmd() *cobra.Command {
 			if err != nil {
 				return callErr(err)
 			}
-			if code := writeReport(server.ReportFromProto(resp.GetReport()), global.json, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+			if code := writeReport(convert.ReportFromProto(resp.GetReport()), global.json, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
 				return &exitError{code: code, err: errors.New("")}
 			}
 			return nil

@@ -26,6 +26,7 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 )
@@ -295,7 +296,7 @@ func checkDurable(t *testing.T, c *sdk.Client, acked []string, before *auditv1.S
 	require.NoError(t, err)
 	v, err := sm2sig.NewVerifier(pub)
 	require.NoError(t, err)
-	old := server.HeadFromProto(before)
+	old := convert.HeadFromProto(before)
 	require.NoError(t, verify.Head(v, old))
 	require.LessOrEqual(t, old.Size, info.GetSize())
 	// Wait for a head covering at least the old size, then prove consistency.
@@ -305,7 +306,7 @@ func checkDurable(t *testing.T, c *sdk.Client, acked []string, before *auditv1.S
 		if err != nil {
 			return false
 		}
-		now = server.HeadFromProto(h)
+		now = convert.HeadFromProto(h)
 		return now.Size >= old.Size
 	}, 20*time.Second, 100*time.Millisecond)
 	p, err := c.Audit.GetConsistencyProof(ctx, &auditv1.GetConsistencyProofRequest{Size1: old.Size, Size2: now.Size})

@@ -15,9 +15,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gxhub/gxhub/exchange"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -354,7 +354,7 @@ func readMatterFile(cmd *cobra.Command, path string) ([]*exchangev1.Matter, erro
 	}
 	out := make([]*exchangev1.Matter, len(ms))
 	for i, m := range ms {
-		out[i] = server.MatterToProto(m)
+		out[i] = convert.MatterToProto(m)
 	}
 	return out, nil
 }
@@ -362,7 +362,7 @@ func readMatterFile(cmd *cobra.Command, path string) ([]*exchangev1.Matter, erro
 // sameMatter compares what a registration sets (not the version or who stored it).
 func sameMatter(a, b *exchangev1.Matter) bool {
 	strip := func(m *exchangev1.Matter) *exchangev1.Matter {
-		m = server.MatterToProto(server.MatterFromProto(m)) // as the hub normalises it
+		m = convert.MatterToProto(convert.MatterFromProto(m)) // as the hub normalises it
 		m.Version, m.UpdatedAt, m.UpdatedBy = 0, nil, ""
 		return m
 	}

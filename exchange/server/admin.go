@@ -60,7 +60,7 @@ func (a *Admin) GetDepartment(ctx context.Context, req *adminv1.GetDepartmentReq
 		return nil, err
 	}
 	if err := exchange.ValidateUSCC(req.GetCode()); err != nil {
-		return nil, exchange.Wrap(exchange.KindInvalid, "DEPARTMENT_CODE_INVALID", err, "department code %q is not a valid 统一社会信用代码", req.GetCode())
+		return nil, exchange.Wrap(exchange.KindInvalid, "DEPARTMENT_CODE_INVALID", err, "department code %q is not a valid 统一社会信用代码: %v", req.GetCode(), err)
 	}
 	d, err := a.Store.Departments().Get(ctx, req.GetCode())
 	if err != nil {
@@ -130,7 +130,7 @@ func (a *Admin) RegisterDepartment(ctx context.Context, req *adminv1.RegisterDep
 	}
 	pub, err := sm.ParsePublicKeyPEM([]byte(req.GetPublicKeyPem()))
 	if err != nil {
-		return nil, exchange.Wrap(exchange.KindInvalid, "PUBLIC_KEY_INVALID", err, "public_key_pem is not an SM2 public key")
+		return nil, exchange.Wrap(exchange.KindInvalid, "PUBLIC_KEY_INVALID", err, "public_key_pem is not an SM2 public key: %v", err)
 	}
 	if _, err := a.Store.Departments().Get(ctx, d.Code); err == nil {
 		return nil, exchange.Errorf(exchange.KindAlreadyExists, "DEPARTMENT_EXISTS", "department %s is already registered", d.Code)

@@ -16,6 +16,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // AuditLog is what the audit service needs from the log.
@@ -66,27 +67,13 @@ func ledgerErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, ledger.ErrNotFound):
-		return exchange.Wrap(exchange.KindNotFound, "AUDIT_NOT_FOUND", err, "not in the audit log (yet)")
+		return exchange.Wrap(exchange.KindNotFound, "AUDIT_NOT_FOUND", err, "not in the audit log (yet): %v", err)
 	case errors.Is(err, ledger.ErrInvalid):
-		return exchange.Wrap(exchange.KindInvalid, "AUDIT_QUERY_INVALID", err, "invalid audit query")
+		return exchange.Wrap(exchange.KindInvalid, "AUDIT_QUERY_INVALID", err, "invalid audit query: %v", err)
 	case errors.Is(err, ledger.ErrUnavailable):
 		return exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the audit log is temporarily unavailable: retry")
 	}
 	return err
-}
-
-// HeadToProto converts a signed tree head for the wire.
-func HeadToProto(h ledger.SignedTreeHead) *auditv1.SignedTreeHead {
-	return &auditv1.SignedTreeHead{LogId: h.LogID, TreeSize: h.Size, RootHash: h.Root, Time: timestamppb.New(h.Time), KeyId: h.KeyID, Signature: h.Signature}
-}
-
-// HeadFromProto converts a wire head back (for offline verification).
-func HeadFromProto(p *auditv1.SignedTreeHead) ledger.SignedTreeHead {
-	return ledger.SignedTreeHead{
-		TreeHead:  ledger.TreeHead{LogID: p.GetLogId(), Size: p.GetTreeSize(), Root: p.GetRootHash(), Time: p.GetTime().AsTime()},
-		KeyID:     p.GetKeyId(),
-		Signature: p.GetSignature(),
-	}
 }
 
 // GetLogInfo implements the public log identity call.
@@ -133,7 +120,7 @@ func (a *Audit) GetTreeHead(ctx context.Context, req *auditv1.GetTreeHeadRequest
 	if err != nil {
 		return nil, err
 	}
-	return HeadToProto(h), nil
+	return convert.HeadToProto(h), nil
 }
 
 // GetConsistencyProof proves size2 extends size1.
@@ -143,12 +130,6 @@ func (a *Audit) GetConsistencyProof(ctx context.Context, req *auditv1.GetConsist
 		return nil, ledgerErr(err)
 	}
 	return &auditv1.ConsistencyProof{Size1: req.GetSize1(), Size2: req.GetSize2(), Hashes: p}, nil
-}
-
-// AnchorToProto converts an anchor block.
-func AnchorToProto(b ledger.Anchor) *auditv1.Anchor {
-	return &auditv1.Anchor{Height: b.Height, PrevHash: b.PrevHash, Time: timestamppb.New(b.Time), Head: HeadToProto(b.Head),
-		Consistency: b.Consistency, KeyId: b.KeyID, Signature: b.Signature, Hash: b.Hash, Ref: b.Ref}
 }
 
 // GetAnchor returns an anchor block.
@@ -168,7 +149,7 @@ func (a *Audit) GetAnchor(ctx context.Context, req *auditv1.GetAnchorRequest) (*
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	return AnchorToProto(b), nil
+	return convert.AnchorToProto(b), nil
 }
 
 // mayReadRecord is the one rule for reading an audit record's contents (its leaf, through
@@ -202,7 +183,7 @@ func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusion
 	if err != nil {
 		return nil, ledgerErr(err)
 	}
-	out := &auditv1.InclusionProof{Index: req.GetIndex(), Hashes: p, Head: HeadToProto(h)}
+	out := &auditv1.InclusionProof{Index: req.GetIndex(), Hashes: p, Head: convert.HeadToProto(h)}
 	if mayReadRecord(c, e.Record) {
 		out.Leaf = e.Leaf
 	}
@@ -223,23 +204,7 @@ func (a *Audit) GetRecord(ctx context.Context, req *auditv1.GetRecordRequest) (*
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "AUDITOR_REQUIRED",
 			"audit record %d is readable by auditors and by the department that acted in it, not by %s", req.GetIndex(), c.Department.Code)
 	}
-	return RecordToProto(e), nil
-}
-
-// RecordToProto converts a log entry.
-func RecordToProto(e ledger.Entry) *auditv1.AuditRecord {
-	r := e.Record
-	return &auditv1.AuditRecord{
-		Index: e.Index, Leaf: e.Leaf, Kind: string(r.Kind), Time: timestamppb.New(r.Time), Department: r.Department, Operator: r.Operator,
-		Resource: r.Resource, DataItems: r.DataItems, SubjectKey: r.Subject.String(), Matter: r.Matter, CaseNumber: r.Case,
-		Outcome: string(r.Outcome), Reason: r.Reason, ResponseDigest: r.ResponseDigest, RequestId: r.RequestID,
-	}
-}
-
-// AnchorFromProto converts a wire anchor block back (for offline verification).
-func AnchorFromProto(p *auditv1.Anchor) ledger.Anchor {
-	return ledger.Anchor{Height: p.GetHeight(), PrevHash: p.GetPrevHash(), Time: p.GetTime().AsTime(), Head: HeadFromProto(p.GetHead()),
-		Consistency: p.GetConsistency(), KeyID: p.GetKeyId(), Signature: p.GetSignature(), Hash: p.GetHash(), Ref: p.GetRef()}
+	return convert.RecordToProto(e), nil
 }
 
 // KindSubjectUsage is the audit kind of a subject-usage lookup (C5): looking up who used a
@@ -389,7 +354,7 @@ func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsReq
 		return nil, err
 	}
 	for _, e := range entries {
-		r := RecordToProto(e)
+		r := convert.RecordToProto(e)
 		r.Tampered = tampered[e.Index]
 		resp.Records = append(resp.Records, r)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -59,7 +60,17 @@ func RequireCaller(ctx context.Context) (*Caller, error) {
 		return c, nil
 	}
 	_, err := reqsig.Parse("")
-	return nil, err
+	return nil, signatureErr(err)
+}
+
+// signatureErr translates a refused request signature (reqsig's own error) into the
+// hub's unauthenticated error with the same reason and public message.
+func signatureErr(err error) error {
+	var se *reqsig.Error
+	if errors.As(err, &se) {
+		return exchange.Wrap(exchange.KindUnauthenticated, se.Reason, se.Err, "%s", se.Msg)
+	}
+	return err
 }
 
 // OperatorID is how the caller's operator is recorded: its certificate serial, "" when the
@@ -131,6 +142,11 @@ func (a *Authenticator) now() time.Time {
 // Authenticate verifies the Authorization value for a request with the given method, path
 // and SM3 body digest (base64url), and returns the caller.
 func (a *Authenticator) Authenticate(ctx context.Context, header, method, path, bodyDigest string) (*Caller, error) {
+	c, err := a.authenticate(ctx, header, method, path, bodyDigest)
+	return c, signatureErr(err)
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, header, method, path, bodyDigest string) (*Caller, error) {
 	req, err := reqsig.Parse(header)
 	if err != nil {
 		return nil, err

@@ -51,9 +51,9 @@ func (c *Calendar) current(ctx context.Context) *calendar.Calendar {
 func calendarErr(err error) error {
 	var ny *calendar.YearNotAnnouncedError
 	if errors.As(err, &ny) {
-		return exchange.Wrap(exchange.KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "no official working-day calendar for %d", ny.Year)
+		return exchange.Wrap(exchange.KindFailedPrecondition, "CALENDAR_YEAR_NOT_ANNOUNCED", err, "no official working-day calendar for %d: %v", ny.Year, err)
 	}
-	return exchange.Wrap(exchange.KindInvalid, "CALENDAR_QUERY_INVALID", err, "calendar query refused")
+	return exchange.Wrap(exchange.KindInvalid, "CALENDAR_QUERY_INVALID", err, "calendar query refused: %v", err)
 }
 
 // GetWorkday reports whether a date (Asia/Shanghai) is a working day and why.

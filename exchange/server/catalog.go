@@ -15,6 +15,7 @@ import (
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -408,7 +409,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 func ResourceToProto(r *exchange.Resource) *exchangev1.Resource {
 	out := &exchangev1.Resource{
 		Code: r.Code, Name: r.Name, Provider: r.Provider, Description: r.Description,
-		SubjectKind: string(r.SubjectKind), ShareType: string(r.ShareType), Condition: r.Condition, LegalBasis: LegalBasisToProto(r.LegalBasis),
+		SubjectKind: string(r.SubjectKind), ShareType: string(r.ShareType), Condition: r.Condition, LegalBasis: convert.LegalBasisToProto(r.LegalBasis),
 		UpdateCycle: string(r.UpdateCycle), ProvisionMethod: string(r.ProvisionMethod), ScopeRegion: r.ScopeRegion,
 		FreshnessLimit: int32(r.FreshnessLimit), Version: int32(r.Version), UpdatedAt: ts(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
 		Published: r.Published, PublishedAt: ts(r.PublishedAt), ObjectionDays: int32(r.ObjectionDays), Withdrawn: r.Withdrawn,
@@ -422,20 +423,6 @@ func ResourceToProto(r *exchange.Resource) *exchangev1.Resource {
 	return out
 }
 
-// LegalBasisToProto converts a citation for the wire, with its readable form (nil when
-// there is none).
-func LegalBasisToProto(b exchange.LegalBasis) *exchangev1.LegalBasis {
-	if b.IsZero() {
-		return nil
-	}
-	return &exchangev1.LegalBasis{Kind: string(b.Kind), Title: b.Title, Article: b.Article, DocumentNumber: b.DocNumber, Citation: b.Citation()}
-}
-
-// LegalBasisFromProto converts the wire form (citation is output only and ignored).
-func LegalBasisFromProto(p *exchangev1.LegalBasis) exchange.LegalBasis {
-	return exchange.LegalBasis{Kind: exchange.LegalBasisKind(p.GetKind()), Title: p.GetTitle(), Article: p.GetArticle(), DocNumber: p.GetDocumentNumber()}.Normalize()
-}
-
 // ResourceFromProto converts the wire form (hub-set fields other than version are ignored).
 func ResourceFromProto(p *exchangev1.Resource) (*exchange.Resource, error) {
 	if p == nil {
@@ -444,7 +431,7 @@ func ResourceFromProto(p *exchangev1.Resource) (*exchange.Resource, error) {
 	r := &exchange.Resource{
 		Code: strings.TrimSpace(p.GetCode()), Name: strings.TrimSpace(p.GetName()), Provider: p.GetProvider(), Description: p.GetDescription(),
 		SubjectKind: exchange.SubjectKind(p.GetSubjectKind()), ShareType: exchange.ShareType(p.GetShareType()),
-		Condition: p.GetCondition(), LegalBasis: LegalBasisFromProto(p.GetLegalBasis()), UpdateCycle: exchange.UpdateCycle(p.GetUpdateCycle()),
+		Condition: p.GetCondition(), LegalBasis: convert.LegalBasisFromProto(p.GetLegalBasis()), UpdateCycle: exchange.UpdateCycle(p.GetUpdateCycle()),
 		ProvisionMethod: exchange.ProvisionMethod(p.GetProvisionMethod()), ScopeRegion: p.GetScopeRegion(),
 		FreshnessLimit: int(p.GetFreshnessLimit()), ObjectionDays: int(p.GetObjectionDays()), Version: int(p.GetVersion()),
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // Audit kinds of the certificate services.
@@ -215,34 +216,6 @@ func (r registryStatus) SealStatus(ctx context.Context, seal *ses.Seal, _ time.T
 	return verify.RevocationStatus{Revoked: !s.RevokedAt.IsZero(), RevokedAt: s.RevokedAt, Reason: s.RevokeReason, Source: "gxhub seal registry"}, nil
 }
 
-// ReportToProto converts a verification report.
-func ReportToProto(r *verify.Report, inputSM3 string) *certsv1.Report {
-	out := &certsv1.Report{Input: r.Input, Kind: string(r.Kind), Verdict: string(r.Verdict), Summary: r.Summary, VerifiedAt: certTS(r.VerifiedAt), InputSm3: inputSM3}
-	for _, s := range r.Signed {
-		out.Signed = append(out.Signed, &certsv1.Signed{Scope: s.Scope, Type: s.Type, SigningTime: certTS(s.SigningTime), SigningTimeSource: s.SigningTimeSource,
-			SealId: s.SealID, SealName: s.SealName, SealVendor: s.SealVendor, SealVersion: int32(s.SealVersion),
-			SealValidFrom: certTS(s.SealValidFrom), SealValidTo: certTS(s.SealValidTo), Signer: s.Signer, Maker: s.Maker, Provider: s.Provider})
-	}
-	for _, ch := range r.Checks {
-		out.Checks = append(out.Checks, &certsv1.Check{Name: ch.Name, Scope: ch.Scope, Status: string(ch.Status), Reason: ch.Reason})
-	}
-	return out
-}
-
-// ReportFromProto converts a wire report back (for clients).
-func ReportFromProto(p *certsv1.Report) *verify.Report {
-	r := &verify.Report{Input: p.GetInput(), Kind: verify.Kind(p.GetKind()), Verdict: verify.ParseVerdict(p.GetVerdict()), Summary: p.GetSummary(), VerifiedAt: p.GetVerifiedAt().AsTime()}
-	for _, s := range p.GetSigned() {
-		r.Signed = append(r.Signed, verify.Signed{Scope: s.GetScope(), Type: s.GetType(), SigningTime: asTime(s.GetSigningTime()), SigningTimeSource: s.GetSigningTimeSource(),
-			SealID: s.GetSealId(), SealName: s.GetSealName(), SealVendor: s.GetSealVendor(), SealVersion: int(s.GetSealVersion()),
-			SealValidFrom: asTime(s.GetSealValidFrom()), SealValidTo: asTime(s.GetSealValidTo()), Signer: s.GetSigner(), Maker: s.GetMaker(), Provider: s.GetProvider()})
-	}
-	for _, c := range p.GetChecks() {
-		r.Checks = append(r.Checks, verify.Check{Name: c.GetName(), Scope: c.GetScope(), Status: verify.Status(c.GetStatus()), Reason: c.GetReason()})
-	}
-	return r
-}
-
 func certTS(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
@@ -331,7 +304,7 @@ func (v *VerifyService) verifyOne(ctx context.Context, caller *Caller, req *cert
 	if p := strings.TrimSpace(req.GetTrustRootsPem()); p != "" {
 		var err error
 		if roots, err = pki.ParseCertsPEM([]byte(p)); err != nil {
-			return nil, exchange.Wrap(exchange.KindInvalid, "TRUST_ROOTS_INVALID", err, "trust_roots_pem holds no usable PEM certificate")
+			return nil, exchange.Wrap(exchange.KindInvalid, "TRUST_ROOTS_INVALID", err, "trust_roots_pem holds no usable PEM certificate: %v", err)
 		}
 		custom = true
 	}
@@ -361,7 +334,7 @@ func (v *VerifyService) verifyOne(ctx context.Context, caller *Caller, req *cert
 			return nil, err
 		}
 	}
-	out := ReportToProto(rep, inputSM3)
+	out := convert.ReportToProto(rep, inputSM3)
 	c.audit(ctx, verifyRecord(caller, rep, inputSM3, digest[:]))
 	return out, nil
 }
@@ -396,7 +369,7 @@ func (c *Certs) presentation(ctx context.Context, caller *Caller, token, sealed 
 	}
 	t, err := jws.Parse(strings.TrimSpace(token))
 	if err != nil {
-		return nil, nil, exchange.Wrap(exchange.KindInvalid, "PRESENTATION_MALFORMED", err, "the presentation token is not a compact SM2 JWS")
+		return nil, nil, exchange.Wrap(exchange.KindInvalid, "PRESENTATION_MALFORMED", err, "the presentation token is not a compact SM2 JWS: %v", err)
 	}
 	var pr ecert.Presentation
 	if err := json.Unmarshal(t.UnverifiedPayload(), &pr); err != nil || pr.Identifier == "" {

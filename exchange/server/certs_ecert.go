@@ -14,6 +14,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // ECertService implements gxhub.certs.v1.ECertService. The hub holds no department private
@@ -359,7 +360,7 @@ func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.Veri
 		ecverify.Finish(rep)
 	}
 	inputSM3 := hexSM3([]byte(strings.TrimSpace(req.GetToken())))
-	resp := &certsv1.VerifyPresentationResponse{Report: ReportToProto(rep, inputSM3)}
+	resp := &certsv1.VerifyPresentationResponse{Report: convert.ReportToProto(rep, inputSM3)}
 	resource := ""
 	if p != nil && p.Presentation != nil {
 		pr := p.Presentation

@@ -21,6 +21,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // SealService implements gxhub.certs.v1.SealService: the hub's seal maker makes GB/T 38540
@@ -257,7 +258,7 @@ func (s *SealService) RegisterSealedDocument(ctx context.Context, req *certsv1.R
 		return nil, err
 	}
 	doc.Content = nil
-	return &certsv1.RegisterSealedDocumentResponse{Document: SealedDocumentToProto(doc), Report: ReportToProto(rep, doc.SM3)}, nil
+	return &certsv1.RegisterSealedDocumentResponse{Document: SealedDocumentToProto(doc), Report: convert.ReportToProto(rep, doc.SM3)}, nil
 }
 
 // sealedRecord is the audit record of a document registration.

@@ -101,7 +101,7 @@ func (a *Admin) changeCertificate(ctx context.Context, change exchange.CertChang
 	}
 	code = strings.TrimSpace(code)
 	if err := exchange.ValidateUSCC(code); err != nil {
-		return nil, exchange.Wrap(exchange.KindInvalid, "DEPARTMENT_CODE_INVALID", err, "department code %q is not a valid 统一社会信用代码", code)
+		return nil, exchange.Wrap(exchange.KindInvalid, "DEPARTMENT_CODE_INVALID", err, "department code %q is not a valid 统一社会信用代码: %v", code, err)
 	}
 	d, err := a.Store.Departments().Get(ctx, code)
 	if err != nil {
@@ -142,7 +142,7 @@ func (a *Admin) changeCertificate(ctx context.Context, change exchange.CertChang
 }
 
 func isBadSignature(err error) bool {
-	var e *exchange.Error
+	var e *reqsig.Error
 	return errors.As(err, &e) && e.Reason == reqsig.ReasonBadSignature
 }
 
@@ -196,7 +196,7 @@ func (a *Admin) RekeyDepartment(ctx context.Context, req *adminv1.RekeyDepartmen
 	}
 	pub, err := sm.ParsePublicKeyPEM([]byte(req.GetPublicKeyPem()))
 	if err != nil {
-		return nil, exchange.Wrap(exchange.KindInvalid, "PUBLIC_KEY_INVALID", err, "public_key_pem must be the department's new SM2 public key in PEM (gxctl department rekey makes it)")
+		return nil, exchange.Wrap(exchange.KindInvalid, "PUBLIC_KEY_INVALID", err, "public_key_pem must be the department's new SM2 public key in PEM (gxctl department rekey makes it): %v", err)
 	}
 	overlap := time.Duration(req.GetOverlapHours()) * time.Hour
 	if overlap == 0 {

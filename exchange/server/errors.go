@@ -53,7 +53,11 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
 		}
 		return withReason(codes.Internal, "INTERNAL", "internal error in the hub; it has been logged — try again, and report it to the hub operator if it persists")
 	}
-	return withReason(kindCodes[de.Kind], de.Reason, de.Error(), de.Meta)
+	if de.Err != nil && log != nil && (de.Kind == exchange.KindUnavailable || de.Kind == exchange.KindDataLoss) {
+		// The client gets the public message only; the cause is for the operator.
+		log.WarnContext(ctx, "request refused", slog.String("reason", de.Reason), slog.String("cause", de.Err.Error()))
+	}
+	return withReason(kindCodes[de.Kind], de.Reason, de.Msg, de.Meta)
 }
 
 func withReason(code codes.Code, reason, msg string, meta ...map[string]string) error {

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,154 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/integrity"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/verify"
 )
-
-// Record integrity (docs/AUDIT.md, "Record integrity"): every published record version is
-// committed to the audit log by its batch's publish record, so that a record altered in the
-// database is refused at pull time and a consumer's data can be checked offline against what
-// the provider published. All digests are SM3; lp(x) is uvarint(len(x)) ‖ x.
-//
-//	item salt         SM3("gxhub/item-salt/v1" 0x00 ‖ salt ‖ lp(name))       salt: 32 random bytes per version
-//	item commitment   SM3("gxhub/item/v1" 0x00 ‖ item salt ‖ lp(name) ‖ lp(value))
-//	version digest    SM3("gxhub/record/v1" 0x00 ‖ lp(resource) ‖ lp(batch) ‖ lp(subject) ‖ deleted (1 byte) ‖
-//	                      uvarint(n) ‖ (lp(name) ‖ commitment) for each item in byte order of the names)
-//	batch root        RFC 6962 Merkle root (SM3, as the audit log) of the version digests, in the batch's order
-//	publish digest    SM3("gxhub/publish/v1" 0x00 ‖ SM3(provider's signed request) ‖ batch root)
-//
-// The publish digest is the response digest of the batch's publish audit record. Salted
-// commitments let a consumer be given only its approved items: the others appear as
-// commitments, which reveal nothing of their values.
-const (
-	itemSaltTag   = "gxhub/item-salt/v1\x00"
-	itemTag       = "gxhub/item/v1\x00"
-	recordTag     = "gxhub/record/v1\x00"
-	publishTag    = "gxhub/publish/v1\x00"
-	recordSaltLen = 32
-)
-
-func appendLP(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func sm3(parts ...[]byte) []byte {
-	d := sm.Sum(bytes.Join(parts, nil))
-	return d[:]
-}
-
-// ItemSalt is the salt of one data item of a record version.
-func ItemSalt(salt []byte, name string) []byte {
-	return sm3([]byte(itemSaltTag), salt, appendLP(nil, name))
-}
-
-// ItemCommitment commits to one data item's value under its item salt.
-func ItemCommitment(itemSalt []byte, name, value string) []byte {
-	return sm3([]byte(itemTag), itemSalt, appendLP(appendLP(nil, name), value))
-}
-
-// VersionDigest is a record version's digest over its items' commitments.
-func VersionDigest(resource, batch, subject string, deleted bool, commitments map[string][]byte) []byte {
-	b := []byte(recordTag)
-	b = appendLP(appendLP(appendLP(b, resource), batch), subject)
-	if deleted {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
-	}
-	names := make([]string, 0, len(commitments))
-	for n := range commitments {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, n := range names {
-		b = append(appendLP(b, n), commitments[n]...)
-	}
-	return sm3(b)
-}
-
-// PublishDigest is the response digest of a batch's publish audit record.
-func PublishDigest(evidenceDigest, batchRoot []byte) []byte {
-	return sm3([]byte(publishTag), evidenceDigest, batchRoot)
-}
-
-// EvidenceDigest is the SM3 of a batch's evidence (the provider's signed request).
-func EvidenceDigest(evidence string) []byte { return sm3([]byte(evidence)) }
-
-func commitments(salt []byte, fields map[string]string) map[string][]byte {
-	out := make(map[string][]byte, len(fields))
-	for n, v := range fields {
-		out[n] = ItemCommitment(ItemSalt(salt, n), n, v)
-	}
-	return out
-}
-
-// SealBatch draws each change's salt, computes the version digests and sets every change's
-// Seal (position, batch size, path); it returns the batch root.
-func SealBatch(b *exchange.Batch) ([]byte, error) {
-	digests := make([][]byte, len(b.Changes))
-	for i := range b.Changes {
-		c := &b.Changes[i]
-		salt := make([]byte, recordSaltLen)
-		if _, err := rand.Read(salt); err != nil {
-			return nil, fmt.Errorf("draw a record salt: %w", err)
-		}
-		c.Seal = exchange.RecordSeal{Salt: salt, Position: uint64(i), BatchSize: uint64(len(b.Changes))}
-		digests[i] = VersionDigest(b.Resource, b.ID, c.Subject, c.Op == exchange.OpDelete, commitments(salt, c.Fields))
-	}
-	root, paths := verify.Tree(digests)
-	for i := range b.Changes {
-		b.Changes[i].Seal.Path = paths[i]
-	}
-	return root, nil
-}
-
-// PublishedDigest recomputes, from a served record version and its vouch, the publish
-// digest the version's publish audit record must carry. fields are the items served (each
-// with a salt in v.Salts); every other item of the version is in v.Withheld.
-func PublishedDigest(resource, subject string, deleted bool, fields map[string]string, v *exchange.Vouch, batch string) ([]byte, error) {
-	if v == nil {
-		return nil, errors.New("no vouch: nothing ties this record to a publish record")
-	}
-	cs := make(map[string][]byte, len(fields)+len(v.Withheld))
-	for n, val := range fields {
-		s, ok := v.Salts[n]
-		if !ok {
-			return nil, fmt.Errorf("item %s has no salt in the vouch", n)
-		}
-		cs[n] = ItemCommitment(s, n, val)
-	}
-	for n, c := range v.Withheld {
-		if _, dup := cs[n]; dup {
-			return nil, fmt.Errorf("item %s is both served and withheld", n)
-		}
-		cs[n] = c
-	}
-	root, err := verify.RootFromPath(v.Position, v.BatchSize, VersionDigest(resource, batch, subject, deleted, cs), v.Path)
-	if err != nil {
-		return nil, err
-	}
-	return PublishDigest(v.EvidenceDigest, root), nil
-}
-
-// CheckPublishRecord checks that rec is the publish record of batch (of resource, by
-// provider) and that it carries digest.
-func CheckPublishRecord(rec ledger.Record, resource, provider, batch string, digest []byte) error {
-	switch {
-	case rec.Kind != ledger.KindPublish:
-		return fmt.Errorf("audit record is a %s record, not a publish", rec.Kind)
-	case rec.RequestID != batch || rec.Resource != resource || rec.Department != provider:
-		return fmt.Errorf("audit record is the publish of batch %s of %s by %s, not of batch %s of %s by %s", rec.RequestID, rec.Resource, rec.Department, batch, resource, provider)
-	case !bytes.Equal(rec.ResponseDigest, digest):
-		return errors.New("the data does not hash to the digest the publish record carries: it is not what the provider published")
-	}
-	return nil
-}
 
 // Voucher is the hub's exchange.RecordVoucher: it recomputes a stored version's digest and
 // checks it against the publish audit record of its batch (read from the log, which proves
@@ -197,19 +53,19 @@ func (v *Voucher) Vouch(ctx context.Context, r *exchange.Record, items []string)
 	if len(r.Seal.Salt) == 0 {
 		return nil, v.fail(ctx, r, pv.index, errors.New("the stored version has no seal"))
 	}
-	cs := commitments(r.Seal.Salt, r.Fields)
-	root, err := verify.RootFromPath(r.Seal.Position, r.Seal.BatchSize, VersionDigest(r.Resource, r.Batch, r.Subject, r.Deleted, cs), r.Seal.Path)
+	cs := integrity.Commitments(r.Seal.Salt, r.Fields)
+	root, err := verify.RootFromPath(r.Seal.Position, r.Seal.BatchSize, integrity.VersionDigest(r.Resource, r.Batch, r.Subject, r.Deleted, cs), r.Seal.Path)
 	if err != nil {
 		return nil, v.fail(ctx, r, pv.index, err)
 	}
-	if !bytes.Equal(PublishDigest(pv.evidenceDigest, root), pv.digest) {
+	if !bytes.Equal(integrity.PublishDigest(pv.evidenceDigest, root), pv.digest) {
 		return nil, v.fail(ctx, r, pv.index, errors.New("its digest, recomputed from the stored data, is not the one its publish record carries"))
 	}
 	out := &exchange.Vouch{PublishRecord: pv.index, EvidenceDigest: pv.evidenceDigest, Position: r.Seal.Position, BatchSize: r.Seal.BatchSize,
 		Path: r.Seal.Path, Salts: map[string][]byte{}, Withheld: map[string][]byte{}}
 	for n := range r.Fields {
 		if slices.Contains(items, n) {
-			out.Salts[n] = ItemSalt(r.Seal.Salt, n)
+			out.Salts[n] = integrity.ItemSalt(r.Seal.Salt, n)
 		} else {
 			out.Withheld[n] = cs[n]
 		}
@@ -248,13 +104,13 @@ func (v *Voucher) publish(ctx context.Context, r *exchange.Record) (publishVouch
 	if err != nil {
 		return pv, ledgerErr(err)
 	}
-	if err := CheckPublishRecord(e.Record, r.Resource, r.PublishedBy, r.Batch, e.Record.ResponseDigest); err != nil || b.Provider != r.PublishedBy {
+	if err := integrity.CheckPublishRecord(e.Record, r.Resource, r.PublishedBy, r.Batch, e.Record.ResponseDigest); err != nil || b.Provider != r.PublishedBy {
 		if err == nil {
 			err = fmt.Errorf("batch %s was published by %s, the record says %s", b.ID, b.Provider, r.PublishedBy)
 		}
 		return pv, v.fail(ctx, r, *b.PublishRecord, err)
 	}
-	pv = publishVouch{index: *b.PublishRecord, evidenceDigest: EvidenceDigest(b.Evidence), digest: e.Record.ResponseDigest}
+	pv = publishVouch{index: *b.PublishRecord, evidenceDigest: integrity.EvidenceDigest(b.Evidence), digest: e.Record.ResponseDigest}
 	v.mu.Lock()
 	if v.known == nil || len(v.known) >= maxKnownBatches {
 		v.known = map[string]publishVouch{}

@@ -11,6 +11,7 @@ import (
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -35,7 +36,7 @@ func (s *Matters) DefineMatter(ctx context.Context, req *exchangev1.DefineMatter
 	if err != nil {
 		return nil, err
 	}
-	m := MatterFromProto(req.GetMatter())
+	m := convert.MatterFromProto(req.GetMatter())
 	if m == nil {
 		return nil, exchange.Errorf(exchange.KindInvalid, "MATTER_MISSING", "matter is required")
 	}
@@ -90,7 +91,7 @@ func (s *Matters) DefineMatter(ctx context.Context, req *exchangev1.DefineMatter
 	}); err != nil {
 		return nil, err
 	}
-	return &exchangev1.DefineMatterResponse{Matter: MatterToProto(m)}, nil
+	return &exchangev1.DefineMatterResponse{Matter: convert.MatterToProto(m)}, nil
 }
 
 // GetMatter returns the current version of a matter.
@@ -102,7 +103,7 @@ func (s *Matters) GetMatter(ctx context.Context, req *exchangev1.GetMatterReques
 	if err != nil {
 		return nil, err
 	}
-	return MatterToProto(m), nil
+	return convert.MatterToProto(m), nil
 }
 
 // ListMatters pages through matters.
@@ -121,14 +122,9 @@ func (s *Matters) ListMatters(ctx context.Context, req *exchangev1.ListMattersRe
 		resp.NextPageToken = ms[size-1].Code
 	}
 	for _, m := range ms {
-		resp.Matters = append(resp.Matters, MatterToProto(m))
+		resp.Matters = append(resp.Matters, convert.MatterToProto(m))
 	}
 	return resp, nil
-}
-
-func exemptionToProto(e exchange.Exemption) *exchangev1.Exemption {
-	return &exchangev1.Exemption{Material: materialToProto(e.Material), Exempt: e.Exempt, Source: string(e.Source),
-		Requirement: e.Requirement, Provider: e.Provider, Reason: e.Reason, Ecert: e.ECert}
 }
 
 // GetExemptions answers for the calling department.
@@ -160,7 +156,7 @@ func (s *Matters) GetExemptions(ctx context.Context, req *exchangev1.GetExemptio
 	kind, _ := exchange.ApplicantKind(applicant)
 	resp := &exchangev1.GetExemptionsResponse{MatterCode: m.Code, MatterVersion: int32(m.Version), ApplicantKind: string(kind)}
 	for _, e := range ex {
-		resp.Exemptions = append(resp.Exemptions, exemptionToProto(e))
+		resp.Exemptions = append(resp.Exemptions, convert.ExemptionToProto(e))
 	}
 	return resp, nil
 }
@@ -180,7 +176,7 @@ func (s *Matters) CollectMaterials(ctx context.Context, req *exchangev1.CollectM
 	cs := out.Case
 	resp := &exchangev1.CollectMaterialsResponse{MatterCode: cs.Matter, CaseNumber: cs.Number}
 	for _, m := range out.Materials {
-		cm := &exchangev1.CollectedMaterial{Exemption: exemptionToProto(m.Exemption)}
+		cm := &exchangev1.CollectedMaterial{Exemption: convert.ExemptionToProto(m.Exemption)}
 		if m.Pull != nil {
 			if cm.Pull, err = s.Signer.Response(m.Pull); err != nil {
 				return nil, err
@@ -217,33 +213,6 @@ func (s *Matters) auditECertUse(ctx context.Context, caller *Caller, cs *exchang
 		rec.Subject = s.SubjectKey(cs.Applicant)
 	}
 	auditRecord(ctx, s.Audit, rec) //nolint:errcheck // logged by the writer
-}
-
-func materialToProto(mt exchange.Material) *exchangev1.Material {
-	return &exchangev1.Material{Id: mt.ID, Name: mt.Name, Resource: mt.Resource, Items: mt.Items, EcertType: mt.ECertType}
-}
-
-// MatterToProto converts a matter for the wire.
-func MatterToProto(m *exchange.Matter) *exchangev1.Matter {
-	out := &exchangev1.Matter{Code: m.Code, Name: m.Name, Department: m.Department, Version: int32(m.Version), UpdatedAt: ts(m.UpdatedAt), UpdatedBy: m.UpdatedBy,
-		LegalBasis: LegalBasisToProto(m.LegalBasis), TimeLimitDays: int32(m.TimeLimit)}
-	for _, mt := range m.Materials {
-		out.Materials = append(out.Materials, materialToProto(mt))
-	}
-	return out
-}
-
-// MatterFromProto converts the wire form (nil for nil).
-func MatterFromProto(p *exchangev1.Matter) *exchange.Matter {
-	if p == nil {
-		return nil
-	}
-	m := &exchange.Matter{Code: strings.TrimSpace(p.GetCode()), Name: strings.TrimSpace(p.GetName()), Department: strings.TrimSpace(p.GetDepartment()),
-		LegalBasis: LegalBasisFromProto(p.GetLegalBasis()), TimeLimit: int(p.GetTimeLimitDays()), Version: int(p.GetVersion())}
-	for _, mt := range p.GetMaterials() {
-		m.Materials = append(m.Materials, exchange.Material{ID: mt.GetId(), Name: strings.TrimSpace(mt.GetName()), Resource: mt.GetResource(), Items: mt.GetItems(), ECertType: mt.GetEcertType()})
-	}
-	return m
 }
 
 // ConsumerRequirements lists a consumer's requirements for a resource from the store

@@ -186,7 +186,7 @@ func (s *Operators) EnrolOperator(ctx context.Context, req *adminv1.EnrolOperato
 	}
 	pub, _, err := pki.ParseCSR([]byte(req.GetCsrPem()))
 	if err != nil {
-		return nil, exchange.Wrap(exchange.KindInvalid, "CSR_INVALID", err, "csr_pem is not a valid SM2 certificate request")
+		return nil, exchange.Wrap(exchange.KindInvalid, "CSR_INVALID", err, "csr_pem is not a valid SM2 certificate request: %v", err)
 	}
 	if k, err := smx509.ParseCertificate(c.Department.Certificate); err == nil {
 		if kp, ok := k.PublicKey.(*ecdsa.PublicKey); ok && kp.Equal(pub) {

@@ -81,7 +81,7 @@ func (s *Policy) ChangePolicy(ctx context.Context, req *exchangev1.ChangePolicyR
 	for _, r := range add {
 		if s.Validate != nil {
 			if err := s.Validate(r); err != nil {
-				return nil, exchange.Wrap(exchange.KindInvalid, "POLICY_RULE_INVALID", err, "rule %q is not valid", r.String())
+				return nil, exchange.Wrap(exchange.KindInvalid, "POLICY_RULE_INVALID", err, "rule %q is not valid: %v", r.String(), err)
 			}
 		}
 	}

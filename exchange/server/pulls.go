@@ -17,6 +17,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/policy"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -161,7 +162,7 @@ func PullResultToProto(r *exchange.PullResult) *exchangev1.PullResult {
 	}
 	for _, rec := range r.Records {
 		out.Records = append(out.Records, &exchangev1.PulledRecord{Subject: rec.Subject, Version: rec.Version,
-			PublishedAt: timestamppb.New(rec.PublishedAt), BatchId: rec.Batch, Fields: rec.Fields, Vouch: VouchToProto(rec.Vouch)})
+			PublishedAt: timestamppb.New(rec.PublishedAt), BatchId: rec.Batch, Fields: rec.Fields, Vouch: convert.VouchToProto(rec.Vouch)})
 	}
 	return out
 }
@@ -283,21 +284,3 @@ func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger
 }
 
 func newID() string { return exchange.NewID() }
-
-// VouchToProto converts a record's vouch for the wire (nil stays nil).
-func VouchToProto(v *exchange.Vouch) *exchangev1.RecordVouch {
-	if v == nil {
-		return nil
-	}
-	return &exchangev1.RecordVouch{PublishRecord: v.PublishRecord, EvidenceDigest: v.EvidenceDigest, Position: v.Position, BatchSize: v.BatchSize,
-		Path: v.Path, Salts: v.Salts, Withheld: v.Withheld}
-}
-
-// VouchFromProto converts a wire vouch back (for offline verification).
-func VouchFromProto(p *exchangev1.RecordVouch) *exchange.Vouch {
-	if p == nil {
-		return nil
-	}
-	return &exchange.Vouch{PublishRecord: p.GetPublishRecord(), EvidenceDigest: p.GetEvidenceDigest(), Position: p.GetPosition(), BatchSize: p.GetBatchSize(),
-		Path: p.GetPath(), Salts: p.GetSalts(), Withheld: p.GetWithheld()}
-}

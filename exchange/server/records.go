@@ -13,6 +13,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/integrity"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
@@ -91,7 +92,7 @@ func (s *Records) Publish(ctx context.Context, req *exchangev1.PublishRequest) (
 // be appended: the batch is then durable with its record pending, and its versions are not
 // served until the record is in the log and linked).
 func StoreBatch(ctx context.Context, st store.Store, audit *store.AuditWriter, l *slog.Logger, b *exchange.Batch) (recs []*exchange.Record, idx uint64, audited bool, err error) {
-	root, err := SealBatch(b)
+	root, err := integrity.SealBatch(b)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -106,7 +107,7 @@ func StoreBatch(ctx context.Context, st store.Store, audit *store.AuditWriter, l
 			return ledger.Record{}, err
 		}
 		return ledger.Record{Kind: ledger.KindPublish, Time: b.At, Department: b.Provider, Resource: b.Resource,
-			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: PublishDigest(EvidenceDigest(b.Evidence), root), RequestID: b.ID}, nil
+			Outcome: ledger.OutcomeOK, Reason: "batch " + b.ID + ": " + strconv.Itoa(len(recs)) + " changes", ResponseDigest: integrity.PublishDigest(integrity.EvidenceDigest(b.Evidence), root), RequestID: b.ID}, nil
 	})
 	if err != nil {
 		return nil, 0, false, err

@@ -12,6 +12,7 @@ import (
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
 
@@ -67,7 +68,7 @@ func (s *Requirements) FileRequirement(ctx context.Context, req *exchangev1.File
 		VerifyOnly: req.GetVerifyOnly(),
 	}
 	for _, c := range req.GetClearText() {
-		r.ClearText = append(r.ClearText, exchange.ClearText{Item: c.GetItem(), Basis: LegalBasisFromProto(c.GetLegalBasis())})
+		r.ClearText = append(r.ClearText, exchange.ClearText{Item: c.GetItem(), Basis: convert.LegalBasisFromProto(c.GetLegalBasis())})
 	}
 	if err := s.Workflow.File(r, res, actor(caller), now); err != nil {
 		return nil, s.refused(ctx, caller, r, err)
@@ -387,7 +388,7 @@ func (s *Requirements) DecideRequirement(ctx context.Context, req *exchangev1.De
 		return nil, err
 	}
 	from, d, err := s.Workflow.Decide(r, res, actor(caller), exchange.DecisionRequest{
-		Action: exchange.DecisionAction(req.GetAction()), LegalBasis: LegalBasisFromProto(req.GetLegalBasis()), Comment: req.GetComment(),
+		Action: exchange.DecisionAction(req.GetAction()), LegalBasis: convert.LegalBasisFromProto(req.GetLegalBasis()), Comment: req.GetComment(),
 		Items: req.GetItems(), MatterCodes: req.GetMatterCodes(), LegalDuty: strings.TrimSpace(req.GetLegalDuty()), ScopeRegion: req.GetScopeRegion(),
 	}, s.now())
 	if err != nil {
@@ -414,11 +415,11 @@ func RequirementToProto(r *exchange.Requirement) *exchangev1.Requirement {
 		DeadlineProvisional: r.DeadlineProvisional, DeadlineWorkingDays: int32(r.DeadlineDays), VerifyOnly: r.VerifyOnly,
 	}
 	for _, c := range r.ClearText {
-		out.ClearText = append(out.ClearText, &exchangev1.ClearText{Item: c.Item, LegalBasis: LegalBasisToProto(c.Basis)})
+		out.ClearText = append(out.ClearText, &exchangev1.ClearText{Item: c.Item, LegalBasis: convert.LegalBasisToProto(c.Basis)})
 	}
 	for _, d := range r.Decisions {
 		out.Decisions = append(out.Decisions, &exchangev1.Decision{
-			Seq: int32(d.Seq), Action: string(d.Action), By: d.By, LegalBasis: LegalBasisToProto(d.LegalBasis), Comment: d.Comment,
+			Seq: int32(d.Seq), Action: string(d.Action), By: d.By, LegalBasis: convert.LegalBasisToProto(d.LegalBasis), Comment: d.Comment,
 			At: ts(d.At), Evidence: d.Evidence, BodyDigest: d.BodyDigest,
 		})
 	}

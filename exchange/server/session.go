@@ -114,7 +114,7 @@ func loginRefused(format string, args ...any) error {
 func (s *Sessions) Login(ctx context.Context, token, audience string) (string, *exchange.Department, time.Time, error) {
 	t, err := jws.Parse(strings.TrimSpace(token))
 	if err != nil {
-		return "", nil, time.Time{}, exchange.Wrap(exchange.KindUnauthenticated, ReasonLoginInvalid, err, "the sign-in token is malformed: copy the whole link `gxctl web` printed")
+		return "", nil, time.Time{}, exchange.Wrap(exchange.KindUnauthenticated, ReasonLoginInvalid, err, "the sign-in token is malformed: copy the whole link `gxctl web` printed: %v", err)
 	}
 	if t.Type != LoginType {
 		return "", nil, time.Time{}, loginRefused("the token has typ %q, expected %q: create a sign-in token with `gxctl --identity DIR web`", t.Type, LoginType)

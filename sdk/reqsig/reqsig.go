@@ -31,7 +31,6 @@ import (
 
 	"github.com/gxhub/gxhub/certs/jws"
 	"github.com/gxhub/gxhub/certs/sm"
-	"github.com/gxhub/gxhub/exchange"
 )
 
 // Scheme is the Authorization scheme.
@@ -117,8 +116,27 @@ func KeyID(department, operatorSerial string) string {
 	return department + "/" + operatorSerial
 }
 
+// Error is a refused request signature. Reason is one of the Reason constants; Msg says
+// what is wrong and what to do, and is all a client may be shown; Err is the underlying
+// cause (for logs), if any. The hub translates it into its unauthenticated error kind.
+type Error struct {
+	Reason string
+	Msg    string
+	Err    error
+}
+
+// Error returns the public message.
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
 func refuse(reason, format string, args ...any) error {
-	return exchange.Errorf(exchange.KindUnauthenticated, reason, format, args...)
+	return &Error{Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
+func refuseWrap(reason string, cause error, msg string) error {
+	return &Error{Reason: reason, Msg: msg, Err: cause}
 }
 
 // Parse reads the Authorization value. A missing value is ReasonUnsigned.
@@ -133,7 +151,7 @@ func Parse(header string) (*Request, error) {
 	}
 	t, err := jws.Parse(strings.TrimSpace(tok))
 	if err != nil {
-		return nil, exchange.Wrap(exchange.KindUnauthenticated, ReasonMalformed, err, "the request signature is malformed")
+		return nil, refuseWrap(ReasonMalformed, err, "the request signature is malformed")
 	}
 	if t.Type != Type {
 		return nil, refuse(ReasonMalformed, "the request signature has typ %q, expected %q", t.Type, Type)
@@ -166,7 +184,7 @@ func (r *Request) Verify(pub any, e Expect) (*Claims, error) {
 	}
 	var c Claims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, exchange.Wrap(exchange.KindUnauthenticated, ReasonMalformed, err, "the signed request claims are not valid JSON")
+		return nil, refuseWrap(ReasonMalformed, err, "the signed request claims are not valid JSON")
 	}
 	if c.Method == "" || c.Path == "" || c.BodyDigest == "" || c.Time == 0 || len(c.Nonce) < 16 || len(c.Nonce) > 128 {
 		return nil, refuse(ReasonMalformed, "the signed claims must carry m, p, d, t and a nonce n of 16 to 128 characters")
@@ -202,7 +220,7 @@ func (r *Request) VerifyOffline(pub any) (*Claims, error) {
 	}
 	var c Claims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, exchange.Wrap(exchange.KindUnauthenticated, ReasonMalformed, err, "the signed request claims are not valid JSON")
+		return nil, refuseWrap(ReasonMalformed, err, "the signed request claims are not valid JSON")
 	}
 	if c.Method == "" || c.Path == "" || c.BodyDigest == "" || c.Time == 0 {
 		return nil, refuse(ReasonMalformed, "the signed claims must carry m, p, d and t")
@@ -220,7 +238,7 @@ func (r *Request) verifySignature(pub any) ([]byte, error) {
 		if errors.Is(err, sm.ErrBadSignature) {
 			return nil, refuse(ReasonBadSignature, "the signature does not verify with the registered certificate of %s: sign with that key", r.signer())
 		}
-		return nil, exchange.Wrap(exchange.KindUnauthenticated, ReasonMalformed, err, "the request signature cannot be checked")
+		return nil, refuseWrap(ReasonMalformed, err, "the request signature cannot be checked")
 	}
 	return payload, nil
 }

@@ -21,12 +21,12 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/identity"
 )
@@ -217,7 +217,7 @@ func TestAuditRoutesKeepOtherDepartmentsLeaves(t *testing.T) {
 			require.Equal(t, http.StatusOK, code, body)
 			require.Contains(t, body, base64.StdEncoding.EncodeToString(e.Leaf), "an auditor gets every leaf")
 			// The path without the leaf still proves the leaf to whoever holds it.
-			require.NoError(t, verify.Inclusion(logKey, server.HeadFromProto(p.GetHead()), e.Index, e.Leaf, p.GetHashes()))
+			require.NoError(t, verify.Inclusion(logKey, convert.HeadFromProto(p.GetHead()), e.Index, e.Leaf, p.GetHashes()))
 		}
 	})
 }

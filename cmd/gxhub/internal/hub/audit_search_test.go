@@ -31,6 +31,7 @@ import (
 	"github.com/gxhub/gxhub/ledger/verify"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 func requireAuditReason(t *testing.T, err error, code codes.Code, reason string) {
@@ -163,8 +164,8 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		require.Equal(t, rec.GetLeaf(), p.GetLeaf())
 		var r ledger.Record
 		require.NoError(t, r.UnmarshalBinary(rec.GetLeaf()))
-		require.NoError(t, verify.Head(logKey, server.HeadFromProto(p.GetHead())))
-		require.NoError(t, verify.Record(logKey, server.HeadFromProto(p.GetHead()), rec.GetIndex(), r, p.GetHashes()))
+		require.NoError(t, verify.Head(logKey, convert.HeadFromProto(p.GetHead())))
+		require.NoError(t, verify.Record(logKey, convert.HeadFromProto(p.GetHead()), rec.GetIndex(), r, p.GetHashes()))
 	})
 
 	t.Run("filters", func(t *testing.T) {

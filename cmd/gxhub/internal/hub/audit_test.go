@@ -19,6 +19,7 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // TestAuditTrail registers departments (each an audit record), then checks as an auditor
@@ -62,7 +63,7 @@ func TestAuditTrail(t *testing.T) {
 		head, err = c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{})
 		return err == nil && head.GetTreeSize() == info.GetSize()
 	}, 10*time.Second, 50*time.Millisecond, "a signed head of size %d", info.GetSize())
-	sth := server.HeadFromProto(head)
+	sth := convert.HeadFromProto(head)
 	require.NoError(t, verify.Head(v, sth))
 
 	for i := seeded.GetSize(); i < info.GetSize(); i++ {
@@ -75,10 +76,10 @@ func TestAuditTrail(t *testing.T) {
 		require.Equal(t, rec.GetLeaf(), p.GetLeaf())
 		var r ledger.Record
 		require.NoError(t, r.UnmarshalBinary(p.GetLeaf()))
-		require.NoError(t, verify.Record(v, server.HeadFromProto(p.GetHead()), i, r, p.GetHashes()))
+		require.NoError(t, verify.Record(v, convert.HeadFromProto(p.GetHead()), i, r, p.GetHashes()))
 		// A changed record does not verify against the signed head.
 		r.Department = "91110000000000000X"
-		require.Error(t, verify.Record(v, server.HeadFromProto(p.GetHead()), i, r, p.GetHashes()))
+		require.Error(t, verify.Record(v, convert.HeadFromProto(p.GetHead()), i, r, p.GetHashes()))
 	}
 
 	// The anchor chain: the latest block anchors a head and verifies offline.
@@ -95,14 +96,14 @@ func TestAuditTrail(t *testing.T) {
 	require.False(t, anchorPub.Equal(pub), "the anchor key is not the tree-head key")
 	av, err := sm2sig.NewVerifier(anchorPub)
 	require.NoError(t, err)
-	require.Error(t, verify.Block(verify.Keys{Log: v, Anchor: v}, server.AnchorFromProto(a)), "a block does not verify as signed by the tree-head key")
+	require.Error(t, verify.Block(verify.Keys{Log: v, Anchor: v}, convert.AnchorFromProto(a)), "a block does not verify as signed by the tree-head key")
 	keys := verify.Keys{Log: v, Anchor: av}
-	require.NoError(t, verify.Block(keys, server.AnchorFromProto(a)))
+	require.NoError(t, verify.Block(keys, convert.AnchorFromProto(a)))
 	var chain []ledger.Anchor
 	for h := uint64(1); h <= a.GetHeight(); h++ {
 		b, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{Height: h})
 		require.NoError(t, err)
-		chain = append(chain, server.AnchorFromProto(b))
+		chain = append(chain, convert.AnchorFromProto(b))
 	}
 	require.NoError(t, verify.AnchorChain(keys, chain))
 	chain[0].Head.Root[0] ^= 1
@@ -113,7 +114,7 @@ func TestAuditTrail(t *testing.T) {
 	require.NoError(t, err)
 	cp, err := c.Audit.GetConsistencyProof(ctx, &auditv1.GetConsistencyProofRequest{Size1: first.GetHead().GetTreeSize(), Size2: info.GetSize()})
 	require.NoError(t, err)
-	require.NoError(t, verify.Consistency(v, server.HeadFromProto(first.GetHead()), sth, cp.GetHashes()))
+	require.NoError(t, verify.Consistency(v, convert.HeadFromProto(first.GetHead()), sth, cp.GetHashes()))
 
 	// Access: a department that neither audits nor acted cannot read records.
 	other, err := sdk.Dial(ctx, th.identity(t, 2))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/fabric"
 	"github.com/gxhub/gxhub/ledger/fabric/fabrictest"
@@ -23,6 +22,7 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 func TestAnchorConfig(t *testing.T) {
@@ -244,7 +244,7 @@ func TestHubFabricAnchoring(t *testing.T) {
 		hubLatest, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{})
 		require.NoError(t, err)
 		require.Equal(t, latest.Ref, hubLatest.GetRef())
-		require.True(t, ledger.SameHead(latest.Head.TreeHead, server.AnchorFromProto(hubLatest).Head.TreeHead))
+		require.True(t, ledger.SameHead(latest.Head.TreeHead, convert.AnchorFromProto(hubLatest).Head.TreeHead))
 		t.Logf("%d heads anchored on Fabric for %d records", len(chain), latest.Head.Size)
 	})
 

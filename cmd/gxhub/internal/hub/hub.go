@@ -42,6 +42,10 @@ import (
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
+	admingw "github.com/gxhub/gxhub/sdk/api/gateway/admin/v1"
+	auditgw "github.com/gxhub/gxhub/sdk/api/gateway/audit/v1"
+	certsgw "github.com/gxhub/gxhub/sdk/api/gateway/certs/v1"
+	exchangegw "github.com/gxhub/gxhub/sdk/api/gateway/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/api/openapi"
 )
 
@@ -319,32 +323,32 @@ func (h *Hub) build(tlsDir string) error {
 	ctx := context.Background()
 	// The gateway calls the service implementations directly: no loopback hop. Errors are
 	// mapped by the gateway's error handler.
-	if err := adminv1.RegisterAdminServiceHandlerServer(ctx, gw, admin); err != nil {
+	if err := admingw.RegisterAdminServiceHandlerServer(ctx, gw, admin); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterCalendarServiceHandlerServer(ctx, gw, cal); err != nil {
+	if err := exchangegw.RegisterCalendarServiceHandlerServer(ctx, gw, cal); err != nil {
 		return err
 	}
-	if err := certsv1.RegisterTrustServiceHandlerServer(ctx, gw, trust); err != nil {
+	if err := certsgw.RegisterTrustServiceHandlerServer(ctx, gw, trust); err != nil {
 		return err
 	}
-	if err := adminv1.RegisterOperatorServiceHandlerServer(ctx, gw, operators); err != nil {
+	if err := admingw.RegisterOperatorServiceHandlerServer(ctx, gw, operators); err != nil {
 		return err
 	}
-	if err := auditv1.RegisterEvidenceServiceHandlerServer(ctx, gw, evidence); err != nil {
+	if err := auditgw.RegisterEvidenceServiceHandlerServer(ctx, gw, evidence); err != nil {
 		return err
 	}
-	if err := auditv1.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
+	if err := auditgw.RegisterAuditServiceHandlerServer(ctx, gw, audit); err != nil {
 		return err
 	}
 	for _, err := range []error{
-		exchangev1.RegisterPullServiceHandlerServer(ctx, gw, pulls),
-		exchangev1.RegisterPullBatchServiceHandlerServer(ctx, gw, pullBatches),
-		exchangev1.RegisterRecordServiceHandlerServer(ctx, gw, records),
-		exchangev1.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
-		exchangev1.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
-		exchangev1.RegisterPolicyServiceHandlerServer(ctx, gw, pol),
-		exchangev1.RegisterSubscriptionServiceHandlerServer(ctx, gw, subscriptions),
+		exchangegw.RegisterPullServiceHandlerServer(ctx, gw, pulls),
+		exchangegw.RegisterPullBatchServiceHandlerServer(ctx, gw, pullBatches),
+		exchangegw.RegisterRecordServiceHandlerServer(ctx, gw, records),
+		exchangegw.RegisterObjectionServiceHandlerServer(ctx, gw, objections),
+		exchangegw.RegisterFreshnessServiceHandlerServer(ctx, gw, freshness),
+		exchangegw.RegisterPolicyServiceHandlerServer(ctx, gw, pol),
+		exchangegw.RegisterSubscriptionServiceHandlerServer(ctx, gw, subscriptions),
 		// Registered after the generated handlers, so it serves the streaming route.
 		gw.HandlePath(http.MethodPost, "/v1/subscriptions:follow", subscriptions.ServeREST(log)),
 	} {
@@ -352,28 +356,28 @@ func (h *Hub) build(tlsDir string) error {
 			return err
 		}
 	}
-	if err := certsv1.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
+	if err := certsgw.RegisterVerifyServiceHandlerServer(ctx, gw, verifySvc); err != nil {
 		return err
 	}
-	if err := certsv1.RegisterTrustStoreServiceHandlerServer(ctx, gw, h.Trust); err != nil {
+	if err := certsgw.RegisterTrustStoreServiceHandlerServer(ctx, gw, h.Trust); err != nil {
 		return err
 	}
-	if err := certsv1.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
+	if err := certsgw.RegisterECertServiceHandlerServer(ctx, gw, ecertSvc); err != nil {
 		return err
 	}
-	if err := certsv1.RegisterSealServiceHandlerServer(ctx, gw, sealSvc); err != nil {
+	if err := certsgw.RegisterSealServiceHandlerServer(ctx, gw, sealSvc); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
+	if err := exchangegw.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterRequirementServiceHandlerServer(ctx, gw, h.Requirements); err != nil {
+	if err := exchangegw.RegisterRequirementServiceHandlerServer(ctx, gw, h.Requirements); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
+	if err := exchangegw.RegisterMatterServiceHandlerServer(ctx, gw, matters); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterCaseServiceHandlerServer(ctx, gw, cases); err != nil {
+	if err := exchangegw.RegisterCaseServiceHandlerServer(ctx, gw, cases); err != nil {
 		return err
 	}
 

@@ -19,7 +19,6 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
@@ -28,6 +27,7 @@ import (
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
+	"github.com/gxhub/gxhub/sdk/api/convert"
 )
 
 // testWitness is a witness run by another department (the auditor's office), over HTTP,
@@ -288,7 +288,7 @@ func TestHubKeysMigrate(t *testing.T) {
 	// The head signed before the migration still verifies.
 	oldHead, err := c.Audit.GetTreeHead(ctx, &auditv1.GetTreeHeadRequest{TreeSize: old.GetHead().GetTreeSize()})
 	require.NoError(t, err)
-	require.NoError(t, verify.Head(logV, server.HeadFromProto(oldHead)))
+	require.NoError(t, verify.Head(logV, convert.HeadFromProto(oldHead)))
 	// The latest block is the anchor key's, without any new record.
 	latest, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{})
 	require.NoError(t, err)
@@ -298,7 +298,7 @@ func TestHubKeysMigrate(t *testing.T) {
 	for h := uint64(1); h <= latest.GetHeight(); h++ {
 		b, err := c.Audit.GetAnchor(ctx, &auditv1.GetAnchorRequest{Height: h})
 		require.NoError(t, err)
-		chain = append(chain, server.AnchorFromProto(b))
+		chain = append(chain, convert.AnchorFromProto(b))
 	}
 	require.NoError(t, verify.AnchorChain(verify.Keys{Log: logV, Anchor: anchorV, Retired: []ledger.Verifier{logV}}, chain))
 	require.Error(t, verify.AnchorChain(verify.Keys{Log: logV, Anchor: anchorV}, chain), "old blocks need the retired key named")

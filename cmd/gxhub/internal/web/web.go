@@ -222,7 +222,7 @@ func (u *UI) verify(w http.ResponseWriter, r *http.Request) {
 	rep, err := verify.Verify(r.Context(), body, opts)
 	if err != nil {
 		if errors.Is(err, verify.ErrInput) {
-			server.WriteHTTPError(w, r, u.opts.Log, exchange.Wrap(exchange.KindInvalid, "INPUT_UNRECOGNISED", err, "the file is not an OFD package, a seal (.esl) or an SES signature"))
+			server.WriteHTTPError(w, r, u.opts.Log, exchange.Wrap(exchange.KindInvalid, "INPUT_UNRECOGNISED", err, "the file is not an OFD package, a seal (.esl) or an SES signature: %v", err))
 			return
 		}
 		server.WriteHTTPError(w, r, u.opts.Log, err)

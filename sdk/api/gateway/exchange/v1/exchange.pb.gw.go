@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_CalendarService_GetWorkday_0(ctx context.Context, marshaler runtime.Marshaler, client CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CalendarService_GetWorkday_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetWorkdayRequest
+		protoReq extExchangev1.GetWorkdayRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -56,9 +57,9 @@ func request_CalendarService_GetWorkday_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CalendarService_GetWorkday_0(ctx context.Context, marshaler runtime.Marshaler, server CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CalendarService_GetWorkday_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetWorkdayRequest
+		protoReq extExchangev1.GetWorkdayRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -76,9 +77,9 @@ func local_request_CalendarService_GetWorkday_0(ctx context.Context, marshaler r
 
 var filter_CalendarService_AddWorkingDays_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CalendarService_AddWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, client CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CalendarService_AddWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq AddWorkingDaysRequest
+		protoReq extExchangev1.AddWorkingDaysRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -94,9 +95,9 @@ func request_CalendarService_AddWorkingDays_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_CalendarService_AddWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, server CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CalendarService_AddWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq AddWorkingDaysRequest
+		protoReq extExchangev1.AddWorkingDaysRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -111,9 +112,9 @@ func local_request_CalendarService_AddWorkingDays_0(ctx context.Context, marshal
 
 var filter_CalendarService_CountWorkingDays_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CalendarService_CountWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, client CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CalendarService_CountWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CountWorkingDaysRequest
+		protoReq extExchangev1.CountWorkingDaysRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -129,9 +130,9 @@ func request_CalendarService_CountWorkingDays_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_CalendarService_CountWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, server CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CalendarService_CountWorkingDays_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CountWorkingDaysRequest
+		protoReq extExchangev1.CountWorkingDaysRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -144,9 +145,9 @@ func local_request_CalendarService_CountWorkingDays_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func request_CalendarService_ListCalendarYears_0(ctx context.Context, marshaler runtime.Marshaler, client CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CalendarService_ListCalendarYears_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCalendarYearsRequest
+		protoReq extExchangev1.ListCalendarYearsRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -156,18 +157,18 @@ func request_CalendarService_ListCalendarYears_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_CalendarService_ListCalendarYears_0(ctx context.Context, marshaler runtime.Marshaler, server CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CalendarService_ListCalendarYears_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCalendarYearsRequest
+		protoReq extExchangev1.ListCalendarYearsRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListCalendarYears(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_CalendarService_PublishCalendar_0(ctx context.Context, marshaler runtime.Marshaler, client CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CalendarService_PublishCalendar_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PublishCalendarRequest
+		protoReq extExchangev1.PublishCalendarRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -180,9 +181,9 @@ func request_CalendarService_PublishCalendar_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_CalendarService_PublishCalendar_0(ctx context.Context, marshaler runtime.Marshaler, server CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CalendarService_PublishCalendar_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PublishCalendarRequest
+		protoReq extExchangev1.PublishCalendarRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -192,9 +193,9 @@ func local_request_CalendarService_PublishCalendar_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
-func request_CalendarService_ListCalendarPublications_0(ctx context.Context, marshaler runtime.Marshaler, client CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CalendarService_ListCalendarPublications_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CalendarServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCalendarPublicationsRequest
+		protoReq extExchangev1.ListCalendarPublicationsRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -204,9 +205,9 @@ func request_CalendarService_ListCalendarPublications_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
-func local_request_CalendarService_ListCalendarPublications_0(ctx context.Context, marshaler runtime.Marshaler, server CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CalendarService_ListCalendarPublications_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CalendarServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCalendarPublicationsRequest
+		protoReq extExchangev1.ListCalendarPublicationsRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListCalendarPublications(ctx, &protoReq)
@@ -218,7 +219,7 @@ func local_request_CalendarService_ListCalendarPublications_0(ctx context.Contex
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterCalendarServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterCalendarServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server CalendarServiceServer) error {
+func RegisterCalendarServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.CalendarServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_CalendarService_GetWorkday_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -370,15 +371,15 @@ func RegisterCalendarServiceHandlerFromEndpoint(ctx context.Context, mux *runtim
 // RegisterCalendarServiceHandler registers the http handlers for service CalendarService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterCalendarServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterCalendarServiceHandlerClient(ctx, mux, NewCalendarServiceClient(conn))
+	return RegisterCalendarServiceHandlerClient(ctx, mux, extExchangev1.NewCalendarServiceClient(conn))
 }
 
 // RegisterCalendarServiceHandlerClient registers the http handlers for service CalendarService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "CalendarServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "CalendarServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.CalendarServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.CalendarServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "CalendarServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterCalendarServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client CalendarServiceClient) error {
+// "extExchangev1.CalendarServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterCalendarServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.CalendarServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_CalendarService_GetWorkday_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

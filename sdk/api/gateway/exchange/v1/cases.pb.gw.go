@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_CaseService_OpenCase_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CaseService_OpenCase_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq OpenCaseRequest
+		protoReq extExchangev1.OpenCaseRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_CaseService_OpenCase_0(ctx context.Context, marshaler runtime.Marsh
 	return msg, metadata, err
 }
 
-func local_request_CaseService_OpenCase_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CaseService_OpenCase_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq OpenCaseRequest
+		protoReq extExchangev1.OpenCaseRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_CaseService_OpenCase_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func request_CaseService_GetCase_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CaseService_GetCase_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetCaseRequest
+		protoReq extExchangev1.GetCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -83,9 +84,9 @@ func request_CaseService_GetCase_0(ctx context.Context, marshaler runtime.Marsha
 	return msg, metadata, err
 }
 
-func local_request_CaseService_GetCase_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CaseService_GetCase_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetCaseRequest
+		protoReq extExchangev1.GetCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -103,9 +104,9 @@ func local_request_CaseService_GetCase_0(ctx context.Context, marshaler runtime.
 
 var filter_CaseService_ListCases_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CaseService_ListCases_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CaseService_ListCases_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCasesRequest
+		protoReq extExchangev1.ListCasesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -121,9 +122,9 @@ func request_CaseService_ListCases_0(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_CaseService_ListCases_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CaseService_ListCases_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCasesRequest
+		protoReq extExchangev1.ListCasesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -136,9 +137,9 @@ func local_request_CaseService_ListCases_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func request_CaseService_CloseCase_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CaseService_CloseCase_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CloseCaseRequest
+		protoReq extExchangev1.CloseCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -160,9 +161,9 @@ func request_CaseService_CloseCase_0(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_CaseService_CloseCase_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CaseService_CloseCase_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CloseCaseRequest
+		protoReq extExchangev1.CloseCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -181,9 +182,9 @@ func local_request_CaseService_CloseCase_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func request_CaseService_WithdrawCase_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CaseService_WithdrawCase_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq WithdrawCaseRequest
+		protoReq extExchangev1.WithdrawCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -205,9 +206,9 @@ func request_CaseService_WithdrawCase_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_CaseService_WithdrawCase_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CaseService_WithdrawCase_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq WithdrawCaseRequest
+		protoReq extExchangev1.WithdrawCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -231,7 +232,7 @@ func local_request_CaseService_WithdrawCase_0(ctx context.Context, marshaler run
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterCaseServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterCaseServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server CaseServiceServer) error {
+func RegisterCaseServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.CaseServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_CaseService_OpenCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -363,15 +364,15 @@ func RegisterCaseServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.Se
 // RegisterCaseServiceHandler registers the http handlers for service CaseService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterCaseServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterCaseServiceHandlerClient(ctx, mux, NewCaseServiceClient(conn))
+	return RegisterCaseServiceHandlerClient(ctx, mux, extExchangev1.NewCaseServiceClient(conn))
 }
 
 // RegisterCaseServiceHandlerClient registers the http handlers for service CaseService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "CaseServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "CaseServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.CaseServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.CaseServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "CaseServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterCaseServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client CaseServiceClient) error {
+// "extExchangev1.CaseServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterCaseServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.CaseServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_CaseService_OpenCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extCertsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_ECertService_ListCertTypes_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_ListCertTypes_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCertTypesRequest
+		protoReq extCertsv1.ListCertTypesRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -47,18 +48,18 @@ func request_ECertService_ListCertTypes_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_ECertService_ListCertTypes_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_ListCertTypes_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListCertTypesRequest
+		protoReq extCertsv1.ListCertTypesRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListCertTypes(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_ECertService_RegisterCertType_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_RegisterCertType_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterCertTypeRequest
+		protoReq extCertsv1.RegisterCertTypeRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -71,9 +72,9 @@ func request_ECertService_RegisterCertType_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_ECertService_RegisterCertType_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_RegisterCertType_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterCertTypeRequest
+		protoReq extCertsv1.RegisterCertTypeRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -83,9 +84,9 @@ func local_request_ECertService_RegisterCertType_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func request_ECertService_IssueECert_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_IssueECert_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq IssueECertRequest
+		protoReq extCertsv1.IssueECertRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -98,9 +99,9 @@ func request_ECertService_IssueECert_0(ctx context.Context, marshaler runtime.Ma
 	return msg, metadata, err
 }
 
-func local_request_ECertService_IssueECert_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_IssueECert_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq IssueECertRequest
+		protoReq extCertsv1.IssueECertRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -110,9 +111,9 @@ func local_request_ECertService_IssueECert_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func request_ECertService_UpdateECert_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_UpdateECert_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateECertRequest
+		protoReq extCertsv1.UpdateECertRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -134,9 +135,9 @@ func request_ECertService_UpdateECert_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_ECertService_UpdateECert_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_UpdateECert_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateECertRequest
+		protoReq extCertsv1.UpdateECertRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -155,9 +156,9 @@ func local_request_ECertService_UpdateECert_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func request_ECertService_ChangeECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_ChangeECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChangeECertStatusRequest
+		protoReq extCertsv1.ChangeECertStatusRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -179,9 +180,9 @@ func request_ECertService_ChangeECertStatus_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_ECertService_ChangeECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_ChangeECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChangeECertStatusRequest
+		protoReq extCertsv1.ChangeECertStatusRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -202,9 +203,9 @@ func local_request_ECertService_ChangeECertStatus_0(ctx context.Context, marshal
 
 var filter_ECertService_GetECertStatus_0 = &utilities.DoubleArray{Encoding: map[string]int{"identifier": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_ECertService_GetECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_GetECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetECertStatusRequest
+		protoReq extCertsv1.GetECertStatusRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -229,9 +230,9 @@ func request_ECertService_GetECertStatus_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func local_request_ECertService_GetECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_GetECertStatus_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetECertStatusRequest
+		protoReq extCertsv1.GetECertStatusRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -255,9 +256,9 @@ func local_request_ECertService_GetECertStatus_0(ctx context.Context, marshaler 
 
 var filter_ECertService_ListECerts_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_ECertService_ListECerts_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_ListECerts_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListECertsRequest
+		protoReq extCertsv1.ListECertsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -273,9 +274,9 @@ func request_ECertService_ListECerts_0(ctx context.Context, marshaler runtime.Ma
 	return msg, metadata, err
 }
 
-func local_request_ECertService_ListECerts_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_ListECerts_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListECertsRequest
+		protoReq extCertsv1.ListECertsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -288,9 +289,9 @@ func local_request_ECertService_ListECerts_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func request_ECertService_PresentECert_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_PresentECert_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PresentECertRequest
+		protoReq extCertsv1.PresentECertRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -312,9 +313,9 @@ func request_ECertService_PresentECert_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_ECertService_PresentECert_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_PresentECert_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PresentECertRequest
+		protoReq extCertsv1.PresentECertRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -333,9 +334,9 @@ func local_request_ECertService_PresentECert_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func request_ECertService_VerifyPresentation_0(ctx context.Context, marshaler runtime.Marshaler, client ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ECertService_VerifyPresentation_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.ECertServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyPresentationRequest
+		protoReq extCertsv1.VerifyPresentationRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -348,9 +349,9 @@ func request_ECertService_VerifyPresentation_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_ECertService_VerifyPresentation_0(ctx context.Context, marshaler runtime.Marshaler, server ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ECertService_VerifyPresentation_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.ECertServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyPresentationRequest
+		protoReq extCertsv1.VerifyPresentationRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -365,7 +366,7 @@ func local_request_ECertService_VerifyPresentation_0(ctx context.Context, marsha
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterECertServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterECertServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server ECertServiceServer) error {
+func RegisterECertServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extCertsv1.ECertServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_ECertService_ListCertTypes_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -577,15 +578,15 @@ func RegisterECertServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.S
 // RegisterECertServiceHandler registers the http handlers for service ECertService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterECertServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterECertServiceHandlerClient(ctx, mux, NewECertServiceClient(conn))
+	return RegisterECertServiceHandlerClient(ctx, mux, extCertsv1.NewECertServiceClient(conn))
 }
 
 // RegisterECertServiceHandlerClient registers the http handlers for service ECertService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "ECertServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "ECertServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extCertsv1.ECertServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extCertsv1.ECertServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "ECertServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterECertServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client ECertServiceClient) error {
+// "extCertsv1.ECertServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterECertServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extCertsv1.ECertServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_ECertService_ListCertTypes_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extCertsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_VerifyService_Verify_0(ctx context.Context, marshaler runtime.Marshaler, client VerifyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_VerifyService_Verify_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.VerifyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyRequest
+		protoReq extCertsv1.VerifyRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_VerifyService_Verify_0(ctx context.Context, marshaler runtime.Marsh
 	return msg, metadata, err
 }
 
-func local_request_VerifyService_Verify_0(ctx context.Context, marshaler runtime.Marshaler, server VerifyServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_VerifyService_Verify_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.VerifyServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyRequest
+		protoReq extCertsv1.VerifyRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_VerifyService_Verify_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func request_VerifyService_VerifyBatch_0(ctx context.Context, marshaler runtime.Marshaler, client VerifyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_VerifyService_VerifyBatch_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.VerifyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyBatchRequest
+		protoReq extCertsv1.VerifyBatchRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -77,9 +78,9 @@ func request_VerifyService_VerifyBatch_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_VerifyService_VerifyBatch_0(ctx context.Context, marshaler runtime.Marshaler, server VerifyServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_VerifyService_VerifyBatch_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.VerifyServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyBatchRequest
+		protoReq extCertsv1.VerifyBatchRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -94,7 +95,7 @@ func local_request_VerifyService_VerifyBatch_0(ctx context.Context, marshaler ru
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterVerifyServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterVerifyServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server VerifyServiceServer) error {
+func RegisterVerifyServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extCertsv1.VerifyServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_VerifyService_Verify_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -166,15 +167,15 @@ func RegisterVerifyServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.
 // RegisterVerifyServiceHandler registers the http handlers for service VerifyService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterVerifyServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterVerifyServiceHandlerClient(ctx, mux, NewVerifyServiceClient(conn))
+	return RegisterVerifyServiceHandlerClient(ctx, mux, extCertsv1.NewVerifyServiceClient(conn))
 }
 
 // RegisterVerifyServiceHandlerClient registers the http handlers for service VerifyService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "VerifyServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "VerifyServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extCertsv1.VerifyServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extCertsv1.VerifyServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "VerifyServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterVerifyServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client VerifyServiceClient) error {
+// "extCertsv1.VerifyServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterVerifyServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extCertsv1.VerifyServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_VerifyService_Verify_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extAuditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_AuditService_GetLogInfo_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_GetLogInfo_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetLogInfoRequest
+		protoReq extAuditv1.GetLogInfoRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -47,9 +48,9 @@ func request_AuditService_GetLogInfo_0(ctx context.Context, marshaler runtime.Ma
 	return msg, metadata, err
 }
 
-func local_request_AuditService_GetLogInfo_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_GetLogInfo_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetLogInfoRequest
+		protoReq extAuditv1.GetLogInfoRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.GetLogInfo(ctx, &protoReq)
@@ -58,9 +59,9 @@ func local_request_AuditService_GetLogInfo_0(ctx context.Context, marshaler runt
 
 var filter_AuditService_GetTreeHead_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_AuditService_GetTreeHead_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_GetTreeHead_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetTreeHeadRequest
+		protoReq extAuditv1.GetTreeHeadRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -76,9 +77,9 @@ func request_AuditService_GetTreeHead_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_AuditService_GetTreeHead_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_GetTreeHead_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetTreeHeadRequest
+		protoReq extAuditv1.GetTreeHeadRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -93,9 +94,9 @@ func local_request_AuditService_GetTreeHead_0(ctx context.Context, marshaler run
 
 var filter_AuditService_GetConsistencyProof_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_AuditService_GetConsistencyProof_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_GetConsistencyProof_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetConsistencyProofRequest
+		protoReq extAuditv1.GetConsistencyProofRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -111,9 +112,9 @@ func request_AuditService_GetConsistencyProof_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_AuditService_GetConsistencyProof_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_GetConsistencyProof_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetConsistencyProofRequest
+		protoReq extAuditv1.GetConsistencyProofRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -128,9 +129,9 @@ func local_request_AuditService_GetConsistencyProof_0(ctx context.Context, marsh
 
 var filter_AuditService_GetAnchor_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_AuditService_GetAnchor_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_GetAnchor_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetAnchorRequest
+		protoReq extAuditv1.GetAnchorRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -146,9 +147,9 @@ func request_AuditService_GetAnchor_0(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func local_request_AuditService_GetAnchor_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_GetAnchor_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetAnchorRequest
+		protoReq extAuditv1.GetAnchorRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -163,9 +164,9 @@ func local_request_AuditService_GetAnchor_0(ctx context.Context, marshaler runti
 
 var filter_AuditService_GetInclusionProof_0 = &utilities.DoubleArray{Encoding: map[string]int{"index": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_AuditService_GetInclusionProof_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_GetInclusionProof_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetInclusionProofRequest
+		protoReq extAuditv1.GetInclusionProofRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -190,9 +191,9 @@ func request_AuditService_GetInclusionProof_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_AuditService_GetInclusionProof_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_GetInclusionProof_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetInclusionProofRequest
+		protoReq extAuditv1.GetInclusionProofRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -214,9 +215,9 @@ func local_request_AuditService_GetInclusionProof_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func request_AuditService_GetRecord_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_GetRecord_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRecordRequest
+		protoReq extAuditv1.GetRecordRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -235,9 +236,9 @@ func request_AuditService_GetRecord_0(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func local_request_AuditService_GetRecord_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_GetRecord_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRecordRequest
+		protoReq extAuditv1.GetRecordRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -255,9 +256,9 @@ func local_request_AuditService_GetRecord_0(ctx context.Context, marshaler runti
 
 var filter_AuditService_SearchRecords_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_AuditService_SearchRecords_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_SearchRecords_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchRecordsRequest
+		protoReq extAuditv1.SearchRecordsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -273,9 +274,9 @@ func request_AuditService_SearchRecords_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_AuditService_SearchRecords_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_SearchRecords_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchRecordsRequest
+		protoReq extAuditv1.SearchRecordsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -288,9 +289,9 @@ func local_request_AuditService_SearchRecords_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_AuditService_SearchRecords_1(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_SearchRecords_1(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchRecordsRequest
+		protoReq extAuditv1.SearchRecordsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -303,9 +304,9 @@ func request_AuditService_SearchRecords_1(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_AuditService_SearchRecords_1(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_SearchRecords_1(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchRecordsRequest
+		protoReq extAuditv1.SearchRecordsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -317,9 +318,9 @@ func local_request_AuditService_SearchRecords_1(ctx context.Context, marshaler r
 
 var filter_AuditService_ListAnomalies_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_AuditService_ListAnomalies_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_ListAnomalies_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListAnomaliesRequest
+		protoReq extAuditv1.ListAnomaliesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -335,9 +336,9 @@ func request_AuditService_ListAnomalies_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_AuditService_ListAnomalies_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_ListAnomalies_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListAnomaliesRequest
+		protoReq extAuditv1.ListAnomaliesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -350,9 +351,9 @@ func local_request_AuditService_ListAnomalies_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_AuditService_SubjectUsage_0(ctx context.Context, marshaler runtime.Marshaler, client AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_AuditService_SubjectUsage_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.AuditServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SubjectUsageRequest
+		protoReq extAuditv1.SubjectUsageRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -365,9 +366,9 @@ func request_AuditService_SubjectUsage_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_AuditService_SubjectUsage_0(ctx context.Context, marshaler runtime.Marshaler, server AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_AuditService_SubjectUsage_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.AuditServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SubjectUsageRequest
+		protoReq extAuditv1.SubjectUsageRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -382,7 +383,7 @@ func local_request_AuditService_SubjectUsage_0(ctx context.Context, marshaler ru
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterAuditServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterAuditServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server AuditServiceServer) error {
+func RegisterAuditServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extAuditv1.AuditServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_AuditService_GetLogInfo_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -614,15 +615,15 @@ func RegisterAuditServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.S
 // RegisterAuditServiceHandler registers the http handlers for service AuditService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterAuditServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterAuditServiceHandlerClient(ctx, mux, NewAuditServiceClient(conn))
+	return RegisterAuditServiceHandlerClient(ctx, mux, extAuditv1.NewAuditServiceClient(conn))
 }
 
 // RegisterAuditServiceHandlerClient registers the http handlers for service AuditService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "AuditServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "AuditServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extAuditv1.AuditServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extAuditv1.AuditServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "AuditServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterAuditServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client AuditServiceClient) error {
+// "extAuditv1.AuditServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterAuditServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extAuditv1.AuditServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_AuditService_GetLogInfo_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

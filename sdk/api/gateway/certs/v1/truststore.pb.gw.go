@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extCertsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_TrustStoreService_GetTrustStore_0(ctx context.Context, marshaler runtime.Marshaler, client TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustStoreService_GetTrustStore_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetTrustStoreRequest
+		protoReq extCertsv1.GetTrustStoreRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -47,18 +48,18 @@ func request_TrustStoreService_GetTrustStore_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_TrustStoreService_GetTrustStore_0(ctx context.Context, marshaler runtime.Marshaler, server TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustStoreService_GetTrustStore_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetTrustStoreRequest
+		protoReq extCertsv1.GetTrustStoreRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.GetTrustStore(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_TrustStoreService_PutTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, client TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustStoreService_PutTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PutTrustBundleRequest
+		protoReq extCertsv1.PutTrustBundleRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -71,9 +72,9 @@ func request_TrustStoreService_PutTrustBundle_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_TrustStoreService_PutTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, server TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustStoreService_PutTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PutTrustBundleRequest
+		protoReq extCertsv1.PutTrustBundleRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -83,9 +84,9 @@ func local_request_TrustStoreService_PutTrustBundle_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func request_TrustStoreService_ListTrustBundleVersions_0(ctx context.Context, marshaler runtime.Marshaler, client TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustStoreService_ListTrustBundleVersions_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListTrustBundleVersionsRequest
+		protoReq extCertsv1.ListTrustBundleVersionsRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -95,18 +96,18 @@ func request_TrustStoreService_ListTrustBundleVersions_0(ctx context.Context, ma
 	return msg, metadata, err
 }
 
-func local_request_TrustStoreService_ListTrustBundleVersions_0(ctx context.Context, marshaler runtime.Marshaler, server TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustStoreService_ListTrustBundleVersions_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListTrustBundleVersionsRequest
+		protoReq extCertsv1.ListTrustBundleVersionsRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListTrustBundleVersions(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_TrustStoreService_AddCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, client TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustStoreService_AddCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq AddCRLSourceRequest
+		protoReq extCertsv1.AddCRLSourceRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -119,9 +120,9 @@ func request_TrustStoreService_AddCRLSource_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_TrustStoreService_AddCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, server TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustStoreService_AddCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq AddCRLSourceRequest
+		protoReq extCertsv1.AddCRLSourceRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -131,9 +132,9 @@ func local_request_TrustStoreService_AddCRLSource_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func request_TrustStoreService_RemoveCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, client TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustStoreService_RemoveCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RemoveCRLSourceRequest
+		protoReq extCertsv1.RemoveCRLSourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -155,9 +156,9 @@ func request_TrustStoreService_RemoveCRLSource_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_TrustStoreService_RemoveCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, server TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustStoreService_RemoveCRLSource_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RemoveCRLSourceRequest
+		protoReq extCertsv1.RemoveCRLSourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -176,9 +177,9 @@ func local_request_TrustStoreService_RemoveCRLSource_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
-func request_TrustStoreService_RefreshCRLs_0(ctx context.Context, marshaler runtime.Marshaler, client TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustStoreService_RefreshCRLs_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustStoreServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RefreshCRLsRequest
+		protoReq extCertsv1.RefreshCRLsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -191,9 +192,9 @@ func request_TrustStoreService_RefreshCRLs_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_TrustStoreService_RefreshCRLs_0(ctx context.Context, marshaler runtime.Marshaler, server TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustStoreService_RefreshCRLs_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustStoreServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RefreshCRLsRequest
+		protoReq extCertsv1.RefreshCRLsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -208,7 +209,7 @@ func local_request_TrustStoreService_RefreshCRLs_0(ctx context.Context, marshale
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterTrustStoreServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterTrustStoreServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server TrustStoreServiceServer) error {
+func RegisterTrustStoreServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extCertsv1.TrustStoreServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_TrustStoreService_GetTrustStore_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -360,15 +361,15 @@ func RegisterTrustStoreServiceHandlerFromEndpoint(ctx context.Context, mux *runt
 // RegisterTrustStoreServiceHandler registers the http handlers for service TrustStoreService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterTrustStoreServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterTrustStoreServiceHandlerClient(ctx, mux, NewTrustStoreServiceClient(conn))
+	return RegisterTrustStoreServiceHandlerClient(ctx, mux, extCertsv1.NewTrustStoreServiceClient(conn))
 }
 
 // RegisterTrustStoreServiceHandlerClient registers the http handlers for service TrustStoreService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "TrustStoreServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "TrustStoreServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extCertsv1.TrustStoreServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extCertsv1.TrustStoreServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "TrustStoreServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterTrustStoreServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client TrustStoreServiceClient) error {
+// "extCertsv1.TrustStoreServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterTrustStoreServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extCertsv1.TrustStoreServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_TrustStoreService_GetTrustStore_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

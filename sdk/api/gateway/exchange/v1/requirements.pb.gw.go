@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_RequirementService_FileRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RequirementService_FileRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq FileRequirementRequest
+		protoReq extExchangev1.FileRequirementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_RequirementService_FileRequirement_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func local_request_RequirementService_FileRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RequirementService_FileRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq FileRequirementRequest
+		protoReq extExchangev1.FileRequirementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_RequirementService_FileRequirement_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
-func request_RequirementService_GetRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RequirementService_GetRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequirementRequest
+		protoReq extExchangev1.GetRequirementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -83,9 +84,9 @@ func request_RequirementService_GetRequirement_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_RequirementService_GetRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RequirementService_GetRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequirementRequest
+		protoReq extExchangev1.GetRequirementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -103,9 +104,9 @@ func local_request_RequirementService_GetRequirement_0(ctx context.Context, mars
 
 var filter_RequirementService_ListRequirements_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_RequirementService_ListRequirements_0(ctx context.Context, marshaler runtime.Marshaler, client RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RequirementService_ListRequirements_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRequirementsRequest
+		protoReq extExchangev1.ListRequirementsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -121,9 +122,9 @@ func request_RequirementService_ListRequirements_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func local_request_RequirementService_ListRequirements_0(ctx context.Context, marshaler runtime.Marshaler, server RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RequirementService_ListRequirements_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRequirementsRequest
+		protoReq extExchangev1.ListRequirementsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -136,9 +137,9 @@ func local_request_RequirementService_ListRequirements_0(ctx context.Context, ma
 	return msg, metadata, err
 }
 
-func request_RequirementService_DecideRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RequirementService_DecideRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.RequirementServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DecideRequirementRequest
+		protoReq extExchangev1.DecideRequirementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -160,9 +161,9 @@ func request_RequirementService_DecideRequirement_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func local_request_RequirementService_DecideRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RequirementService_DecideRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.RequirementServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DecideRequirementRequest
+		protoReq extExchangev1.DecideRequirementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -186,7 +187,7 @@ func local_request_RequirementService_DecideRequirement_0(ctx context.Context, m
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterRequirementServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterRequirementServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server RequirementServiceServer) error {
+func RegisterRequirementServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.RequirementServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_RequirementService_FileRequirement_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -298,15 +299,15 @@ func RegisterRequirementServiceHandlerFromEndpoint(ctx context.Context, mux *run
 // RegisterRequirementServiceHandler registers the http handlers for service RequirementService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterRequirementServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterRequirementServiceHandlerClient(ctx, mux, NewRequirementServiceClient(conn))
+	return RegisterRequirementServiceHandlerClient(ctx, mux, extExchangev1.NewRequirementServiceClient(conn))
 }
 
 // RegisterRequirementServiceHandlerClient registers the http handlers for service RequirementService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "RequirementServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "RequirementServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.RequirementServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.RequirementServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "RequirementServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterRequirementServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client RequirementServiceClient) error {
+// "extExchangev1.RequirementServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterRequirementServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.RequirementServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_RequirementService_FileRequirement_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extAuditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_EvidenceService_GetRequestEvidence_0(ctx context.Context, marshaler runtime.Marshaler, client EvidenceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_EvidenceService_GetRequestEvidence_0(ctx context.Context, marshaler runtime.Marshaler, client extAuditv1.EvidenceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequestEvidenceRequest
+		protoReq extAuditv1.GetRequestEvidenceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -56,9 +57,9 @@ func request_EvidenceService_GetRequestEvidence_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func local_request_EvidenceService_GetRequestEvidence_0(ctx context.Context, marshaler runtime.Marshaler, server EvidenceServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_EvidenceService_GetRequestEvidence_0(ctx context.Context, marshaler runtime.Marshaler, server extAuditv1.EvidenceServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequestEvidenceRequest
+		protoReq extAuditv1.GetRequestEvidenceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -79,7 +80,7 @@ func local_request_EvidenceService_GetRequestEvidence_0(ctx context.Context, mar
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterEvidenceServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterEvidenceServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server EvidenceServiceServer) error {
+func RegisterEvidenceServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extAuditv1.EvidenceServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_EvidenceService_GetRequestEvidence_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -131,15 +132,15 @@ func RegisterEvidenceServiceHandlerFromEndpoint(ctx context.Context, mux *runtim
 // RegisterEvidenceServiceHandler registers the http handlers for service EvidenceService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterEvidenceServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterEvidenceServiceHandlerClient(ctx, mux, NewEvidenceServiceClient(conn))
+	return RegisterEvidenceServiceHandlerClient(ctx, mux, extAuditv1.NewEvidenceServiceClient(conn))
 }
 
 // RegisterEvidenceServiceHandlerClient registers the http handlers for service EvidenceService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "EvidenceServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "EvidenceServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extAuditv1.EvidenceServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extAuditv1.EvidenceServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "EvidenceServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterEvidenceServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client EvidenceServiceClient) error {
+// "extAuditv1.EvidenceServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterEvidenceServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extAuditv1.EvidenceServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_EvidenceService_GetRequestEvidence_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

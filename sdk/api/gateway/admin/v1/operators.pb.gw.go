@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extAdminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_OperatorService_EnrolOperator_0(ctx context.Context, marshaler runtime.Marshaler, client OperatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_OperatorService_EnrolOperator_0(ctx context.Context, marshaler runtime.Marshaler, client extAdminv1.OperatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq EnrolOperatorRequest
+		protoReq extAdminv1.EnrolOperatorRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_OperatorService_EnrolOperator_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_OperatorService_EnrolOperator_0(ctx context.Context, marshaler runtime.Marshaler, server OperatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_OperatorService_EnrolOperator_0(ctx context.Context, marshaler runtime.Marshaler, server extAdminv1.OperatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq EnrolOperatorRequest
+		protoReq extAdminv1.EnrolOperatorRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_OperatorService_EnrolOperator_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func request_OperatorService_ListOperators_0(ctx context.Context, marshaler runtime.Marshaler, client OperatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_OperatorService_ListOperators_0(ctx context.Context, marshaler runtime.Marshaler, client extAdminv1.OperatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListOperatorsRequest
+		protoReq extAdminv1.ListOperatorsRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -74,18 +75,18 @@ func request_OperatorService_ListOperators_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_OperatorService_ListOperators_0(ctx context.Context, marshaler runtime.Marshaler, server OperatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_OperatorService_ListOperators_0(ctx context.Context, marshaler runtime.Marshaler, server extAdminv1.OperatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListOperatorsRequest
+		protoReq extAdminv1.ListOperatorsRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListOperators(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_OperatorService_ChangeOperatorStatus_0(ctx context.Context, marshaler runtime.Marshaler, client OperatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_OperatorService_ChangeOperatorStatus_0(ctx context.Context, marshaler runtime.Marshaler, client extAdminv1.OperatorServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChangeOperatorStatusRequest
+		protoReq extAdminv1.ChangeOperatorStatusRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -107,9 +108,9 @@ func request_OperatorService_ChangeOperatorStatus_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func local_request_OperatorService_ChangeOperatorStatus_0(ctx context.Context, marshaler runtime.Marshaler, server OperatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_OperatorService_ChangeOperatorStatus_0(ctx context.Context, marshaler runtime.Marshaler, server extAdminv1.OperatorServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChangeOperatorStatusRequest
+		protoReq extAdminv1.ChangeOperatorStatusRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -133,7 +134,7 @@ func local_request_OperatorService_ChangeOperatorStatus_0(ctx context.Context, m
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterOperatorServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterOperatorServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server OperatorServiceServer) error {
+func RegisterOperatorServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extAdminv1.OperatorServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_OperatorService_EnrolOperator_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -225,15 +226,15 @@ func RegisterOperatorServiceHandlerFromEndpoint(ctx context.Context, mux *runtim
 // RegisterOperatorServiceHandler registers the http handlers for service OperatorService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterOperatorServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterOperatorServiceHandlerClient(ctx, mux, NewOperatorServiceClient(conn))
+	return RegisterOperatorServiceHandlerClient(ctx, mux, extAdminv1.NewOperatorServiceClient(conn))
 }
 
 // RegisterOperatorServiceHandlerClient registers the http handlers for service OperatorService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "OperatorServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "OperatorServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extAdminv1.OperatorServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extAdminv1.OperatorServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "OperatorServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterOperatorServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client OperatorServiceClient) error {
+// "extAdminv1.OperatorServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterOperatorServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extAdminv1.OperatorServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_OperatorService_EnrolOperator_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

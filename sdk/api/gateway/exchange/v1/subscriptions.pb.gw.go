@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_SubscriptionService_Subscribe_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (SubscriptionService_SubscribeClient, runtime.ServerMetadata, error) {
+func request_SubscriptionService_Subscribe_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (extExchangev1.SubscriptionService_SubscribeClient, runtime.ServerMetadata, error) {
 	var (
-		protoReq SubscribeRequest
+		protoReq extExchangev1.SubscribeRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -58,9 +59,9 @@ func request_SubscriptionService_Subscribe_0(ctx context.Context, marshaler runt
 	return stream, metadata, nil
 }
 
-func request_SubscriptionService_RegisterWebhook_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_RegisterWebhook_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterWebhookRequest
+		protoReq extExchangev1.RegisterWebhookRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -73,9 +74,9 @@ func request_SubscriptionService_RegisterWebhook_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_RegisterWebhook_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_RegisterWebhook_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterWebhookRequest
+		protoReq extExchangev1.RegisterWebhookRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -85,9 +86,9 @@ func local_request_SubscriptionService_RegisterWebhook_0(ctx context.Context, ma
 	return msg, metadata, err
 }
 
-func request_SubscriptionService_ListWebhooks_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_ListWebhooks_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListWebhooksRequest
+		protoReq extExchangev1.ListWebhooksRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -97,9 +98,9 @@ func request_SubscriptionService_ListWebhooks_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_ListWebhooks_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_ListWebhooks_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListWebhooksRequest
+		protoReq extExchangev1.ListWebhooksRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListWebhooks(ctx, &protoReq)
@@ -111,7 +112,7 @@ func local_request_SubscriptionService_ListWebhooks_0(ctx context.Context, marsh
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterSubscriptionServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterSubscriptionServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server SubscriptionServiceServer) error {
+func RegisterSubscriptionServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.SubscriptionServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_SubscriptionService_Subscribe_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
 		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
@@ -189,15 +190,15 @@ func RegisterSubscriptionServiceHandlerFromEndpoint(ctx context.Context, mux *ru
 // RegisterSubscriptionServiceHandler registers the http handlers for service SubscriptionService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterSubscriptionServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterSubscriptionServiceHandlerClient(ctx, mux, NewSubscriptionServiceClient(conn))
+	return RegisterSubscriptionServiceHandlerClient(ctx, mux, extExchangev1.NewSubscriptionServiceClient(conn))
 }
 
 // RegisterSubscriptionServiceHandlerClient registers the http handlers for service SubscriptionService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "SubscriptionServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "SubscriptionServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.SubscriptionServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.SubscriptionServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "SubscriptionServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterSubscriptionServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client SubscriptionServiceClient) error {
+// "extExchangev1.SubscriptionServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterSubscriptionServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.SubscriptionServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_SubscriptionService_Subscribe_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_MatterService_DefineMatter_0(ctx context.Context, marshaler runtime.Marshaler, client MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MatterService_DefineMatter_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DefineMatterRequest
+		protoReq extExchangev1.DefineMatterRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Matter); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_MatterService_DefineMatter_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_MatterService_DefineMatter_0(ctx context.Context, marshaler runtime.Marshaler, server MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MatterService_DefineMatter_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DefineMatterRequest
+		protoReq extExchangev1.DefineMatterRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Matter); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_MatterService_DefineMatter_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_MatterService_GetMatter_0(ctx context.Context, marshaler runtime.Marshaler, client MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MatterService_GetMatter_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetMatterRequest
+		protoReq extExchangev1.GetMatterRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -83,9 +84,9 @@ func request_MatterService_GetMatter_0(ctx context.Context, marshaler runtime.Ma
 	return msg, metadata, err
 }
 
-func local_request_MatterService_GetMatter_0(ctx context.Context, marshaler runtime.Marshaler, server MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MatterService_GetMatter_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetMatterRequest
+		protoReq extExchangev1.GetMatterRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -103,9 +104,9 @@ func local_request_MatterService_GetMatter_0(ctx context.Context, marshaler runt
 
 var filter_MatterService_ListMatters_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_MatterService_ListMatters_0(ctx context.Context, marshaler runtime.Marshaler, client MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MatterService_ListMatters_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListMattersRequest
+		protoReq extExchangev1.ListMattersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -121,9 +122,9 @@ func request_MatterService_ListMatters_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_MatterService_ListMatters_0(ctx context.Context, marshaler runtime.Marshaler, server MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MatterService_ListMatters_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListMattersRequest
+		protoReq extExchangev1.ListMattersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -136,9 +137,9 @@ func local_request_MatterService_ListMatters_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func request_MatterService_GetExemptions_0(ctx context.Context, marshaler runtime.Marshaler, client MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MatterService_GetExemptions_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetExemptionsRequest
+		protoReq extExchangev1.GetExemptionsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -160,9 +161,9 @@ func request_MatterService_GetExemptions_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func local_request_MatterService_GetExemptions_0(ctx context.Context, marshaler runtime.Marshaler, server MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MatterService_GetExemptions_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetExemptionsRequest
+		protoReq extExchangev1.GetExemptionsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -181,9 +182,9 @@ func local_request_MatterService_GetExemptions_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func request_MatterService_CollectMaterials_0(ctx context.Context, marshaler runtime.Marshaler, client MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_MatterService_CollectMaterials_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.MatterServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CollectMaterialsRequest
+		protoReq extExchangev1.CollectMaterialsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -205,9 +206,9 @@ func request_MatterService_CollectMaterials_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_MatterService_CollectMaterials_0(ctx context.Context, marshaler runtime.Marshaler, server MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_MatterService_CollectMaterials_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.MatterServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CollectMaterialsRequest
+		protoReq extExchangev1.CollectMaterialsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -231,7 +232,7 @@ func local_request_MatterService_CollectMaterials_0(ctx context.Context, marshal
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterMatterServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterMatterServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server MatterServiceServer) error {
+func RegisterMatterServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.MatterServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_MatterService_DefineMatter_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -363,15 +364,15 @@ func RegisterMatterServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.
 // RegisterMatterServiceHandler registers the http handlers for service MatterService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterMatterServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterMatterServiceHandlerClient(ctx, mux, NewMatterServiceClient(conn))
+	return RegisterMatterServiceHandlerClient(ctx, mux, extExchangev1.NewMatterServiceClient(conn))
 }
 
 // RegisterMatterServiceHandlerClient registers the http handlers for service MatterService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "MatterServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "MatterServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.MatterServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.MatterServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "MatterServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterMatterServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client MatterServiceClient) error {
+// "extExchangev1.MatterServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterMatterServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.MatterServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_MatterService_DefineMatter_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_PullBatchService_PullBatch_0(ctx context.Context, marshaler runtime.Marshaler, client PullBatchServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_PullBatchService_PullBatch_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.PullBatchServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PullBatchRequest
+		protoReq extExchangev1.PullBatchRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_PullBatchService_PullBatch_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_PullBatchService_PullBatch_0(ctx context.Context, marshaler runtime.Marshaler, server PullBatchServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_PullBatchService_PullBatch_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.PullBatchServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PullBatchRequest
+		protoReq extExchangev1.PullBatchRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -67,7 +68,7 @@ func local_request_PullBatchService_PullBatch_0(ctx context.Context, marshaler r
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterPullBatchServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterPullBatchServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server PullBatchServiceServer) error {
+func RegisterPullBatchServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.PullBatchServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_PullBatchService_PullBatch_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -119,15 +120,15 @@ func RegisterPullBatchServiceHandlerFromEndpoint(ctx context.Context, mux *runti
 // RegisterPullBatchServiceHandler registers the http handlers for service PullBatchService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterPullBatchServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterPullBatchServiceHandlerClient(ctx, mux, NewPullBatchServiceClient(conn))
+	return RegisterPullBatchServiceHandlerClient(ctx, mux, extExchangev1.NewPullBatchServiceClient(conn))
 }
 
 // RegisterPullBatchServiceHandlerClient registers the http handlers for service PullBatchService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "PullBatchServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "PullBatchServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.PullBatchServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.PullBatchServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "PullBatchServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterPullBatchServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client PullBatchServiceClient) error {
+// "extExchangev1.PullBatchServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterPullBatchServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.PullBatchServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_PullBatchService_PullBatch_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

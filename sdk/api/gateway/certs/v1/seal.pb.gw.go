@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extCertsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_SealService_MakeSeal_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_MakeSeal_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq MakeSealRequest
+		protoReq extCertsv1.MakeSealRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_SealService_MakeSeal_0(ctx context.Context, marshaler runtime.Marsh
 	return msg, metadata, err
 }
 
-func local_request_SealService_MakeSeal_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_MakeSeal_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq MakeSealRequest
+		protoReq extCertsv1.MakeSealRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_SealService_MakeSeal_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func request_SealService_RevokeSeal_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_RevokeSeal_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RevokeSealRequest
+		protoReq extCertsv1.RevokeSealRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -86,9 +87,9 @@ func request_SealService_RevokeSeal_0(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func local_request_SealService_RevokeSeal_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_RevokeSeal_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RevokeSealRequest
+		protoReq extCertsv1.RevokeSealRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -109,9 +110,9 @@ func local_request_SealService_RevokeSeal_0(ctx context.Context, marshaler runti
 
 var filter_SealService_ListSeals_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_SealService_ListSeals_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_ListSeals_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSealsRequest
+		protoReq extCertsv1.ListSealsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -127,9 +128,9 @@ func request_SealService_ListSeals_0(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_SealService_ListSeals_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_ListSeals_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSealsRequest
+		protoReq extCertsv1.ListSealsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -142,9 +143,9 @@ func local_request_SealService_ListSeals_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func request_SealService_Timestamp_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_Timestamp_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq TimestampRequest
+		protoReq extCertsv1.TimestampRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -157,9 +158,9 @@ func request_SealService_Timestamp_0(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_SealService_Timestamp_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_Timestamp_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq TimestampRequest
+		protoReq extCertsv1.TimestampRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -169,9 +170,9 @@ func local_request_SealService_Timestamp_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func request_SealService_RegisterSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_RegisterSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterSealedDocumentRequest
+		protoReq extCertsv1.RegisterSealedDocumentRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -184,9 +185,9 @@ func request_SealService_RegisterSealedDocument_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func local_request_SealService_RegisterSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_RegisterSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterSealedDocumentRequest
+		protoReq extCertsv1.RegisterSealedDocumentRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -196,9 +197,9 @@ func local_request_SealService_RegisterSealedDocument_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
-func request_SealService_GetSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_GetSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetSealedDocumentRequest
+		protoReq extCertsv1.GetSealedDocumentRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -217,9 +218,9 @@ func request_SealService_GetSealedDocument_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_SealService_GetSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_GetSealedDocument_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetSealedDocumentRequest
+		protoReq extCertsv1.GetSealedDocumentRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -237,9 +238,9 @@ func local_request_SealService_GetSealedDocument_0(ctx context.Context, marshale
 
 var filter_SealService_ListSealedDocuments_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_SealService_ListSealedDocuments_0(ctx context.Context, marshaler runtime.Marshaler, client SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SealService_ListSealedDocuments_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.SealServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSealedDocumentsRequest
+		protoReq extCertsv1.ListSealedDocumentsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -255,9 +256,9 @@ func request_SealService_ListSealedDocuments_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_SealService_ListSealedDocuments_0(ctx context.Context, marshaler runtime.Marshaler, server SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SealService_ListSealedDocuments_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.SealServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSealedDocumentsRequest
+		protoReq extCertsv1.ListSealedDocumentsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -275,7 +276,7 @@ func local_request_SealService_ListSealedDocuments_0(ctx context.Context, marsha
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterSealServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterSealServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server SealServiceServer) error {
+func RegisterSealServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extCertsv1.SealServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_SealService_MakeSeal_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -447,15 +448,15 @@ func RegisterSealServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.Se
 // RegisterSealServiceHandler registers the http handlers for service SealService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterSealServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterSealServiceHandlerClient(ctx, mux, NewSealServiceClient(conn))
+	return RegisterSealServiceHandlerClient(ctx, mux, extCertsv1.NewSealServiceClient(conn))
 }
 
 // RegisterSealServiceHandlerClient registers the http handlers for service SealService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "SealServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "SealServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extCertsv1.SealServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extCertsv1.SealServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "SealServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterSealServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client SealServiceClient) error {
+// "extCertsv1.SealServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterSealServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extCertsv1.SealServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_SealService_MakeSeal_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_RecordService_Publish_0(ctx context.Context, marshaler runtime.Marshaler, client RecordServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RecordService_Publish_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.RecordServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PublishRequest
+		protoReq extExchangev1.PublishRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -59,9 +60,9 @@ func request_RecordService_Publish_0(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_RecordService_Publish_0(ctx context.Context, marshaler runtime.Marshaler, server RecordServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RecordService_Publish_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.RecordServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PublishRequest
+		protoReq extExchangev1.PublishRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -80,9 +81,9 @@ func local_request_RecordService_Publish_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func request_RecordService_GetRecordHistory_0(ctx context.Context, marshaler runtime.Marshaler, client RecordServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RecordService_GetRecordHistory_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.RecordServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRecordHistoryRequest
+		protoReq extExchangev1.GetRecordHistoryRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -109,9 +110,9 @@ func request_RecordService_GetRecordHistory_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_RecordService_GetRecordHistory_0(ctx context.Context, marshaler runtime.Marshaler, server RecordServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RecordService_GetRecordHistory_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.RecordServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRecordHistoryRequest
+		protoReq extExchangev1.GetRecordHistoryRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -135,9 +136,9 @@ func local_request_RecordService_GetRecordHistory_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func request_ObjectionService_RaiseObjection_0(ctx context.Context, marshaler runtime.Marshaler, client ObjectionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ObjectionService_RaiseObjection_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.ObjectionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RaiseObjectionRequest
+		protoReq extExchangev1.RaiseObjectionRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -150,9 +151,9 @@ func request_ObjectionService_RaiseObjection_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_ObjectionService_RaiseObjection_0(ctx context.Context, marshaler runtime.Marshaler, server ObjectionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ObjectionService_RaiseObjection_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.ObjectionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RaiseObjectionRequest
+		protoReq extExchangev1.RaiseObjectionRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -164,9 +165,9 @@ func local_request_ObjectionService_RaiseObjection_0(ctx context.Context, marsha
 
 var filter_ObjectionService_ListObjections_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_ObjectionService_ListObjections_0(ctx context.Context, marshaler runtime.Marshaler, client ObjectionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ObjectionService_ListObjections_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.ObjectionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListObjectionsRequest
+		protoReq extExchangev1.ListObjectionsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -182,9 +183,9 @@ func request_ObjectionService_ListObjections_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_ObjectionService_ListObjections_0(ctx context.Context, marshaler runtime.Marshaler, server ObjectionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ObjectionService_ListObjections_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.ObjectionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListObjectionsRequest
+		protoReq extExchangev1.ListObjectionsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -197,9 +198,9 @@ func local_request_ObjectionService_ListObjections_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
-func request_ObjectionService_ResolveObjection_0(ctx context.Context, marshaler runtime.Marshaler, client ObjectionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ObjectionService_ResolveObjection_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.ObjectionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ResolveObjectionRequest
+		protoReq extExchangev1.ResolveObjectionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -221,9 +222,9 @@ func request_ObjectionService_ResolveObjection_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_ObjectionService_ResolveObjection_0(ctx context.Context, marshaler runtime.Marshaler, server ObjectionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ObjectionService_ResolveObjection_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.ObjectionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ResolveObjectionRequest
+		protoReq extExchangev1.ResolveObjectionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -247,7 +248,7 @@ func local_request_ObjectionService_ResolveObjection_0(ctx context.Context, mars
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterRecordServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterRecordServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server RecordServiceServer) error {
+func RegisterRecordServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.RecordServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_RecordService_Publish_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -297,7 +298,7 @@ func RegisterRecordServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterObjectionServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterObjectionServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server ObjectionServiceServer) error {
+func RegisterObjectionServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.ObjectionServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_ObjectionService_RaiseObjection_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -389,15 +390,15 @@ func RegisterRecordServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.
 // RegisterRecordServiceHandler registers the http handlers for service RecordService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterRecordServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterRecordServiceHandlerClient(ctx, mux, NewRecordServiceClient(conn))
+	return RegisterRecordServiceHandlerClient(ctx, mux, extExchangev1.NewRecordServiceClient(conn))
 }
 
 // RegisterRecordServiceHandlerClient registers the http handlers for service RecordService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "RecordServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "RecordServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.RecordServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.RecordServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "RecordServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterRecordServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client RecordServiceClient) error {
+// "extExchangev1.RecordServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterRecordServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.RecordServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_RecordService_Publish_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -472,15 +473,15 @@ func RegisterObjectionServiceHandlerFromEndpoint(ctx context.Context, mux *runti
 // RegisterObjectionServiceHandler registers the http handlers for service ObjectionService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterObjectionServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterObjectionServiceHandlerClient(ctx, mux, NewObjectionServiceClient(conn))
+	return RegisterObjectionServiceHandlerClient(ctx, mux, extExchangev1.NewObjectionServiceClient(conn))
 }
 
 // RegisterObjectionServiceHandlerClient registers the http handlers for service ObjectionService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "ObjectionServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "ObjectionServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.ObjectionServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.ObjectionServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "ObjectionServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterObjectionServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client ObjectionServiceClient) error {
+// "extExchangev1.ObjectionServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterObjectionServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.ObjectionServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_ObjectionService_RaiseObjection_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

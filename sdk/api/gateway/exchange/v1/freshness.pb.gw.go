@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -37,9 +38,9 @@ var (
 
 var filter_FreshnessService_ListFreshness_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_FreshnessService_ListFreshness_0(ctx context.Context, marshaler runtime.Marshaler, client FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FreshnessService_ListFreshness_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListFreshnessRequest
+		protoReq extExchangev1.ListFreshnessRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -55,9 +56,9 @@ func request_FreshnessService_ListFreshness_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_FreshnessService_ListFreshness_0(ctx context.Context, marshaler runtime.Marshaler, server FreshnessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FreshnessService_ListFreshness_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FreshnessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListFreshnessRequest
+		protoReq extExchangev1.ListFreshnessRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -70,9 +71,9 @@ func local_request_FreshnessService_ListFreshness_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func request_FreshnessService_ListFreshnessAlerts_0(ctx context.Context, marshaler runtime.Marshaler, client FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FreshnessService_ListFreshnessAlerts_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListFreshnessAlertsRequest
+		protoReq extExchangev1.ListFreshnessAlertsRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -82,18 +83,18 @@ func request_FreshnessService_ListFreshnessAlerts_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
-func local_request_FreshnessService_ListFreshnessAlerts_0(ctx context.Context, marshaler runtime.Marshaler, server FreshnessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FreshnessService_ListFreshnessAlerts_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FreshnessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListFreshnessAlertsRequest
+		protoReq extExchangev1.ListFreshnessAlertsRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListFreshnessAlerts(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler runtime.Marshaler, client FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq HeartbeatRequest
+		protoReq extExchangev1.HeartbeatRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -115,9 +116,9 @@ func request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler runtime.Marshaler, server FreshnessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FreshnessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq HeartbeatRequest
+		protoReq extExchangev1.HeartbeatRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -141,7 +142,7 @@ func local_request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler r
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterFreshnessServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterFreshnessServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server FreshnessServiceServer) error {
+func RegisterFreshnessServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.FreshnessServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_FreshnessService_ListFreshness_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -233,15 +234,15 @@ func RegisterFreshnessServiceHandlerFromEndpoint(ctx context.Context, mux *runti
 // RegisterFreshnessServiceHandler registers the http handlers for service FreshnessService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterFreshnessServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterFreshnessServiceHandlerClient(ctx, mux, NewFreshnessServiceClient(conn))
+	return RegisterFreshnessServiceHandlerClient(ctx, mux, extExchangev1.NewFreshnessServiceClient(conn))
 }
 
 // RegisterFreshnessServiceHandlerClient registers the http handlers for service FreshnessService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "FreshnessServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "FreshnessServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.FreshnessServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.FreshnessServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "FreshnessServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterFreshnessServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client FreshnessServiceClient) error {
+// "extExchangev1.FreshnessServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterFreshnessServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.FreshnessServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_FreshnessService_ListFreshness_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extCertsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_TrustService_GetTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, client TrustServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_TrustService_GetTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, client extCertsv1.TrustServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetTrustBundleRequest
+		protoReq extCertsv1.GetTrustBundleRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -47,9 +48,9 @@ func request_TrustService_GetTrustBundle_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func local_request_TrustService_GetTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, server TrustServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_TrustService_GetTrustBundle_0(ctx context.Context, marshaler runtime.Marshaler, server extCertsv1.TrustServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetTrustBundleRequest
+		protoReq extCertsv1.GetTrustBundleRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.GetTrustBundle(ctx, &protoReq)
@@ -61,7 +62,7 @@ func local_request_TrustService_GetTrustBundle_0(ctx context.Context, marshaler 
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterTrustServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterTrustServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server TrustServiceServer) error {
+func RegisterTrustServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extCertsv1.TrustServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_TrustService_GetTrustBundle_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -113,15 +114,15 @@ func RegisterTrustServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.S
 // RegisterTrustServiceHandler registers the http handlers for service TrustService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterTrustServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterTrustServiceHandlerClient(ctx, mux, NewTrustServiceClient(conn))
+	return RegisterTrustServiceHandlerClient(ctx, mux, extCertsv1.NewTrustServiceClient(conn))
 }
 
 // RegisterTrustServiceHandlerClient registers the http handlers for service TrustService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "TrustServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "TrustServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extCertsv1.TrustServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extCertsv1.TrustServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "TrustServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterTrustServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client TrustServiceClient) error {
+// "extCertsv1.TrustServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterTrustServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extCertsv1.TrustServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_TrustService_GetTrustBundle_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

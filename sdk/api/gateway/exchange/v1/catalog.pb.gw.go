@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_CatalogService_RegisterResource_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_RegisterResource_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterResourceRequest
+		protoReq extExchangev1.RegisterResourceRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Resource); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_CatalogService_RegisterResource_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_RegisterResource_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_RegisterResource_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RegisterResourceRequest
+		protoReq extExchangev1.RegisterResourceRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Resource); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_CatalogService_RegisterResource_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
-func request_CatalogService_UpdateResource_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_UpdateResource_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateResourceRequest
+		protoReq extExchangev1.UpdateResourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -86,9 +87,9 @@ func request_CatalogService_UpdateResource_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_UpdateResource_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_UpdateResource_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateResourceRequest
+		protoReq extExchangev1.UpdateResourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -107,9 +108,9 @@ func local_request_CatalogService_UpdateResource_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func request_CatalogService_WithdrawResource_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_WithdrawResource_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq WithdrawResourceRequest
+		protoReq extExchangev1.WithdrawResourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -131,9 +132,9 @@ func request_CatalogService_WithdrawResource_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_WithdrawResource_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_WithdrawResource_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq WithdrawResourceRequest
+		protoReq extExchangev1.WithdrawResourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -154,9 +155,9 @@ func local_request_CatalogService_WithdrawResource_0(ctx context.Context, marsha
 
 var filter_CatalogService_ListProposals_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_ListProposals_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ListProposals_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListProposalsRequest
+		protoReq extExchangev1.ListProposalsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -172,9 +173,9 @@ func request_CatalogService_ListProposals_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_ListProposals_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_ListProposals_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListProposalsRequest
+		protoReq extExchangev1.ListProposalsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -187,9 +188,9 @@ func local_request_CatalogService_ListProposals_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func request_CatalogService_GetProposal_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_GetProposal_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetProposalRequest
+		protoReq extExchangev1.GetProposalRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -208,9 +209,9 @@ func request_CatalogService_GetProposal_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_GetProposal_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_GetProposal_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetProposalRequest
+		protoReq extExchangev1.GetProposalRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -226,9 +227,9 @@ func local_request_CatalogService_GetProposal_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_CatalogService_DecideProposal_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_DecideProposal_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DecideProposalRequest
+		protoReq extExchangev1.DecideProposalRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -250,9 +251,9 @@ func request_CatalogService_DecideProposal_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_DecideProposal_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_DecideProposal_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DecideProposalRequest
+		protoReq extExchangev1.DecideProposalRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -273,9 +274,9 @@ func local_request_CatalogService_DecideProposal_0(ctx context.Context, marshale
 
 var filter_CatalogService_GetResource_0 = &utilities.DoubleArray{Encoding: map[string]int{"code": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_CatalogService_GetResource_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_GetResource_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetResourceRequest
+		protoReq extExchangev1.GetResourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -300,9 +301,9 @@ func request_CatalogService_GetResource_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_GetResource_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_GetResource_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetResourceRequest
+		protoReq extExchangev1.GetResourceRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -326,9 +327,9 @@ func local_request_CatalogService_GetResource_0(ctx context.Context, marshaler r
 
 var filter_CatalogService_ListResourceVersions_0 = &utilities.DoubleArray{Encoding: map[string]int{"code": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_CatalogService_ListResourceVersions_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ListResourceVersions_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListResourceVersionsRequest
+		protoReq extExchangev1.ListResourceVersionsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -353,9 +354,9 @@ func request_CatalogService_ListResourceVersions_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_ListResourceVersions_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_ListResourceVersions_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListResourceVersionsRequest
+		protoReq extExchangev1.ListResourceVersionsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -379,9 +380,9 @@ func local_request_CatalogService_ListResourceVersions_0(ctx context.Context, ma
 
 var filter_CatalogService_SearchResources_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_SearchResources_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_SearchResources_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchResourcesRequest
+		protoReq extExchangev1.SearchResourcesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -397,9 +398,9 @@ func request_CatalogService_SearchResources_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_SearchResources_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_SearchResources_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchResourcesRequest
+		protoReq extExchangev1.SearchResourcesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -417,7 +418,7 @@ func local_request_CatalogService_SearchResources_0(ctx context.Context, marshal
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterCatalogServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterCatalogServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server CatalogServiceServer) error {
+func RegisterCatalogServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.CatalogServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_CatalogService_RegisterResource_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -629,15 +630,15 @@ func RegisterCatalogServiceHandlerFromEndpoint(ctx context.Context, mux *runtime
 // RegisterCatalogServiceHandler registers the http handlers for service CatalogService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterCatalogServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterCatalogServiceHandlerClient(ctx, mux, NewCatalogServiceClient(conn))
+	return RegisterCatalogServiceHandlerClient(ctx, mux, extExchangev1.NewCatalogServiceClient(conn))
 }
 
 // RegisterCatalogServiceHandlerClient registers the http handlers for service CatalogService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "CatalogServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "CatalogServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.CatalogServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.CatalogServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "CatalogServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterCatalogServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client CatalogServiceClient) error {
+// "extExchangev1.CatalogServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterCatalogServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.CatalogServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_CatalogService_RegisterResource_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

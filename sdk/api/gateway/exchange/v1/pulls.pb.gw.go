@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_PullService_Pull_0(ctx context.Context, marshaler runtime.Marshaler, client PullServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_PullService_Pull_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.PullServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PullRequest
+		protoReq extExchangev1.PullRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_PullService_Pull_0(ctx context.Context, marshaler runtime.Marshaler
 	return msg, metadata, err
 }
 
-func local_request_PullService_Pull_0(ctx context.Context, marshaler runtime.Marshaler, server PullServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_PullService_Pull_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.PullServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PullRequest
+		protoReq extExchangev1.PullRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_PullService_Pull_0(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func request_PullService_VerifyData_0(ctx context.Context, marshaler runtime.Marshaler, client PullServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_PullService_VerifyData_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.PullServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyDataRequest
+		protoReq extExchangev1.VerifyDataRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -77,9 +78,9 @@ func request_PullService_VerifyData_0(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func local_request_PullService_VerifyData_0(ctx context.Context, marshaler runtime.Marshaler, server PullServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_PullService_VerifyData_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.PullServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq VerifyDataRequest
+		protoReq extExchangev1.VerifyDataRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -94,7 +95,7 @@ func local_request_PullService_VerifyData_0(ctx context.Context, marshaler runti
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterPullServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterPullServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server PullServiceServer) error {
+func RegisterPullServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.PullServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_PullService_Pull_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -166,15 +167,15 @@ func RegisterPullServiceHandlerFromEndpoint(ctx context.Context, mux *runtime.Se
 // RegisterPullServiceHandler registers the http handlers for service PullService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterPullServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterPullServiceHandlerClient(ctx, mux, NewPullServiceClient(conn))
+	return RegisterPullServiceHandlerClient(ctx, mux, extExchangev1.NewPullServiceClient(conn))
 }
 
 // RegisterPullServiceHandlerClient registers the http handlers for service PullService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "PullServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "PullServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.PullServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.PullServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "PullServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterPullServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client PullServiceClient) error {
+// "extExchangev1.PullServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterPullServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.PullServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_PullService_Pull_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
