@@ -61,6 +61,15 @@ type (
 	PullBatchSigner interface {
 		SignPullBatch(ctx context.Context, r *PullBatchResult) (SignedPull, error)
 	}
+	// RecordBatchReader reads the newest version of many subjects of a resource at once
+	// (subjects without a record are absent).
+	RecordBatchReader interface {
+		LatestMany(ctx context.Context, resource string, subjects []string) (map[string]*Record, error)
+	}
+	// CaseBatchReader reads many cases at once (numbers without a case are absent).
+	CaseBatchReader interface {
+		GetMany(ctx context.Context, numbers []string) (map[string]*Case, error)
+	}
 	// PullBatchAuditor appends the audit records of many pulls at once (one group
 	// commit) and returns their indices in order, one per record (each PullAudit names
 	// one subject). A PullAuditor without it gets the pulls one by one.
@@ -97,26 +106,54 @@ func (p *Puller) PullBatch(ctx context.Context, in PullBatchInput) (*PullBatchAn
 	}
 	b := &batchLookups{p: p, now: now, reqs: map[string]lookup[*Requirement]{}, res: map[string]*Resource{},
 		matters: map[string]*Matter{}, fresh: map[string]Freshness{}}
+	if err := b.prefetchCases(ctx, in.Entries); err != nil {
+		return nil, err
+	}
 	result := &PullBatchResult{BatchID: batchID, Consumer: in.Caller.Code, Operator: in.Operator, AsOf: now,
 		Entries: make([]PullBatchOutcome, len(in.Entries))}
 	audits := make([]PullAudit, len(in.Entries))
-	for i, e := range in.Entries {
-		a := PullAudit{PullID: batchID, At: now, Department: in.Caller.Code, Operator: in.Operator, Items: in.Items,
-			Matter: e.MatterCode, Case: e.CaseNumber, Subjects: []string{NormalizeSubject(e.Subject)}}
-		out := PullBatchOutcome{Entry: e}
-		res, note, err := b.entry(ctx, in, e, &a)
+	pending := make([]*pendingEntry, len(in.Entries))
+	// refuse records entry i's refusal, or returns the error when it is not one (the
+	// store failed: nothing is answered).
+	refuse := func(i int, err error) error {
 		var de *Error
-		switch {
-		case err == nil:
-			out.Granted, out.Result, out.Reason = true, res, ReasonGranted
-			a.Granted, a.Reason = true, ReasonGranted+": "+note
-		case errors.As(err, &de) && de.Kind != KindUnavailable && de.Kind != KindInternal:
-			out.Reason, out.Message = de.Reason, err.Error()
-			a.Reason = de.Reason + ": " + err.Error()
-		default:
-			return nil, err // the store failed: nothing is answered
+		if errors.As(err, &de) && de.Kind != KindUnavailable && de.Kind != KindInternal {
+			result.Entries[i].Reason, result.Entries[i].Message = de.Reason, err.Error()
+			audits[i].Reason = de.Reason + ": " + err.Error()
+			return nil
 		}
-		result.Entries[i], audits[i] = out, a
+		return err
+	}
+	for i, e := range in.Entries {
+		audits[i] = PullAudit{PullID: batchID, At: now, Department: in.Caller.Code, Operator: in.Operator, Items: in.Items,
+			Matter: e.MatterCode, Case: e.CaseNumber, Subjects: []string{NormalizeSubject(e.Subject)}}
+		result.Entries[i].Entry = e
+		pe, err := b.entry(ctx, in, e, &audits[i])
+		if err != nil {
+			if err := refuse(i, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		pending[i] = pe
+	}
+	// The records of the entries allowed so far, read together per resource.
+	recs, err := b.records(ctx, pending)
+	if err != nil {
+		return nil, err
+	}
+	for i, pe := range pending {
+		if pe == nil {
+			continue
+		}
+		if err := b.serve(ctx, pe, recs[pe.result.Resource]); err != nil {
+			if err := refuse(i, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		result.Entries[i].Granted, result.Entries[i].Result, result.Entries[i].Reason = true, pe.result, ReasonGranted
+		audits[i].Granted, audits[i].Reason = true, ReasonGranted+": "+pe.note
 	}
 	signed, err := bs.SignPullBatch(ctx, result)
 	if err != nil {
@@ -150,14 +187,96 @@ type batchLookups struct {
 	res     map[string]*Resource
 	matters map[string]*Matter
 	fresh   map[string]Freshness
+	cases   map[string]*Case // prefetched (nil: read per entry)
 }
 
-// entry decides one entry as a single pull of its subject; it returns the result a single
-// pull would sign and the audit note, or the refusal (an *Error) or a store failure.
-func (b *batchLookups) entry(ctx context.Context, in PullBatchInput, e PullBatchEntry, a *PullAudit) (*PullResult, string, error) {
+// pendingEntry is an entry every check allowed, waiting for its record.
+type pendingEntry struct {
+	subject  string
+	items    []string
+	disclose *Disclosure
+	result   *PullResult
+	note     string
+}
+
+// prefetchCases reads the cases the entries name in one go, when the reader can.
+func (b *batchLookups) prefetchCases(ctx context.Context, entries []PullBatchEntry) error {
+	cr, ok := b.p.Cases.(CaseBatchReader)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	var numbers []string
+	for _, e := range entries {
+		if !blank(e.CaseNumber) && len(e.CaseNumber) <= 64 && !seen[e.CaseNumber] {
+			seen[e.CaseNumber] = true
+			numbers = append(numbers, e.CaseNumber)
+		}
+	}
+	m, err := cr.GetMany(ctx, numbers)
+	if err != nil {
+		return err
+	}
+	b.cases = m
+	return nil
+}
+
+// records reads the newest version of every pending entry's subject, per resource; a
+// subject without a record is absent.
+func (b *batchLookups) records(ctx context.Context, pending []*pendingEntry) (map[string]map[string]*Record, error) {
+	out := map[string]map[string]*Record{}
+	subjects := map[string][]string{}
+	for _, pe := range pending {
+		if pe != nil {
+			subjects[pe.result.Resource] = append(subjects[pe.result.Resource], pe.subject)
+		}
+	}
+	for res, ss := range subjects {
+		m := map[string]*Record{}
+		if rr, ok := b.p.Records.(RecordBatchReader); ok {
+			var err error
+			if m, err = rr.LatestMany(ctx, res, ss); err != nil {
+				return nil, err
+			}
+		} else {
+			for _, s := range ss {
+				rec, err := b.p.Records.Latest(ctx, res, s)
+				if KindOf(err) == KindNotFound {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				m[s] = rec
+			}
+		}
+		out[res] = m
+	}
+	return out, nil
+}
+
+// serve completes a pending entry with its record, checked by the voucher exactly as in a
+// single pull (Serve), or as not found.
+func (b *batchLookups) serve(ctx context.Context, pe *pendingEntry, recs map[string]*Record) error {
+	rec, ok := recs[pe.subject]
+	if !ok || rec.Deleted {
+		pe.result.NotFound = []string{pe.subject}
+		return nil
+	}
+	pr, err := b.p.Serve(ctx, rec, pe.items, pe.disclose)
+	if err != nil {
+		return err
+	}
+	pe.result.Records = []PulledRecord{pr}
+	return nil
+}
+
+// entry decides one entry as a single pull of its subject up to its record: it returns
+// the pending entry, or the refusal (an *Error) or a store failure.
+func (b *batchLookups) entry(ctx context.Context, in PullBatchInput, e PullBatchEntry, a *PullAudit) (*pendingEntry, error) {
 	p := b.p
-	invalid := func(reason, format string, args ...any) (*PullResult, string, error) {
-		return nil, "", Errorf(KindInvalid, reason, format, args...)
+	invalid := func(reason, format string, args ...any) (*pendingEntry, error) {
+		return nil, Errorf(KindInvalid, reason, format, args...)
 	}
 	switch {
 	case len(e.CaseNumber) > 64 || len(e.MatterCode) > 64 || len(e.RequirementID) > 128 || len(e.Subject) > 64:
@@ -177,9 +296,9 @@ func (b *batchLookups) entry(ctx context.Context, in PullBatchInput, e PullBatch
 		b.reqs[e.RequirementID] = rl
 	}
 	if KindOf(rl.err) == KindNotFound {
-		return nil, "", Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", e.RequirementID)
+		return nil, Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", e.RequirementID)
 	} else if rl.err != nil {
-		return nil, "", rl.err
+		return nil, rl.err
 	}
 	rq := rl.v
 	a.Resource = rq.Resource
@@ -187,7 +306,7 @@ func (b *batchLookups) entry(ctx context.Context, in PullBatchInput, e PullBatch
 	if !ok {
 		var err error
 		if res, err = p.Catalog.Get(ctx, rq.Resource, 0); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		b.res[rq.Resource] = res
 	}
@@ -201,24 +320,27 @@ func (b *batchLookups) entry(ctx context.Context, in PullBatchInput, e PullBatch
 	if !ok {
 		var err error
 		if mt, err = p.Matters.Get(ctx, e.MatterCode); err != nil && KindOf(err) != KindNotFound {
-			return nil, "", err
+			return nil, err
 		}
 		b.matters[e.MatterCode] = mt
 	}
 	f.Matter = mt
-	var err error
-	if f.Case, err = p.Cases.Get(ctx, e.CaseNumber); err != nil && KindOf(err) != KindNotFound {
-		return nil, "", err
+	if b.cases != nil {
+		f.Case = b.cases[e.CaseNumber]
+	} else if c, err := p.Cases.Get(ctx, e.CaseNumber); err != nil && KindOf(err) != KindNotFound {
+		return nil, err
+	} else if err == nil {
+		f.Case = c
 	}
 	if err := CheckPull(f); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	verdict, err := p.Policy.Restrict(ctx, f)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if !verdict.Allow {
-		return nil, "", &Error{Kind: KindPermissionDenied, Reason: verdict.Reason, Msg: verdict.Message}
+		return nil, &Error{Kind: KindPermissionDenied, Reason: verdict.Reason, Msg: verdict.Message}
 	}
 	fr, ok := b.fresh[res.Code]
 	if !ok {
@@ -226,28 +348,14 @@ func (b *batchLookups) entry(ctx context.Context, in PullBatchInput, e PullBatch
 		b.fresh[res.Code] = fr
 	}
 	if in.FreshOnly && fr.Stale {
-		return nil, "", StaleError(fr)
+		return nil, StaleError(fr)
 	}
-	s := f.Subjects[0]
 	result := &PullResult{PullID: a.PullID, RequirementID: rq.ID, Consumer: in.Caller.Code, Operator: in.Operator,
 		Resource: res.Code, Provider: res.Provider, MatterCode: e.MatterCode, CaseNumber: e.CaseNumber,
 		Items: f.Items, AsOf: b.now, Freshness: fr, PolicyVersion: verdict.Version}
 	disclose := NewDisclosure(rq, res, f.Items)
 	result.Masked = disclose.Masked()
-	rec, err := p.Records.Latest(ctx, res.Code, s)
-	switch {
-	case KindOf(err) == KindNotFound || (err == nil && rec.Deleted):
-		result.NotFound = []string{s}
-	case err != nil:
-		return nil, "", err
-	default:
-		pr, err := p.Serve(ctx, rec, f.Items, disclose)
-		if err != nil {
-			return nil, "", err
-		}
-		result.Records = []PulledRecord{pr}
-	}
-	return result, verdict.Message + disclose.Note(), nil
+	return &pendingEntry{subject: f.Subjects[0], items: f.Items, disclose: disclose, result: result, note: verdict.Message + disclose.Note()}, nil
 }
 
 // auditMany appends the audit records of a batch, one per entry, in one group commit when

@@ -34,6 +34,8 @@ type Caller struct {
 	BodyDigest string
 
 	evidenceKept atomic.Bool // the envelope is in the evidence store
+	evidenceMu   sync.Mutex  // one store of the envelope, however many records attribute to it at once
+	evidenceSum  []byte      // SM3 of the envelope, once computed (under evidenceMu)
 }
 
 type callerKey struct{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,14 +37,21 @@ func (a RequestAttribution) Attribute(ctx context.Context, r *ledger.Record) err
 	if env == "" || len(c.SignerCert) == 0 {
 		return nil // a browser session: no per-request signature to keep
 	}
-	d := sm.Sum([]byte(env))
+	// The records of one request (a batch pull appends one per entry, concurrently) keep
+	// its envelope once: the first stores it, the others wait for it and reuse the digest.
+	c.evidenceMu.Lock()
+	defer c.evidenceMu.Unlock()
+	if c.evidenceSum == nil {
+		d := sm.Sum([]byte(env))
+		c.evidenceSum = d[:]
+	}
 	if !c.evidenceKept.Load() {
-		if err := a.Evidence.Put(ctx, d[:], env, c.SignerCert); err != nil {
+		if err := a.Evidence.Put(ctx, c.evidenceSum, env, c.SignerCert); err != nil {
 			return err
 		}
 		c.evidenceKept.Store(true)
 	}
-	r.RequestDigest = d[:]
+	r.RequestDigest = slices.Clone(c.evidenceSum)
 	return nil
 }
 

@@ -271,6 +271,27 @@ func (c caseBriefs) Get(ctx context.Context, number string) (*exchange.Case, err
 	return c.Brief(ctx, number)
 }
 
+// GetMany implements exchange.CaseBatchReader when the store reads many cases at once.
+func (c caseBriefs) GetMany(ctx context.Context, numbers []string) (map[string]*exchange.Case, error) {
+	if m, ok := c.Cases.(interface {
+		BriefMany(ctx context.Context, numbers []string) (map[string]*exchange.Case, error)
+	}); ok {
+		return m.BriefMany(ctx, numbers)
+	}
+	out := map[string]*exchange.Case{}
+	for _, n := range numbers {
+		cs, err := c.Brief(ctx, n)
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[n] = cs
+	}
+	return out, nil
+}
+
 // NewPuller wires the pull use case over the store, the policy, the hub's key and the
 // audit log.
 func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger.Log, subjectKey ledger.SubjectKeyFunc, cal exchange.WorkingTimer, now func() time.Time) *exchange.Puller {

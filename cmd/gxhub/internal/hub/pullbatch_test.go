@@ -8,8 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/sdk"
@@ -23,9 +25,23 @@ import (
 // single pull's reason, audited as refused, and the allowed ones served with the same data
 // a single pull serves; one signature and one audit record per entry, each bound to the
 // signed payload.
+// It runs on SQLite and on PostgreSQL (the batch reads cases and records many at a time).
 func TestPullBatchCannotWiden(t *testing.T) {
+	stores := map[string]func(*config.Config){
+		"sqlite": func(*config.Config) {},
+		"postgres": func(c *config.Config) {
+			c.Store.Driver = "postgres"
+			c.Store.PostgresDSN = pgtest.FreshSchemaDSN(t)
+		},
+	}
+	for name, mutate := range stores {
+		t.Run(name, func(t *testing.T) { testPullBatchCannotWiden(t, mutate) })
+	}
+}
+
+func testPullBatchCannotWiden(t *testing.T, mutate func(*config.Config)) {
 	ctx := context.Background()
-	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	dh := startDataHub(t, cst("2026-03-02 09:00"), mutate)
 	a, b, absent, stranger := storetest.IDNumber(11), storetest.IDNumber(12), storetest.IDNumber(13), storetest.IDNumber(14)
 	dh.publish(t, "batch-1", a, b, stranger)
 	dh.clock.Set(cst("2026-03-02 11:00"))
