@@ -66,6 +66,9 @@ type Client struct {
 	Operators adminv1.OperatorServiceClient
 	// Evidence serves the signed request behind an audit record (E5, E6).
 	Evidence auditv1.EvidenceServiceClient
+	// Federation: agreements with other hubs, their resources, requirements filed and
+	// pulls forwarded to them (docs/FEDERATION.md).
+	Federation exchangev1.FederationServiceClient
 
 	conn *grpc.ClientConn
 	id   *identity.Identity
@@ -173,6 +176,7 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	c.Subscriptions = exchangev1.NewSubscriptionServiceClient(conn)
 	c.Operators = adminv1.NewOperatorServiceClient(conn)
 	c.Evidence = auditv1.NewEvidenceServiceClient(conn)
+	c.Federation = exchangev1.NewFederationServiceClient(conn)
 	return c, nil
 }
 

@@ -18,9 +18,10 @@ type Purpose int
 
 // The hub key purposes.
 const (
-	PurposeTreeHead Purpose = iota + 1 // signed tree heads and checkpoints of the audit log
-	PurposeAnchor                      // blocks of the embedded anchor chain
-	PurposePull                        // pull responses
+	PurposeTreeHead   Purpose = iota + 1 // signed tree heads and checkpoints of the audit log
+	PurposeAnchor                        // blocks of the embedded anchor chain
+	PurposePull                          // pull responses
+	PurposeFederation                    // messages to other hubs under a federation agreement
 )
 
 // purposeArc is gxhub's arc for the purposes: a UUID OID (ITU-T X.667, 2.25.<uuid>),
@@ -32,7 +33,7 @@ func (p Purpose) OID() smx509.OID { return purposeOIDs[p] }
 
 var purposeOIDs = func() map[Purpose]smx509.OID {
 	m := map[Purpose]smx509.OID{}
-	for _, p := range []Purpose{PurposeTreeHead, PurposeAnchor, PurposePull} {
+	for _, p := range []Purpose{PurposeTreeHead, PurposeAnchor, PurposePull, PurposeFederation} {
 		oid, err := smx509.ParseOID(fmt.Sprintf("%s.%d", purposeArc, int(p)))
 		if err != nil {
 			panic(err)
@@ -51,6 +52,8 @@ func (p Purpose) String() string {
 		return "embedded anchor blocks"
 	case PurposePull:
 		return "pull responses"
+	case PurposeFederation:
+		return "federation messages"
 	}
 	return fmt.Sprintf("purpose(%d)", int(p))
 }

@@ -121,6 +121,16 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.exchange.v1.MatterService/GetExemptions":    audited(KindExemptionLookup),
 	"/gxhub.exchange.v1.MatterService/CollectMaterials": auditedWhen("one pull record per subject pulled, a case record per e-certificate fetched", ledger.KindPull, KindCase),
 
+	"/gxhub.exchange.v1.FederationService/GetHubCard":            notAudited("this hub's public identity card (CA root, key certificates, level, region): " + publicMeta),
+	"/gxhub.exchange.v1.FederationService/ProposeAgreement":      audited(KindFederationAgreement),
+	"/gxhub.exchange.v1.FederationService/AcceptAgreement":       audited(KindFederationAgreement),
+	"/gxhub.exchange.v1.FederationService/ListAgreements":        notAudited("the hubs this hub shares with and on which terms (each change audited at both ends): " + publicMeta),
+	"/gxhub.exchange.v1.FederationService/ChangeAgreement":       audited(KindFederationAgreement),
+	"/gxhub.exchange.v1.FederationService/ListRemoteResources":   auditedWhen("when a synchronisation changed the stored copies", KindFederationCatalog),
+	"/gxhub.exchange.v1.FederationService/FileRemoteRequirement": audited(KindFederationRequirement),
+	"/gxhub.exchange.v1.FederationService/GetRemoteRequirement":  auditedWhen("when the home hub's answer carries a new decision", KindFederationRequirement),
+	"/gxhub.exchange.v1.FederationService/PullRemote":            auditedWhen("the forward (federation.forward) before it leaves, then one pull record per subject with the outcome and the home hub's log indices", KindFederationForward, ledger.KindPull),
+
 	"/gxhub.exchange.v1.ObjectionService/RaiseObjection":   audited(KindObjection),
 	"/gxhub.exchange.v1.ObjectionService/ListObjections":   auditedWhen("when it finds any", KindObjection),
 	"/gxhub.exchange.v1.ObjectionService/ResolveObjection": audited(KindObjection),

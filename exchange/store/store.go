@@ -49,6 +49,8 @@ type Store interface {
 	CalendarYears() CalendarYears
 	// CertStatuses are revocations and suspensions of the certificates the hub issued (E5).
 	CertStatuses() CertStatuses
+	// Federation is the hub's side of its agreements with other hubs (docs/FEDERATION.md).
+	Federation() Federation
 	// Outbox keeps the audit intents of business writes, written in the same
 	// transaction as the writes (see outbox.go).
 	Outbox() Outbox

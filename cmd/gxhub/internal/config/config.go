@@ -72,6 +72,20 @@ type Config struct {
 	Witnesses []string `yaml:"witnesses" env:"WITNESSES"`
 	// Webhooks configures the push of subscription deliveries to consumers' endpoints.
 	Webhooks WebhookConfig `yaml:"webhooks"`
+	// Federation is the hub's identity towards other hubs (docs/FEDERATION.md); without
+	// hub_id the hub signs no agreement.
+	Federation FederationConfig `yaml:"federation"`
+}
+
+// FederationConfig is the hub's identity card towards other hubs.
+type FederationConfig struct {
+	// HubID is a short name other hubs know this hub by (e.g. cq-province).
+	HubID string `yaml:"hub_id" env:"FEDERATION_HUB_ID"`
+	// Name is the hub's full name; Level its administrative level (provincial, municipal,
+	// county); Region its 6-digit 行政区划代码.
+	Name   string `yaml:"name" env:"FEDERATION_NAME"`
+	Level  string `yaml:"level" env:"FEDERATION_LEVEL"`
+	Region string `yaml:"region" env:"FEDERATION_REGION"`
 }
 
 // WebhookConfig bounds the retries of a webhook delivery.

@@ -84,6 +84,10 @@ type Hub struct {
 	Objections *server.Objections
 	deadlines  exchange.Deadlines
 
+	// Federation serves agreements with other hubs and forwards pulls to them
+	// (docs/FEDERATION.md); FederationKey signs the hub's messages to its peers.
+	Federation    *server.Federation
+	FederationKey *sm.PrivateKey
 	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
 	Trust *server.TrustStore
 
@@ -308,6 +312,10 @@ func (h *Hub) build(tlsDir string) error {
 	exchangev1.RegisterRequirementServiceServer(h.grpc, h.Requirements)
 	exchangev1.RegisterMatterServiceServer(h.grpc, matters)
 	exchangev1.RegisterCaseServiceServer(h.grpc, cases)
+	if err := h.buildFederation(); err != nil {
+		return err
+	}
+	exchangev1.RegisterFederationServiceServer(h.grpc, h.Federation)
 	// gRPC server reflection (v1 and v1alpha): grpcurl, Postman and Kreya list and
 	// describe the services. Public, like /openapi.json (server.PublicStreams).
 	reflection.Register(h.grpc)
@@ -380,6 +388,9 @@ func (h *Hub) build(tlsDir string) error {
 	if err := exchangegw.RegisterCaseServiceHandlerServer(ctx, gw, cases); err != nil {
 		return err
 	}
+	if err := exchangev1.RegisterFederationServiceHandlerServer(ctx, gw, h.Federation); err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -416,6 +427,9 @@ func (h *Hub) build(tlsDir string) error {
 	tiles := m.http(h.tilesHandler())
 	mux.Handle("GET /checkpoint", tiles)
 	mux.Handle("GET /tile/", tiles)
+	// Other hubs under a federation agreement: each request is signed by the calling hub's
+	// federation key, which the agreement pins (docs/FEDERATION.md).
+	mux.Handle("POST "+server.PeerPath, m.http(h.Federation))
 	mux.Handle("/v1/", m.http(server.HTTPAuthSessions(h.Auth, h.web.Sessions, log, gw)))
 
 	grpcServer := h.grpc
@@ -501,6 +515,7 @@ func (h *Hub) Handler() http.Handler { return h.handler }
 // what is left. It logs each step, so that a clean stop is told apart from a crash.
 func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	h.web.SetPublicURL(h.PublicURL(ln.Addr()))
+	h.Federation.Card.URL = h.PublicURL(ln.Addr()) // before serving: the card is signed on first use
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
