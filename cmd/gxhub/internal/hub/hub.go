@@ -388,7 +388,7 @@ func (h *Hub) build(tlsDir string) error {
 	if err := exchangegw.RegisterCaseServiceHandlerServer(ctx, gw, cases); err != nil {
 		return err
 	}
-	if err := exchangev1.RegisterFederationServiceHandlerServer(ctx, gw, h.Federation); err != nil {
+	if err := exchangegw.RegisterFederationServiceHandlerServer(ctx, gw, h.Federation); err != nil {
 		return err
 	}
 

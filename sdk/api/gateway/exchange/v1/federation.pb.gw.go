@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extExchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_FederationService_GetHubCard_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_GetHubCard_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetHubCardRequest
+		protoReq extExchangev1.GetHubCardRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -47,18 +48,18 @@ func request_FederationService_GetHubCard_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func local_request_FederationService_GetHubCard_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_GetHubCard_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetHubCardRequest
+		protoReq extExchangev1.GetHubCardRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.GetHubCard(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_FederationService_ProposeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_ProposeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ProposeAgreementRequest
+		protoReq extExchangev1.ProposeAgreementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -71,9 +72,9 @@ func request_FederationService_ProposeAgreement_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func local_request_FederationService_ProposeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_ProposeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ProposeAgreementRequest
+		protoReq extExchangev1.ProposeAgreementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -83,9 +84,9 @@ func local_request_FederationService_ProposeAgreement_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
-func request_FederationService_AcceptAgreement_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_AcceptAgreement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq AcceptAgreementRequest
+		protoReq extExchangev1.AcceptAgreementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -98,9 +99,9 @@ func request_FederationService_AcceptAgreement_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_FederationService_AcceptAgreement_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_AcceptAgreement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq AcceptAgreementRequest
+		protoReq extExchangev1.AcceptAgreementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -110,9 +111,9 @@ func local_request_FederationService_AcceptAgreement_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
-func request_FederationService_ListAgreements_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_ListAgreements_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListAgreementsRequest
+		protoReq extExchangev1.ListAgreementsRequest
 		metadata runtime.ServerMetadata
 	)
 	if req.Body != nil {
@@ -122,18 +123,18 @@ func request_FederationService_ListAgreements_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_FederationService_ListAgreements_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_ListAgreements_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListAgreementsRequest
+		protoReq extExchangev1.ListAgreementsRequest
 		metadata runtime.ServerMetadata
 	)
 	msg, err := server.ListAgreements(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-func request_FederationService_ChangeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_ChangeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChangeAgreementRequest
+		protoReq extExchangev1.ChangeAgreementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -155,9 +156,9 @@ func request_FederationService_ChangeAgreement_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_FederationService_ChangeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_ChangeAgreement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ChangeAgreementRequest
+		protoReq extExchangev1.ChangeAgreementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -178,9 +179,9 @@ func local_request_FederationService_ChangeAgreement_0(ctx context.Context, mars
 
 var filter_FederationService_ListRemoteResources_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_FederationService_ListRemoteResources_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_ListRemoteResources_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRemoteResourcesRequest
+		protoReq extExchangev1.ListRemoteResourcesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -196,9 +197,9 @@ func request_FederationService_ListRemoteResources_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
-func local_request_FederationService_ListRemoteResources_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_ListRemoteResources_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRemoteResourcesRequest
+		protoReq extExchangev1.ListRemoteResourcesRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -211,9 +212,9 @@ func local_request_FederationService_ListRemoteResources_0(ctx context.Context, 
 	return msg, metadata, err
 }
 
-func request_FederationService_FileRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_FileRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq FileRemoteRequirementRequest
+		protoReq extExchangev1.FileRemoteRequirementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -226,9 +227,9 @@ func request_FederationService_FileRemoteRequirement_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
-func local_request_FederationService_FileRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_FileRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq FileRemoteRequirementRequest
+		protoReq extExchangev1.FileRemoteRequirementRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -238,9 +239,9 @@ func local_request_FederationService_FileRemoteRequirement_0(ctx context.Context
 	return msg, metadata, err
 }
 
-func request_FederationService_GetRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_GetRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRemoteRequirementRequest
+		protoReq extExchangev1.GetRemoteRequirementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -259,9 +260,9 @@ func request_FederationService_GetRemoteRequirement_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func local_request_FederationService_GetRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_GetRemoteRequirement_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRemoteRequirementRequest
+		protoReq extExchangev1.GetRemoteRequirementRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -277,9 +278,9 @@ func local_request_FederationService_GetRemoteRequirement_0(ctx context.Context,
 	return msg, metadata, err
 }
 
-func request_FederationService_PullRemote_0(ctx context.Context, marshaler runtime.Marshaler, client FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_FederationService_PullRemote_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FederationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PullRemoteRequest
+		protoReq extExchangev1.PullRemoteRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -292,9 +293,9 @@ func request_FederationService_PullRemote_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func local_request_FederationService_PullRemote_0(ctx context.Context, marshaler runtime.Marshaler, server FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_FederationService_PullRemote_0(ctx context.Context, marshaler runtime.Marshaler, server extExchangev1.FederationServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PullRemoteRequest
+		protoReq extExchangev1.PullRemoteRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -309,7 +310,7 @@ func local_request_FederationService_PullRemote_0(ctx context.Context, marshaler
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterFederationServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterFederationServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server FederationServiceServer) error {
+func RegisterFederationServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExchangev1.FederationServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_FederationService_GetHubCard_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -521,15 +522,15 @@ func RegisterFederationServiceHandlerFromEndpoint(ctx context.Context, mux *runt
 // RegisterFederationServiceHandler registers the http handlers for service FederationService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterFederationServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterFederationServiceHandlerClient(ctx, mux, NewFederationServiceClient(conn))
+	return RegisterFederationServiceHandlerClient(ctx, mux, extExchangev1.NewFederationServiceClient(conn))
 }
 
 // RegisterFederationServiceHandlerClient registers the http handlers for service FederationService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "FederationServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "FederationServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExchangev1.FederationServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExchangev1.FederationServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "FederationServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterFederationServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client FederationServiceClient) error {
+// "extExchangev1.FederationServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterFederationServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExchangev1.FederationServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_FederationService_GetHubCard_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
