@@ -20,6 +20,7 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -350,13 +351,8 @@ func checkCommitted(t *testing.T, dataDir string, acked []string, ack *crashAcks
 	registered, published, decided := map[string]int{}, map[string]int{}, map[string]int{}
 	demo := map[string]bool{} // the demo's departments, registered by the hub itself
 	leaves := map[int64][]byte{}
-	rows, err := tx.QueryContext(ctx, `SELECT idx, leaf FROM ledger_leaves WHERE log_id = 'gxhub/audit' ORDER BY idx`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var idx int64
-		var leaf []byte
-		require.NoError(t, rows.Scan(&idx, &leaf))
-		leaves[idx] = leaf
+	for idx, leaf := range storetest.AuditLeavesSQL(t, tx, "gxhub/audit") {
+		leaves[int64(idx)] = leaf
 		var r ledger.Record
 		require.NoError(t, r.UnmarshalBinary(leaf), "leaf %d", idx)
 		switch {
@@ -369,9 +365,7 @@ func checkCommitted(t *testing.T, dataDir string, acked []string, ack *crashAcks
 			decided[r.RequestID]++
 		}
 	}
-	require.NoError(t, rows.Err())
-	rows.Close()
-	rows, err = tx.QueryContext(ctx, `SELECT leaf_idx, leaf FROM audit_outbox`)
+	rows, err := tx.QueryContext(ctx, `SELECT leaf_idx, leaf FROM audit_outbox`)
 	require.NoError(t, err)
 	intents := 0
 	for rows.Next() {

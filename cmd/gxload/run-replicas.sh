@@ -60,7 +60,9 @@ done
 sleep 2 # the indexers follow the log within 50 ms
 # The shared log: leaves numbered 0..size-1 without gaps or repeats, and every acknowledged
 # pull audited exactly once (granted pull records in the index).
-PGOPTIONS="-c search_path=$schema" psql "$base" -At -c "SELECT 'audit log: size ' || size || ', leaves ' || (SELECT count(*) FROM ledger_leaves) || ', distinct indices ' || (SELECT count(DISTINCT idx) FROM ledger_leaves) || ', max index ' || (SELECT max(idx) FROM ledger_leaves) FROM ledger_logs"
+# Leaves are stored in bundles of 256 (the last one possibly in fragments): the size and the
+# rows holding them.
+PGOPTIONS="-c search_path=$schema" psql "$base" -At -c "SELECT 'audit log: size ' || (SELECT size FROM ledger_logs) || ', bundle rows ' || count(*) || ', full bundles ' || count(*) FILTER (WHERE pos = 0) || ', first fragment at ' || min(bundle * 256 + pos) FROM ledger_bundles"
 audited=$(PGOPTIONS="-c search_path=$schema" psql "$base" -At -c "SELECT count(*) FROM audit_index WHERE kind = 'pull' AND outcome = 'granted'")
 echo "pulls acknowledged $acked, granted pull records in the audit log $audited"
 [ "$acked" = "$audited" ] || { echo "MISMATCH"; exit 1; }

@@ -113,7 +113,7 @@ func (a *auditIndex) Search(ctx context.Context, q store.AuditQuery, start uint6
 		return nil, err
 	}
 	var sb strings.Builder
-	sb.WriteString(`SELECT a.idx, l.leaf FROM audit_index a JOIN ledger_leaves l ON l.log_id = a.log_id AND l.idx = a.idx WHERE a.log_id = $1 AND a.idx >= $2`)
+	sb.WriteString(`SELECT a.idx FROM audit_index a WHERE a.log_id = $1 AND a.idx >= $2`)
 	args := []any{a.log, int64(start)}
 	eq := func(col, v string) {
 		if v != "" {
@@ -148,22 +148,32 @@ func (a *auditIndex) Search(ctx context.Context, q store.AuditQuery, start uint6
 	if err != nil {
 		return nil, ledgerErr("search audit index", err)
 	}
-	defer rows.Close()
-	var out []store.AuditEntry
+	var idxs []uint64
 	for rows.Next() {
-		var e store.AuditEntry
 		var idx int64
-		if err := rows.Scan(&idx, &e.Leaf); err != nil {
+		if err := rows.Scan(&idx); err != nil {
+			rows.Close()
 			return nil, ledgerErr("search audit index", err)
 		}
-		e.Index = uint64(idx)
+		idxs = append(idxs, uint64(idx))
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, ledgerErr("search audit index", err)
+	}
+	// The leaves, from the bundles that hold them (one query).
+	leaves, err := a.s.readLeavesAt(ctx, a.s.db, a.log, idxs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.AuditEntry, len(idxs))
+	for i, idx := range idxs {
+		e := &out[i]
+		e.Index, e.Leaf = idx, leaves[i]
 		if err := e.Record.UnmarshalBinary(e.Leaf); err != nil {
 			e.Record, e.Undecodable = ledger.Record{}, true
 		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, ledgerErr("search audit index", err)
 	}
 	return out, nil
 }

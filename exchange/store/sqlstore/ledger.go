@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gxhub/gxhub/ledger"
 )
@@ -85,12 +84,7 @@ func (l *ledgerStorage) AppendLeaves(ctx context.Context, start uint64, leaves [
 
 // appendLeaves writes one batch (with the audit intents it drains, if any).
 func (l *ledgerStorage) appendLeaves(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, intents []uint64) error {
-	err := l.appendTx(ctx, start, leaves, nodes, false, intents)
-	if errors.Is(err, errNodeStored) {
-		// A node of the batch is stored already (only a retried append does that): write
-		// the batch again, comparing every existing node's hash with the one given.
-		err = l.appendTx(ctx, start, leaves, nodes, true, intents)
-	}
+	err := l.appendTx(ctx, start, leaves, nodes, intents)
 	if err == nil {
 		// The audit index (C4) follows the leaves in its own, larger transactions.
 		l.s.indexer(l.log).kick()
@@ -98,14 +92,10 @@ func (l *ledgerStorage) appendLeaves(ctx context.Context, start uint64, leaves [
 	return err
 }
 
-// errNodeStored: a plain insert of the batch's nodes met a node that is stored already.
-var errNodeStored = errors.New("a node of the batch is stored already")
-
-// appendTx writes one batch in one transaction. Without compare the nodes go in with a
-// plain multi-row insert (a node already stored fails it with errNodeStored); with compare
-// each node already stored must carry the given hash. intents, if set, are the audit
-// intents the leaves record (see AppendIntentLeaves).
-func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, compare bool, intents []uint64) error {
+// appendTx writes one batch in one transaction: the size moves forward, the leaves go into
+// entry bundles and the nodes into hash tiles (ledger_tiles.go). intents, if set, are the
+// audit intents the leaves record (see AppendIntentLeaves).
+func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]byte, nodes []ledger.Node, intents []uint64) error {
 	tx, err := l.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ledgerErr("begin append", err)
@@ -126,109 +116,16 @@ func (l *ledgerStorage) appendTx(ctx context.Context, start uint64, leaves [][]b
 	} else if n != 1 {
 		return fmt.Errorf("%w: append at %d but the log has another size", ledger.ErrConflict, start)
 	}
-	for i := 0; i < len(leaves); i += rowsPerInsert {
-		chunk := leaves[i:min(i+rowsPerInsert, len(leaves))]
-		q, args := l.s.multiInsert(`INSERT INTO ledger_leaves (log_id, idx, leaf)`, len(chunk), 3, func(j int) []any {
-			return []any{l.log, int64(start) + int64(i+j), chunk[j]}
-		})
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			if l.s.d.IsUniqueViolation(err) {
-				return fmt.Errorf("%w: leaf already stored at an index in [%d, %d)", ledger.ErrConflict, start, int(start)+len(leaves))
-			}
-			return ledgerErr("append leaves", err)
-		}
-	}
 	if err := l.markIntents(ctx, tx, start, intents); err != nil {
 		return err
 	}
-	if compare {
-		err = l.putNodes(ctx, tx, nodes)
-	} else {
-		err = l.insertNodes(ctx, tx, nodes)
-	}
-	if err != nil {
+	if err := l.s.writeTiles(ctx, tx, l.log, start, leaves, nodes); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return ledgerErr("commit append", err)
 	}
 	return nil
-}
-
-// nodesInsert returns the multi-row insert of nodes.
-func (l *ledgerStorage) nodesInsert(nodes []ledger.Node) (string, []any) {
-	return l.s.multiInsert(`INSERT INTO ledger_nodes (log_id, level, idx, hash)`, len(nodes), 4, func(j int) []any {
-		n := nodes[j]
-		return []any{l.log, int64(n.ID.Level), int64(n.ID.Index), n.Hash}
-	})
-}
-
-// insertNodes inserts node hashes none of which may be stored yet.
-func (l *ledgerStorage) insertNodes(ctx context.Context, tx *sql.Tx, nodes []ledger.Node) error {
-	for i := 0; i < len(nodes); i += rowsPerInsert {
-		q, args := l.nodesInsert(nodes[i:min(i+rowsPerInsert, len(nodes))])
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			if l.s.d.IsUniqueViolation(err) {
-				return errNodeStored
-			}
-			return ledgerErr("append nodes", err)
-		}
-	}
-	return nil
-}
-
-// putNodes inserts node hashes; a node already stored must have the same hash. The insert
-// returns the nodes it wrote, so only the ones that already existed (normally none: a
-// retried or concurrent append) are read back and compared.
-func (l *ledgerStorage) putNodes(ctx context.Context, tx *sql.Tx, nodes []ledger.Node) error {
-	inserted := make(map[ledger.NodeID]bool, len(nodes))
-	for i := 0; i < len(nodes); i += rowsPerInsert {
-		q, args := l.nodesInsert(nodes[i:min(i+rowsPerInsert, len(nodes))])
-		rows, err := tx.QueryContext(ctx, q+` ON CONFLICT (log_id, level, idx) DO NOTHING RETURNING level, idx`, args...)
-		if err != nil {
-			return ledgerErr("append nodes", err)
-		}
-		for rows.Next() {
-			var level, idx int64
-			if err := rows.Scan(&level, &idx); err != nil {
-				rows.Close()
-				return ledgerErr("append nodes", err)
-			}
-			inserted[ledger.NodeID{Level: uint8(level), Index: uint64(idx)}] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return ledgerErr("append nodes", err)
-		}
-	}
-	// Nodes that already existed must carry the same hash.
-	var existing []ledger.Node
-	for _, n := range nodes {
-		if !inserted[n.ID] {
-			existing = append(existing, n)
-		}
-	}
-	if len(existing) > 0 {
-		got, err := l.s.readNodes(ctx, tx, l.log, nodeIDs(existing))
-		if err != nil {
-			return err
-		}
-		for i, n := range existing {
-			if !bytes.Equal(got[i], n.Hash) {
-				return fmt.Errorf("%w: node (%d, %d) already stored with another hash", ledger.ErrConflict, n.ID.Level, n.ID.Index)
-			}
-		}
-	}
-	return nil
-}
-
-func nodeIDs(nodes []ledger.Node) []ledger.NodeID {
-	ids := make([]ledger.NodeID, len(nodes))
-	for i, n := range nodes {
-		ids[i] = n.ID
-	}
-	return ids
 }
 
 type querier interface {
@@ -259,86 +156,17 @@ func (l *ledgerStorage) ReadLeaves(ctx context.Context, start, count uint64) ([]
 	if start+count > size || start+count < start {
 		return nil, fmt.Errorf("%w: leaves [%d, %d) beyond size %d", ledger.ErrNotFound, start, start+count, size)
 	}
-	rows, err := l.s.query(ctx, `SELECT idx, leaf FROM ledger_leaves WHERE log_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`,
-		l.log, int64(start), int64(start+count))
-	if err != nil {
-		return nil, ledgerErr("read leaves", err)
-	}
-	defer rows.Close()
-	out := make([][]byte, 0, count)
-	for rows.Next() {
-		var idx int64
-		var leaf []byte
-		if err := rows.Scan(&idx, &leaf); err != nil {
-			return nil, ledgerErr("read leaves", err)
-		}
-		if uint64(idx) != start+uint64(len(out)) {
-			return nil, fmt.Errorf("%w: leaf %d missing from storage", ledger.ErrNotFound, start+uint64(len(out)))
-		}
-		out = append(out, leaf)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, ledgerErr("read leaves", err)
-	}
-	if uint64(len(out)) != count {
-		return nil, fmt.Errorf("%w: %d of %d leaves stored", ledger.ErrNotFound, len(out), count)
-	}
-	return out, nil
+	return l.s.readLeaves(ctx, l.s.db, l.log, start, count)
 }
 
 func (l *ledgerStorage) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([][]byte, error) {
 	return l.s.readNodes(ctx, l.s.db, l.log, ids)
 }
 
-func (s *Store) readNodes(ctx context.Context, q querier, log string, ids []ledger.NodeID) ([][]byte, error) {
-	out := make([][]byte, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	pos := map[ledger.NodeID][]int{}
-	for i, id := range ids {
-		pos[id] = append(pos[id], i)
-	}
-	// One primary-key lookup per node, joined by UNION ALL: SQLite plans a long OR of
-	// (level, idx) pairs as a scan of the log's nodes (216 ms per proof at 100k records).
-	for i := 0; i < len(ids); i += nodesPerSelect {
-		end := min(i+nodesPerSelect, len(ids))
-		var sb strings.Builder
-		var args []any
-		for j := i; j < end; j++ {
-			if j > i {
-				sb.WriteString(" UNION ALL ")
-			}
-			fmt.Fprintf(&sb, "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = %s AND level = %s AND idx = %s", s.ph(len(args)+1), s.ph(len(args)+2), s.ph(len(args)+3))
-			args = append(args, log, int64(ids[j].Level), int64(ids[j].Index))
-		}
-		rows, err := q.QueryContext(ctx, sb.String(), args...)
-		if err != nil {
-			return nil, ledgerErr("read nodes", err)
-		}
-		for rows.Next() {
-			var level, idx int64
-			var h []byte
-			if err := rows.Scan(&level, &idx, &h); err != nil {
-				rows.Close()
-				return nil, ledgerErr("read nodes", err)
-			}
-			for _, p := range pos[ledger.NodeID{Level: uint8(level), Index: uint64(idx)}] {
-				out[p] = h
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, ledgerErr("read nodes", err)
-		}
-	}
-	for i, h := range out {
-		if h == nil {
-			return nil, fmt.Errorf("%w: node (%d, %d) not stored", ledger.ErrNotFound, ids[i].Level, ids[i].Index)
-		}
-	}
-	return out, nil
+// ReadTile implements tiles.Storage: a hash tile is a row (or the fragments of a
+// partial one) of ledger_tiles.
+func (l *ledgerStorage) ReadTile(ctx context.Context, treeLevel uint8, index uint64, width int) ([]byte, error) {
+	return l.s.readTile(ctx, l.s.db, l.log, treeLevel, index, width)
 }
 
 func (l *ledgerStorage) PutHead(ctx context.Context, h ledger.SignedTreeHead) error {

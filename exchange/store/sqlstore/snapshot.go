@@ -38,17 +38,40 @@ func SnapshotLog(ctx context.Context, q Querier, logID string, leaf func([]byte)
 	if err := q.QueryRowContext(ctx, `SELECT size FROM ledger_logs WHERE log_id = $1`, logID).Scan(&size); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return head, 0, fmt.Errorf("read the size of %s: %w", logID, err)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT leaf FROM ledger_leaves WHERE log_id = $1 AND idx < $2 ORDER BY idx`, logID, int64(head.Size))
+	// The leaves, bundle by bundle (ledger_tiles.go).
+	rows, err := q.QueryContext(ctx, `SELECT bundle, pos, entries FROM ledger_bundles WHERE log_id = $1 AND bundle <= $2 ORDER BY bundle, pos`,
+		logID, int64(head.Size>>tileBits))
 	if err != nil {
 		return head, 0, fmt.Errorf("read the leaves of %s: %w", logID, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
+	next := uint64(0)
+	for rows.Next() && next < head.Size {
+		var bundle int64
+		var pos int
 		var b []byte
-		if err := rows.Scan(&b); err != nil {
+		if err := rows.Scan(&bundle, &pos, &b); err != nil {
 			return head, 0, err
 		}
-		leaf(b)
+		es, err := DecodeEntries(b)
+		if err != nil {
+			return head, 0, fmt.Errorf("bundle %d of %s: %w", bundle, logID, err)
+		}
+		if uint64(bundle)<<tileBits+uint64(pos) != next {
+			return head, 0, fmt.Errorf("%w: leaf %d of %s missing from the snapshot", ledger.ErrNotFound, next, logID)
+		}
+		for _, e := range es {
+			if next < head.Size {
+				leaf(e)
+				next++
+			}
+		}
 	}
-	return head, uint64(size), rows.Err()
+	if err := rows.Err(); err != nil {
+		return head, 0, err
+	}
+	if next < head.Size {
+		return head, 0, fmt.Errorf("%w: %d of the %d leaves of %s under its head in the snapshot", ledger.ErrNotFound, next, head.Size, logID)
+	}
+	return head, uint64(size), nil
 }

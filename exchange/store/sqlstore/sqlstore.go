@@ -175,6 +175,20 @@ type migration struct {
 	sql     string
 }
 
+// goStep is a migration step in Go instead of SQL that may take several transactions:
+// migrate calls it, each time in a new transaction under the migration lock, until it
+// reports done, and records the migration in the transaction of that last call.
+type goStep func(ctx context.Context, s *Store, tx *sql.Tx) (done bool, err error)
+
+// goSteps are the Go steps by migration version (registerStep).
+var goSteps = map[int]goStep{}
+
+// registerStep adds a migration step done in Go.
+func registerStep(version int, name string, fn goStep) {
+	register(migration{version, name, ""})
+	goSteps[version] = fn
+}
+
 // Version ranges reserved per area, so that areas add migrations in their own files
 // without colliding: core 1–9, ledger 10–19, catalogue 20–29, requirements 30–39,
 // policy 40–49, records and pulls 50–59, matters 60–69, certificates 70–79, calendar 90–99.
@@ -234,8 +248,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	for _, m := range migrations {
 		applied := false
-		if err := s.locked(ctx, func(tx *sql.Tx) (err error) { applied, err = s.apply(ctx, tx, m); return err }); err != nil {
-			return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+		for finished := false; !finished; {
+			finished = true
+			if err := s.locked(ctx, func(tx *sql.Tx) (err error) {
+				applied, err = s.apply(ctx, tx, m)
+				if errors.Is(err, errMoreSteps) {
+					finished = false
+					return nil
+				}
+				return err
+			}); err != nil {
+				return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+			}
 		}
 		if applied && s.migrated != nil {
 			s.migrated(m.version, m.name)
@@ -277,10 +301,22 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) (bool, error
 			return false, fmt.Errorf("%w in %q", err, firstLine(stmt))
 		}
 	}
+	if step := goSteps[m.version]; step != nil {
+		done, err := step(ctx, s, tx)
+		if err != nil {
+			return false, err
+		}
+		if !done {
+			return false, errMoreSteps // commit this part; call again
+		}
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.version, m.name, time.Now().UnixMicro())
 	return err == nil, err
 }
+
+// errMoreSteps: a Go migration step committed a part of its work and has more to do.
+var errMoreSteps = errors.New("migration step not finished")
 
 func splitStatements(q string) []string {
 	var out []string

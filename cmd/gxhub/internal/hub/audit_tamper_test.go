@@ -87,12 +87,11 @@ func TestTamperedAuditLeafIsReported(t *testing.T) {
 		r.Reason = "GRANTED: nothing to see" // still a well-formed record, just not the logged one
 		leaf, err := r.MarshalBinary()
 		require.NoError(t, err)
-		_, err = db.ExecContext(ctx, `UPDATE ledger_leaves SET leaf = $1 WHERE idx = $2`, leaf, int64(index))
-		require.NoError(t, err)
+		var leafHash []byte
 		if withLeafHash {
-			_, err = db.ExecContext(ctx, `UPDATE ledger_nodes SET hash = $1 WHERE level = 0 AND idx = $2`, sm3hash.Default.HashLeaf(leaf), int64(index))
-			require.NoError(t, err)
+			leafHash = sm3hash.Default.HashLeaf(leaf)
 		}
+		storetest.RewriteAuditLeafSQL(t, db, dh.h.Audit.LogID, index, leaf, leafHash)
 	}
 	// A leaf rewritten alone, and one rewritten with its leaf hash (the sibling of a leaf
 	// whose hash was rewritten cannot be proven either).

@@ -20,6 +20,7 @@ import (
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
+	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -211,11 +212,7 @@ func rollBack(t *testing.T, dataDir, logID string, m uint64) {
 		_, err := db.Exec(q, args...)
 		require.NoError(t, err, q)
 	}
-	exec(`DELETE FROM ledger_leaves WHERE log_id = ? AND idx >= ?`, logID, m)
-	for level := range 63 {
-		exec(`DELETE FROM ledger_nodes WHERE log_id = ? AND level = ? AND (idx + 1) * ? > ?`, logID, level, int64(1)<<level, m)
-	}
-	exec(`UPDATE ledger_logs SET size = ? WHERE log_id = ?`, m, logID)
+	storetest.TruncateAuditLogSQL(t, db, logID, m) // leaves, nodes and size
 	exec(`DELETE FROM ledger_heads WHERE log_id = ? AND size > ?`, logID, m)
 	exec(`DELETE FROM ledger_anchors WHERE log_id = ? AND tree_size > ?`, logID, m)
 	exec(`DELETE FROM ledger_cosignatures WHERE log_id = ? AND size > ?`, logID, m)
