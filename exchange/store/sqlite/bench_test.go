@@ -47,3 +47,40 @@ func BenchmarkAuditIndexCatchUp(b *testing.B) {
 	s := openBench(b)
 	storetest.BenchAuditIndexCatchUp(b, s, s.(*sqlstore.Store).DB())
 }
+
+// BenchmarkAuditIndexCost prices each secondary index of the audit index: the follower's
+// rate with all of them, with none, and with each one dropped in turn.
+//
+//	go test -run '^$' -bench BenchmarkAuditIndexCost -benchtime 3x .
+func BenchmarkAuditIndexCost(b *testing.B) {
+	names := func(s storetest.AuditStore) []string {
+		rows, err := s.(*sqlstore.Store).DB().Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_index' AND sql IS NOT NULL ORDER BY name`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	all := names(openBench(b))
+	for _, drop := range append([]string{"", "all"}, all...) {
+		b.Run("without="+drop, func(b *testing.B) {
+			s := openBench(b)
+			for _, n := range all {
+				if drop == "all" || drop == n {
+					if _, err := s.(*sqlstore.Store).DB().Exec(`DROP INDEX ` + n); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			storetest.BenchAuditIndexCatchUp(b, s, s.(*sqlstore.Store).DB())
+		})
+	}
+}
