@@ -33,6 +33,18 @@ func BenchmarkAuditAppend(b *testing.B) {
 	b.Run("window=1ms/goroutines=512xGOMAXPROCS", func(b *testing.B) {
 		storetest.BenchAuditAppend(b, openBench(b), time.Millisecond, 512)
 	})
+	// The log's storage alone: the index is not followed during the run (it catches up
+	// when read).
+	for _, g := range []int{64, 512} {
+		b.Run(fmt.Sprintf("window=1ms/goroutines=%dxGOMAXPROCS/index=on-read", g), func(b *testing.B) {
+			s, err := postgres.Open(context.Background(), pgtest.FreshSchemaDSN(b), sqlstore.WithAuditIndexOnRead())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			storetest.BenchAuditAppend(b, s, time.Millisecond, g)
+		})
+	}
 }
 
 // BenchmarkAuditProofs: proof generation and verification, and index searches, on a

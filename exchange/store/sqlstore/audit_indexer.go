@@ -64,7 +64,7 @@ func (s *Store) indexer(log string) *indexer {
 	}
 	ix := &indexer{s: s, log: log, kicks: make(chan struct{}, 1)}
 	s.indexers[log] = ix
-	if !s.closed {
+	if !s.closed && !s.indexOnRead {
 		s.bg.Add(1)
 		go ix.run(s.bgCtx)
 	}

@@ -97,6 +97,8 @@ type Store struct {
 
 	// migrated, if set, is told of each schema step applied by Open.
 	migrated func(version int, name string)
+	// indexOnRead: no background follower; the audit index catches up when read.
+	indexOnRead bool
 }
 
 // relaxedPool returns the relaxed pool, or the main one if there is none.
@@ -113,6 +115,12 @@ type Option func(*Store)
 // WithRelaxedDB gives the store a pool for writes that may be lost on a machine (not
 // process) crash. The store closes it.
 func WithRelaxedDB(db *sql.DB) Option { return func(s *Store) { s.relaxed = db } }
+
+// WithAuditIndexOnRead runs no background follower of the audit index: the index catches
+// up with the log only when it is read (Search, HourlyCounts, Indexed, …), so that appends
+// never share the database with the follower's writes. Searches then pay for the records
+// appended since the last one.
+func WithAuditIndexOnRead() Option { return func(s *Store) { s.indexOnRead = true } }
 
 // WithMigrationProgress has Open call fn after each schema step it applies (not for steps
 // applied before), so that a first start can say what it is doing.
