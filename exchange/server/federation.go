@@ -105,6 +105,11 @@ func VerifyConsumerRequest(rootPEM, issuingPEM string, c *federation.ConsumerReq
 	if req.Department != c.Department {
 		return nil, fmt.Errorf("the signed request names department %s, the forward %s", req.Department, c.Department)
 	}
+	// The certificate must be the department's own (or one of its operators'): a
+	// department's key cannot sign for another department of its hub.
+	if code, err := pki.DepartmentCode(certs[0]); err != nil || code != c.Department {
+		return nil, fmt.Errorf("the signing certificate is not department %s's (it names %q)", c.Department, code)
+	}
 	claims, err := req.VerifyOffline(certs[0].PublicKey)
 	if err != nil {
 		return nil, err
