@@ -223,6 +223,8 @@ type Puller struct {
 	Policy       PullPolicy
 	Signer       PullSigner
 	Voucher      RecordVoucher
+	// Versions reads the record version a change created (batch files, subscriptions).
+	Versions     VersionReader
 	VerifySigner VerifySigner
 	Audit        PullAuditor
 	Now          func() time.Time
@@ -429,6 +431,53 @@ func CheckPull(f PullFacts) error { return checkUse(f, false) }
 func CheckVerify(f PullFacts) error { return checkUse(f, true) }
 
 func checkUse(f PullFacts, verify bool) error {
+	if err := checkGrant(f, verify); err != nil {
+		return err
+	}
+	denied := func(reason, format string, args ...any) error {
+		return Errorf(KindPermissionDenied, reason, format, args...)
+	}
+	rq, res := f.Requirement, f.Resource
+	switch {
+	case f.Case == nil:
+		return denied(ReasonCaseNotFound, "no case %s is open at the hub: open it first (gxctl case open --matter %s --number %s --applicant ID)", f.CaseNumber, f.MatterCode, f.CaseNumber)
+	case f.Case.Department != f.Caller.Code:
+		return denied(ReasonCaseForeign, "case %s is handled by department %s, not by %s: a department pulls only for its own cases", f.Case.Number, f.Case.Department, f.Caller.Code)
+	case f.Case.Matter != f.MatterCode:
+		return denied(ReasonCaseMatterMismatch, "case %s is for matter %s, not %s (一企一事一码: one case, one matter)", f.Case.Number, f.Case.Matter, f.MatterCode)
+	case f.Case.State != CaseOpen:
+		return denied(ReasonCaseClosed, "case %s is %s: nothing is pulled for a case that is no longer open", f.Case.Number, f.Case.State)
+	}
+	if err := checkItems(f); err != nil {
+		return err
+	}
+	scope := f.Case.Region
+	if f.Scope != "" && f.Scope != scope {
+		return denied(ReasonScopeMismatch, "the pull names region %s but case %s belongs to region %s", f.Scope, f.Case.Number, scope)
+	}
+	if !RegionCovers(rq.ScopeRegion, scope) || !RegionCovers(res.ScopeRegion, scope) {
+		return denied(ReasonScopeMismatch, "the case region %s is outside the scope %s requirement %s was granted for (resource scope %s)", scope, rq.ScopeRegion, rq.ID, res.ScopeRegion)
+	}
+	for i, s := range f.Subjects {
+		if err := ValidateSubject(res.SubjectKind, s); err != nil {
+			return Errorf(KindInvalid, "SUBJECT_INVALID", "subject %d (%q) is not a valid %s: %v", i+1, s, res.SubjectKind, err)
+		}
+		if !f.Case.Covers(s) {
+			return denied(ReasonCaseSubjectMismatch, "subject %d (%s) is neither the applicant nor a declared party of case %s: a case pulls only the data of those it concerns", i+1, s, f.Case.Number)
+		}
+	}
+	return nil
+}
+
+// SharingOrdered reports whether the coordinator ordered sharing for the requirement
+// (order_share): a not-shared resource may then be pulled under it.
+func (r *Requirement) SharingOrdered() bool {
+	return slices.ContainsFunc(r.Decisions, func(d Decision) bool { return d.Action == ActOrderShare })
+}
+
+// checkGrant checks the rules of a use of data that concern the requirement, the resource
+// and the matter (not the case), in their fixed order.
+func checkGrant(f PullFacts, verify bool) error {
 	denied := func(reason, format string, args ...any) error {
 		return Errorf(KindPermissionDenied, reason, format, args...)
 	}
@@ -454,15 +503,16 @@ func checkUse(f PullFacts, verify bool) error {
 		return denied(ReasonMatterUnknown, "matter %s is not a registered matter (事项目录): pulls name the registered matter they serve (gxctl matter list)", f.MatterCode)
 	case !slices.Contains(rq.MatterCodes, f.MatterCode):
 		return denied(ReasonPurposeNotCovered, "matter %s is not a purpose requirement %s was granted for (matters: %s): data is used only for the stated duty; file or amend a requirement covering this matter", f.MatterCode, rq.ID, strings.Join(rq.MatterCodes, ", "))
-	case f.Case == nil:
-		return denied(ReasonCaseNotFound, "no case %s is open at the hub: open it first (gxctl case open --matter %s --number %s --applicant ID)", f.CaseNumber, f.MatterCode, f.CaseNumber)
-	case f.Case.Department != f.Caller.Code:
-		return denied(ReasonCaseForeign, "case %s is handled by department %s, not by %s: a department pulls only for its own cases", f.Case.Number, f.Case.Department, f.Caller.Code)
-	case f.Case.Matter != f.MatterCode:
-		return denied(ReasonCaseMatterMismatch, "case %s is for matter %s, not %s (一企一事一码: one case, one matter)", f.Case.Number, f.Case.Matter, f.MatterCode)
-	case f.Case.State != CaseOpen:
-		return denied(ReasonCaseClosed, "case %s is %s: nothing is pulled for a case that is no longer open", f.Case.Number, f.Case.State)
 	}
+	return nil
+}
+
+// checkItems checks that the items asked are approved and still catalogued.
+func checkItems(f PullFacts) error {
+	denied := func(reason, format string, args ...any) error {
+		return Errorf(KindPermissionDenied, reason, format, args...)
+	}
+	rq, res := f.Requirement, f.Resource
 	for _, it := range f.Items {
 		if !slices.Contains(rq.Items, it) {
 			return denied(ReasonDataItemNotApproved, "data item %s was not approved by requirement %s (approved: %s): ask only for approved items, or amend the requirement", it, rq.ID, strings.Join(rq.Items, ", "))
@@ -474,26 +524,5 @@ func checkUse(f PullFacts, verify bool) error {
 	if len(f.Items) == 0 {
 		return denied(ReasonDataItemWithdrawn, "none of the items requirement %s approved (%s) is still in resource %s", rq.ID, strings.Join(rq.Items, ", "), res.Code)
 	}
-	scope := f.Case.Region
-	if f.Scope != "" && f.Scope != scope {
-		return denied(ReasonScopeMismatch, "the pull names region %s but case %s belongs to region %s", f.Scope, f.Case.Number, scope)
-	}
-	if !RegionCovers(rq.ScopeRegion, scope) || !RegionCovers(res.ScopeRegion, scope) {
-		return denied(ReasonScopeMismatch, "the case region %s is outside the scope %s requirement %s was granted for (resource scope %s)", scope, rq.ScopeRegion, rq.ID, res.ScopeRegion)
-	}
-	for i, s := range f.Subjects {
-		if err := ValidateSubject(res.SubjectKind, s); err != nil {
-			return Errorf(KindInvalid, "SUBJECT_INVALID", "subject %d (%q) is not a valid %s: %v", i+1, s, res.SubjectKind, err)
-		}
-		if !f.Case.Covers(s) {
-			return denied(ReasonCaseSubjectMismatch, "subject %d (%s) is neither the applicant nor a declared party of case %s: a case pulls only the data of those it concerns", i+1, s, f.Case.Number)
-		}
-	}
 	return nil
-}
-
-// SharingOrdered reports whether the coordinator ordered sharing for the requirement
-// (order_share): a not-shared resource may then be pulled under it.
-func (r *Requirement) SharingOrdered() bool {
-	return slices.ContainsFunc(r.Decisions, func(d Decision) bool { return d.Action == ActOrderShare })
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -73,6 +74,9 @@ type Client struct {
 	conn *grpc.ClientConn
 	id   *identity.Identity
 	now  func() time.Time
+	// base and http serve the REST downloads (batch files) over the same TLS trust.
+	base string
+	http *http.Client
 }
 
 // Option configures Dial.
@@ -119,7 +123,10 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("hub URL %q must look like https://host:port", o.url)
 	}
-	var creds credentials.TransportCredentials
+	var (
+		creds  credentials.TransportCredentials
+		tlsCfg *tls.Config
+	)
 	switch u.Scheme {
 	case "https":
 		pool, err := x509.SystemCertPool()
@@ -133,7 +140,8 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 		if len(ca) > 0 && !pool.AppendCertsFromPEM(ca) {
 			return nil, errors.New("the hub TLS CA PEM holds no certificate")
 		}
-		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		creds = credentials.NewTLS(tlsCfg.Clone())
 	case "http":
 		creds = insecure.NewCredentials()
 	default:
@@ -143,7 +151,8 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 	if o.retry != nil {
 		retry = *o.retry
 	}
-	c := &Client{id: id, now: o.now}
+	c := &Client{id: id, now: o.now, base: u.Scheme + "://" + u.Host,
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}}
 	dopts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(deterministicCodec{})),
@@ -181,7 +190,10 @@ func Dial(ctx context.Context, id *identity.Identity, opts ...Option) (*Client, 
 }
 
 // Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return c.conn.Close()
+}
 
 // Identity returns the department the client acts as (nil for an anonymous client).
 func (c *Client) Identity() *identity.Identity { return c.id }

@@ -81,6 +81,7 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.SubscriptionService.RegisterWebhook":  "webhook register",
 	"gxhub.exchange.v1.SubscriptionService.ListWebhooks":     "webhook list",
 	"gxhub.exchange.v1.PullService.VerifyData":               "verify-data",
+	"gxhub.exchange.v1.PullService.CreateBatch":              "batch fetch",
 	"gxhub.exchange.v1.RecordService.Publish":                "publish",
 	"gxhub.exchange.v1.RecordService.GetRecordHistory":       "record history",
 	"gxhub.exchange.v1.ObjectionService.RaiseObjection":      "objection raise",

@@ -142,6 +142,9 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.exchange.v1.PullService/Pull":           audited(ledger.KindPull),
 	"/gxhub.exchange.v1.PullBatchService/PullBatch": audited(ledger.KindPull), // one record per entry, granted or refused
 	"/gxhub.exchange.v1.PullService/VerifyData":     audited(ledger.KindPull), // reason VERIFIED: the outcomes, never a value
+	// A batch file: one record per subject of the file (keyed hash), with the file's SM3; a
+	// refusal is a refused pull's record. Its downloads serve those bytes again, unrecorded.
+	"/gxhub.exchange.v1.PullService/CreateBatch": audited(KindBatchFile, ledger.KindPull),
 
 	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       auditedWhen("each change delivered is answered by the pull use case: one pull record per subject", ledger.KindPull),
 	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": audited(KindWebhook),

@@ -93,7 +93,7 @@ var OperatorMethods = func() map[string][]string {
 		"/gxhub.exchange.v1.PullService/VerifyData", // 核验 at the counter: outcomes, never a value
 	)
 	add([]string{policy.RoleOperator},
-		"/gxhub.exchange.v1.PullService/Pull", "/gxhub.exchange.v1.PullBatchService/PullBatch", "/gxhub.exchange.v1.RecordService/Publish", "/gxhub.exchange.v1.RecordService/GetRecordHistory",
+		"/gxhub.exchange.v1.PullService/Pull", "/gxhub.exchange.v1.PullBatchService/PullBatch", "/gxhub.exchange.v1.PullService/CreateBatch", "/gxhub.exchange.v1.RecordService/Publish", "/gxhub.exchange.v1.RecordService/GetRecordHistory",
 		"/gxhub.exchange.v1.SubscriptionService/Subscribe", "/gxhub.exchange.v1.SubscriptionService/RegisterWebhook",
 		"/gxhub.exchange.v1.SubscriptionService/ListWebhooks",
 		"/gxhub.exchange.v1.ObjectionService/RaiseObjection", "/gxhub.exchange.v1.ObjectionService/ResolveObjection",

@@ -39,6 +39,8 @@ type Pulls struct {
 	exchangev1.UnimplementedPullServiceServer
 	Puller *exchange.Puller
 	Signer *PullSigner
+	// Batches makes and serves batch files (CreateBatch).
+	Batches *BatchFiles
 }
 
 // Pull answers one pull.
@@ -173,12 +175,16 @@ type PolicyRestriction struct{ Decider policy.Decider }
 // Restrict implements exchange.PullPolicy.
 func (p PolicyRestriction) Restrict(ctx context.Context, f exchange.PullFacts) (exchange.PolicyVerdict, error) {
 	rq, res := f.Requirement, f.Resource
+	scope := f.Scope // a batch file names no case: its scope is the resource's
+	if f.Case != nil {
+		scope = f.Case.Region
+	}
 	dec, err := p.Decider.Decide(ctx, policy.Request{
 		Department: f.Caller.Code, Operator: f.Operator, Action: policy.ActionPull,
 		Resource: res.Code, ShareType: string(res.ShareType), LegalBasis: res.LegalBasis.Citation(), SharingOrdered: rq.SharingOrdered(),
 		RequirementID: rq.ID, RequirementConsumer: rq.Consumer, RequirementResource: rq.Resource, RequirementState: string(rq.State),
 		GrantedItems: rq.Items, MatterCodes: rq.MatterCodes, GrantedScope: rq.ScopeRegion,
-		MatterCode: f.MatterCode, CaseNumber: f.CaseNumber, Items: f.Items, Scope: f.Case.Region,
+		MatterCode: f.MatterCode, CaseNumber: f.CaseNumber, Items: f.Items, Scope: scope,
 	})
 	if err != nil {
 		return exchange.PolicyVerdict{}, err
@@ -296,7 +302,7 @@ func (c caseBriefs) GetMany(ctx context.Context, numbers []string) (map[string]*
 // audit log.
 func NewPuller(s store.Store, d policy.Decider, signer *PullSigner, audit ledger.Log, subjectKey ledger.SubjectKeyFunc, cal exchange.WorkingTimer, now func() time.Time) *exchange.Puller {
 	p := &exchange.Puller{Requirements: s.Requirements(), Catalog: s.Catalog(), Records: s.Records(), Cases: caseBriefs{s.Cases()}, Matters: &registeredMatters{Matters: s.Matters()},
-		Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, VerifySigner: signer, Now: now}
+		Versions: s.Records(), Freshness: StoreFreshness{Store: s, Calendar: cal}, Policy: PolicyRestriction{Decider: d}, Signer: signer, VerifySigner: signer, Now: now}
 	if audit != nil {
 		p.Audit = PullAudit{Log: audit, SubjectKey: subjectKey}
 		p.Voucher = &Voucher{Store: s, Log: audit}

@@ -26,6 +26,8 @@ type Store interface {
 	Records() Records
 	// Webhooks are consumers' push endpoints of subscriptions and their dead letters.
 	Webhooks() Webhooks
+	// BatchFiles are the batch files made for consumers (provision method batch_file).
+	BatchFiles() BatchFiles
 	// Objections are consumers' objections to records (A4).
 	Objections() Objections
 	// Policies are the pull policy's rules and versions (D1–D3).

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("NonceRace", func(t *testing.T) { testNonceRace(t, newStore(t)) })
 	t.Run("Records", func(t *testing.T) { testRecords(t, newStore(t)) })
 	t.Run("ChangeFeed", func(t *testing.T) { testChangeFeed(t, newStore(t)) })
+	t.Run("BatchFiles", func(t *testing.T) { testBatchFiles(t, newStore(t)) })
 	t.Run("Objections", func(t *testing.T) { testObjections(t, newStore(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, newStore(t)) })
 	t.Run("Catalog", func(t *testing.T) { testCatalog(t, newStore(t)) })

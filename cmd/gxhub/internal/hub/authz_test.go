@@ -223,6 +223,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.SubscriptionService/ListWebhooks":    resource("the caller's own webhooks only"),
 	"/gxhub.exchange.v1.RecordService/Publish":               only("provider"),
 	"/gxhub.exchange.v1.RecordService/GetRecordHistory":      signed,
+	"/gxhub.exchange.v1.PullService/CreateBatch":             {roles: []string{"consumer"}, note: "then the batch-file invariants (provision method, whole-resource scope), then the casbin policy"},
 	"/gxhub.exchange.v1.PullService/VerifyData":              {roles: []string{"consumer"}, note: "then the pull invariants (a verify-only requirement too), then the casbin policy"},
 
 	"/gxhub.exchange.v1.RequirementService/FileRequirement":   only("consumer"),

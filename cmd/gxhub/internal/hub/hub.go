@@ -262,6 +262,9 @@ func (h *Hub) build(tlsDir string) error {
 	}
 	pulls := &server.Pulls{Puller: h.Puller, Signer: signer}
 	pullBatches := &server.PullBatches{Puller: h.Puller, Signer: signer}
+	// Batch files (A9, provision method batch_file): served like pulls, kept in the store.
+	pulls.Batches = &server.BatchFiles{Puller: h.Puller, Feed: h.Store.Records(), Signer: signer, Store: h.Store, Audit: h.Audit.Writer,
+		SubjectKey: h.Audit.SubjectKey, Log: log}
 	changes := &server.ChangeBroadcast{}
 	records := &server.Records{Store: h.Store, Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now, Changes: changes}
 	// Subscriptions (A1/A2 provision method subscription): every change answered by the pull use case.
@@ -359,6 +362,7 @@ func (h *Hub) build(tlsDir string) error {
 		exchangegw.RegisterSubscriptionServiceHandlerServer(ctx, gw, subscriptions),
 		// Registered after the generated handlers, so it serves the streaming route.
 		gw.HandlePath(http.MethodPost, "/v1/subscriptions:follow", subscriptions.ServeREST(log)),
+		gw.HandlePath(http.MethodGet, "/v1/batches/{batch_id}/file", pulls.Batches.ServeDownload),
 	} {
 		if err != nil {
 			return err

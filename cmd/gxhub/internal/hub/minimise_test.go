@@ -41,7 +41,7 @@ func (dh *dataHub) pullFields(t *testing.T, rq string, items ...string) (map[str
 
 // storeRequirement stores a granted requirement of 渝北 on the test resource directly in the
 // database, as an insider with database access would, bypassing the filing checks.
-func (dh *dataHub) storeRequirement(t *testing.T, id string, mut func(*exchange.Requirement)) string {
+func (dh *dataHub) storeRequirement(t testing.TB, id string, mut func(*exchange.Requirement)) string {
 	t.Helper()
 	at := dh.clock.Now()
 	r := &exchange.Requirement{ID: id, Consumer: dh.yubei.Code, Provider: dh.police.Code, Resource: dh.resource, Items: []string{"name", "address", "ethnicity"},

@@ -981,6 +981,428 @@ func (x *RecordVouch) GetWithheld() map[string][]byte {
 	return nil
 }
 
+// CreateBatchRequest asks for a batch file under a batch_file requirement.
+type CreateBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The granted requirement (provision method batch_file).
+	RequirementId string `protobuf:"bytes,1,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
+	// Government-service matter code (事项编码) the data is used for (one of the requirement's).
+	MatterCode string `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// Operator inside the consumer department (empty = the department itself).
+	Operator string `protobuf:"bytes,3,opt,name=operator,proto3" json:"operator,omitempty"`
+	// Empty: a snapshot of every live record. Otherwise a cursor (a next_cursor the hub
+	// returned, or a subscription cursor): the change set after it, every version in order.
+	Since string `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// File format: jsonl (default) or csv.
+	Format        string `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBatchRequest) Reset() {
+	*x = CreateBatchRequest{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBatchRequest) ProtoMessage() {}
+
+func (x *CreateBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBatchRequest.ProtoReflect.Descriptor instead.
+func (*CreateBatchRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateBatchRequest) GetRequirementId() string {
+	if x != nil {
+		return x.RequirementId
+	}
+	return ""
+}
+
+func (x *CreateBatchRequest) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *CreateBatchRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *CreateBatchRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+func (x *CreateBatchRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+// BatchManifestResponse carries the signed manifest of a batch file.
+type BatchManifestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed bytes: the deterministic protobuf encoding of a BatchManifest. Verify the
+	// signature over these bytes (the pull-response key), then decode them.
+	Payload []byte `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	// SM2 signature (DER, default user ID 1234567812345678, SM3) over payload by the hub.
+	Signature []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// PEM public key of the hub's pull-response key (verify against the key you trust).
+	SignerPublicKeyPem string `protobuf:"bytes,3,opt,name=signer_public_key_pem,json=signerPublicKeyPem,proto3" json:"signer_public_key_pem,omitempty"`
+	// Leaf indices of the file's audit records (one per subject, or one without subject).
+	AuditReferences []uint64 `protobuf:"varint,4,rep,packed,name=audit_references,json=auditReferences,proto3" json:"audit_references,omitempty"`
+	// The decoded payload, for convenience (not itself signed).
+	Manifest *BatchManifest `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// Where to download the file (GET, signed like every REST call; Range supported).
+	DownloadPath  string `protobuf:"bytes,6,opt,name=download_path,json=downloadPath,proto3" json:"download_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchManifestResponse) Reset() {
+	*x = BatchManifestResponse{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchManifestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchManifestResponse) ProtoMessage() {}
+
+func (x *BatchManifestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchManifestResponse.ProtoReflect.Descriptor instead.
+func (*BatchManifestResponse) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BatchManifestResponse) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *BatchManifestResponse) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *BatchManifestResponse) GetSignerPublicKeyPem() string {
+	if x != nil {
+		return x.SignerPublicKeyPem
+	}
+	return ""
+}
+
+func (x *BatchManifestResponse) GetAuditReferences() []uint64 {
+	if x != nil {
+		return x.AuditReferences
+	}
+	return nil
+}
+
+func (x *BatchManifestResponse) GetManifest() *BatchManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *BatchManifestResponse) GetDownloadPath() string {
+	if x != nil {
+		return x.DownloadPath
+	}
+	return ""
+}
+
+// BatchManifest is the signed description of a batch file. Each record of the file is one
+// line (jsonl: a JSON object; csv: a row after the header line); records_root is the RFC
+// 6962 SM3 Merkle root over the records' bytes without their line ends, in file order.
+type BatchManifest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the batch file.
+	BatchId string `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// Requirement the file was made under.
+	RequirementId string `protobuf:"bytes,2,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
+	// Consumer department code.
+	Consumer string `protobuf:"bytes,3,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Operator, if named.
+	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	// Resource code.
+	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Provider department code.
+	Provider string `protobuf:"bytes,6,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Matter code.
+	MatterCode string `protobuf:"bytes,7,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// snapshot or changes.
+	Kind string `protobuf:"bytes,8,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The cursor the change set starts after (empty for a snapshot).
+	Since string `protobuf:"bytes,9,opt,name=since,proto3" json:"since,omitempty"`
+	// Cursor to ask the next change set with (since = next_cursor).
+	NextCursor string `protobuf:"bytes,10,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	// jsonl or csv.
+	Format string `protobuf:"bytes,11,opt,name=format,proto3" json:"format,omitempty"`
+	// Number of records in the file.
+	RecordCount int64 `protobuf:"varint,12,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
+	// SM3 of the whole file.
+	FileSm3 []byte `protobuf:"bytes,13,opt,name=file_sm3,json=fileSm3,proto3" json:"file_sm3,omitempty"`
+	// Size of the file in bytes.
+	FileSize int64 `protobuf:"varint,14,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	// RFC 6962 SM3 Merkle root over the records (see above).
+	RecordsRoot []byte `protobuf:"bytes,15,opt,name=records_root,json=recordsRoot,proto3" json:"records_root,omitempty"`
+	// Data items delivered, in column order.
+	Items []string `protobuf:"bytes,16,rep,name=items,proto3" json:"items,omitempty"`
+	// Items whose values are masked (脱敏), because the requirement does not approve clear text.
+	MaskedItems []string `protobuf:"bytes,17,rep,name=masked_items,json=maskedItems,proto3" json:"masked_items,omitempty"`
+	// When the hub made the file.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Freshness of each resource in the file at as_of.
+	Freshness []*ResourceFreshness `protobuf:"bytes,19,rep,name=freshness,proto3" json:"freshness,omitempty"`
+	// Catalogue version of the resource the items were checked against.
+	ResourceVersion int32 `protobuf:"varint,20,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	// The provider's publish batches the records' versions come from, sorted.
+	ProviderBatches []string `protobuf:"bytes,21,rep,name=provider_batches,json=providerBatches,proto3" json:"provider_batches,omitempty"`
+	// Policy version that allowed the file.
+	PolicyVersion int64 `protobuf:"varint,22,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// Whether more changes followed when the file was made (a change set is bounded: ask
+	// again with since = next_cursor).
+	Truncated     bool `protobuf:"varint,23,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchManifest) Reset() {
+	*x = BatchManifest{}
+	mi := &file_exchange_v1_pulls_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchManifest) ProtoMessage() {}
+
+func (x *BatchManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_pulls_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchManifest.ProtoReflect.Descriptor instead.
+func (*BatchManifest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_pulls_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BatchManifest) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetRequirementId() string {
+	if x != nil {
+		return x.RequirementId
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *BatchManifest) GetRecordCount() int64 {
+	if x != nil {
+		return x.RecordCount
+	}
+	return 0
+}
+
+func (x *BatchManifest) GetFileSm3() []byte {
+	if x != nil {
+		return x.FileSm3
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetFileSize() int64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
+func (x *BatchManifest) GetRecordsRoot() []byte {
+	if x != nil {
+		return x.RecordsRoot
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetMaskedItems() []string {
+	if x != nil {
+		return x.MaskedItems
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetFreshness() []*ResourceFreshness {
+	if x != nil {
+		return x.Freshness
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetResourceVersion() int32 {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return 0
+}
+
+func (x *BatchManifest) GetProviderBatches() []string {
+	if x != nil {
+		return x.ProviderBatches
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+func (x *BatchManifest) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 var File_exchange_v1_pulls_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_pulls_proto_rawDesc = "" +
@@ -1088,10 +1510,53 @@ const file_exchange_v1_pulls_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a;\n" +
 	"\rWithheldEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x012\x9c\a\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xa6\x01\n" +
+	"\x12CreateBatchRequest\x12%\n" +
+	"\x0erequirement_id\x18\x01 \x01(\tR\rrequirementId\x12\x1f\n" +
+	"\vmatter_code\x18\x02 \x01(\tR\n" +
+	"matterCode\x12\x1a\n" +
+	"\boperator\x18\x03 \x01(\tR\boperator\x12\x14\n" +
+	"\x05since\x18\x04 \x01(\tR\x05since\x12\x16\n" +
+	"\x06format\x18\x05 \x01(\tR\x06format\"\x90\x02\n" +
+	"\x15BatchManifestResponse\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\fR\apayload\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x121\n" +
+	"\x15signer_public_key_pem\x18\x03 \x01(\tR\x12signerPublicKeyPem\x12)\n" +
+	"\x10audit_references\x18\x04 \x03(\x04R\x0fauditReferences\x12<\n" +
+	"\bmanifest\x18\x05 \x01(\v2 .gxhub.exchange.v1.BatchManifestR\bmanifest\x12#\n" +
+	"\rdownload_path\x18\x06 \x01(\tR\fdownloadPath\"\x8c\x06\n" +
+	"\rBatchManifest\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12%\n" +
+	"\x0erequirement_id\x18\x02 \x01(\tR\rrequirementId\x12\x1a\n" +
+	"\bconsumer\x18\x03 \x01(\tR\bconsumer\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\x12\x1a\n" +
+	"\bresource\x18\x05 \x01(\tR\bresource\x12\x1a\n" +
+	"\bprovider\x18\x06 \x01(\tR\bprovider\x12\x1f\n" +
+	"\vmatter_code\x18\a \x01(\tR\n" +
+	"matterCode\x12\x12\n" +
+	"\x04kind\x18\b \x01(\tR\x04kind\x12\x14\n" +
+	"\x05since\x18\t \x01(\tR\x05since\x12\x1f\n" +
+	"\vnext_cursor\x18\n" +
+	" \x01(\tR\n" +
+	"nextCursor\x12\x16\n" +
+	"\x06format\x18\v \x01(\tR\x06format\x12!\n" +
+	"\frecord_count\x18\f \x01(\x03R\vrecordCount\x12\x19\n" +
+	"\bfile_sm3\x18\r \x01(\fR\afileSm3\x12\x1b\n" +
+	"\tfile_size\x18\x0e \x01(\x03R\bfileSize\x12!\n" +
+	"\frecords_root\x18\x0f \x01(\fR\vrecordsRoot\x12\x14\n" +
+	"\x05items\x18\x10 \x03(\tR\x05items\x12!\n" +
+	"\fmasked_items\x18\x11 \x03(\tR\vmaskedItems\x12/\n" +
+	"\x05as_of\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12B\n" +
+	"\tfreshness\x18\x13 \x03(\v2$.gxhub.exchange.v1.ResourceFreshnessR\tfreshness\x12)\n" +
+	"\x10resource_version\x18\x14 \x01(\x05R\x0fresourceVersion\x12)\n" +
+	"\x10provider_batches\x18\x15 \x03(\tR\x0fproviderBatches\x12%\n" +
+	"\x0epolicy_version\x18\x16 \x01(\x03R\rpolicyVersion\x12\x1c\n" +
+	"\ttruncated\x18\x17 \x01(\bR\ttruncated2\x89\x0e\n" +
 	"\vPullService\x12\xf7\x02\n" +
 	"\x04Pull\x12\x1e.gxhub.exchange.v1.PullRequest\x1a\x1f.gxhub.exchange.v1.PullResponse\"\xad\x02\x92A\x95\x02\n" +
-	"\vPullService\x12\x17Pull records for a case\x1a\xec\x01Returns only the approved data items of the subjects asked for, with provenance and freshness, signed by the hub (SM2 over the payload bytes). Refused with a specific reason when the policy does not allow it; the refusal is audited too.\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/pulls\x12\x92\x04\n" +
+	"\vPullService\x12\x17Pull records for a case\x1a\xec\x01Returns only the approved data items of the subjects asked for, with provenance and freshness, signed by the hub (SM2 over the payload bytes). Refused with a specific reason when the policy does not allow it; the refusal is audited too.\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/pulls\x12\xea\x06\n" +
+	"\vCreateBatch\x12%.gxhub.exchange.v1.CreateBatchRequest\x1a(.gxhub.exchange.v1.BatchManifestResponse\"\x89\x06\x92A\xef\x05\n" +
+	"\vPullService\x125Create a batch file of a requirement's approved items\x1a\xa8\x05Under a granted requirement whose provision method is batch_file and whose scope covers the whole resource: a snapshot of every live record (since empty) or the change set after a cursor (since = a next_cursor the hub returned), minimised and masked exactly as pulls are, as JSON Lines or CSV. Returns the manifest signed by the hub with its pull-response key (record count, SM3 of the file, RFC 6962 SM3 root over the records, provider batches, as-of time, freshness, next cursor). Download the file with GET /v1/batches/{batch_id}/file (HTTP Range resumes a partial download; the bytes never change). Audited per file: one batch.file record per subject, carrying the file's SM3.\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/batches\x12\x92\x04\n" +
 	"\n" +
 	"VerifyData\x12$.gxhub.exchange.v1.VerifyDataRequest\x1a%.gxhub.exchange.v1.VerifyDataResponse\"\xb6\x03\x92A\x96\x03\n" +
 	"\vPullService\x12*Verify declared values for a case (核验)\x1a\xda\x02Compares the values an applicant declared with the register, per data item: match, mismatch or no_record, after normalisation (full-width forms as half-width, white space removed, letters in upper case). No value is ever returned. Made under a granted requirement (verify-only or pull) for an open case, signed by the hub and audited like a pull.\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/verificationsB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
@@ -1113,7 +1578,7 @@ func file_exchange_v1_pulls_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_pulls_proto_rawDescData
 }
 
-var file_exchange_v1_pulls_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_exchange_v1_pulls_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_exchange_v1_pulls_proto_goTypes = []any{
 	(*VerifyDataRequest)(nil),     // 0: gxhub.exchange.v1.VerifyDataRequest
 	(*VerifyDataResponse)(nil),    // 1: gxhub.exchange.v1.VerifyDataResponse
@@ -1124,37 +1589,45 @@ var file_exchange_v1_pulls_proto_goTypes = []any{
 	(*PullResult)(nil),            // 6: gxhub.exchange.v1.PullResult
 	(*PulledRecord)(nil),          // 7: gxhub.exchange.v1.PulledRecord
 	(*RecordVouch)(nil),           // 8: gxhub.exchange.v1.RecordVouch
-	nil,                           // 9: gxhub.exchange.v1.VerifyDataRequest.ClaimsEntry
-	nil,                           // 10: gxhub.exchange.v1.PulledRecord.FieldsEntry
-	nil,                           // 11: gxhub.exchange.v1.RecordVouch.SaltsEntry
-	nil,                           // 12: gxhub.exchange.v1.RecordVouch.WithheldEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*ResourceFreshness)(nil),     // 14: gxhub.exchange.v1.ResourceFreshness
+	(*CreateBatchRequest)(nil),    // 9: gxhub.exchange.v1.CreateBatchRequest
+	(*BatchManifestResponse)(nil), // 10: gxhub.exchange.v1.BatchManifestResponse
+	(*BatchManifest)(nil),         // 11: gxhub.exchange.v1.BatchManifest
+	nil,                           // 12: gxhub.exchange.v1.VerifyDataRequest.ClaimsEntry
+	nil,                           // 13: gxhub.exchange.v1.PulledRecord.FieldsEntry
+	nil,                           // 14: gxhub.exchange.v1.RecordVouch.SaltsEntry
+	nil,                           // 15: gxhub.exchange.v1.RecordVouch.WithheldEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*ResourceFreshness)(nil),     // 17: gxhub.exchange.v1.ResourceFreshness
 }
 var file_exchange_v1_pulls_proto_depIdxs = []int32{
-	9,  // 0: gxhub.exchange.v1.VerifyDataRequest.claims:type_name -> gxhub.exchange.v1.VerifyDataRequest.ClaimsEntry
+	12, // 0: gxhub.exchange.v1.VerifyDataRequest.claims:type_name -> gxhub.exchange.v1.VerifyDataRequest.ClaimsEntry
 	2,  // 1: gxhub.exchange.v1.VerifyDataResponse.result:type_name -> gxhub.exchange.v1.VerifyResult
-	13, // 2: gxhub.exchange.v1.VerifyResult.as_of:type_name -> google.protobuf.Timestamp
+	16, // 2: gxhub.exchange.v1.VerifyResult.as_of:type_name -> google.protobuf.Timestamp
 	3,  // 3: gxhub.exchange.v1.VerifyResult.results:type_name -> gxhub.exchange.v1.ItemVerdict
-	14, // 4: gxhub.exchange.v1.VerifyResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	17, // 4: gxhub.exchange.v1.VerifyResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
 	6,  // 5: gxhub.exchange.v1.PullResponse.result:type_name -> gxhub.exchange.v1.PullResult
-	13, // 6: gxhub.exchange.v1.PullResult.as_of:type_name -> google.protobuf.Timestamp
+	16, // 6: gxhub.exchange.v1.PullResult.as_of:type_name -> google.protobuf.Timestamp
 	7,  // 7: gxhub.exchange.v1.PullResult.records:type_name -> gxhub.exchange.v1.PulledRecord
-	14, // 8: gxhub.exchange.v1.PullResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
-	10, // 9: gxhub.exchange.v1.PulledRecord.fields:type_name -> gxhub.exchange.v1.PulledRecord.FieldsEntry
-	13, // 10: gxhub.exchange.v1.PulledRecord.published_at:type_name -> google.protobuf.Timestamp
+	17, // 8: gxhub.exchange.v1.PullResult.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	13, // 9: gxhub.exchange.v1.PulledRecord.fields:type_name -> gxhub.exchange.v1.PulledRecord.FieldsEntry
+	16, // 10: gxhub.exchange.v1.PulledRecord.published_at:type_name -> google.protobuf.Timestamp
 	8,  // 11: gxhub.exchange.v1.PulledRecord.vouch:type_name -> gxhub.exchange.v1.RecordVouch
-	11, // 12: gxhub.exchange.v1.RecordVouch.salts:type_name -> gxhub.exchange.v1.RecordVouch.SaltsEntry
-	12, // 13: gxhub.exchange.v1.RecordVouch.withheld:type_name -> gxhub.exchange.v1.RecordVouch.WithheldEntry
-	4,  // 14: gxhub.exchange.v1.PullService.Pull:input_type -> gxhub.exchange.v1.PullRequest
-	0,  // 15: gxhub.exchange.v1.PullService.VerifyData:input_type -> gxhub.exchange.v1.VerifyDataRequest
-	5,  // 16: gxhub.exchange.v1.PullService.Pull:output_type -> gxhub.exchange.v1.PullResponse
-	1,  // 17: gxhub.exchange.v1.PullService.VerifyData:output_type -> gxhub.exchange.v1.VerifyDataResponse
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 12: gxhub.exchange.v1.RecordVouch.salts:type_name -> gxhub.exchange.v1.RecordVouch.SaltsEntry
+	15, // 13: gxhub.exchange.v1.RecordVouch.withheld:type_name -> gxhub.exchange.v1.RecordVouch.WithheldEntry
+	11, // 14: gxhub.exchange.v1.BatchManifestResponse.manifest:type_name -> gxhub.exchange.v1.BatchManifest
+	16, // 15: gxhub.exchange.v1.BatchManifest.as_of:type_name -> google.protobuf.Timestamp
+	17, // 16: gxhub.exchange.v1.BatchManifest.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	4,  // 17: gxhub.exchange.v1.PullService.Pull:input_type -> gxhub.exchange.v1.PullRequest
+	9,  // 18: gxhub.exchange.v1.PullService.CreateBatch:input_type -> gxhub.exchange.v1.CreateBatchRequest
+	0,  // 19: gxhub.exchange.v1.PullService.VerifyData:input_type -> gxhub.exchange.v1.VerifyDataRequest
+	5,  // 20: gxhub.exchange.v1.PullService.Pull:output_type -> gxhub.exchange.v1.PullResponse
+	10, // 21: gxhub.exchange.v1.PullService.CreateBatch:output_type -> gxhub.exchange.v1.BatchManifestResponse
+	1,  // 22: gxhub.exchange.v1.PullService.VerifyData:output_type -> gxhub.exchange.v1.VerifyDataResponse
+	20, // [20:23] is the sub-list for method output_type
+	17, // [17:20] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_pulls_proto_init() }
@@ -1169,7 +1642,7 @@ func file_exchange_v1_pulls_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_pulls_proto_rawDesc), len(file_exchange_v1_pulls_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

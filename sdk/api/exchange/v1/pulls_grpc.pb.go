@@ -21,8 +21,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PullService_Pull_FullMethodName       = "/gxhub.exchange.v1.PullService/Pull"
-	PullService_VerifyData_FullMethodName = "/gxhub.exchange.v1.PullService/VerifyData"
+	PullService_Pull_FullMethodName        = "/gxhub.exchange.v1.PullService/Pull"
+	PullService_CreateBatch_FullMethodName = "/gxhub.exchange.v1.PullService/CreateBatch"
+	PullService_VerifyData_FullMethodName  = "/gxhub.exchange.v1.PullService/VerifyData"
 )
 
 // PullServiceClient is the client API for PullService service.
@@ -34,6 +35,8 @@ const (
 type PullServiceClient interface {
 	// Pull records for a case
 	Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error)
+	// Create a batch file of a requirement's approved items
+	CreateBatch(ctx context.Context, in *CreateBatchRequest, opts ...grpc.CallOption) (*BatchManifestResponse, error)
 	// Verify declared values for a case (核验)
 	VerifyData(ctx context.Context, in *VerifyDataRequest, opts ...grpc.CallOption) (*VerifyDataResponse, error)
 }
@@ -50,6 +53,16 @@ func (c *pullServiceClient) Pull(ctx context.Context, in *PullRequest, opts ...g
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PullResponse)
 	err := c.cc.Invoke(ctx, PullService_Pull_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pullServiceClient) CreateBatch(ctx context.Context, in *CreateBatchRequest, opts ...grpc.CallOption) (*BatchManifestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchManifestResponse)
+	err := c.cc.Invoke(ctx, PullService_CreateBatch_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +88,8 @@ func (c *pullServiceClient) VerifyData(ctx context.Context, in *VerifyDataReques
 type PullServiceServer interface {
 	// Pull records for a case
 	Pull(context.Context, *PullRequest) (*PullResponse, error)
+	// Create a batch file of a requirement's approved items
+	CreateBatch(context.Context, *CreateBatchRequest) (*BatchManifestResponse, error)
 	// Verify declared values for a case (核验)
 	VerifyData(context.Context, *VerifyDataRequest) (*VerifyDataResponse, error)
 	mustEmbedUnimplementedPullServiceServer()
@@ -89,6 +104,9 @@ type UnimplementedPullServiceServer struct{}
 
 func (UnimplementedPullServiceServer) Pull(context.Context, *PullRequest) (*PullResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Pull not implemented")
+}
+func (UnimplementedPullServiceServer) CreateBatch(context.Context, *CreateBatchRequest) (*BatchManifestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBatch not implemented")
 }
 func (UnimplementedPullServiceServer) VerifyData(context.Context, *VerifyDataRequest) (*VerifyDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyData not implemented")
@@ -132,6 +150,24 @@ func _PullService_Pull_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PullService_CreateBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PullServiceServer).CreateBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PullService_CreateBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PullServiceServer).CreateBatch(ctx, req.(*CreateBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PullService_VerifyData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VerifyDataRequest)
 	if err := dec(in); err != nil {
@@ -160,6 +196,10 @@ var PullService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Pull",
 			Handler:    _PullService_Pull_Handler,
+		},
+		{
+			MethodName: "CreateBatch",
+			Handler:    _PullService_CreateBatch_Handler,
 		},
 		{
 			MethodName: "VerifyData",
