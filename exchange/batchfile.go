@@ -271,22 +271,30 @@ func changeSet(ctx context.Context, feed ChangeFeed, resource string, since int6
 // items approved and catalogued), then that the requirement is provided by batch_file and
 // that its scope covers the resource's whole scope (a batch file holds every record; the
 // records carry no region of their own).
-func CheckBatch(f PullFacts) error {
+func CheckBatch(f PullFacts) error { return checkWhole(f, ProvisionBatchFile) }
+
+// checkWhole checks a use of a whole resource (a batch file, a subscription without a
+// case) provided by method.
+func checkWhole(f PullFacts, method ProvisionMethod) error {
 	if err := checkGrant(f, false); err != nil {
 		return err
 	}
 	rq, res := f.Requirement, f.Resource
-	if rq.ProvisionMethod != ProvisionBatchFile {
+	what := "a batch file"
+	if method == ProvisionSubscription {
+		what = "a subscription without a case"
+	}
+	if rq.ProvisionMethod != method {
 		return Errorf(KindFailedPrecondition, ReasonProvisionMethod,
-			"requirement %s is provided by %s, not by batch_file: pull or subscribe under it, or file a requirement with --provision %s", rq.ID, rq.ProvisionMethod, ProvisionBatchFile)
+			"requirement %s is provided by %s, not by %s: use it as it is provided, or file a requirement with --provision %s", rq.ID, rq.ProvisionMethod, method, method)
 	}
 	if err := checkItems(f); err != nil {
 		return err
 	}
 	if !RegionCovers(rq.ScopeRegion, res.ScopeRegion) {
 		return Errorf(KindPermissionDenied, ReasonScopeMismatch,
-			"requirement %s was granted for region %s, which does not cover the whole scope %s of resource %s: a batch file holds every record of the resource; pull for your cases instead, or file a requirement whose scope covers %s",
-			rq.ID, rq.ScopeRegion, res.ScopeRegion, res.Code, res.ScopeRegion)
+			"requirement %s was granted for region %s, which does not cover the whole scope %s of resource %s: %s holds every record of the resource; work case by case instead, or file a requirement whose scope covers %s",
+			rq.ID, rq.ScopeRegion, res.ScopeRegion, res.Code, what, res.ScopeRegion)
 	}
 	return nil
 }

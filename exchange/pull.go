@@ -49,6 +49,9 @@ type PullInput struct {
 	Items         []string // empty: every granted item the resource still has
 	FreshOnly     bool
 	ScopeRegion   string // empty: the case's region
+	// AtVersion, with one subject, serves that version of its record instead of the
+	// newest (a subscription delivers the version each change created).
+	AtVersion int64
 }
 
 // PulledRecord is one subject's approved data with its provenance.
@@ -322,8 +325,16 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 		Items: f.Items, AsOf: now, Freshness: fr, PolicyVersion: verdict.Version}
 	disclose := NewDisclosure(rq, res, f.Items)
 	result.Masked = disclose.Masked()
+	if in.AtVersion > 0 && (len(f.Subjects) != 1 || p.Versions == nil) {
+		return nil, Errorf(KindInvalid, "PULL_REQUEST_INVALID", "a pull at a version names exactly one subject")
+	}
 	for _, s := range f.Subjects {
-		rec, err := p.Records.Latest(ctx, res.Code, s)
+		var rec *Record
+		if in.AtVersion > 0 {
+			rec, err = p.Versions.Version(ctx, res.Code, s, in.AtVersion)
+		} else {
+			rec, err = p.Records.Latest(ctx, res.Code, s)
+		}
 		if KindOf(err) == KindNotFound || (err == nil && rec.Deleted) {
 			result.NotFound = append(result.NotFound, s)
 			continue

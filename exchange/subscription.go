@@ -2,6 +2,8 @@ package exchange
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -111,17 +113,27 @@ func (s *Subscriber) Follow(ctx context.Context, in SubscribeInput, emit func(De
 			}
 			continue
 		}
-		cs, err := s.Puller.Cases.Get(ctx, in.CaseNumber) // parties may be declared meanwhile
-		if err != nil {
-			return err
+		whole := blank(in.CaseNumber)
+		var cs *Case
+		if !whole {
+			if cs, err = s.Puller.Cases.Get(ctx, in.CaseNumber); err != nil { // parties may be declared meanwhile
+				return err
+			}
 		}
 		for _, c := range changes {
 			cursor = c.Seq
-			if !cs.Covers(c.Subject) {
+			if !whole && !cs.Covers(c.Subject) {
 				continue // not a subject of the case: nothing is read, nothing to audit
 			}
-			out, err := s.Puller.Pull(ctx, PullInput{Caller: in.Caller, Operator: in.Operator, RequirementID: in.RequirementID,
-				MatterCode: in.MatterCode, CaseNumber: in.CaseNumber, Subjects: []string{c.Subject}})
+			// Each change is answered with the version it created, not the newest at
+			// delivery: a subscriber resuming after a cursor sees every version in order.
+			var out *PullOutcome
+			if whole {
+				out, err = s.Puller.pullWhole(ctx, in, c)
+			} else {
+				out, err = s.Puller.Pull(ctx, PullInput{Caller: in.Caller, Operator: in.Operator, RequirementID: in.RequirementID,
+					MatterCode: in.MatterCode, CaseNumber: in.CaseNumber, Subjects: []string{c.Subject}, AtVersion: c.Version})
+			}
 			if err != nil {
 				return err
 			}
@@ -162,9 +174,9 @@ func (s *Subscriber) Admit(ctx context.Context, in SubscribeInput) (*Requirement
 	if !in.Caller.HasRole(RoleConsumer) {
 		return deny(Errorf(KindPermissionDenied, "ROLE_REQUIRED", "department %s does not hold the consumer role needed to subscribe", in.Caller.Code))
 	}
-	for _, f := range []struct{ v, name string }{{in.RequirementID, "requirement_id"}, {in.MatterCode, "matter_code"}, {in.CaseNumber, "case_number"}} {
+	for _, f := range []struct{ v, name string }{{in.RequirementID, "requirement_id"}, {in.MatterCode, "matter_code"}} {
 		if blank(f.v) {
-			return deny(Errorf(KindInvalid, "SUBSCRIBE_REQUEST_INVALID", "%s is required: a subscription follows the subjects of one open case under a granted requirement", f.name))
+			return deny(Errorf(KindInvalid, "SUBSCRIBE_REQUEST_INVALID", "%s is required: a subscription follows the subjects of one open case (or, with no case, the whole resource) under a granted requirement", f.name))
 		}
 	}
 	rq, err := p.Requirements.Get(ctx, in.RequirementID)
@@ -188,6 +200,22 @@ func (s *Subscriber) Admit(ctx context.Context, in SubscribeInput) (*Requirement
 	if f.Matter, err = p.Matters.Get(ctx, in.MatterCode); err != nil && KindOf(err) != KindNotFound {
 		return nil, err
 	}
+	if blank(in.CaseNumber) {
+		// A whole-resource subscription: no case, the whole resource in the requirement's scope.
+		f.Scope = res.ScopeRegion
+		if err := checkWhole(f, ProvisionSubscription); err != nil {
+			return deny(err)
+		}
+		f.CaseNumber = wholeCase(rq.ID)
+		verdict, err := p.Policy.Restrict(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if !verdict.Allow {
+			return deny(&Error{Kind: KindPermissionDenied, Reason: verdict.Reason, Msg: verdict.Message})
+		}
+		return rq, nil
+	}
 	if f.Case, err = p.Cases.Get(ctx, in.CaseNumber); err != nil && KindOf(err) != KindNotFound {
 		return nil, err
 	}
@@ -210,4 +238,77 @@ func (s *Subscriber) Admit(ctx context.Context, in SubscribeInput) (*Requirement
 		return deny(&Error{Kind: KindPermissionDenied, Reason: verdict.Reason, Msg: verdict.Message})
 	}
 	return rq, nil
+}
+
+// wholeCase is what the policy sees as the case of a whole-resource subscription (the
+// policy requires one; the requirement's whole-resource grant stands for it).
+func wholeCase(requirementID string) string { return "subscription:" + requirementID }
+
+// pullWhole answers one change of a whole-resource subscription: the rules of a batch file
+// (checkWhole, the policy), then the version the change created served and signed like a
+// pull of that subject, audited like one (no case).
+func (p *Puller) pullWhole(ctx context.Context, in SubscribeInput, c FeedChange) (*PullOutcome, error) {
+	now := p.now().UTC()
+	a := PullAudit{PullID: NewID(), At: now, Department: in.Caller.Code, Operator: in.Operator, Matter: in.MatterCode,
+		Subjects: []string{NormalizeSubject(c.Subject)}}
+	deny := func(err error) (*PullOutcome, error) { return nil, p.deny(ctx, a, err) }
+	rq, err := p.Requirements.Get(ctx, in.RequirementID)
+	if KindOf(err) == KindNotFound {
+		return deny(Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s", in.RequirementID))
+	} else if err != nil {
+		return nil, err
+	}
+	a.Resource = rq.Resource
+	res, err := p.Catalog.Get(ctx, rq.Resource, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := PullFacts{Caller: in.Caller, Operator: in.Operator, Requirement: rq, Resource: res, MatterCode: in.MatterCode, Scope: res.ScopeRegion}
+	f.Items = slices.DeleteFunc(slices.Clone(rq.Items), func(it string) bool { _, ok := res.Item(it); return !ok })
+	a.Items = f.Items
+	if f.Matter, err = p.Matters.Get(ctx, in.MatterCode); err != nil && KindOf(err) != KindNotFound {
+		return nil, err
+	}
+	if err := checkWhole(f, ProvisionSubscription); err != nil {
+		return deny(err)
+	}
+	f.CaseNumber = wholeCase(rq.ID)
+	verdict, err := p.Policy.Restrict(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if !verdict.Allow {
+		return deny(&Error{Kind: KindPermissionDenied, Reason: verdict.Reason, Msg: verdict.Message})
+	}
+	result := &PullResult{PullID: a.PullID, RequirementID: rq.ID, Consumer: in.Caller.Code, Operator: in.Operator,
+		Resource: res.Code, Provider: res.Provider, MatterCode: in.MatterCode, Items: f.Items, AsOf: now,
+		Freshness: p.Freshness.FreshnessOf(ctx, res, now), PolicyVersion: verdict.Version}
+	disclose := NewDisclosure(rq, res, f.Items)
+	result.Masked = disclose.Masked()
+	rec, err := p.Versions.Version(ctx, res.Code, c.Subject, c.Version)
+	switch {
+	case KindOf(err) == KindNotFound || (err == nil && rec.Deleted):
+		result.NotFound = []string{c.Subject}
+	case err != nil:
+		return nil, err
+	default:
+		pr, err := p.Serve(ctx, rec, f.Items, disclose)
+		if KindOf(err) == KindDataLoss {
+			return deny(err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		result.Records = []PulledRecord{pr}
+	}
+	signed, err := p.Signer.SignPull(ctx, result)
+	if err != nil {
+		return nil, fmt.Errorf("sign pull result: %w", err)
+	}
+	a.Granted, a.Reason, a.Digest = true, ReasonGranted+": whole-resource subscription: "+verdict.Message+disclose.Note(), signed.Digest
+	refs, err := p.audit(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &PullOutcome{Result: result, Signed: signed, AuditRefs: refs}, nil
 }

@@ -67,6 +67,7 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.FreshnessService.ListFreshness":       "freshness",
 	"gxhub.exchange.v1.FreshnessService.ListFreshnessAlerts": "freshness",
 	"gxhub.exchange.v1.FreshnessService.Heartbeat":           "freshness heartbeat",
+	"gxhub.exchange.v1.FreshnessService.FollowAlerts":        "freshness follow",
 	"gxhub.exchange.v1.MatterService.DefineMatter":           "matter define",
 	"gxhub.exchange.v1.MatterService.GetMatter":              "matter get",
 	"gxhub.exchange.v1.MatterService.ListMatters":            "matter list",

@@ -24,19 +24,21 @@ func init() { root.AddCommand(subscribeCmd()) }
 func subscribeCmd() *cobra.Command {
 	var req exchangev1.SubscribeRequest
 	cmd := &cobra.Command{
-		Use:   "subscribe --requirement ID --matter CODE --case NUMBER [--after CURSOR] [--until-caught-up]",
+		Use:   "subscribe --requirement ID --matter CODE [--case NUMBER] [--after CURSOR] [--until-caught-up]",
 		Short: "Follow changes of the records of a case, one line per change (each verified)",
 		Long: `Follow the changes of the records of a case's subjects (its applicant and declared parties)
 under a granted requirement whose provision method is subscription. The hub answers each
-change with a pull of that subject: only approved items, signed by the hub, audited. gxctl
+change with a pull of that subject at the version the change created: only approved items,
+signed by the hub, audited. Without --case it follows every record of the resource, when the
+requirement's scope covers the resource's whole scope. gxctl
 verifies every signature before printing the change, one line each (--json: one JSON object
 per line), and reconnects after a disconnect from the last cursor printed, so no change is
 lost or printed twice. Resume later with --after CURSOR (the last cursor you processed).
 It runs until interrupted, or with --until-caught-up until every change so far is shown.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if req.RequirementId == "" || req.MatterCode == "" || req.CaseNumber == "" {
-				return exitf(2, "--requirement, --matter and --case are required: a subscription follows the subjects of one open case")
+			if req.RequirementId == "" || req.MatterCode == "" {
+				return exitf(2, "--requirement and --matter are required: a subscription follows the subjects of one open case (--case), or the whole resource")
 			}
 			if req.After < 0 {
 				return exitf(2, "--after must be a cursor gxctl printed (0 or more)")
@@ -92,7 +94,7 @@ It runs until interrupted, or with --until-caught-up until every change so far i
 	}
 	cmd.Flags().StringVar(&req.RequirementId, "requirement", "", "granted requirement id (provision method subscription)")
 	cmd.Flags().StringVar(&req.MatterCode, "matter", "", "matter code (事项编码)")
-	cmd.Flags().StringVar(&req.CaseNumber, "case", "", "case number (办件编码) whose subjects are followed")
+	cmd.Flags().StringVar(&req.CaseNumber, "case", "", "case number (办件编码) whose subjects are followed (empty: the whole resource)")
 	cmd.Flags().StringVar(&req.Operator, "operator", "", "operator inside your department")
 	cmd.Flags().Int64Var(&req.After, "after", 0, "resume after this cursor (0: from the first change)")
 	cmd.Flags().BoolVar(&req.UntilCaughtUp, "until-caught-up", false, "stop once every change so far is shown")
@@ -129,7 +131,7 @@ func webhookCmd() *cobra.Command {
 	var req exchangev1.RegisterWebhookRequest
 	var caFile string
 	register := &cobra.Command{
-		Use:   "register --requirement ID --matter CODE --case NUMBER --url https://... [--ca FILE]",
+		Use:   "register --requirement ID --matter CODE [--case NUMBER] --url https://... [--ca FILE]",
 		Short: "Register an HTTPS endpoint for the changes of a case (checked like subscribe)",
 		Long: `The hub POSTs every change of the records of the case's subjects to the URL: the same
 delivery as gxctl subscribe prints, in JSON, signed by the hub (header Gxhub-Signature, base64
@@ -139,8 +141,8 @@ hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change
 --ca names the PEM CA certificate the endpoint's TLS certificate chains to.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if req.RequirementId == "" || req.MatterCode == "" || req.CaseNumber == "" || req.Url == "" {
-				return exitf(2, "--requirement, --matter, --case and --url are required")
+			if req.RequirementId == "" || req.MatterCode == "" || req.Url == "" {
+				return exitf(2, "--requirement, --matter and --url are required (--case: one case's subjects; without it, the whole resource)")
 			}
 			if caFile != "" {
 				b, err := os.ReadFile(caFile)
@@ -167,7 +169,7 @@ hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change
 	}
 	register.Flags().StringVar(&req.RequirementId, "requirement", "", "granted requirement id (provision method subscription)")
 	register.Flags().StringVar(&req.MatterCode, "matter", "", "matter code (事项编码)")
-	register.Flags().StringVar(&req.CaseNumber, "case", "", "case number (办件编码) whose subjects are followed")
+	register.Flags().StringVar(&req.CaseNumber, "case", "", "case number (办件编码) whose subjects are followed (empty: the whole resource)")
 	register.Flags().StringVar(&req.Operator, "operator", "", "operator inside your department")
 	register.Flags().StringVar(&req.Url, "url", "", "your HTTPS endpoint")
 	register.Flags().StringVar(&caFile, "ca", "", "PEM CA certificate of the endpoint (default: the system roots)")

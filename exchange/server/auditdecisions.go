@@ -139,9 +139,10 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": notAudited("the history of policy changes (each audited when made): " + publicMeta),
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      audited(ledger.KindPolicyChange),
 
-	"/gxhub.exchange.v1.PullService/Pull":           audited(ledger.KindPull),
-	"/gxhub.exchange.v1.PullBatchService/PullBatch": audited(ledger.KindPull), // one record per entry, granted or refused
-	"/gxhub.exchange.v1.PullService/VerifyData":     audited(ledger.KindPull), // reason VERIFIED: the outcomes, never a value
+	"/gxhub.exchange.v1.PullService/Pull":              audited(ledger.KindPull),
+	"/gxhub.exchange.v1.PullBatchService/PullBatch":    audited(ledger.KindPull), // one record per entry, granted or refused
+	"/gxhub.exchange.v1.PullService/VerifyData":        audited(ledger.KindPull), // reason VERIFIED: the outcomes, never a value
+	"/gxhub.exchange.v1.FreshnessService/FollowAlerts": notAudited("the caller's own resources' freshness (when each was last updated): no personal data"),
 	// A batch file: one record per subject of the file (keyed hash), with the file's SM3; a
 	// refusal is a refused pull's record. Its downloads serve those bytes again, unrecorded.
 	"/gxhub.exchange.v1.PullService/CreateBatch": audited(KindBatchFile, ledger.KindPull),

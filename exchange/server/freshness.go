@@ -47,6 +47,12 @@ type Freshness struct {
 	Audit *store.AuditWriter
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Changes wakes alert followers at every publish and heartbeat (and is notified by
+	// Heartbeat); AlertPoll is how often they measure again otherwise (default 1 min).
+	Changes   *ChangeBroadcast
+	AlertPoll time.Duration
+	// Stopping, when closed, ends the alert streams (the hub is shutting down).
+	Stopping <-chan struct{}
 }
 
 func (s *Freshness) now() time.Time {
@@ -157,6 +163,9 @@ func (s *Freshness) Heartbeat(ctx context.Context, req *exchangev1.HeartbeatRequ
 			Reason: what, ResponseDigest: digest[:]}, nil
 	}); err != nil {
 		return nil, err
+	}
+	if s.Changes != nil {
+		s.Changes.Notify() // alert followers measure again: the resource may be fresh again
 	}
 	return FreshnessToProto(exchange.ComputeFreshness(s.Calendar, r, now, now), r.Provider), nil
 }

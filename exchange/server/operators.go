@@ -100,7 +100,7 @@ var OperatorMethods = func() map[string][]string {
 		"/gxhub.exchange.v1.RequirementService/FileRequirement", "/gxhub.exchange.v1.RequirementService/DecideRequirement",
 		"/gxhub.exchange.v1.CaseService/OpenCase", "/gxhub.exchange.v1.CaseService/CloseCase", "/gxhub.exchange.v1.CaseService/WithdrawCase",
 		"/gxhub.exchange.v1.MatterService/GetExemptions", "/gxhub.exchange.v1.MatterService/CollectMaterials",
-		"/gxhub.exchange.v1.FreshnessService/Heartbeat",
+		"/gxhub.exchange.v1.FreshnessService/Heartbeat", "/gxhub.exchange.v1.FreshnessService/FollowAlerts",
 		"/gxhub.exchange.v1.CatalogService/RegisterResource", "/gxhub.exchange.v1.CatalogService/UpdateResource", "/gxhub.exchange.v1.CatalogService/WithdrawResource",
 		"/gxhub.certs.v1.ECertService/IssueECert", "/gxhub.certs.v1.ECertService/UpdateECert", "/gxhub.certs.v1.ECertService/ChangeECertStatus",
 		"/gxhub.certs.v1.ECertService/PresentECert", "/gxhub.certs.v1.SealService/Timestamp", "/gxhub.certs.v1.SealService/RegisterSealedDocument",

@@ -174,6 +174,7 @@ func (b *ChangeBroadcast) Notify() {
 // request message is authenticated like a unary request before the handler sees it.
 var SignedStreams = map[string]bool{
 	exchangev1.SubscriptionService_Subscribe_FullMethodName: true,
+	exchangev1.FreshnessService_FollowAlerts_FullMethodName: true,
 }
 
 // signedStream authenticates the request message of a signed server stream on receipt

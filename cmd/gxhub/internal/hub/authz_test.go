@@ -202,6 +202,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.FreshnessService/ListFreshness":       signed,
 	"/gxhub.exchange.v1.FreshnessService/ListFreshnessAlerts": signed,
 	"/gxhub.exchange.v1.FreshnessService/Heartbeat":           only("provider"),
+	"/gxhub.exchange.v1.FreshnessService/FollowAlerts":        only("provider"),
 
 	"/gxhub.exchange.v1.MatterService/DefineMatter":     only("coordinator"),
 	"/gxhub.exchange.v1.MatterService/GetMatter":        signed,

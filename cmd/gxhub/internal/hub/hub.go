@@ -94,10 +94,12 @@ type Hub struct {
 	grpc *grpc.Server
 	// subscriptions serve the subscription streams and push to webhooks.
 	subscriptions *server.Subscriptions
-	handler       http.Handler
-	web           *web.UI
-	metrics       *prometheus.Registry
-	now           func() time.Time
+	// freshness pushes providers' freshness alerts (FollowAlerts).
+	freshness *server.Freshness
+	handler   http.Handler
+	web       *web.UI
+	metrics   *prometheus.Registry
+	now       func() time.Time
 	// progress tells the operator what a (possibly long) start is doing.
 	progress func(format string, args ...any)
 }
@@ -276,7 +278,8 @@ func (h *Hub) build(tlsDir string) error {
 	h.Objections = &server.Objections{Store: h.Store, Calendar: h.Calendar, DefaultDays: h.Config.Deadlines.ObjectionDays,
 		Audit: h.Audit.Writer, SubjectKey: h.Audit.SubjectKey, Log: log, Now: h.now}
 	objections := h.Objections
-	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Audit: h.Audit.Writer, Log: log, Now: h.now}
+	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Audit: h.Audit.Writer, Log: log, Now: h.now, Changes: changes}
+	h.freshness = freshness
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Writer, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
 	exchangev1.RegisterPullBatchServiceServer(h.grpc, pullBatches)
@@ -362,6 +365,7 @@ func (h *Hub) build(tlsDir string) error {
 		exchangegw.RegisterSubscriptionServiceHandlerServer(ctx, gw, subscriptions),
 		// Registered after the generated handlers, so it serves the streaming route.
 		gw.HandlePath(http.MethodPost, "/v1/subscriptions:follow", subscriptions.ServeREST(log)),
+		gw.HandlePath(http.MethodPost, "/v1/freshness/alerts:follow", freshness.ServeAlertsREST(log)),
 		gw.HandlePath(http.MethodGet, "/v1/batches/{batch_id}/file", pulls.Batches.ServeDownload),
 	} {
 		if err != nil {
@@ -545,6 +549,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		go h.Witnesses.Run(bg, h.Config.AuditHeadInterval, h.Audit.Log.Head)
 	}
 	h.subscriptions.Stopping = bg.Done() // before serving: streams end when the hub stops
+	h.freshness.Stopping = bg.Done()
 	go h.subscriptions.Dispatcher.Run(bg)
 	errc := make(chan error, 1)
 	go func() {

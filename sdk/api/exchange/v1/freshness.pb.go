@@ -376,6 +376,116 @@ func (x *HeartbeatRequest) GetResource() string {
 	return ""
 }
 
+// FollowAlertsRequest follows the caller's freshness alerts.
+type FollowAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// End once the resources stale now are sent, instead of waiting for changes.
+	UntilCaughtUp bool `protobuf:"varint,1,opt,name=until_caught_up,json=untilCaughtUp,proto3" json:"until_caught_up,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowAlertsRequest) Reset() {
+	*x = FollowAlertsRequest{}
+	mi := &file_exchange_v1_freshness_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowAlertsRequest) ProtoMessage() {}
+
+func (x *FollowAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_freshness_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowAlertsRequest.ProtoReflect.Descriptor instead.
+func (*FollowAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_freshness_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FollowAlertsRequest) GetUntilCaughtUp() bool {
+	if x != nil {
+		return x.UntilCaughtUp
+	}
+	return false
+}
+
+// FreshnessAlert is a change of one of the provider's resources' staleness.
+type FreshnessAlert struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stale (past its limit, or not measurable) or fresh (updated again).
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// The resource's freshness when the change was seen.
+	Freshness *ResourceFreshness `protobuf:"bytes,2,opt,name=freshness,proto3" json:"freshness,omitempty"`
+	// When the hub saw the change.
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FreshnessAlert) Reset() {
+	*x = FreshnessAlert{}
+	mi := &file_exchange_v1_freshness_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FreshnessAlert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FreshnessAlert) ProtoMessage() {}
+
+func (x *FreshnessAlert) ProtoReflect() protoreflect.Message {
+	mi := &file_exchange_v1_freshness_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FreshnessAlert.ProtoReflect.Descriptor instead.
+func (*FreshnessAlert) Descriptor() ([]byte, []int) {
+	return file_exchange_v1_freshness_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FreshnessAlert) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *FreshnessAlert) GetFreshness() *ResourceFreshness {
+	if x != nil {
+		return x.Freshness
+	}
+	return nil
+}
+
+func (x *FreshnessAlert) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 var File_exchange_v1_freshness_proto protoreflect.FileDescriptor
 
 const file_exchange_v1_freshness_proto_rawDesc = "" +
@@ -403,12 +513,20 @@ const file_exchange_v1_freshness_proto_rawDesc = "" +
 	"\tresources\x18\x01 \x03(\v2$.gxhub.exchange.v1.ResourceFreshnessR\tresources\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\".\n" +
 	"\x10HeartbeatRequest\x12\x1a\n" +
-	"\bresource\x18\x01 \x01(\tR\bresource2\x8f\a\n" +
+	"\bresource\x18\x01 \x01(\tR\bresource\"=\n" +
+	"\x13FollowAlertsRequest\x12&\n" +
+	"\x0funtil_caught_up\x18\x01 \x01(\bR\runtilCaughtUp\"\x96\x01\n" +
+	"\x0eFreshnessAlert\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12B\n" +
+	"\tfreshness\x18\x02 \x01(\v2$.gxhub.exchange.v1.ResourceFreshnessR\tfreshness\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\x9c\f\n" +
 	"\x10FreshnessService\x12\xcf\x02\n" +
 	"\rListFreshness\x12'.gxhub.exchange.v1.ListFreshnessRequest\x1a(.gxhub.exchange.v1.ListFreshnessResponse\"\xea\x01\x92A\xd1\x01\n" +
 	"\x10FreshnessService\x12\x1bFreshness of every resource\x1a\x9f\x01Lists every catalogued resource with its last update, working age, limit and whether it is stale; a year with no announced calendar is reported, never guessed.\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/freshness\x12\x91\x02\n" +
 	"\x13ListFreshnessAlerts\x12-.gxhub.exchange.v1.ListFreshnessAlertsRequest\x1a..gxhub.exchange.v1.ListFreshnessAlertsResponse\"\x9a\x01\x92A{\n" +
-	"\x10FreshnessService\x12\x1cThe caller's stale resources\x1aIAlerts for a provider: its resources that are past their freshness limit.\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/freshness/alerts\x12\x94\x02\n" +
+	"\x10FreshnessService\x12\x1cThe caller's stale resources\x1aIAlerts for a provider: its resources that are past their freshness limit.\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/freshness/alerts\x12\x8a\x05\n" +
+	"\fFollowAlerts\x12&.gxhub.exchange.v1.FollowAlertsRequest\x1a!.gxhub.exchange.v1.FreshnessAlert\"\xac\x04\x92A\x82\x04\n" +
+	"\x10FreshnessService\x12-Follow the freshness alerts of your resources\x1a\xbe\x03Pushes to a provider one FreshnessAlert per resource of its own that becomes stale (past its freshness limit, or not measurable) and one when it is fresh again: first the resources stale now, then each change as it happens (checked at every publish and heartbeat, and periodically as working time passes). Ends when caught up, if asked. Over REST the stream is newline-delimited JSON, one {\"result\": FreshnessAlert} or {\"error\": Status} per line.\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/freshness/alerts:follow0\x01\x12\x94\x02\n" +
 	"\tHeartbeat\x12#.gxhub.exchange.v1.HeartbeatRequest\x1a$.gxhub.exchange.v1.ResourceFreshness\"\xbb\x01\x92A\x8a\x01\n" +
 	"\x10FreshnessService\x12\x17Declare a resource live\x1a]The provider declares that a real-time resource's data is current without publishing changes.\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/freshness/{resource}:heartbeatB\xda\x03\x92A\x9f\x03\x12\xb9\x01\n" +
 	"\tgxhub API\x12\xa7\x01Data exchange, e-certificate and audit hub for government departments. Every request is signed by the calling department's SM2 key unless the operation says otherwise.2\x02v1*\x01\x022\x10application/json:\x10application/jsonZ\x9e\x01\n" +
@@ -429,7 +547,7 @@ func file_exchange_v1_freshness_proto_rawDescGZIP() []byte {
 	return file_exchange_v1_freshness_proto_rawDescData
 }
 
-var file_exchange_v1_freshness_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_exchange_v1_freshness_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_exchange_v1_freshness_proto_goTypes = []any{
 	(*ResourceFreshness)(nil),           // 0: gxhub.exchange.v1.ResourceFreshness
 	(*ListFreshnessRequest)(nil),        // 1: gxhub.exchange.v1.ListFreshnessRequest
@@ -437,27 +555,33 @@ var file_exchange_v1_freshness_proto_goTypes = []any{
 	(*ListFreshnessAlertsRequest)(nil),  // 3: gxhub.exchange.v1.ListFreshnessAlertsRequest
 	(*ListFreshnessAlertsResponse)(nil), // 4: gxhub.exchange.v1.ListFreshnessAlertsResponse
 	(*HeartbeatRequest)(nil),            // 5: gxhub.exchange.v1.HeartbeatRequest
-	(*timestamppb.Timestamp)(nil),       // 6: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 7: google.protobuf.Duration
+	(*FollowAlertsRequest)(nil),         // 6: gxhub.exchange.v1.FollowAlertsRequest
+	(*FreshnessAlert)(nil),              // 7: gxhub.exchange.v1.FreshnessAlert
+	(*timestamppb.Timestamp)(nil),       // 8: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 9: google.protobuf.Duration
 }
 var file_exchange_v1_freshness_proto_depIdxs = []int32{
-	6, // 0: gxhub.exchange.v1.ResourceFreshness.last_update:type_name -> google.protobuf.Timestamp
-	7, // 1: gxhub.exchange.v1.ResourceFreshness.working_age:type_name -> google.protobuf.Duration
-	0, // 2: gxhub.exchange.v1.ListFreshnessResponse.resources:type_name -> gxhub.exchange.v1.ResourceFreshness
-	6, // 3: gxhub.exchange.v1.ListFreshnessResponse.as_of:type_name -> google.protobuf.Timestamp
-	0, // 4: gxhub.exchange.v1.ListFreshnessAlertsResponse.resources:type_name -> gxhub.exchange.v1.ResourceFreshness
-	6, // 5: gxhub.exchange.v1.ListFreshnessAlertsResponse.as_of:type_name -> google.protobuf.Timestamp
-	1, // 6: gxhub.exchange.v1.FreshnessService.ListFreshness:input_type -> gxhub.exchange.v1.ListFreshnessRequest
-	3, // 7: gxhub.exchange.v1.FreshnessService.ListFreshnessAlerts:input_type -> gxhub.exchange.v1.ListFreshnessAlertsRequest
-	5, // 8: gxhub.exchange.v1.FreshnessService.Heartbeat:input_type -> gxhub.exchange.v1.HeartbeatRequest
-	2, // 9: gxhub.exchange.v1.FreshnessService.ListFreshness:output_type -> gxhub.exchange.v1.ListFreshnessResponse
-	4, // 10: gxhub.exchange.v1.FreshnessService.ListFreshnessAlerts:output_type -> gxhub.exchange.v1.ListFreshnessAlertsResponse
-	0, // 11: gxhub.exchange.v1.FreshnessService.Heartbeat:output_type -> gxhub.exchange.v1.ResourceFreshness
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8,  // 0: gxhub.exchange.v1.ResourceFreshness.last_update:type_name -> google.protobuf.Timestamp
+	9,  // 1: gxhub.exchange.v1.ResourceFreshness.working_age:type_name -> google.protobuf.Duration
+	0,  // 2: gxhub.exchange.v1.ListFreshnessResponse.resources:type_name -> gxhub.exchange.v1.ResourceFreshness
+	8,  // 3: gxhub.exchange.v1.ListFreshnessResponse.as_of:type_name -> google.protobuf.Timestamp
+	0,  // 4: gxhub.exchange.v1.ListFreshnessAlertsResponse.resources:type_name -> gxhub.exchange.v1.ResourceFreshness
+	8,  // 5: gxhub.exchange.v1.ListFreshnessAlertsResponse.as_of:type_name -> google.protobuf.Timestamp
+	0,  // 6: gxhub.exchange.v1.FreshnessAlert.freshness:type_name -> gxhub.exchange.v1.ResourceFreshness
+	8,  // 7: gxhub.exchange.v1.FreshnessAlert.at:type_name -> google.protobuf.Timestamp
+	1,  // 8: gxhub.exchange.v1.FreshnessService.ListFreshness:input_type -> gxhub.exchange.v1.ListFreshnessRequest
+	3,  // 9: gxhub.exchange.v1.FreshnessService.ListFreshnessAlerts:input_type -> gxhub.exchange.v1.ListFreshnessAlertsRequest
+	6,  // 10: gxhub.exchange.v1.FreshnessService.FollowAlerts:input_type -> gxhub.exchange.v1.FollowAlertsRequest
+	5,  // 11: gxhub.exchange.v1.FreshnessService.Heartbeat:input_type -> gxhub.exchange.v1.HeartbeatRequest
+	2,  // 12: gxhub.exchange.v1.FreshnessService.ListFreshness:output_type -> gxhub.exchange.v1.ListFreshnessResponse
+	4,  // 13: gxhub.exchange.v1.FreshnessService.ListFreshnessAlerts:output_type -> gxhub.exchange.v1.ListFreshnessAlertsResponse
+	7,  // 14: gxhub.exchange.v1.FreshnessService.FollowAlerts:output_type -> gxhub.exchange.v1.FreshnessAlert
+	0,  // 15: gxhub.exchange.v1.FreshnessService.Heartbeat:output_type -> gxhub.exchange.v1.ResourceFreshness
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_exchange_v1_freshness_proto_init() }
@@ -471,7 +595,7 @@ func file_exchange_v1_freshness_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exchange_v1_freshness_proto_rawDesc), len(file_exchange_v1_freshness_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

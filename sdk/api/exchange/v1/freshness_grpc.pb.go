@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	FreshnessService_ListFreshness_FullMethodName       = "/gxhub.exchange.v1.FreshnessService/ListFreshness"
 	FreshnessService_ListFreshnessAlerts_FullMethodName = "/gxhub.exchange.v1.FreshnessService/ListFreshnessAlerts"
+	FreshnessService_FollowAlerts_FullMethodName        = "/gxhub.exchange.v1.FreshnessService/FollowAlerts"
 	FreshnessService_Heartbeat_FullMethodName           = "/gxhub.exchange.v1.FreshnessService/Heartbeat"
 )
 
@@ -38,6 +39,8 @@ type FreshnessServiceClient interface {
 	ListFreshness(ctx context.Context, in *ListFreshnessRequest, opts ...grpc.CallOption) (*ListFreshnessResponse, error)
 	// The caller's stale resources
 	ListFreshnessAlerts(ctx context.Context, in *ListFreshnessAlertsRequest, opts ...grpc.CallOption) (*ListFreshnessAlertsResponse, error)
+	// Follow the freshness alerts of your resources
+	FollowAlerts(ctx context.Context, in *FollowAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FreshnessAlert], error)
 	// Declare a resource live
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*ResourceFreshness, error)
 }
@@ -70,6 +73,25 @@ func (c *freshnessServiceClient) ListFreshnessAlerts(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *freshnessServiceClient) FollowAlerts(ctx context.Context, in *FollowAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FreshnessAlert], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FreshnessService_ServiceDesc.Streams[0], FreshnessService_FollowAlerts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FollowAlertsRequest, FreshnessAlert]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FreshnessService_FollowAlertsClient = grpc.ServerStreamingClient[FreshnessAlert]
+
 func (c *freshnessServiceClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*ResourceFreshness, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ResourceFreshness)
@@ -92,6 +114,8 @@ type FreshnessServiceServer interface {
 	ListFreshness(context.Context, *ListFreshnessRequest) (*ListFreshnessResponse, error)
 	// The caller's stale resources
 	ListFreshnessAlerts(context.Context, *ListFreshnessAlertsRequest) (*ListFreshnessAlertsResponse, error)
+	// Follow the freshness alerts of your resources
+	FollowAlerts(*FollowAlertsRequest, grpc.ServerStreamingServer[FreshnessAlert]) error
 	// Declare a resource live
 	Heartbeat(context.Context, *HeartbeatRequest) (*ResourceFreshness, error)
 	mustEmbedUnimplementedFreshnessServiceServer()
@@ -109,6 +133,9 @@ func (UnimplementedFreshnessServiceServer) ListFreshness(context.Context, *ListF
 }
 func (UnimplementedFreshnessServiceServer) ListFreshnessAlerts(context.Context, *ListFreshnessAlertsRequest) (*ListFreshnessAlertsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListFreshnessAlerts not implemented")
+}
+func (UnimplementedFreshnessServiceServer) FollowAlerts(*FollowAlertsRequest, grpc.ServerStreamingServer[FreshnessAlert]) error {
+	return status.Error(codes.Unimplemented, "method FollowAlerts not implemented")
 }
 func (UnimplementedFreshnessServiceServer) Heartbeat(context.Context, *HeartbeatRequest) (*ResourceFreshness, error) {
 	return nil, status.Error(codes.Unimplemented, "method Heartbeat not implemented")
@@ -170,6 +197,17 @@ func _FreshnessService_ListFreshnessAlerts_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FreshnessService_FollowAlerts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FollowAlertsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FreshnessServiceServer).FollowAlerts(m, &grpc.GenericServerStream[FollowAlertsRequest, FreshnessAlert]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FreshnessService_FollowAlertsServer = grpc.ServerStreamingServer[FreshnessAlert]
+
 func _FreshnessService_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HeartbeatRequest)
 	if err := dec(in); err != nil {
@@ -208,6 +246,12 @@ var FreshnessService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _FreshnessService_Heartbeat_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "FollowAlerts",
+			Handler:       _FreshnessService_FollowAlerts_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "exchange/v1/freshness.proto",
 }

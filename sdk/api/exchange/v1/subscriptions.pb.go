@@ -33,7 +33,9 @@ type SubscribeRequest struct {
 	RequirementId string `protobuf:"bytes,1,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
 	// Government-service matter code (事项编码) the data is used for.
 	MatterCode string `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
-	// Case number (办件编码) whose subjects are followed.
+	// Case number (办件编码) whose subjects are followed; empty: every record of the
+	// resource (a whole-resource subscription, only when the requirement's scope covers
+	// the resource's whole scope).
 	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	// Operator inside the consumer department (empty = the department itself).
 	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
@@ -127,8 +129,9 @@ type Delivery struct {
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// Subject whose record changed.
 	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
-	// Record version the change created (the response serves the newest version at
-	// delivery, which may be later).
+	// Record version the change created: the response serves exactly this version (a
+	// deletion: the subject is in not_found), so a resumed subscriber sees every version
+	// in order.
 	ChangeVersion int64 `protobuf:"varint,4,opt,name=change_version,json=changeVersion,proto3" json:"change_version,omitempty"`
 	// The signed pull of the subject, exactly as PullService.Pull answers.
 	Response      *PullResponse `protobuf:"bytes,5,opt,name=response,proto3" json:"response,omitempty"`
@@ -208,7 +211,8 @@ type RegisterWebhookRequest struct {
 	RequirementId string `protobuf:"bytes,1,opt,name=requirement_id,json=requirementId,proto3" json:"requirement_id,omitempty"`
 	// Government-service matter code (事项编码).
 	MatterCode string `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
-	// Case number (办件编码) whose subjects are followed.
+	// Case number (办件编码) whose subjects are followed; empty: every record of the
+	// resource (when the requirement's scope covers the resource's whole scope).
 	CaseNumber string `protobuf:"bytes,3,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
 	// Operator inside the consumer department (empty = the department itself).
 	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
@@ -703,10 +707,10 @@ const file_exchange_v1_subscriptions_proto_rawDesc = "" +
 	"\battempts\x18\x04 \x01(\x05R\battempts\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x05 \x01(\tR\tlastError\x12*\n" +
-	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\xb5\r\n" +
-	"\x13SubscriptionService\x12\x9f\x05\n" +
-	"\tSubscribe\x12#.gxhub.exchange.v1.SubscribeRequest\x1a\x1b.gxhub.exchange.v1.Delivery\"\xcd\x04\x92A\xa6\x04\n" +
-	"\x13SubscriptionService\x12$Follow changes of records for a case\x1a\xe8\x03Streams one Delivery per change of a record of the case's subjects (applicant and declared parties) after the cursor, then waits for new changes (or ends when caught up, if asked). Each delivery is a pull of that subject under the requirement: only approved items, signed by the hub, audited. Resume with after = the last cursor received; idempotency_key is stable across resumptions. Over REST the stream is newline-delimited JSON, one {\"result\": Delivery} or {\"error\": Status} per line.\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/subscriptions:follow0\x01\x12\xa2\x05\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\xc6\x0e\n" +
+	"\x13SubscriptionService\x12\xb0\x06\n" +
+	"\tSubscribe\x12#.gxhub.exchange.v1.SubscribeRequest\x1a\x1b.gxhub.exchange.v1.Delivery\"\xde\x05\x92A\xb7\x05\n" +
+	"\x13SubscriptionService\x12$Follow changes of records for a case\x1a\xf9\x04Streams one Delivery per change of a record of the case's subjects (applicant and declared parties) after the cursor, then waits for new changes (or ends when caught up, if asked); without a case, every change of the resource, when the requirement's scope covers the resource's whole scope. Each delivery is a pull of that subject at the version the change created, under the requirement: only approved items, signed by the hub, audited. Resume with after = the last cursor received; idempotency_key is stable across resumptions. Over REST the stream is newline-delimited JSON, one {\"result\": Delivery} or {\"error\": Status} per line.\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/subscriptions:follow0\x01\x12\xa2\x05\n" +
 	"\x0fRegisterWebhook\x12).gxhub.exchange.v1.RegisterWebhookRequest\x1a\x1a.gxhub.exchange.v1.Webhook\"\xc7\x04\x92A\xac\x04\n" +
 	"\x13SubscriptionService\x12\x1dRegister a webhook for a case\x1a\xf5\x03The hub POSTs every change of the records of the case's subjects to url (HTTPS), as a Delivery in JSON signed by the hub (header Gxhub-Signature: base64 SM2 signature over the body; Idempotency-Key: the delivery's key). A delivery is retried with backoff until the endpoint answers 2xx; after the attempt limit it is dead-lettered (listed by ListWebhooks, an audit record and an operator alert) and the next change follows. Admitted like Subscribe: refused with the pull's reason when a pull would be.\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/webhooks\x12\xd6\x02\n" +
 	"\fListWebhooks\x12&.gxhub.exchange.v1.ListWebhooksRequest\x1a'.gxhub.exchange.v1.ListWebhooksResponse\"\xf4\x01\x92A\xdc\x01\n" +

@@ -92,6 +92,29 @@ func local_request_FreshnessService_ListFreshnessAlerts_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+func request_FreshnessService_FollowAlerts_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FreshnessServiceClient, req *http.Request, pathParams map[string]string) (extExchangev1.FreshnessService_FollowAlertsClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq extExchangev1.FollowAlertsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.FollowAlerts(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 func request_FreshnessService_Heartbeat_0(ctx context.Context, marshaler runtime.Marshaler, client extExchangev1.FreshnessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq extExchangev1.HeartbeatRequest
@@ -182,6 +205,13 @@ func RegisterFreshnessServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 			return
 		}
 		forward_FreshnessService_ListFreshnessAlerts_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodPost, pattern_FreshnessService_FollowAlerts_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 	mux.Handle(http.MethodPost, pattern_FreshnessService_Heartbeat_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -277,6 +307,23 @@ func RegisterFreshnessServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_FreshnessService_ListFreshnessAlerts_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_FreshnessService_FollowAlerts_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/gxhub.exchange.v1.FreshnessService/FollowAlerts", runtime.WithHTTPPathPattern("/v1/freshness/alerts:follow"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_FreshnessService_FollowAlerts_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FreshnessService_FollowAlerts_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_FreshnessService_Heartbeat_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -300,11 +347,13 @@ func RegisterFreshnessServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 var (
 	pattern_FreshnessService_ListFreshness_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "freshness"}, ""))
 	pattern_FreshnessService_ListFreshnessAlerts_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "freshness", "alerts"}, ""))
+	pattern_FreshnessService_FollowAlerts_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "freshness", "alerts"}, "follow"))
 	pattern_FreshnessService_Heartbeat_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "freshness", "resource"}, "heartbeat"))
 )
 
 var (
 	forward_FreshnessService_ListFreshness_0       = runtime.ForwardResponseMessage
 	forward_FreshnessService_ListFreshnessAlerts_0 = runtime.ForwardResponseMessage
+	forward_FreshnessService_FollowAlerts_0        = runtime.ForwardResponseStream
 	forward_FreshnessService_Heartbeat_0           = runtime.ForwardResponseMessage
 )
