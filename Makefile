@@ -19,6 +19,10 @@ build: ## build gxhub and gxctl into bin/
 run: ## run the hub on embedded defaults with demo data
 	$(GO) run ./cmd/gxhub serve --demo
 
+.PHONY: federation-demo
+federation-demo: ## three local hubs (a province, two cities) with agreements and a cross-level pull ready (docs/FEDERATION.md)
+	cmd/gxhub/federation-demo.sh
+
 .PHONY: generate
 generate: ## regenerate protobuf, gRPC, gateway and OpenAPI code (offline, pinned tools)
 	sdk/api/gen.sh

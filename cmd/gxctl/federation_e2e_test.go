@@ -38,11 +38,11 @@ type fedHub struct {
 }
 
 // startFedHub runs `gxhub serve --demo` with a federation identity.
-func startFedHub(t *testing.T, bin string, h *fedHub) {
+func startFedHub(t testing.TB, bin string, h *fedHub) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--demo", "--data-dir", h.dir, "--listen", h.addr)
 	cmd.Env = append(os.Environ(), "GXHUB_AUDIT_HEAD_INTERVAL=200ms", "GXHUB_FEDERATION_HUB_ID="+h.id,
-		"GXHUB_FEDERATION_NAME="+h.id+" 政务数据共享平台", "GXHUB_FEDERATION_LEVEL="+h.level, "GXHUB_FEDERATION_REGION="+h.region)
+		"GXHUB_FEDERATION_NAME="+h.id+" 政务数据共享平台", "GXHUB_FEDERATION_LEVEL="+h.level, "GXHUB_FEDERATION_REGION="+h.region, "GXHUB_AUDIT_LOG_ID="+h.id+"/audit")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = io.Discard
@@ -73,7 +73,14 @@ func startFedHub(t *testing.T, bin string, h *fedHub) {
 		_ = cmd.Wait()
 		close(p.done)
 	}()
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			<-p.done
+		}
+	})
 	h.proc, h.ids = p, p.identities()
 	require.GreaterOrEqual(t, len(h.ids), 8, "demo identities of %s: %v", h.id, p.out)
 }
@@ -82,7 +89,7 @@ func (h *fedHub) coordinator() string { return h.ids[0] }
 func (h *fedHub) police() string      { return h.ids[2] } // 公安局: provider of 500000-GA-0001
 func (h *fedHub) fund() string        { return h.ids[4] } // 住房公积金管理中心: consumer
 
-func dialAs(t *testing.T, dir string) *sdk.Client {
+func dialAs(t testing.TB, dir string) *sdk.Client {
 	t.Helper()
 	id, err := identity.Load(dir, nil)
 	require.NoError(t, err)
