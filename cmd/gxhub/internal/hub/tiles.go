@@ -21,10 +21,17 @@ type checkpointCache struct {
 	note []byte
 }
 
-// latestCheckpoint is the checkpoint of the latest signed tree head as a signed note,
-// with the witnesses' cosignatures when they have cosigned that very head.
+// latestCheckpoint is the checkpoint the hub publishes: with witnesses configured, the
+// latest one they cosigned (with the cosignatures: the state the witnesses vouch for, as
+// a witnessed log publishes it); otherwise, or before any cosignature, the latest signed
+// tree head's.
 func (h *Hub) latestCheckpoint(ctx context.Context) ([]byte, error) {
 	a := h.Audit
+	if h.Witnesses != nil {
+		if note, _, err := h.Witnesses.Cosigned(ctx); err == nil {
+			return note, nil
+		}
+	}
 	sth, err := a.Storage.LatestHead(ctx)
 	if errors.Is(err, ledger.ErrNotFound) {
 		if sth, err = a.Log.SignHead(ctx); err != nil {
@@ -34,11 +41,6 @@ func (h *Hub) latestCheckpoint(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	cp := witness.FromHead(sth.TreeHead)
-	if h.Witnesses != nil {
-		if note, cosigned, err := h.Witnesses.Cosigned(ctx); err == nil && cosigned.Size == cp.Size && bytes.Equal(cosigned.Root, cp.Root) {
-			return note, nil
-		}
-	}
 	c := &a.checkpoint
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -23,6 +23,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
+	"github.com/gxhub/gxhub/ledger/tiles"
 	"github.com/gxhub/gxhub/ledger/verify"
 	"github.com/gxhub/gxhub/ledger/witness"
 	"github.com/gxhub/gxhub/sdk"
@@ -168,6 +169,27 @@ func TestWitnessRollbackAttack(t *testing.T) {
 	sameKey.AnchorKeyPEM = r.LogKeyPEM
 	_, err = sdk.VerifyAuditReceiptPolicy(&sameKey, pinned)
 	require.Error(t, err, "an anchor block must not be accepted under the tree-head key")
+	// The published tiles: /checkpoint is the checkpoint the witness cosigned, and the tree
+	// rebuilt from the hash tiles matches it; a second, absent witness is refused.
+	logK, err := witness.NewKey(cfg.AuditLogID, witness.TypeCheckpoint, &logKey.PublicKey)
+	require.NoError(t, err)
+	sjPub, err := sm.ParsePublicKeyPEM(wpub)
+	require.NoError(t, err)
+	sjK, err := witness.NewKey(sj.name, witness.TypeCosignature, sjPub)
+	require.NoError(t, err)
+	tjK, err := witness.NewKey("tj-witness", witness.TypeCosignature, &other.PublicKey)
+	require.NoError(t, err)
+	withWitnesses := func(ws ...*witness.Key) tiles.CheckNote {
+		return func(note []byte) (uint64, []byte, error) {
+			cp, _, err := witness.VerifyCosigned(note, logK, ws, len(ws))
+			return cp.Size, cp.Root, err
+		}
+	}
+	tv, err := tiles.Verify(ctx, nil, th.url, withWitnesses(sjK))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, tv.Size, size)
+	_, err = tiles.Verify(ctx, nil, th.url, withWitnesses(sjK, tjK))
+	require.ErrorIs(t, err, witness.ErrThreshold)
 	stop()
 
 	// The attack: keep the first m records, delete the rest and everything above m.
