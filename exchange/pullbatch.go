@@ -91,15 +91,15 @@ func (p *Puller) PullBatch(ctx context.Context, in PullBatchInput) (*PullBatchAn
 	now := p.now().UTC()
 	batchID := NewID()
 	whole := PullAudit{PullID: batchID, At: now, Department: in.Caller.Code}
+	if !in.Caller.HasRole(RoleConsumer) {
+		return nil, p.deny(ctx, whole, Errorf(KindPermissionDenied, "ROLE_REQUIRED", "department %s does not hold the consumer role needed to pull data", in.Caller.Code))
+	}
 	if len(in.Entries) == 0 || len(in.Entries) > MaxPullSubjects || len(in.Items) > 256 || len(in.Operator) > MaxShortText ||
 		slices.ContainsFunc(in.Items, func(s string) bool { return len(s) > 64 }) {
 		return nil, p.deny(ctx, whole, Errorf(KindInvalid, "PULL_REQUEST_INVALID",
 			"a batch pull names 1 to %d entries and at most 256 items of at most 64 bytes each; got %d entries", MaxPullSubjects, len(in.Entries)))
 	}
 	whole.Operator, whole.Items = in.Operator, in.Items
-	if !in.Caller.HasRole(RoleConsumer) {
-		return nil, p.deny(ctx, whole, Errorf(KindPermissionDenied, "ROLE_REQUIRED", "department %s does not hold the consumer role needed to pull data", in.Caller.Code))
-	}
 	bs, ok := p.Signer.(PullBatchSigner)
 	if !ok {
 		return nil, Errorf(KindUnavailable, "PULL_BATCH_UNAVAILABLE", "this hub's signer cannot sign batch pulls: pull the subjects one by one")

@@ -219,6 +219,7 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      resource("coordinator any rule; a department only its own operators' g rules"),
 
 	"/gxhub.exchange.v1.PullService/Pull":                    {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
+	"/gxhub.exchange.v1.PullBatchService/PullBatch":          {roles: []string{"consumer"}, note: "then, per entry, the invariants and the casbin policy exactly as Pull"},
 	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       {roles: []string{"consumer"}, note: "then the provision method and, per change, the pull use case"},
 	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": {roles: []string{"consumer"}, note: "admitted like Subscribe"},
 	"/gxhub.exchange.v1.SubscriptionService/ListWebhooks":    resource("the caller's own webhooks only"),
