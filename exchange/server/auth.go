@@ -121,8 +121,12 @@ type Authenticator struct {
 	// operators hold no role.
 	Roles RoleReader
 	// CacheTTL bounds how long a department's parsed certificate is reused before it is
-	// re-read from the store (so replicas see certificate changes within it).
+	// re-read from the store (so replicas see certificate changes within it), when there
+	// are no Snapshots.
 	CacheTTL time.Duration
+	// Snapshots, if set, serves departments and certificate statuses from memory at the
+	// request's snapshot version (no staleness: see Snapshots); CacheTTL is then unused.
+	Snapshots *Snapshots
 
 	mu    sync.Mutex
 	cache map[string]cachedDept
@@ -248,6 +252,23 @@ func (a *Authenticator) operator(ctx context.Context, dept *exchange.Department,
 }
 
 func (a *Authenticator) department(ctx context.Context, code string) (*exchange.Department, *smx509.Certificate, error) {
+	if a.Snapshots != nil && a.Snapshots.Versions != nil {
+		v, err := a.Snapshots.get(ctx, "department", code, func() (any, error) {
+			d, cert, err := a.readDepartment(ctx, code)
+			if err != nil {
+				return nil, err
+			}
+			return cachedDept{dept: d, cert: cert}, nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		c := v.(cachedDept)
+		if err := a.CheckCertificate(ctx, c.dept.CertSerial, "department "+code); err != nil {
+			return nil, nil, err
+		}
+		return c.dept, c.cert, nil
+	}
 	ttl := a.CacheTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Second
@@ -261,6 +282,24 @@ func (a *Authenticator) department(ctx context.Context, code string) (*exchange.
 		}
 		return c.dept, c.cert, nil
 	}
+	d, cert, err := a.readDepartment(ctx, code)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.CheckCertificate(ctx, d.CertSerial, "department "+code); err != nil {
+		return nil, nil, err
+	}
+	a.mu.Lock()
+	if a.cache == nil {
+		a.cache = map[string]cachedDept{}
+	}
+	a.cache[code] = cachedDept{dept: d, cert: cert, fetched: time.Now()}
+	a.mu.Unlock()
+	return d, cert, nil
+}
+
+// readDepartment reads a department and parses its certificate.
+func (a *Authenticator) readDepartment(ctx context.Context, code string) (*exchange.Department, *smx509.Certificate, error) {
 	d, err := a.Store.Departments().Get(ctx, code)
 	if err != nil {
 		if exchange.KindOf(err) == exchange.KindNotFound {
@@ -276,15 +315,6 @@ func (a *Authenticator) department(ctx context.Context, code string) (*exchange.
 	if _, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok {
 		return nil, nil, fmt.Errorf("stored certificate of department %s has no EC key", code)
 	}
-	if err := a.CheckCertificate(ctx, d.CertSerial, "department "+code); err != nil {
-		return nil, nil, err
-	}
-	a.mu.Lock()
-	if a.cache == nil {
-		a.cache = map[string]cachedDept{}
-	}
-	a.cache[code] = cachedDept{dept: d, cert: cert, fetched: time.Now()}
-	a.mu.Unlock()
 	return d, cert, nil
 }
 

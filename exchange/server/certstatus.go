@@ -32,10 +32,11 @@ const (
 // suspended. It reads the store on every call — no cache — so that a change made on any
 // replica applies to the next request everywhere. who names the holder in the message.
 func (a *Authenticator) CheckCertificate(ctx context.Context, serial, who string) error {
-	st, err := a.Store.CertStatuses().Get(ctx, serial)
+	v, err := a.Snapshots.get(ctx, "certstatus", serial, func() (any, error) { return a.Store.CertStatuses().Get(ctx, serial) })
 	if err != nil {
 		return err
 	}
+	st := v.(exchange.CertStatus)
 	switch st.State {
 	case exchange.CertRevoked:
 		if st.Since.After(a.now()) {

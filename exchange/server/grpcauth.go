@@ -86,6 +86,12 @@ func GRPCAuth(a *Authenticator, log *slog.Logger) []grpc.ServerOption {
 			if digest == "" {
 				digest = reqsig.BodyDigest(nil)
 			}
+			// One read of the snapshot version serves the whole request (Snapshots).
+			pinned, err := a.Snapshots.Pin(ctx)
+			if err != nil {
+				return nil, ToStatus(ctx, log, err)
+			}
+			ctx = pinned
 			c, err := a.Authenticate(ctx, header, "POST", info.FullMethod, digest)
 			if err != nil {
 				return nil, ToStatus(ctx, log, err)

@@ -74,13 +74,18 @@ func HTTPAuthSessions(a *Authenticator, sessions *Sessions, log *slog.Logger, ne
 			WriteHTTPError(w, r, log, exchange.Errorf(exchange.KindInvalid, "BODY_UNREADABLE", "request body could not be read: %v", err))
 			return
 		}
-		c, err := a.Authenticate(r.Context(), header, r.Method, r.URL.RequestURI(), reqsig.BodyDigest(body))
+		pinned, err := a.Snapshots.Pin(r.Context())
+		if err != nil {
+			WriteHTTPError(w, r, log, err)
+			return
+		}
+		c, err := a.Authenticate(pinned, header, r.Method, r.URL.RequestURI(), reqsig.BodyDigest(body))
 		if err != nil {
 			WriteHTTPError(w, r, log, err)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), c)))
+		next.ServeHTTP(w, r.WithContext(WithCaller(pinned, c)))
 	})
 }
 

@@ -92,6 +92,9 @@ type Hub struct {
 	Trust *server.TrustStore
 
 	grpc *grpc.Server
+	// snapshots serve the request path's reference rows from memory (nil: a store
+	// without a snapshot version).
+	snapshots *server.Snapshots
 	// subscriptions serve the subscription streams and push to webhooks.
 	subscriptions *server.Subscriptions
 	// freshness pushes providers' freshness alerts (FollowAlerts).
@@ -188,6 +191,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	h.Auth = &server.Authenticator{Store: h.Store, MaxSkew: cfg.MaxClockSkew, Now: h.now, StartedAt: h.now()}
+	// Departments, certificate statuses, requirements and catalogue entries served from
+	// memory at each request's snapshot version (zero staleness; server.Snapshots).
+	if v, ok := h.Store.(server.SnapshotVersioner); ok {
+		h.snapshots = &server.Snapshots{Versions: v}
+		h.Auth.Snapshots = h.snapshots
+	}
 	if err := h.build(tlsDir); err != nil {
 		h.Close()
 		return nil, err
@@ -256,6 +265,7 @@ func (h *Hub) build(tlsDir string) error {
 	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
 	signer := &server.PullSigner{Key: h.PullKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)
+	h.Puller.Requirements, h.Puller.Catalog = h.snapshots.Requirements(h.Puller.Requirements), h.snapshots.Catalog(h.Puller.Catalog)
 	integrity := prometheus.NewCounter(prometheus.CounterOpts{Name: "gxhub_data_integrity_failures_total",
 		Help: "Record versions refused because the stored data no longer matches what the provider published (DATA_INTEGRITY): altered in the database."})
 	h.metrics.MustRegister(integrity)
