@@ -128,7 +128,7 @@ var confined = map[string][]string{
 	"github.com/emmansun/gmsm/sm3": {"certs/sm", "exchange/store/storetest", "ledger/sm2sig", "ledger/sm3hash", "ledger/witness"},
 	"github.com/emmansun/gmsm/sm4": {"certs/sm"},
 	"github.com/emmansun/gmsm/smx509": {"certs/sm", "certs/pki", "certs/ses", "certs/ses/sestest", "certs/ecert", "certs/ecert/ecverify",
-		"certs/trust", "certs/verify", "ledger/sm2sig", "ledger/witness", "exchange/server", "cmd/gxctl", "cmd/gxhub/internal/hub", "sdk"},
+		"certs/trust", "certs/verify", "ledger/sm2sig", "ledger/witness", "exchange/server", "certs/server", "cmd/gxctl", "cmd/gxhub/internal/hub", "sdk"},
 	"github.com/emmansun/gmsm/pkcs7":        {"certs/ses"},
 	"github.com/emmansun/gmsm/pkcs":         {"certs/sm", "certs/keystore"},
 	"github.com/go-jose/go-jose":            {"certs/jws"},
@@ -136,7 +136,7 @@ var confined = map[string][]string{
 	"github.com/jackc/pgx":                  {"exchange/store/postgres", "exchange/store/postgres/pgtest", "cmd/gxhub/internal/backup"},
 	"modernc.org/sqlite":                    {"exchange/store/sqlite"},
 	"github.com/hyperledger/fabric-gateway": {"ledger/fabric"},
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime": {"cmd/gxhub/internal/hub", "exchange/server",
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime": {"cmd/gxhub/internal/hub", "exchange/server", "exchange/rpc",
 		"sdk/api/gateway/admin/v1", "sdk/api/gateway/audit/v1", "sdk/api/gateway/certs/v1", "sdk/api/gateway/exchange/v1"},
 	"github.com/prometheus/": {"cmd/gxhub/internal/hub", "exchange/server"},
 }

@@ -18,9 +18,9 @@ import (
 	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/ecert/ecverify"
 	"github.com/gxhub/gxhub/certs/pki"
+	certsserver "github.com/gxhub/gxhub/certs/server"
 	"github.com/gxhub/gxhub/certs/trust"
 	"github.com/gxhub/gxhub/certs/verify"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/sdk"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -241,8 +241,8 @@ func verifyOnline(ctx context.Context, f *verifyFlags, files []string, stdout, s
 	counts := map[string]int{}
 	bar := newProgress(stderr, "verified", "files", len(reqs))
 	defer bar.done()
-	for start := 0; start < len(reqs); start += server.MaxVerifyBatch {
-		end := min(start+server.MaxVerifyBatch, len(reqs))
+	for start := 0; start < len(reqs); start += certsserver.MaxVerifyBatch {
+		end := min(start+certsserver.MaxVerifyBatch, len(reqs))
 		resp, err := c.Verify.VerifyBatch(cctx, &certsv1.VerifyBatchRequest{Items: reqs[start:end]})
 		if err != nil {
 			fmt.Fprintf(stderr, "gxctl verify-batch: %v\n", callErr(err))

@@ -1,6 +1,10 @@
 package server
 
-import "github.com/gxhub/gxhub/ledger"
+import (
+	"github.com/gxhub/gxhub/ledger"
+
+	certsserver "github.com/gxhub/gxhub/certs/server"
+)
 
 // AuditDecision is what the audit log records of one RPC: the kinds of the records a
 // successful call makes, or why it makes none.
@@ -61,31 +65,31 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.audit.v1.AuditService/SubjectUsage":        audited(KindSubjectUsage),
 
 	"/gxhub.certs.v1.TrustService/GetTrustBundle":     notAudited("the hub's public CA certificates"),
-	"/gxhub.certs.v1.VerifyService/Verify":            audited(KindCertVerify),
-	"/gxhub.certs.v1.VerifyService/VerifyBatch":       audited(KindCertVerify),
+	"/gxhub.certs.v1.VerifyService/Verify":            audited(certsserver.KindCertVerify),
+	"/gxhub.certs.v1.VerifyService/VerifyBatch":       audited(certsserver.KindCertVerify),
 	"/gxhub.certs.v1.ECertService/ListCertTypes":      notAudited("licence type definitions: " + publicMeta),
-	"/gxhub.certs.v1.ECertService/RegisterCertType":   audited(KindECertTypeRegister),
-	"/gxhub.certs.v1.ECertService/IssueECert":         audited(KindECertIssue),
-	"/gxhub.certs.v1.ECertService/UpdateECert":        audited(KindECertUpdate),
-	"/gxhub.certs.v1.ECertService/ChangeECertStatus":  audited(KindECertStatus),
+	"/gxhub.certs.v1.ECertService/RegisterCertType":   audited(certsserver.KindECertTypeRegister),
+	"/gxhub.certs.v1.ECertService/IssueECert":         audited(certsserver.KindECertIssue),
+	"/gxhub.certs.v1.ECertService/UpdateECert":        audited(certsserver.KindECertUpdate),
+	"/gxhub.certs.v1.ECertService/ChangeECertStatus":  audited(certsserver.KindECertStatus),
 	"/gxhub.certs.v1.ECertService/GetECertStatus":     notAudited("the status of one licence named by its identifier, which the asker holds from the sealed licence it checks (as a CRL or OCSP answer); no lookup by holder"),
-	"/gxhub.certs.v1.ECertService/ListECerts":         audited(KindECertList),
-	"/gxhub.certs.v1.ECertService/PresentECert":       audited(KindECertPresent),
-	"/gxhub.certs.v1.ECertService/VerifyPresentation": audited(KindECertPresentVerify),
+	"/gxhub.certs.v1.ECertService/ListECerts":         audited(certsserver.KindECertList),
+	"/gxhub.certs.v1.ECertService/PresentECert":       audited(certsserver.KindECertPresent),
+	"/gxhub.certs.v1.ECertService/VerifyPresentation": audited(certsserver.KindECertPresentVerify),
 
-	"/gxhub.certs.v1.SealService/MakeSeal":               audited(KindSealMake),
-	"/gxhub.certs.v1.SealService/RevokeSeal":             audited(KindSealRevoke),
+	"/gxhub.certs.v1.SealService/MakeSeal":               audited(certsserver.KindSealMake),
+	"/gxhub.certs.v1.SealService/RevokeSeal":             audited(certsserver.KindSealRevoke),
 	"/gxhub.certs.v1.SealService/ListSeals":              notAudited("departments' seals (organisations): " + publicMeta),
 	"/gxhub.certs.v1.SealService/Timestamp":              notAudited("relays the hash of a signature value to the time-stamping authority; keeps and reveals nothing"),
-	"/gxhub.certs.v1.SealService/RegisterSealedDocument": audited(KindDocumentSeal),
-	"/gxhub.certs.v1.SealService/GetSealedDocument":      audited(KindSealedDocumentRead),
+	"/gxhub.certs.v1.SealService/RegisterSealedDocument": audited(certsserver.KindDocumentSeal),
+	"/gxhub.certs.v1.SealService/GetSealedDocument":      audited(certsserver.KindSealedDocumentRead),
 	"/gxhub.certs.v1.SealService/ListSealedDocuments":    notAudited("names, digests and signers of a department's registered documents, without their content"),
 
 	"/gxhub.certs.v1.TrustStoreService/GetTrustStore":           notAudited("the verifier's trust anchors and CRL sources: " + publicMeta),
 	"/gxhub.certs.v1.TrustStoreService/ListTrustBundleVersions": notAudited("the verifier's trust anchors: " + publicMeta),
-	"/gxhub.certs.v1.TrustStoreService/PutTrustBundle":          audited(KindTrustBundle),
-	"/gxhub.certs.v1.TrustStoreService/AddCRLSource":            audited(KindTrustCRLSource),
-	"/gxhub.certs.v1.TrustStoreService/RemoveCRLSource":         audited(KindTrustCRLSource),
+	"/gxhub.certs.v1.TrustStoreService/PutTrustBundle":          audited(certsserver.KindTrustBundle),
+	"/gxhub.certs.v1.TrustStoreService/AddCRLSource":            audited(certsserver.KindTrustCRLSource),
+	"/gxhub.certs.v1.TrustStoreService/RemoveCRLSource":         audited(certsserver.KindTrustCRLSource),
 	"/gxhub.certs.v1.TrustStoreService/RefreshCRLs":             notAudited("fetches the configured public CRLs again (a cache of what their issuers publish); changes no decision"),
 
 	"/gxhub.exchange.v1.CalendarService/GetWorkday":               notAudited("the working-day calendar: " + publicMeta),

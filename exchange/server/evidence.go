@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
@@ -37,21 +35,11 @@ func (a RequestAttribution) Attribute(ctx context.Context, r *ledger.Record) err
 	if env == "" || len(c.SignerCert) == 0 {
 		return nil // a browser session: no per-request signature to keep
 	}
-	// The records of one request (a batch pull appends one per entry, concurrently) keep
-	// its envelope once: the first stores it, the others wait for it and reuse the digest.
-	c.evidenceMu.Lock()
-	defer c.evidenceMu.Unlock()
-	if c.evidenceSum == nil {
-		d := sm.Sum([]byte(env))
-		c.evidenceSum = d[:]
+	d, err := c.KeepEvidence(func(digest []byte) error { return a.Evidence.Put(ctx, digest, env, c.SignerCert) })
+	if err != nil {
+		return err
 	}
-	if !c.evidenceKept.Load() {
-		if err := a.Evidence.Put(ctx, c.evidenceSum, env, c.SignerCert); err != nil {
-			return err
-		}
-		c.evidenceKept.Store(true)
-	}
-	r.RequestDigest = slices.Clone(c.evidenceSum)
+	r.RequestDigest = d
 	return nil
 }
 

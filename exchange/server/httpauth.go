@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
@@ -101,45 +101,13 @@ func sessionCaller(r *http.Request, sessions *Sessions, id string) (*Caller, err
 	return sessions.Caller(r.Context(), id)
 }
 
-// HTTPError is the JSON body of every REST error.
-type HTTPError struct {
-	Code    int    `json:"code"`   // gRPC code number
-	Status  string `json:"status"` // gRPC code name, e.g. UNAUTHENTICATED
-	Reason  string `json:"reason"` // stable machine-readable reason
-	Message string `json:"message"`
-}
+// HTTPError is the JSON body of every REST error (rpc.HTTPError).
+type HTTPError = rpc.HTTPError
 
-// httpStatusByReason gives refusals whose HTTP status is more specific than their gRPC
-// code's (a body over the limit is INVALID_ARGUMENT to gRPC, 413 to HTTP clients and
-// proxies).
-var httpStatusByReason = map[string]int{"BODY_TOO_LARGE": http.StatusRequestEntityTooLarge}
-
-// WriteHTTPError renders err (domain or gRPC status) as JSON with the matching HTTP status.
+// WriteHTTPError renders err (domain or gRPC status) as JSON with the matching HTTP status
+// (rpc.WriteHTTPError: the one error mapping).
 func WriteHTTPError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	st, _ := status.FromError(ToStatus(r.Context(), log, err))
-	body := HTTPError{Code: int(st.Code()), Status: codeName(st.Code()), Reason: Reason(st.Err()), Message: st.Message()}
-	w.Header().Set("Content-Type", "application/json")
-	if st.Code() == codes.Unauthenticated {
-		w.Header().Set("WWW-Authenticate", reqsig.Scheme)
-	}
-	code := runtime.HTTPStatusFromCode(st.Code())
-	if c, ok := httpStatusByReason[body.Reason]; ok {
-		code = c
-	}
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func codeName(c codes.Code) string {
-	s := c.String() // CamelCase, e.g. InvalidArgument
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && r >= 'A' && r <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
-	}
-	return strings.ToUpper(b.String())
+	rpc.WriteHTTPError(w, r, log, err)
 }
 
 // ReasonRequestMalformed is the refusal of a REST request whose JSON body or path and

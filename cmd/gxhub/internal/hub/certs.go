@@ -13,9 +13,9 @@ import (
 
 	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/pki"
+	certsserver "github.com/gxhub/gxhub/certs/server"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/certs/verify"
-	"github.com/gxhub/gxhub/exchange/server"
 )
 
 // sealMakerValidity is the validity of the hub's seal-maker certificate.
@@ -26,7 +26,7 @@ var SealMakerSubject = DemoDepartment{OrgCode: "GXHUB001", Name: "gxhub 电子�
 
 // EnsureSealMaker loads the hub's seal-maker key and certificate from dir (DATA_DIR/ca/sealmaker),
 // issuing them from the issuing CA's seal-maker profile on first start.
-func (c *CA) EnsureSealMaker(dir string, ks keystore.Files, now time.Time) (*server.SealMaker, error) {
+func (c *CA) EnsureSealMaker(dir string, ks keystore.Files, now time.Time) (*certsserver.SealMaker, error) {
 	keyPath, certPath := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
 	if key, err := ks.LoadSM2(keyPath); err == nil {
 		cb, err := os.ReadFile(certPath)
@@ -37,7 +37,7 @@ func (c *CA) EnsureSealMaker(dir string, ks keystore.Files, now time.Time) (*ser
 		if err != nil || len(certs) == 0 {
 			return nil, fmt.Errorf("seal-maker certificate %s: %v", certPath, err)
 		}
-		return &server.SealMaker{Key: key, Cert: certs[0]}, nil
+		return &certsserver.SealMaker{Key: key, Cert: certs[0]}, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("seal-maker key: %w", err)
 	}
@@ -61,7 +61,7 @@ func (c *CA) EnsureSealMaker(dir string, ks keystore.Files, now time.Time) (*ser
 	if err := ks.SaveSM2(keyPath, key); err != nil {
 		return nil, err
 	}
-	return &server.SealMaker{Key: key, Cert: cert}, nil
+	return &certsserver.SealMaker{Key: key, Cert: cert}, nil
 }
 
 // extraRoots reads every PEM certificate in DATA_DIR/trust/*.pem: roots trusted for
@@ -88,7 +88,7 @@ func extraRoots(dataDir string) ([]*smx509.Certificate, error) {
 }
 
 // certServices builds the trust store and the verification, e-certificate and seal services.
-func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *server.SealService, error) {
+func (h *Hub) certServices() (*certsserver.VerifyService, *certsserver.ECertService, *certsserver.SealService, error) {
 	maker, err := h.CA.EnsureSealMaker(filepath.Join(h.Config.DataDir, "ca", "sealmaker"), h.Keys, h.now())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("seal maker: %w", err)
@@ -102,11 +102,11 @@ func (h *Hub) certServices() (*server.VerifyService, *server.ECertService, *serv
 		keyID = h.Audit.Signer.KeyID()
 	}
 	inter := []*smx509.Certificate{h.CA.Issuing.Cert}
-	h.Trust = &server.TrustStore{Store: h.Store, Audit: h.Audit.Writer, Index: h.Audit.Index, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
+	h.Trust = &certsserver.TrustStore{Store: h.Store, Audit: h.Audit.Writer, Index: h.Audit.Index, Log: h.Log, Now: h.now, HubRoot: h.CA.Root.Cert, HubIntermediates: inter, FileAnchors: extra}
 	if err := h.Trust.Reload(context.Background()); err != nil {
 		return nil, nil, nil, fmt.Errorf("trust store: %w", err)
 	}
-	v, e, s := server.NewCerts(&server.Certs{
+	v, e, s := certsserver.NewCerts(&certsserver.Certs{
 		Store: h.Store, Audit: h.Audit.Writer, Log: h.Log, Now: h.now,
 		Trust: h.Trust, Intermediates: inter, TSA: h.Config.Verify.TSAURL, Gate: verify.NewGate(h.Config.Verify.MaxConcurrent),
 		HubKey: h.SigningKey, HubKeyID: keyID, Maker: maker,

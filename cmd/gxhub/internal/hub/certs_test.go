@@ -20,6 +20,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/ecert"
 	"github.com/gxhub/gxhub/certs/pki"
+	certsserver "github.com/gxhub/gxhub/certs/server"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
@@ -134,7 +135,7 @@ func TestVerifyVendorFiles(t *testing.T) {
 		require.Equal(t, "INPUT_UNRECOGNISED", resp.GetResults()[1].GetErrorReason())
 		require.Nil(t, resp.GetResults()[1].GetReport())
 		require.Equal(t, "INVALID", resp.GetResults()[2].GetReport().GetVerdict())
-		_, err = c.Verify.VerifyBatch(ctx, &certsv1.VerifyBatchRequest{Items: make([]*certsv1.VerifyRequest, server.MaxVerifyBatch+1)})
+		_, err = c.Verify.VerifyBatch(ctx, &certsv1.VerifyBatchRequest{Items: make([]*certsv1.VerifyRequest, certsserver.MaxVerifyBatch+1)})
 		require.Equal(t, "BATCH_SIZE_INVALID", server.Reason(err))
 	})
 
@@ -162,7 +163,7 @@ func TestVerifyVendorFiles(t *testing.T) {
 		for i := range th.h.Audit.Log.Size() {
 			e, err := th.h.Audit.Log.GetRecord(ctx, i)
 			require.NoError(t, err)
-			if e.Record.Kind != server.KindCertVerify {
+			if e.Record.Kind != certsserver.KindCertVerify {
 				continue
 			}
 			switch e.Record.Outcome {

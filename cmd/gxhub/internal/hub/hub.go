@@ -27,6 +27,7 @@ import (
 
 	"github.com/gxhub/gxhub/certs/keystore"
 	"github.com/gxhub/gxhub/certs/pki"
+	certsserver "github.com/gxhub/gxhub/certs/server"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/web"
@@ -89,7 +90,7 @@ type Hub struct {
 	Federation    *server.Federation
 	FederationKey *sm.PrivateKey
 	// Trust is the verifier's trust store (anchors, CRL sources); Serve refreshes its CRLs.
-	Trust *server.TrustStore
+	Trust *certsserver.TrustStore
 
 	grpc *grpc.Server
 	// snapshots serve the request path's reference rows from memory (nil: a store

@@ -18,6 +18,7 @@ import (
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/certs/trust"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -237,7 +238,7 @@ func (t *TrustStore) Run(ctx context.Context, interval time.Duration) {
 
 // write is an audited write of the trust store (see Certs.write).
 func (t *TrustStore) write(ctx context.Context, do func(ctx context.Context) error, rec func() ledger.Record) error {
-	return writeAudited(ctx, t.Audit, t.now, do, rec)
+	return rpc.WriteAudited(ctx, t.Audit, t.now, do, rec)
 }
 
 func (t *TrustStore) proto() *certsv1.TrustStore {
@@ -253,7 +254,7 @@ func (t *TrustStore) proto() *certsv1.TrustStore {
 
 // GetTrustStore implements TrustStoreService.
 func (t *TrustStore) GetTrustStore(ctx context.Context, _ *certsv1.GetTrustStoreRequest) (*certsv1.TrustStore, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	return t.proto(), nil
@@ -261,7 +262,7 @@ func (t *TrustStore) GetTrustStore(ctx context.Context, _ *certsv1.GetTrustStore
 
 // PutTrustBundle implements TrustStoreService: a coordinator loads the next version.
 func (t *TrustStore) PutTrustBundle(ctx context.Context, req *certsv1.PutTrustBundleRequest) (*certsv1.PutTrustBundleResponse, error) {
-	caller, err := RequireRole(ctx, exchange.RoleCoordinator)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleCoordinator)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +295,7 @@ func (t *TrustStore) PutTrustBundle(ctx context.Context, req *certsv1.PutTrustBu
 
 // ListTrustBundleVersions implements TrustStoreService.
 func (t *TrustStore) ListTrustBundleVersions(ctx context.Context, _ *certsv1.ListTrustBundleVersionsRequest) (*certsv1.ListTrustBundleVersionsResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	list, err := t.Store.Trust().ListBundles(ctx)
@@ -316,7 +317,7 @@ func (t *TrustStore) ListTrustBundleVersions(ctx context.Context, _ *certsv1.Lis
 
 // AddCRLSource implements TrustStoreService: the CRL is fetched at once.
 func (t *TrustStore) AddCRLSource(ctx context.Context, req *certsv1.AddCRLSourceRequest) (*certsv1.CRLSource, error) {
-	caller, err := RequireRole(ctx, exchange.RoleCoordinator)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleCoordinator)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +351,7 @@ func (t *TrustStore) AddCRLSource(ctx context.Context, req *certsv1.AddCRLSource
 
 // RemoveCRLSource implements TrustStoreService.
 func (t *TrustStore) RemoveCRLSource(ctx context.Context, req *certsv1.RemoveCRLSourceRequest) (*certsv1.RemoveCRLSourceResponse, error) {
-	caller, err := RequireRole(ctx, exchange.RoleCoordinator)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleCoordinator)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +369,7 @@ func (t *TrustStore) RemoveCRLSource(ctx context.Context, req *certsv1.RemoveCRL
 
 // RefreshCRLs implements TrustStoreService: fetch now.
 func (t *TrustStore) RefreshCRLs(ctx context.Context, _ *certsv1.RefreshCRLsRequest) (*certsv1.RefreshCRLsResponse, error) {
-	if _, err := RequireRole(ctx, exchange.RoleCoordinator); err != nil {
+	if _, err := rpc.RequireRole(ctx, exchange.RoleCoordinator); err != nil {
 		return nil, err
 	}
 	if err := t.Refresh(ctx); err != nil && t.Log != nil {

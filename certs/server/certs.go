@@ -24,6 +24,7 @@ import (
 	"github.com/gxhub/gxhub/certs/trust"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -146,13 +147,13 @@ func (c *Certs) audit(ctx context.Context, r ledger.Record) {
 	if r.Time.IsZero() {
 		r.Time = c.now()
 	}
-	auditRecord(ctx, c.Audit, r) //nolint:errcheck // logged by the writer
+	rpc.AuditRecord(ctx, c.Audit, r) //nolint:errcheck // logged by the writer
 }
 
 // write is an audited write of the certificate services: do writes with the context it
 // is given, rec is its record (timed now when it has no time), built after do.
 func (c *Certs) write(ctx context.Context, do func(ctx context.Context) error, rec func() ledger.Record) error {
-	return writeAudited(ctx, c.Audit, c.now, do, rec)
+	return rpc.WriteAudited(ctx, c.Audit, c.now, do, rec)
 }
 
 // registryStatus answers from the hub's own registries: licence status
@@ -243,7 +244,7 @@ type VerifyService struct {
 
 // Verify verifies one input.
 func (v *VerifyService) Verify(ctx context.Context, req *certsv1.VerifyRequest) (*certsv1.VerifyResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +257,7 @@ func (v *VerifyService) Verify(ctx context.Context, req *certsv1.VerifyRequest) 
 
 // VerifyBatch verifies up to MaxVerifyBatch inputs, each on its own.
 func (v *VerifyService) VerifyBatch(ctx context.Context, req *certsv1.VerifyBatchRequest) (*certsv1.VerifyBatchResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +285,7 @@ func (v *VerifyService) VerifyBatch(ctx context.Context, req *certsv1.VerifyBatc
 	return resp, nil
 }
 
-func (v *VerifyService) verifyOne(ctx context.Context, caller *Caller, req *certsv1.VerifyRequest) (*certsv1.Report, error) {
+func (v *VerifyService) verifyOne(ctx context.Context, caller *rpc.Caller, req *certsv1.VerifyRequest) (*certsv1.Report, error) {
 	c := v.c
 	content := req.GetContent()
 	if len(content) == 0 {
@@ -348,7 +349,7 @@ func (c *Certs) verifyOptions(roots []*smx509.Certificate, requireChain bool, da
 
 // verifyRecord is the audit record of a verification: outcome ok for VALID and INTACT
 // (nothing failed), failed otherwise; the reason carries the verdict and its summary.
-func verifyRecord(caller *Caller, rep *verify.Report, inputSM3 string, digest []byte) ledger.Record {
+func verifyRecord(caller *rpc.Caller, rep *verify.Report, inputSM3 string, digest []byte) ledger.Record {
 	outcome := ledger.OutcomeOK
 	if rep.Verdict == verify.Invalid || rep.Verdict == verify.Unsupported {
 		outcome = ledger.OutcomeFailed
@@ -363,7 +364,7 @@ func verifyRecord(caller *Caller, rep *verify.Report, inputSM3 string, digest []
 
 // presentation verifies a presentation token for the caller (the approver); custom says
 // roots replace the trust store's.
-func (c *Certs) presentation(ctx context.Context, caller *Caller, token, sealed string, roots []*smx509.Certificate, custom bool, name string) (*verify.Report, *ecverify.Presented, error) {
+func (c *Certs) presentation(ctx context.Context, caller *rpc.Caller, token, sealed string, roots []*smx509.Certificate, custom bool, name string) (*verify.Report, *ecverify.Presented, error) {
 	if c.HubKey == nil {
 		return nil, nil, exchange.Errorf(exchange.KindFailedPrecondition, "PRESENTATION_UNAVAILABLE", "this hub has no presentation key configured")
 	}

@@ -1,4 +1,4 @@
-package server
+package rpc
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func TestClientsGetThePublicMessageOnly(t *testing.T) {
 	}
 	// A refused signature (reqsig's own error) keeps its reason and message, not its cause.
 	_, perr := reqsig.Parse("GXHUB-SM2 not-a-jws")
-	st, _ := status.FromError(ToStatus(context.Background(), nil, signatureErr(perr)))
+	st, _ := status.FromError(ToStatus(context.Background(), nil, SignatureErr(perr)))
 	require.True(t, Reason(st.Err()) == reqsig.ReasonMalformed, "reason %q, want %s", Reason(st.Err()), reqsig.ReasonMalformed)
 	require.True(t, st.Message() == perr.Error(), "message %q, want %q", st.Message(), perr.Error())
 }

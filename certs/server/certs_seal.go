@@ -18,6 +18,7 @@ import (
 	"github.com/gxhub/gxhub/certs/trust"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -42,8 +43,8 @@ func SealToProto(s *store.Seal) *certsv1.Seal {
 }
 
 // sealCaller allows a coordinator for any department and an issuer for itself.
-func sealCaller(ctx context.Context, dept string) (*Caller, error) {
-	c, err := RequireCaller(ctx)
+func sealCaller(ctx context.Context, dept string) (*rpc.Caller, error) {
+	c, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func (s *SealService) MakeSeal(ctx context.Context, req *certsv1.MakeSealRequest
 func (s *SealService) RevokeSeal(ctx context.Context, req *certsv1.RevokeSealRequest) (*certsv1.RevokeSealResponse, error) {
 	seal, err := s.c.Store.Certs().GetSeal(ctx, req.GetEsid())
 	if err != nil {
-		if _, cerr := RequireCaller(ctx); cerr != nil {
+		if _, cerr := rpc.RequireCaller(ctx); cerr != nil {
 			return nil, cerr
 		}
 		return nil, err
@@ -150,7 +151,7 @@ func (s *SealService) RevokeSeal(ctx context.Context, req *certsv1.RevokeSealReq
 
 // ListSeals lists a department's seals.
 func (s *SealService) ListSeals(ctx context.Context, req *certsv1.ListSealsRequest) (*certsv1.ListSealsResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	list, err := s.c.Store.Certs().ListSeals(ctx, req.GetDepartmentCode())
@@ -202,7 +203,7 @@ const KindDocumentSeal ledger.Kind = "document.seal"
 
 // Timestamp asks the hub's TSA for a token over a signature value.
 func (s *SealService) Timestamp(ctx context.Context, req *certsv1.TimestampRequest) (*certsv1.TimestampResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	if s.c.TSA == "" {
@@ -227,7 +228,7 @@ func SealedDocumentToProto(d *store.SealedDocument) *certsv1.SealedDocument {
 
 // RegisterSealedDocument verifies a document the caller sealed and keeps it as evidence.
 func (s *SealService) RegisterSealedDocument(ctx context.Context, req *certsv1.RegisterSealedDocumentRequest) (*certsv1.RegisterSealedDocumentResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func (s *SealService) RegisterSealedDocument(ctx context.Context, req *certsv1.R
 }
 
 // sealedRecord is the audit record of a document registration.
-func sealedRecord(caller *Caller, d *store.SealedDocument, rep *verify.Report) ledger.Record {
+func sealedRecord(caller *rpc.Caller, d *store.SealedDocument, rep *verify.Report) ledger.Record {
 	digest, _ := hex.DecodeString(d.SM3)
 	return ledger.Record{Kind: KindDocumentSeal, Time: d.RegisteredAt, Department: caller.Department.Code, Resource: "sm3:" + d.SM3,
 		Outcome: ledger.OutcomeOK, Reason: fmt.Sprintf("%s sealed with %s (%d signature(s)) %s", d.Name, d.ESID, d.Signatures, rep.Verdict), ResponseDigest: digest}
@@ -271,7 +272,7 @@ func sealedRecord(caller *Caller, d *store.SealedDocument, rep *verify.Report) l
 // sealedBy checks that a verified document may be registered by caller: VALID, and its
 // newest signature made with an active hub-made seal of the caller and the caller's
 // registered certificate. It returns the document's description.
-func (c *Certs) sealedBy(ctx context.Context, caller *Caller, rep *verify.Report) (*store.SealedDocument, error) {
+func (c *Certs) sealedBy(ctx context.Context, caller *rpc.Caller, rep *verify.Report) (*store.SealedDocument, error) {
 	if rep.Verdict != verify.Valid {
 		return nil, exchange.Errorf(exchange.KindFailedPrecondition, "DOCUMENT_NOT_VALID", "the document verifies %s, not VALID, with the hub's trust store: %s", rep.Verdict, rep.Summary)
 	}
@@ -304,7 +305,7 @@ func (c *Certs) sealedBy(ctx context.Context, caller *Caller, rep *verify.Report
 
 // GetSealedDocument returns a registered document with its content.
 func (s *SealService) GetSealedDocument(ctx context.Context, req *certsv1.GetSealedDocumentRequest) (*certsv1.SealedDocument, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +314,7 @@ func (s *SealService) GetSealedDocument(ctx context.Context, req *certsv1.GetSea
 		return nil, err
 	}
 	// The document's content may name persons: the read is audited before it is answered.
-	if _, err := auditRecord(ctx, s.c.Audit, ledger.Record{Kind: KindSealedDocumentRead, Time: s.c.now(), Department: caller.Department.Code,
+	if _, err := rpc.AuditRecord(ctx, s.c.Audit, ledger.Record{Kind: KindSealedDocumentRead, Time: s.c.now(), Department: caller.Department.Code,
 		Resource: "sm3:" + d.SM3, Outcome: ledger.OutcomeOK, Reason: "read sealed document " + d.Name + " of " + d.Department}); err != nil {
 		return nil, err
 	}
@@ -322,7 +323,7 @@ func (s *SealService) GetSealedDocument(ctx context.Context, req *certsv1.GetSea
 
 // ListSealedDocuments lists a department's registered documents.
 func (s *SealService) ListSealedDocuments(ctx context.Context, req *certsv1.ListSealedDocumentsRequest) (*certsv1.ListSealedDocumentsResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	list, err := s.c.Store.Certs().ListSealedDocuments(ctx, req.GetDepartmentCode())

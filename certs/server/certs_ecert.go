@@ -11,6 +11,7 @@ import (
 	"github.com/gxhub/gxhub/certs/ecert/ecverify"
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	certsv1 "github.com/gxhub/gxhub/sdk/api/certs/v1"
@@ -38,7 +39,7 @@ func certTypeToProto(t ecert.CertType) *certsv1.CertType {
 
 // ListCertTypes returns the catalogue.
 func (s *ECertService) ListCertTypes(ctx context.Context, _ *certsv1.ListCertTypesRequest) (*certsv1.ListCertTypesResponse, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	cat, err := s.c.catalogue(ctx)
@@ -54,7 +55,7 @@ func (s *ECertService) ListCertTypes(ctx context.Context, _ *certsv1.ListCertTyp
 
 // RegisterCertType adds a type defined by the calling issuer.
 func (s *ECertService) RegisterCertType(ctx context.Context, req *certsv1.RegisterCertTypeRequest) (*certsv1.CertType, error) {
-	caller, err := RequireRole(ctx, exchange.RoleIssuer)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleIssuer)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func ECertToProto(e *store.ECert) *certsv1.ECert {
 // checkSealed verifies a sealed token for registration by caller: every check but the
 // day-of-use validity and the registry status must pass, and the caller must be the
 // licence's issuing authority.
-func (s *ECertService) checkSealed(ctx context.Context, caller *Caller, token string) (*store.ECert, ecert.Identifier, error) {
+func (s *ECertService) checkSealed(ctx context.Context, caller *rpc.Caller, token string) (*store.ECert, ecert.Identifier, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
 		return nil, ecert.Identifier{}, exchange.Errorf(exchange.KindInvalid, "ECERT_SEALED_MISSING", "sealed is required: the licence sealed with the issuer's key (gxctl ecert issue does it)")
@@ -140,7 +141,7 @@ func (s *ECertService) checkSealed(ctx context.Context, caller *Caller, token st
 
 // IssueECert registers a new licence (version 1).
 func (s *ECertService) IssueECert(ctx context.Context, req *certsv1.IssueECertRequest) (*certsv1.IssueECertResponse, error) {
-	caller, err := RequireRole(ctx, exchange.RoleIssuer)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleIssuer)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func (s *ECertService) IssueECert(ctx context.Context, req *certsv1.IssueECertRe
 
 // UpdateECert registers the next version of a licence and supersedes the old one.
 func (s *ECertService) UpdateECert(ctx context.Context, req *certsv1.UpdateECertRequest) (*certsv1.UpdateECertResponse, error) {
-	caller, err := RequireRole(ctx, exchange.RoleIssuer)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleIssuer)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +203,7 @@ func (s *ECertService) UpdateECert(ctx context.Context, req *certsv1.UpdateECert
 
 // ChangeECertStatus suspends, resumes, revokes or annuls a licence version.
 func (s *ECertService) ChangeECertStatus(ctx context.Context, req *certsv1.ChangeECertStatusRequest) (*certsv1.ChangeECertStatusResponse, error) {
-	caller, err := RequireRole(ctx, exchange.RoleIssuer)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleIssuer)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +252,7 @@ func (s *ECertService) ChangeECertStatus(ctx context.Context, req *certsv1.Chang
 
 // GetECertStatus returns a licence with its status now or at a time.
 func (s *ECertService) GetECertStatus(ctx context.Context, req *certsv1.GetECertStatusRequest) (*certsv1.ECert, error) {
-	if _, err := RequireCaller(ctx); err != nil {
+	if _, err := rpc.RequireCaller(ctx); err != nil {
 		return nil, err
 	}
 	e, err := s.c.Store.Certs().Get(ctx, req.GetIdentifier())
@@ -270,7 +271,7 @@ func (s *ECertService) GetECertStatus(ctx context.Context, req *certsv1.GetECert
 
 // ListECerts lists a holder's licences.
 func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRequest) (*certsv1.ListECertsResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +288,7 @@ func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRe
 	if s.c.SubjectKey != nil {
 		rec.Subject = s.c.SubjectKey(exchange.NormalizeSubject(req.GetHolderCode()))
 	}
-	if _, err := auditRecord(ctx, s.c.Audit, rec); err != nil {
+	if _, err := rpc.AuditRecord(ctx, s.c.Audit, rec); err != nil {
 		return nil, err
 	}
 	resp := &certsv1.ListECertsResponse{}
@@ -299,7 +300,7 @@ func (s *ECertService) ListECerts(ctx context.Context, req *certsv1.ListECertsRe
 
 // PresentECert makes a presentation token for the calling holder.
 func (s *ECertService) PresentECert(ctx context.Context, req *certsv1.PresentECertRequest) (*certsv1.PresentECertResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +347,7 @@ func (s *ECertService) PresentECert(ctx context.Context, req *certsv1.PresentECe
 
 // VerifyPresentation checks a presentation token as its approver.
 func (s *ECertService) VerifyPresentation(ctx context.Context, req *certsv1.VerifyPresentationRequest) (*certsv1.VerifyPresentationResponse, error) {
-	caller, err := RequireCaller(ctx)
+	caller, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}

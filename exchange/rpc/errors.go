@@ -1,18 +1,26 @@
-// Package server implements gxhub's gRPC services (exchange, certs, admin) over the domain
-// packages, authenticates signed requests, and maps domain errors to gRPC status once, here.
-// The REST gateway calls the same implementations in process.
-package server
+// Package rpc is what every gxhub service shares, whichever domain it serves (exchange/server,
+// certs/server, ledger/server): the verified caller of a request and the roles an operator
+// needs for each RPC, the audited-write path every business write goes through, and the one
+// mapping of domain errors to gRPC status and REST bodies (clients get the public message
+// only). The REST gateway calls the same implementations in process.
+package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
 // ErrorDomain is the ErrorInfo domain of every gxhub error.
@@ -84,4 +92,45 @@ func Reason(err error) string {
 		}
 	}
 	return ""
+}
+
+// HTTPError is the JSON body of every REST error.
+type HTTPError struct {
+	Code    int    `json:"code"`   // gRPC code number
+	Status  string `json:"status"` // gRPC code name, e.g. UNAUTHENTICATED
+	Reason  string `json:"reason"` // stable machine-readable reason
+	Message string `json:"message"`
+}
+
+// httpStatusByReason gives refusals whose HTTP status is more specific than their gRPC
+// code's (a body over the limit is INVALID_ARGUMENT to gRPC, 413 to HTTP clients and
+// proxies).
+var httpStatusByReason = map[string]int{"BODY_TOO_LARGE": http.StatusRequestEntityTooLarge}
+
+// WriteHTTPError renders err (domain or gRPC status) as JSON with the matching HTTP status.
+func WriteHTTPError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	st, _ := status.FromError(ToStatus(r.Context(), log, err))
+	body := HTTPError{Code: int(st.Code()), Status: codeName(st.Code()), Reason: Reason(st.Err()), Message: st.Message()}
+	w.Header().Set("Content-Type", "application/json")
+	if st.Code() == codes.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", reqsig.Scheme)
+	}
+	code := runtime.HTTPStatusFromCode(st.Code())
+	if c, ok := httpStatusByReason[body.Reason]; ok {
+		code = c
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func codeName(c codes.Code) string {
+	s := c.String() // CamelCase, e.g. InvalidArgument
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
 }
