@@ -77,3 +77,14 @@ func WriteAudited(ctx context.Context, w *store.AuditWriter, now func() time.Tim
 	})
 	return err
 }
+
+// Clock is a service's time source (time.Now when nil).
+type Clock func() time.Time
+
+// Time is the clock's time.
+func (c Clock) Time() time.Time {
+	if c != nil {
+		return c()
+	}
+	return time.Now()
+}

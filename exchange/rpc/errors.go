@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 )
 
@@ -133,4 +134,19 @@ func codeName(c codes.Code) string {
 		b.WriteRune(r)
 	}
 	return strings.ToUpper(b.String())
+}
+
+// LedgerErr maps ledger sentinels to domain errors.
+func LedgerErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ledger.ErrNotFound):
+		return exchange.Wrap(exchange.KindNotFound, "AUDIT_NOT_FOUND", err, "not in the audit log (yet): %v", err)
+	case errors.Is(err, ledger.ErrInvalid):
+		return exchange.Wrap(exchange.KindInvalid, "AUDIT_QUERY_INVALID", err, "invalid audit query: %v", err)
+	case errors.Is(err, ledger.ErrUnavailable):
+		return exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the audit log is temporarily unavailable: retry")
+	}
+	return err
 }

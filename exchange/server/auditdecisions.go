@@ -1,9 +1,9 @@
 package server
 
 import (
-	"github.com/gxhub/gxhub/ledger"
-
 	certsserver "github.com/gxhub/gxhub/certs/server"
+	"github.com/gxhub/gxhub/ledger"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 )
 
 // AuditDecision is what the audit log records of one RPC: the kinds of the records a
@@ -60,9 +60,9 @@ var AuditDecisions = map[string]AuditDecision{
 	"/gxhub.audit.v1.AuditService/GetAnchor":           notAudited(logMeta),
 	"/gxhub.audit.v1.AuditService/GetInclusionProof":   notAudited(auditRead),
 	"/gxhub.audit.v1.AuditService/GetRecord":           notAudited(auditRead),
-	"/gxhub.audit.v1.AuditService/SearchRecords":       auditedWhen("when it names a subject (a lookup of one person's records): one record with the first page", KindAuditSearch),
+	"/gxhub.audit.v1.AuditService/SearchRecords":       auditedWhen("when it names a subject (a lookup of one person's records): one record with the first page", ledgerserver.KindAuditSearch),
 	"/gxhub.audit.v1.AuditService/ListAnomalies":       notAudited(auditRead),
-	"/gxhub.audit.v1.AuditService/SubjectUsage":        audited(KindSubjectUsage),
+	"/gxhub.audit.v1.AuditService/SubjectUsage":        audited(ledgerserver.KindSubjectUsage),
 
 	"/gxhub.certs.v1.TrustService/GetTrustBundle":     notAudited("the hub's public CA certificates"),
 	"/gxhub.certs.v1.VerifyService/Verify":            audited(certsserver.KindCertVerify),

@@ -17,7 +17,6 @@ const (
 	KindRecordHistory   ledger.Kind = "record.history"      // a provider read every version of a subject's record
 	KindHeartbeat       ledger.Kind = "freshness.heartbeat" // a provider declared a resource live
 	KindExemptionLookup ledger.Kind = "matter.exemptions"   // what the hub knows of an applicant for a matter
-	KindAuditSearch     ledger.Kind = "audit.search"        // an auditor searched the records of one subject
 )
 
 // errNothingWritten ends an audited write whose store call found nothing to change (a

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/integrity"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/verify"
@@ -102,7 +103,7 @@ func (v *Voucher) publish(ctx context.Context, r *exchange.Record) (publishVouch
 		return pv, v.fail(ctx, r, *b.PublishRecord, fmt.Errorf("its publish record cannot be read from the log: %w", err))
 	}
 	if err != nil {
-		return pv, ledgerErr(err)
+		return pv, rpc.LedgerErr(err)
 	}
 	if err := integrity.CheckPublishRecord(e.Record, r.Resource, r.PublishedBy, r.Batch, e.Record.ResponseDigest); err != nil || b.Provider != r.PublishedBy {
 		if err == nil {

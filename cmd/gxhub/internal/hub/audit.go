@@ -17,12 +17,12 @@ import (
 	"github.com/gxhub/gxhub/certs/pki"
 	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/backup"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/embedded"
 	"github.com/gxhub/gxhub/ledger/fabric"
 	ledgerlog "github.com/gxhub/gxhub/ledger/log"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/sm3hash"
 	"github.com/gxhub/gxhub/ledger/witness"
@@ -39,14 +39,14 @@ type Audit struct {
 	Signer     *sm2sig.Signer
 	SubjectKey ledger.SubjectKeyFunc
 	// Keys are the published keys and certificates besides the tree-head key.
-	Keys server.AuditKeys
+	Keys ledgerserver.AuditKeys
 	// Index is the query index of the log's records (C4); nil if the store has none.
 	Index store.AuditIndex
 	// Writer is the one path of audited business writes: the write and its sealed audit
 	// intent in one transaction, the record in the log before the answer (store.AuditWriter).
 	Writer *store.AuditWriter
 	// Tampering collects the records found not to match the log's tree (/readyz, metric).
-	Tampering *server.Tampering
+	Tampering *ledgerserver.Tampering
 	// Checkpoints signs the log's checkpoints (C2SP tlog-checkpoint) with the tree-head key,
 	// named by the log id; the hub publishes the latest at /checkpoint with the tiles.
 	Checkpoints *witness.Signer
@@ -55,7 +55,7 @@ type Audit struct {
 
 // wireAuditQueries gives the audit service what its searches, anomaly flags and subject
 // usage view need: the index, the subject keyer, the store and the clock.
-func (h *Hub) wireAuditQueries(s *server.Audit) {
+func (h *Hub) wireAuditQueries(s *ledgerserver.Audit) {
 	s.Index, s.SubjectKey, s.Store, s.Now, s.Calendar = h.Audit.Index, h.Audit.SubjectKey, h.Store, h.now, h.Calendar
 }
 
@@ -128,7 +128,7 @@ func (h *Hub) openAudit(ctx context.Context) error {
 	}
 	key := headKey.key
 	h.SigningKey, h.AnchorKey, h.PullKey = headKey.key, anchorKey.key, pullKey.key
-	var keys server.AuditKeys
+	var keys ledgerserver.AuditKeys
 	if _, keys.TreeHeadCertPEM, err = headKey.pem(); err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (h *Hub) openAudit(ctx context.Context) error {
 	lcfg.Now = h.now
 	// Every record appended while serving a signed request names the authenticated
 	// operator and commits to the request's envelope, kept as evidence (E5, E6).
-	lcfg.Attribute = server.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute
+	lcfg.Attribute = ledgerserver.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute
 	lg, err := ledgerlog.New(ctx, storage, signer, lcfg)
 	if err != nil {
 		closeAnchorer(anchorer)
@@ -246,7 +246,7 @@ func (h *Hub) openOutbox(ctx context.Context) error {
 		return fmt.Errorf("audit outbox key: %w", err)
 	}
 	w := &store.AuditWriter{Outbox: h.Store.Outbox(), Log: h.Audit.Log, LogID: h.Audit.LogID, Key: key, Hash: sm.NewSM3, Logger: h.Log, Now: h.now,
-		Attribute: server.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute}
+		Attribute: ledgerserver.RequestAttribution{Evidence: h.Store.Evidence()}.Attribute}
 	n, err := w.Drain(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("append the pending audit records of committed writes (audit outbox of %s): %w", h.Audit.LogID, err)

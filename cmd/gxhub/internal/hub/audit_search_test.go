@@ -22,11 +22,11 @@ import (
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/config"
 	"github.com/gxhub/gxhub/cmd/gxhub/internal/hub"
 	"github.com/gxhub/gxhub/exchange"
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/exchange/store/postgres/pgtest"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/ledger"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/verify"
 	"github.com/gxhub/gxhub/sdk"
@@ -132,7 +132,7 @@ func testAuditQueries(t *testing.T, th *testHub) {
 				require.NoError(t, err)
 				for _, r := range resp.GetRecords() {
 					require.Equal(t, keyOf(s).String(), r.GetSubjectKey())
-					if r.GetKind() == string(server.KindAuditSearch) {
+					if r.GetKind() == string(ledgerserver.KindAuditSearch) {
 						continue // an earlier search for this subject, itself audited
 					}
 					got = append(got, r.GetIndex())
@@ -242,18 +242,18 @@ func testAuditQueries(t *testing.T, th *testHub) {
 			require.NotEmpty(t, a.GetExplanation())
 			by[a.GetRule()] = append(by[a.GetRule()], a)
 		}
-		require.Len(t, by[server.RulePullWithoutCase], 1)
-		require.Equal(t, []uint64{indexOf(noCase)}, by[server.RulePullWithoutCase][0].GetRecordIndices())
-		require.Len(t, by[server.RuleVolumeSpike], 1)
-		spike := by[server.RuleVolumeSpike][0]
+		require.Len(t, by[ledgerserver.RulePullWithoutCase], 1)
+		require.Equal(t, []uint64{indexOf(noCase)}, by[ledgerserver.RulePullWithoutCase][0].GetRecordIndices())
+		require.Len(t, by[ledgerserver.RuleVolumeSpike], 1)
+		spike := by[ledgerserver.RuleVolumeSpike][0]
 		require.Equal(t, codes3, spike.GetDepartment())
 		require.Equal(t, int64(30), spike.GetCount())
 		require.Equal(t, float64(1), spike.GetBaselineMedian())
 		require.True(t, spike.GetHour().AsTime().Equal(hour))
-		require.Len(t, by[server.RulePullRequirementRevoked], 1)
-		require.Equal(t, []uint64{indexOf(revokedPull)}, by[server.RulePullRequirementRevoked][0].GetRecordIndices())
-		require.Len(t, by[server.RulePullAfterRevocation], 1)
-		after := by[server.RulePullAfterRevocation][0]
+		require.Len(t, by[ledgerserver.RulePullRequirementRevoked], 1)
+		require.Equal(t, []uint64{indexOf(revokedPull)}, by[ledgerserver.RulePullRequirementRevoked][0].GetRecordIndices())
+		require.Len(t, by[ledgerserver.RulePullAfterRevocation], 1)
+		after := by[ledgerserver.RulePullAfterRevocation][0]
 		require.Equal(t, codes4, after.GetDepartment())
 		require.Equal(t, []uint64{indexOf(afterRevocation)}, after.GetRecordIndices())
 		require.Contains(t, after.GetExplanation(), req.ID)
@@ -262,7 +262,7 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		resp, err = auditor.Audit.ListAnomalies(ctx, &auditv1.ListAnomaliesRequest{From: timestamppb.New(hour), To: timestamppb.New(hour.Add(time.Hour)), SpikeFactor: 40})
 		require.NoError(t, err)
 		for _, a := range resp.GetAnomalies() {
-			require.NotEqual(t, server.RuleVolumeSpike, a.GetRule())
+			require.NotEqual(t, ledgerserver.RuleVolumeSpike, a.GetRule())
 		}
 		_, err = auditor.Audit.ListAnomalies(ctx, &auditv1.ListAnomaliesRequest{From: timestamppb.New(hour), To: timestamppb.New(hour.Add(-time.Hour))})
 		requireAuditReason(t, err, codes.InvalidArgument, "TIME_RANGE_INVALID")
@@ -282,7 +282,7 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		want = append(want, resp.GetLookupIndex()) // the lookup itself is a use the holder sees
 		var got []uint64
 		for _, u := range resp.GetUses() {
-			if u.GetKind() == string(server.KindAuditSearch) {
+			if u.GetKind() == string(ledgerserver.KindAuditSearch) {
 				continue // the searches above for this subject, themselves audited
 			}
 			got = append(got, u.GetIndex())
@@ -295,7 +295,7 @@ func testAuditQueries(t *testing.T, th *testHub) {
 		require.Equal(t, want, got)
 		lookup, err := auditor.Audit.GetRecord(ctx, &auditv1.GetRecordRequest{Index: resp.GetLookupIndex()})
 		require.NoError(t, err)
-		require.Equal(t, string(server.KindSubjectUsage), lookup.GetKind())
+		require.Equal(t, string(ledgerserver.KindSubjectUsage), lookup.GetKind())
 		require.Equal(t, th.identity(t, 0).Code, lookup.GetDepartment())
 		require.Equal(t, keyOf(s).String(), lookup.GetSubjectKey())
 		require.Contains(t, lookup.GetReason(), "W-42")

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 	"github.com/gxhub/gxhub/ledger/sm3hash"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -141,7 +141,7 @@ func TestTamperedAuditLeafIsReported(t *testing.T) {
 	for _, leaf := range leaves {
 		var r ledger.Record
 		require.NoError(t, r.UnmarshalBinary(leaf))
-		if r.Kind == server.KindAuditTampered {
+		if r.Kind == ledgerserver.KindAuditTampered {
 			require.Equal(t, ledger.OutcomeFailed, r.Outcome)
 			found[r.Resource]++
 		}

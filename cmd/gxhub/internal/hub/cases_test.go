@@ -16,6 +16,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/exchange/store/storetest"
 	"github.com/gxhub/gxhub/ledger"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 )
@@ -78,18 +79,18 @@ func TestCaseLifecycleAndAnomalies(t *testing.T) {
 	for _, a := range an.GetAnomalies() {
 		byRule[a.GetRule()] = append(byRule[a.GetRule()], a)
 	}
-	require.Len(t, byRule[server.RuleCaseManySubjects], 1)
-	many := byRule[server.RuleCaseManySubjects][0]
+	require.Len(t, byRule[ledgerserver.RuleCaseManySubjects], 1)
+	many := byRule[ledgerserver.RuleCaseManySubjects][0]
 	require.Equal(t, "YB-FAMILY-1", many.GetCaseNumber())
 	require.Equal(t, int64(4), many.GetCount())
 	require.Len(t, many.GetRecordIndices(), 4)
-	require.Len(t, byRule[server.RuleCaseOpenTooLong], 1)
-	require.Contains(t, byRule[server.RuleCaseOpenTooLong][0].GetExplanation(), "open 11.0 working days")
+	require.Len(t, byRule[ledgerserver.RuleCaseOpenTooLong], 1)
+	require.Contains(t, byRule[ledgerserver.RuleCaseOpenTooLong][0].GetExplanation(), "open 11.0 working days")
 	window.CaseSubjectsMin = 5
 	an, err = coord.Audit.ListAnomalies(ctx, window)
 	require.NoError(t, err)
 	for _, a := range an.GetAnomalies() {
-		require.NotEqual(t, server.RuleCaseManySubjects, a.GetRule(), "four subjects are below a threshold of five")
+		require.NotEqual(t, ledgerserver.RuleCaseManySubjects, a.GetRule(), "four subjects are below a threshold of five")
 	}
 
 	// Closing ends the case: audited, and no anomaly for its age any more.
@@ -102,7 +103,7 @@ func TestCaseLifecycleAndAnomalies(t *testing.T) {
 	an, err = coord.Audit.ListAnomalies(ctx, window)
 	require.NoError(t, err)
 	for _, a := range an.GetAnomalies() {
-		require.NotEqual(t, server.RuleCaseOpenTooLong, a.GetRule())
+		require.NotEqual(t, ledgerserver.RuleCaseOpenTooLong, a.GetRule())
 	}
 	_, err = yubei.Cases.WithdrawCase(ctx, &exchangev1.WithdrawCaseRequest{Number: "YB-FAMILY-1", Comment: "撤回"})
 	requireReason(t, err, codes.FailedPrecondition, "CASE_NOT_OPEN")

@@ -16,6 +16,7 @@ import (
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
 	"github.com/gxhub/gxhub/ledger"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 	"github.com/gxhub/gxhub/sdk"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
@@ -245,7 +246,7 @@ func testPullBypassAttempts(t *testing.T, postgres bool) {
 		require.NoError(t, err)
 		var mismatches int
 		for _, a := range an.GetAnomalies() {
-			if a.GetRule() == server.RuleCaseSubjectMismatch {
+			if a.GetRule() == ledgerserver.RuleCaseSubjectMismatch {
 				mismatches++
 				require.Equal(t, "YB-1", a.GetCaseNumber())
 			}

@@ -37,6 +37,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/store/postgres"
 	"github.com/gxhub/gxhub/exchange/store/sqlite"
 	"github.com/gxhub/gxhub/exchange/store/sqlstore"
+	ledgerserver "github.com/gxhub/gxhub/ledger/server"
 	"github.com/gxhub/gxhub/ledger/witness"
 	"github.com/gxhub/gxhub/policy/casbinpolicy"
 	adminv1 "github.com/gxhub/gxhub/sdk/api/admin/v1"
@@ -239,7 +240,7 @@ func (h *Hub) build(tlsDir string) error {
 	if err != nil {
 		return err
 	}
-	audit := &server.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
+	audit := &ledgerserver.Audit{Log: h.Audit.Log, Heads: h.Audit.Storage, Anchors: h.Audit.Anchorer, LogID: h.Audit.LogID,
 		KeyID: h.Audit.Signer.KeyID(), PublicPEM: string(pubPEM), Keys: h.Audit.Keys}
 	if h.Witnesses != nil {
 		audit.Cosigned = func(ctx context.Context) ([]byte, error) {
@@ -248,7 +249,7 @@ func (h *Hub) build(tlsDir string) error {
 		}
 	}
 	h.wireAuditQueries(audit)
-	h.Audit.Tampering = &server.Tampering{Log: log, Audit: h.Audit.Log, Now: h.now}
+	h.Audit.Tampering = &ledgerserver.Tampering{Log: log, Audit: h.Audit.Log, Now: h.now}
 	audit.Tampering = h.Audit.Tampering
 	h.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gxhub_audit_tampered_records",
 		Help: "Audit records found not to match the log's tree (altered in the database after they were logged) since this process started; /readyz lists them."},
@@ -262,7 +263,7 @@ func (h *Hub) build(tlsDir string) error {
 	h.Auth.Roles = h.Decider // operators' roles are the policy's g rules (D1)
 	operators := &server.Operators{Store: h.Store, Issuer: h.CA, Decider: h.Decider, Audit: h.Audit.Writer, Log: log, Now: h.now}
 	adminv1.RegisterOperatorServiceServer(h.grpc, operators)
-	evidence := &server.EvidenceService{Log: h.Audit.Log, Evidence: h.Store.Evidence(), CAChainPEM: h.CA.ChainPEM()}
+	evidence := &ledgerserver.EvidenceService{Log: h.Audit.Log, Evidence: h.Store.Evidence(), CAChainPEM: h.CA.ChainPEM()}
 	auditv1.RegisterEvidenceServiceServer(h.grpc, evidence)
 	signer := &server.PullSigner{Key: h.PullKey}
 	h.Puller = server.NewPuller(h.Store, h.Decider, signer, h.Audit.Log, h.Audit.SubjectKey, h.Calendar, h.now)

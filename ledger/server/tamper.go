@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/ledger"
 )
 
@@ -25,7 +26,7 @@ type Tampering struct {
 	// Log receives the alarm; Audit the record of the finding (both optional).
 	Log   *slog.Logger
 	Audit ledger.Log
-	Now   Clock
+	Now   rpc.Clock
 
 	mu    sync.Mutex
 	found map[uint64]string
@@ -58,8 +59,8 @@ func (t *Tampering) report(ctx context.Context, index uint64, cause error) {
 		if t.Audit != nil {
 			// A fresh context: the finding is recorded even if the reader went away.
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_, err := t.Audit.Append(actx, ledger.Record{Kind: KindAuditTampered, Time: t.Now.now().UTC(), Department: exchange.SystemActor,
-				Resource: fmt.Sprintf("audit-record:%d", index), Outcome: ledger.OutcomeFailed, Reason: clipText(cause.Error(), maxAuditReason)})
+			_, err := t.Audit.Append(actx, ledger.Record{Kind: KindAuditTampered, Time: t.Now.Time().UTC(), Department: exchange.SystemActor,
+				Resource: fmt.Sprintf("audit-record:%d", index), Outcome: ledger.OutcomeFailed, Reason: rpc.ClipText(cause.Error(), rpc.MaxAuditReason)})
 			cancel()
 			if err != nil && t.Log != nil {
 				t.Log.ErrorContext(ctx, "audit append failed for a tampering finding", slog.Uint64("index", index), slog.String("error", err.Error()))
@@ -114,7 +115,7 @@ func (a *Audit) verified(ctx context.Context, index uint64, err error) error {
 	if err != nil && errors.Is(err, ledger.ErrVerification) {
 		return a.Tampering.Report(ctx, index, err)
 	}
-	return ledgerErr(err)
+	return rpc.LedgerErr(err)
 }
 
 // tampered checks search results against the log's leaf hashes and reports those that do not
@@ -126,7 +127,7 @@ func (a *Audit) tampered(ctx context.Context, entries []ledger.Entry) (map[uint6
 	}
 	bad, err := lc.CheckLeaves(ctx, entries)
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, rpc.LedgerErr(err)
 	}
 	out := make(map[uint64]bool, len(bad))
 	for _, i := range bad {

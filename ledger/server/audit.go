@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -61,21 +62,6 @@ type LeafChecker interface {
 	CheckLeaves(ctx context.Context, entries []ledger.Entry) ([]uint64, error)
 }
 
-// ledgerErr maps ledger sentinels to domain errors.
-func ledgerErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ledger.ErrNotFound):
-		return exchange.Wrap(exchange.KindNotFound, "AUDIT_NOT_FOUND", err, "not in the audit log (yet): %v", err)
-	case errors.Is(err, ledger.ErrInvalid):
-		return exchange.Wrap(exchange.KindInvalid, "AUDIT_QUERY_INVALID", err, "invalid audit query: %v", err)
-	case errors.Is(err, ledger.ErrUnavailable):
-		return exchange.Wrap(exchange.KindUnavailable, "AUDIT_UNAVAILABLE", err, "the audit log is temporarily unavailable: retry")
-	}
-	return err
-}
-
 // GetLogInfo implements the public log identity call.
 func (a *Audit) GetLogInfo(ctx context.Context, _ *auditv1.GetLogInfoRequest) (*auditv1.LogInfo, error) {
 	info := &auditv1.LogInfo{LogId: a.LogID, PublicKeyPem: a.PublicPEM, KeyId: a.KeyID, Size: a.Log.Size(),
@@ -84,7 +70,7 @@ func (a *Audit) GetLogInfo(ctx context.Context, _ *auditv1.GetLogInfoRequest) (*
 	if a.Cosigned != nil {
 		note, err := a.Cosigned(ctx)
 		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
-			return nil, ledgerErr(err)
+			return nil, rpc.LedgerErr(err)
 		}
 		info.Checkpoint = string(note)
 	}
@@ -105,13 +91,13 @@ func (a *Audit) head(ctx context.Context, size uint64) (ledger.SignedTreeHead, e
 		if errors.Is(err, ledger.ErrNotFound) {
 			return h, exchange.Errorf(exchange.KindNotFound, "AUDIT_NO_HEAD", "no tree head has been signed yet: heads are published at the log's interval; retry shortly")
 		}
-		return h, ledgerErr(err)
+		return h, rpc.LedgerErr(err)
 	}
 	h, err := a.Heads.GetHead(ctx, size)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return h, exchange.Errorf(exchange.KindNotFound, "AUDIT_NO_HEAD", "no signed head of tree size %d: heads exist only for the sizes the log signed; use 0 for the latest", size)
 	}
-	return h, ledgerErr(err)
+	return h, rpc.LedgerErr(err)
 }
 
 // GetTreeHead returns the latest or a sized signed head.
@@ -127,7 +113,7 @@ func (a *Audit) GetTreeHead(ctx context.Context, req *auditv1.GetTreeHeadRequest
 func (a *Audit) GetConsistencyProof(ctx context.Context, req *auditv1.GetConsistencyProofRequest) (*auditv1.ConsistencyProof, error) {
 	p, err := a.Log.ConsistencyProof(ctx, req.GetSize1(), req.GetSize2())
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, rpc.LedgerErr(err)
 	}
 	return &auditv1.ConsistencyProof{Size1: req.GetSize1(), Size2: req.GetSize2(), Hashes: p}, nil
 }
@@ -147,7 +133,7 @@ func (a *Audit) GetAnchor(ctx context.Context, req *auditv1.GetAnchorRequest) (*
 		b, err = a.Anchors.Latest(ctx)
 	}
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, rpc.LedgerErr(err)
 	}
 	return convert.AnchorToProto(b), nil
 }
@@ -155,7 +141,7 @@ func (a *Audit) GetAnchor(ctx context.Context, req *auditv1.GetAnchorRequest) (*
 // mayReadRecord is the one rule for reading an audit record's contents (its leaf, through
 // any route): auditors read every record, a department the records it acted in. Everyone
 // else gets hashes only.
-func mayReadRecord(c *Caller, r ledger.Record) bool {
+func mayReadRecord(c *rpc.Caller, r ledger.Record) bool {
 	return c.Department.HasRole(exchange.RoleAuditor) || r.Department == c.Department.Code
 }
 
@@ -163,7 +149,7 @@ func mayReadRecord(c *Caller, r ledger.Record) bool {
 // answer only for those who may read the record (mayReadRecord); anyone else signed gets the
 // path and the head, which prove a leaf they already hold.
 func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusionProofRequest) (*auditv1.InclusionProof, error) {
-	c, err := RequireCaller(ctx)
+	c, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +167,7 @@ func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusion
 	}
 	p, err := a.Log.InclusionProof(ctx, req.GetIndex(), h.Size)
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, rpc.LedgerErr(err)
 	}
 	out := &auditv1.InclusionProof{Index: req.GetIndex(), Hashes: p, Head: convert.HeadToProto(h)}
 	if mayReadRecord(c, e.Record) {
@@ -192,7 +178,7 @@ func (a *Audit) GetInclusionProof(ctx context.Context, req *auditv1.GetInclusion
 
 // GetRecord returns a record to an auditor or to the department that acted in it.
 func (a *Audit) GetRecord(ctx context.Context, req *auditv1.GetRecordRequest) (*auditv1.AuditRecord, error) {
-	c, err := RequireCaller(ctx)
+	c, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +192,9 @@ func (a *Audit) GetRecord(ctx context.Context, req *auditv1.GetRecordRequest) (*
 	}
 	return convert.RecordToProto(e), nil
 }
+
+// KindAuditSearch is the audit kind of an auditor's search of the records of one subject.
+const KindAuditSearch ledger.Kind = "audit.search"
 
 // KindSubjectUsage is the audit kind of a subject-usage lookup (C5): looking up who used a
 // subject's data is itself recorded.
@@ -282,7 +271,7 @@ func page(ctx context.Context, ix store.AuditIndex, q store.AuditQuery, tok stri
 	}
 	es, err := ix.Search(ctx, q, start, size)
 	if err != nil {
-		return nil, "", ledgerErr(err)
+		return nil, "", rpc.LedgerErr(err)
 	}
 	// A full page may be followed by an empty last page.
 	next := ""
@@ -294,7 +283,7 @@ func page(ctx context.Context, ix store.AuditIndex, q store.AuditQuery, tok stri
 
 // SearchRecords implements the auditor's trace query (C4).
 func (a *Audit) SearchRecords(ctx context.Context, req *auditv1.SearchRecordsRequest) (*auditv1.SearchRecordsResponse, error) {
-	caller, err := RequireRole(ctx, exchange.RoleAuditor)
+	caller, err := rpc.RequireRole(ctx, exchange.RoleAuditor)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +388,7 @@ func anomalyRules(factor float64, minCount int64, baseline int) []string {
 // department's own history only (a department that always pulls heavily is never flagged,
 // and a new department's first busy hour is, if above spike_min_count).
 func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesRequest) (*auditv1.ListAnomaliesResponse, error) {
-	if _, err := RequireRole(ctx, exchange.RoleAuditor); err != nil {
+	if _, err := rpc.RequireRole(ctx, exchange.RoleAuditor); err != nil {
 		return nil, err
 	}
 	ix, err := a.index()
@@ -459,7 +448,7 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 		for {
 			es, err := ix.Search(ctx, q, start, maxAuditPage)
 			if err != nil {
-				return ledgerErr(err)
+				return rpc.LedgerErr(err)
 			}
 			for _, e := range es {
 				if !fn(e) {
@@ -486,7 +475,7 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 	hourFrom := from.UTC().Truncate(time.Hour)
 	counts, err := ix.HourlyCounts(ctx, ledger.KindPull, hourFrom.Add(-time.Duration(baseline)*time.Hour), to)
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, rpc.LedgerErr(err)
 	}
 	perDept := map[string]map[int64]int64{}
 	var depts []string
@@ -608,7 +597,7 @@ func median(v []int64) float64 {
 // authenticated holder. The lookup is appended to the audit log before anything is
 // answered: without that record nothing is shown.
 func (a *Audit) SubjectUsage(ctx context.Context, req *auditv1.SubjectUsageRequest) (*auditv1.SubjectUsageResponse, error) {
-	c, err := RequireCaller(ctx)
+	c, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -34,12 +35,12 @@ type anomalyAdder func(*auditv1.Anomaly) bool
 func (a *Audit) caseManySubjects(ctx context.Context, ix store.AuditIndex, from, to time.Time, min int, add anomalyAdder) error {
 	counts, err := ix.CaseSubjects(ctx, ledger.KindPull, from, to, min)
 	if err != nil {
-		return ledgerErr(err)
+		return rpc.LedgerErr(err)
 	}
 	for _, c := range counts {
 		es, err := ix.Search(ctx, store.AuditQuery{Kind: ledger.KindPull, Case: c.Case, Department: c.Department, From: from, To: to}, 0, maxAuditPage)
 		if err != nil {
-			return ledgerErr(err)
+			return rpc.LedgerErr(err)
 		}
 		idx := make([]uint64, len(es))
 		for i, e := range es {

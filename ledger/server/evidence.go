@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
@@ -26,7 +27,7 @@ type RequestAttribution struct {
 
 // Attribute completes r from the caller in ctx (ledgerlog.Config.Attribute).
 func (a RequestAttribution) Attribute(ctx context.Context, r *ledger.Record) error {
-	c, ok := CallerFrom(ctx)
+	c, ok := rpc.CallerFrom(ctx)
 	if !ok {
 		return nil
 	}
@@ -54,13 +55,13 @@ type EvidenceService struct {
 
 // GetRequestEvidence returns the envelope whose digest the record's leaf commits to.
 func (s *EvidenceService) GetRequestEvidence(ctx context.Context, req *auditv1.GetRequestEvidenceRequest) (*auditv1.RequestEvidence, error) {
-	c, err := RequireCaller(ctx)
+	c, err := rpc.RequireCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	e, err := s.Log.GetRecord(ctx, req.GetIndex())
 	if err != nil {
-		return nil, ledgerErr(err)
+		return nil, rpc.LedgerErr(err)
 	}
 	if !mayReadRecord(c, e.Record) {
 		return nil, exchange.Errorf(exchange.KindPermissionDenied, "AUDITOR_REQUIRED",
