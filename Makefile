@@ -39,8 +39,13 @@ vet: ## go vet
 test-setup: ## install what the tests need (idempotent): OpenSSL, npm peers
 	.ci/setup.sh
 
+.PHONY: layout
+layout: ## the layout of docs/ARCHITECTURE.md: SDK a leaf, domain roots on the standard library, heavy dependencies confined
+	$(GO) test -count=1 -run 'TestSDKIsALeaf|TestDomainRootsAreStdlibOnly|TestHeavyDependenciesConfined|TestRootIsStdlibOnly' ./docs/ ./ledger/
+	$(GO) test -count=1 -run 'TestBusinessWritesAreAudited|TestClientsGetThePublicMessageOnly' ./exchange/server/ ./exchange/rpc/
+
 .PHONY: test
-test: check-generate vet ## run every test (race detector on)
+test: check-generate vet layout ## run every test (race detector on)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@if [ -f ledger/chaincode/go.mod ]; then cd ledger/chaincode && $(GO) test -race -count=1 ./...; fi
 
