@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gxhub/gxhub/certs/sm"
-	"github.com/gxhub/gxhub/exchange/server"
+	"github.com/gxhub/gxhub/exchange/batchfile"
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/reqsig"
 )
@@ -41,7 +41,7 @@ func VerifyBatchManifest(resp *exchangev1.BatchManifestResponse, hubKey *ecdsa.P
 // VerifyBatchFile checks a batch file against its verified manifest: size, SM3, encoding,
 // record count and the records' Merkle root.
 func VerifyBatchFile(m *exchangev1.BatchManifest, content []byte) error {
-	return server.CheckBatchFile(m, content)
+	return batchfile.CheckBatchFile(m, content)
 }
 
 // FetchedBatch is a batch file written by FetchBatch.
