@@ -29,6 +29,9 @@ type Webhook struct {
 	Delivered     int64
 	DeadLettered  int64
 	CreatedAt     time.Time
+	// FreshnessAlerts: the webhook pushes its (provider) department's freshness alerts, not
+	// a subscription's changes; Cursor is then the time (µs) of the last alert acknowledged.
+	FreshnessAlerts bool
 }
 
 // DeadLetter is a delivery a webhook's endpoint did not acknowledge within the attempt

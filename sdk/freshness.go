@@ -2,11 +2,17 @@ package sdk
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/gxhub/gxhub/certs/sm"
 
 	exchangev1 "github.com/gxhub/gxhub/sdk/api/exchange/v1"
 	"github.com/gxhub/gxhub/sdk/reqsig"
@@ -54,4 +60,26 @@ func (c *Client) FollowAlerts(ctx context.Context, req *exchangev1.FollowAlertsR
 			}
 		}
 	}
+}
+
+// VerifyAlertWebhook checks a freshness alert the hub POSTed to a provider's webhook
+// (registered with freshness_alerts): sigHeader (Gxhub-Signature: base64 of the hub's SM2
+// signature, DER) over exactly body, with hubKey (the pull-response key you trust), then
+// decodes the alert. An alert may arrive more than once: its Idempotency-Key is stable.
+func VerifyAlertWebhook(body []byte, sigHeader string, hubKey *ecdsa.PublicKey) (*exchangev1.FreshnessAlert, error) {
+	if hubKey == nil {
+		return nil, errors.New("no hub key to verify with: fetch it from AuditService.GetLogInfo and keep it")
+	}
+	sig, err := base64.StdEncoding.DecodeString(sigHeader)
+	if err != nil {
+		return nil, fmt.Errorf("the Gxhub-Signature header is not base64: %w", err)
+	}
+	if err := sm.Verify(hubKey, body, sig); err != nil {
+		return nil, fmt.Errorf("the hub's signature over the alert does not verify: %w", err)
+	}
+	a := &exchangev1.FreshnessAlert{}
+	if err := protojson.Unmarshal(body, a); err != nil {
+		return nil, fmt.Errorf("the alert does not decode: %w", err)
+	}
+	return a, nil
 }

@@ -131,17 +131,20 @@ func webhookCmd() *cobra.Command {
 	var req exchangev1.RegisterWebhookRequest
 	var caFile string
 	register := &cobra.Command{
-		Use:   "register --requirement ID --matter CODE [--case NUMBER] --url https://... [--ca FILE]",
+		Use:   "register (--requirement ID --matter CODE [--case NUMBER] | --freshness-alerts) --url https://... [--ca FILE]",
 		Short: "Register an HTTPS endpoint for the changes of a case (checked like subscribe)",
 		Long: `The hub POSTs every change of the records of the case's subjects to the URL: the same
 delivery as gxctl subscribe prints, in JSON, signed by the hub (header Gxhub-Signature, base64
 SM2 over the body; verify with the hub key, e.g. sdk.VerifyWebhook) with an Idempotency-Key
 header. A delivery is sent again with backoff until the endpoint answers 2xx; after the
 hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change follows.
---ca names the PEM CA certificate the endpoint's TLS certificate chains to.`,
+--ca names the PEM CA certificate the endpoint's TLS certificate chains to.
+With --freshness-alerts (a provider) the hub pushes instead your own resources' freshness
+alerts, as gxctl freshness follow prints them (a FreshnessAlert in JSON, signed the same way;
+sdk.VerifyAlertWebhook).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if req.RequirementId == "" || req.MatterCode == "" || req.Url == "" {
+			if req.Url == "" || (!req.FreshnessAlerts && (req.RequirementId == "" || req.MatterCode == "")) {
 				return exitf(2, "--requirement, --matter and --url are required (--case: one case's subjects; without it, the whole resource)")
 			}
 			if caFile != "" {
@@ -163,7 +166,14 @@ hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change
 			if global.json {
 				return printProto(cmd.OutOrStdout(), w)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "webhook %s registered: changes of case %s go to %s from cursor %d\n", w.GetId(), w.GetCaseNumber(), w.GetUrl(), w.GetCursor())
+			switch {
+			case w.GetFreshnessAlerts():
+				fmt.Fprintf(cmd.OutOrStdout(), "webhook %s registered: freshness alerts of %s go to %s\n", w.GetId(), w.GetDepartment(), w.GetUrl())
+			case w.GetCaseNumber() == "":
+				fmt.Fprintf(cmd.OutOrStdout(), "webhook %s registered: changes of the whole resource go to %s from cursor %d\n", w.GetId(), w.GetUrl(), w.GetCursor())
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), "webhook %s registered: changes of case %s go to %s from cursor %d\n", w.GetId(), w.GetCaseNumber(), w.GetUrl(), w.GetCursor())
+			}
 			return nil
 		},
 	}
@@ -172,6 +182,7 @@ hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change
 	register.Flags().StringVar(&req.CaseNumber, "case", "", "case number (办件编码) whose subjects are followed (empty: the whole resource)")
 	register.Flags().StringVar(&req.Operator, "operator", "", "operator inside your department")
 	register.Flags().StringVar(&req.Url, "url", "", "your HTTPS endpoint")
+	register.Flags().BoolVar(&req.FreshnessAlerts, "freshness-alerts", false, "push your resources' freshness alerts instead (provider)")
 	register.Flags().StringVar(&caFile, "ca", "", "PEM CA certificate of the endpoint (default: the system roots)")
 	register.Flags().Int64Var(&req.After, "after", 0, "start after this cursor (0: from the first change)")
 	list := &cobra.Command{
@@ -194,7 +205,14 @@ hub's attempt limit it is dead-lettered (gxctl webhook list) and the next change
 			var tw table
 			tw.row("ID", "CASE", "URL", "STATE", "CURSOR", "DELIVERED", "DEAD", "LAST ERROR")
 			for _, w := range l.GetWebhooks() {
-				tw.row(w.GetId(), w.GetCaseNumber(), w.GetUrl(), w.GetState(), fmt.Sprint(w.GetCursor()), fmt.Sprint(w.GetDelivered()), fmt.Sprint(w.GetDeadLettered()), w.GetLastError())
+				what := w.GetCaseNumber()
+				switch {
+				case w.GetFreshnessAlerts():
+					what = "(freshness alerts)"
+				case what == "":
+					what = "(whole resource)"
+				}
+				tw.row(w.GetId(), what, w.GetUrl(), w.GetState(), fmt.Sprint(w.GetCursor()), fmt.Sprint(w.GetDelivered()), fmt.Sprint(w.GetDeadLettered()), w.GetLastError())
 			}
 			if err := tw.write(cmd.OutOrStdout()); err != nil {
 				return err

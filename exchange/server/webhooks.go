@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,6 +55,8 @@ type WebhookDispatcher struct {
 	MaxAttempts int
 	Backoff     time.Duration
 	Now         Clock
+	// Freshness follows providers' freshness alerts for the webhooks that push them.
+	Freshness *Freshness
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -113,6 +116,10 @@ func (d *WebhookDispatcher) deliver(ctx context.Context, w *exchange.Webhook) {
 		d.stop(ctx, w, err.Error())
 		return
 	}
+	if w.FreshnessAlerts {
+		d.deliverAlerts(ctx, client, w)
+		return
+	}
 	cursor := w.Cursor
 	for failures := 1; ctx.Err() == nil; failures++ {
 		dept, err := d.Store.Departments().Get(ctx, w.Department)
@@ -165,21 +172,27 @@ func (d *WebhookDispatcher) post(ctx context.Context, client *http.Client, w *ex
 	if err != nil {
 		return err
 	}
+	return d.push(ctx, client, w, dl.IdempotencyKey, body, dl.Change.Seq, dl.Change.Resource)
+}
+
+// push sends one signed body until the endpoint acknowledges it (the webhook's cursor moves
+// to seq) or the attempts run out (dead letter).
+func (d *WebhookDispatcher) push(ctx context.Context, client *http.Client, w *exchange.Webhook, key string, body []byte, seq int64, resource string) error {
 	sig, err := sm.Sign(d.Signer.Key, body)
 	if err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		err := postOnce(ctx, client, w, dl.IdempotencyKey, body, base64.StdEncoding.EncodeToString(sig))
+		err := postOnce(ctx, client, w, key, body, base64.StdEncoding.EncodeToString(sig))
 		if err == nil {
-			return d.Store.Webhooks().Acknowledge(ctx, w.ID, dl.Change.Seq, nil)
+			return d.Store.Webhooks().Acknowledge(ctx, w.ID, seq, nil)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		msg := clipText(err.Error(), maxAuditReason)
 		if attempt >= d.MaxAttempts {
-			return d.deadLetter(ctx, w, dl, attempt, msg)
+			return d.deadLetter(ctx, w, seq, key, resource, attempt, msg)
 		}
 		if ferr := d.Store.Webhooks().Fail(ctx, w.ID, msg); ferr != nil {
 			return ferr
@@ -190,23 +203,23 @@ func (d *WebhookDispatcher) post(ctx context.Context, client *http.Client, w *ex
 	}
 }
 
-func (d *WebhookDispatcher) deadLetter(ctx context.Context, w *exchange.Webhook, dl exchange.Delivery, attempts int, msg string) error {
+func (d *WebhookDispatcher) deadLetter(ctx context.Context, w *exchange.Webhook, seq int64, key, resource string, attempts int, msg string) error {
 	now := d.Now.now().UTC()
-	dead := &exchange.DeadLetter{WebhookID: w.ID, Cursor: dl.Change.Seq, IdempotencyKey: dl.IdempotencyKey, Attempts: attempts, LastError: msg, At: now}
+	dead := &exchange.DeadLetter{WebhookID: w.ID, Cursor: seq, IdempotencyKey: key, Attempts: attempts, LastError: msg, At: now}
 	// The dead letter commits with an audit record the consumer and the auditor can find;
 	// the operator alert is an error in the log (alerting watches it).
 	if _, err := auditedWrite(ctx, d.Audit, func(ctx context.Context) (ledger.Record, error) {
-		if err := d.Store.Webhooks().Acknowledge(ctx, w.ID, dl.Change.Seq, dead); err != nil {
+		if err := d.Store.Webhooks().Acknowledge(ctx, w.ID, seq, dead); err != nil {
 			return ledger.Record{}, err
 		}
 		return ledger.Record{Kind: KindWebhook, Time: now, Department: w.Department, Operator: w.Operator,
-			Resource: dl.Change.Resource, Matter: w.MatterCode, Case: w.CaseNumber, Outcome: ledger.OutcomeFailed,
-			Reason: fmt.Sprintf("webhook %s: delivery %s dead-lettered after %d attempts: %s", w.ID, dl.IdempotencyKey, attempts, msg), RequestID: w.ID}, nil
+			Resource: resource, Matter: w.MatterCode, Case: w.CaseNumber, Outcome: ledger.OutcomeFailed,
+			Reason: fmt.Sprintf("webhook %s: delivery %s dead-lettered after %d attempts: %s", w.ID, key, attempts, msg), RequestID: w.ID}, nil
 	}); err != nil {
 		return err
 	}
 	d.Log.ErrorContext(ctx, "ALERT webhook delivery dead-lettered", slog.String("webhook", w.ID), slog.String("department", w.Department),
-		slog.String("url", w.URL), slog.String("idempotency_key", dl.IdempotencyKey), slog.Int("attempts", attempts), slog.String("error", msg))
+		slog.String("url", w.URL), slog.String("idempotency_key", key), slog.Int("attempts", attempts), slog.String("error", msg))
 	return nil
 }
 
@@ -256,6 +269,9 @@ func deliveryToProto(dl exchange.Delivery, resp *exchangev1.PullResponse) *excha
 
 // RegisterWebhook registers a push endpoint for a case, admitted like Subscribe.
 func (s *Subscriptions) RegisterWebhook(ctx context.Context, req *exchangev1.RegisterWebhookRequest) (*exchangev1.Webhook, error) {
+	if req.GetFreshnessAlerts() {
+		return s.registerAlertWebhook(ctx, req)
+	}
 	caller, err := RequireRole(ctx, exchange.RoleConsumer)
 	if err != nil {
 		return nil, err
@@ -322,5 +338,82 @@ func (s *Subscriptions) ListWebhooks(ctx context.Context, _ *exchangev1.ListWebh
 func webhookToProto(w *exchange.Webhook) *exchangev1.Webhook {
 	return &exchangev1.Webhook{Id: w.ID, Department: w.Department, RequirementId: w.RequirementID, MatterCode: w.MatterCode,
 		CaseNumber: w.CaseNumber, Operator: w.Operator, Url: w.URL, Cursor: w.Cursor, State: w.State, LastError: w.LastError,
-		Delivered: w.Delivered, DeadLettered: w.DeadLettered, CreatedAt: timestamppb.New(w.CreatedAt)}
+		Delivered: w.Delivered, DeadLettered: w.DeadLettered, CreatedAt: timestamppb.New(w.CreatedAt), FreshnessAlerts: w.FreshnessAlerts}
+}
+
+// registerAlertWebhook registers a provider's endpoint for its freshness alerts (A5).
+func (s *Subscriptions) registerAlertWebhook(ctx context.Context, req *exchangev1.RegisterWebhookRequest) (*exchangev1.Webhook, error) {
+	caller, err := RequireRole(ctx, exchange.RoleProvider)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetRequirementId() != "" || req.GetMatterCode() != "" || req.GetCaseNumber() != "" || req.GetAfter() != 0 {
+		return nil, exchange.Errorf(exchange.KindInvalid, "WEBHOOK_REQUEST_INVALID", "a freshness-alert webhook pushes your own resources' alerts: give no requirement, matter, case or cursor")
+	}
+	if err := exchange.ValidateWebhookURL(req.GetUrl()); err != nil {
+		return nil, err
+	}
+	if _, err := webhookClient(req.GetTlsCaPem()); err != nil {
+		return nil, err
+	}
+	now := s.Dispatcher.Now.now().UTC().Truncate(time.Microsecond)
+	w := &exchange.Webhook{ID: "WH-" + newID()[:16], Department: caller.Department.Code, Operator: req.GetOperator(), URL: req.GetUrl(),
+		TLSCAPEM: req.GetTlsCaPem(), State: exchange.WebhookActive, CreatedAt: now, FreshnessAlerts: true}
+	evidence := sm.Sum([]byte(caller.Evidence))
+	if _, err := auditedWrite(ctx, s.Dispatcher.Audit, func(ctx context.Context) (ledger.Record, error) {
+		if err := s.Dispatcher.Store.Webhooks().Create(ctx, w); err != nil {
+			return ledger.Record{}, err
+		}
+		return ledger.Record{Kind: KindWebhook, Time: now, Department: w.Department, Operator: w.Operator, Outcome: ledger.OutcomeOK,
+			Reason: fmt.Sprintf("webhook %s registered for the freshness alerts of %s: %s", w.ID, w.Department, w.URL), RequestID: w.ID, ResponseDigest: evidence[:]}, nil
+	}); err != nil {
+		return nil, err
+	}
+	s.Dispatcher.start(w)
+	return webhookToProto(w), nil
+}
+
+// AlertIdempotencyKey is the key of a freshness alert pushed to a webhook.
+func AlertIdempotencyKey(webhookID string, a *exchangev1.FreshnessAlert) string {
+	return webhookID + "/" + a.GetFreshness().GetResource() + "/" + a.GetState() + "/" + strconv.FormatInt(a.GetAt().AsTime().UnixMicro(), 10)
+}
+
+// deliverAlerts follows the webhook's department's freshness alerts (Freshness.FollowAlerts)
+// and pushes each, signed by the hub like a delivery (body: the FreshnessAlert in JSON),
+// until ctx ends or the department no longer holds the provider role. A restarted hub sends
+// the resources stale then first: alerts are at least once, with a stable key each.
+func (d *WebhookDispatcher) deliverAlerts(ctx context.Context, client *http.Client, w *exchange.Webhook) {
+	if d.Freshness == nil {
+		d.stop(ctx, w, "this hub pushes no freshness alerts")
+		return
+	}
+	seq := w.Cursor
+	for failures := 1; ctx.Err() == nil; failures++ {
+		dept, err := d.Store.Departments().Get(ctx, w.Department)
+		if err == nil {
+			err = d.Freshness.followAlerts(WithCaller(ctx, &Caller{Department: dept}), &exchangev1.FollowAlertsRequest{}, func(a *exchangev1.FreshnessAlert) error {
+				body, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(a)
+				if err != nil {
+					return err
+				}
+				seq = max(seq+1, a.GetAt().AsTime().UnixMicro()) // the cursor only moves forward
+				if err := d.push(ctx, client, w, AlertIdempotencyKey(w.ID, a), body, seq, a.GetFreshness().GetResource()); err != nil {
+					return err
+				}
+				failures = 0
+				return nil
+			})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if exchange.KindOf(err) == exchange.KindPermissionDenied {
+			d.stop(ctx, w, err.Error())
+			return
+		}
+		d.Log.WarnContext(ctx, "freshness alert webhook interrupted; resuming", slog.String("webhook", w.ID), slog.String("error", fmt.Sprint(err)))
+		if !d.wait(ctx, failures) {
+			return
+		}
+	}
 }

@@ -39,17 +39,23 @@ CREATE TABLE webhook_dead_letters (
 `})
 }
 
+func init() {
+	register(migration{143, "webhooks that push a provider's freshness alerts", `
+ALTER TABLE webhooks ADD COLUMN freshness_alerts INTEGER NOT NULL DEFAULT 0
+`})
+}
+
 // Webhooks implements store.Store.
 func (s *Store) Webhooks() store.Webhooks { return webhooks{s} }
 
 type webhooks struct{ s *Store }
 
-const webhookColumns = `id, department, operator, requirement_id, matter_code, case_number, url, tls_ca_pem, seq, state, last_error, delivered, dead_lettered, created_at`
+const webhookColumns = `id, department, operator, requirement_id, matter_code, case_number, url, tls_ca_pem, seq, state, last_error, delivered, dead_lettered, created_at, freshness_alerts`
 
 func (w webhooks) Create(ctx context.Context, h *exchange.Webhook) error {
-	_, err := w.s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	_, err := w.s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		h.ID, h.Department, h.Operator, h.RequirementID, h.MatterCode, h.CaseNumber, h.URL, h.TLSCAPEM, h.Cursor, h.State, h.LastError,
-		h.Delivered, h.DeadLettered, h.CreatedAt.UnixMicro())
+		h.Delivered, h.DeadLettered, h.CreatedAt.UnixMicro(), boolInt(h.FreshnessAlerts))
 	if err != nil {
 		if w.s.d.IsUniqueViolation(err) {
 			return exchange.Errorf(exchange.KindAlreadyExists, "WEBHOOK_EXISTS", "webhook %s exists", h.ID)
@@ -68,13 +74,15 @@ func (w webhooks) List(ctx context.Context, department string) ([]*exchange.Webh
 	var out []*exchange.Webhook
 	for rows.Next() {
 		var (
-			h  exchange.Webhook
-			at int64
+			h      exchange.Webhook
+			at     int64
+			alerts int64
 		)
 		if err := rows.Scan(&h.ID, &h.Department, &h.Operator, &h.RequirementID, &h.MatterCode, &h.CaseNumber, &h.URL, &h.TLSCAPEM,
-			&h.Cursor, &h.State, &h.LastError, &h.Delivered, &h.DeadLettered, &at); err != nil {
+			&h.Cursor, &h.State, &h.LastError, &h.Delivered, &h.DeadLettered, &at, &alerts); err != nil {
 			return nil, unavailable("list webhooks", err)
 		}
+		h.FreshnessAlerts = alerts != 0
 		h.CreatedAt = time.UnixMicro(at).UTC()
 		out = append(out, &h)
 	}

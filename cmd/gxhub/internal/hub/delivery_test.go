@@ -2,6 +2,11 @@ package hub_test
 
 import (
 	"context"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -186,4 +191,69 @@ func TestFreshnessAlertsPushed(t *testing.T) {
 		refused++
 	}
 	require.Equal(t, 1, refused)
+}
+
+// TestFreshnessAlertWebhook: a provider's webhook registered for freshness alerts is
+// pushed, signed by the hub, the resource going stale and fresh again, with the key the hub
+// names; a consumer-only department cannot register one, nor one that names a case.
+func TestFreshnessAlertWebhook(t *testing.T) {
+	ctx := context.Background()
+	dh := startDataHub(t, cst("2026-03-02 09:00"))
+	dh.publish(t, "fa-1", storetest.IDNumber(81))
+	hubKey := &dh.h.PullKey.PublicKey
+	got := make(chan *exchangev1.FreshnessAlert, 64)
+	bad := make(chan string, 8)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		a, err := sdk.VerifyAlertWebhook(body, r.Header.Get(server.WebhookSignatureHeader), hubKey)
+		if err != nil || r.Header.Get(server.WebhookIdempotencyHeader) != server.AlertIdempotencyKey(r.Header.Get(server.WebhookIDHeader), a) {
+			bad <- fmt.Sprint(err, r.Header.Get(server.WebhookIdempotencyHeader))
+			http.Error(w, "bad alert", http.StatusBadRequest)
+			return
+		}
+		got <- a
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+
+	before := dh.auditSize(t)
+	wh, err := dh.c(dh.police).Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{FreshnessAlerts: true, Url: srv.URL, TlsCaPem: caPEM})
+	require.NoError(t, err)
+	require.True(t, wh.GetFreshnessAlerts())
+	found := false
+	for _, e := range dh.auditFrom(t, before) {
+		found = found || (e.Record.Kind == server.KindWebhook && e.Record.Department == dh.police.Code && e.Record.RequestID == wh.GetId())
+	}
+	require.True(t, found, "the registration is audited")
+
+	next := func() *exchangev1.FreshnessAlert {
+		t.Helper()
+		select {
+		case a := <-got:
+			return a
+		case b := <-bad:
+			t.Fatalf("an alert did not verify: %s", b)
+		}
+		return nil
+	}
+	waitFor := func(resource, state string) *exchangev1.FreshnessAlert {
+		t.Helper()
+		for {
+			if a := next(); a.GetFreshness().GetResource() == resource && a.GetState() == state {
+				return a
+			}
+		}
+	}
+	dh.clock.Set(cst("2026-03-05 12:00"))
+	_, err = dh.c(dh.police).Freshness.Heartbeat(ctx, &exchangev1.HeartbeatRequest{Resource: "500000-GA-TEST-ZW"})
+	require.NoError(t, err)
+	require.True(t, waitFor(dh.resource, server.AlertStale).GetFreshness().GetStale())
+	dh.publish(t, "fa-2", storetest.IDNumber(82))
+	require.False(t, waitFor(dh.resource, server.AlertFresh).GetFreshness().GetStale())
+
+	_, err = dh.c(dh.yubei).Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{FreshnessAlerts: true, Url: srv.URL, TlsCaPem: caPEM})
+	requireReason(t, err, codes.PermissionDenied, "ROLE_REQUIRED")
+	_, err = dh.c(dh.police).Subscriptions.RegisterWebhook(ctx, &exchangev1.RegisterWebhookRequest{FreshnessAlerts: true, CaseNumber: "YB-1", Url: srv.URL, TlsCaPem: caPEM})
+	requireReason(t, err, codes.InvalidArgument, "WEBHOOK_REQUEST_INVALID")
 }

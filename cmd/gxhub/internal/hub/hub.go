@@ -292,6 +292,7 @@ func (h *Hub) build(tlsDir string) error {
 	objections := h.Objections
 	freshness := &server.Freshness{Store: h.Store, Calendar: h.Calendar, Audit: h.Audit.Writer, Log: log, Now: h.now, Changes: changes}
 	h.freshness = freshness
+	subscriptions.Dispatcher.Freshness = freshness // providers' freshness-alert webhooks
 	pol := &server.Policy{Store: h.Store, Decider: h.Decider, Audit: h.Audit.Writer, Validate: casbinpolicy.ValidateRule, Model: casbinpolicy.Model, Log: log, Now: h.now}
 	exchangev1.RegisterPullServiceServer(h.grpc, pulls)
 	exchangev1.RegisterPullBatchServiceServer(h.grpc, pullBatches)

@@ -221,9 +221,12 @@ type RegisterWebhookRequest struct {
 	// PEM CA certificate(s) the endpoint's TLS certificate chains to (empty: the system roots).
 	TlsCaPem string `protobuf:"bytes,6,opt,name=tls_ca_pem,json=tlsCaPem,proto3" json:"tls_ca_pem,omitempty"`
 	// Start after this cursor (0 = from the first change of the resource).
-	After         int64 `protobuf:"varint,7,opt,name=after,proto3" json:"after,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	After int64 `protobuf:"varint,7,opt,name=after,proto3" json:"after,omitempty"`
+	// Push your own resources' freshness alerts instead (a provider, as
+	// FreshnessService.FollowAlerts): requirement, matter, case and after are not given.
+	FreshnessAlerts bool `protobuf:"varint,8,opt,name=freshness_alerts,json=freshnessAlerts,proto3" json:"freshness_alerts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RegisterWebhookRequest) Reset() {
@@ -305,6 +308,13 @@ func (x *RegisterWebhookRequest) GetAfter() int64 {
 	return 0
 }
 
+func (x *RegisterWebhookRequest) GetFreshnessAlerts() bool {
+	if x != nil {
+		return x.FreshnessAlerts
+	}
+	return false
+}
+
 // Webhook is a registered push endpoint and where its delivery stands.
 type Webhook struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -333,9 +343,11 @@ type Webhook struct {
 	// Deliveries dead-lettered.
 	DeadLettered int64 `protobuf:"varint,12,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
 	// When it was registered.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Whether it pushes the department's freshness alerts (not a subscription's changes).
+	FreshnessAlerts bool `protobuf:"varint,14,opt,name=freshness_alerts,json=freshnessAlerts,proto3" json:"freshness_alerts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -457,6 +469,13 @@ func (x *Webhook) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Webhook) GetFreshnessAlerts() bool {
+	if x != nil {
+		return x.FreshnessAlerts
+	}
+	return false
 }
 
 // ListWebhooksRequest lists the caller's webhooks.
@@ -661,7 +680,7 @@ const file_exchange_v1_subscriptions_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12%\n" +
 	"\x0echange_version\x18\x04 \x01(\x03R\rchangeVersion\x12;\n" +
-	"\bresponse\x18\x05 \x01(\v2\x1f.gxhub.exchange.v1.PullResponseR\bresponse\"\xe3\x01\n" +
+	"\bresponse\x18\x05 \x01(\v2\x1f.gxhub.exchange.v1.PullResponseR\bresponse\"\x8e\x02\n" +
 	"\x16RegisterWebhookRequest\x12%\n" +
 	"\x0erequirement_id\x18\x01 \x01(\tR\rrequirementId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -672,7 +691,8 @@ const file_exchange_v1_subscriptions_proto_rawDesc = "" +
 	"\x03url\x18\x05 \x01(\tR\x03url\x12\x1c\n" +
 	"\n" +
 	"tls_ca_pem\x18\x06 \x01(\tR\btlsCaPem\x12\x14\n" +
-	"\x05after\x18\a \x01(\x03R\x05after\"\x9b\x03\n" +
+	"\x05after\x18\a \x01(\x03R\x05after\x12)\n" +
+	"\x10freshness_alerts\x18\b \x01(\bR\x0ffreshnessAlerts\"\xc6\x03\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -693,7 +713,8 @@ const file_exchange_v1_subscriptions_proto_rawDesc = "" +
 	"\tdelivered\x18\v \x01(\x03R\tdelivered\x12#\n" +
 	"\rdead_lettered\x18\f \x01(\x03R\fdeadLettered\x129\n" +
 	"\n" +
-	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x15\n" +
+	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
+	"\x10freshness_alerts\x18\x0e \x01(\bR\x0ffreshnessAlerts\"\x15\n" +
 	"\x13ListWebhooksRequest\"\x90\x01\n" +
 	"\x14ListWebhooksResponse\x126\n" +
 	"\bwebhooks\x18\x01 \x03(\v2\x1a.gxhub.exchange.v1.WebhookR\bwebhooks\x12@\n" +
