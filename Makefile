@@ -59,8 +59,8 @@ bench: bench-go bench-load ## every figure of docs/BENCHMARKS.md: Go benchmarks,
 bench-go: ## the go test benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
-bench-load: ## gxload against demo hubs: SQLite, PostgreSQL (with a paced run at RATE, default 600), replicas
-	RATE=$${RATE:-600} cmd/gxload/run-load.sh
+bench-load: ## gxload against demo hubs (UNITS lines: hub CPU in crypto units vs the targets): SQLite with paced pulls at RATE (default 600) and at 40/60/80 % of peak, PostgreSQL, replicas
+	RATE=$${RATE:-600} LATENCY=1 cmd/gxload/run-load.sh
 	STORE=postgres cmd/gxload/run-load.sh
 	cmd/gxload/run-replicas.sh
 
