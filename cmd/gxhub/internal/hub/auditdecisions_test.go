@@ -101,6 +101,10 @@ func TestAuditedCallsLeaveTheirRecords(t *testing.T) {
 		_, err := yubei.Pulls.Pull(ctx, &exchangev1.PullRequest{RequirementId: dh.granted, MatterCode: matter1, CaseNumber: "YB-AUD-1", Subjects: []string{a}})
 		return err
 	})
+	call(svc("exchange.v1.PullService", "CreateBatch"), dh.yubei, func() error {
+		_, err := yubei.Pulls.CreateBatch(ctx, &exchangev1.CreateBatchRequest{RequirementId: dh.batchRequirement(t, "REQ-YB-AUD-BATCH"), MatterCode: matter1})
+		return err
+	})
 	var objection string
 	call(svc("exchange.v1.ObjectionService", "RaiseObjection"), dh.yubei, func() error {
 		r, err := yubei.Objections.RaiseObjection(ctx, &exchangev1.RaiseObjectionRequest{Resource: dh.resource, Subject: a, Items: []string{"address"}, Text: "地址有误"})
