@@ -125,6 +125,9 @@ func (t *TrustStore) Reload(ctx context.Context) error {
 	for _, c := range t.FileAnchors {
 		add(c, "data directory trust/")
 	}
+	if err := t.addFederationAnchors(ctx, add); err != nil {
+		return err
+	}
 	b, err := t.Store.Trust().CurrentBundle(ctx)
 	if err != nil {
 		return err

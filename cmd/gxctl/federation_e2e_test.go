@@ -230,12 +230,39 @@ func TestFederationEndToEnd(t *testing.T) {
 	out = run(1, "federation", "verify-receipt", tamperedFile)
 	require.Contains(t, out, "INVALID")
 
+	// Cross-hub trust: a document sealed at the province verifies VALID at city A while the
+	// agreement trusts the province's roots, and not once it is suspended.
+	seal := filepath.Join(tmp, "scjg.esl")
+	scjg := prov.ids[1]
+	run(0, "--identity", scjg, "seal", "make", "--name", "重庆市市场监督管理局电子证照专用章", "--out", seal)
+	licence := filepath.Join(tmp, "licence.ofd")
+	run(0, "--identity", scjg, "ecert", "issue", "--type", "11999999000000010R001", "--serial", "2026000043",
+		"--holder-code", "91500000MA5U000010", "--holder-name", "重庆渝北示例科技有限公司", "--number", "500112000043",
+		"--item", "entity_name=重庆渝北示例科技有限公司", "--item", "entity_type=有限责任公司", "--item", "legal_representative=张建国",
+		"--item", "established_on=2018-05-20", "--item", "domicile=重庆市渝北区龙溪街道金龙路100号", "--item", "business_scope=软件开发",
+		"--ofd", licence, "--seal", seal)
+	sealed := filepath.Join(tmp, "licence-2.ofd")
+	run(0, "--identity", scjg, "seal", "sign", "--seal", seal, "--in", licence, "--out", sealed, "--page", "1", "--x", "150", "--y", "230")
+	// The signer's chain is trusted through the agreement; the revocation status of the
+	// province's certificates and seal is not forwarded to the province (not done yet), so
+	// the verdict stays INTACT (exit 3) with those checks unknown, never VALID by default.
+	chainTrusted := regexp.MustCompile(`(?m)^\s*pass\s+signer\.chain\s`)
+	out, code := gxctl(t, gxctlBin, "--identity", cityA.fund(), "verify", "--online", sealed)
+	require.Equal(t, 3, code, out)
+	require.Regexp(t, chainTrusted, out)
+	require.Contains(t, out, "revocation status not available")
+
 	// A suspended agreement stops the next pull with a clear reason, at both ends.
 	run(0, "--identity", prov.coordinator(), "federation", "suspend", "FA-PROV-CITYA", "--reason", "安全检查")
 	out = run(1, pullArgs...)
 	require.Contains(t, out, "FEDERATION_AGREEMENT_SUSPENDED")
 	require.Contains(t, out, "suspended by hub cq-province")
 	require.Contains(t, out, "安全检查")
+	// The province's roots are no longer trusted at city A while the agreement is suspended
+	// (the verifier then reports the chain broken: every hub's CA bears the same name).
+	out, code = gxctl(t, gxctlBin, "--identity", cityA.fund(), "verify", "--online", sealed)
+	require.NotEqual(t, 0, code, out)
+	require.NotRegexp(t, chainTrusted, out)
 	// City A cannot lift the province's suspension.
 	out = run(1, "--identity", cityA.coordinator(), "federation", "resume", "FA-PROV-CITYA")
 	require.Contains(t, out, "AGREEMENT_SUSPENDED_BY_PEER")

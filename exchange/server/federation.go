@@ -153,6 +153,9 @@ type Federation struct {
 	AuditLog   ledger.Log
 	LogID      string
 	SubjectKey ledger.SubjectKeyFunc
+	// Trust is the verifier's trust store: the roots of hubs with a usable agreement are
+	// trusted while it lasts (federation_trust.go).
+	Trust *TrustStore
 	// PeerTimeout bounds one call to a peer (default 30s).
 	PeerTimeout time.Duration
 
@@ -236,6 +239,9 @@ func (f *Federation) putAgreement(ctx context.Context, a *federation.Agreement, 
 		}
 		return agreementRecord(a, by, what, a.UpdatedAt, ""), nil
 	})
+	if err == nil {
+		f.agreementChanged(ctx, a)
+	}
 	return err
 }
 

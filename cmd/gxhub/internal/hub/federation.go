@@ -49,6 +49,6 @@ func (h *Hub) buildFederation() error {
 	}
 	h.Federation = &server.Federation{Store: h.Store, Audit: h.Audit.Writer, Log: h.Log, Now: h.now, Card: card, Key: fedKey.key,
 		Requirements: h.Requirements, Puller: h.Puller, PullSigner: &server.PullSigner{Key: h.PullKey},
-		AuditLog: h.Audit.Log, LogID: h.Audit.LogID, SubjectKey: h.Audit.SubjectKey}
+		AuditLog: h.Audit.Log, LogID: h.Audit.LogID, SubjectKey: h.Audit.SubjectKey, Trust: h.Trust}
 	return nil
 }
