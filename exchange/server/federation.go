@@ -155,7 +155,7 @@ type Federation struct {
 	SubjectKey ledger.SubjectKeyFunc
 	// Trust is the verifier's trust store: the roots of hubs with a usable agreement are
 	// trusted while it lasts (federation_trust.go).
-	Trust *TrustStore
+	Trust TrustReloader
 	// PeerTimeout bounds one call to a peer (default 30s).
 	PeerTimeout time.Duration
 
