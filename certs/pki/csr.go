@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/gxhub/gxhub/certs/sm"
@@ -54,7 +53,7 @@ func ParseCSR(data []byte) (*ecdsa.PublicKey, DepartmentSubject, error) {
 		return nil, DepartmentSubject{}, fmt.Errorf("parse CSR: %w", err)
 	}
 	pub, ok := csr.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !sm2.IsSM2PublicKey(pub) {
+	if !ok || !sm.IsSM2PublicKey(pub) {
 		return nil, DepartmentSubject{}, errors.New("parse CSR: the request's key is not an SM2 key")
 	}
 	if err := csr.CheckSignature(); err != nil {

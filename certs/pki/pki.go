@@ -28,7 +28,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/gxhub/gxhub/certs/sm"
@@ -228,7 +227,7 @@ func (ca *CA) check() error {
 // childTemplate makes a template for a certificate issued by ca and checks that its
 // validity lies within ca's.
 func (ca *CA) childTemplate(subject pkix.Name, pub *ecdsa.PublicKey, notBefore time.Time, validity time.Duration) (*smx509.Certificate, error) {
-	if pub == nil || !sm2.IsSM2PublicKey(pub) {
+	if pub == nil || !sm.IsSM2PublicKey(pub) {
 		return nil, errors.New("the subject public key is not an SM2 key")
 	}
 	if validity <= 0 {

@@ -10,10 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/gxhub/gxhub/certs/sm"
 )
 
 // Certificate is an X.509 certificate as carried in seal and signature structures. Strict
@@ -52,7 +53,7 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	}
 	if x, err := smx509.ParseCertificate(der); err == nil {
 		pub, ok := x.PublicKey.(*ecdsa.PublicKey)
-		if !ok || !sm2.IsSM2PublicKey(pub) {
+		if !ok || !sm.IsSM2PublicKey(pub) {
 			return nil, fmt.Errorf("certificate %q: public key is %T, not SM2", x.Subject.String(), x.PublicKey)
 		}
 		return &Certificate{
@@ -122,7 +123,7 @@ func parseLenient(der []byte) (*Certificate, error) {
 		return nil, fmt.Errorf("subjectPublicKeyInfo: %w", err)
 	}
 	pub, ok := pk.(*ecdsa.PublicKey)
-	if !ok || !sm2.IsSM2PublicKey(pub) {
+	if !ok || !sm.IsSM2PublicKey(pub) {
 		return nil, fmt.Errorf("public key is %T, not SM2", pk)
 	}
 	return &Certificate{

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
-	"github.com/gxhub/gxhub/certs/sm"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/gxhub/gxhub/certs/sm"
 )
 
 // SealSpec describes a GB/T 38540 V4 seal to make.
@@ -340,7 +340,7 @@ func (s *Signature) DiagnoseOuter() string {
 			return ""
 		}
 	}
-	if sm2.VerifyASN1(sc.PublicKey, s.DataHash, der) {
+	if sm.VerifyDigestDER(sc.PublicKey, s.DataHash, der) {
 		return "the value is an SM2 signature over dataHash taken as the digest (no Z, no TBS_Sign): timeInfo, the seal and propertyInfo are not signed (non-conformant vendor form, seen from dms360.cn)"
 	}
 	return ""

@@ -9,10 +9,12 @@ package sm
 
 import (
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"hash"
 	"math/big"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -150,4 +152,38 @@ func New() interface {
 	BlockSize() int
 } {
 	return sm3.New()
+}
+
+// HashSize is the size of an SM3 digest in bytes.
+const HashSize = 32
+
+// NewHash returns a new SM3 hash (for hmac.New and other hash.Hash users).
+func NewHash() hash.Hash { return sm3.New() }
+
+// Curve is the SM2 curve.
+func Curve() elliptic.Curve { return sm2.P256() }
+
+// IsSM2PublicKey reports whether pub is a key on the SM2 curve.
+func IsSM2PublicKey(pub any) bool { return sm2.IsSM2PublicKey(pub) }
+
+// NewPrivateKeyFromInt returns the SM2 private key with scalar d (deterministic keys for
+// tests and fixtures).
+func NewPrivateKeyFromInt(d *big.Int) (*PrivateKey, error) { return sm2.NewPrivateKeyFromInt(d) }
+
+// VerifyDER checks a DER SEQUENCE{r,s} SM2 signature (default user ID) over msg; unlike
+// Verify it accepts no raw r‖s form.
+func VerifyDER(pub *ecdsa.PublicKey, msg, der []byte) error {
+	if pub == nil || !sm2.IsSM2PublicKey(pub) {
+		return errors.New("verify: the public key is not on the SM2 curve")
+	}
+	if !sm2.VerifyASN1WithSM2(pub, nil, msg, der) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// VerifyDigestDER checks a DER SM2 signature over a digest computed by the caller (no
+// SM2 user-ID preprocessing: GM/T 0031's signature over the data hash).
+func VerifyDigestDER(pub *ecdsa.PublicKey, digest, der []byte) bool {
+	return sm2.VerifyASN1(pub, digest, der)
 }

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 	"github.com/gxhub/gxhub/ledger/sm3hash"
@@ -24,13 +24,13 @@ import (
 
 // Key returns a deterministic SM2 key derived from name, for tests only
 // (never use it outside tests: anyone can derive it).
-func Key(t testing.TB, name string) *sm2.PrivateKey {
+func Key(t testing.TB, name string) *sm.PrivateKey {
 	t.Helper()
 	d := new(big.Int).SetBytes(sm3hash.Sum([]byte("gxhub ledgertest key " + name)))
-	n := sm2.P256().Params().N
+	n := sm.Curve().Params().N
 	d.Mod(d, new(big.Int).Sub(n, big.NewInt(2)))
 	d.Add(d, big.NewInt(1))
-	k, err := sm2.NewPrivateKeyFromInt(d)
+	k, err := sm.NewPrivateKeyFromInt(d)
 	require.NoError(t, err)
 	return k
 }

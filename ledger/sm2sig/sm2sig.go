@@ -1,27 +1,24 @@
 // Package sm2sig signs and verifies tree heads and anchor blocks with SM2
 // (GB/T 32918, default user ID 1234567812345678, SM3 with Z), implementing
-// [ledger.Signer] and [ledger.Verifier] over github.com/emmansun/gmsm.
+// [ledger.Signer] and [ledger.Verifier] over certs/sm (the one SM2/SM3 adapter).
 package sm2sig
 
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
-	"encoding/asn1"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"math/big"
 
-	"github.com/emmansun/gmsm/sm2"
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/ledger"
 )
 
 // Signer signs with an SM2 private key and the default user ID.
 type Signer struct {
-	key   *sm2.PrivateKey
+	key   *sm.PrivateKey
 	keyID string
 }
 
@@ -31,7 +28,7 @@ var (
 )
 
 // NewSigner returns a Signer for key.
-func NewSigner(key *sm2.PrivateKey) (*Signer, error) {
+func NewSigner(key *sm.PrivateKey) (*Signer, error) {
 	if key == nil {
 		return nil, fmt.Errorf("%w: nil SM2 private key", ledger.ErrInvalid)
 	}
@@ -54,11 +51,7 @@ func (s *Signer) Sign(ctx context.Context, msg []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sig, err := sm2.SignASN1(rand.Reader, s.key, msg, sm2.DefaultSM2SignerOpts)
-	if err != nil {
-		return nil, fmt.Errorf("sm2 sign: %w", err)
-	}
-	return sig, nil
+	return sm.Sign(s.key, msg)
 }
 
 // Verifier verifies SM2 signatures with the default user ID. It accepts
@@ -70,7 +63,7 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for pub (an SM2 public key).
 func NewVerifier(pub *ecdsa.PublicKey) (*Verifier, error) {
-	if pub == nil || pub.Curve != sm2.P256() {
+	if pub == nil || pub.Curve != sm.Curve() {
 		return nil, fmt.Errorf("%w: not an SM2 public key", ledger.ErrInvalid)
 	}
 	id, err := KeyID(pub)
@@ -99,15 +92,11 @@ func (v *Verifier) KeyID() string { return v.keyID }
 
 // Verify implements [ledger.Verifier].
 func (v *Verifier) Verify(msg, sig []byte) error {
-	der := sig
-	if len(sig) == 64 {
-		var err error
-		if der, err = rawToDER(sig); err != nil {
-			return err
+	if err := sm.Verify(v.pub, msg, sig); err != nil {
+		if errors.Is(err, sm.ErrBadSignature) {
+			return fmt.Errorf("%w: SM2 signature does not verify with key %s", ledger.ErrVerification, v.keyID)
 		}
-	}
-	if !sm2.VerifyASN1WithSM2(v.pub, nil, msg, der) {
-		return fmt.Errorf("%w: SM2 signature does not verify with key %s", ledger.ErrVerification, v.keyID)
+		return fmt.Errorf("%w: SM2 signature: %w", ledger.ErrVerification, err)
 	}
 	return nil
 }
@@ -119,16 +108,6 @@ func KeyID(pub *ecdsa.PublicKey) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: marshal SM2 public key: %w", ledger.ErrInvalid, err)
 	}
-	s := sm3.Sum(der)
+	s := sm.Sum(der)
 	return hex.EncodeToString(s[:16]), nil
-}
-
-func rawToDER(raw []byte) ([]byte, error) {
-	r := new(big.Int).SetBytes(raw[:32])
-	s := new(big.Int).SetBytes(raw[32:])
-	der, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
-	if err != nil {
-		return nil, fmt.Errorf("%w: raw SM2 signature: %w", ledger.ErrVerification, err)
-	}
-	return der, nil
 }

@@ -9,9 +9,9 @@ import (
 	"crypto/hmac"
 	"fmt"
 
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/transparency-dev/merkle"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/ledger"
 )
 
@@ -31,13 +31,13 @@ var _ merkle.LogHasher = Hasher{}
 
 // EmptyRoot returns SM3 of the empty string, the root of an empty tree.
 func (Hasher) EmptyRoot() []byte {
-	s := sm3.Sum(nil)
+	s := sm.Sum(nil)
 	return s[:]
 }
 
 // HashLeaf returns SM3(0x00 || leaf).
 func (Hasher) HashLeaf(leaf []byte) []byte {
-	h := sm3.New()
+	h := sm.NewHash()
 	h.Write([]byte{LeafPrefix})
 	h.Write(leaf)
 	return h.Sum(nil)
@@ -45,7 +45,7 @@ func (Hasher) HashLeaf(leaf []byte) []byte {
 
 // HashChildren returns SM3(0x01 || l || r).
 func (Hasher) HashChildren(l, r []byte) []byte {
-	h := sm3.New()
+	h := sm.NewHash()
 	b := make([]byte, 0, 1+len(l)+len(r))
 	b = append(b, NodePrefix)
 	b = append(b, l...)
@@ -55,12 +55,12 @@ func (Hasher) HashChildren(l, r []byte) []byte {
 }
 
 // Size returns 32, the SM3 digest size.
-func (Hasher) Size() int { return sm3.Size }
+func (Hasher) Size() int { return sm.HashSize }
 
 // Sum returns the plain SM3 digest of b (used for response digests and
 // anchor block hashes).
 func Sum(b []byte) []byte {
-	s := sm3.Sum(b)
+	s := sm.Sum(b)
 	return s[:]
 }
 
@@ -83,7 +83,7 @@ func SubjectKeyer(key []byte) (ledger.SubjectKeyFunc, error) {
 		if s == "" {
 			return out
 		}
-		m := hmac.New(sm3.New, k)
+		m := hmac.New(sm.NewHash, k)
 		m.Write([]byte(s))
 		copy(out[:], m.Sum(nil))
 		return out

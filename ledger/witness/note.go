@@ -29,9 +29,9 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/sm2sig"
 )
@@ -163,7 +163,7 @@ func KeyID(name string, typ byte, pub *ecdsa.PublicKey) ([4]byte, error) {
 	if err != nil {
 		return [4]byte{}, fmt.Errorf("key id of %s: %w", name, err)
 	}
-	h := sm3.New()
+	h := sm.NewHash()
 	h.Write([]byte(name))
 	h.Write([]byte{'\n', typ})
 	h.Write(der)

@@ -12,8 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emmansun/gmsm/sm3"
-
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/ledger"
 	"github.com/gxhub/gxhub/ledger/verify"
 )
@@ -105,7 +104,7 @@ func New(signer *Signer, logs []*Key, dir string, now func() time.Time) (*Witnes
 func (w *Witness) Name() string { return w.signer.Name }
 
 func (w *Witness) statePath(origin string) string {
-	h := sm3.Sum([]byte(origin))
+	h := sm.Sum([]byte(origin))
 	return filepath.Join(w.dir, "checkpoints", hex.EncodeToString(h[:16]))
 }
 

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
@@ -17,7 +16,7 @@ import (
 
 // CA is a test certificate authority.
 type CA struct {
-	Key  *sm2.PrivateKey
+	Key  *sm.PrivateKey
 	Cert *smx509.Certificate
 }
 
@@ -53,7 +52,7 @@ func NewCA(tb testing.TB, cn string, notBefore, notAfter time.Time) *CA {
 }
 
 // Issue makes a leaf SM2 key and certificate (DER) signed by the CA.
-func (ca *CA) Issue(tb testing.TB, cn string, notBefore, notAfter time.Time) (*sm2.PrivateKey, []byte) {
+func (ca *CA) Issue(tb testing.TB, cn string, notBefore, notAfter time.Time) (*sm.PrivateKey, []byte) {
 	tb.Helper()
 	key, err := sm.GenerateKey()
 	if err != nil {
@@ -82,9 +81,9 @@ func (ca *CA) IssueFor(tb testing.TB, pub any, cn string, notBefore, notAfter ti
 // Fixture is a complete set for making and signing with a seal.
 type Fixture struct {
 	CA         *CA
-	MakerKey   *sm2.PrivateKey
+	MakerKey   *sm.PrivateKey
 	MakerCert  []byte
-	SignerKey  *sm2.PrivateKey
+	SignerKey  *sm.PrivateKey
 	SignerCert []byte
 	Seal       []byte
 	Spec       ses.SealSpec

@@ -11,7 +11,6 @@ import (
 
 	"crypto/x509/pkix"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/gxhub/gxhub/certs/ses"
 	"github.com/gxhub/gxhub/certs/sm"
@@ -22,7 +21,7 @@ import (
 
 // TSA is a test RFC 3161 time-stamping authority with an SM2 key.
 type TSA struct {
-	Key  *sm2.PrivateKey
+	Key  *sm.PrivateKey
 	Cert *smx509.Certificate
 }
 

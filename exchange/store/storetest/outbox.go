@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/sm3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gxhub/gxhub/certs/sm"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
@@ -115,7 +115,7 @@ func testOutboxDrain(t *testing.T, s store.Store) {
 	lg, err := ledgerlog.New(ctx, st, ledgertest.Signer(t, ledgertest.LogKeyName), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = lg.Close(context.Background()) })
-	w := &store.AuditWriter{Outbox: s.Outbox(), Log: lg, LogID: outboxLog, Key: []byte("0123456789abcdef0123456789abcdef"), Hash: sm3.New}
+	w := &store.AuditWriter{Outbox: s.Outbox(), Log: lg, LogID: outboxLog, Key: []byte("0123456789abcdef0123456789abcdef"), Hash: sm.NewHash}
 
 	// The normal path: acknowledged with the record's index; the intent is done there.
 	d := Department(t, "120000", 1)
