@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/anomaly"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 	"github.com/gxhub/gxhub/sdk/api/convert"
 )
@@ -477,36 +477,15 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 	if err != nil {
 		return nil, rpc.LedgerErr(err)
 	}
-	perDept := map[string]map[int64]int64{}
-	var depts []string
-	for _, c := range counts {
-		if perDept[c.Department] == nil {
-			perDept[c.Department] = map[int64]int64{}
-			depts = append(depts, c.Department)
-		}
-		perDept[c.Department][c.Hour.Unix()/3600] = c.Count
+	in := make([]anomaly.HourCount, len(counts))
+	for i, c := range counts {
+		in[i] = anomaly.HourCount{Department: c.Department, Hour: c.Hour, Count: c.Count}
 	}
-	slices.Sort(depts)
-	for _, d := range depts {
-		hours := perDept[d]
-		for h := hourFrom; h.Before(to); h = h.Add(time.Hour) {
-			hn := h.Unix() / 3600
-			c := hours[hn]
-			if c < minCount {
-				continue
-			}
-			prev := make([]int64, baseline)
-			for i := range prev {
-				prev[i] = hours[hn-int64(baseline)+int64(i)]
-			}
-			med := median(prev)
-			if float64(c) > factor*med {
-				if !add(&auditv1.Anomaly{Rule: RuleVolumeSpike, Department: d, Hour: timestamppb.New(h), Count: c, BaselineMedian: med,
-					Explanation: fmt.Sprintf("%d pulls in the hour from %s, more than %g × the median %g of the %d hours before; list them with SearchRecords department=%s kind=pull from/to that hour",
-						c, h.Format(time.RFC3339), factor, med, baseline, d)}) {
-					break
-				}
-			}
+	for _, sp := range (anomaly.SpikeRule{Factor: factor, MinCount: minCount, Baseline: baseline}).Spikes(in, from, to) {
+		if !add(&auditv1.Anomaly{Rule: RuleVolumeSpike, Department: sp.Department, Hour: timestamppb.New(sp.Hour), Count: sp.Count, BaselineMedian: sp.Median,
+			Explanation: fmt.Sprintf("%d pulls in the hour from %s, more than %g × the median %g of the %d hours before; list them with SearchRecords department=%s kind=pull from/to that hour",
+				sp.Count, sp.Hour.Format(time.RFC3339), factor, sp.Median, baseline, sp.Department)}) {
+			break
 		}
 	}
 
@@ -578,19 +557,6 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 		return nil, err
 	}
 	return resp, nil
-}
-
-func median(v []int64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 1 {
-		return float64(s[n/2])
-	}
-	return float64(s[n/2-1]+s[n/2]) / 2
 }
 
 // SubjectUsage implements the citizen / company view (C5) for a department acting for an
