@@ -318,7 +318,8 @@ func remotePullCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := verifyRemotePull(resp); err != nil {
+				check, err := verifyRemotePull(resp)
+				if err != nil {
 					return exitf(1, "the forwarded pull does not verify: %v", err)
 				}
 				if out != "" {
@@ -330,8 +331,8 @@ func remotePullCmd() *cobra.Command {
 					return printProto(cmd.OutOrStdout(), resp.GetResult())
 				}
 				r := resp.GetResult()
-				fmt.Fprintf(cmd.OutOrStdout(), "pull %s at hub %s: resource %s, case %s (verified: both hubs' signatures)\naudit: this hub %v, home hub %v\n",
-					r.GetPullId(), req.GetHomeHub(), r.GetResource(), r.GetCaseNumber(), resp.GetAuditReferences(), resp.GetHomeAuditReferences())
+				fmt.Fprintf(cmd.OutOrStdout(), "pull %s (at home hub %s: %s): resource %s, case %s (verified: both hubs' signatures)\naudit: this hub %v (forward, outcome), home hub %v\n",
+					check.Receipt.PullID, req.GetHomeHub(), r.GetPullId(), r.GetResource(), r.GetCaseNumber(), resp.GetAuditReferences(), resp.GetHomeAuditReferences())
 				var tw table
 				tw.row("SUBJECT", "VERSION", "FIELDS")
 				for _, rec := range r.GetRecords() {
