@@ -238,140 +238,28 @@ func stateErr(r *Requirement, a DecisionAction, allowed ...RequirementState) err
 // revokes; the coordinator may also revoke. Any refusal writes nothing to r.
 func (w *Workflow) Decide(r *Requirement, res *Resource, by Actor, req DecisionRequest, now time.Time) (RequirementState, Decision, error) {
 	now = now.UTC().Truncate(time.Microsecond)
-	from := r.State
-	next := *r
-	next.clearDeadline()
-	dept := by.Department
-	coordinator := func() error {
-		if !dept.HasRole(RoleCoordinator) {
-			return Errorf(KindPermissionDenied, "ROLE_REQUIRED", "only a coordinator (政务数据主管部门) may %s; department %s is not one", req.Action, dept.Code)
-		}
-		return nil
-	}
-	provider := func() error {
-		if dept.Code != r.Provider {
-			return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_PROVIDER", "only the provider %s of requirement %s may %s it; department %s is not its provider", r.Provider, r.ID, req.Action, dept.Code)
-		}
-		return nil
-	}
-	consumer := func() error {
-		if dept.Code != r.Consumer {
-			return Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "only the consumer %s that filed requirement %s may %s it; department %s did not file it", r.Consumer, r.ID, req.Action, dept.Code)
-		}
-		return nil
-	}
 	req.LegalBasis = req.LegalBasis.Normalize()
-	legalBasis := func() error {
-		return req.LegalBasis.Validate("a refusal's legal_basis (sharing is the rule, 共享为原则、不共享为例外: only a cited law, regulation, rule, superior department's provision or government approval makes an exception)")
-	}
 	if err := checkTexts(MaxText, "comment", req.Comment, "legal_duty", req.LegalDuty); err != nil {
 		return "", Decision{}, err
 	}
-	in := func(states ...RequirementState) error {
-		if !slices.Contains(states, r.State) {
-			return stateErr(r, req.Action, states...)
-		}
-		return nil
-	}
-	var err error
-	switch req.Action {
-	case ActComplete:
-		if err = coordinator(); err == nil {
-			if err = in(ReqUnderReview); err == nil {
-				next.State = ReqAwaitingProvider
-				err = w.setDeadline(&next, now, w.answerDays(res))
-			}
-		}
-	case ActReturn:
-		if err = coordinator(); err == nil {
-			if err = in(ReqUnderReview); err == nil {
-				if strings.TrimSpace(req.Comment) == "" {
-					err = Errorf(KindInvalid, "RETURN_REASON_REQUIRED", "say what is missing from the requirement (comment) so that the consumer can amend it")
-				}
-				next.State = ReqReturned
-			}
-		}
-	case ActSubmit:
-		if err = consumer(); err == nil {
-			if err = in(ReqReturned); err == nil {
-				if len(req.Items) > 0 {
-					next.Items = req.Items
-				}
-				if len(req.MatterCodes) > 0 {
-					next.MatterCodes = req.MatterCodes
-				}
-				if req.LegalDuty != "" {
-					next.LegalDuty = req.LegalDuty
-				}
-				if req.ScopeRegion != "" {
-					next.ScopeRegion = req.ScopeRegion
-				}
-				if err = checkContent(&next, res); err == nil {
-					next.State = ReqUnderReview
-					err = w.setDeadline(&next, now, w.Deadlines.Review)
-				}
-			}
-		}
-	case ActGrant:
-		if err = provider(); err == nil {
-			if err = in(ReqAwaitingProvider, ReqEscalated); err == nil && res.ShareType == ShareNotShared {
-				err = Errorf(KindFailedPrecondition, "COORDINATOR_DECIDES", "resource %s is registered as not shared: only the coordinator can order sharing", res.Code)
-			}
-			next.State = ReqGranted
-		}
-	case ActRefuse:
-		if err = provider(); err == nil {
-			if res.ShareType == ShareUnconditional {
-				err = Errorf(KindFailedPrecondition, "UNCONDITIONAL_REFUSAL_FORBIDDEN",
-					"resource %s is shared unconditionally (无条件共享): its provider cannot refuse a requirement for it", res.Code)
-			} else if err = in(ReqAwaitingProvider); err == nil {
-				err = legalBasis()
-			}
-			next.State = ReqRefused
-		}
-	case ActOrderShare:
-		if err = coordinator(); err == nil {
-			err = in(ReqEscalated, ReqRefused)
-			next.State = ReqGranted
-		}
-	case ActConfirmRefuse:
-		if err = coordinator(); err == nil {
-			if res.ShareType == ShareUnconditional {
-				err = Errorf(KindFailedPrecondition, "UNCONDITIONAL_REFUSAL_FORBIDDEN",
-					"resource %s is shared unconditionally (无条件共享): a refusal cannot be confirmed", res.Code)
-			} else if err = in(ReqEscalated); err == nil {
-				err = legalBasis()
-			}
-			next.State = ReqRefused
-		}
-	case ActRevoke:
-		if dept.Code != r.Consumer && !dept.HasRole(RoleCoordinator) {
-			err = Errorf(KindPermissionDenied, "NOT_REQUIREMENT_CONSUMER", "only the consumer %s or a coordinator may revoke requirement %s; department %s is neither", r.Consumer, r.ID, dept.Code)
-		} else {
-			err = in(ReqGranted)
-			next.State = ReqRevoked
-		}
-	case ActWithdraw:
-		if err = consumer(); err == nil {
-			err = in(ReqUnderReview, ReqReturned, ReqAwaitingProvider, ReqEscalated)
-			next.State = ReqWithdrawn
-		}
-	case ActAutoGrant, ActEscalate, ActRecomputeDeadline, ActCatalogNotice:
-		err = Errorf(KindInvalid, "ACTION_SYSTEM_ONLY", "%s is taken by the exchange itself, not requested", req.Action)
-	default:
-		err = Errorf(KindInvalid, "ACTION_INVALID", "action %q is not one of accept_complete, return_incomplete, submit, grant, refuse, order_share, confirm_refusal, revoke, withdraw", req.Action)
-	}
+	step, err := decisionStep(req.Action)
 	if err != nil {
 		return "", Decision{}, err
 	}
+	c := &deciding{w: w, r: r, res: res, dept: by.Department, req: req, now: now, next: *r}
+	c.next.clearDeadline()
+	if err := step(c); err != nil {
+		return "", Decision{}, err
+	}
+	from := r.State
 	d := by.decision(len(r.Decisions)+1, req.Action, now)
 	d.Comment = strings.TrimSpace(req.Comment)
 	if req.Action == ActRefuse || req.Action == ActConfirmRefuse {
 		d.LegalBasis = req.LegalBasis
 	}
-	next.UpdatedAt = now
-	next.Decisions = append(slices.Clone(r.Decisions), d)
-	*r = next
+	c.next.UpdatedAt = now
+	c.next.Decisions = append(slices.Clone(r.Decisions), d)
+	*r = c.next
 	return from, d, nil
 }
 
