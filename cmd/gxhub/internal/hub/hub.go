@@ -438,7 +438,11 @@ func (h *Hub) build(tlsDir string) error {
 		_, _ = w.Write(openapi.SpecV3)
 	})
 	// Browser pages (docs/WEB.md): a session cookie authenticates reads and verifications.
-	if h.web, err = web.New(web.Options{Auth: h.Auth, Store: h.Store, Insecure: h.Config.Insecure, Log: log, Now: h.now}); err != nil {
+	var sessions server.SessionStore
+	if st, ok := h.Store.(interface{ Sessions() sqlstore.Sessions }); ok {
+		sessions = st.Sessions()
+	}
+	if h.web, err = web.New(web.Options{Auth: h.Auth, Sessions: sessions, Insecure: h.Config.Insecure, Log: log, Now: h.now}); err != nil {
 		return err
 	}
 	mux.Handle("/ui/", h.web)

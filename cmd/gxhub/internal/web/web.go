@@ -21,8 +21,6 @@ import (
 	"github.com/gxhub/gxhub/certs/verify"
 	"github.com/gxhub/gxhub/exchange"
 	"github.com/gxhub/gxhub/exchange/server"
-	"github.com/gxhub/gxhub/exchange/store"
-	"github.com/gxhub/gxhub/exchange/store/sqlstore"
 )
 
 //go:embed assets
@@ -35,8 +33,9 @@ const MaxUploadBytes = 32 << 20
 type Options struct {
 	// Auth verifies sign-in tokens against the department registry and nonces.
 	Auth *server.Authenticator
-	// Store must offer the session table (a *sqlstore.Store does); otherwise New fails.
-	Store store.Store
+	// Sessions is the browser session table (the port server.SessionStore; sqlstore
+	// implements it). Required.
+	Sessions server.SessionStore
 	// Insecure drops the Secure attribute of the session cookie (plain-HTTP local use).
 	Insecure bool
 	// PublicURL is the hub's base URL as browsers reach it: the audience every sign-in token
@@ -60,9 +59,8 @@ type UI struct {
 
 // New builds the pages.
 func New(o Options) (*UI, error) {
-	st, ok := o.Store.(interface{ Sessions() sqlstore.Sessions })
-	if !ok {
-		return nil, errors.New("web pages need a SQL store with the sessions table (sqlite or postgres)")
+	if o.Sessions == nil {
+		return nil, errors.New("web pages need the browser session table (a SQL store: sqlite or postgres)")
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -70,7 +68,7 @@ func New(o Options) (*UI, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	u := &UI{Sessions: &server.Sessions{Auth: o.Auth, Store: st.Sessions()}, opts: o, mux: http.NewServeMux(),
+	u := &UI{Sessions: &server.Sessions{Auth: o.Auth, Store: o.Sessions}, opts: o, mux: http.NewServeMux(),
 		static: http.StripPrefix("/ui/", http.FileServerFS(assets))}
 	u.SetPublicURL(o.PublicURL)
 	u.mux.HandleFunc("GET /ui/login", u.page("login.html"))
