@@ -327,10 +327,19 @@ func printECerts(w io.Writer, es ...*certsv1.ECert) error {
 
 func ecertCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ecert", Short: "E-certificates (电子证照): types, issue, status, presentations (亮证)"}
-	withClient := withHub
+	cmd.AddCommand(ecertTypesCmd(), ecertIssueCmd(), ecertUpdateCmd(),
+		ecertStatusChangeCmd("suspend", certsv1.StatusAction_STATUS_ACTION_SUSPEND, "Suspend a licence (issuer)"),
+		ecertStatusChangeCmd("resume", certsv1.StatusAction_STATUS_ACTION_RESUME, "Resume a suspended licence (issuer)"),
+		ecertStatusChangeCmd("revoke", certsv1.StatusAction_STATUS_ACTION_REVOKE, "Revoke a licence, final (issuer)"),
+		ecertStatusChangeCmd("annul", certsv1.StatusAction_STATUS_ACTION_ANNUL, "Annul a licence, final (issuer)"),
+		ecertStatusCmd(), ecertListCmd(), ecertPresentCmd(), ecertVerifyPresentationCmd(), ecertRegisterTypeCmd())
+	return cmd
+}
 
+// ecertTypesCmd is `gxctl ecert types`: the licence types of the hub's catalogue.
+func ecertTypesCmd() *cobra.Command {
 	types := &cobra.Command{Use: "types", Short: "List licence types", Args: cobra.NoArgs,
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
 			resp, err := c.ECert.ListCertTypes(ctx, &certsv1.ListCertTypesRequest{})
 			if err != nil {
 				return callErr(err)
@@ -351,11 +360,15 @@ func ecertCmd() *cobra.Command {
 			}
 			return t.write(cmd.OutOrStdout())
 		})}
+	return types
+}
 
+// ecertIssueCmd is `gxctl ecert issue`: seal a licence and register it (issuer).
+func ecertIssueCmd() *cobra.Command {
 	var typeCode, serial, holderCode, holderName, number, validFrom, validUntil, area, out, ofdOut, ofdSeal string
 	var items []string
 	issue := &cobra.Command{Use: "issue", Short: "Seal a licence with your department's key and register it (issuer role)", Args: cobra.NoArgs,
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
 			me, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
 			if err != nil {
 				return callErr(err)
@@ -411,11 +424,15 @@ func ecertCmd() *cobra.Command {
 	for _, f := range []string{"type", "serial", "holder-code", "holder-name", "number"} {
 		_ = issue.MarkFlagRequired(f)
 	}
+	return issue
+}
 
+// ecertUpdateCmd is `gxctl ecert update`: the next version of a licence.
+func ecertUpdateCmd() *cobra.Command {
 	var uItems []string
 	var uUntil, uOut string
 	update := &cobra.Command{Use: "update IDENTIFIER", Short: "Register the next version of a licence with changed items (issuer)", Args: cobra.ExactArgs(1),
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
 			old, err := c.ECert.GetECertStatus(ctx, &certsv1.GetECertStatusRequest{Identifier: args[0]})
 			if err != nil {
 				return callErr(err)
@@ -446,24 +463,29 @@ func ecertCmd() *cobra.Command {
 	update.Flags().StringArrayVar(&uItems, "item", nil, "changed data item key=value (repeat)")
 	update.Flags().StringVar(&uUntil, "valid-until", "", "new last valid day YYYY-MM-DD")
 	update.Flags().StringVar(&uOut, "out", "", "write the sealed licence (JWS) to this file")
+	return update
+}
 
-	statusChange := func(use string, action certsv1.StatusAction, short string) *cobra.Command {
-		var reason string
-		c := &cobra.Command{Use: use + " IDENTIFIER", Short: short, Args: cobra.ExactArgs(1),
-			RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
-				resp, err := c.ECert.ChangeECertStatus(ctx, &certsv1.ChangeECertStatusRequest{Identifier: args[0], Action: action, Reason: reason})
-				if err != nil {
-					return callErr(err)
-				}
-				return printECerts(cmd.OutOrStdout(), resp.GetEcert())
-			})}
-		c.Flags().StringVar(&reason, "reason", "", "reason, recorded and audited")
-		return c
-	}
+// ecertStatusChangeCmd is `gxctl ecert suspend|resume|revoke|annul` (issuer).
+func ecertStatusChangeCmd(use string, action certsv1.StatusAction, short string) *cobra.Command {
+	var reason string
+	c := &cobra.Command{Use: use + " IDENTIFIER", Short: short, Args: cobra.ExactArgs(1),
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
+			resp, err := c.ECert.ChangeECertStatus(ctx, &certsv1.ChangeECertStatusRequest{Identifier: args[0], Action: action, Reason: reason})
+			if err != nil {
+				return callErr(err)
+			}
+			return printECerts(cmd.OutOrStdout(), resp.GetEcert())
+		})}
+	c.Flags().StringVar(&reason, "reason", "", "reason, recorded and audited")
+	return c
+}
 
+// ecertStatusCmd is `gxctl ecert status`: a licence and its status, now or at a time.
+func ecertStatusCmd() *cobra.Command {
 	var at string
 	statusCmd := &cobra.Command{Use: "status IDENTIFIER", Short: "Show a licence and its status (now or --at)", Args: cobra.ExactArgs(1),
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
 			req := &certsv1.GetECertStatusRequest{Identifier: args[0]}
 			if at != "" {
 				t, err := time.Parse(time.RFC3339, at)
@@ -479,10 +501,14 @@ func ecertCmd() *cobra.Command {
 			return printECerts(cmd.OutOrStdout(), e)
 		})}
 	statusCmd.Flags().StringVar(&at, "at", "", "status at this time (RFC 3339)")
+	return statusCmd
+}
 
+// ecertListCmd is `gxctl ecert list`: a holder's licences.
+func ecertListCmd() *cobra.Command {
 	var holder string
 	list := &cobra.Command{Use: "list", Short: "List a holder's licences", Args: cobra.NoArgs,
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, _ []string) error {
 			if holder == "" {
 				me, err := c.Admin.WhoAmI(ctx, &adminv1.WhoAmIRequest{})
 				if err != nil {
@@ -497,11 +523,15 @@ func ecertCmd() *cobra.Command {
 			return printECerts(cmd.OutOrStdout(), resp.GetEcerts()...)
 		})}
 	list.Flags().StringVar(&holder, "holder", "", "holder code (default: your department)")
+	return list
+}
 
+// ecertPresentCmd is `gxctl ecert present`: a presentation token for one purpose (亮证; holder).
+func ecertPresentCmd() *cobra.Command {
 	var to, purpose, matter, pOut string
 	var lifetime time.Duration
 	present := &cobra.Command{Use: "present IDENTIFIER", Short: "Present your licence to an approver for one purpose (亮证; holder)", Args: cobra.ExactArgs(1),
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
 			resp, err := c.ECert.PresentECert(ctx, &certsv1.PresentECertRequest{Identifier: args[0], Audience: to, Purpose: purpose, MatterCode: matter, LifetimeSeconds: int64(lifetime.Seconds())})
 			if err != nil {
 				return callErr(err)
@@ -524,10 +554,14 @@ func ecertCmd() *cobra.Command {
 	present.Flags().StringVar(&pOut, "out", "", "write the token to this file")
 	_ = present.MarkFlagRequired("to")
 	_ = present.MarkFlagRequired("purpose")
+	return present
+}
 
+// ecertVerifyPresentationCmd is `gxctl ecert verify-presentation` (approver).
+func ecertVerifyPresentationCmd() *cobra.Command {
 	var expect string
 	verifyPresentation := &cobra.Command{Use: "verify-presentation TOKENFILE", Short: "Verify a presentation token as its approver (exit 0 VALID, 1 INVALID, 3 INTACT)", Args: cobra.ExactArgs(1),
-		RunE: withClient(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
+		RunE: withHub(func(ctx context.Context, c *sdk.Client, cmd *cobra.Command, args []string) error {
 			tok, err := os.ReadFile(args[0])
 			if err != nil {
 				return exitf(2, "%v", err)
@@ -542,14 +576,7 @@ func ecertCmd() *cobra.Command {
 			return nil
 		})}
 	verifyPresentation.Flags().StringVar(&expect, "purpose", "", "refuse a token presented for another purpose")
-
-	cmd.AddCommand(types, issue, update,
-		statusChange("suspend", certsv1.StatusAction_STATUS_ACTION_SUSPEND, "Suspend a licence (issuer)"),
-		statusChange("resume", certsv1.StatusAction_STATUS_ACTION_RESUME, "Resume a suspended licence (issuer)"),
-		statusChange("revoke", certsv1.StatusAction_STATUS_ACTION_REVOKE, "Revoke a licence, final (issuer)"),
-		statusChange("annul", certsv1.StatusAction_STATUS_ACTION_ANNUL, "Annul a licence, final (issuer)"),
-		statusCmd, list, present, verifyPresentation, ecertRegisterTypeCmd())
-	return cmd
+	return verifyPresentation
 }
 
 func applyLicenceFlags(m *ecert.Metadata, from, until string, items []string) error {
