@@ -109,6 +109,17 @@ var rpcCommands = map[string]string{
 	"gxhub.exchange.v1.CalendarService.ListCalendarYears":        "calendar years",
 	"gxhub.exchange.v1.CalendarService.PublishCalendar":          "calendar publish",
 	"gxhub.exchange.v1.CalendarService.ListCalendarPublications": "calendar publications",
+
+	// Federation with other hubs (docs/FEDERATION.md).
+	"gxhub.exchange.v1.FederationService.GetHubCard":            "federation identity",
+	"gxhub.exchange.v1.FederationService.ProposeAgreement":      "federation propose",
+	"gxhub.exchange.v1.FederationService.AcceptAgreement":       "federation accept",
+	"gxhub.exchange.v1.FederationService.ListAgreements":        "federation list",
+	"gxhub.exchange.v1.FederationService.ChangeAgreement":       "federation suspend",
+	"gxhub.exchange.v1.FederationService.ListRemoteResources":   "federation resources",
+	"gxhub.exchange.v1.FederationService.FileRemoteRequirement": "federation requirement file",
+	"gxhub.exchange.v1.FederationService.GetRemoteRequirement":  "federation requirement get",
+	"gxhub.exchange.v1.FederationService.PullRemote":            "federation pull",
 }
 
 // rpcGaps are RPCs known to have no command yet, with who adds it. Keep it empty.

@@ -51,6 +51,8 @@ var OperatorMethods = func() map[string][]string {
 		"/gxhub.exchange.v1.RequirementService/GetRequirement", "/gxhub.exchange.v1.RequirementService/ListRequirements",
 		"/gxhub.exchange.v1.ObjectionService/ListObjections",
 		"/gxhub.exchange.v1.CaseService/GetCase", "/gxhub.exchange.v1.CaseService/ListCases",
+		"/gxhub.exchange.v1.FederationService/GetHubCard", "/gxhub.exchange.v1.FederationService/ListAgreements",
+		"/gxhub.exchange.v1.FederationService/ListRemoteResources", "/gxhub.exchange.v1.FederationService/GetRemoteRequirement",
 	)
 	add([]string{policy.RoleAuditor},
 		"/gxhub.audit.v1.AuditService/SearchRecords", "/gxhub.audit.v1.AuditService/ListAnomalies", "/gxhub.audit.v1.AuditService/SubjectUsage",
@@ -73,6 +75,7 @@ var OperatorMethods = func() map[string][]string {
 		"/gxhub.exchange.v1.CaseService/OpenCase", "/gxhub.exchange.v1.CaseService/CloseCase", "/gxhub.exchange.v1.CaseService/WithdrawCase",
 		"/gxhub.exchange.v1.MatterService/GetExemptions", "/gxhub.exchange.v1.MatterService/CollectMaterials",
 		"/gxhub.exchange.v1.FreshnessService/Heartbeat", "/gxhub.exchange.v1.FreshnessService/FollowAlerts",
+		"/gxhub.exchange.v1.FederationService/FileRemoteRequirement", "/gxhub.exchange.v1.FederationService/PullRemote",
 		"/gxhub.exchange.v1.CatalogService/RegisterResource", "/gxhub.exchange.v1.CatalogService/UpdateResource", "/gxhub.exchange.v1.CatalogService/WithdrawResource",
 		"/gxhub.certs.v1.ECertService/IssueECert", "/gxhub.certs.v1.ECertService/UpdateECert", "/gxhub.certs.v1.ECertService/ChangeECertStatus",
 		"/gxhub.certs.v1.ECertService/PresentECert", "/gxhub.certs.v1.SealService/Timestamp", "/gxhub.certs.v1.SealService/RegisterSealedDocument",

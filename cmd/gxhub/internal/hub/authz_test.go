@@ -218,7 +218,17 @@ var authzMatrix = map[string]access{
 	"/gxhub.exchange.v1.PolicyService/ListPolicyChanges": signed,
 	"/gxhub.exchange.v1.PolicyService/ChangePolicy":      resource("coordinator any rule; a department only its own operators' g rules"),
 
-	"/gxhub.exchange.v1.PullService/Pull":                    {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
+	"/gxhub.exchange.v1.PullService/Pull":                        {roles: []string{"consumer"}, note: "then the invariants (own granted requirement, registered matter, own open case, …), then the casbin policy"},
+	"/gxhub.exchange.v1.FederationService/GetHubCard":            signed,
+	"/gxhub.exchange.v1.FederationService/ProposeAgreement":      only("coordinator"),
+	"/gxhub.exchange.v1.FederationService/AcceptAgreement":       only("coordinator"),
+	"/gxhub.exchange.v1.FederationService/ListAgreements":        signed,
+	"/gxhub.exchange.v1.FederationService/ChangeAgreement":       only("coordinator"),
+	"/gxhub.exchange.v1.FederationService/ListRemoteResources":   signed,
+	"/gxhub.exchange.v1.FederationService/FileRemoteRequirement": {roles: []string{"consumer"}, note: "then a usable agreement offering the resource; decided at the home hub"},
+	"/gxhub.exchange.v1.FederationService/GetRemoteRequirement":  resource("the consumer of the remote requirement, the coordinator or an auditor"),
+	"/gxhub.exchange.v1.FederationService/PullRemote":            {roles: []string{"consumer"}, note: "then this hub's invariants (own open case, usable agreement), then the home hub's"},
+
 	"/gxhub.exchange.v1.PullBatchService/PullBatch":          {roles: []string{"consumer"}, note: "then, per entry, the invariants and the casbin policy exactly as Pull"},
 	"/gxhub.exchange.v1.SubscriptionService/Subscribe":       {roles: []string{"consumer"}, note: "then the provision method and, per change, the pull use case"},
 	"/gxhub.exchange.v1.SubscriptionService/RegisterWebhook": {roles: []string{"consumer"}, note: "admitted like Subscribe"},
@@ -253,6 +263,11 @@ var requestFor = map[string]func(me *identity.Identity) proto.Message{
 	// An issuer makes seals for its own department only.
 	"/gxhub.certs.v1.SealService/MakeSeal": func(me *identity.Identity) proto.Message {
 		return &certsv1.MakeSealRequest{DepartmentCode: me.Code}
+	},
+	// The alert stream ends once it has sent the provider's current state, so an admitted
+	// call returns instead of following alerts forever.
+	"/gxhub.exchange.v1.FreshnessService/FollowAlerts": func(*identity.Identity) proto.Message {
+		return &exchangev1.FollowAlertsRequest{UntilCaughtUp: true}
 	},
 }
 
