@@ -283,14 +283,7 @@ func (p *Puller) Pull(ctx context.Context, in PullInput) (*PullOutcome, error) {
 	if len(in.Subjects) == 0 {
 		return bad("SUBJECTS_INVALID", "a pull names 1 to %d subjects, got none", MaxPullSubjects)
 	}
-	rq, err := p.Requirements.Get(ctx, in.RequirementID)
-	if KindOf(err) == KindNotFound {
-		return deny(Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", in.RequirementID))
-	} else if err != nil {
-		return nil, err
-	}
-	a.Resource = rq.Resource
-	res, err := p.Catalog.Get(ctx, rq.Resource, 0)
+	rq, res, err := p.requirementAndResource(ctx, in.RequirementID, &a)
 	if err != nil {
 		return nil, err
 	}
@@ -419,6 +412,24 @@ func (p *Puller) audit(ctx context.Context, a PullAudit) ([]uint64, error) {
 }
 
 // deny audits a refusal and returns it (or the audit failure).
+// requirementAndResource reads the requirement a pull, subscription or verification names
+// and the catalogue entry it is on, and records the resource in the audit. An unknown
+// requirement is a refusal, audited like every other; a storage failure is the hub's error.
+func (p *Puller) requirementAndResource(ctx context.Context, id string, a *PullAudit) (*Requirement, *Resource, error) {
+	rq, err := p.Requirements.Get(ctx, id)
+	if KindOf(err) == KindNotFound {
+		return nil, nil, p.deny(ctx, *a, Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", id))
+	} else if err != nil {
+		return nil, nil, err
+	}
+	a.Resource = rq.Resource
+	res, err := p.Catalog.Get(ctx, rq.Resource, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rq, res, nil
+}
+
 func (p *Puller) deny(ctx context.Context, a PullAudit, err error) error {
 	reason := "INVALID"
 	var de *Error

@@ -179,14 +179,7 @@ func (s *Subscriber) Admit(ctx context.Context, in SubscribeInput) (*Requirement
 			return deny(Errorf(KindInvalid, "SUBSCRIBE_REQUEST_INVALID", "%s is required: a subscription follows the subjects of one open case (or, with no case, the whole resource) under a granted requirement", f.name))
 		}
 	}
-	rq, err := p.Requirements.Get(ctx, in.RequirementID)
-	if KindOf(err) == KindNotFound {
-		return deny(Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", in.RequirementID))
-	} else if err != nil {
-		return nil, err
-	}
-	a.Resource = rq.Resource
-	res, err := p.Catalog.Get(ctx, rq.Resource, 0)
+	rq, res, err := p.requirementAndResource(ctx, in.RequirementID, &a)
 	if err != nil {
 		return nil, err
 	}
@@ -252,14 +245,7 @@ func (p *Puller) pullWhole(ctx context.Context, in SubscribeInput, c FeedChange)
 	a := PullAudit{PullID: NewID(), At: now, Department: in.Caller.Code, Operator: in.Operator, Matter: in.MatterCode,
 		Subjects: []string{NormalizeSubject(c.Subject)}}
 	deny := func(err error) (*PullOutcome, error) { return nil, p.deny(ctx, a, err) }
-	rq, err := p.Requirements.Get(ctx, in.RequirementID)
-	if KindOf(err) == KindNotFound {
-		return deny(Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s", in.RequirementID))
-	} else if err != nil {
-		return nil, err
-	}
-	a.Resource = rq.Resource
-	res, err := p.Catalog.Get(ctx, rq.Resource, 0)
+	rq, res, err := p.requirementAndResource(ctx, in.RequirementID, &a)
 	if err != nil {
 		return nil, err
 	}

@@ -168,14 +168,7 @@ func (p *Puller) Verify(ctx context.Context, in VerifyInput) (*VerifyAnswer, err
 			return bad("CLAIM_INVALID", "the claimed value of %s must be UTF-8 text of at most %d bytes", items[i], MaxVerifyClaimBytes)
 		}
 	}
-	rq, err := p.Requirements.Get(ctx, in.RequirementID)
-	if KindOf(err) == KindNotFound {
-		return deny(Errorf(KindNotFound, "REQUIREMENT_NOT_FOUND", "no requirement %s: file one, or use the id the hub returned", in.RequirementID))
-	} else if err != nil {
-		return nil, err
-	}
-	a.Resource = rq.Resource
-	res, err := p.Catalog.Get(ctx, rq.Resource, 0)
+	rq, res, err := p.requirementAndResource(ctx, in.RequirementID, &a)
 	if err != nil {
 		return nil, err
 	}
