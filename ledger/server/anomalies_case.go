@@ -9,14 +9,15 @@ import (
 	"github.com/gxhub/gxhub/exchange/rpc"
 	"github.com/gxhub/gxhub/exchange/store"
 	"github.com/gxhub/gxhub/ledger"
+	"github.com/gxhub/gxhub/ledger/anomaly"
 	auditv1 "github.com/gxhub/gxhub/sdk/api/audit/v1"
 )
 
 // Case anomaly rules of ListAnomalies (seed 004 Art. 16(三): the case's life is monitored).
 const (
-	RuleCaseManySubjects    = "CASE_MANY_SUBJECTS"
-	RuleCaseSubjectMismatch = "CASE_SUBJECT_MISMATCH"
-	RuleCaseOpenTooLong     = "CASE_OPEN_TOO_LONG"
+	RuleCaseManySubjects    = anomaly.RuleCaseManySubjects
+	RuleCaseSubjectMismatch = anomaly.RuleCaseSubjectMismatch
+	RuleCaseOpenTooLong     = anomaly.RuleCaseOpenTooLong
 )
 
 // caseRules explains the case rules with the thresholds in force.
@@ -28,11 +29,48 @@ func caseRules(subjectsMin int, overdueFactor float64) []string {
 	}
 }
 
-// anomalyAdder adds an anomaly; false once the limit is reached.
-type anomalyAdder func(*auditv1.Anomaly) bool
+// findingsAdder adds a rule's findings; false once the limit is reached.
+type findingsAdder func([]anomaly.Finding) bool
 
-// caseManySubjects flags cases whose pulls name many distinct subjects.
-func (a *Audit) caseManySubjects(ctx context.Context, ix store.AuditIndex, from, to time.Time, min int, add anomalyAdder) error {
+// findingToProto is an anomaly as the audit API answers it.
+func findingToProto(f anomaly.Finding) *auditv1.Anomaly {
+	return &auditv1.Anomaly{Rule: f.Rule, Department: f.Department, Resource: f.Resource, CaseNumber: f.Case,
+		RecordIndices: f.Records, Count: f.Count, Explanation: f.Explanation}
+}
+
+// recordOf is what the anomaly rules read of an indexed audit record.
+func recordOf(e store.AuditEntry) anomaly.Record {
+	r := e.Record
+	return anomaly.Record{Index: e.Index, Time: r.Time, Department: r.Department, Resource: r.Resource,
+		Matter: r.Matter, Case: r.Case, Outcome: string(r.Outcome), RequestID: r.RequestID}
+}
+
+// loadRecords pages through a query, in log order, until it has max records or none are left.
+func loadRecords(ctx context.Context, ix store.AuditIndex, q store.AuditQuery, max int) ([]anomaly.Record, error) {
+	var out []anomaly.Record
+	start := uint64(0)
+	for len(out) < max {
+		es, err := ix.Search(ctx, q, start, maxAuditPage)
+		if err != nil {
+			return nil, rpc.LedgerErr(err)
+		}
+		for _, e := range es {
+			if len(out) == max {
+				break
+			}
+			out = append(out, recordOf(e))
+		}
+		if len(es) < maxAuditPage {
+			break
+		}
+		start = es[len(es)-1].Index + 1
+	}
+	return out, nil
+}
+
+// caseManySubjects loads, for every case whose pulls the index counts at least min distinct
+// subjects in, the case's pull records, and calls the rule.
+func (a *Audit) caseManySubjects(ctx context.Context, ix store.AuditIndex, from, to time.Time, min int, add findingsAdder) error {
 	counts, err := ix.CaseSubjects(ctx, ledger.KindPull, from, to, min)
 	if err != nil {
 		return rpc.LedgerErr(err)
@@ -46,44 +84,16 @@ func (a *Audit) caseManySubjects(ctx context.Context, ix store.AuditIndex, from,
 		for i, e := range es {
 			idx[i] = e.Index
 		}
-		if !add(&auditv1.Anomaly{Rule: RuleCaseManySubjects, Department: c.Department, CaseNumber: c.Case, RecordIndices: idx, Count: c.Subjects,
-			Explanation: fmt.Sprintf("case %s of %s: %d pull records in the window name %d distinct subjects (threshold %d)", c.Case, c.Department, c.Records, c.Subjects, min)}) {
+		f, ok := anomaly.CaseManySubjects(anomaly.CaseSubjects{Case: c.Case, Department: c.Department, Subjects: c.Subjects, Records: c.Records, Indices: idx}, min)
+		if ok && !add([]anomaly.Finding{f}) {
 			return nil
 		}
 	}
 	return nil
 }
 
-// caseSubjectMismatch flags pulls refused for naming a subject outside the case: one
-// anomaly per pull (its records, one per subject, share the pull's request id).
-func (a *Audit) caseSubjectMismatch(ctx context.Context, each func(store.AuditQuery, func(store.AuditEntry) bool) error, from, to time.Time, add anomalyAdder) error {
-	var order []*auditv1.Anomaly
-	byPull := map[string]*auditv1.Anomaly{}
-	err := each(store.AuditQuery{Kind: ledger.KindPull, ReasonCode: exchange.ReasonCaseSubjectMismatch, From: from, To: to}, func(e store.AuditEntry) bool {
-		r := e.Record
-		if an, ok := byPull[r.RequestID]; ok && r.RequestID != "" {
-			an.RecordIndices = append(an.RecordIndices, e.Index)
-			return true
-		}
-		an := &auditv1.Anomaly{Rule: RuleCaseSubjectMismatch, Department: r.Department, Resource: r.Resource, CaseNumber: r.Case, RecordIndices: []uint64{e.Index},
-			Explanation: fmt.Sprintf("pull %s of %s at %s for case %q named a subject outside the case (refused)", r.RequestID, r.Resource, r.Time.UTC().Format(time.RFC3339), r.Case)}
-		byPull[r.RequestID] = an
-		order = append(order, an)
-		return len(order) <= maxAuditPage
-	})
-	if err != nil {
-		return err
-	}
-	for _, an := range order {
-		if !add(an) {
-			return nil
-		}
-	}
-	return nil
-}
-
-// caseOpenTooLong flags open cases far beyond their matter's time limit at `to`.
-func (a *Audit) caseOpenTooLong(ctx context.Context, to time.Time, factor float64, add anomalyAdder) error {
+// caseOpenTooLong loads the cases open at `to` with their working age and calls the rule.
+func (a *Audit) caseOpenTooLong(ctx context.Context, to time.Time, factor float64, add findingsAdder) error {
 	if a.Store == nil || a.Calendar == nil {
 		return nil
 	}
@@ -105,16 +115,13 @@ func (a *Audit) caseOpenTooLong(ctx context.Context, to time.Time, factor float6
 			if m == nil {
 				continue
 			}
-			days, overdue, provisional, err := c.OpenFor(a.Calendar, m, factor, to)
-			if err != nil || !overdue {
+			days, _, provisional, err := c.OpenFor(a.Calendar, m, factor, to)
+			if err != nil {
 				continue // a year with neither an announcement nor statutory holidays: not guessed
 			}
-			note := ""
-			if provisional {
-				note = " (provisional: days of a year whose working-day calendar is not announced counted from the statutory holidays alone)"
-			}
-			if !add(&auditv1.Anomaly{Rule: RuleCaseOpenTooLong, Department: c.Department, CaseNumber: c.Number,
-				Explanation: fmt.Sprintf("case %s (matter %s, promised %d working days) has been open %.1f working days since %s%s", c.Number, c.Matter, m.TimeLimit, days, c.OpenedAt.UTC().Format(time.RFC3339), note)}) {
+			f, ok := anomaly.CaseOpenTooLong(anomaly.OpenCase{Number: c.Number, Matter: c.Matter, Department: c.Department, OpenedAt: c.OpenedAt,
+				TimeLimit: m.TimeLimit, WorkingDays: days, Provisional: provisional}, factor)
+			if ok && !add([]anomaly.Finding{f}) {
 				return nil
 			}
 		}

@@ -200,12 +200,12 @@ const KindAuditSearch ledger.Kind = "audit.search"
 // subject's data is itself recorded.
 const KindSubjectUsage ledger.Kind = "subject.usage"
 
-// Anomaly rules of ListAnomalies.
+// Anomaly rules of ListAnomalies (the rules themselves are in ledger/anomaly).
 const (
-	RulePullWithoutCase        = "PULL_WITHOUT_CASE"
-	RuleVolumeSpike            = "VOLUME_SPIKE"
-	RulePullRequirementRevoked = "PULL_REQUIREMENT_REVOKED"
-	RulePullAfterRevocation    = "PULL_AFTER_REVOCATION"
+	RulePullWithoutCase        = anomaly.RulePullWithoutCase
+	RuleVolumeSpike            = anomaly.RuleVolumeSpike
+	RulePullRequirementRevoked = anomaly.RulePullRequirementRevoked
+	RulePullAfterRevocation    = anomaly.RulePullAfterRevocation
 )
 
 const (
@@ -442,34 +442,29 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 		resp.Anomalies = append(resp.Anomalies, an)
 		return true
 	}
-	// each pages through a query until fn or the limit stops it.
-	each := func(q store.AuditQuery, fn func(store.AuditEntry) bool) error {
-		start := uint64(0)
-		for {
-			es, err := ix.Search(ctx, q, start, maxAuditPage)
-			if err != nil {
-				return rpc.LedgerErr(err)
+	// addAll adds the findings of a rule; false once the limit is reached.
+	addAll := func(fs []anomaly.Finding) bool {
+		for _, f := range fs {
+			if !add(findingToProto(f)) {
+				return false
 			}
-			for _, e := range es {
-				if !fn(e) {
-					return nil
-				}
-			}
-			if len(es) < maxAuditPage {
-				return nil
-			}
-			start = es[len(es)-1].Index + 1
 		}
+		return true
+	}
+	// room is how many records a rule flagging one anomaly per record may need: one more
+	// than the limit leaves, so that reaching it marks the answer truncated.
+	room := func() int { return limit - len(resp.Anomalies) + 1 }
+	// load reads up to max records of a query, in log order.
+	load := func(q store.AuditQuery, max int) ([]anomaly.Record, error) {
+		return loadRecords(ctx, ix, q, max)
 	}
 
 	// 1. Pulls without a case number.
-	if err := each(store.AuditQuery{Kind: ledger.KindPull, WithoutCase: true, From: from, To: to}, func(e store.AuditEntry) bool {
-		r := e.Record
-		return add(&auditv1.Anomaly{Rule: RulePullWithoutCase, Department: r.Department, Resource: r.Resource, RecordIndices: []uint64{e.Index},
-			Explanation: fmt.Sprintf("%s pull of %s at %s (matter %q) carries no case number", r.Outcome, r.Resource, r.Time.UTC().Format(time.RFC3339), r.Matter)})
-	}); err != nil {
+	pulls, err := load(store.AuditQuery{Kind: ledger.KindPull, WithoutCase: true, From: from, To: to}, room())
+	if err != nil {
 		return nil, err
 	}
+	addAll(anomaly.PullsWithoutCase(pulls))
 
 	// 2. Volume spikes.
 	hourFrom := from.UTC().Truncate(time.Hour)
@@ -490,70 +485,61 @@ func (a *Audit) ListAnomalies(ctx context.Context, req *auditv1.ListAnomaliesReq
 	}
 
 	// 3. Pulls refused because the requirement was revoked.
-	if err := each(store.AuditQuery{Kind: ledger.KindPull, ReasonCode: "REQUIREMENT_REVOKED", From: from, To: to}, func(e store.AuditEntry) bool {
-		r := e.Record
-		return add(&auditv1.Anomaly{Rule: RulePullRequirementRevoked, Department: r.Department, Resource: r.Resource, RecordIndices: []uint64{e.Index},
-			Explanation: fmt.Sprintf("pull of %s at %s (case %q) refused: the requirement was revoked", r.Resource, r.Time.UTC().Format(time.RFC3339), r.Case)})
-	}); err != nil {
+	refused, err := load(store.AuditQuery{Kind: ledger.KindPull, ReasonCode: "REQUIREMENT_REVOKED", From: from, To: to}, room())
+	if err != nil {
 		return nil, err
 	}
+	addAll(anomaly.PullsRefusedRevoked(refused))
 
 	// 4. Granted pulls after a revocation of the same requirement.
-	var revocations []store.AuditEntry
-	if err := each(store.AuditQuery{Kind: ledger.KindRequirementDecision, ReasonCode: string(exchange.ActRevoke), To: to}, func(e store.AuditEntry) bool {
-		revocations = append(revocations, e)
-		return len(revocations) < 10*maxAuditPage
-	}); err != nil {
+	revocations, err := load(store.AuditQuery{Kind: ledger.KindRequirementDecision, ReasonCode: string(exchange.ActRevoke), To: to}, 10*maxAuditPage)
+	if err != nil {
 		return nil, err
 	}
 	if a.Store != nil {
 		for _, rev := range revocations {
-			req, err := a.Store.Requirements().Get(ctx, rev.Record.RequestID)
+			req, err := a.Store.Requirements().Get(ctx, rev.RequestID)
 			if err != nil {
 				if errors.Is(err, exchange.ErrNotFound) {
 					continue
 				}
 				return nil, err
 			}
-			since := rev.Record.Time
+			since := rev.Time
 			if since.Before(from) {
 				since = from
 			}
-			var idx []uint64
-			if err := each(store.AuditQuery{Kind: ledger.KindPull, Outcome: ledger.OutcomeGranted, Department: req.Consumer, Resource: req.Resource, From: since, To: to},
-				func(e store.AuditEntry) bool {
-					idx = append(idx, e.Index)
-					return len(idx) < maxAuditPage
-				}); err != nil {
+			granted, err := load(store.AuditQuery{Kind: ledger.KindPull, Outcome: ledger.OutcomeGranted, Department: req.Consumer, Resource: req.Resource, From: since, To: to}, maxAuditPage)
+			if err != nil {
 				return nil, err
 			}
-			if len(idx) == 0 {
+			if len(granted) == 0 {
 				continue
 			}
-			note := ""
 			others, err := a.Store.Requirements().List(ctx, store.RequirementFilter{Consumer: req.Consumer, Resource: req.Resource, State: exchange.ReqGranted}, "", 10)
 			if err != nil {
 				return nil, err
 			}
+			r := anomaly.Revocation{Requirement: req.ID, Consumer: req.Consumer, Resource: req.Resource, Time: rev.Time, Index: rev.Index}
 			if len(others) > 0 {
-				note = fmt.Sprintf("; note: %s now holds another granted requirement for %s (%s), which the pulls may have used", req.Consumer, req.Resource, others[0].ID)
+				r.OtherGrant = others[0].ID
 			}
-			if !add(&auditv1.Anomaly{Rule: RulePullAfterRevocation, Department: req.Consumer, Resource: req.Resource, RecordIndices: idx,
-				Explanation: fmt.Sprintf("%d granted pull(s) of %s by %s after requirement %s was revoked at %s (record %d)%s",
-					len(idx), req.Resource, req.Consumer, req.ID, rev.Record.Time.UTC().Format(time.RFC3339), rev.Index, note)}) {
+			if f, ok := anomaly.PullsAfterRevocation(r, granted); ok && !addAll([]anomaly.Finding{f}) {
 				break
 			}
 		}
 	}
 
 	// 5–7. Cases.
-	if err := a.caseManySubjects(ctx, ix, from, to, subjectsMin, add); err != nil {
+	if err := a.caseManySubjects(ctx, ix, from, to, subjectsMin, addAll); err != nil {
 		return nil, err
 	}
-	if err := a.caseSubjectMismatch(ctx, each, from, to, add); err != nil {
+	mismatched, err := load(store.AuditQuery{Kind: ledger.KindPull, ReasonCode: exchange.ReasonCaseSubjectMismatch, From: from, To: to}, 10*maxAuditPage)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.caseOpenTooLong(ctx, to, overdueFactor, add); err != nil {
+	addAll(anomaly.CaseSubjectMismatch(mismatched))
+	if err := a.caseOpenTooLong(ctx, to, overdueFactor, addAll); err != nil {
 		return nil, err
 	}
 	return resp, nil
