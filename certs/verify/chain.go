@@ -54,7 +54,7 @@ func (v *verifier) chain(scope, who string, cert *ses.Certificate, at time.Time,
 		case err == nil:
 			root := chains[0][len(chains[0])-1]
 			v.r.add(scope, name, Pass, "chains to trusted root %q at %s", root.Subject.String(), fmtTime(at))
-		case errors.As(err, &ua) && !issuerKnown(cert.RawIssuer, v.opts.Roots, intermediates):
+		case errors.As(err, &ua) && !issuerKnown(cert.X509, v.opts.Roots, intermediates):
 			notTrusted("issuer not in trust store: %q", cert.Issuer)
 		case outsideValidity(cert.X509, at) && untrustedApartFromValidity(cert.X509, roots, inter):
 			// The certificate itself is outside its validity at the checked time (the
@@ -118,14 +118,23 @@ func untrustedApartFromValidity(c *smx509.Certificate, roots, inter *smx509.Cert
 	return errors.As(err, &ua)
 }
 
-// issuerKnown reports whether a trusted or intermediate certificate has the issuer's name:
-// then a failed chain is broken (e.g. the CA may not sign certificates), not just unknown.
-func issuerKnown(rawIssuer []byte, pools ...[]*smx509.Certificate) bool {
+// issuerKnown reports whether a trusted or intermediate certificate is c's issuer: then a
+// failed chain is broken (e.g. the CA may not sign certificates, or c was altered), not just
+// unknown. A certificate counts by its name unless it is plainly another CA of that name:
+// c's authority key identifier names a different key and that key does not verify c (two
+// hubs' CAs, or two vendors', may bear the same name; a document from the other one is
+// untrusted here, not broken).
+func issuerKnown(c *smx509.Certificate, pools ...[]*smx509.Certificate) bool {
 	for _, p := range pools {
-		for _, c := range p {
-			if bytes.Equal(c.RawSubject, rawIssuer) {
-				return true
+		for _, iss := range p {
+			if !bytes.Equal(iss.RawSubject, c.RawIssuer) {
+				continue
 			}
+			if len(c.AuthorityKeyId) > 0 && len(iss.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, iss.SubjectKeyId) &&
+				iss.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
+				continue
+			}
+			return true
 		}
 	}
 	return false
