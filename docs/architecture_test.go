@@ -107,12 +107,18 @@ func importers(pkgs []pkg, path string) []string {
 // domainRoots declare the rules and the storage ports of their domain.
 var domainRoots = []string{"exchange", "ledger", "policy"}
 
+// domainLeaves are standard-library-only rule packages that a domain root and the adapters
+// both import (one implementation, no adapter importing a domain root for it). Since the
+// dependencies listed are transitive, a leaf that imported anything else would fail too.
+var domainLeaves = []string{"exchange/uscc"}
+
 // TestDomainRootsAreStdlibOnly: the domain roots declare the rules and the ports with the
-// standard library (and each other) alone, transitively; adapters implement them.
+// standard library (each other and the domain leaves) alone, transitively; adapters
+// implement them.
 func TestDomainRootsAreStdlibOnly(t *testing.T) {
 	for _, root := range domainRoots {
 		for _, d := range list(t, true, "./"+root) {
-			if !d.Standard && !slices.Contains(domainRoots, short(d.ImportPath)) {
+			if !d.Standard && !slices.Contains(domainRoots, short(d.ImportPath)) && !slices.Contains(domainLeaves, short(d.ImportPath)) {
 				t.Errorf("%s depends on %s: a domain root uses the standard library only; put the dependency in an adapter package and declare the port it needs in %s", root, d.ImportPath, root)
 			}
 		}

@@ -3,15 +3,15 @@ package pki
 import (
 	"fmt"
 
-	"github.com/gxhub/gxhub/exchange"
+	"github.com/gxhub/gxhub/exchange/uscc"
 )
 
 // USCCCheckChar computes the GB 32100-2015 check character for the first 17 characters
-// of a 统一社会信用代码 (see exchange.USCCCheckChar).
-func USCCCheckChar(first17 string) (byte, error) { return exchange.USCCCheckChar(first17) }
+// of a 统一社会信用代码 (see uscc.CheckChar).
+func USCCCheckChar(first17 string) (byte, error) { return uscc.CheckChar(first17) }
 
 // CheckUSCC reports whether code is a well-formed 18-character 统一社会信用代码 with a
-// correct GB 32100-2015 check character. Unlike exchange.ValidateUSCC it does not check
+// correct GB 32100-2015 check character. Unlike uscc.Validate it does not check
 // the registration-authority table: certificates from other issuers are read as they come.
 func CheckUSCC(code string) error {
 	if len(code) != 18 {
